@@ -1,0 +1,166 @@
+//! The vocabulary shared with the proxy: roles' rules, session facts, decisions.
+//!
+//! These types are the contract between `policy` and `proxy`; the proxy builds `RoleRules` from
+//! its config and reads `Decision`s. Extend freely, rename with care.
+
+use std::sync::Arc;
+
+/// What a role may do to data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Reads only; the default for a role that does not say.
+    #[default]
+    ReadOnly,
+    ReadWrite,
+}
+
+/// The limits of one role, as configured under `[roles.NAME]`.
+#[derive(Clone, Debug, Default)]
+pub struct RoleRules {
+    pub name: String,
+    pub access: Access,
+    /// UPDATE/DELETE/MERGE must have a WHERE (or ON) that filters rows of the target.
+    pub require_where: bool,
+    /// DDL and TRUNCATE allowed (read-write roles only).
+    pub allow_ddl: bool,
+    /// The role's statement_timeout in milliseconds; `None` = no limit. A client may lower it
+    /// with SET but never raise it above this or turn it off (0).
+    pub statement_timeout_ms: Option<u64>,
+    /// 0 = unlimited. Enforced by the relay; here for completeness of the facts.
+    pub max_result_rows: u64,
+    /// 0 = unlimited. Enforced by the relay.
+    pub max_affected_rows: u64,
+    /// Sees PII in clear.
+    pub unmasked: bool,
+}
+
+/// Engine-wide settings that come from the config file (not per role).
+#[derive(Clone, Debug, Default)]
+pub struct PolicyConfig {
+    /// Extra functions a read-only role may call, schema-qualified (`public.my_report`).
+    pub safe_functions: Vec<String>,
+    /// Extra functions refused for read-only roles, schema-qualified.
+    pub denied_functions: Vec<String>,
+}
+
+/// What the proxy knows about the session a statement arrives in.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionFacts<'a> {
+    pub role: &'a RoleRules,
+    /// Schemas, folded as PostgreSQL folds them, in search order (pg_catalog implied first
+    /// unless listed).
+    pub search_path: &'a [String],
+    /// A transaction block is open (ReadyForQuery said 'T' or 'E').
+    pub in_transaction: bool,
+}
+
+/// Why a statement was refused; the proxy sends it as SQLSTATE 42501
+/// (`pgward: <message>`, DETAIL `rule: <rule>...`, HINT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// Stable rule name, e.g. `read_only.write`, `require_where`, `unanalyzable`.
+    pub rule: &'static str,
+    /// Plain words, without the `pgward: ` prefix.
+    pub message: String,
+    pub detail: String,
+    pub hint: String,
+}
+
+/// The top-level kind of one statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatementKind {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Merge,
+    CopyTo,
+    CopyFrom,
+    Ddl,
+    Truncate,
+    Transaction,
+    Set,
+    Reset,
+    Show,
+    Explain,
+    Prepare,
+    Execute,
+    Deallocate,
+    Listen,
+    Unlisten,
+    Notify,
+    Declare,
+    Fetch,
+    ClosePortal,
+    Discard,
+    Lock,
+    Maintenance,
+    Grant,
+    Call,
+    Do,
+    Other,
+}
+
+/// A change a statement makes to session state that outlives its transaction (the proxy must
+/// not hand such a server connection to another client without resetting it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionChange {
+    /// `SET search_path ...`: the new path, folded.
+    SearchPath(Vec<String>),
+    /// `RESET search_path` / `SET search_path TO DEFAULT`.
+    SearchPathDefault,
+    /// Any other SET/RESET, PREPARE, LISTEN, DECLARE ... WITH HOLD, temp objects, ...
+    Other,
+}
+
+/// What one allowed statement does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementInfo {
+    pub kind: StatementKind,
+    /// Writes data (INSERT/UPDATE/DELETE/MERGE/COPY FROM, writable CTE, SELECT INTO, ...).
+    pub writes: bool,
+    pub session_change: Option<SessionChange>,
+}
+
+/// Allowed, or denied with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Deny(Denial),
+}
+
+/// The answer for one SQL string (possibly several statements).
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub verdict: Verdict,
+    /// Hash of the normalized text; equal for texts that differ only in literal values.
+    pub fingerprint: u64,
+    /// The SQL with every literal replaced by a placeholder (`$1`, ...): what audit writes.
+    /// Never contains a value from the query text.
+    pub normalized: Arc<str>,
+    /// One entry per statement, in order (empty when the text could not be analyzed).
+    pub statements: Vec<StatementInfo>,
+}
+
+impl Decision {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self.verdict, Verdict::Allow)
+    }
+    pub fn denial(&self) -> Option<&Denial> {
+        match &self.verdict {
+            Verdict::Deny(d) => Some(d),
+            Verdict::Allow => None,
+        }
+    }
+}
+
+/// What to do with one startup parameter (from the startup packet or from `options`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartupParamVerdict {
+    /// Harmless: pass it upstream as it is.
+    Pass,
+    /// Kept as a session fact by the proxy (search_path), and passed upstream.
+    SessionFact,
+    /// Refused at startup.
+    Refuse(Denial),
+}

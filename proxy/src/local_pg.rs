@@ -1,0 +1,1 @@
+//! Throwaway local PostgreSQL clusters for `pgward demo` and the tests.

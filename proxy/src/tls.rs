@@ -1,0 +1,1 @@
+//! rustls configurations: the client-facing server config and the upstream client config.
