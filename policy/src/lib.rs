@@ -5,27 +5,142 @@
 //! statements do) or denied (with the rule, a message, a detail and a hint). No tokio, no
 //! sockets, no clock, no environment: everything comes in as arguments, so the most
 //! security-critical code is the easiest to test, fuzz and benchmark.
+//!
+//! A query's path: [`normalize`] (PostgreSQL's lexer: literal-free text, cache key) →
+//! [`cache`] lookup → [`parse`] (libpg_query and sqlparser must agree; [`fallback`] for the few
+//! valid forms sqlparser cannot parse) → [`classify`] per statement (with [`dml`], [`walk`],
+//! [`functions`], [`where_clause`], [`settings`]) → one [`Decision`].
 
+mod cache;
+mod classify;
+mod context;
+mod denial;
+mod dml;
+mod fallback;
+mod functions;
+mod ident;
+mod normalize;
+mod parse;
+mod settings;
+mod startup;
 mod types;
+mod walk;
+mod where_clause;
 
+pub use ident::{fold_identifier, parse_search_path};
+pub use normalize::UNPARSED;
+pub use startup::parse_startup_options;
 pub use types::*;
 
 use std::sync::Arc;
 
+use cache::DecisionCache;
+use context::{Ctx, Judged};
+use functions::FunctionPolicy;
+
 /// The policy engine: immutable config plus a decision cache keyed by normalized text.
 pub struct Engine {
     config: PolicyConfig,
+    functions: FunctionPolicy,
+    cache: DecisionCache,
 }
 
 impl Engine {
     pub fn new(config: PolicyConfig) -> Self {
-        Engine { config }
+        Self::with_cache_capacity(config, cache::DEFAULT_CAPACITY)
     }
 
-    /// Judge `sql` (one or more statements) for the session.
+    /// Like [`Engine::new`] with a cache bound other than 10,000 entries.
+    pub fn with_cache_capacity(config: PolicyConfig, capacity: usize) -> Self {
+        let functions = FunctionPolicy::new(&config.safe_functions, &config.denied_functions);
+        Engine {
+            config,
+            functions,
+            cache: DecisionCache::new(capacity),
+        }
+    }
+
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    /// Entries in the decision cache (for metrics and tests).
+    pub fn cached_decisions(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Judge `sql` (one or more statements) for the session; cached per shape.
     pub fn decide(&self, sql: &str, facts: &SessionFacts<'_>) -> Arc<Decision> {
-        let _ = (&self.config, sql, facts);
-        todo!("policy helper implements this")
+        let norm = normalize::normalize(sql);
+        let key = norm
+            .key
+            .as_ref()
+            .map(|k| cache::key(k, facts.role, facts.search_path));
+        if let Some(key) = &key {
+            if let Some(hit) = self.cache.get(key) {
+                return hit;
+            }
+        }
+        let (decision, cacheable) = self.judge(sql, facts, norm.text);
+        let decision = Arc::new(decision);
+        if let (Some(key), true) = (key, cacheable) {
+            self.cache.insert(key, Arc::clone(&decision));
+        }
+        decision
+    }
+
+    /// Judge `sql` without the cache (benches, tests, `pgward explain`).
+    pub fn decide_uncached(&self, sql: &str, facts: &SessionFacts<'_>) -> Decision {
+        let norm = normalize::normalize(sql);
+        self.judge(sql, facts, norm.text).0
+    }
+
+    /// The decision and whether it may be cached.
+    fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
+        let fingerprint = normalize::fingerprint(&normalized);
+        let normalized: Arc<str> = Arc::from(normalized);
+        let ctx = Ctx {
+            role: facts.role,
+            search_path: facts.search_path,
+            functions: &self.functions,
+        };
+        let units = match parse::parse(sql) {
+            Ok(units) => units,
+            Err(denial) => {
+                let decision = Decision {
+                    verdict: Verdict::Deny(denial),
+                    fingerprint,
+                    normalized,
+                    statements: vec![],
+                };
+                // A parse failure depends only on the text's shape... except where a literal's
+                // content made a parser fail; judge such text every time.
+                return (decision, false);
+            }
+        };
+        let mut statements = Vec::with_capacity(units.len());
+        let mut verdict = Verdict::Allow;
+        let mut cacheable = true;
+        for unit in &units {
+            let judged: Judged = match unit {
+                parse::Unit::Sql(stmt) => classify::judge(stmt, &ctx),
+                parse::Unit::Pg(pg) => fallback::judge(*pg, &ctx),
+            };
+            cacheable &= judged.cacheable;
+            if let (Verdict::Allow, Err(d)) = (&verdict, judged.verdict) {
+                verdict = Verdict::Deny(d);
+            }
+            statements.push(judged.info);
+        }
+        (
+            Decision {
+                verdict,
+                fingerprint,
+                normalized,
+                statements,
+            },
+            cacheable,
+        )
     }
 
     /// Judge one startup parameter (name as sent, value as sent).
@@ -35,7 +150,17 @@ impl Engine {
         value: &str,
         role: &RoleRules,
     ) -> StartupParamVerdict {
-        let _ = (name, value, role);
-        todo!("policy helper implements this")
+        startup::check(name, value, role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Engine>();
     }
 }

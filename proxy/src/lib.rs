@@ -1,8 +1,22 @@
 //! pgward: the network side of the proxy (listener, TLS, auth, framing, pool, relay, audit).
 //!
-//! The binary in `main.rs` is a thin CLI over this library; the end-to-end tests use the library
-//! too (for example [`local_pg`] to start a throwaway PostgreSQL).
+//! The binary in `main.rs` is a thin CLI (`cli.rs`) over this library; the end-to-end tests
+//! use the library too (for example [`local_pg`] to start a throwaway PostgreSQL).
 
+pub mod audit;
 pub mod auth;
+pub mod cancel;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod listener;
 pub mod local_pg;
+pub mod pool;
+pub mod protocol;
+pub mod run;
+pub mod server;
+pub mod session;
+pub mod shared;
+pub mod startup;
+pub mod stream;
 pub mod tls;

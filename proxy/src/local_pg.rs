@@ -1,1 +1,837 @@
 //! Throwaway local PostgreSQL clusters for `pgward demo` and the tests.
+//!
+//! [`LocalPostgres::start`] runs `initdb` into a temporary directory, picks a free TCP port on
+//! 127.0.0.1, starts `postgres` with its unix socket inside that directory and waits until it
+//! accepts connections. Host (TCP) connections authenticate with SCRAM-SHA-256, so whatever
+//! connects over TCP (the proxy) exercises its upstream SCRAM path; the unix socket trusts the
+//! local superuser, which is what [`LocalPostgres::psql_as_superuser`] uses for set-up and for
+//! checks straight against the server. Dropping the value stops the server and removes the data.
+//!
+//! PostgreSQL refuses to run as root: when this process is root, `initdb` and `postgres` run as
+//! the unprivileged `postgres` system user (created with `useradd --system` if missing) and the
+//! data directory is handed to that user.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The demo schema (a copy of the shared statement corpus' schema): tables `organizations`,
+/// `users`, `documents`, `invoices`, `api_tokens`, view `user_directory`.
+pub const DEMO_SCHEMA_SQL: &str = include_str!("../../config/demo_schema.sql");
+
+/// A few hundred rows of fake data with PII for [`DEMO_SCHEMA_SQL`]'s tables, generated with
+/// `generate_series` (deterministic: no `random()`).
+pub const DEMO_SEED_SQL: &str = r#"
+INSERT INTO organizations (name)
+  SELECT 'Organization ' || g FROM generate_series(1, 20) g;
+INSERT INTO users (email, full_name, phone, ssn, password_hash, organization_id, status, created_at, updated_at)
+  SELECT 'user' || g || '@example.com',
+         (ARRAY['Ada','Grace','Alan','Barbara','Edsger','Frances','Ken','Margaret'])[1 + g % 8]
+           || ' ' || (ARRAY['Lovelace','Hopper','Turing','Liskov','Dijkstra','Allen','Thompson','Hamilton'])[1 + (g / 8) % 8],
+         '+1-555-' || lpad((1000 + g)::text, 4, '0'),
+         lpad((100000000 + g * 7919)::text, 9, '0'),
+         'pbkdf2$' || md5('pw' || g),
+         1 + g % 20,
+         CASE WHEN g % 17 = 0 THEN 'deleted' WHEN g % 5 = 0 THEN 'inactive' ELSE 'active' END,
+         timestamptz '2024-01-01 00:00:00+00' + g * interval '3 hours',
+         timestamptz '2024-06-01 00:00:00+00' + g * interval '2 hours'
+  FROM generate_series(1, 300) g;
+INSERT INTO documents (user_id, name, status, error_message, created_at, updated_at)
+  SELECT 1 + g % 300,
+         'document-' || g || '.pdf',
+         (ARRAY['processed','processing','failed','uploaded'])[1 + g % 4],
+         CASE WHEN g % 4 = 2 THEN 'parser error at page ' || (g % 13) END,
+         timestamptz '2024-02-01 00:00:00+00' + g * interval '1 hour',
+         timestamptz '2024-02-01 00:00:00+00' + g * interval '90 minutes'
+  FROM generate_series(1, 600) g;
+INSERT INTO invoices (organization_id, invoice_number, status, total_amount, created_at)
+  SELECT 1 + g % 20, 'INV-' || lpad(g::text, 6, '0'),
+         (ARRAY['paid','open','void'])[1 + g % 3],
+         round((g * 37.13)::numeric % 5000, 2),
+         timestamptz '2024-03-01 00:00:00+00' + g * interval '5 hours'
+  FROM generate_series(1, 400) g;
+INSERT INTO api_tokens (user_id, token, scopes)
+  SELECT 1 + g % 300, 'tok_' || md5('token' || g),
+         CASE WHEN g % 3 = 0 THEN ARRAY['read','write'] ELSE ARRAY['read'] END
+  FROM generate_series(1, 100) g;
+ANALYZE;
+"#;
+
+/// What can go wrong with a throwaway cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalPgError {
+    #[error(
+        "no PostgreSQL server binaries found on PATH or under /usr/lib/postgresql/*/bin; \
+         install them with `apt-get install -y postgresql`"
+    )]
+    NoBinaries,
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed ({status}):\n{output}")]
+    Command {
+        command: String,
+        status: String,
+        output: String,
+    },
+    #[error("PostgreSQL did not become ready within {seconds}s; server log:\n{log}")]
+    NotReady { seconds: u64, log: String },
+    #[error("PostgreSQL exited during start-up; server log:\n{log}")]
+    Exited { log: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalPgError {
+    let context = context.into();
+    move |source| LocalPgError::Io { context, source }
+}
+
+/// PEM-encoded certificate and key for the server's TLS (`ssl = on`).
+#[derive(Clone, Debug)]
+pub struct SslFiles {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// How to start a [`LocalPostgres`].
+#[derive(Clone, Debug)]
+pub struct LocalPgOptions {
+    /// Password of the `postgres` superuser for host (TCP, SCRAM) connections.
+    pub superuser_password: String,
+    /// `max_connections`.
+    pub max_connections: u32,
+    /// Enable TLS on the server with this certificate and key.
+    pub ssl: Option<SslFiles>,
+    /// Extra `-c name=value` settings.
+    pub settings: Vec<(String, String)>,
+    /// How long to wait for the server to accept connections.
+    pub ready_timeout: Duration,
+}
+
+impl Default for LocalPgOptions {
+    fn default() -> Self {
+        LocalPgOptions {
+            superuser_password: "pgward-local-superuser".into(),
+            max_connections: 200,
+            ssl: None,
+            settings: Vec::new(),
+            ready_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The unprivileged OS user the server runs as when we are root.
+#[derive(Clone, Copy, Debug)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+/// A running (or stopped) throwaway PostgreSQL cluster. Dropping it stops the server and removes
+/// its directory.
+pub struct LocalPostgres {
+    dir: Option<tempfile::TempDir>,
+    bin_dir: PathBuf,
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    log_path: PathBuf,
+    port: u16,
+    run_as: Option<RunAs>,
+    opts: LocalPgOptions,
+    child: Option<Child>,
+}
+
+impl std::fmt::Debug for LocalPostgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalPostgres")
+            .field("data_dir", &self.data_dir)
+            .field("port", &self.port)
+            .field("running", &self.child.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+const SERVER_TOOLS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
+
+fn has_server_tools(dir: &Path) -> bool {
+    SERVER_TOOLS.iter().all(|t| dir.join(t).is_file())
+}
+
+/// A directory holding `initdb`, `pg_ctl` and `postgres`: `$PGWARD_PG_BIN` if set, else the
+/// directory of `initdb` on PATH (symlinks followed), else the highest version under
+/// `/usr/lib/postgresql/*/bin`.
+pub fn find_server_binaries() -> Result<PathBuf, LocalPgError> {
+    if let Some(dir) = std::env::var_os("PGWARD_PG_BIN") {
+        let dir = PathBuf::from(dir);
+        if has_server_tools(&dir) {
+            return Ok(dir);
+        }
+        return Err(LocalPgError::Other(format!(
+            "PGWARD_PG_BIN={} does not contain initdb, pg_ctl and postgres",
+            dir.display()
+        )));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let initdb = dir.join("initdb");
+            if !initdb.is_file() {
+                continue;
+            }
+            if let Ok(real) = fs::canonicalize(&initdb) {
+                if let Some(real_dir) = real.parent() {
+                    if has_server_tools(real_dir) {
+                        return Ok(real_dir.to_path_buf());
+                    }
+                }
+            }
+            if has_server_tools(&dir) {
+                return Ok(dir);
+            }
+        }
+    }
+    highest_versioned_bin(Path::new("/usr/lib/postgresql")).ok_or(LocalPgError::NoBinaries)
+}
+
+fn highest_versioned_bin(root: &Path) -> Option<PathBuf> {
+    let mut best: Option<(Vec<u64>, PathBuf)> = None;
+    for entry in fs::read_dir(root).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let version: Vec<u64> = name.split('.').map_while(|p| p.parse().ok()).collect();
+        if version.is_empty() {
+            continue;
+        }
+        let bin = entry.path().join("bin");
+        if has_server_tools(&bin) && best.as_ref().is_none_or(|(v, _)| version > *v) {
+            best = Some((version, bin));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+/// Whether this process runs as root (effective uid 0), read from /proc or `id -u`.
+fn running_as_root() -> bool {
+    if let Ok(meta) = fs::metadata("/proc/self") {
+        return meta.uid() == 0;
+    }
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// uid and gid of an OS user from /etc/passwd.
+fn lookup_user(name: &str) -> Option<RunAs> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 4 && f[0] == name {
+            Some(RunAs {
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+            })
+        } else {
+            None
+        }
+    })
+}
+
+fn postgres_os_user() -> Result<RunAs, LocalPgError> {
+    if let Some(u) = lookup_user("postgres") {
+        return Ok(u);
+    }
+    let out = Command::new("useradd")
+        .args(["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"])
+        .output()
+        .map_err(io_err("running useradd to create the postgres OS user"))?;
+    // Another process may have created it meanwhile.
+    lookup_user("postgres").ok_or_else(|| LocalPgError::Command {
+        command: "useradd --system postgres".into(),
+        status: out.status.to_string(),
+        output: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+fn chown_tree(path: &Path, who: RunAs) -> Result<(), LocalPgError> {
+    std::os::unix::fs::chown(path, Some(who.uid), Some(who.gid))
+        .map_err(io_err(format!("chown {}", path.display())))?;
+    if path.is_dir() {
+        for entry in fs::read_dir(path).map_err(io_err(format!("reading {}", path.display())))? {
+            let entry = entry.map_err(io_err("reading a directory entry"))?;
+            chown_tree(&entry.path(), who)?;
+        }
+    }
+    Ok(())
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, release it).
+pub fn free_port() -> std::io::Result<u16> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+impl LocalPostgres {
+    /// initdb into a fresh temporary directory and start the server.
+    pub fn start(opts: LocalPgOptions) -> Result<LocalPostgres, LocalPgError> {
+        let bin_dir = find_server_binaries()?;
+        let run_as = if running_as_root() {
+            Some(postgres_os_user()?)
+        } else {
+            None
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("pgward-pg-")
+            .tempdir()
+            .map_err(io_err("creating a temporary directory"))?;
+        let base = dir.path().to_path_buf();
+        let data_dir = base.join("data");
+        let socket_dir = base.join("sock");
+        fs::create_dir(&socket_dir).map_err(io_err("creating the socket directory"))?;
+        let pwfile = base.join("pwfile");
+        fs::write(&pwfile, format!("{}\n", opts.superuser_password))
+            .map_err(io_err("writing the password file"))?;
+        fs::set_permissions(&pwfile, fs::Permissions::from_mode(0o600))
+            .map_err(io_err("chmod the password file"))?;
+        if let Some(who) = run_as {
+            chown_tree(&base, who)?;
+        }
+
+        let mut pg = LocalPostgres {
+            dir: Some(dir),
+            bin_dir,
+            data_dir,
+            socket_dir,
+            log_path: base.join("postgres.log"),
+            port: 0,
+            run_as,
+            opts,
+            child: None,
+        };
+
+        let mut initdb = pg.server_command("initdb");
+        initdb
+            .arg("-D")
+            .arg(&pg.data_dir)
+            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        run_checked(&mut initdb, "initdb")?;
+        let _ = fs::remove_file(&pwfile);
+
+        if let Some(ssl) = pg.opts.ssl.clone() {
+            let crt = pg.data_dir.join("server.crt");
+            let key = pg.data_dir.join("server.key");
+            fs::write(&crt, ssl.cert_pem).map_err(io_err("writing server.crt"))?;
+            fs::write(&key, ssl.key_pem).map_err(io_err("writing server.key"))?;
+            fs::set_permissions(&key, fs::Permissions::from_mode(0o600))
+                .map_err(io_err("chmod server.key"))?;
+            if let Some(who) = run_as {
+                chown_tree(&crt, who)?;
+                chown_tree(&key, who)?;
+            }
+        }
+
+        // A port found free can be taken before the server binds it: retry with another.
+        let mut last_err = None;
+        for _ in 0..5 {
+            pg.port = free_port().map_err(io_err("finding a free TCP port"))?;
+            match pg.spawn_and_wait() {
+                Ok(()) => {
+                    pg.spawn_watchdog();
+                    return Ok(pg);
+                }
+                Err(LocalPgError::Exited { log })
+                    if log.contains("could not bind") || log.contains("already in use") =>
+                {
+                    last_err = Some(LocalPgError::Exited { log });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| LocalPgError::Other("could not start PostgreSQL".into())))
+    }
+
+    /// A command for a server binary, run as the `postgres` OS user when we are root.
+    fn server_command(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join(tool));
+        if let Some(who) = self.run_as {
+            // std drops supplementary groups (setgroups(0)) before setuid when we are root.
+            cmd.uid(who.uid).gid(who.gid);
+            cmd.env("HOME", self.base());
+            cmd.env("USER", "postgres");
+            cmd.env("LOGNAME", "postgres");
+        }
+        cmd.current_dir(self.base());
+        cmd.stdin(Stdio::null());
+        cmd.env("LC_ALL", "C");
+        cmd
+    }
+
+    fn base(&self) -> &Path {
+        self.dir.as_ref().expect("temp dir present until drop").path()
+    }
+
+    fn spawn_and_wait(&mut self) -> Result<(), LocalPgError> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(io_err("opening the server log"))?;
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let log2 = log.try_clone().map_err(io_err("cloning the log handle"))?;
+        let mut cmd = self.server_command("postgres");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-k")
+            .arg(&self.socket_dir)
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .arg("-c")
+            .arg(format!("max_connections={}", self.opts.max_connections))
+            .args(["-c", "logging_collector=off", "-c", "log_min_messages=warning"]);
+        if self.opts.ssl.is_some() {
+            cmd.args(["-c", "ssl=on"]);
+        }
+        for (k, v) in &self.opts.settings {
+            cmd.arg("-c").arg(format!("{k}={v}"));
+        }
+        cmd.stdout(Stdio::from(log)).stderr(Stdio::from(log2));
+        let child = cmd.spawn().map_err(io_err("starting postgres"))?;
+        self.child = Some(child);
+
+        let deadline = Instant::now() + self.opts.ready_timeout;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(LocalPgError::Exited {
+                        log: self.log_since(log_start),
+                    });
+                }
+            }
+            if self.ready() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill_child();
+                return Err(LocalPgError::NotReady {
+                    seconds: self.opts.ready_timeout.as_secs(),
+                    log: self.log_since(log_start),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// If this process dies without running `Drop` (killed test run, SIGKILLed demo), a small
+    /// shell loop notices within a second, stops the server and removes the directory. It ends
+    /// by itself once the data directory is gone (normal drop).
+    fn spawn_watchdog(&self) {
+        let script = r#"
+            while [ -d "/proc/$1" ] && [ -d "$2" ]; do sleep 1; done
+            if [ -d "$2" ]; then
+              "$3" stop -D "$2" -m immediate -w -t 10 >/dev/null 2>&1
+              rm -rf "$4"
+            fi
+        "#;
+        let mut cmd = Command::new("sh");
+        if let Some(who) = self.run_as {
+            cmd.uid(who.uid).gid(who.gid);
+        }
+        cmd.arg("-c")
+            .arg(script)
+            .arg("pgward-local-pg-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(&self.data_dir)
+            .arg(self.bin_dir.join("pg_ctl"))
+            .arg(self.base())
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Best effort: without it the normal Drop path still cleans up.
+        if let Ok(mut child) = cmd.spawn() {
+            // Reap it in the background so it never lingers as a zombie.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+    }
+
+    /// The server answers a startup packet over TCP (an authentication request, not an error).
+    fn ready(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect_timeout(
+            &(Ipv4Addr::LOCALHOST, self.port).into(),
+            Duration::from_millis(500),
+        ) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+        let mut body = Vec::new();
+        body.extend_from_slice(&196608u32.to_be_bytes());
+        for (k, v) in [("user", "postgres"), ("database", "postgres")] {
+            body.extend_from_slice(k.as_bytes());
+            body.push(0);
+            body.extend_from_slice(v.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        let mut msg = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+        msg.extend_from_slice(&body);
+        if s.write_all(&msg).is_err() {
+            return false;
+        }
+        let mut first = [0u8; 1];
+        // 'R' = authentication request; 'E' = error (e.g. "the database system is starting up").
+        matches!(s.read_exact(&mut first), Ok(()) if first[0] == b'R')
+    }
+
+    fn log_since(&self, offset: u64) -> String {
+        let text = fs::read(&self.log_path).unwrap_or_default();
+        let start = (offset as usize).min(text.len());
+        String::from_utf8_lossy(&text[start..]).into_owned()
+    }
+
+    /// The whole server log so far.
+    pub fn log(&self) -> String {
+        self.log_since(0)
+    }
+
+    fn kill_child(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Host for TCP connections: always `127.0.0.1`.
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    /// Directory of the server's unix socket (`-k`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Directory of the server binaries in use.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// The superuser's password for TCP (SCRAM) connections; its name is `postgres`.
+    pub fn superuser_password(&self) -> &str {
+        &self.opts.superuser_password
+    }
+
+    /// Whether the server process is running (as far as we started it).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Stop the server (fast shutdown: sessions are terminated). The data stays.
+    pub fn stop(&mut self) -> Result<(), LocalPgError> {
+        if self.child.is_none() {
+            return Ok(());
+        }
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.arg("stop")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "-t", "30"]);
+        let res = run_checked(&mut cmd, "pg_ctl stop");
+        if let Some(mut child) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+        res.map(|_| ())
+    }
+
+    /// Start the server again after [`stop`](Self::stop): same data directory and same port.
+    pub fn start_again(&mut self) -> Result<(), LocalPgError> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.child = None;
+        // The port was ours a moment ago; if someone took it meanwhile this fails clearly.
+        self.spawn_and_wait()
+    }
+
+    fn psql_command(&self, db: &str) -> Command {
+        let psql = if self.bin_dir.join("psql").is_file() {
+            self.bin_dir.join("psql")
+        } else {
+            PathBuf::from("psql")
+        };
+        let mut cmd = Command::new(psql);
+        cmd.args(["-X", "-At", "-q", "-v", "ON_ERROR_STOP=1"])
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(["-U", "postgres", "-d", db]);
+        for var in ["PGPASSWORD", "PGSSLMODE", "PGOPTIONS", "PGSERVICE", "PGHOST", "PGPORT"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("PGCONNECT_TIMEOUT", "10");
+        cmd
+    }
+
+    /// Run SQL as the superuser over the unix socket in database `postgres`; returns psql's
+    /// unaligned, tuples-only output (`-At`).
+    pub fn psql_as_superuser(&self, sql: &str) -> Result<String, LocalPgError> {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Run SQL as the superuser over the unix socket in database `db` (`psql -X -At -v
+    /// ON_ERROR_STOP=1`, the SQL on stdin). Errors carry psql's stderr.
+    pub fn psql_in(&self, db: &str, sql: &str) -> Result<String, LocalPgError> {
+        let mut cmd = self.psql_command(db);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(io_err("starting psql"))?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let sql_owned = sql.to_owned();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(sql_owned.as_bytes());
+        });
+        let out = child
+            .wait_with_output()
+            .map_err(io_err("waiting for psql"))?;
+        let _ = writer.join();
+        if !out.status.success() {
+            return Err(LocalPgError::Command {
+                command: format!("psql -d {db}"),
+                status: out.status.to_string(),
+                output: format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            });
+        }
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        while s.ends_with('\n') {
+            s.pop();
+        }
+        Ok(s)
+    }
+
+    /// Create a login role with a (SCRAM-hashed) password.
+    pub fn create_login(&self, user: &str, password: &str, superuser: bool) -> Result<(), LocalPgError> {
+        let sql = format!(
+            "SET password_encryption = 'scram-sha-256'; CREATE ROLE {} LOGIN PASSWORD {}{};",
+            quote_ident(user),
+            quote_literal(password),
+            if superuser { " SUPERUSER" } else { "" }
+        );
+        self.psql_as_superuser(&sql).map(|_| ())
+    }
+
+    /// Create a database (owned by `owner` if given).
+    pub fn create_database(&self, db: &str, owner: Option<&str>) -> Result<(), LocalPgError> {
+        let sql = match owner {
+            Some(o) => format!("CREATE DATABASE {} OWNER {};", quote_ident(db), quote_ident(o)),
+            None => format!("CREATE DATABASE {};", quote_ident(db)),
+        };
+        self.psql_as_superuser(&sql).map(|_| ())
+    }
+
+    /// Create the demo schema ([`DEMO_SCHEMA_SQL`]) in database `db` and fill it with a few
+    /// hundred rows of fake PII ([`DEMO_SEED_SQL`]).
+    pub fn seed_demo_schema(&self, db: &str) -> Result<(), LocalPgError> {
+        self.psql_in(db, &format!("BEGIN;\n{DEMO_SCHEMA_SQL}\n{DEMO_SEED_SQL}\nCOMMIT;\n"))
+            .map(|_| ())
+    }
+}
+
+impl Drop for LocalPostgres {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let mut cmd = self.server_command("pg_ctl");
+            cmd.arg("stop")
+                .arg("-D")
+                .arg(&self.data_dir)
+                .args(["-m", "immediate", "-w", "-t", "10"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let _ = cmd.status();
+            if let Some(mut child) = self.child.take() {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+}
+
+fn run_checked(cmd: &mut Command, what: &str) -> Result<String, LocalPgError> {
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(io_err(format!("running {what}")))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(LocalPgError::Command {
+            command: what.to_string(),
+            status: out.status.to_string(),
+            output: text,
+        })
+    }
+}
+
+/// Used by callers that want an `OsString` PATH entry for the server binaries (e.g. to run
+/// `pgbench` or `psql` from the same installation).
+pub fn path_with(dir: &Path) -> OsString {
+    let mut parts = vec![dir.to_path_buf()];
+    if let Some(p) = std::env::var_os("PATH") {
+        parts.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(parts).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_highest_version() {
+        let root = tempfile::tempdir().unwrap();
+        for v in ["9.6", "13", "15", "not-a-version"] {
+            let bin = root.path().join(v).join("bin");
+            fs::create_dir_all(&bin).unwrap();
+            for t in SERVER_TOOLS {
+                fs::write(bin.join(t), "").unwrap();
+            }
+        }
+        // 16 without the tools does not count.
+        fs::create_dir_all(root.path().join("16/bin")).unwrap();
+        assert_eq!(
+            highest_versioned_bin(root.path()),
+            Some(root.path().join("15/bin"))
+        );
+        assert_eq!(highest_versioned_bin(&root.path().join("missing")), None);
+    }
+
+    #[test]
+    fn no_binaries_message_says_how_to_install() {
+        let msg = LocalPgError::NoBinaries.to_string();
+        assert!(msg.contains("/usr/lib/postgresql/*/bin"), "{msg}");
+        assert!(msg.contains("apt-get install -y postgresql"), "{msg}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_literal("a'b"), "'a''b'");
+        assert_eq!(quote_ident("x\"y"), "\"x\"\"y\"");
+    }
+
+    #[test]
+    fn free_port_is_bindable() {
+        let p = free_port().unwrap();
+        assert!(p > 0);
+        TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap();
+    }
+
+    #[test]
+    fn demo_seed_covers_every_table() {
+        for t in ["organizations", "users", "documents", "invoices", "api_tokens"] {
+            assert!(DEMO_SCHEMA_SQL.contains(&format!("CREATE TABLE {t}")), "{t}");
+            assert!(DEMO_SEED_SQL.contains(&format!("INSERT INTO {t}")), "{t}");
+        }
+    }
+
+    /// Starts a real cluster when server binaries are installed (they are on CI: `.ci/run`
+    /// installs them); a machine without them only checks the error.
+    #[test]
+    fn starts_seeds_stops_and_starts_again() {
+        if find_server_binaries().is_err() {
+            assert!(matches!(
+                LocalPostgres::start(LocalPgOptions::default()),
+                Err(LocalPgError::NoBinaries)
+            ));
+            return;
+        }
+        let mut pg = LocalPostgres::start(LocalPgOptions::default()).unwrap();
+        let data_dir = pg.data_dir().to_path_buf();
+        assert_eq!(pg.psql_as_superuser("SELECT 40 + 2").unwrap(), "42");
+        pg.create_database("demo", None).unwrap();
+        pg.seed_demo_schema("demo").unwrap();
+        assert_eq!(pg.psql_in("demo", "SELECT count(*) FROM users").unwrap(), "300");
+        pg.create_login("someone", "it's secret", false).unwrap();
+        assert_eq!(
+            pg.psql_as_superuser(
+                "SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = 'someone'"
+            )
+            .unwrap(),
+            "SCRAM-SHA-256$"
+        );
+        let port = pg.port();
+        pg.stop().unwrap();
+        assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
+        pg.start_again().unwrap();
+        assert_eq!(pg.port(), port);
+        assert_eq!(pg.psql_in("demo", "SELECT count(*) FROM documents").unwrap(), "600");
+        drop(pg);
+        assert!(!data_dir.exists());
+    }
+}

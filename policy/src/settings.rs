@@ -1,0 +1,419 @@
+//! Judging run-time settings (`SET`, `RESET`, `set_config`, startup parameters) against a role.
+//!
+//! Read-only roles may change only settings on an allowlist of harmless ones; settings that
+//! would loosen the session (read-only mode, role, statement_timeout above the role's limit)
+//! or make our lexer read text differently from the server's (client_encoding to SJIS and
+//! friends, standard_conforming_strings off, backslash_quote) are refused. Read-write roles may
+//! change any setting except the ones refused for every role.
+
+use sqlparser::ast::{Expr, UnaryOperator, Value};
+
+use crate::denial::deny;
+use crate::ident::parse_search_path;
+use crate::types::{Access, Denial, RoleRules, SessionChange};
+
+/// The new value of a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    /// One or more values, as text (identifiers folded, strings unquoted).
+    Values(Vec<String>),
+    /// `RESET`, `SET ... TO DEFAULT`: back to the server's default.
+    Default,
+}
+
+/// Settings a read-only role may change freely.
+const HARMLESS: &[&str] = &[
+    "application_name",
+    "search_path",
+    "timezone",
+    "datestyle",
+    "intervalstyle",
+    "extra_float_digits",
+    "bytea_output",
+    "client_min_messages",
+    "lc_messages",
+    "lc_monetary",
+    "lc_numeric",
+    "lc_time",
+    "work_mem",
+    "maintenance_work_mem",
+    "hash_mem_multiplier",
+    "temp_buffers",
+    "lock_timeout",
+    "idle_session_timeout",
+    "transaction_isolation",
+    "default_transaction_isolation",
+    "transaction_deferrable",
+    "default_transaction_deferrable",
+    "xmlbinary",
+    "xmloption",
+    "default_text_search_config",
+    "array_nulls",
+    "quote_all_identifiers",
+    "escape_string_warning",
+    "synchronize_seqscans",
+    "row_security",
+    "timezone_abbreviations",
+    "gin_fuzzy_search_limit",
+    "cursor_tuple_fraction",
+    "constraint_exclusion",
+    "from_collapse_limit",
+    "join_collapse_limit",
+    "geqo",
+    "geqo_threshold",
+    "geqo_effort",
+    "geqo_pool_size",
+    "geqo_generations",
+    "geqo_selection_bias",
+    "geqo_seed",
+    "random_page_cost",
+    "seq_page_cost",
+    "cpu_tuple_cost",
+    "cpu_index_tuple_cost",
+    "cpu_operator_cost",
+    "parallel_setup_cost",
+    "parallel_tuple_cost",
+    "min_parallel_table_scan_size",
+    "min_parallel_index_scan_size",
+    "effective_cache_size",
+    "effective_io_concurrency",
+    "max_parallel_workers_per_gather",
+    "parallel_leader_participation",
+    "plan_cache_mode",
+    "jit",
+    "jit_above_cost",
+    "jit_inline_above_cost",
+    "jit_optimize_above_cost",
+    "recursive_worktable_factor",
+    "default_statistics_target",
+    "enable_async_append",
+    "enable_bitmapscan",
+    "enable_gathermerge",
+    "enable_hashagg",
+    "enable_hashjoin",
+    "enable_incremental_sort",
+    "enable_indexscan",
+    "enable_indexonlyscan",
+    "enable_material",
+    "enable_memoize",
+    "enable_mergejoin",
+    "enable_nestloop",
+    "enable_parallel_append",
+    "enable_parallel_hash",
+    "enable_partition_pruning",
+    "enable_partitionwise_join",
+    "enable_partitionwise_aggregate",
+    "enable_presorted_aggregate",
+    "enable_seqscan",
+    "enable_sort",
+    "enable_tidscan",
+    "enable_group_by_reordering",
+    "enable_self_join_elimination",
+    "enable_distinct_reordering",
+    "client_encoding",
+    "statement_timeout",
+    "default_transaction_read_only",
+    "transaction_read_only",
+    "standard_conforming_strings",
+    "idle_in_transaction_session_timeout",
+    "trace_notify",
+    "debug_pretty_print",
+    "lo_compat_privileges",
+];
+
+/// Encodings whose multi-byte characters may contain `\` or `'` bytes: sqlparser's lexer would
+/// read text in them differently from the server's. Names cleaned as PostgreSQL cleans them.
+const UNSAFE_ENCODINGS: &[&str] = &[
+    "sjis",
+    "shiftjis",
+    "mskanji",
+    "shiftjis2004",
+    "big5",
+    "gbk",
+    "gb18030",
+    "uhc",
+    "johab",
+    "win932",
+    "windows932",
+    "cp932",
+    "win936",
+    "windows936",
+    "cp936",
+    "win949",
+    "windows949",
+    "cp949",
+    "win950",
+    "windows950",
+    "cp950",
+];
+
+/// `clean_encoding_name`: keep letters and digits, lower-cased.
+fn clean_encoding(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+pub fn is_unsafe_encoding(name: &str) -> bool {
+    UNSAFE_ENCODINGS.contains(&clean_encoding(name).as_str())
+}
+
+/// PostgreSQL's `parse_bool`: unique prefixes of true/false/yes/no, on/off, 1/0.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() {
+        return None;
+    }
+    let prefix_of = |word: &str| word.starts_with(v.as_str());
+    match v.as_str() {
+        "1" | "on" => Some(true),
+        "0" | "off" | "of" => {
+            if v == "of" {
+                None
+            } else {
+                Some(false)
+            }
+        }
+        _ if prefix_of("true") || prefix_of("yes") => Some(true),
+        _ if prefix_of("false") || prefix_of("no") => Some(false),
+        _ => None,
+    }
+}
+
+/// A time setting in milliseconds: a bare number is `default_unit_ms` units; units us, ms, s,
+/// min, h, d (with optional space), fractions rounded as PostgreSQL rounds them.
+pub fn parse_duration_ms(value: &str, default_unit_ms: f64) -> Option<u64> {
+    let v = value.trim();
+    let split = v
+        .char_indices()
+        .find(|(_, c)| {
+            !(c.is_ascii_digit() || *c == '.' || *c == '-' || *c == '+' || *c == 'e' || *c == 'E')
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.trim().parse().ok()?;
+    let factor = match unit.trim() {
+        "" => default_unit_ms,
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (n * factor).round();
+    if !ms.is_finite() || ms < 0.0 || ms > i32::MAX as f64 {
+        return None;
+    }
+    Some(ms as u64)
+}
+
+/// Text of one SET value expression; `None` when it is not a plain constant or name.
+fn value_text(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s)
+            | Value::EscapedStringLiteral(s)
+            | Value::DollarQuotedString(sqlparser::ast::DollarQuotedString { value: s, .. })
+            | Value::UnicodeStringLiteral(s) => Some(s.clone()),
+            Value::Number(n, _) => Some(n.to_string()),
+            Value::Boolean(b) => Some(b.to_string()),
+            _ => None,
+        },
+        // A quoted identifier keeps its quotes so that list values (search_path) split and fold
+        // exactly as PostgreSQL's `SplitIdentifierString` would.
+        Expr::Identifier(ident) => Some(match ident.quote_style {
+            Some(_) => format!("\"{}\"", ident.value.replace('"', "\"\"")),
+            None => crate::ident::fold_ident(ident),
+        }),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => value_text(expr).map(|t| format!("-{t}")),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => value_text(expr),
+        _ => None,
+    }
+}
+
+/// The value of `SET name = exprs` (`DEFAULT` recognised); `None` when not analyzable.
+pub fn setting_value(values: &[Expr]) -> Option<SettingValue> {
+    if let [Expr::Identifier(ident)] = values {
+        if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default") {
+            return Some(SettingValue::Default);
+        }
+    }
+    values
+        .iter()
+        .map(value_text)
+        .collect::<Option<Vec<_>>>()
+        .map(SettingValue::Values)
+}
+
+fn first(value: &SettingValue) -> Option<&str> {
+    match value {
+        SettingValue::Values(v) => v.first().map(String::as_str),
+        SettingValue::Default => None,
+    }
+}
+
+/// Settings refused for every role: they change who we are or how text is lexed.
+fn refused_for_all(name: &str, value: &SettingValue) -> Option<Denial> {
+    match name {
+        "role" | "session_authorization" => Some(deny(
+            "session.role",
+            format!("changing {name} is not allowed"),
+            "connect as a pgward user whose role has the access you need",
+        )),
+        "session_replication_role" => Some(deny(
+            "session.replication_role",
+            "changing session_replication_role is not allowed",
+            "triggers and foreign keys stay enforced through pgward",
+        )),
+        "client_encoding" | "names" => match first(value) {
+            Some(enc) if is_unsafe_encoding(enc) => Some(deny(
+                "session.client_encoding",
+                format!("client_encoding {enc} is not supported"),
+                "use UTF8 (or another encoding whose bytes never look like quotes or backslashes)",
+            )),
+            _ => None,
+        },
+        "standard_conforming_strings" => match value {
+            SettingValue::Default => None,
+            SettingValue::Values(_) if first(value).and_then(parse_bool) == Some(true) => None,
+            SettingValue::Values(_) => Some(deny(
+                "session.standard_conforming_strings",
+                "standard_conforming_strings must stay on",
+                "write backslash escapes as E'...' strings instead",
+            )),
+        },
+        "backslash_quote" => match first(value).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("off") | Some("false") | Some("no") | Some("0") | Some("safe_encoding") => {
+                None
+            }
+            Some(_) => Some(deny(
+                "session.backslash_quote",
+                "backslash_quote may not be turned on",
+                "write quotes inside strings as ''",
+            )),
+        },
+        _ => None,
+    }
+}
+
+fn statement_timeout(value: &SettingValue, role: &RoleRules) -> Result<(), Denial> {
+    let Some(limit) = role.statement_timeout_ms else {
+        return Ok(());
+    };
+    let hint = format!("use a statement_timeout between 1ms and {limit}ms (the role's limit)");
+    let ms = match value {
+        SettingValue::Default => None,
+        SettingValue::Values(v) if v.len() == 1 => parse_duration_ms(&v[0], 1.0),
+        SettingValue::Values(_) => None,
+    };
+    match ms {
+        Some(ms) if ms > 0 && ms <= limit => Ok(()),
+        Some(0) => Err(deny(
+            "session.statement_timeout",
+            "statement_timeout may not be turned off",
+            hint,
+        )),
+        Some(_) => Err(deny(
+            "session.statement_timeout",
+            format!("statement_timeout above the role's limit of {limit}ms"),
+            hint,
+        )),
+        None => Err(deny(
+            "session.statement_timeout",
+            "statement_timeout may only be set to a value within the role's limit",
+            hint,
+        )),
+    }
+}
+
+/// Judges setting `name` (folded, case-insensitive) to `value` for `role`. `startup`: the
+/// value comes from the startup packet (a stricter list applies: see `startup`).
+pub fn judge_setting(name: &str, value: &SettingValue, role: &RoleRules) -> Result<(), Denial> {
+    let name = name.to_ascii_lowercase();
+    let name = name.as_str();
+    if let Some(d) = refused_for_all(name, value) {
+        return Err(d);
+    }
+    if name == "statement_timeout" {
+        return statement_timeout(value, role);
+    }
+    if role.access == Access::ReadWrite {
+        return Ok(());
+    }
+    match name {
+        "default_transaction_read_only" | "transaction_read_only" => {
+            match first(value).and_then(parse_bool) {
+                Some(true) => Ok(()),
+                _ => Err(deny(
+                    "read_only.loosen",
+                    format!("read-only role may not turn {name} off"),
+                    crate::denial::HINT_READ_WRITE,
+                )),
+            }
+        }
+        _ if HARMLESS.contains(&name) => Ok(()),
+        _ => Err(deny(
+            "read_only.setting",
+            format!("read-only role may not change {name}"),
+            "only harmless session settings (application_name, search_path, timezone, statement_timeout, ...) may be changed",
+        )),
+    }
+}
+
+/// The session change a non-LOCAL `SET name = value` makes.
+pub fn session_change(name: &str, value: &SettingValue) -> SessionChange {
+    if name.eq_ignore_ascii_case("search_path") {
+        match value {
+            SettingValue::Default => SessionChange::SearchPathDefault,
+            SettingValue::Values(v) => {
+                SessionChange::SearchPath(v.iter().flat_map(|s| parse_search_path(s)).collect())
+            }
+        }
+    } else {
+        SessionChange::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("10s", 1.0), Some(10_000));
+        assert_eq!(parse_duration_ms("10 s", 1.0), Some(10_000));
+        assert_eq!(parse_duration_ms("250", 1.0), Some(250));
+        assert_eq!(parse_duration_ms("1min", 1.0), Some(60_000));
+        assert_eq!(parse_duration_ms("1.5s", 1.0), Some(1_500));
+        assert_eq!(parse_duration_ms("1 fortnight", 1.0), None);
+        assert_eq!(parse_duration_ms("-1", 1.0), None);
+    }
+
+    #[test]
+    fn bools() {
+        assert_eq!(parse_bool("ON"), Some(true));
+        assert_eq!(parse_bool("of"), None);
+        assert_eq!(parse_bool("f"), Some(false));
+        assert_eq!(parse_bool("ye"), Some(true));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn encodings() {
+        assert!(is_unsafe_encoding("Shift_JIS"));
+        assert!(is_unsafe_encoding("sjis"));
+        assert!(is_unsafe_encoding("GB18030"));
+        assert!(!is_unsafe_encoding("UTF8"));
+        assert!(!is_unsafe_encoding("SQL_ASCII"));
+    }
+}

@@ -1,0 +1,176 @@
+//! The `pgward` command line: run, demo, check, explain, passwd.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use pgward_policy::{Access, Engine, SessionFacts, Verdict};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "pgward", version, about = "A SQL-aware access proxy for PostgreSQL")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the proxy in the foreground.
+    Run {
+        #[arg(long, default_value = "config/pgward.toml")]
+        config: PathBuf,
+    },
+    /// Start a throwaway PostgreSQL with sample data and the proxy in front of it.
+    Demo,
+    /// Validate a config and summarize the effective policy.
+    Check {
+        #[arg(long, default_value = "config/pgward.toml")]
+        config: PathBuf,
+    },
+    /// Print the decision a user's role would get for a statement (no upstream needed).
+    Explain {
+        #[arg(long, default_value = "config/pgward.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        user: String,
+        sql: String,
+    },
+    /// Read a password on stdin and print its SCRAM-SHA-256 verifier.
+    Passwd,
+}
+
+/// Run a command; the return value is the process exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run { config } => with_runtime(async move {
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("pgward: {}: {e}", config.display());
+                    return 1;
+                }
+            };
+            match crate::run::run_until_signal(cfg, config).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("pgward: {e}");
+                    1
+                }
+            }
+        }),
+        Command::Demo => with_runtime(crate::demo::run()),
+        Command::Check { config } => check(&config),
+        Command::Explain { config, user, sql } => explain(&config, &user, &sql),
+        Command::Passwd => passwd(),
+    }
+}
+
+fn with_runtime(f: impl std::future::Future<Output = i32>) -> i32 {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("pgward: cannot start the runtime: {e}");
+            1
+        }
+    }
+}
+
+fn check(path: &PathBuf) -> i32 {
+    let cfg = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return 1;
+        }
+    };
+    println!("{}: OK", path.display());
+    println!(
+        "listen {} (client TLS: {:?}), upstream {}:{} (TLS: {:?}), pool {:?} size {}",
+        cfg.listen.address,
+        cfg.listen.client_tls,
+        cfg.upstream.host,
+        cfg.upstream.port,
+        cfg.upstream.tls_mode,
+        cfg.pool.mode,
+        cfg.pool.size
+    );
+    for (name, role) in &cfg.roles {
+        let r = &role.rules;
+        let access = match r.access {
+            Access::ReadOnly => "read-only".to_string(),
+            Access::ReadWrite => format!(
+                "read-write (require_where={}, allow_ddl={}, max_affected_rows={})",
+                r.require_where, r.allow_ddl, r.max_affected_rows
+            ),
+        };
+        println!(
+            "role {name}: login {}, {access}, statement_timeout {:?}, max_result_rows {}, unmasked {}",
+            role.login, role.statement_timeout, r.max_result_rows, r.unmasked
+        );
+    }
+    for (name, user) in &cfg.users {
+        println!("user {name}: role {}", user.role);
+    }
+    for w in &cfg.warnings {
+        println!("warning: {w}");
+    }
+    0
+}
+
+fn explain(path: &PathBuf, user: &str, sql: &str) -> i32 {
+    let cfg = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return 1;
+        }
+    };
+    let Some((_, role)) = cfg.role_of(user) else {
+        eprintln!("pgward: no user {user:?} in {}", path.display());
+        return 1;
+    };
+    let engine = Engine::new(cfg.policy.clone());
+    let search_path = vec!["$user".to_string(), "public".to_string()];
+    let facts = SessionFacts {
+        role: &role.rules,
+        search_path: &search_path,
+        in_transaction: false,
+    };
+    let d = engine.decide_uncached(sql, &facts);
+    println!("user {user}, role {}", role.rules.name);
+    println!("statement: {}", d.normalized);
+    match &d.verdict {
+        Verdict::Allow => {
+            println!("decision: allowed");
+            for st in &d.statements {
+                println!("  {:?}{}", st.kind, if st.writes { " (writes)" } else { "" });
+            }
+            0
+        }
+        Verdict::Deny(den) => {
+            println!("decision: denied");
+            println!("rule: {}", den.rule);
+            println!("reason: {}", den.message);
+            println!("detail: {}", den.detail);
+            println!("hint: {}", den.hint);
+            0
+        }
+    }
+}
+
+fn passwd() -> i32 {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("pgward: cannot read stdin: {e}");
+        return 1;
+    }
+    let password = input.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("pgward: empty password");
+        return 1;
+    }
+    println!("{}", crate::auth::hash_password(password));
+    0
+}

@@ -1,0 +1,176 @@
+//! The configuration file: serde types (`file`), validation into the immutable [`Config`] the
+//! proxy runs on, duration strings and secrets.
+//!
+//! A `Config` is built whole and shared as `Arc<Config>`; a reload builds a new one and swaps it,
+//! so a statement is always judged against one consistent snapshot.
+
+pub mod duration;
+mod file;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgward_policy::{Access, PolicyConfig, RoleRules};
+
+use crate::auth::scram::ScramVerifier;
+use crate::tls::{ClientTlsMode, UpstreamTlsMode};
+
+pub use file::ConfigFile;
+
+/// A config problem, naming the key (and the line when the TOML parser knows it).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Pooling mode, as PgBouncer names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// A server connection is held for one transaction.
+    Transaction,
+    /// A server connection is held for the whole client session.
+    Session,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListenSettings {
+    pub address: SocketAddr,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub client_tls: ClientTlsMode,
+    pub max_client_connections: usize,
+    pub startup_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpstreamSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls_mode: UpstreamTlsMode,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub connect_timeout: Option<Duration>,
+}
+
+/// Credentials pgward uses upstream.
+#[derive(Clone)]
+pub struct Login {
+    pub name: String,
+    pub user: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Login {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub mode: PoolMode,
+    pub size: usize,
+    pub checkout_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub lifetime: Option<Duration>,
+}
+
+/// A role: which login it uses upstream and its guardrails.
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub login: String,
+    pub rules: Arc<RoleRules>,
+    pub statement_timeout: Option<Duration>,
+    pub idle_in_transaction_timeout: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub verifier: ScramVerifier,
+    pub role: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditSettings {
+    /// `None`: disabled; `Some("-")`: stdout.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AdminSettings {
+    pub users: Vec<String>,
+    pub metrics: Option<SocketAddr>,
+}
+
+/// The validated configuration the proxy runs on.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: ListenSettings,
+    pub upstream: UpstreamSettings,
+    pub logins: BTreeMap<String, Login>,
+    pub pool: PoolSettings,
+    pub roles: BTreeMap<String, Role>,
+    pub users: BTreeMap<String, User>,
+    pub audit: AuditSettings,
+    pub admin: AdminSettings,
+    pub policy: PolicyConfig,
+    /// Problems that do not stop the proxy (inline secrets, ...), for the startup log.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Read, parse and validate a config file. Relative paths inside it (certificates, secret
+    /// files, the audit file) are taken relative to the current directory, like psql does.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        file.validate()
+    }
+
+    pub fn role_of(&self, user: &str) -> Option<(&User, &Role)> {
+        let u = self.users.get(user)?;
+        let r = self.roles.get(&u.role)?;
+        Some((u, r))
+    }
+}
+
+pub(crate) fn role_rules(name: &str, access: Option<Access>) -> RoleRules {
+    RoleRules {
+        name: name.to_string(),
+        access: access.unwrap_or_default(),
+        ..RoleRules::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[upstream]
+host = "127.0.0.1"
+port = 5432
+tls = "disable"
+[logins.readonly]
+user = "app_ro"
+password = "x"
+[roles.engineer]
+login = "readonly"
+[users.alice]
+password = "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$2y0CJ4c6mfmqBlFFbOyAU7kvnXcMUT9nNuwxqfB9xqg=:9Lc0wA9b1SrOhIhyiVuryHaBgUTvj4VEOMV0bTgU4tI="
+role = "engineer"
+"#;
+
+fn err_of(text: &str) -> String {
+    match Config::from_toml(text) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = Config::from_toml(MINIMAL).unwrap();
+    assert_eq!(c.listen.address.to_string(), "127.0.0.1:6432");
+    assert_eq!(c.pool.mode, PoolMode::Transaction);
+    assert_eq!(c.pool.size, 20);
+    let role = &c.roles["engineer"];
+    assert_eq!(role.rules.access, Access::ReadOnly, "read-only is the default");
+    assert!(c.warnings.iter().any(|w| w.contains("logins.readonly.password")));
+}
+
+#[test]
+fn errors_name_the_key() {
+    let bad_role = MINIMAL.replace("login = \"readonly\"", "login = \"nope\"");
+    assert!(err_of(&bad_role).contains("roles.engineer.login"));
+    let bad_user = MINIMAL.replace("role = \"engineer\"", "role = \"ghost\"");
+    assert!(err_of(&bad_user).contains("users.alice.role"));
+    let bad_duration = format!("{MINIMAL}\n[pool]\ncheckout_timeout = \"5 parsecs\"\n");
+    assert!(err_of(&bad_duration).contains("pool.checkout_timeout"));
+    let unknown = MINIMAL.replace("[upstream]", "[upstream]\nhots = \"x\"");
+    let e = err_of(&unknown);
+    assert!(e.contains("hots") && e.contains("line"), "{e}");
+    let bad_verifier = MINIMAL.replace("SCRAM-SHA-256$4096:", "SCRAM-SHA-256$x:");
+    assert!(err_of(&bad_verifier).contains("users.alice.password"));
+}
+
+#[test]
+fn secrets_from_env_and_file() {
+    std::env::set_var("PGWARD_TEST_SECRET_ENV", "from-env");
+    let text = MINIMAL.replace("password = \"x\"", "password_env = \"PGWARD_TEST_SECRET_ENV\"");
+    let c = Config::from_toml(&text).unwrap();
+    assert_eq!(c.logins["readonly"].password.as_deref(), Some("from-env"));
+    assert!(c.warnings.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pw");
+    std::fs::write(&path, "from-file\n").unwrap();
+    let text = MINIMAL.replace(
+        "password = \"x\"",
+        &format!("password_file = \"{}\"", path.display()),
+    );
+    let c = Config::from_toml(&text).unwrap();
+    assert_eq!(c.logins["readonly"].password.as_deref(), Some("from-file"));
+
+    let missing = MINIMAL.replace("password = \"x\"", "password_env = \"PGWARD_TEST_NOT_SET_ANYWHERE\"");
+    assert!(err_of(&missing).contains("logins.readonly.password_env"));
+    let both = MINIMAL.replace("password = \"x\"", "password = \"x\"\npassword_env = \"Y\"");
+    assert!(err_of(&both).contains("only one"));
+}
+
+#[test]
+fn require_tls_needs_a_certificate() {
+    let text = format!("[listen]\nclient_tls = \"require\"\n{MINIMAL}");
+    assert!(err_of(&text).contains("listen.client_tls"));
+}
+
+#[test]
+fn plaintext_user_password_is_hashed_with_a_warning() {
+    let text = MINIMAL.replace(
+        "password = \"SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$2y0CJ4c6mfmqBlFFbOyAU7kvnXcMUT9nNuwxqfB9xqg=:9Lc0wA9b1SrOhIhyiVuryHaBgUTvj4VEOMV0bTgU4tI=\"",
+        "password = \"plain\"",
+    );
+    let c = Config::from_toml(&text).unwrap();
+    assert!(c.warnings.iter().any(|w| w.contains("users.alice.password")));
+}

@@ -1,0 +1,192 @@
+//! Strict decoding of the messages pgward inspects. Text that will be judged is checked as
+//! UTF-8 on the raw bytes: nothing downstream ever sees a repaired string.
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("message is missing a string terminator")]
+    Unterminated,
+    #[error("message is shorter than its contents")]
+    Short,
+    #[error("invalid byte sequence for encoding \"UTF8\"")]
+    NotUtf8,
+    #[error("unexpected data after the end of the message")]
+    Trailing,
+}
+
+/// A cursor over a message body.
+pub struct Cursor<'a> {
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(body: &'a [u8]) -> Self {
+        Cursor { body, pos: 0 }
+    }
+    pub fn cstr_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let rest = &self.body[self.pos..];
+        let end = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or(DecodeError::Unterminated)?;
+        self.pos += end + 1;
+        Ok(&rest[..end])
+    }
+    pub fn cstr(&mut self) -> Result<&'a str, DecodeError> {
+        std::str::from_utf8(self.cstr_bytes()?).map_err(|_| DecodeError::NotUtf8)
+    }
+    pub fn i32(&mut self) -> Result<i32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    pub fn i16(&mut self) -> Result<i16, DecodeError> {
+        let b = self.take(2)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    }
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.body.len() - self.pos < n {
+            return Err(DecodeError::Short);
+        }
+        let s = &self.body[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    pub fn rest(&self) -> &'a [u8] {
+        &self.body[self.pos..]
+    }
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.pos == self.body.len() {
+            Ok(())
+        } else {
+            Err(DecodeError::Trailing)
+        }
+    }
+}
+
+/// Query ('Q'): the SQL text.
+pub fn query(body: &[u8]) -> Result<&str, DecodeError> {
+    let mut c = Cursor::new(body);
+    let sql = c.cstr()?;
+    c.finish()?;
+    Ok(sql)
+}
+
+/// Parse ('P'): statement name and SQL text (parameter types are forwarded untouched).
+pub fn parse(body: &[u8]) -> Result<(&str, &str), DecodeError> {
+    let mut c = Cursor::new(body);
+    let name = c.cstr()?;
+    let sql = c.cstr()?;
+    let n = c.i16()?;
+    if n < 0 {
+        return Err(DecodeError::Short);
+    }
+    c.take(n as usize * 4)?;
+    c.finish()?;
+    Ok((name, sql))
+}
+
+/// Bind ('B'): portal name and statement name.
+pub fn bind_names(body: &[u8]) -> Result<(&str, &str), DecodeError> {
+    let mut c = Cursor::new(body);
+    let portal = c.cstr()?;
+    let stmt = c.cstr()?;
+    Ok((portal, stmt))
+}
+
+/// Close ('C') or Describe ('D'): kind byte ('S' statement, 'P' portal) and name.
+pub fn target(body: &[u8]) -> Result<(u8, &str), DecodeError> {
+    let mut c = Cursor::new(body);
+    let kind = c.u8()?;
+    let name = c.cstr()?;
+    Ok((kind, name))
+}
+
+/// ParameterStatus ('S'): name and value.
+pub fn parameter_status(body: &[u8]) -> Result<(&str, &str), DecodeError> {
+    let mut c = Cursor::new(body);
+    Ok((c.cstr()?, c.cstr()?))
+}
+
+/// CommandComplete ('C'): the number of rows from the tag (`UPDATE 5`, `INSERT 0 5`, ...).
+pub fn command_rows(body: &[u8]) -> Option<u64> {
+    let tag = std::str::from_utf8(body.strip_suffix(&[0])?).ok()?;
+    tag.rsplit(' ').next()?.parse().ok()
+}
+
+/// ErrorResponse/NoticeResponse: the value of one field.
+pub fn error_field(body: &[u8], field: u8) -> Option<String> {
+    let mut c = Cursor::new(body);
+    loop {
+        let f = c.u8().ok()?;
+        if f == 0 {
+            return None;
+        }
+        let v = c.cstr_bytes().ok()?;
+        if f == field {
+            return Some(String::from_utf8_lossy(v).into_owned());
+        }
+    }
+}
+
+/// The startup message's parameters, in order (duplicates kept, unlike a map).
+pub fn startup_params(body: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
+    let mut c = Cursor::new(body);
+    let mut params = Vec::new();
+    loop {
+        let name = c.cstr()?;
+        if name.is_empty() {
+            break;
+        }
+        let value = c.cstr()?;
+        params.push((name.to_string(), value.to_string()));
+    }
+    c.finish()?;
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_strict_utf8() {
+        assert_eq!(query(b"SELECT 1\0"), Ok("SELECT 1"));
+        assert_eq!(query(b"SELECT '\xff'\0"), Err(DecodeError::NotUtf8));
+        assert_eq!(query(b"SELECT 1"), Err(DecodeError::Unterminated));
+        assert_eq!(query(b"SELECT 1\0x"), Err(DecodeError::Trailing));
+    }
+
+    #[test]
+    fn parse_message_fields() {
+        let body = b"s1\0SELECT $1\0\0\x01\0\0\0\x17";
+        assert_eq!(parse(body), Ok(("s1", "SELECT $1")));
+        assert!(parse(b"s1\0SELECT\0\0\x02\0\0\0\x17").is_err());
+        assert!(parse(b"s1\0SELECT\0\xff\xff").is_err());
+    }
+
+    #[test]
+    fn command_complete_rows() {
+        assert_eq!(command_rows(b"UPDATE 12\0"), Some(12));
+        assert_eq!(command_rows(b"INSERT 0 3\0"), Some(3));
+        assert_eq!(command_rows(b"BEGIN\0"), None);
+    }
+
+    #[test]
+    fn startup_params_keep_order_and_duplicates() {
+        let body = b"user\0a\0options\0-c x=1\0user\0b\0\0";
+        let p = startup_params(body).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[2], ("user".into(), "b".into()));
+        assert!(startup_params(b"user\0a\0").is_err());
+    }
+
+    #[test]
+    fn error_fields() {
+        let body = b"SERROR\0C42501\0Mno\0\0";
+        assert_eq!(error_field(body, b'C').as_deref(), Some("42501"));
+        assert_eq!(error_field(body, b'D'), None);
+    }
+}

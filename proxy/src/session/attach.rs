@@ -1,0 +1,118 @@
+//! Getting a server for the client and giving it back: checkout, syncing the client's session
+//! parameters onto the server, the cancel slot, and the reset before another client.
+
+use super::*;
+use crate::server::ServerConnection;
+
+/// Quote a setting's value as a string literal (standard_conforming_strings is pinned on).
+fn literal(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+/// Setting names come from the policy's allowlist; refuse anything that is not a plain name.
+fn plain_name(n: &str) -> bool {
+    !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+}
+
+/// Bring a server to the session's state: one SET per parameter that differs.
+async fn sync_params(
+    server: &mut ServerConnection,
+    desired: &[(String, String)],
+) -> Result<(), crate::server::ServerError> {
+    let mut sql = String::new();
+    for (name, value) in desired {
+        let current = server
+            .params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        if current == Some(value.as_str()) || !plain_name(name) {
+            continue;
+        }
+        sql.push_str(&format!("SET {name} = {};", literal(value)));
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    server.run_internal(&sql).await?;
+    // Settings the server does not report are remembered as set.
+    for (name, value) in desired {
+        if !server.params.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+            server.params.insert(name.clone(), value.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Make a server fit for the next client; false when it must be closed instead.
+pub(super) async fn reset(server: &mut ServerConnection) -> bool {
+    // Forget remembered unreported settings: DISCARD ALL resets them.
+    match server.run_internal("DISCARD ALL").await {
+        Ok(b'I') => {
+            server.params.retain(|k, _| is_reported(k));
+            server.dirty = false;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Parameters PostgreSQL reports with ParameterStatus (GUC_REPORT).
+fn is_reported(name: &str) -> bool {
+    const REPORTED: &[&str] = &[
+        "application_name",
+        "client_encoding",
+        "datestyle",
+        "default_transaction_read_only",
+        "in_hot_standby",
+        "integer_datetimes",
+        "intervalstyle",
+        "is_superuser",
+        "server_encoding",
+        "server_version",
+        "session_authorization",
+        "standard_conforming_strings",
+        "timezone",
+        "scram_iterations",
+        "search_path",
+    ];
+    REPORTED.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+impl Session {
+    /// Make sure a server is attached (checkout and parameter sync).
+    pub(super) async fn attach(&mut self) -> Result<(), PgError> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        let mut pooled = self.pool.checkout().await.map_err(|e| e.to_pg())?;
+        if let Err(e) = sync_params(&mut pooled.server, &self.desired).await {
+            tokio::spawn(pooled.server.terminate());
+            return Err(e.to_pg());
+        }
+        *self.cancel.slot.lock().await = Some(pooled.server.cancel.clone());
+        self.server = Some(pooled);
+        Ok(())
+    }
+
+    pub(super) async fn clear_cancel_target(&mut self) {
+        *self.cancel.slot.lock().await = None;
+    }
+
+    /// Give the server back (transaction mode, after ReadyForQuery 'I' with nothing pending).
+    pub(super) async fn detach(&mut self) {
+        self.clear_cancel_target().await;
+        let Some(mut pooled) = self.server.take() else {
+            return;
+        };
+        if pooled.server.conn.queued() > 0 || pooled.server.conn.has_frame() {
+            tokio::spawn(pooled.server.terminate());
+            return;
+        }
+        if pooled.server.dirty && !reset(&mut pooled.server).await {
+            tokio::spawn(pooled.server.terminate());
+            return;
+        }
+        pooled.pool.clone().release(pooled);
+    }
+}

@@ -1,0 +1,128 @@
+//! The session's side of the audit log: statements in flight, matched to their results
+//! (CommandComplete, errors, ReadyForQuery) to record rows, duration and SQLSTATE.
+
+use super::*;
+use crate::audit::{now_rfc3339, AuditRecord};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuditKind {
+    /// A simple Query: complete at ReadyForQuery.
+    Query,
+    /// An Execute: complete at its CommandComplete/error/suspension.
+    Execute,
+}
+
+pub(super) struct PendingAudit {
+    decision: Arc<Decision>,
+    kind: AuditKind,
+    started: Instant,
+    rows: u64,
+    sqlstate: Option<String>,
+    sync_seq: u64,
+}
+
+impl Session {
+    fn record(&self, decision: &Decision, rows: u64, elapsed: Duration, sqlstate: Option<String>) -> AuditRecord {
+        let denial = decision.denial();
+        AuditRecord {
+            ts: now_rfc3339(),
+            session: self.id,
+            user: self.info.user.clone(),
+            role: self.info.role.clone(),
+            client: self.peer.to_string(),
+            database: self.info.database.clone(),
+            application_name: self
+                .desired
+                .iter()
+                .find(|(k, _)| k == "application_name")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| self.info.application_name.clone()),
+            statement: decision.normalized.to_string(),
+            fingerprint: format!("{:016x}", decision.fingerprint),
+            decision: if denial.is_some() { "denied" } else { "allowed" },
+            rule: denial.map(|d| d.rule),
+            masked: Vec::new(),
+            rows,
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            sqlstate: sqlstate.or_else(|| denial.map(|_| "42501".to_string())),
+        }
+    }
+
+    pub(super) async fn audit_denied(&mut self, decision: &Arc<Decision>) {
+        if !self.shared.audit.enabled() {
+            return;
+        }
+        let r = self.record(decision, 0, Duration::ZERO, None);
+        self.shared.audit.record(r).await;
+    }
+
+    pub(super) fn begin_audit(&mut self, decision: Arc<Decision>, kind: AuditKind) {
+        if !self.shared.audit.enabled() {
+            return;
+        }
+        self.audit.push_back(PendingAudit {
+            decision,
+            kind,
+            started: Instant::now(),
+            rows: 0,
+            sqlstate: None,
+            sync_seq: self.syncs_sent,
+        });
+    }
+
+    pub(super) fn note_error_for_audit(&mut self, code: Option<String>) {
+        if let Some(a) = self.audit.front_mut() {
+            a.sqlstate = code;
+            if a.kind == AuditKind::Execute {
+                // An Execute ends with its error; the rest of the batch is skipped upstream.
+                a.rows = 0;
+            }
+        }
+        if self.audit.front().is_some_and(|a| a.kind == AuditKind::Execute) {
+            if let Some(a) = self.audit.pop_front() {
+                self.completed.push(a);
+            }
+        }
+    }
+
+    pub(super) fn note_command_complete(&mut self, rows: Option<u64>) {
+        match self.audit.front_mut() {
+            Some(a) if a.kind == AuditKind::Query => a.rows += rows.unwrap_or(0),
+            Some(a) => {
+                a.rows = rows.unwrap_or(0);
+                if let Some(a) = self.audit.pop_front() {
+                    self.completed.push(a);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// ReadyForQuery ends a Query, and any Execute of the batch that never ran.
+    pub(super) async fn finish_audit_at_sync(&mut self) {
+        let done = self.syncs_done;
+        while self.audit.front().is_some_and(|a| a.sync_seq < done) {
+            if let Some(a) = self.audit.pop_front() {
+                self.completed.push(a);
+            }
+        }
+        let completed = std::mem::take(&mut self.completed);
+        for a in completed {
+            let r = self.record(&a.decision, a.rows, a.started.elapsed(), a.sqlstate);
+            self.shared.audit.record(r).await;
+        }
+    }
+
+    /// The session ends with statements in flight: record them as cut off.
+    pub(super) async fn flush_audit_all(&mut self, sqlstate: &str) {
+        let mut all = std::mem::take(&mut self.completed);
+        all.extend(self.audit.drain(..).map(|mut a| {
+            a.sqlstate.get_or_insert_with(|| sqlstate.to_string());
+            a
+        }));
+        for a in all {
+            let r = self.record(&a.decision, a.rows, a.started.elapsed(), a.sqlstate);
+            self.shared.audit.record(r).await;
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Messages from the client: the decision point for everything that can run SQL, and the
+//! bookkeeping of sync points that lets replies keep PostgreSQL's order.
+
+use pgward_policy::{SessionChange, SessionFacts, StatementInfo};
+
+use super::audit_trail::AuditKind;
+use super::*;
+use crate::protocol::decode;
+use crate::protocol::frontend;
+use crate::protocol::Frame;
+
+impl Session {
+    pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        self.idle_since = Instant::now();
+        match frame.tag() {
+            b'Q' => self.on_query(frame).await,
+            b'P' => self.on_parse(frame).await,
+            b'B' | b'E' | b'D' | b'C' | b'H' => self.on_extended(frame).await,
+            b'S' => self.on_sync(frame).await,
+            // COPY data only means something while the server is in COPY IN.
+            b'd' | b'c' | b'f' => {
+                if let Some(s) = self.server.as_mut() {
+                    s.server.conn.queue(frame.raw());
+                }
+                Ok(Flow::Continue)
+            }
+            b'X' => Ok(Flow::Stop),
+            b'F' => {
+                // The fastpath interface calls a function by OID: nothing to analyze.
+                let err = PgError::error(
+                    "42501",
+                    "pgward: the fastpath function call interface is not allowed",
+                )
+                .with_detail("rule: fastpath")
+                .with_hint("call the function from a SQL statement instead");
+                self.refuse_simple(err, None).await;
+                Ok(Flow::Continue)
+            }
+            other => Err(PgError::fatal(
+                "08P01",
+                format!("invalid frontend message type {other}"),
+            )),
+        }
+    }
+
+    fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
+        let snap = self.shared.snapshot();
+        let Some(role) = snap.config.roles.get(&self.info.role) else {
+            return Err(PgError::fatal(
+                "28000",
+                "pgward: the user's role no longer exists in the configuration",
+            ));
+        };
+        self.limits = super::guard::Limits {
+            max_result_rows: role.rules.max_result_rows,
+            max_affected_rows: role.rules.max_affected_rows,
+        };
+        let facts = SessionFacts {
+            role: &role.rules,
+            search_path: &self.search_path,
+            in_transaction: self.tx_status != b'I',
+        };
+        Ok(snap.engine.decide(sql, &facts))
+    }
+
+    /// Whether a reply must go through the server to keep its place in line.
+    fn server_in_line(&self) -> bool {
+        self.server.is_some() && (self.pending > 0 || self.unsynced || self.tx_status != b'I')
+    }
+
+    /// Refuse a simple-protocol message (Query, FunctionCall): error then ReadyForQuery, and
+    /// the open transaction, if any, aborted upstream as PostgreSQL would.
+    async fn refuse_simple(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
+        if let Some(d) = decision {
+            self.audit_denied(&d).await;
+        }
+        if self.server_in_line() {
+            if let Some(s) = self.server.as_mut() {
+                let mut out = BytesMut::new();
+                frontend::query(DENIED_MARKER, &mut out);
+                s.server.conn.queue(&out);
+                self.substitutions.push_back(Substitution {
+                    sync_seq: self.syncs_sent,
+                    error: err,
+                });
+                self.syncs_sent += 1;
+                self.pending += 1;
+                return;
+            }
+        }
+        let mut out = BytesMut::new();
+        backend::error_response(&err, &mut out);
+        backend::ready_for_query(self.tx_status, &mut out);
+        self.client.queue(&out);
+    }
+
+    /// Refuse an extended-protocol message: error now (or in its place in line), then skip to
+    /// Sync like PostgreSQL.
+    async fn refuse_extended(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
+        if let Some(d) = decision {
+            self.audit_denied(&d).await;
+        }
+        self.skipping = true;
+        if self.server_in_line() {
+            if let Some(s) = self.server.as_mut() {
+                let mut out = BytesMut::new();
+                frontend::parse_unnamed(DENIED_MARKER, &mut out);
+                s.server.conn.queue(&out);
+                self.substitutions.push_back(Substitution {
+                    sync_seq: self.syncs_sent,
+                    error: err,
+                });
+                self.unsynced = true;
+                return;
+            }
+        }
+        let mut out = BytesMut::new();
+        backend::error_response(&err, &mut out);
+        self.client.queue(&out);
+    }
+
+    async fn on_query(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        if self.skipping {
+            return Ok(Flow::Continue);
+        }
+        let sql = match decode::query(frame.body()) {
+            Ok(s) => s,
+            Err(e) => {
+                self.refuse_simple(PgError::error("22021", e.to_string()), None)
+                    .await;
+                return Ok(Flow::Continue);
+            }
+        };
+        let decision = self.facts_decide(sql)?;
+        if let Some(d) = decision.denial() {
+            let err = denial_error(d);
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
+        if let Err(e) = self.attach().await {
+            self.refuse_simple(e, None).await;
+            return Ok(Flow::Continue);
+        }
+        self.apply_effects(&decision.statements);
+        if self.needs_guard(&decision) {
+            if decision.statements.len() > 1
+                && decision
+                    .statements
+                    .iter()
+                    .any(|s| s.kind == pgward_policy::StatementKind::Transaction)
+            {
+                let err = PgError::error(
+                    "42501",
+                    "pgward: max_affected_rows cannot guard a write sent together with transaction control",
+                )
+                .with_detail("rule: max_affected_rows")
+                .with_hint("send BEGIN, the write and COMMIT as separate statements");
+                self.refuse_simple(err, Some(decision.clone())).await;
+                return Ok(Flow::Continue);
+            }
+            self.open_guard_simple();
+        }
+        self.begin_audit(decision, AuditKind::Query);
+        if let Some(s) = self.server.as_mut() {
+            s.server.conn.queue(frame.raw());
+        }
+        self.syncs_sent += 1;
+        self.pending += 1;
+        Ok(Flow::Continue)
+    }
+
+    async fn on_parse(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        if self.skipping {
+            return Ok(Flow::Continue);
+        }
+        let (name, sql) = match decode::parse(frame.body()) {
+            Ok(p) => p,
+            Err(e) => {
+                let code = if e == decode::DecodeError::NotUtf8 { "22021" } else { "08P01" };
+                self.refuse_extended(PgError::error(code, e.to_string()), None)
+                    .await;
+                return Ok(Flow::Continue);
+            }
+        };
+        let name = name.to_string();
+        let decision = self.facts_decide(sql)?;
+        if let Some(d) = decision.denial() {
+            let err = denial_error(d);
+            self.statements.remove(&name);
+            self.refuse_extended(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e, None).await;
+            return Ok(Flow::Continue);
+        }
+        self.apply_effects(&decision.statements);
+        if self.needs_guard(&decision) {
+            self.open_guard_extended();
+        }
+        if let Some(s) = self.server.as_mut() {
+            // A named statement lives on this server only: never hand it to another client.
+            if !name.is_empty() {
+                s.server.dirty = true;
+            }
+            s.server.conn.queue(frame.raw());
+        }
+        self.statements.insert(name, decision);
+        self.unsynced = true;
+        Ok(Flow::Continue)
+    }
+
+    async fn on_extended(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        if self.skipping {
+            return Ok(Flow::Continue);
+        }
+        if frame.tag() == b'H' && self.server.is_none() {
+            return Ok(Flow::Continue);
+        }
+        let mut bound_write = None;
+        match frame.tag() {
+            b'B' => {
+                if let Ok((portal, stmt)) = decode::bind_names(frame.body()) {
+                    if let Some(d) = self.statements.get(stmt).cloned() {
+                        // A named statement prepared in an earlier batch still needs its
+                        // write guard (the unnamed one got it at Parse, in this batch).
+                        if !stmt.is_empty() {
+                            bound_write = Some(d.clone());
+                        }
+                        self.portals.insert(portal.to_string(), d);
+                    }
+                }
+            }
+            b'E' => {
+                let portal = decode::Cursor::new(frame.body())
+                    .cstr()
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(d) = self.portals.get(&portal).cloned() {
+                    self.begin_audit(d, AuditKind::Execute);
+                }
+            }
+            b'C' => {
+                if let Ok((b'S', name)) = decode::target(frame.body()) {
+                    self.statements.remove(name);
+                }
+            }
+            _ => {}
+        }
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e, None).await;
+            return Ok(Flow::Continue);
+        }
+        if bound_write.is_some_and(|d| self.needs_guard(&d)) {
+            self.open_guard_extended();
+        }
+        if let Some(s) = self.server.as_mut() {
+            s.server.conn.queue(frame.raw());
+        }
+        if frame.tag() != b'H' {
+            self.unsynced = true;
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_sync(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        self.skipping = false;
+        match self.server.as_mut() {
+            Some(s) if self.unsynced || self.pending > 0 || self.mode == PoolMode::Session => {
+                s.server.conn.queue(frame.raw());
+                self.syncs_sent += 1;
+                self.pending += 1;
+                self.unsynced = false;
+            }
+            _ => {
+                let mut out = BytesMut::new();
+                backend::ready_for_query(self.tx_status, &mut out);
+                self.client.queue(&out);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Session state a statement changes: the search_path we judge with, and whether the
+    /// server needs a reset before another client may have it.
+    fn apply_effects(&mut self, statements: &[StatementInfo]) {
+        for st in statements {
+            match &st.session_change {
+                None => {}
+                Some(SessionChange::SearchPath(path)) => {
+                    self.search_path = path.clone();
+                    let quoted: Vec<String> = path
+                        .iter()
+                        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+                        .collect();
+                    self.set_desired("search_path", &quoted.join(", "));
+                    self.mark_dirty();
+                }
+                Some(SessionChange::SearchPathDefault) => {
+                    self.search_path = vec!["$user".to_string(), "public".to_string()];
+                    self.desired.retain(|(k, _)| k != "search_path");
+                    self.mark_dirty();
+                }
+                Some(SessionChange::Other) => self.mark_dirty(),
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self) {
+        if let Some(s) = self.server.as_mut() {
+            s.server.dirty = true;
+        }
+    }
+
+    pub(super) fn set_desired(&mut self, name: &str, value: &str) {
+        let lower = name.to_ascii_lowercase();
+        match self.desired.iter_mut().find(|(k, _)| *k == lower) {
+            Some(entry) => entry.1 = value.to_string(),
+            None => self.desired.push((lower, value.to_string())),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Frames from the server: forwarded as the bytes they came in, except an injected statement's
+//! error (swapped for pgward's own). ReadyForQuery drives the transaction status, the audit
+//! trail and, in transaction mode, the server's return to the pool.
+
+use super::*;
+use crate::protocol::decode;
+use crate::protocol::Frame;
+
+impl Session {
+    pub(super) async fn on_server(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        if self.consumed_internally(&frame).await {
+            return Ok(Flow::Continue);
+        }
+        match frame.tag() {
+            b'Z' => {
+                let status = frame.body().first().copied().unwrap_or(b'I');
+                self.pending = self.pending.saturating_sub(1);
+                self.syncs_done += 1;
+                let done = self.syncs_done;
+                // Injections whose pipeline ended without reaching them were skipped upstream.
+                self.substitutions.retain(|s| s.sync_seq >= done);
+                self.tx_status = status;
+                self.client.queue(frame.raw());
+                self.finish_audit_at_sync().await;
+                self.idle_since = Instant::now();
+                if self.mode == PoolMode::Transaction
+                    && self.pending == 0
+                    && !self.unsynced
+                    && status == b'I'
+                {
+                    // Send the client its answer before the housekeeping of giving back.
+                    self.client.flush().await.map_err(super::io_lost)?;
+                    self.detach().await;
+                }
+            }
+            b'E' => {
+                let body = frame.body();
+                let code = decode::error_field(body, b'C');
+                let ours = self
+                    .substitutions
+                    .front()
+                    .is_some_and(|s| s.sync_seq == self.syncs_done)
+                    && code.as_deref() == Some("42601")
+                    && decode::error_field(body, b'M')
+                        .is_some_and(|m| m.contains(DENIED_MARKER));
+                if ours {
+                    if let Some(sub) = self.substitutions.pop_front() {
+                        let mut out = BytesMut::new();
+                        backend::error_response(&sub.error, &mut out);
+                        self.client.queue(&out);
+                    }
+                } else {
+                    self.note_error_for_audit(code);
+                    self.client.queue(frame.raw());
+                }
+            }
+            b'S' => {
+                if let Some(s) = self.server.as_mut() {
+                    s.server.note_parameter(frame.body());
+                }
+                if let Ok((k, v)) = decode::parameter_status(frame.body()) {
+                    let (k, v) = (k.to_string(), v.to_string());
+                    // The client changed a reported setting: keep it on every server it gets.
+                    if self.desired.iter().any(|(n, _)| n.eq_ignore_ascii_case(&k))
+                        || is_client_setting(&k)
+                    {
+                        self.set_desired(&k, &v);
+                    }
+                }
+                self.client.queue(frame.raw());
+            }
+            b'C' => {
+                self.note_command_complete(decode::command_rows(frame.body()));
+                self.client.queue(frame.raw());
+            }
+            b'I' | b's' => {
+                self.note_command_complete(None);
+                self.client.queue(frame.raw());
+            }
+            _ => self.client.queue(frame.raw()),
+        }
+        if self.client.queued() >= crate::protocol::conn::FLUSH_THRESHOLD {
+            self.client.flush().await.map_err(super::io_lost)?;
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+impl Session {
+    /// Answers to pgward's own statements, the write guard and the result-row limit.
+    async fn consumed_internally(&mut self, frame: &Frame) -> bool {
+        let tag = frame.tag();
+        if tag == b'S' {
+            if let Some(s) = self.server.as_mut() {
+                s.server.note_parameter(frame.body());
+            }
+        }
+        if self.internal_syncs.front() == Some(&self.syncs_done) {
+            if tag == b'Z' {
+                self.internal_syncs.pop_front();
+                self.pending = self.pending.saturating_sub(1);
+                self.syncs_done += 1;
+            }
+            return true;
+        }
+        if self.swallow > 0 {
+            match tag {
+                b'1' | b'2' | b'C' => {
+                    self.swallow -= 1;
+                    return true;
+                }
+                b'N' => return true,
+                // pgward's own statement failed: the client sees the error, nothing is hidden.
+                _ => self.swallow = 0,
+            }
+        }
+        if self.guard_on_frame(tag, frame.body()).await {
+            return true;
+        }
+        self.count_result_row(tag).await
+    }
+}
+
+/// Reported settings that belong to the client's session (others, like
+/// `session_authorization`, describe pgward's upstream login).
+fn is_client_setting(name: &str) -> bool {
+    ["application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone"]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+}
