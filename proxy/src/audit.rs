@@ -57,8 +57,10 @@ impl AuditSink {
                     .open(file)?,
             )
         };
-        let (tx, rx) = mpsc::channel(8192);
-        tokio::task::spawn_blocking(move || write_loop(rx, writer));
+        let (tx, rx) = mpsc::channel(65536);
+        std::thread::Builder::new()
+            .name("pgward-audit".into())
+            .spawn(move || write_loop(rx, writer))?;
         Ok(AuditSink { tx: Some(tx) })
     }
 
@@ -77,25 +79,41 @@ impl AuditSink {
 }
 
 fn write_loop(mut rx: mpsc::Receiver<AuditRecord>, out: Box<dyn Write + Send>) {
-    let mut out = std::io::BufWriter::new(out);
-    while let Some(r) = rx.blocking_recv() {
-        let mut batch = vec![r];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        for r in batch {
-            match serde_json::to_vec(&r) {
-                Ok(mut line) => {
-                    line.push(b'\n');
-                    if let Err(e) = out.write_all(&line) {
-                        tracing::error!(error = %e, "cannot write the audit log");
-                    }
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    loop {
+        // Drain in batches and sleep between them: one wake-up per batch, not per statement,
+        // keeps the audit log off the hot path.
+        let mut wrote = false;
+        loop {
+            match rx.try_recv() {
+                Ok(r) => {
+                    write_record(&mut out, &r);
+                    wrote = true;
                 }
-                Err(e) => tracing::error!(error = %e, "cannot encode an audit record"),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    let _ = out.flush();
+                    return;
+                }
             }
         }
-        if let Err(e) = out.flush() {
-            tracing::error!(error = %e, "cannot flush the audit log");
+        if wrote {
+            if let Err(e) = out.flush() {
+                tracing::error!(error = %e, "cannot flush the audit log");
+            }
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn write_record(out: &mut impl Write, r: &AuditRecord) {
+    match serde_json::to_vec(r) {
+        Ok(mut line) => {
+            line.push(b'\n');
+            if let Err(e) = out.write_all(&line) {
+                tracing::error!(error = %e, "cannot write the audit log");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot encode an audit record"),
     }
 }

@@ -9,7 +9,11 @@ use pgward_policy::{Access, Engine, SessionFacts, Verdict};
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "pgward", version, about = "A SQL-aware access proxy for PostgreSQL")]
+#[command(
+    name = "pgward",
+    version,
+    about = "A SQL-aware access proxy for PostgreSQL"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -67,8 +71,17 @@ pub fn main_with(cli: Cli) -> i32 {
     }
 }
 
+/// Worker threads: `PGWARD_WORKERS`, else one per core.
 fn with_runtime(f: impl std::future::Future<Output = i32>) -> i32 {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("PGWARD_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        builder.worker_threads(n);
+    }
+    match builder.enable_all().build() {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("pgward: cannot start the runtime: {e}");
@@ -145,7 +158,11 @@ fn explain(path: &PathBuf, user: &str, sql: &str) -> i32 {
         Verdict::Allow => {
             println!("decision: allowed");
             for st in &d.statements {
-                println!("  {:?}{}", st.kind, if st.writes { " (writes)" } else { "" });
+                println!(
+                    "  {:?}{}",
+                    st.kind,
+                    if st.writes { " (writes)" } else { "" }
+                );
             }
             0
         }

@@ -83,7 +83,10 @@ pub async fn run() -> i32 {
     };
     let port = running.addr.port();
     println!();
-    println!("pgward is listening on 127.0.0.1:{port}, in front of PostgreSQL on port {}.", pg.port());
+    println!(
+        "pgward is listening on 127.0.0.1:{port}, in front of PostgreSQL on port {}.",
+        pg.port()
+    );
     println!("Audit records go to this terminal. Try, in another terminal:");
     println!();
     println!("  # alice, a read-only engineer (statement_timeout 30s):");

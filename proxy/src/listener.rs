@@ -28,7 +28,11 @@ impl Drop for ClientSlot {
 }
 
 /// Accept until `shutdown` flips; each client runs in its own task.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -71,7 +75,8 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         return;
     }
     let deadline = snap.config.listen.startup_timeout;
-    let negotiated = tokio::time::timeout(deadline, negotiate(tcp, &snap.config, &snap.engine)).await;
+    let negotiated =
+        tokio::time::timeout(deadline, negotiate(tcp, &snap.config, &snap.engine)).await;
     let (client, info) = match negotiated {
         Err(_) => {
             tracing::debug!(%peer, "startup timed out");
@@ -80,7 +85,9 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "startup failed");
             // The refusal itself is sent on the stream negotiate owned; see below.
-            if let crate::startup::StartupError::Refused(_) | crate::startup::StartupError::Frame(_) = e {
+            if let crate::startup::StartupError::Refused(_)
+            | crate::startup::StartupError::Frame(_) = e
+            {
                 // negotiate could not send it (it owns the stream); nothing more to do here.
             }
             return;
@@ -94,7 +101,9 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let pool = pool_for(&shared, &snap.config, &info);
     let mode = snap.config.pool.mode;
     tracing::info!(%peer, user = %info.user, role = %info.role, database = %info.database, "client connected");
-    Session::new(*client, info, peer, shared, pool, mode).run().await;
+    Session::new(*client, info, peer, shared, pool, mode)
+        .run()
+        .await;
 }
 
 /// The pool this client's role uses for its database.

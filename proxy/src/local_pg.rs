@@ -250,7 +250,14 @@ fn postgres_os_user() -> Result<RunAs, LocalPgError> {
         return Ok(u);
     }
     let out = Command::new("useradd")
-        .args(["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"])
+        .args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            "postgres",
+        ])
         .output()
         .map_err(io_err("running useradd to create the postgres OS user"))?;
     // Another process may have created it meanwhile.
@@ -385,7 +392,10 @@ impl LocalPostgres {
     }
 
     fn base(&self) -> &Path {
-        self.dir.as_ref().expect("temp dir present until drop").path()
+        self.dir
+            .as_ref()
+            .expect("temp dir present until drop")
+            .path()
     }
 
     fn spawn_and_wait(&mut self) -> Result<(), LocalPgError> {
@@ -404,10 +414,22 @@ impl LocalPostgres {
             .arg("-k")
             .arg(&self.socket_dir)
             .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
             .arg("-c")
             .arg(format!("max_connections={}", self.opts.max_connections))
-            .args(["-c", "logging_collector=off", "-c", "log_min_messages=warning"]);
+            .args([
+                "-c",
+                "logging_collector=off",
+                "-c",
+                "log_min_messages=warning",
+            ]);
         if self.opts.ssl.is_some() {
             cmd.args(["-c", "ssl=on"]);
         }
@@ -615,7 +637,14 @@ impl LocalPostgres {
             .arg("-p")
             .arg(self.port.to_string())
             .args(["-U", "postgres", "-d", db]);
-        for var in ["PGPASSWORD", "PGSSLMODE", "PGOPTIONS", "PGSERVICE", "PGHOST", "PGPORT"] {
+        for var in [
+            "PGPASSWORD",
+            "PGSSLMODE",
+            "PGOPTIONS",
+            "PGSERVICE",
+            "PGHOST",
+            "PGPORT",
+        ] {
             cmd.env_remove(var);
         }
         cmd.env("PGCONNECT_TIMEOUT", "10");
@@ -664,7 +693,12 @@ impl LocalPostgres {
     }
 
     /// Create a login role with a (SCRAM-hashed) password.
-    pub fn create_login(&self, user: &str, password: &str, superuser: bool) -> Result<(), LocalPgError> {
+    pub fn create_login(
+        &self,
+        user: &str,
+        password: &str,
+        superuser: bool,
+    ) -> Result<(), LocalPgError> {
         let sql = format!(
             "SET password_encryption = 'scram-sha-256'; CREATE ROLE {} LOGIN PASSWORD {}{};",
             quote_ident(user),
@@ -677,7 +711,11 @@ impl LocalPostgres {
     /// Create a database (owned by `owner` if given).
     pub fn create_database(&self, db: &str, owner: Option<&str>) -> Result<(), LocalPgError> {
         let sql = match owner {
-            Some(o) => format!("CREATE DATABASE {} OWNER {};", quote_ident(db), quote_ident(o)),
+            Some(o) => format!(
+                "CREATE DATABASE {} OWNER {};",
+                quote_ident(db),
+                quote_ident(o)
+            ),
             None => format!("CREATE DATABASE {};", quote_ident(db)),
         };
         self.psql_as_superuser(&sql).map(|_| ())
@@ -686,8 +724,11 @@ impl LocalPostgres {
     /// Create the demo schema ([`DEMO_SCHEMA_SQL`]) in database `db` and fill it with a few
     /// hundred rows of fake PII ([`DEMO_SEED_SQL`]).
     pub fn seed_demo_schema(&self, db: &str) -> Result<(), LocalPgError> {
-        self.psql_in(db, &format!("BEGIN;\n{DEMO_SCHEMA_SQL}\n{DEMO_SEED_SQL}\nCOMMIT;\n"))
-            .map(|_| ())
+        self.psql_in(
+            db,
+            &format!("BEGIN;\n{DEMO_SCHEMA_SQL}\n{DEMO_SEED_SQL}\nCOMMIT;\n"),
+        )
+        .map(|_| ())
     }
 }
 
@@ -794,8 +835,17 @@ mod tests {
 
     #[test]
     fn demo_seed_covers_every_table() {
-        for t in ["organizations", "users", "documents", "invoices", "api_tokens"] {
-            assert!(DEMO_SCHEMA_SQL.contains(&format!("CREATE TABLE {t}")), "{t}");
+        for t in [
+            "organizations",
+            "users",
+            "documents",
+            "invoices",
+            "api_tokens",
+        ] {
+            assert!(
+                DEMO_SCHEMA_SQL.contains(&format!("CREATE TABLE {t}")),
+                "{t}"
+            );
             assert!(DEMO_SEED_SQL.contains(&format!("INSERT INTO {t}")), "{t}");
         }
     }
@@ -816,7 +866,10 @@ mod tests {
         assert_eq!(pg.psql_as_superuser("SELECT 40 + 2").unwrap(), "42");
         pg.create_database("demo", None).unwrap();
         pg.seed_demo_schema("demo").unwrap();
-        assert_eq!(pg.psql_in("demo", "SELECT count(*) FROM users").unwrap(), "300");
+        assert_eq!(
+            pg.psql_in("demo", "SELECT count(*) FROM users").unwrap(),
+            "300"
+        );
         pg.create_login("someone", "it's secret", false).unwrap();
         assert_eq!(
             pg.psql_as_superuser(
@@ -830,7 +883,11 @@ mod tests {
         assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
         pg.start_again().unwrap();
         assert_eq!(pg.port(), port);
-        assert_eq!(pg.psql_in("demo", "SELECT count(*) FROM documents").unwrap(), "600");
+        assert_eq!(
+            pg.psql_in("demo", "SELECT count(*) FROM documents")
+                .unwrap(),
+            "600"
+        );
         drop(pg);
         assert!(!data_dir.exists());
     }

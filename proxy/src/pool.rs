@@ -74,7 +74,10 @@ impl Pool {
 
     fn expired(&self, s: &ServerConnection) -> bool {
         self.settings.lifetime.is_some_and(|l| s.age() >= l)
-            || self.settings.idle_timeout.is_some_and(|t| s.idle_for() >= t)
+            || self
+                .settings
+                .idle_timeout
+                .is_some_and(|t| s.idle_for() >= t)
     }
 
     fn take_idle(&self) -> Option<ServerConnection> {
@@ -128,8 +131,9 @@ impl Pool {
     pub fn reap(&self) {
         let expired: Vec<ServerConnection> = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let (keep, drop): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut *idle).into_iter().partition(|s| !self.expired(s));
+            let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|s| !self.expired(s));
             *idle = keep;
             drop
         };

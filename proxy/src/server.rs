@@ -46,11 +46,12 @@ impl ServerError {
     pub fn to_pg(&self) -> PgError {
         match self {
             ServerError::Refused { code, message } if code == "53300" || code == "57P03" => {
-                PgError::error("53300", format!("pgward: upstream refused the connection: {message}"))
+                PgError::error(
+                    "53300",
+                    format!("pgward: upstream refused the connection: {message}"),
+                )
             }
-            ServerError::Lost(_) => {
-                PgError::error("08006", format!("pgward: {self}"))
-            }
+            ServerError::Lost(_) => PgError::error("08006", format!("pgward: {self}")),
             _ => PgError::error("08001", format!("pgward: {self}")),
         }
     }

@@ -38,7 +38,10 @@ impl StartupError {
     pub fn to_pg(&self) -> Option<PgError> {
         match self {
             StartupError::Refused(e) => Some(e.clone()),
-            StartupError::Frame(e) => Some(PgError::fatal("08P01", format!("invalid startup packet: {e}"))),
+            StartupError::Frame(e) => Some(PgError::fatal(
+                "08P01",
+                format!("invalid startup packet: {e}"),
+            )),
             _ => None,
         }
     }
@@ -69,7 +72,8 @@ pub enum Negotiated {
 
 fn packet_code(packet: &Bytes) -> Result<i32, StartupError> {
     let mut c = decode::Cursor::new(packet);
-    c.i32().map_err(|_| violation("invalid length of startup packet"))
+    c.i32()
+        .map_err(|_| violation("invalid length of startup packet"))
 }
 
 /// Run the startup phase on a fresh TCP connection. A refused client is told why (an
@@ -117,7 +121,11 @@ async fn open(
                     .clone()
                     .filter(|_| config.listen.client_tls != ClientTlsMode::Disable);
                 let Some(tls) = tls else {
-                    reader.get_mut().write_all(b"N").await.map_err(FrameError::Io)?;
+                    reader
+                        .get_mut()
+                        .write_all(b"N")
+                        .await
+                        .map_err(FrameError::Io)?;
                     continue;
                 };
                 let (mut tcp, leftover) = reader.into_parts();
@@ -135,11 +143,16 @@ async fn open(
                 return Ok((conn, packet, true));
             }
             GSSENC_REQUEST_CODE => {
-                reader.get_mut().write_all(b"N").await.map_err(FrameError::Io)?;
+                reader
+                    .get_mut()
+                    .write_all(b"N")
+                    .await
+                    .map_err(FrameError::Io)?;
             }
             _ => {
                 let (tcp, leftover) = reader.into_parts();
-                let conn = FramedConn::with_buffer(MaybeTls::Plain(tcp), leftover, MAX_STARTUP_FRAME);
+                let conn =
+                    FramedConn::with_buffer(MaybeTls::Plain(tcp), leftover, MAX_STARTUP_FRAME);
                 return Ok((conn, packet, false));
             }
         }
@@ -211,9 +224,7 @@ fn auth_failed(user: &str) -> StartupError {
     ))
 }
 
-async fn read_password_message(
-    conn: &mut FramedConn<ClientStream>,
-) -> Result<Bytes, StartupError> {
+async fn read_password_message(conn: &mut FramedConn<ClientStream>) -> Result<Bytes, StartupError> {
     let frame = conn.read_frame().await?.ok_or(StartupError::Closed)?;
     if frame.tag() != b'p' {
         return Err(violation(format!(
@@ -253,7 +264,9 @@ async fn authenticate(
     let initial = read_password_message(conn).await?;
     let client_first =
         parse_sasl_initial_response(&initial).map_err(|e| violation(e.to_string()))?;
-    let server_first = scram.client_first(client_first).map_err(|_| auth_failed(&user))?;
+    let server_first = scram
+        .client_first(client_first)
+        .map_err(|_| auth_failed(&user))?;
     out.clear();
     backend::auth_sasl_continue(server_first, &mut out);
     conn.send(&out).await.map_err(FrameError::Io)?;
@@ -291,7 +304,14 @@ async fn authenticate(
                 if name == "application_name" {
                     application_name = value.clone();
                 }
-                judge_param(engine, &role_def.rules, name, value, &mut kept, &mut search_path)?
+                judge_param(
+                    engine,
+                    &role_def.rules,
+                    name,
+                    value,
+                    &mut kept,
+                    &mut search_path,
+                )?
             }
         }
     }

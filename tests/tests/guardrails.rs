@@ -143,6 +143,11 @@ async fn run_corpus(proxy: &Proxy, user: &str, db: &str, cases: &[Case], proto: 
         if let Err(e) = verdict {
             failures.push(e);
         }
+        // Each case stands alone: leave no transaction block open for the next one.
+        if msgs.last().is_some_and(|z| z.body.first() != Some(&b'I')) {
+            let r = c.simple_query("ROLLBACK").await;
+            assert!(raw::first_error(&r).is_none(), "ROLLBACK: {r:?}");
+        }
         if let Err(e) = check_usable(&mut c, &what).await {
             failures.push(e);
             c = RawConn::startup(proxy.addr(), user, &pw, db, &[]).await.unwrap();
@@ -238,6 +243,8 @@ async fn readonly_corpus_named_prepared_statements_in_session_mode() {
             (false, Err(e)) => failures.push(format!("[prepared] {}: {}", case.sql, describe(&e))),
             (false, Ok(_)) => {}
         }
+        // Each case stands alone: leave no transaction block open for the next one.
+        let _ = c.simple_query("ROLLBACK").await;
         assert_usable(&c, &case.sql).await;
     }
     // COPY TO STDOUT through a prepared statement (copy_out) works for the read-only role.
@@ -344,6 +351,32 @@ async fn a_refused_named_statement_never_executes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_over_reads_are_allowed_for_the_read_only_role() {
+    let up = upstream::shared();
+    let proxy = ProxyBuilder::new(up.port()).start();
+    let c = connect(&proxy, ALICE.0, upstream::APP_DB).await;
+    c.simple_query("BEGIN").await.unwrap();
+    c.simple_query("DECLARE cur CURSOR FOR SELECT id FROM users ORDER BY id")
+        .await
+        .unwrap_or_else(|e| panic!("DECLARE: {}", describe(&e)));
+    let mut got = Vec::new();
+    for sql in ["FETCH cur", "FETCH NEXT FROM cur", "FETCH 3 FROM cur", "FETCH FORWARD 2 cur", "MOVE 10 IN cur", "FETCH cur"] {
+        let rows = simple_rows(&c, sql).await.unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+        got.extend(rows.into_iter().map(|r| r[0].clone().unwrap()));
+    }
+    assert_eq!(got, ["1", "2", "3", "4", "5", "6", "7", "18"]);
+    c.simple_query("CLOSE cur").await.unwrap_or_else(|e| panic!("CLOSE: {}", describe(&e)));
+    c.simple_query("COMMIT").await.unwrap();
+    // A cursor over a write is not a read.
+    c.simple_query("BEGIN").await.unwrap();
+    expect_denied(
+        c.simple_query("DECLARE w CURSOR FOR SELECT id FROM users FOR UPDATE").await,
+        "cursor with FOR UPDATE",
+    );
+    c.simple_query("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_timeout_is_enforced_and_cannot_be_raised() {
     let up = upstream::shared();
     let proxy = ProxyBuilder::new(up.port())
@@ -405,8 +438,15 @@ async fn max_affected_rows_rolls_the_write_back() {
     assert!(d.message().starts_with("pgward: "), "{}", d.message());
     assert_eq!(up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'bulk'"), "0");
     assert_usable(&c, "after max_affected_rows").await;
-    let n = c.execute("UPDATE documents SET status = 'small' WHERE id <= 50", &[]).await;
-    assert_eq!(n.unwrap_or_else(|e| panic!("{}", describe(&e))), 50);
+    let msgs = c
+        .simple_query("UPDATE documents SET status = 'small' WHERE id <= 50")
+        .await
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
+    let n = msgs.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
+        _ => None,
+    });
+    assert_eq!(n, Some(50));
     assert_eq!(up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'small'"), "50");
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use futures::{SinkExt, TryStreamExt};
-use pgward_e2e::proxy::{ALICE, BOB, DAVE};
+use pgward_e2e::proxy::{ALICE, BOB};
 
 /// A read that runs for minutes (300^4 rows) using only tables: cancellable, and allowed for the
 /// read-only role whatever it thinks of pg_sleep.

@@ -5,9 +5,7 @@ use std::time::Duration;
 /// Parse a config duration. `"0"` (or any zero amount) means "no limit" and returns `None`.
 pub fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     if digits.is_empty() {
         return Err(format!(
@@ -54,7 +52,10 @@ mod tests {
 
     #[test]
     fn parses_units_and_zero() {
-        assert_eq!(parse_duration("250ms"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(Some(Duration::from_millis(250)))
+        );
         assert_eq!(parse_duration("30s"), Ok(Some(Duration::from_secs(30))));
         assert_eq!(parse_duration("5m"), Ok(Some(Duration::from_secs(300))));
         assert_eq!(parse_duration("1h"), Ok(Some(Duration::from_secs(3600))));

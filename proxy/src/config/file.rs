@@ -198,7 +198,11 @@ struct FunctionsFile {
     denied: Vec<String>,
 }
 
-fn duration_key(key: &str, value: &Option<String>, default: Option<Duration>) -> Result<Option<Duration>, ConfigError> {
+fn duration_key(
+    key: &str,
+    value: &Option<String>,
+    default: Option<Duration>,
+) -> Result<Option<Duration>, ConfigError> {
     match value {
         None => Ok(default),
         Some(text) => parse_duration(text).map_err(|m| invalid(key, m)),
@@ -250,7 +254,11 @@ impl ConfigFile {
                 &p.idle_timeout,
                 Some(Duration::from_secs(600)),
             )?,
-            lifetime: duration_key("pool.lifetime", &p.lifetime, Some(Duration::from_secs(3600)))?,
+            lifetime: duration_key(
+                "pool.lifetime",
+                &p.lifetime,
+                Some(Duration::from_secs(3600)),
+            )?,
         };
 
         let mut roles = BTreeMap::new();
@@ -391,7 +399,10 @@ impl ListenFile {
             ));
         }
         if self.max_client_connections == 0 {
-            return Err(invalid("listen.max_client_connections", "must be at least 1"));
+            return Err(invalid(
+                "listen.max_client_connections",
+                "must be at least 1",
+            ));
         }
         Ok(ListenSettings {
             address,

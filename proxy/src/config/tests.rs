@@ -29,8 +29,15 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.pool.mode, PoolMode::Transaction);
     assert_eq!(c.pool.size, 20);
     let role = &c.roles["engineer"];
-    assert_eq!(role.rules.access, Access::ReadOnly, "read-only is the default");
-    assert!(c.warnings.iter().any(|w| w.contains("logins.readonly.password")));
+    assert_eq!(
+        role.rules.access,
+        Access::ReadOnly,
+        "read-only is the default"
+    );
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.contains("logins.readonly.password")));
 }
 
 #[test]
@@ -51,7 +58,10 @@ fn errors_name_the_key() {
 #[test]
 fn secrets_from_env_and_file() {
     std::env::set_var("PGWARD_TEST_SECRET_ENV", "from-env");
-    let text = MINIMAL.replace("password = \"x\"", "password_env = \"PGWARD_TEST_SECRET_ENV\"");
+    let text = MINIMAL.replace(
+        "password = \"x\"",
+        "password_env = \"PGWARD_TEST_SECRET_ENV\"",
+    );
     let c = Config::from_toml(&text).unwrap();
     assert_eq!(c.logins["readonly"].password.as_deref(), Some("from-env"));
     assert!(c.warnings.is_empty());
@@ -66,7 +76,10 @@ fn secrets_from_env_and_file() {
     let c = Config::from_toml(&text).unwrap();
     assert_eq!(c.logins["readonly"].password.as_deref(), Some("from-file"));
 
-    let missing = MINIMAL.replace("password = \"x\"", "password_env = \"PGWARD_TEST_NOT_SET_ANYWHERE\"");
+    let missing = MINIMAL.replace(
+        "password = \"x\"",
+        "password_env = \"PGWARD_TEST_NOT_SET_ANYWHERE\"",
+    );
     assert!(err_of(&missing).contains("logins.readonly.password_env"));
     let both = MINIMAL.replace("password = \"x\"", "password = \"x\"\npassword_env = \"Y\"");
     assert!(err_of(&both).contains("only one"));
@@ -85,5 +98,8 @@ fn plaintext_user_password_is_hashed_with_a_warning() {
         "password = \"plain\"",
     );
     let c = Config::from_toml(&text).unwrap();
-    assert!(c.warnings.iter().any(|w| w.contains("users.alice.password")));
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.contains("users.alice.password")));
 }

@@ -1,9 +1,7 @@
 //! Messages pgward itself sends to clients, encoded with pgwire's message types.
 
 use bytes::BytesMut;
-use pgwire::messages::response::{
-    ErrorResponse, NoticeResponse, ReadyForQuery, TransactionStatus,
-};
+use pgwire::messages::response::{ErrorResponse, NoticeResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey};
 use pgwire::messages::Message;
 

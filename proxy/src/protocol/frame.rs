@@ -69,7 +69,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Continue reading a stream some of whose bytes were already read (into `buf`).
     pub fn with_buffer(inner: R, buf: BytesMut, max_len: usize) -> Self {
-        FrameReader { inner, buf, max_len }
+        FrameReader {
+            inner,
+            buf,
+            max_len,
+        }
     }
 
     pub fn get_mut(&mut self) -> &mut R {
@@ -228,7 +232,10 @@ mod tests {
     async fn startup_packet_limits() {
         let mut ok = vec![0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
         let mut r = FrameReader::new(&ok[..], 100);
-        assert_eq!(&r.next_untyped().await.unwrap().unwrap()[..], &[0x04, 0xd2, 0x16, 0x2f]);
+        assert_eq!(
+            &r.next_untyped().await.unwrap().unwrap()[..],
+            &[0x04, 0xd2, 0x16, 0x2f]
+        );
         ok[0] = 0x7f;
         let mut r = FrameReader::new(&ok[..], 100);
         assert!(r.next_untyped().await.is_err());

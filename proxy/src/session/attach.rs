@@ -11,7 +11,9 @@ fn literal(v: &str) -> String {
 
 /// Setting names come from the policy's allowlist; refuse anything that is not a plain name.
 fn plain_name(n: &str) -> bool {
-    !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
 /// Bring a server to the session's state: one SET per parameter that differs.

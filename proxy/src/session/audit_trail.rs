@@ -22,7 +22,13 @@ pub(super) struct PendingAudit {
 }
 
 impl Session {
-    fn record(&self, decision: &Decision, rows: u64, elapsed: Duration, sqlstate: Option<String>) -> AuditRecord {
+    fn record(
+        &self,
+        decision: &Decision,
+        rows: u64,
+        elapsed: Duration,
+        sqlstate: Option<String>,
+    ) -> AuditRecord {
         let denial = decision.denial();
         AuditRecord {
             ts: now_rfc3339(),
@@ -39,7 +45,11 @@ impl Session {
                 .unwrap_or_else(|| self.info.application_name.clone()),
             statement: decision.normalized.to_string(),
             fingerprint: format!("{:016x}", decision.fingerprint),
-            decision: if denial.is_some() { "denied" } else { "allowed" },
+            decision: if denial.is_some() {
+                "denied"
+            } else {
+                "allowed"
+            },
             rule: denial.map(|d| d.rule),
             masked: Vec::new(),
             rows,
@@ -78,7 +88,11 @@ impl Session {
                 a.rows = 0;
             }
         }
-        if self.audit.front().is_some_and(|a| a.kind == AuditKind::Execute) {
+        if self
+            .audit
+            .front()
+            .is_some_and(|a| a.kind == AuditKind::Execute)
+        {
             if let Some(a) = self.audit.pop_front() {
                 self.completed.push(a);
             }

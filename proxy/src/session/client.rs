@@ -45,6 +45,9 @@ impl Session {
 
     fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
         let snap = self.shared.snapshot();
+        if let Some(d) = self.recent.get(&snap, sql) {
+            return Ok(d);
+        }
         let Some(role) = snap.config.roles.get(&self.info.role) else {
             return Err(PgError::fatal(
                 "28000",
@@ -54,13 +57,16 @@ impl Session {
         self.limits = super::guard::Limits {
             max_result_rows: role.rules.max_result_rows,
             max_affected_rows: role.rules.max_affected_rows,
+            idle_in_transaction_timeout: role.idle_in_transaction_timeout,
         };
         let facts = SessionFacts {
             role: &role.rules,
             search_path: &self.search_path,
             in_transaction: self.tx_status != b'I',
         };
-        Ok(snap.engine.decide(sql, &facts))
+        let decision = snap.engine.decide(sql, &facts);
+        self.recent.put(&snap, sql, decision.clone());
+        Ok(decision)
     }
 
     /// Whether a reply must go through the server to keep its place in line.
@@ -176,7 +182,11 @@ impl Session {
         let (name, sql) = match decode::parse(frame.body()) {
             Ok(p) => p,
             Err(e) => {
-                let code = if e == decode::DecodeError::NotUtf8 { "22021" } else { "08P01" };
+                let code = if e == decode::DecodeError::NotUtf8 {
+                    "22021"
+                } else {
+                    "08P01"
+                };
                 self.refuse_extended(PgError::error(code, e.to_string()), None)
                     .await;
                 return Ok(Flow::Continue);
@@ -289,6 +299,7 @@ impl Session {
                 None => {}
                 Some(SessionChange::SearchPath(path)) => {
                     self.search_path = path.clone();
+                    self.recent.clear();
                     let quoted: Vec<String> = path
                         .iter()
                         .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
@@ -297,6 +308,7 @@ impl Session {
                     self.mark_dirty();
                 }
                 Some(SessionChange::SearchPathDefault) => {
+                    self.recent.clear();
                     self.search_path = vec!["$user".to_string(), "public".to_string()];
                     self.desired.retain(|(k, _)| k != "search_path");
                     self.mark_dirty();

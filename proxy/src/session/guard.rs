@@ -36,6 +36,7 @@ pub(super) struct WriteGuard {
 pub(super) struct Limits {
     pub max_result_rows: u64,
     pub max_affected_rows: u64,
+    pub idle_in_transaction_timeout: Option<Duration>,
 }
 
 /// Result-row counting for `max_result_rows`.
@@ -164,9 +165,9 @@ impl Session {
                     (GuardKind::Transaction, false) => "COMMIT".to_string(),
                     (GuardKind::Transaction, true) => "ROLLBACK".to_string(),
                     (GuardKind::Savepoint, false) => format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-                    (GuardKind::Savepoint, true) => format!(
-                        "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
-                    ),
+                    (GuardKind::Savepoint, true) => {
+                        format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")
+                    }
                 };
                 // A unit that failed on its own inside a savepoint leaves the transaction
                 // aborted; RELEASE would fail there, and the client must see 'E' anyway.

@@ -14,6 +14,7 @@
 mod attach;
 mod audit_trail;
 mod client;
+mod decision_memo;
 mod guard;
 mod server;
 
@@ -91,6 +92,8 @@ pub struct Session {
     internal_syncs: VecDeque<u64>,
     /// Answers to pgward's own extended-protocol messages still to drop.
     swallow: u32,
+    /// Decisions for texts this session sent before, valid for one policy snapshot.
+    recent: decision_memo::DecisionMemo,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
@@ -148,6 +151,7 @@ impl Session {
             guard: None,
             internal_syncs: VecDeque::new(),
             swallow: 0,
+            recent: decision_memo::DecisionMemo::default(),
         }
     }
 
@@ -156,7 +160,13 @@ impl Session {
     pub async fn run(mut self) {
         if let Err(e) = self.greet().await {
             let mut out = BytesMut::new();
-            backend::error_response(&PgError { severity: "FATAL", ..e }, &mut out);
+            backend::error_response(
+                &PgError {
+                    severity: "FATAL",
+                    ..e
+                },
+                &mut out,
+            );
             let _ = self.client.send(&out).await;
             self.client.shutdown().await;
             return;
@@ -196,7 +206,10 @@ impl Session {
 
     async fn relay(&mut self) -> Result<(), PgError> {
         loop {
-            let server_has_frame = self.server.as_ref().is_some_and(|s| s.server.conn.has_frame());
+            let server_has_frame = self
+                .server
+                .as_ref()
+                .is_some_and(|s| s.server.conn.has_frame());
             if self.client.queued() > 0 && !server_has_frame {
                 self.client.flush().await.map_err(io_lost)?;
             }
@@ -238,9 +251,7 @@ impl Session {
         if self.tx_status == b'I' || self.pending > 0 || self.unsynced {
             return None;
         }
-        let snap = self.shared.snapshot();
-        let role = snap.config.roles.get(&self.info.role)?;
-        let t = role.idle_in_transaction_timeout?;
+        let t = self.limits.idle_in_transaction_timeout?;
         Some(tokio::time::Instant::from_std(self.idle_since + t))
     }
 
@@ -273,7 +284,10 @@ impl Session {
         let err = PgError::error("08006", format!("pgward: upstream connection lost: {why}"));
         if self.tx_status != b'I' || self.mode == PoolMode::Session {
             // Its transaction or session state is gone with the server: end like PostgreSQL.
-            return Err(PgError { severity: "FATAL", ..err });
+            return Err(PgError {
+                severity: "FATAL",
+                ..err
+            });
         }
         let mut out = BytesMut::new();
         for _ in 0..self.pending {

@@ -41,8 +41,7 @@ impl Session {
                     .front()
                     .is_some_and(|s| s.sync_seq == self.syncs_done)
                     && code.as_deref() == Some("42601")
-                    && decode::error_field(body, b'M')
-                        .is_some_and(|m| m.contains(DENIED_MARKER));
+                    && decode::error_field(body, b'M').is_some_and(|m| m.contains(DENIED_MARKER));
                 if ours {
                     if let Some(sub) = self.substitutions.pop_front() {
                         let mut out = BytesMut::new();
@@ -124,7 +123,13 @@ impl Session {
 /// Reported settings that belong to the client's session (others, like
 /// `session_authorization`, describe pgward's upstream login).
 fn is_client_setting(name: &str) -> bool {
-    ["application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone"]
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(name))
+    [
+        "application_name",
+        "client_encoding",
+        "DateStyle",
+        "IntervalStyle",
+        "TimeZone",
+    ]
+    .iter()
+    .any(|n| n.eq_ignore_ascii_case(name))
 }

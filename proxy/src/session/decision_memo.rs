@@ -1,0 +1,60 @@
+//! A session's memory of recent decisions by exact SQL text, so a client that sends the same
+//! text again (every extended-protocol driver, every prepared statement) skips even the
+//! engine's normalizing lexer. Exact text means exact parse; the memo is tied to one policy
+//! snapshot and cleared when the session's search_path changes, the only session facts a
+//! decision reads besides the role.
+
+use std::sync::Arc;
+
+use pgward_policy::Decision;
+
+use crate::shared::Snapshot;
+
+const SLOTS: usize = 16;
+
+#[derive(Default)]
+pub(super) struct DecisionMemo {
+    snapshot: Option<std::sync::Weak<Snapshot>>,
+    entries: Vec<(Box<str>, Arc<Decision>)>,
+    next: usize,
+}
+
+impl DecisionMemo {
+    fn same_snapshot(&self, snap: &Arc<Snapshot>) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(snap)))
+    }
+
+    pub fn get(&self, snap: &Arc<Snapshot>, sql: &str) -> Option<Arc<Decision>> {
+        if !self.same_snapshot(snap) {
+            return None;
+        }
+        self.entries
+            .iter()
+            .find(|(text, _)| &**text == sql)
+            .map(|(_, d)| d.clone())
+    }
+
+    pub fn put(&mut self, snap: &Arc<Snapshot>, sql: &str, decision: Arc<Decision>) {
+        if !self.same_snapshot(snap) {
+            self.clear();
+            self.snapshot = Some(Arc::downgrade(snap));
+        }
+        // Long texts (bulk INSERTs, generated SQL) are unlikely to repeat; keep memory small.
+        if sql.len() > 4096 {
+            return;
+        }
+        if self.entries.len() < SLOTS {
+            self.entries.push((sql.into(), decision));
+        } else {
+            self.entries[self.next] = (sql.into(), decision);
+            self.next = (self.next + 1) % SLOTS;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.next = 0;
+    }
+}
