@@ -10,6 +10,7 @@
 //! | `TABLE t` (nothing else: no WHERE/ORDER/LIMIT/locks) | read of t | allowed | allowed |
 //! | `CREATE TABLE` (no AS), `ALTER TABLE`, `DROP ...`, `CREATE INDEX`, `TRUNCATE` | DDL | refused | allowed with allow_ddl |
 //! | `DO` | opaque code | refused | allowed with allow_ddl and without require_where |
+//! | `FETCH`/`MOVE` on a cursor (forms sqlparser lacks, e.g. `FETCH cur`) | cursor read | allowed | allowed |
 //!
 //! These never look inside expressions: forms that could contain expressions (COPY ... WHERE,
 //! COPY (query), CREATE TABLE AS) are not recognized here.
@@ -31,6 +32,8 @@ pub enum PgStatement {
     Ddl(&'static str),
     Truncate,
     Do,
+    /// The cursor's query was judged at DECLARE.
+    Fetch,
 }
 
 fn is_table_star(s: &pg_query::protobuf::SelectStmt) -> bool {
@@ -100,6 +103,7 @@ pub fn recognize(node: &NodeEnum) -> Option<PgStatement> {
         NodeEnum::IndexStmt(_) => Some(PgStatement::Ddl("CREATE INDEX")),
         NodeEnum::TruncateStmt(_) => Some(PgStatement::Truncate),
         NodeEnum::DoStmt(_) => Some(PgStatement::Do),
+        NodeEnum::FetchStmt(_) => Some(PgStatement::Fetch),
         _ => None,
     }
 }
@@ -112,6 +116,7 @@ pub fn judge(stmt: PgStatement, ctx: &Ctx<'_>) -> Judged {
         PgStatement::Truncate => ddl(K::Truncate, "TRUNCATE", ctx, true),
         PgStatement::Do => do_or_call(K::Do, "DO", ctx),
         PgStatement::TableRead => Judged::new(K::Select),
+        PgStatement::Fetch => Judged::new(K::Fetch),
         PgStatement::CopyToStdout => Judged::new(K::CopyTo),
         PgStatement::CopyFromStdin => {
             let mut j = Judged::new(K::CopyFrom).writes();

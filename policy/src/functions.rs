@@ -62,7 +62,8 @@ const ALLOWED: &[&str] = &[
     // date/time
     "age", "clock_timestamp", "date_add", "date_bin", "date_part", "date_subtract", "date_trunc",
     "isfinite", "justify_days", "justify_hours", "justify_interval", "make_date", "make_interval",
-    "make_time", "make_timestamp", "make_timestamptz", "now", "statement_timestamp", "timeofday",
+    "make_time", "make_timestamp", "make_timestamptz", "now", "pg_sleep", "pg_sleep_for",
+    "pg_sleep_until", "statement_timestamp", "timeofday",
     "transaction_timestamp", "timezone", "overlaps", "interval", "date", "time", "timestamp",
     "timestamptz", "to_timestamp", "generate_series", "generate_subscripts",
     // json / jsonb
@@ -189,8 +190,7 @@ const DENIED: &[&str] = &[
     "query_to_xml_and_xmlschema", "table_to_xml", "table_to_xmlschema",
     "table_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "schema_to_xml",
     "schema_to_xmlschema", "schema_to_xml_and_xmlschema", "database_to_xml",
-    "database_to_xmlschema", "database_to_xml_and_xmlschema", "pg_sleep", "pg_sleep_for",
-    "pg_sleep_until", "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
+    "database_to_xmlschema", "database_to_xml_and_xmlschema", "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
     "pg_drop_replication_slot", "pg_copy_physical_replication_slot",
     "pg_copy_logical_replication_slot", "pg_replication_slot_advance",
     "pg_logical_slot_get_changes", "pg_logical_slot_get_binary_changes",

@@ -164,3 +164,11 @@ mod tests {
         assert_send_sync::<Engine>();
     }
 }
+
+/// The statements of a text as PostgreSQL's own grammar splits them, for a proxy that must
+/// run a multi-statement string one statement at a time; `None` when it does not split.
+pub fn split_statements(sql: &str) -> Option<Vec<String>> {
+    pg_query::split_with_parser(sql)
+        .ok()
+        .map(|parts| parts.into_iter().map(str::to_string).collect())
+}

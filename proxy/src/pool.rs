@@ -48,6 +48,9 @@ pub struct Pool {
     settings: PoolSettings,
     idle: Mutex<Vec<ServerConnection>>,
     permits: Arc<Semaphore>,
+    /// What the last new server reported at startup (server_version, encodings, ...), so a
+    /// client can be greeted without waiting for a free server.
+    reported: Mutex<Option<BTreeMap<String, String>>>,
 }
 
 /// A checked-out server connection. Give it back with [`Pool::release`] or drop it (closing).
@@ -65,7 +68,13 @@ impl Pool {
             spec,
             settings,
             idle: Mutex::new(Vec::new()),
+            reported: Mutex::new(None),
         })
+    }
+
+    /// The parameters a fresh server of this pool reports, once one has connected.
+    pub fn reported_params(&self) -> Option<BTreeMap<String, String>> {
+        self.reported.lock().ok().and_then(|r| r.clone())
     }
 
     pub fn key(&self) -> &PoolKey {
@@ -108,6 +117,9 @@ impl Pool {
             });
         }
         let server = ServerConnection::connect(&self.spec).await?;
+        if let Ok(mut r) = self.reported.lock() {
+            *r = Some(server.params.clone());
+        }
         tracing::debug!(database = %self.key.database, login = %self.key.login, "opened server connection");
         Ok(PooledServer {
             server,

@@ -19,6 +19,9 @@ impl Session {
             b'S' => self.on_sync(frame).await,
             // COPY data only means something while the server is in COPY IN.
             b'd' | b'c' | b'f' => {
+                if frame.tag() != b'd' {
+                    self.copy_in = false;
+                }
                 if let Some(s) = self.server.as_mut() {
                     s.server.conn.queue(frame.raw());
                 }
@@ -143,36 +146,66 @@ impl Session {
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        if let Err(e) = self.attach().await {
-            self.refuse_simple(e, None).await;
-            return Ok(Flow::Continue);
-        }
-        self.apply_effects(&decision.statements);
-        if self.needs_guard(&decision) {
-            if decision.statements.len() > 1
-                && decision
-                    .statements
-                    .iter()
-                    .any(|s| s.kind == pgward_policy::StatementKind::Transaction)
-            {
+        let has_txn_control = decision
+            .statements
+            .iter()
+            .any(|s| s.kind == pgward_policy::StatementKind::Transaction);
+        if self.needs_guard(&decision) && decision.statements.len() > 1 && has_txn_control {
+            // A guard around the whole string could not stop the string's own COMMIT: run it
+            // one statement at a time, each write under its own guard.
+            let pieces = pgward_policy::split_statements(sql)
+                .filter(|p| p.len() == decision.statements.len());
+            let Some(mut pieces) = pieces else {
                 let err = PgError::error(
                     "42501",
-                    "pgward: max_affected_rows cannot guard a write sent together with transaction control",
+                    "pgward: could not analyze statement boundaries for max_affected_rows",
                 )
                 .with_detail("rule: max_affected_rows")
                 .with_hint("send BEGIN, the write and COMMIT as separate statements");
                 self.refuse_simple(err, Some(decision.clone())).await;
                 return Ok(Flow::Continue);
-            }
+            };
+            let first = pieces.remove(0);
+            self.script = pieces.into();
+            self.script_failed = false;
+            return self.run_script_piece(&first).await;
+        }
+        self.run_query(decision, frame.raw()).await
+    }
+
+    /// Forward an allowed Query (raw bytes) with its guard and audit.
+    async fn run_query(&mut self, decision: Arc<Decision>, raw: &[u8]) -> Result<Flow, PgError> {
+        if let Err(e) = self.attach().await {
+            self.script.clear();
+            self.refuse_simple(e, None).await;
+            return Ok(Flow::Continue);
+        }
+        self.apply_effects(&decision.statements);
+        if self.needs_guard(&decision) {
             self.open_guard_simple();
         }
         self.begin_audit(decision, AuditKind::Query);
         if let Some(s) = self.server.as_mut() {
-            s.server.conn.queue(frame.raw());
+            s.server.conn.queue(raw);
         }
         self.syncs_sent += 1;
         self.pending += 1;
         Ok(Flow::Continue)
+    }
+
+    /// The next statement of a string being run one statement at a time.
+    pub(super) async fn run_script_piece(&mut self, sql: &str) -> Result<Flow, PgError> {
+        // Judged again on its own: same verdict as within the whole (fail closed if not).
+        let decision = self.facts_decide(sql)?;
+        if let Some(d) = decision.denial() {
+            self.script.clear();
+            let err = denial_error(d);
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
+        let mut raw = BytesMut::new();
+        frontend::query(sql, &mut raw);
+        self.run_query(decision, &raw).await
     }
 
     async fn on_parse(&mut self, frame: Frame) -> Result<Flow, PgError> {

@@ -114,9 +114,14 @@ impl Session {
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
     /// waits for its verdict.
     pub(super) fn guard_blocks_client(&self) -> bool {
-        self.guard
-            .as_ref()
-            .is_some_and(|g| self.syncs_sent > g.unit_seq)
+        if self.copy_in {
+            return false;
+        }
+        !self.script.is_empty()
+            || self
+                .guard
+                .as_ref()
+                .is_some_and(|g| self.syncs_sent > g.unit_seq)
     }
 
     /// Look at a server frame for the guard. Returns true when the frame was consumed.
@@ -154,6 +159,7 @@ impl Session {
                     backend::error_response(&err, &mut out);
                     self.client.queue(&out);
                     self.note_error_for_audit(Some("54000".into()));
+                    self.script_failed = true;
                     return true;
                 }
                 false

@@ -92,6 +92,12 @@ pub struct Session {
     internal_syncs: VecDeque<u64>,
     /// Answers to pgward's own extended-protocol messages still to drop.
     swallow: u32,
+    /// The rest of a string being run one statement at a time (see `client.rs`).
+    script: VecDeque<String>,
+    /// A statement of that string failed: the rest is not sent, as PostgreSQL would not run it.
+    script_failed: bool,
+    /// The server is in COPY FROM STDIN: the client's CopyData must keep flowing.
+    copy_in: bool,
     /// Decisions for texts this session sent before, valid for one policy snapshot.
     recent: decision_memo::DecisionMemo,
 }
@@ -152,6 +158,9 @@ impl Session {
             internal_syncs: VecDeque::new(),
             swallow: 0,
             recent: decision_memo::DecisionMemo::default(),
+            script: VecDeque::new(),
+            script_failed: false,
+            copy_in: false,
         }
     }
 
@@ -187,12 +196,32 @@ impl Session {
         let mut out = BytesMut::new();
         backend::auth_ok(&mut out);
         self.client.queue(&out);
-        self.attach().await?;
-        out.clear();
-        if let Some(s) = &self.server {
-            for (k, v) in &s.server.params {
-                backend::parameter_status(k, v, &mut out);
+        // In transaction mode a client is greeted with what the pool's servers report, so it
+        // can log in while every server is busy; otherwise (or before the pool has ever
+        // connected) a server is checked out, which also reports a down upstream at once.
+        let known = match self.mode {
+            PoolMode::Transaction => self.pool.reported_params(),
+            PoolMode::Session => None,
+        };
+        let params = match known {
+            Some(p) => p,
+            None => {
+                self.attach().await?;
+                self.server
+                    .as_ref()
+                    .map(|s| s.server.params.clone())
+                    .unwrap_or_default()
             }
+        };
+        out.clear();
+        for (k, v) in &params {
+            let v = self
+                .desired
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v)
+                .unwrap_or(v);
+            backend::parameter_status(k, v, &mut out);
         }
         backend::backend_key_data(self.cancel.pid, self.cancel.secret, &mut out);
         backend::ready_for_query(b'I', &mut out);
@@ -297,6 +326,8 @@ impl Session {
         self.pending = 0;
         self.syncs_done = self.syncs_sent;
         self.guard = None;
+        self.script.clear();
+        self.copy_in = false;
         self.internal_syncs.clear();
         self.swallow = 0;
         self.row_counter = RowCounter::default();

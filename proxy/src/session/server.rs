@@ -20,6 +20,15 @@ impl Session {
                 // Injections whose pipeline ended without reaching them were skipped upstream.
                 self.substitutions.retain(|s| s.sync_seq >= done);
                 self.tx_status = status;
+                self.copy_in = false;
+                if let Some(next) = self.script.pop_front() {
+                    if !self.script_failed && status != b'E' {
+                        // Not the string's last statement: its ReadyForQuery is not the client's.
+                        self.finish_audit_at_sync().await;
+                        return self.run_script_piece(&next).await;
+                    }
+                    self.script.clear();
+                }
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
                 self.idle_since = Instant::now();
@@ -50,6 +59,7 @@ impl Session {
                     }
                 } else {
                     self.note_error_for_audit(code);
+                    self.script_failed = true;
                     self.client.queue(frame.raw());
                 }
             }
@@ -70,6 +80,10 @@ impl Session {
             }
             b'C' => {
                 self.note_command_complete(decode::command_rows(frame.body()));
+                self.client.queue(frame.raw());
+            }
+            b'G' => {
+                self.copy_in = true;
                 self.client.queue(frame.raw());
             }
             b'I' | b's' => {
