@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use futures::{SinkExt, TryStreamExt};
-use pgward_e2e::proxy::{ALICE, BOB};
+use pgward_e2e::proxy::{ALICE, BOB, CAROL};
 
 /// A read that runs for minutes (300^4 rows) using only tables: cancellable, and allowed for the
 /// read-only role whatever it thinks of pg_sleep.
@@ -176,9 +176,9 @@ async fn copy_in_and_copy_out() {
     assert_eq!(lines[0], "1\tuser1@example.com");
     assert_eq!(lines[299], "300\tuser300@example.com");
 
-    // COPY IN as the read-write user: 5000 rows in several chunks.
-    let rw = connect(&proxy, BOB.0, &db).await;
-    let sink = rw
+    // COPY IN as a read-write user without a row limit: 5000 rows in several chunks.
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    let sink = admin
         .copy_in("COPY id_mappings (user_id) FROM STDIN")
         .await
         .unwrap_or_else(|e| panic!("{}", describe(&e)));
@@ -192,6 +192,25 @@ async fn copy_in_and_copy_out() {
     assert_eq!(
         up.sql(&db, "SELECT count(*), min(user_id), max(user_id) FROM id_mappings WHERE user_id >= 500000"),
         "5000|500000|504999"
+    );
+
+    // The on-call role (max_affected_rows = 1000): 600 rows go in, 1500 are rolled back (54000).
+    let rw = connect(&proxy, BOB.0, &db).await;
+    let sink = rw.copy_in("COPY id_mappings (user_id) FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    let data: String = (0..600).map(|i| format!("{}\n", 700_000 + i)).collect();
+    sink.send(bytes::Bytes::from(data)).await.unwrap();
+    assert_eq!(deadline(20, "small copy in", sink.finish()).await.unwrap(), 600);
+    let sink = rw.copy_in("COPY id_mappings (user_id) FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    let data: String = (0..1500).map(|i| format!("{}\n", 800_000 + i)).collect();
+    sink.send(bytes::Bytes::from(data)).await.unwrap();
+    let err = deadline(20, "large copy in", sink.finish()).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "54000", "{}", describe(&err));
+    assert_usable(&rw, "after a rolled-back COPY").await;
+    assert_eq!(
+        up.sql(&db, "SELECT count(*) FROM id_mappings WHERE user_id >= 700000"),
+        "600"
     );
 
     // A COPY IN with bad data fails with 22P02 and the session goes on.

@@ -1,7 +1,7 @@
 //! Messages from the client: the decision point for everything that can run SQL, and the
 //! bookkeeping of sync points that lets replies keep PostgreSQL's order.
 
-use pgward_policy::{SessionChange, SessionFacts, StatementInfo};
+use pgward_policy::{SessionChange, SessionFacts, StatementInfo, StatementKind};
 
 use super::audit_trail::AuditKind;
 use super::*;
@@ -21,6 +21,7 @@ impl Session {
             b'd' | b'c' | b'f' => {
                 if frame.tag() != b'd' {
                     self.copy_in = false;
+                    self.copy_from_started = false;
                 }
                 if let Some(s) = self.server.as_mut() {
                     s.server.conn.queue(frame.raw());
@@ -280,6 +281,9 @@ impl Session {
                     .unwrap_or_default()
                     .to_string();
                 if let Some(d) = self.portals.get(&portal).cloned() {
+                    if d.statements.iter().any(|s| s.kind == StatementKind::CopyFrom) {
+                        self.copy_from_started = true;
+                    }
                     self.begin_audit(d, AuditKind::Execute);
                 }
             }
@@ -308,6 +312,16 @@ impl Session {
 
     async fn on_sync(&mut self, frame: Frame) -> Result<Flow, PgError> {
         self.skipping = false;
+        // PostgreSQL ignores a Sync that arrives while it is in COPY FROM STDIN (drivers send
+        // one right after the Execute): it gets no ReadyForQuery, so it must not be counted.
+        // Hold it until the server says whether the COPY started.
+        if self.copy_in {
+            return Ok(Flow::Continue);
+        }
+        if self.copy_from_started && self.held_sync.is_none() {
+            self.held_sync = Some(frame.into_raw());
+            return Ok(Flow::Continue);
+        }
         match self.server.as_mut() {
             Some(s) if self.unsynced || self.pending > 0 || self.mode == PoolMode::Session => {
                 s.server.conn.queue(frame.raw());

@@ -98,6 +98,10 @@ pub struct Session {
     script_failed: bool,
     /// The server is in COPY FROM STDIN: the client's CopyData must keep flowing.
     copy_in: bool,
+    /// An Execute of COPY FROM STDIN was sent and the COPY has not ended.
+    copy_from_started: bool,
+    /// A Sync sent after that Execute, held until we know whether the server ignores it.
+    held_sync: Option<bytes::Bytes>,
     /// Decisions for texts this session sent before, valid for one policy snapshot.
     recent: decision_memo::DecisionMemo,
 }
@@ -161,6 +165,8 @@ impl Session {
             script: VecDeque::new(),
             script_failed: false,
             copy_in: false,
+            copy_from_started: false,
+            held_sync: None,
         }
     }
 
@@ -242,7 +248,9 @@ impl Session {
             if self.client.queued() > 0 && !server_has_frame {
                 self.client.flush().await.map_err(io_lost)?;
             }
-            if !self.client.has_frame() {
+            // Batch what the client pipelined, but never wait on the server with its input
+            // unsent (a guard may have stopped us reading the client's next frame).
+            if !self.client.has_frame() || self.guard_blocks_client() {
                 if let Some(s) = self.server.as_mut() {
                     if s.server.conn.queued() > 0 {
                         if let Err(e) = s.server.conn.flush().await {
@@ -255,14 +263,20 @@ impl Session {
             let idle_deadline = self.idle_in_transaction_deadline();
             let flow = tokio::select! {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
-                    Ok(Some(frame)) => self.on_client(frame).await?,
+                    Ok(Some(frame)) => {
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, "client message");
+                        self.on_client(frame).await?
+                    }
                     Ok(None) => Flow::Stop,
                     Err(e) => {
                         return Err(PgError::fatal("08P01", format!("pgward: invalid message from client: {e}")));
                     }
                 },
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
-                    Ok(Some(frame)) => self.on_server(frame).await?,
+                    Ok(Some(frame)) => {
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, done = self.syncs_done, "server message");
+                        self.on_server(frame).await?
+                    }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
                     Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
                 },
@@ -328,6 +342,8 @@ impl Session {
         self.guard = None;
         self.script.clear();
         self.copy_in = false;
+        self.copy_from_started = false;
+        self.held_sync = None;
         self.internal_syncs.clear();
         self.swallow = 0;
         self.row_counter = RowCounter::default();

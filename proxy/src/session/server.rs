@@ -61,6 +61,7 @@ impl Session {
                     self.note_error_for_audit(code);
                     self.script_failed = true;
                     self.client.queue(frame.raw());
+                    self.release_held_sync();
                 }
             }
             b'S' => {
@@ -84,6 +85,8 @@ impl Session {
             }
             b'G' => {
                 self.copy_in = true;
+                // The COPY started: the Sync sent after its Execute is ignored by the server.
+                self.held_sync = None;
                 self.client.queue(frame.raw());
             }
             b'I' | b's' => {
@@ -100,6 +103,21 @@ impl Session {
 }
 
 impl Session {
+    /// A COPY FROM STDIN failed (before or during the copy): the server now skips to a Sync
+    /// it will answer, so the held one goes out and counts.
+    fn release_held_sync(&mut self) {
+        self.copy_in = false;
+        self.copy_from_started = false;
+        if let Some(sync) = self.held_sync.take() {
+            if let Some(s) = self.server.as_mut() {
+                s.server.conn.queue(&sync);
+                self.syncs_sent += 1;
+                self.pending += 1;
+                self.unsynced = false;
+            }
+        }
+    }
+
     /// Answers to pgward's own statements, the write guard and the result-row limit.
     async fn consumed_internally(&mut self, frame: &Frame) -> bool {
         let tag = frame.tag();
