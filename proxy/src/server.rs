@@ -242,7 +242,19 @@ impl ServerConnection {
     pub async fn run_internal(&mut self, sql: &str) -> Result<u8, ServerError> {
         let mut out = BytesMut::new();
         frontend::query(sql, &mut out);
-        self.conn.send(&out).await?;
+        self.run_prepared_messages(&out).await
+    }
+
+    /// Like [`Self::run_internal`] for one statement, through the extended protocol under
+    /// its own name, so that the client's unnamed statement is left alone.
+    pub async fn run_internal_extended(&mut self, sql: &str) -> Result<u8, ServerError> {
+        let mut out = BytesMut::new();
+        frontend::internal_extended(sql, &mut out);
+        self.run_prepared_messages(&out).await
+    }
+
+    async fn run_prepared_messages(&mut self, out: &[u8]) -> Result<u8, ServerError> {
+        self.conn.send(out).await?;
         let mut failure = None;
         loop {
             let frame = self

@@ -76,3 +76,38 @@ pub fn bind_unnamed(out: &mut BytesMut) {
 pub fn execute_unnamed(out: &mut BytesMut) {
     raw_message(b'E', &[0, 0, 0, 0, 0], out);
 }
+
+/// Name of the statement and portal pgward uses for its own statements inside a client's
+/// extended-protocol work: named, so the client's unnamed statement and portal survive.
+pub const INTERNAL_NAME: &str = "pgward_internal";
+
+/// Run `sql` with the extended protocol under [`INTERNAL_NAME`], close both, then Sync.
+pub fn internal_extended(sql: &str, out: &mut BytesMut) {
+    let name = INTERNAL_NAME.as_bytes();
+    let mut body = Vec::with_capacity(sql.len() + 40);
+    body.extend_from_slice(name);
+    body.push(0);
+    body.extend_from_slice(sql.as_bytes());
+    body.push(0);
+    body.extend_from_slice(&0i16.to_be_bytes());
+    raw_message(b'P', &body, out);
+    body.clear();
+    for _ in 0..2 {
+        body.extend_from_slice(name);
+        body.push(0);
+    }
+    body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    raw_message(b'B', &body, out);
+    body.clear();
+    body.extend_from_slice(name);
+    body.extend_from_slice(&[0, 0, 0, 0, 0]);
+    raw_message(b'E', &body, out);
+    for kind in [b'P', b'S'] {
+        body.clear();
+        body.push(kind);
+        body.extend_from_slice(name);
+        body.push(0);
+        raw_message(b'C', &body, out);
+    }
+    sync(out);
+}

@@ -181,10 +181,19 @@ impl Session {
             self.refuse_simple(e, None).await;
             return Ok(Flow::Continue);
         }
-        self.apply_effects(&decision.statements);
-        if self.needs_guard(&decision) {
-            self.open_guard_simple();
+        if let Some(err) = self.unguardable(&decision) {
+            self.script.clear();
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
         }
+        if self.needs_guard(&decision) {
+            if let Err(e) = self.open_guard().await {
+                self.script.clear();
+                self.refuse_simple(e, None).await;
+                return Ok(Flow::Continue);
+            }
+        }
+        self.apply_effects(&decision.statements);
         self.begin_audit(decision, AuditKind::Query);
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(raw);
@@ -238,10 +247,11 @@ impl Session {
             self.refuse_extended(e, None).await;
             return Ok(Flow::Continue);
         }
-        self.apply_effects(&decision.statements);
-        if self.needs_guard(&decision) {
-            self.open_guard_extended();
+        if let Some(err) = self.unguardable(&decision) {
+            self.refuse_extended(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
         }
+        self.apply_effects(&decision.statements);
         if let Some(s) = self.server.as_mut() {
             // A named statement lives on this server only: never hand it to another client.
             if !name.is_empty() {
@@ -266,11 +276,8 @@ impl Session {
             b'B' => {
                 if let Ok((portal, stmt)) = decode::bind_names(frame.body()) {
                     if let Some(d) = self.statements.get(stmt).cloned() {
-                        // A named statement prepared in an earlier batch still needs its
-                        // write guard (the unnamed one got it at Parse, in this batch).
-                        if !stmt.is_empty() {
-                            bound_write = Some(d.clone());
-                        }
+                        // The guard opens at Bind, where a statement starts to run.
+                        bound_write = Some(d.clone());
                         self.portals.insert(portal.to_string(), d);
                     }
                 }
@@ -299,7 +306,10 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if bound_write.is_some_and(|d| self.needs_guard(&d)) {
-            self.open_guard_extended();
+            if let Err(e) = self.open_guard().await {
+                self.refuse_extended(e, None).await;
+                return Ok(Flow::Continue);
+            }
         }
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(frame.raw());

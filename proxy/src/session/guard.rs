@@ -10,15 +10,15 @@
 
 use super::*;
 use crate::protocol::frontend;
-
-const SAVEPOINT: &str = "pgward_guard";
+use pgward_policy::StatementKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum GuardKind {
-    /// Outside a transaction block: BEGIN ... COMMIT/ROLLBACK.
+    /// Outside a transaction block: pgward's BEGIN, then COMMIT or ROLLBACK.
     Transaction,
-    /// Inside one: SAVEPOINT ... RELEASE / ROLLBACK TO.
-    Savepoint,
+    /// Inside the client's block: nothing to open; a tripped write aborts the block, so it
+    /// can never commit (as PostgreSQL does after any error).
+    InTransaction,
 }
 
 pub(super) struct WriteGuard {
@@ -27,6 +27,8 @@ pub(super) struct WriteGuard {
     unit_seq: u64,
     /// The sync point of pgward's closing statement, once sent.
     closing_seq: Option<u64>,
+    /// The closing statement is the `pgward_denied` marker, whose error the client must not see.
+    closing_is_marker: bool,
     tripped: bool,
     limit: u64,
 }
@@ -57,58 +59,118 @@ impl Session {
     pub(super) fn needs_guard(&self, decision: &Decision) -> bool {
         self.limits.max_affected_rows > 0
             && self.guard.is_none()
-            && self.tx_status != b'E'
             && decision.statements.iter().any(|s| s.writes)
     }
 
-    /// Open the guard before the client's Query is forwarded.
-    pub(super) fn open_guard_simple(&mut self) {
-        let (kind, sql) = self.guard_opening();
-        if let Some(s) = self.server.as_mut() {
-            let mut out = BytesMut::new();
-            frontend::query(&sql, &mut out);
-            s.server.conn.queue(&out);
+    /// Writes whose row count no CommandComplete reports (writable CTEs, EXPLAIN ANALYZE,
+    /// procedures, code blocks, SQL EXECUTE), refused where `max_affected_rows` applies, and
+    /// transaction control inside a guarded batch (it would end the guard's transaction).
+    pub(super) fn unguardable(&self, decision: &Decision) -> Option<PgError> {
+        if self.limits.max_affected_rows == 0 {
+            return None;
         }
-        self.internal_syncs.push_back(self.syncs_sent);
-        self.syncs_sent += 1;
-        self.pending += 1;
-        self.guard = Some(WriteGuard {
-            kind,
-            unit_seq: self.syncs_sent,
-            closing_seq: None,
-            tripped: false,
-            limit: self.limits.max_affected_rows,
+        let uncountable = decision.statements.iter().any(|s| {
+            matches!(s.kind, StatementKind::Do | StatementKind::Call | StatementKind::Execute)
+                || (s.writes && matches!(s.kind, StatementKind::Select | StatementKind::Explain))
         });
-    }
-
-    /// Open the guard inside an extended batch, before the write's Parse/Bind is forwarded:
-    /// pgward's own Parse/Bind/Execute, whose three answers are swallowed.
-    pub(super) fn open_guard_extended(&mut self) {
-        let (kind, sql) = self.guard_opening();
-        if let Some(s) = self.server.as_mut() {
-            let mut out = BytesMut::new();
-            frontend::parse_unnamed(&sql, &mut out);
-            frontend::bind_unnamed(&mut out);
-            frontend::execute_unnamed(&mut out);
-            s.server.conn.queue(&out);
-        }
-        self.swallow += 3;
-        self.guard = Some(WriteGuard {
-            kind,
-            unit_seq: self.syncs_sent,
-            closing_seq: None,
-            tripped: false,
-            limit: self.limits.max_affected_rows,
-        });
-        self.unsynced = true;
-    }
-
-    fn guard_opening(&self) -> (GuardKind, String) {
-        if self.tx_status == b'I' {
-            (GuardKind::Transaction, "BEGIN".to_string())
+        let txn_in_guard = self.guard.is_some()
+            && decision
+                .statements
+                .iter()
+                .any(|s| s.kind == StatementKind::Transaction);
+        let (message, hint) = if uncountable {
+            (
+                "pgward: max_affected_rows cannot count the rows this statement changes",
+                "run the change as a plain INSERT, UPDATE, DELETE, MERGE or COPY",
+            )
+        } else if txn_in_guard {
+            (
+                "pgward: transaction control in the same batch as a guarded write",
+                "send COMMIT or ROLLBACK after the write's Sync",
+            )
         } else {
-            (GuardKind::Savepoint, format!("SAVEPOINT {SAVEPOINT}"))
+            return None;
+        };
+        Some(
+            PgError::error("42501", message)
+                .with_detail("rule: max_affected_rows")
+                .with_hint(hint),
+        )
+    }
+
+    /// Bring the server to rest (answers in flight forwarded; an open extended batch ended
+    /// with a Sync of pgward's own, whose ReadyForQuery the client never sees), then open the
+    /// guard for the client message being handled.
+    pub(super) async fn open_guard(&mut self) -> Result<(), PgError> {
+        let mut silent = None;
+        if self.unsynced {
+            if let Some(s) = self.server.as_mut() {
+                let mut out = BytesMut::new();
+                frontend::sync(&mut out);
+                s.server.conn.queue(&out);
+                silent = Some(self.syncs_sent);
+                self.syncs_sent += 1;
+                self.pending += 1;
+                self.unsynced = false;
+            }
         }
+        while self.pending > 0 {
+            let Some(s) = self.server.as_mut() else {
+                break;
+            };
+            if let Err(e) = s.server.conn.flush().await {
+                self.server_lost(&e.to_string()).await?;
+                break;
+            }
+            let frame = match s.server.conn.read_frame().await {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    self.server_lost("closed by the server").await?;
+                    break;
+                }
+                Err(e) => {
+                    self.server_lost(&e.to_string()).await?;
+                    break;
+                }
+            };
+            if frame.tag() == b'Z' && silent == Some(self.syncs_done) {
+                self.pending -= 1;
+                self.syncs_done += 1;
+                self.tx_status = frame.body().first().copied().unwrap_or(b'I');
+                silent = None;
+                continue;
+            }
+            Box::pin(self.on_server(frame)).await?;
+        }
+        self.attach().await?;
+        let kind = match self.tx_status {
+            b'I' => GuardKind::Transaction,
+            b'T' => GuardKind::InTransaction,
+            // An aborted block runs nothing: the write will fail on its own.
+            _ => return Ok(()),
+        };
+        if kind == GuardKind::Transaction {
+            if let Some(s) = self.server.as_mut() {
+                match s.server.run_internal_extended("BEGIN").await {
+                    Ok(b'T') => {}
+                    Ok(_) | Err(_) => {
+                        return Err(PgError::error(
+                            "08006",
+                            "pgward: could not open the transaction that guards max_affected_rows",
+                        ))
+                    }
+                }
+            }
+        }
+        self.guard = Some(WriteGuard {
+            kind,
+            unit_seq: self.syncs_sent,
+            closing_seq: None,
+            closing_is_marker: false,
+            tripped: false,
+            limit: self.limits.max_affected_rows,
+        });
+        Ok(())
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
@@ -131,12 +193,18 @@ impl Session {
             return false;
         };
         if g.closing_seq == Some(current) {
-            // pgward's COMMIT/RELEASE/ROLLBACK: only its ReadyForQuery reaches the client.
-            if tag == b'Z' {
-                self.guard = None;
-                return false;
-            }
-            return tag != b'S';
+            return match tag {
+                // pgward's verdict ends here; the client gets this ReadyForQuery.
+                b'Z' => {
+                    self.guard = None;
+                    false
+                }
+                // A COMMIT that fails (deferred constraint, serialization) is the client's
+                // error; the marker's error is not.
+                b'E' => g.closing_is_marker,
+                b'S' | b'N' => false,
+                _ => true,
+            };
         }
         if g.unit_seq != current {
             return false;
@@ -144,62 +212,60 @@ impl Session {
         match tag {
             b'C' if !g.tripped && is_write_tag(body) => {
                 let rows = crate::protocol::decode::command_rows(body).unwrap_or(0);
-                if rows > g.limit {
-                    g.tripped = true;
-                    let err = PgError::error(
-                        "54000",
-                        format!(
-                            "pgward: the write affected {rows} rows, more than max_affected_rows ({}); it was rolled back",
-                            g.limit
-                        ),
-                    )
-                    .with_detail("rule: max_affected_rows")
-                    .with_hint("narrow the WHERE clause, or split the change into smaller batches");
-                    let mut out = BytesMut::new();
-                    backend::error_response(&err, &mut out);
-                    self.client.queue(&out);
-                    self.note_error_for_audit(Some("54000".into()));
-                    self.script_failed = true;
-                    return true;
+                if rows <= g.limit {
+                    return false;
                 }
-                false
+                g.tripped = true;
+                let err = PgError::error(
+                    "54000",
+                    format!(
+                        "pgward: the write affected {rows} rows, more than max_affected_rows ({}); it was rolled back",
+                        g.limit
+                    ),
+                )
+                .with_detail("rule: max_affected_rows")
+                .with_hint("narrow the WHERE clause, or split the change into smaller batches");
+                let mut out = BytesMut::new();
+                backend::error_response(&err, &mut out);
+                self.client.queue(&out);
+                self.note_error_for_audit(Some("54000".into()));
+                self.script_failed = true;
+                true
             }
-            b'Z' => {
-                // Hold the unit's ReadyForQuery; send pgward's verdict instead.
-                let status = body.first().copied().unwrap_or(b'I');
-                let sql = match (g.kind, g.tripped) {
-                    (GuardKind::Transaction, false) => "COMMIT".to_string(),
-                    (GuardKind::Transaction, true) => "ROLLBACK".to_string(),
-                    (GuardKind::Savepoint, false) => format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-                    (GuardKind::Savepoint, true) => {
-                        format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")
-                    }
-                };
-                // A unit that failed on its own inside a savepoint leaves the transaction
-                // aborted; RELEASE would fail there, and the client must see 'E' anyway.
-                let sql = if g.kind == GuardKind::Savepoint && status == b'E' && !g.tripped {
-                    format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")
-                } else {
-                    sql
-                };
-                g.closing_seq = Some(self.syncs_sent);
-                self.syncs_sent += 1;
-                self.pending += 1;
+            b'G' if g.tripped => {
+                // A later COPY FROM STDIN in the same string: end it at once.
                 if let Some(s) = self.server.as_mut() {
                     let mut out = BytesMut::new();
-                    frontend::query(&sql, &mut out);
+                    backend::raw_message(b'f', b"pgward: rolled back\0", &mut out);
                     s.server.conn.queue(&out);
-                    if let Err(e) = s.server.conn.flush().await {
-                        tracing::warn!(error = %e, "write guard could not close");
-                    }
                 }
-                // The unit's own ReadyForQuery is accounted for, but not forwarded.
-                self.pending = self.pending.saturating_sub(1);
+                true
+            }
+            b'Z' => {
+                let (sql, marker) = match (g.kind, g.tripped) {
+                    (GuardKind::InTransaction, false) => {
+                        self.guard = None;
+                        return false;
+                    }
+                    (GuardKind::InTransaction, true) => (DENIED_MARKER, true),
+                    (GuardKind::Transaction, false) => ("COMMIT", false),
+                    (GuardKind::Transaction, true) => ("ROLLBACK", false),
+                };
+                g.closing_seq = Some(self.syncs_sent);
+                g.closing_is_marker = marker;
+                self.syncs_sent += 1;
+                // The unit's own ReadyForQuery is accounted for here, and not forwarded.
                 self.syncs_done += 1;
+                if let Some(s) = self.server.as_mut() {
+                    let mut out = BytesMut::new();
+                    frontend::internal_extended(sql, &mut out);
+                    s.server.conn.queue(&out);
+                }
                 self.finish_audit_at_sync().await;
                 true
             }
-            _ => g.tripped && tag != b'S',
+            b'S' | b'N' => false,
+            _ => g.tripped,
         }
     }
 
@@ -212,7 +278,12 @@ impl Session {
                 self.row_counter = RowCounter::default();
                 false
             }
-            b'D' if limit > 0 => {
+            // COPY TO STDOUT sends one CopyData per row.
+            b'H' => {
+                self.row_counter = RowCounter::default();
+                false
+            }
+            b'D' | b'd' if limit > 0 => {
                 self.row_counter.rows += 1;
                 if self.row_counter.rows <= limit {
                     return false;

@@ -88,10 +88,6 @@ pub struct Session {
     limits: Limits,
     row_counter: RowCounter,
     guard: Option<WriteGuard>,
-    /// Sync points of pgward's own statements, answered to nobody.
-    internal_syncs: VecDeque<u64>,
-    /// Answers to pgward's own extended-protocol messages still to drop.
-    swallow: u32,
     /// The rest of a string being run one statement at a time (see `client.rs`).
     script: VecDeque<String>,
     /// A statement of that string failed: the rest is not sent, as PostgreSQL would not run it.
@@ -159,8 +155,6 @@ impl Session {
             limits: Limits::default(),
             row_counter: RowCounter::default(),
             guard: None,
-            internal_syncs: VecDeque::new(),
-            swallow: 0,
             recent: decision_memo::DecisionMemo::default(),
             script: VecDeque::new(),
             script_failed: false,
@@ -344,8 +338,6 @@ impl Session {
         self.copy_in = false;
         self.copy_from_started = false;
         self.held_sync = None;
-        self.internal_syncs.clear();
-        self.swallow = 0;
         self.row_counter = RowCounter::default();
         self.unsynced = false;
         self.substitutions.clear();

@@ -25,7 +25,7 @@ impl Session {
                     if !self.script_failed && status != b'E' {
                         // Not the string's last statement: its ReadyForQuery is not the client's.
                         self.finish_audit_at_sync().await;
-                        return self.run_script_piece(&next).await;
+                        return Box::pin(self.run_script_piece(&next)).await;
                     }
                     self.script.clear();
                 }
@@ -118,33 +118,9 @@ impl Session {
         }
     }
 
-    /// Answers to pgward's own statements, the write guard and the result-row limit.
+    /// Frames the write guard or the result-row limit take over.
     async fn consumed_internally(&mut self, frame: &Frame) -> bool {
         let tag = frame.tag();
-        if tag == b'S' {
-            if let Some(s) = self.server.as_mut() {
-                s.server.note_parameter(frame.body());
-            }
-        }
-        if self.internal_syncs.front() == Some(&self.syncs_done) {
-            if tag == b'Z' {
-                self.internal_syncs.pop_front();
-                self.pending = self.pending.saturating_sub(1);
-                self.syncs_done += 1;
-            }
-            return true;
-        }
-        if self.swallow > 0 {
-            match tag {
-                b'1' | b'2' | b'C' => {
-                    self.swallow -= 1;
-                    return true;
-                }
-                b'N' => return true,
-                // pgward's own statement failed: the client sees the error, nothing is hidden.
-                _ => self.swallow = 0,
-            }
-        }
         if self.guard_on_frame(tag, frame.body()).await {
             return true;
         }
