@@ -186,7 +186,7 @@ async fn after_packet(
                 .with_hint("connect with sslmode=require"),
         ));
     }
-    if code != PROTOCOL_3_0 {
+    if code != PROTOCOL_3_0 || params.iter().any(|(k, _)| k.starts_with("_pq_.")) {
         negotiate_minor_version(conn, &params).await?;
     }
     let info = authenticate(conn, config, engine, params, tls).await?;
@@ -342,6 +342,10 @@ fn judge_param(
     kept: &mut Vec<(String, String)>,
     search_path: &mut Option<String>,
 ) -> Result<(), StartupError> {
+    if name.starts_with("_pq_.") {
+        // Protocol extensions: reported as unsupported by NegotiateProtocolVersion, ignored.
+        return Ok(());
+    }
     match engine.check_startup_parameter(name, value, rules) {
         StartupParamVerdict::Pass => {
             kept.push((name.to_string(), value.to_string()));

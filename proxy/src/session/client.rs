@@ -9,6 +9,21 @@ use crate::protocol::decode;
 use crate::protocol::frontend;
 use crate::protocol::Frame;
 
+fn missing_statement(name: &str) -> PgError {
+    if name.is_empty() {
+        PgError::error("26000", "unnamed prepared statement does not exist")
+    } else {
+        PgError::error(
+            "26000",
+            format!("prepared statement \"{name}\" does not exist"),
+        )
+    }
+}
+
+fn missing_portal(name: &str) -> PgError {
+    PgError::error("34000", format!("portal \"{name}\" does not exist"))
+}
+
 impl Session {
     pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
         self.idle_since = Instant::now();
@@ -259,7 +274,10 @@ impl Session {
             }
             s.server.conn.queue(frame.raw());
         }
-        self.statements.insert(name, decision);
+        // A second Parse of a live name fails upstream (42P05): the old statement stays.
+        if name.is_empty() || !self.statements.contains_key(&name) {
+            self.statements.insert(name, decision);
+        }
         self.unsynced = true;
         Ok(Flow::Continue)
     }
@@ -271,35 +289,63 @@ impl Session {
         if frame.tag() == b'H' && self.server.is_none() {
             return Ok(Flow::Continue);
         }
+        // Only statements and portals this session created (and pgward judged) may be used:
+        // a pooled server can still hold another client's unnamed statement.
         let mut bound_write = None;
-        match frame.tag() {
-            b'B' => {
-                if let Ok((portal, stmt)) = decode::bind_names(frame.body()) {
-                    if let Some(d) = self.statements.get(stmt).cloned() {
+        let unknown = match frame.tag() {
+            b'B' => match decode::bind_names(frame.body()) {
+                Ok((portal, stmt)) => match self.statements.get(stmt).cloned() {
+                    Some(d) => {
                         // The guard opens at Bind, where a statement starts to run.
                         bound_write = Some(d.clone());
                         self.portals.insert(portal.to_string(), d);
+                        None
                     }
-                }
-            }
+                    None => Some(missing_statement(stmt)),
+                },
+                Err(e) => Some(PgError::error("08P01", e.to_string())),
+            },
             b'E' => {
-                let portal = decode::Cursor::new(frame.body())
-                    .cstr()
-                    .unwrap_or_default()
-                    .to_string();
-                if let Some(d) = self.portals.get(&portal).cloned() {
-                    if d.statements.iter().any(|s| s.kind == StatementKind::CopyFrom) {
-                        self.copy_from_started = true;
+                let portal = decode::Cursor::new(frame.body()).cstr().unwrap_or_default();
+                match self.portals.get(portal).cloned() {
+                    Some(d) => {
+                        if d.statements
+                            .iter()
+                            .any(|s| s.kind == StatementKind::CopyFrom)
+                        {
+                            self.copy_from_started = true;
+                        }
+                        self.begin_audit(d, AuditKind::Execute);
+                        None
                     }
-                    self.begin_audit(d, AuditKind::Execute);
+                    None => Some(missing_portal(portal)),
                 }
             }
+            b'D' => match decode::target(frame.body()) {
+                Ok((b'S', name)) if !self.statements.contains_key(name) => {
+                    Some(missing_statement(name))
+                }
+                Ok((b'P', name)) if !self.portals.contains_key(name) => Some(missing_portal(name)),
+                Ok(_) => None,
+                Err(e) => Some(PgError::error("08P01", e.to_string())),
+            },
             b'C' => {
-                if let Ok((b'S', name)) = decode::target(frame.body()) {
-                    self.statements.remove(name);
+                match decode::target(frame.body()) {
+                    Ok((b'S', name)) => {
+                        self.statements.remove(name);
+                    }
+                    Ok((_, name)) => {
+                        self.portals.remove(name);
+                    }
+                    Err(_) => {}
                 }
+                None
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(err) = unknown {
+            self.refuse_extended(err, None).await;
+            return Ok(Flow::Continue);
         }
         if let Err(e) = self.attach().await {
             self.refuse_extended(e, None).await;

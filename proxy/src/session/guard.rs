@@ -70,8 +70,10 @@ impl Session {
             return None;
         }
         let uncountable = decision.statements.iter().any(|s| {
-            matches!(s.kind, StatementKind::Do | StatementKind::Call | StatementKind::Execute)
-                || (s.writes && matches!(s.kind, StatementKind::Select | StatementKind::Explain))
+            matches!(
+                s.kind,
+                StatementKind::Do | StatementKind::Call | StatementKind::Execute
+            ) || (s.writes && matches!(s.kind, StatementKind::Select | StatementKind::Explain))
         });
         let txn_in_guard = self.guard.is_some()
             && decision

@@ -21,6 +21,10 @@ impl Session {
                 self.substitutions.retain(|s| s.sync_seq >= done);
                 self.tx_status = status;
                 self.copy_in = false;
+                if status == b'I' && self.pending == 0 && !self.unsynced {
+                    // Portals end with their transaction.
+                    self.portals.clear();
+                }
                 if let Some(next) = self.script.pop_front() {
                     if !self.script_failed && status != b'E' {
                         // Not the string's last statement: its ReadyForQuery is not the client's.
