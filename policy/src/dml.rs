@@ -102,9 +102,36 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
             }
             for call in &facts.functions {
                 judge_set_config(call, ctx, j);
+                if leaves_session_state(&call.name) {
+                    note_session_change(j, SessionChange::Other);
+                }
             }
         }
     }
+}
+
+/// Functions whose effect outlives the transaction on the server connection (session-level
+/// advisory locks, dblink connections, sequence state for lastval/currval): a pooled server
+/// that ran one must be reset before another client gets it.
+fn leaves_session_state(name: &[String]) -> bool {
+    let base = match name {
+        [n] => n.as_str(),
+        [s, n] if s == "pg_catalog" || s == "public" => n.as_str(),
+        _ => return false,
+    };
+    matches!(
+        base,
+        "pg_advisory_lock"
+            | "pg_advisory_lock_shared"
+            | "pg_try_advisory_lock"
+            | "pg_try_advisory_lock_shared"
+            | "nextval"
+            | "setval"
+            | "dblink_connect"
+            | "dblink_connect_u"
+            | "dblink_open"
+            | "lo_open"
+    )
 }
 
 pub fn ddl_denial(what: &str) -> Denial {

@@ -394,7 +394,7 @@ impl LocalPostgres {
     fn base(&self) -> &Path {
         self.dir
             .as_ref()
-            .expect("temp dir present until drop")
+            .expect("temp dir present until drop") // ok: only Drop takes it
             .path()
     }
 
@@ -665,7 +665,7 @@ impl LocalPostgres {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(io_err("starting psql"))?;
-        let mut stdin = child.stdin.take().expect("piped stdin");
+        let mut stdin = child.stdin.take().expect("piped stdin"); // ok: set to piped above
         let sql_owned = sql.to_owned();
         let writer = std::thread::spawn(move || {
             let _ = stdin.write_all(sql_owned.as_bytes());

@@ -64,7 +64,7 @@ fn copy_both_ways() {
     assert_eq!(lines[7], "7,user7@example.com");
 
     let input = proxy.dir().join("ids.txt");
-    std::fs::write(&input, (0..2000).map(|i| format!("{}\n", 900_000 + i)).collect::<String>()).unwrap();
+    std::fs::write(&input, (0..800).map(|i| format!("{}\n", 900_000 + i)).collect::<String>()).unwrap();
     let out = psql(
         &proxy,
         BOB.0,
@@ -73,8 +73,21 @@ fn copy_both_ways() {
         None,
     );
     out.assert_ok(r"\copy from");
-    assert!(out.stdout.contains("COPY 2000"), "{}", out.stdout);
-    assert_eq!(up.sql(&db, "SELECT count(*) FROM id_mappings WHERE user_id >= 900000"), "2000");
+    assert!(out.stdout.contains("COPY 800"), "{}", out.stdout);
+    assert_eq!(up.sql(&db, "SELECT count(*) FROM id_mappings WHERE user_id >= 900000"), "800");
+
+    // Above the on-call role's max_affected_rows (1000): rolled back with 54000.
+    let big = proxy.dir().join("many-ids.txt");
+    std::fs::write(&big, (0..2000).map(|i| format!("{}\n", 950_000 + i)).collect::<String>()).unwrap();
+    let out = psql(
+        &proxy,
+        BOB.0,
+        &db,
+        &["-c", &format!(r"\copy id_mappings (user_id) FROM '{}'", big.display())],
+        None,
+    );
+    assert!(out.stderr.contains("max_affected_rows"), "{}", out.stderr);
+    assert_eq!(up.sql(&db, "SELECT count(*) FROM id_mappings WHERE user_id >= 900000"), "800");
 
     // From stdin, with the read-only role: refused, nothing written.
     let out = psql(&proxy, ALICE.0, &db, &["-c", r"\copy id_mappings (user_id) FROM STDIN"], Some("1\n2\n\\.\n"));
