@@ -19,14 +19,15 @@ chmod 755 "$WORK"
 RUNAS=()
 if [ "$(id -u)" = 0 ]; then RUNAS=(runuser -u postgres --); chown postgres "$WORK"; fi
 cleanup() {
-  [ -n "${PGWARD_PID:-}" ] && kill "$PGWARD_PID" 2>/dev/null || true
+  [ -n "${PGWARD_PID:-}" ] && kill $PGWARD_PID 2>/dev/null || true
   [ -n "${BOUNCER_PID:-}" ] && kill "$BOUNCER_PID" 2>/dev/null || true
   "${RUNAS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { # a port nobody listens on now
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port); BOUNCER_PORT=$(free_port); PGWARD_PORT=$(free_port)
 
 echo "bench" > "$WORK/pw"; [ ${#RUNAS[@]} -gt 0 ] && chown postgres "$WORK/pw"
@@ -58,32 +59,34 @@ echo '"bench" "bench"' > "$WORK/userlist.txt"
 
 (cd "$ROOT" && cargo build --release -q -p pgward)
 VERIFIER=$(echo -n bench | "$ROOT/target/release/pgward" passwd)
-cat > "$WORK/pgward.toml" <<EOF
-[listen]
-address = "127.0.0.1:$PGWARD_PORT"
-[upstream]
-host = "127.0.0.1"
-port = $PGPORT
-tls = "disable"
-[logins.ro]
-user = "bench_ro"
-password = "bench"
-[pool]
-mode = "transaction"
-size = $POOL
-[roles.engineer]
-login = "ro"
-access = "read-only"
-statement_timeout = "30s"
-idle_in_transaction_timeout = "60s"
-max_result_rows = 10000
-[users.bench]
-password = "$VERIFIER"
-role = "engineer"
-[audit]
-file = "$WORK/audit.jsonl"
-EOF
-PGWARD_WORKERS=${PGWARD_WORKERS:-1} PGWARD_LOG=warn "$ROOT/target/release/pgward" run --config "$WORK/pgward.toml" 2>"$WORK/pgward.log" & PGWARD_PID=$!
+PIDS=()
+# start_pgward NAME MODE GUARDED: a pgward on a free port, left in LAST_PORT.
+# GUARDED=1: read-only role, statement timeout, idle timeout, row limit, audit to a file.
+# GUARDED=0: read-write role without limits and no audit (the policy still judges everything).
+start_pgward() {
+  local port; port=$(free_port)
+  {
+    printf '[listen]\naddress = "127.0.0.1:%s"\n' "$port"
+    printf '[upstream]\nhost = "127.0.0.1"\nport = %s\ntls = "disable"\n' "$PGPORT"
+    printf '[logins.l]\nuser = "%s"\npassword = "bench"\n' "$([ "$3" = 1 ] && echo bench_ro || echo postgres)"
+    printf '[pool]\nmode = "%s"\nsize = %s\n' "$2" "$POOL"
+    if [ "$3" = 1 ]; then
+      printf '[roles.r]\nlogin = "l"\naccess = "read-only"\nstatement_timeout = "30s"\nidle_in_transaction_timeout = "60s"\nmax_result_rows = 10000\n'
+      printf '[audit]\nfile = "%s/audit-%s.jsonl"\n' "$WORK" "$1"
+    else
+      printf '[roles.r]\nlogin = "l"\naccess = "read-write"\nrequire_where = false\n'
+    fi
+    printf '[users.bench]\npassword = "%s"\nrole = "r"\n' "$VERIFIER"
+  } > "$WORK/pgward-$1.toml"
+  PGWARD_WORKERS=${PGWARD_WORKERS:-1} PGWARD_LOG=warn "$ROOT/target/release/pgward" run \
+    --config "$WORK/pgward-$1.toml" >/dev/null 2>"$WORK/pgward-$1.log" &
+  PIDS+=($!)
+  LAST_PORT=$port
+}
+start_pgward guarded-tx transaction 1; GUARDED_TX=$LAST_PORT
+start_pgward open-tx transaction 0; OPEN_TX=$LAST_PORT
+start_pgward guarded-session session 1; GUARDED_SESSION=$LAST_PORT
+PGWARD_PID="${PIDS[*]}"
 sleep 1
 
 run() { # label port user mode
@@ -92,10 +95,15 @@ run() { # label port user mode
     | awk '/^tps/ {print $3; exit}')
   printf "%-10s %-9s %10s tps\n" "$1" "$4" "${tps:-FAILED}"
 }
-echo "pgbench -S, $CLIENTS clients, ${SECS}s, pool size $POOL (transaction pooling)"
+echo "pgbench -S, $CLIENTS clients, ${SECS}s, pool size $POOL"
+echo "target     mode      result   (pgward-guarded: read-only role + limits + audit; pgward-open: no limits, no audit)"
 for m in $MODES; do
   run direct "$PGPORT" bench_ro "$m"
   run pgbouncer "$BOUNCER_PORT" bench "$m"
-  run pgward "$PGWARD_PORT" bench "$m"
+  run pgward-guarded "$GUARDED_TX" bench "$m"
+  run pgward-open "$OPEN_TX" bench "$m"
 done
-echo "audit lines written by pgward: $(wc -l < "$WORK/audit.jsonl")"
+echo "prepared (named statements need session pooling):"
+run direct "$PGPORT" bench_ro prepared
+run pgward-guarded-session "$GUARDED_SESSION" bench prepared
+echo "audit lines written: $(cat "$WORK"/audit-*.jsonl | wc -l)"

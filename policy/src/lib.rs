@@ -154,6 +154,14 @@ impl Engine {
     }
 }
 
+/// The statements of a text as PostgreSQL's own grammar splits them, for a proxy that must
+/// run a multi-statement string one statement at a time; `None` when it does not split.
+pub fn split_statements(sql: &str) -> Option<Vec<String>> {
+    pg_query::split_with_parser(sql)
+        .ok()
+        .map(|parts| parts.into_iter().map(str::to_string).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,10 +173,3 @@ mod tests {
     }
 }
 
-/// The statements of a text as PostgreSQL's own grammar splits them, for a proxy that must
-/// run a multi-statement string one statement at a time; `None` when it does not split.
-pub fn split_statements(sql: &str) -> Option<Vec<String>> {
-    pg_query::split_with_parser(sql)
-        .ok()
-        .map(|parts| parts.into_iter().map(str::to_string).collect())
-}

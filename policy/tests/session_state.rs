@@ -26,7 +26,10 @@ fn session_level_side_effects_are_reported() {
     }
     assert_eq!(
         change("SET search_path TO app, public"),
-        Some(SessionChange::SearchPath(vec!["app".into(), "public".into()]))
+        Some(SessionChange::SearchPath(vec![
+            "app".into(),
+            "public".into()
+        ]))
     );
 }
 

@@ -1,7 +1,7 @@
 //! The `pgward` command line: run, demo, check, explain, passwd.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use pgward_policy::{Access, Engine, SessionFacts, Verdict};
@@ -71,17 +71,27 @@ pub fn main_with(cli: Cli) -> i32 {
     }
 }
 
-/// Worker threads: `PGWARD_WORKERS`, else one per core.
+/// The runtime: `PGWARD_WORKERS=N` threads; with 1 (the default on machines of up to two
+/// cores, where the database and its clients need the other core) a single-threaded
+/// scheduler, which wakes no other thread per message.
 fn with_runtime(f: impl std::future::Future<Output = i32>) -> i32 {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("PGWARD_WORKERS")
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = std::env::var("PGWARD_WORKERS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
-    {
-        builder.worker_threads(n);
-    }
-    match builder.enable_all().build() {
+        .unwrap_or(if cores <= 2 { 1 } else { cores });
+    let runtime = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    };
+    match runtime {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("pgward: cannot start the runtime: {e}");
@@ -90,7 +100,7 @@ fn with_runtime(f: impl std::future::Future<Output = i32>) -> i32 {
     }
 }
 
-fn check(path: &PathBuf) -> i32 {
+fn check(path: &Path) -> i32 {
     let cfg = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -132,7 +142,7 @@ fn check(path: &PathBuf) -> i32 {
     0
 }
 
-fn explain(path: &PathBuf, user: &str, sql: &str) -> i32 {
+fn explain(path: &Path, user: &str, sql: &str) -> i32 {
     let cfg = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {

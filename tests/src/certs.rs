@@ -14,8 +14,11 @@ pub struct TestCert {
 
 impl TestCert {
     pub fn new() -> TestCert {
-        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("generating a self-signed certificate");
+        let ck = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+        ])
+        .expect("generating a self-signed certificate");
         let cert_pem = ck.cert.pem();
         let cert_der = ck.cert.der().to_vec();
         let key_pem = ck.key_pair.serialize_pem();
@@ -38,7 +41,9 @@ impl TestCert {
     pub fn client_config(&self) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
         roots
-            .add(rustls::pki_types::CertificateDer::from(self.cert_der.clone()))
+            .add(rustls::pki_types::CertificateDer::from(
+                self.cert_der.clone(),
+            ))
             .expect("adding the test CA");
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -55,4 +60,3 @@ impl Default for TestCert {
         Self::new()
     }
 }
-

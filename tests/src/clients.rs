@@ -27,7 +27,11 @@ pub fn pg_config(proxy: &Proxy, user: &str, db: &str) -> Config {
 }
 
 /// Connect through the proxy; the connection task is spawned on the current runtime.
-pub async fn try_connect(proxy: &Proxy, user: &str, db: &str) -> Result<Client, tokio_postgres::Error> {
+pub async fn try_connect(
+    proxy: &Proxy,
+    user: &str,
+    db: &str,
+) -> Result<Client, tokio_postgres::Error> {
     connect_with(pg_config(proxy, user, db)).await
 }
 
@@ -64,9 +68,10 @@ pub async fn connect_tls(
 ) -> Result<Client, tokio_postgres::Error> {
     let mut c = pg_config(proxy, user, db);
     c.ssl_mode(tokio_postgres::config::SslMode::Require);
-    let (client, conn) = tokio::time::timeout(Duration::from_secs(20), c.connect(tls_connector(cert)))
-        .await
-        .expect("TLS connect did not finish within 20s")?;
+    let (client, conn) =
+        tokio::time::timeout(Duration::from_secs(20), c.connect(tls_connector(cert)))
+            .await
+            .expect("TLS connect did not finish within 20s")?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -80,7 +85,9 @@ pub fn db_error(e: &tokio_postgres::Error) -> Option<&DbError> {
 
 /// The SQLSTATE code of an error, or `"-----"` if it carries none (I/O, protocol, closed).
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
-    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| "-----".into())
+    e.code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| "-----".into())
 }
 
 /// One line describing an error: SQLSTATE, message, detail, hint.
@@ -100,7 +107,11 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 
 /// Assert that `res` failed with `code`; returns the server error.
 #[track_caller]
-pub fn expect_sqlstate<T: std::fmt::Debug>(res: Result<T, tokio_postgres::Error>, code: &str, what: &str) -> DbError {
+pub fn expect_sqlstate<T: std::fmt::Debug>(
+    res: Result<T, tokio_postgres::Error>,
+    code: &str,
+    what: &str,
+) -> DbError {
     match res {
         Ok(v) => panic!("{what}: expected SQLSTATE {code}, but it succeeded: {v:?}"),
         Err(e) => match e.as_db_error() {
@@ -112,7 +123,10 @@ pub fn expect_sqlstate<T: std::fmt::Debug>(res: Result<T, tokio_postgres::Error>
 
 /// Assert a pgward policy denial: 42501, message `pgward: ...`, a DETAIL and a HINT.
 #[track_caller]
-pub fn expect_denied<T: std::fmt::Debug>(res: Result<T, tokio_postgres::Error>, what: &str) -> DbError {
+pub fn expect_denied<T: std::fmt::Debug>(
+    res: Result<T, tokio_postgres::Error>,
+    what: &str,
+) -> DbError {
     let d = expect_sqlstate(res, "42501", what);
     assert!(
         d.message().starts_with("pgward: "),
@@ -150,7 +164,10 @@ pub async fn assert_usable(client: &Client, what: &str) {
 }
 
 /// Rows of a simple query as text (NULL as `None`).
-pub async fn simple_rows(client: &Client, sql: &str) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
+pub async fn simple_rows(
+    client: &Client,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
     let msgs = tokio::time::timeout(Duration::from_secs(30), client.simple_query(sql))
         .await
         .unwrap_or_else(|_| panic!("simple query did not answer within 30s: {sql}"))?;
@@ -206,12 +223,23 @@ impl CmdOutput {
 
 /// Run a command with optional stdin and a deadline: on timeout it is killed and the test
 /// panics with what it printed.
-pub fn run_with_timeout(mut cmd: Command, stdin: Option<&str>, limit: Duration, what: &str) -> CmdOutput {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run_with_timeout(
+    mut cmd: Command,
+    stdin: Option<&str>,
+    limit: Duration,
+    what: &str,
+) -> CmdOutput {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
     if let Some(input) = stdin {
         let mut si = child.stdin.take().unwrap();
         let input = input.to_owned();
@@ -240,7 +268,9 @@ pub fn run_with_timeout(mut cmd: Command, stdin: Option<&str>, limit: Duration, 
             let _ = child.wait();
             let out = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
             let err = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
-            panic!("{what}: did not finish within {limit:?}; killed.\nstdout:\n{out}\nstderr:\n{err}");
+            panic!(
+                "{what}: did not finish within {limit:?}; killed.\nstdout:\n{out}\nstderr:\n{err}"
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -275,7 +305,13 @@ pub fn client_binary(name: &str) -> PathBuf {
 /// (PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set, sslmode=disable, no ~/.psqlrc).
 pub fn libpq_command(proxy: &Proxy, bin: &str, user: &str, db: &str) -> Command {
     let mut cmd = Command::new(client_binary(bin));
-    for var in ["PGSERVICE", "PGOPTIONS", "PGSSLROOTCERT", "PGPASSFILE", "PGAPPNAME"] {
+    for var in [
+        "PGSERVICE",
+        "PGOPTIONS",
+        "PGSSLROOTCERT",
+        "PGPASSFILE",
+        "PGAPPNAME",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("PGHOST", "127.0.0.1")
@@ -296,7 +332,12 @@ pub fn libpq_command(proxy: &Proxy, bin: &str, user: &str, db: &str) -> Command 
 pub fn psql(proxy: &Proxy, user: &str, db: &str, args: &[&str], stdin: Option<&str>) -> CmdOutput {
     let mut cmd = libpq_command(proxy, "psql", user, db);
     cmd.arg("-X").args(args);
-    run_with_timeout(cmd, stdin, Duration::from_secs(60), &format!("psql {args:?}"))
+    run_with_timeout(
+        cmd,
+        stdin,
+        Duration::from_secs(60),
+        &format!("psql {args:?}"),
+    )
 }
 
 /// Run `pgbench` through the proxy (deadline `limit`).

@@ -39,8 +39,10 @@ struct File {
 /// Load `shared/corpus/NAME` (e.g. `readonly.toml`).
 pub fn load(name: &str) -> Vec<Case> {
     let path = crate::corpus_path(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let f: File = toml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let f: File =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
     assert!(!f.case.is_empty(), "{} has no cases", path.display());
     f.case
 }

@@ -55,7 +55,11 @@ pub fn pgward_binary() -> PathBuf {
             .expect("test executable lives in <target>/<profile>/deps")
             .to_path_buf();
         let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-        let profile = profile_dir.file_name().unwrap().to_string_lossy().into_owned();
+        let profile = profile_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
@@ -79,7 +83,11 @@ pub fn pgward_binary() -> PathBuf {
             String::from_utf8_lossy(&out.stderr)
         );
         let bin = profile_dir.join("pgward");
-        assert!(bin.is_file(), "{} not found after cargo build", bin.display());
+        assert!(
+            bin.is_file(),
+            "{} not found after cargo build",
+            bin.display()
+        );
         bin
     })
     .clone()
@@ -269,7 +277,10 @@ max_affected_rows = 0
     /// Write the config and start `pgward run --config PATH`; waits (30 s at most) until the
     /// listen port accepts. Panics with pgward's stderr if it exits.
     pub fn start(self) -> Proxy {
-        let mut dir = tempfile::Builder::new().prefix("pgward-e2e-").tempdir().unwrap();
+        let mut dir = tempfile::Builder::new()
+            .prefix("pgward-e2e-")
+            .tempdir()
+            .unwrap();
         let config_path = dir.path().join("pgward.toml");
         let audit_path = dir.path().join("audit.jsonl");
         let stderr_path = dir.path().join("pgward.stderr");
@@ -293,7 +304,9 @@ max_affected_rows = 0
             for (k, v) in &self.env {
                 cmd.env(k, v);
             }
-            let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
             spawn_watchdog(child.id());
             let mut proxy = Proxy {
                 child: Some(child),
@@ -359,7 +372,11 @@ impl Proxy {
     fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
                 return Err(format!(
                     "pgward exited during start-up ({status}); stderr:\n{}\nconfig:\n{}",
@@ -423,7 +440,8 @@ impl Proxy {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
             })
             .collect()
     }
@@ -460,7 +478,10 @@ impl Proxy {
                 return st.code();
             }
             if Instant::now() > deadline {
-                panic!("pgward did not exit within {limit:?}; stderr:\n{}", self.stderr());
+                panic!(
+                    "pgward did not exit within {limit:?}; stderr:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -32,7 +32,10 @@ impl Msg {
                 break;
             }
             let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-            out.insert(t as char, String::from_utf8_lossy(&tail[..end]).into_owned());
+            out.insert(
+                t as char,
+                String::from_utf8_lossy(&tail[..end]).into_owned(),
+            );
             rest = tail.get(end + 1..).unwrap_or(&[]);
         }
         out
@@ -40,7 +43,9 @@ impl Msg {
 
     /// SQLSTATE of an ErrorResponse.
     pub fn code(&self) -> Option<String> {
-        (self.tag == b'E').then(|| self.fields().get(&'C').cloned()).flatten()
+        (self.tag == b'E')
+            .then(|| self.fields().get(&'C').cloned())
+            .flatten()
     }
 
     pub fn message(&self) -> Option<String> {
@@ -62,7 +67,9 @@ impl Msg {
                 cols.push(None);
             } else {
                 let l = len as usize;
-                cols.push(Some(String::from_utf8_lossy(&self.body[pos..pos + l]).into_owned()));
+                cols.push(Some(
+                    String::from_utf8_lossy(&self.body[pos..pos + l]).into_owned(),
+                ));
                 pos += l;
             }
         }
@@ -130,7 +137,11 @@ impl RawConn {
                 return ReadResult::Closed;
             }
             let len = u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
-            assert!((4..64 << 20).contains(&len), "absurd length {len} from the proxy (tag {:?})", head[0] as char);
+            assert!(
+                (4..64 << 20).contains(&len),
+                "absurd length {len} from the proxy (tag {:?})",
+                head[0] as char
+            );
             let mut body = vec![0u8; len - 4];
             if self.stream.read_exact(&mut body).await.is_err() {
                 return ReadResult::Closed;
@@ -146,7 +157,8 @@ impl RawConn {
     /// Read a single byte (for the answer to SSLRequest / GSSENCRequest).
     pub async fn read_byte(&mut self, secs: u64) -> Option<u8> {
         let mut b = [0u8; 1];
-        match tokio::time::timeout(Duration::from_secs(secs), self.stream.read_exact(&mut b)).await {
+        match tokio::time::timeout(Duration::from_secs(secs), self.stream.read_exact(&mut b)).await
+        {
             Ok(Ok(_)) => Some(b[0]),
             _ => None,
         }
@@ -164,7 +176,9 @@ impl RawConn {
                         return out;
                     }
                 }
-                other => panic!("expected messages up to ReadyForQuery, got {other:?} after {out:?}"),
+                other => {
+                    panic!("expected messages up to ReadyForQuery, got {other:?} after {out:?}")
+                }
             }
         }
     }
@@ -187,7 +201,9 @@ impl RawConn {
         let mut c = RawConn::connect(addr).await;
         let mut params = vec![("user", user), ("database", db)];
         params.extend_from_slice(extra);
-        c.send(&startup_packet(&params)).await.expect("sending startup");
+        c.send(&startup_packet(&params))
+            .await
+            .expect("sending startup");
         let mut scram: Option<ScramSha256> = None;
         loop {
             let m = match c.read_msg(20).await {
@@ -215,8 +231,12 @@ impl RawConn {
                             frontend::password_message(h.as_bytes(), &mut buf).unwrap();
                         }
                         10 => {
-                            let s = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
-                            frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut buf).unwrap();
+                            let s = ScramSha256::new(
+                                password.as_bytes(),
+                                ChannelBinding::unsupported(),
+                            );
+                            frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut buf)
+                                .unwrap();
                             scram = Some(s);
                         }
                         11 => {
@@ -248,5 +268,8 @@ pub fn first_error(msgs: &[Msg]) -> Option<&Msg> {
 
 /// DataRows of a list of messages as text.
 pub fn rows(msgs: &[Msg]) -> Vec<Vec<Option<String>>> {
-    msgs.iter().filter(|m| m.tag == b'D').map(Msg::data_row).collect()
+    msgs.iter()
+        .filter(|m| m.tag == b'D')
+        .map(Msg::data_row)
+        .collect()
 }

@@ -102,12 +102,24 @@ impl Snapshot {
     #[track_caller]
     pub fn assert_unchanged(&self, after: &Snapshot, what: &str) {
         let fields = [
-            ("tables (row counts and checksums)", &self.tables, &after.tables),
+            (
+                "tables (row counts and checksums)",
+                &self.tables,
+                &after.tables,
+            ),
             ("sequences", &self.sequences, &after.sequences),
             ("relations and columns", &self.relations, &after.relations),
-            ("settings, roles and grants", &self.settings, &after.settings),
+            (
+                "settings, roles and grants",
+                &self.settings,
+                &after.settings,
+            ),
             ("locks", &self.locks, &after.locks),
-            ("open transactions", &self.open_transactions, &after.open_transactions),
+            (
+                "open transactions",
+                &self.open_transactions,
+                &after.open_transactions,
+            ),
         ];
         let mut diffs = Vec::new();
         for (name, a, b) in fields {
@@ -115,6 +127,10 @@ impl Snapshot {
                 diffs.push(format!("{name} changed:\n  before: {a}\n  after:  {b}"));
             }
         }
-        assert!(diffs.is_empty(), "{what}: upstream changed:\n{}", diffs.join("\n"));
+        assert!(
+            diffs.is_empty(),
+            "{what}: upstream changed:\n{}",
+            diffs.join("\n")
+        );
     }
 }

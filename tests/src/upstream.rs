@@ -35,8 +35,7 @@ pub fn shared() -> &'static Upstream {
 /// The corpus schema (`shared/corpus/schema.sql`), read at test time.
 pub fn corpus_schema_sql() -> String {
     let path = crate::corpus_path("schema.sql");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 impl Upstream {
@@ -123,7 +122,9 @@ ANALYZE;"
 
     /// Stop the server (fast shutdown: its sessions are terminated).
     pub fn stop(&self) {
-        self.pg().stop().unwrap_or_else(|e| panic!("stopping PostgreSQL: {e}"));
+        self.pg()
+            .stop()
+            .unwrap_or_else(|e| panic!("stopping PostgreSQL: {e}"));
     }
 
     /// Start it again on the same port with the same data.

@@ -58,7 +58,9 @@ async fn run_raw(c: &mut RawConn, proto: Proto, sql: &str) -> Vec<Msg> {
                 let tag = m.tag;
                 out.push(m);
                 if tag == b'G' {
-                    c.send(&frame(b'f', &cstr("e2e: COPY FROM got through"))).await.unwrap();
+                    c.send(&frame(b'f', &cstr("e2e: COPY FROM got through")))
+                        .await
+                        .unwrap();
                     if proto == Proto::Extended {
                         c.send(&frame(b'S', &[])).await.unwrap();
                     }
@@ -85,7 +87,9 @@ fn check_denied(msgs: &[Msg], what: &str) -> Result<(), String> {
     let code = f.get(&'C').cloned().unwrap_or_default();
     let msg = f.get(&'M').cloned().unwrap_or_default();
     if code != "42501" || !msg.starts_with("pgward: ") {
-        return Err(format!("{what}: expected 42501 `pgward: ...`, got {code} {msg:?}"));
+        return Err(format!(
+            "{what}: expected 42501 `pgward: ...`, got {code} {msg:?}"
+        ));
     }
     if f.get(&'D').is_none_or(|d| d.trim().is_empty()) {
         return Err(format!("{what}: denial without DETAIL ({msg:?})"));
@@ -93,7 +97,10 @@ fn check_denied(msgs: &[Msg], what: &str) -> Result<(), String> {
     if f.get(&'H').is_none_or(|h| h.trim().is_empty()) {
         return Err(format!("{what}: denial without HINT ({msg:?})"));
     }
-    if let Some(m) = msgs.iter().find(|m| matches!(m.tag, b'C' | b'D' | b'G' | b'H' | b'2')) {
+    if let Some(m) = msgs
+        .iter()
+        .find(|m| matches!(m.tag, b'C' | b'D' | b'G' | b'H' | b'2'))
+    {
         return Err(format!(
             "{what}: denied but something ran (saw {:?} in {})",
             m.tag_char(),
@@ -107,7 +114,13 @@ fn check_allowed(msgs: &[Msg], case: &Case, proto: Proto, what: &str) -> Result<
     match raw::first_error(msgs) {
         None => Ok(()),
         // PostgreSQL itself refuses several statements in one Parse.
-        Some(e) if proto == Proto::Extended && case.is_multi_statement() && e.code().as_deref() == Some("42601") => Ok(()),
+        Some(e)
+            if proto == Proto::Extended
+                && case.is_multi_statement()
+                && e.code().as_deref() == Some("42601") =>
+        {
+            Ok(())
+        }
         Some(e) => Err(format!(
             "{what}: expected to run, got {} {:?} (detail {:?})",
             e.code().unwrap_or_default(),
@@ -128,10 +141,19 @@ async fn check_usable(c: &mut RawConn, what: &str) -> Result<(), String> {
 
 /// Run every case of a corpus file as `user` over `proto`; collect failures instead of stopping
 /// at the first, so one run reports every misjudged case.
-async fn run_corpus(proxy: &Proxy, user: &str, db: &str, cases: &[Case], proto: Proto, only_deny: bool) -> Vec<String> {
+async fn run_corpus(
+    proxy: &Proxy,
+    user: &str,
+    db: &str,
+    cases: &[Case],
+    proto: Proto,
+    only_deny: bool,
+) -> Vec<String> {
     let mut failures = Vec::new();
     let pw = proxy.password(user);
-    let mut c = RawConn::startup(proxy.addr(), user, &pw, db, &[]).await.unwrap();
+    let mut c = RawConn::startup(proxy.addr(), user, &pw, db, &[])
+        .await
+        .unwrap();
     for case in cases.iter().filter(|c| !only_deny || c.is_deny()) {
         let what = format!("[{proto:?} as {user}] {}", case.sql);
         let msgs = run_raw(&mut c, proto, &case.sql).await;
@@ -150,7 +172,9 @@ async fn run_corpus(proxy: &Proxy, user: &str, db: &str, cases: &[Case], proto: 
         }
         if let Err(e) = check_usable(&mut c, &what).await {
             failures.push(e);
-            c = RawConn::startup(proxy.addr(), user, &pw, db, &[]).await.unwrap();
+            c = RawConn::startup(proxy.addr(), user, &pw, db, &[])
+                .await
+                .unwrap();
         }
         // Denials inside a transaction block: the block is aborted (as after any error), the
         // session usable after ROLLBACK.
@@ -163,13 +187,18 @@ async fn run_corpus(proxy: &Proxy, user: &str, db: &str, cases: &[Case], proto: 
             }
             let r = c.simple_query("SELECT 1").await;
             if raw::first_error(&r).and_then(Msg::code).as_deref() != Some("25P02") {
-                failures.push(format!("{what}: transaction not aborted after a denial inside it: {}", tags(&r)));
+                failures.push(format!(
+                    "{what}: transaction not aborted after a denial inside it: {}",
+                    tags(&r)
+                ));
             }
             let r = c.simple_query("ROLLBACK").await;
             assert!(raw::first_error(&r).is_none(), "ROLLBACK: {r:?}");
             if let Err(e) = check_usable(&mut c, &format!("{what} (after ROLLBACK)")).await {
                 failures.push(e);
-                c = RawConn::startup(proxy.addr(), user, &pw, db, &[]).await.unwrap();
+                c = RawConn::startup(proxy.addr(), user, &pw, db, &[])
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -197,7 +226,9 @@ async fn readonly_corpus_simple_and_extended() {
     let up = upstream::shared();
     let db = up.fresh_db("ro_corpus");
     let cases = corpus::load("readonly.toml");
-    let proxy = ProxyBuilder::new(up.port()).pool_mode("transaction").start();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .start();
     let before = Snapshot::take(up, &db);
     let mut failures = Vec::new();
     for proto in [Proto::Simple, Proto::Extended] {
@@ -205,7 +236,12 @@ async fn readonly_corpus_simple_and_extended() {
     }
     settle(up, &db);
     let after = Snapshot::take(up, &db);
-    assert!(failures.is_empty(), "{} misjudged:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} misjudged:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     before.assert_unchanged(&after, "read-only corpus");
 }
 
@@ -239,7 +275,9 @@ async fn readonly_corpus_named_prepared_statements_in_session_mode() {
                     failures.push(format!("[prepared] {}: {}", case.sql, describe(&e)));
                 }
             }
-            (true, Ok(n)) => failures.push(format!("[prepared] {}: not denied ({n} rows)", case.sql)),
+            (true, Ok(n)) => {
+                failures.push(format!("[prepared] {}: not denied ({n} rows)", case.sql))
+            }
             (false, Err(e)) => failures.push(format!("[prepared] {}: {}", case.sql, describe(&e))),
             (false, Ok(_)) => {}
         }
@@ -251,7 +289,11 @@ async fn readonly_corpus_named_prepared_statements_in_session_mode() {
     for case in cases.iter().filter(|c| c.is_copy_out() && c.is_allow()) {
         let s = c.copy_out(case.sql.as_str()).await;
         if let Err(e) = s {
-            failures.push(format!("[prepared copy_out] {}: {}", case.sql, describe(&e)));
+            failures.push(format!(
+                "[prepared copy_out] {}: {}",
+                case.sql,
+                describe(&e)
+            ));
         } else {
             use futures::TryStreamExt;
             let data: Vec<bytes::Bytes> = s.unwrap().try_collect().await.unwrap();
@@ -261,7 +303,12 @@ async fn readonly_corpus_named_prepared_statements_in_session_mode() {
     drop(c);
     tokio::time::sleep(Duration::from_millis(300)).await;
     settle(up, &db);
-    assert!(failures.is_empty(), "{} misjudged:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} misjudged:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     before.assert_unchanged(&Snapshot::take(up, &db), "read-only corpus (prepared)");
 }
 
@@ -269,7 +316,9 @@ async fn readonly_corpus_named_prepared_statements_in_session_mode() {
 async fn writes_corpus_simple_and_extended() {
     let up = upstream::shared();
     let cases = corpus::load("writes.toml");
-    let proxy = ProxyBuilder::new(up.port()).pool_mode("transaction").start();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .start();
     let mut failures = Vec::new();
     for proto in [Proto::Simple, Proto::Extended] {
         let db = up.fresh_db("w_corpus");
@@ -277,12 +326,19 @@ async fn writes_corpus_simple_and_extended() {
         failures.extend(run_corpus(&proxy, BOB.0, &db, &cases, proto, true).await);
         settle(up, &db);
         let after = Snapshot::take(up, &db);
-        let changed = std::panic::catch_unwind(|| before.assert_unchanged(&after, "writes corpus (deny cases)"));
+        let changed = std::panic::catch_unwind(|| {
+            before.assert_unchanged(&after, "writes corpus (deny cases)")
+        });
         if let Err(p) = changed {
-            failures.push(format!("[{proto:?}] upstream changed by denied writes: {}", panic_text(&p)));
+            failures.push(format!(
+                "[{proto:?}] upstream changed by denied writes: {}",
+                panic_text(&p)
+            ));
         }
         // Then the allowed writes run, and really write.
-        let mut c = RawConn::startup(proxy.addr(), BOB.0, &proxy.password(BOB.0), &db, &[]).await.unwrap();
+        let mut c = RawConn::startup(proxy.addr(), BOB.0, &proxy.password(BOB.0), &db, &[])
+            .await
+            .unwrap();
         for case in cases.iter().filter(|c| c.is_allow()) {
             let what = format!("[{proto:?} as bob] {}", case.sql);
             let msgs = run_raw(&mut c, proto, &case.sql).await;
@@ -291,7 +347,9 @@ async fn writes_corpus_simple_and_extended() {
             }
             if let Err(e) = check_usable(&mut c, &what).await {
                 failures.push(e);
-                c = RawConn::startup(proxy.addr(), BOB.0, &proxy.password(BOB.0), &db, &[]).await.unwrap();
+                c = RawConn::startup(proxy.addr(), BOB.0, &proxy.password(BOB.0), &db, &[])
+                    .await
+                    .unwrap();
             }
         }
         assert_eq!(
@@ -299,9 +357,20 @@ async fn writes_corpus_simple_and_extended() {
             "failed",
             "[{proto:?}] the allowed UPDATE did not reach the upstream"
         );
-        assert_eq!(up.sql(&db, "SELECT status FROM users WHERE email = 'user7@example.com'"), "deleted");
+        assert_eq!(
+            up.sql(
+                &db,
+                "SELECT status FROM users WHERE email = 'user7@example.com'"
+            ),
+            "deleted"
+        );
     }
-    assert!(failures.is_empty(), "{} misjudged:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} misjudged:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -317,7 +386,9 @@ async fn a_refused_named_statement_never_executes() {
     let db = up.fresh_db("refused_named");
     let proxy = ProxyBuilder::new(up.port()).pool_mode("session").start();
     let before = Snapshot::take(up, &db);
-    let mut c = RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[]).await.unwrap();
+    let mut c = RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
+        .await
+        .unwrap();
     // Parse s1 (refused) then, in the same pipeline, Bind/Execute s1 and a good query; Sync.
     let mut bytes = Vec::new();
     let mut parse = cstr("s1");
@@ -335,16 +406,30 @@ async fn a_refused_named_statement_never_executes() {
     c.send(&bytes).await.unwrap();
     let msgs = c.until_ready(10).await;
     check_denied(&msgs, "Parse of a DELETE as read-only").unwrap();
-    assert_eq!(tags(&msgs), "EZ", "after a refused Parse the pipeline skips to Sync");
+    assert_eq!(
+        tags(&msgs),
+        "EZ",
+        "after a refused Parse the pipeline skips to Sync"
+    );
     // Later Bind/Execute of s1 in its own pipeline: an error, never a DELETE.
     let mut bytes = frame(b'B', &bind);
     bytes.extend(frame(b'E', &exec));
     bytes.extend(frame(b'S', &[]));
     c.send(&bytes).await.unwrap();
     let msgs = c.until_ready(10).await;
-    assert!(raw::first_error(&msgs).is_some(), "Execute of a refused statement: {}", tags(&msgs));
-    assert!(!msgs.iter().any(|m| m.tag == b'C'), "refused statement executed: {}", tags(&msgs));
-    check_usable(&mut c, "after refused named statement").await.unwrap();
+    assert!(
+        raw::first_error(&msgs).is_some(),
+        "Execute of a refused statement: {}",
+        tags(&msgs)
+    );
+    assert!(
+        !msgs.iter().any(|m| m.tag == b'C'),
+        "refused statement executed: {}",
+        tags(&msgs)
+    );
+    check_usable(&mut c, "after refused named statement")
+        .await
+        .unwrap();
     drop(c);
     settle(up, &db);
     before.assert_unchanged(&Snapshot::take(up, &db), "refused named statement");
@@ -360,17 +445,29 @@ async fn cursors_over_reads_are_allowed_for_the_read_only_role() {
         .await
         .unwrap_or_else(|e| panic!("DECLARE: {}", describe(&e)));
     let mut got = Vec::new();
-    for sql in ["FETCH cur", "FETCH NEXT FROM cur", "FETCH 3 FROM cur", "FETCH FORWARD 2 cur", "MOVE 10 IN cur", "FETCH cur"] {
-        let rows = simple_rows(&c, sql).await.unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+    for sql in [
+        "FETCH cur",
+        "FETCH NEXT FROM cur",
+        "FETCH 3 FROM cur",
+        "FETCH FORWARD 2 cur",
+        "MOVE 10 IN cur",
+        "FETCH cur",
+    ] {
+        let rows = simple_rows(&c, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
         got.extend(rows.into_iter().map(|r| r[0].clone().unwrap()));
     }
     assert_eq!(got, ["1", "2", "3", "4", "5", "6", "7", "18"]);
-    c.simple_query("CLOSE cur").await.unwrap_or_else(|e| panic!("CLOSE: {}", describe(&e)));
+    c.simple_query("CLOSE cur")
+        .await
+        .unwrap_or_else(|e| panic!("CLOSE: {}", describe(&e)));
     c.simple_query("COMMIT").await.unwrap();
     // A cursor over a write is not a read.
     c.simple_query("BEGIN").await.unwrap();
     expect_denied(
-        c.simple_query("DECLARE w CURSOR FOR SELECT id FROM users FOR UPDATE").await,
+        c.simple_query("DECLARE w CURSOR FOR SELECT id FROM users FOR UPDATE")
+            .await,
         "cursor with FOR UPDATE",
     );
     c.simple_query("ROLLBACK").await.unwrap();
@@ -389,20 +486,38 @@ async fn statement_timeout_is_enforced_and_cannot_be_raised() {
         "a slow read past the role's timeout",
         c.simple_query("SELECT count(*) FROM users a, users b, users c, users d"),
     )
-        .await
-        .unwrap_err();
-    let d = e.as_db_error().unwrap_or_else(|| panic!("{}", describe(&e)));
+    .await
+    .unwrap_err();
+    let d = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("{}", describe(&e)));
     assert_eq!(d.code().code(), "57014", "{}", describe(&e));
-    assert!(d.message().starts_with("canceling statement due to statement timeout"), "{}", d.message());
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(
+        d.message()
+            .starts_with("canceling statement due to statement timeout"),
+        "{}",
+        d.message()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_usable(&c, "after statement timeout").await;
     // The client cannot raise it or switch it off.
-    for sql in ["SET statement_timeout = '10s'", "SET statement_timeout = 0", "RESET statement_timeout", "SET LOCAL statement_timeout = '1h'"] {
+    for sql in [
+        "SET statement_timeout = '10s'",
+        "SET statement_timeout = 0",
+        "RESET statement_timeout",
+        "SET LOCAL statement_timeout = '1h'",
+    ] {
         expect_denied(c.simple_query(sql).await, sql);
         assert_usable(&c, sql).await;
     }
     // Lowering it is fine.
-    c.simple_query("SET statement_timeout = '500ms'").await.unwrap_or_else(|e| panic!("{}", describe(&e)));
+    c.simple_query("SET statement_timeout = '500ms'")
+        .await
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,13 +527,29 @@ async fn max_result_rows_stops_the_result() {
         .role("engineer", "max_result_rows", 50)
         .start();
     let c = connect(&proxy, ALICE.0, upstream::APP_DB).await;
-    assert_eq!(simple_rows(&c, "SELECT id FROM users ORDER BY id LIMIT 50").await.unwrap().len(), 50);
+    assert_eq!(
+        simple_rows(&c, "SELECT id FROM users ORDER BY id LIMIT 50")
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
     let e = c.simple_query("SELECT id FROM users").await.unwrap_err();
-    let d = e.as_db_error().unwrap_or_else(|| panic!("{}", describe(&e)));
+    let d = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("{}", describe(&e)));
     assert_eq!(d.code().code(), "54000", "{}", describe(&e));
-    assert!(d.message().starts_with("pgward: result exceeds max_result_rows"), "{}", d.message());
+    assert!(
+        d.message()
+            .starts_with("pgward: result exceeds max_result_rows"),
+        "{}",
+        d.message()
+    );
     assert_usable(&c, "after max_result_rows").await;
-    let e = c.query_typed("SELECT id FROM documents", &[]).await.unwrap_err();
+    let e = c
+        .query_typed("SELECT id FROM documents", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "54000", "{}", describe(&e));
     assert_usable(&c, "after max_result_rows (extended)").await;
 }
@@ -427,16 +558,23 @@ async fn max_result_rows_stops_the_result() {
 async fn max_affected_rows_rolls_the_write_back() {
     let up = upstream::shared();
     let db = up.fresh_db("affected");
-    let proxy = ProxyBuilder::new(up.port()).role("oncall", "max_affected_rows", 100).start();
+    let proxy = ProxyBuilder::new(up.port())
+        .role("oncall", "max_affected_rows", 100)
+        .start();
     let c = connect(&proxy, BOB.0, &db).await;
     let e = c
         .simple_query("UPDATE documents SET status = 'bulk' WHERE id <= 300")
         .await
         .unwrap_err();
-    let d = e.as_db_error().unwrap_or_else(|| panic!("{}", describe(&e)));
+    let d = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("{}", describe(&e)));
     assert_eq!(d.code().code(), "54000", "{}", describe(&e));
     assert!(d.message().starts_with("pgward: "), "{}", d.message());
-    assert_eq!(up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'bulk'"), "0");
+    assert_eq!(
+        up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'bulk'"),
+        "0"
+    );
     assert_usable(&c, "after max_affected_rows").await;
     let msgs = c
         .simple_query("UPDATE documents SET status = 'small' WHERE id <= 50")
@@ -447,7 +585,10 @@ async fn max_affected_rows_rolls_the_write_back() {
         _ => None,
     });
     assert_eq!(n, Some(50));
-    assert_eq!(up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'small'"), "50");
+    assert_eq!(
+        up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'small'"),
+        "50"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,7 +599,9 @@ async fn idle_in_transaction_timeout_ends_the_transaction() {
         .role("engineer", "idle_in_transaction_timeout", "1s")
         .pool_size(1)
         .start();
-    let mut c = RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[]).await.unwrap();
+    let mut c = RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
+        .await
+        .unwrap();
     assert!(raw::first_error(&c.simple_query("BEGIN").await).is_none());
     assert!(raw::first_error(&c.simple_query("SELECT count(*) FROM users").await).is_none());
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -472,14 +615,16 @@ async fn idle_in_transaction_timeout_ends_the_transaction() {
     if let ReadResult::Msg(m) = c.read_msg(1).await {
         codes.extend(m.code());
     }
-    if codes.is_empty() {
-        if c.send(&raw::query_frame("SELECT 1")).await.is_ok() {
-            if let ReadResult::Msg(m) = c.read_msg(10).await {
-                codes.extend(m.code());
-            }
+    if codes.is_empty() && c.send(&raw::query_frame("SELECT 1")).await.is_ok() {
+        if let ReadResult::Msg(m) = c.read_msg(10).await {
+            codes.extend(m.code());
         }
     }
-    assert_eq!(codes.first().map(String::as_str), Some("25P03"), "{codes:?}");
+    assert_eq!(
+        codes.first().map(String::as_str),
+        Some("25P03"),
+        "{codes:?}"
+    );
     // Another client gets the (single) server connection.
     let other = connect(&proxy, DAVE.0, &db).await;
     assert_usable(&other, "after idle-in-transaction timeout").await;
@@ -499,7 +644,12 @@ async fn audit_log_has_one_line_per_statement_and_no_literals() {
     for s in statements {
         let _ = c.simple_query(s).await;
     }
-    let _ = c.query_typed("SELECT id FROM users WHERE full_name = 'zq-typed-literal'", &[]).await;
+    let _ = c
+        .query_typed(
+            "SELECT id FROM users WHERE full_name = 'zq-typed-literal'",
+            &[],
+        )
+        .await;
     let expected = statements.len() + 1;
     let t = Instant::now();
     let records = loop {
@@ -513,28 +663,75 @@ async fn audit_log_has_one_line_per_statement_and_no_literals() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(records.len(), expected, "one audit line per statement: {records:#?}");
+    assert_eq!(
+        records.len(),
+        expected,
+        "one audit line per statement: {records:#?}"
+    );
     let text = proxy.audit_text();
-    for secret in ["zq-secret-4242", "987654321", "zq-secret-doc", "zq-typed-literal"] {
-        assert!(!text.contains(secret), "audit log contains a literal {secret:?}:\n{text}");
+    for secret in [
+        "zq-secret-4242",
+        "987654321",
+        "zq-secret-doc",
+        "zq-typed-literal",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "audit log contains a literal {secret:?}:\n{text}"
+        );
     }
     for r in &records {
-        for field in ["ts", "session", "user", "role", "client", "database", "application_name", "statement", "fingerprint", "decision", "masked", "rows", "duration_ms"] {
+        for field in [
+            "ts",
+            "session",
+            "user",
+            "role",
+            "client",
+            "database",
+            "application_name",
+            "statement",
+            "fingerprint",
+            "decision",
+            "masked",
+            "rows",
+            "duration_ms",
+        ] {
             assert!(r.get(field).is_some(), "audit record lacks {field}: {r}");
         }
         assert_eq!(r["role"], "engineer");
         assert_eq!(r["database"], upstream::APP_DB);
         assert_eq!(r["application_name"], "pgward-e2e");
-        assert!(r["client"].as_str().unwrap_or("").starts_with("127.0.0.1:"), "{r}");
+        assert!(
+            r["client"].as_str().unwrap_or("").starts_with("127.0.0.1:"),
+            "{r}"
+        );
         let ts = r["ts"].as_str().unwrap_or("");
-        assert!(ts.len() >= 20 && ts.as_bytes()[10] == b'T', "ts is not RFC 3339: {ts}");
+        assert!(
+            ts.len() >= 20 && ts.as_bytes()[10] == b'T',
+            "ts is not RFC 3339: {ts}"
+        );
     }
-    let denied: Vec<_> = records.iter().filter(|r| r["decision"] == "denied").collect();
+    let denied: Vec<_> = records
+        .iter()
+        .filter(|r| r["decision"] == "denied")
+        .collect();
     assert_eq!(denied.len(), 1, "{records:#?}");
-    assert!(denied[0].get("rule").is_some_and(|v| !v.is_null()), "denied record without rule: {}", denied[0]);
-    let failed: Vec<_> = records.iter().filter(|r| r["sqlstate"] == "22012").collect();
-    assert_eq!(failed.len(), 1, "the failed statement's sqlstate: {records:#?}");
-    let sessions: std::collections::HashSet<String> = records.iter().map(|r| r["session"].to_string()).collect();
+    assert!(
+        denied[0].get("rule").is_some_and(|v| !v.is_null()),
+        "denied record without rule: {}",
+        denied[0]
+    );
+    let failed: Vec<_> = records
+        .iter()
+        .filter(|r| r["sqlstate"] == "22012")
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "the failed statement's sqlstate: {records:#?}"
+    );
+    let sessions: std::collections::HashSet<String> =
+        records.iter().map(|r| r["session"].to_string()).collect();
     assert_eq!(sessions.len(), 1, "one client = one session id");
     let _ = RO_USER;
 }

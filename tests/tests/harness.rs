@@ -20,7 +20,10 @@ fn upstream_has_logins_schema_and_rows() {
         "user7@example.com"
     );
     assert_eq!(
-        up.sql(APP_DB, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'documents'"),
+        up.sql(
+            APP_DB,
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'documents'"
+        ),
         OWNER_USER
     );
     assert_eq!(
@@ -28,11 +31,19 @@ fn upstream_has_logins_schema_and_rows() {
         "t|f"
     );
     assert_eq!(
-        up.sql("postgres", &format!("SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '{RO_USER}'")),
+        up.sql(
+            "postgres",
+            &format!("SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '{RO_USER}'")
+        ),
         "SCRAM-SHA-256$"
     );
     // Host connections need SCRAM (the proxy's upstream auth path is exercised).
-    assert!(up.sql("postgres", "SELECT string_agg(auth_method, ',') FROM pg_hba_file_rules WHERE type = 'host'").contains("scram-sha-256"));
+    assert!(up
+        .sql(
+            "postgres",
+            "SELECT string_agg(auth_method, ',') FROM pg_hba_file_rules WHERE type = 'host'"
+        )
+        .contains("scram-sha-256"));
 }
 
 #[test]
@@ -75,11 +86,21 @@ fn corpora_load() {
 async fn raw_client_speaks_scram_to_postgres() {
     let up = upstream::shared();
     let addr = ([127, 0, 0, 1], up.port()).into();
-    let mut c = RawConn::startup(addr, RO_USER, RO_PASSWORD, APP_DB, &[]).await.unwrap();
-    let msgs = c.simple_query("SELECT count(*) FROM users; SELECT 1/0").await;
+    let mut c = RawConn::startup(addr, RO_USER, RO_PASSWORD, APP_DB, &[])
+        .await
+        .unwrap();
+    let msgs = c
+        .simple_query("SELECT count(*) FROM users; SELECT 1/0")
+        .await;
     assert_eq!(raw::rows(&msgs), vec![vec![Some("300".to_string())]]);
-    assert_eq!(raw::first_error(&msgs).unwrap().code().as_deref(), Some("22012"));
-    let err = RawConn::startup(addr, OWNER_USER, "wrong", APP_DB, &[]).await.err().unwrap();
+    assert_eq!(
+        raw::first_error(&msgs).unwrap().code().as_deref(),
+        Some("22012")
+    );
+    let err = RawConn::startup(addr, OWNER_USER, "wrong", APP_DB, &[])
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.code().as_deref(), Some("28P01"));
     let _ = OWNER_PASSWORD;
 }

@@ -36,12 +36,18 @@ fn pgjdbc_metadata_and_prepared_statements() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("java/MetadataCheck.java");
     let mut cmd = Command::new(javac);
     cmd.arg("-d").arg(classes.path()).arg(&src);
-    run_with_timeout(cmd, None, Duration::from_secs(120), "javac").assert_ok("javac MetadataCheck.java");
+    run_with_timeout(cmd, None, Duration::from_secs(120), "javac")
+        .assert_ok("javac MetadataCheck.java");
 
     let cp = format!("{}:{}", jar.display(), classes.path().display());
     let url = format!("jdbc:postgresql://127.0.0.1:{}/{}", proxy.port(), APP_DB);
     let mut cmd = Command::new(java);
-    cmd.arg("-cp").arg(cp).arg("MetadataCheck").arg(url).arg(ALICE.0).arg(proxy.password(ALICE.0));
+    cmd.arg("-cp")
+        .arg(cp)
+        .arg("MetadataCheck")
+        .arg(url)
+        .arg(ALICE.0)
+        .arg(proxy.password(ALICE.0));
     let out = run_with_timeout(cmd, None, Duration::from_secs(120), "java MetadataCheck");
     out.assert_ok("MetadataCheck");
     assert!(out.stdout.lines().any(|l| l == "OK"), "{}", out.stdout);

@@ -41,11 +41,26 @@ fn assert_clean_run(out: &CmdOutput, what: &str) -> f64 {
 #[test]
 fn pgbench_init_then_select_only_in_all_modes() {
     let up = upstream::shared();
-    let tx_proxy = ProxyBuilder::new(up.port()).pool_mode("transaction").pool_size(4).start();
-    let out = pgbench(&tx_proxy, CAROL.0, BENCH_DB, &["-i", "-s", "1", "-q"], Duration::from_secs(180));
+    let tx_proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(4)
+        .start();
+    let out = pgbench(
+        &tx_proxy,
+        CAROL.0,
+        BENCH_DB,
+        &["-i", "-s", "1", "-q"],
+        Duration::from_secs(180),
+    );
     out.assert_ok("pgbench -i through the proxy");
-    assert_eq!(up.sql(BENCH_DB, "SELECT count(*) FROM pgbench_accounts"), "100000");
-    up.sql(BENCH_DB, &format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {RO_USER}"));
+    assert_eq!(
+        up.sql(BENCH_DB, "SELECT count(*) FROM pgbench_accounts"),
+        "100000"
+    );
+    up.sql(
+        BENCH_DB,
+        &format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {RO_USER}"),
+    );
 
     for mode in ["simple", "extended"] {
         let out = pgbench(
@@ -55,7 +70,10 @@ fn pgbench_init_then_select_only_in_all_modes() {
             &["-S", "-T", "3", "-c", "4", "-M", mode],
             Duration::from_secs(60),
         );
-        assert_clean_run(&out, &format!("pgbench -S -M {mode} (transaction pooling, read-write role)"));
+        assert_clean_run(
+            &out,
+            &format!("pgbench -S -M {mode} (transaction pooling, read-write role)"),
+        );
     }
     // The read-only role too (-n: no VACUUM before the run).
     let out = pgbench(
@@ -67,7 +85,10 @@ fn pgbench_init_then_select_only_in_all_modes() {
     );
     assert_clean_run(&out, "pgbench -S -M extended (read-only role)");
 
-    let session_proxy = ProxyBuilder::new(up.port()).pool_mode("session").pool_size(8).start();
+    let session_proxy = ProxyBuilder::new(up.port())
+        .pool_mode("session")
+        .pool_size(8)
+        .start();
     let out = pgbench(
         &session_proxy,
         CAROL.0,

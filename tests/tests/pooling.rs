@@ -18,7 +18,9 @@ impl OwnedError for tokio_postgres::Error {
         (
             sqlstate(self),
             describe(self),
-            self.as_db_error().map(|d| d.message().to_string()).unwrap_or_default(),
+            self.as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_default(),
         )
     }
 }
@@ -27,7 +29,9 @@ impl OwnedError for tokio_postgres::Error {
 fn backends(up: &Upstream, db: &str, login: &str) -> usize {
     up.sql(
         "postgres",
-        &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND usename = '{login}'"),
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND usename = '{login}'"
+        ),
     )
     .parse()
     .unwrap()
@@ -75,7 +79,11 @@ async fn three_hundred_clients_over_a_pool_of_five() {
             };
             barrier.wait().await;
             // A single statement, then a transaction block of three.
-            let v = simple_value(&c, &format!("SELECT {i} + count(*) FROM users WHERE id <= 3")).await;
+            let v = simple_value(
+                &c,
+                &format!("SELECT {i} + count(*) FROM users WHERE id <= 3"),
+            )
+            .await;
             assert_eq!(v, (i + 3).to_string());
             c.simple_query("BEGIN").await.unwrap();
             let v = simple_value(&c, &format!("SELECT {i} * 2")).await;
@@ -87,24 +95,36 @@ async fn three_hundred_clients_over_a_pool_of_five() {
     let results = deadline(180, "300 clients", join_all(tasks)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     watcher.join().unwrap();
-    let mut done: Vec<i32> = results.into_iter().map(|r| r.expect("client task panicked")).collect();
+    let mut done: Vec<i32> = results
+        .into_iter()
+        .map(|r| r.expect("client task panicked"))
+        .collect();
     done.sort();
     assert_eq!(done, (0..300).collect::<Vec<_>>());
     let max = max_seen.load(std::sync::atomic::Ordering::SeqCst);
     assert!(max <= 5, "pool of 5 used {max} upstream connections");
-    eprintln!("300 clients over a pool of 5: {:?}, at most {max} upstream connections", start.elapsed());
+    eprintln!(
+        "300 clients over a pool of 5: {:?}, at most {max} upstream connections",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_client_connections_answers_53300() {
     let up = upstream::shared();
-    let proxy = ProxyBuilder::new(up.port()).max_client_connections(3).start();
+    let proxy = ProxyBuilder::new(up.port())
+        .max_client_connections(3)
+        .start();
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(connect(&proxy, ALICE.0, APP_DB).await);
     }
-    let e = try_connect(&proxy, ALICE.0, APP_DB).await.expect_err("a 4th client was accepted");
-    let d = e.as_db_error().unwrap_or_else(|| panic!("no server error: {e:?}"));
+    let e = try_connect(&proxy, ALICE.0, APP_DB)
+        .await
+        .expect_err("a 4th client was accepted");
+    let d = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("no server error: {e:?}"));
     assert_eq!(d.code().code(), "53300", "{}", describe(&e));
     assert!(d.message().starts_with("pgward: "), "{}", d.message());
     for c in &held {
@@ -155,8 +175,16 @@ async fn checkout_timeout_answers_53300_and_the_pool_recovers() {
     };
     assert_eq!(e.0, "53300", "{}", e.1);
     assert!(e.2.starts_with("pgward: "), "{}", e.1);
-    assert!(t.elapsed() >= Duration::from_millis(400), "gave up too early: {:?}", t.elapsed());
-    assert!(t.elapsed() < Duration::from_secs(5), "checkout_timeout not honoured: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "gave up too early: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "checkout_timeout not honoured: {:?}",
+        t.elapsed()
+    );
 
     holder.simple_query("COMMIT").await.unwrap();
     let waiter = match waiter {
@@ -191,7 +219,10 @@ async fn waiting_clients_get_the_server_when_it_frees_up() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         holder.simple_query("COMMIT").await.unwrap();
     };
-    let (vals, _) = deadline(30, "queued clients", async { futures::join!(join_all(waiters), release) }).await;
+    let (vals, _) = deadline(30, "queued clients", async {
+        futures::join!(join_all(waiters), release)
+    })
+    .await;
     assert_eq!(vals, vec!["0", "1", "2", "3", "4"]);
 }
 
@@ -199,7 +230,10 @@ async fn waiting_clients_get_the_server_when_it_frees_up() {
 async fn session_pooling_does_not_leak_state_to_the_next_client() {
     let up = upstream::shared();
     let db = up.fresh_db("leak");
-    let proxy = ProxyBuilder::new(up.port()).pool_mode("session").pool_size(1).start();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("session")
+        .pool_size(1)
+        .start();
     let default_work_mem = simple_value(&connect(&proxy, DAVE.0, &db).await, "SHOW work_mem").await;
     // (that client is dropped: its server goes back to the pool)
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -215,10 +249,20 @@ async fn session_pooling_does_not_leak_state_to_the_next_client() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let b = connect(&proxy, DAVE.0, &db).await;
-    assert_eq!(simple_value(&b, "SHOW work_mem").await, default_work_mem, "SET leaked to the next client");
-    let e = b.simple_query("EXECUTE leaked").await.expect_err("prepared statement leaked");
+    assert_eq!(
+        simple_value(&b, "SHOW work_mem").await,
+        default_work_mem,
+        "SET leaked to the next client"
+    );
+    let e = b
+        .simple_query("EXECUTE leaked")
+        .await
+        .expect_err("prepared statement leaked");
     assert_eq!(sqlstate(&e), "26000", "{}", describe(&e));
-    let e = b.simple_query("FETCH NEXT FROM leaked_cur").await.expect_err("cursor leaked");
+    let e = b
+        .simple_query("FETCH NEXT FROM leaked_cur")
+        .await
+        .expect_err("cursor leaked");
     assert_eq!(sqlstate(&e), "34000", "{}", describe(&e));
     assert_eq!(
         simple_value(&b, "SELECT count(*) FROM pg_listening_channels()").await,
@@ -234,7 +278,10 @@ async fn a_client_that_vanishes_mid_transaction_leaves_nothing_behind() {
     let up = upstream::shared();
     let db = up.fresh_db("vanish");
     for mode in ["transaction", "session"] {
-        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).pool_size(1).start();
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .pool_size(1)
+            .start();
         {
             let raw_addr = proxy.addr();
             let mut raw = raw::RawConn::startup(raw_addr, BOB.0, &proxy.password(BOB.0), &db, &[])
@@ -251,9 +298,18 @@ async fn a_client_that_vanishes_mid_transaction_leaves_nothing_behind() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let c = connect(&proxy, BOB.0, &db).await;
-        assert_eq!(simple_value(&c, "SHOW transaction_isolation").await, "read committed");
-        let rows = simple_rows(&c, "SELECT status FROM documents WHERE id = 1").await.unwrap();
-        assert_ne!(rows[0][0].as_deref(), Some("vanished"), "{mode}: uncommitted write visible");
+        assert_eq!(
+            simple_value(&c, "SHOW transaction_isolation").await,
+            "read committed"
+        );
+        let rows = simple_rows(&c, "SELECT status FROM documents WHERE id = 1")
+            .await
+            .unwrap();
+        assert_ne!(
+            rows[0][0].as_deref(),
+            Some("vanished"),
+            "{mode}: uncommitted write visible"
+        );
         // The row is not locked by a leftover transaction: this update must not block.
         let r = deadline(
             10,
@@ -263,7 +319,10 @@ async fn a_client_that_vanishes_mid_transaction_leaves_nothing_behind() {
         .await;
         r.unwrap_or_else(|e| panic!("{mode}: {}", describe(&e)));
         assert_eq!(
-            up.sql(&db, "SELECT count(*) FROM documents WHERE status = 'vanished'"),
+            up.sql(
+                &db,
+                "SELECT count(*) FROM documents WHERE status = 'vanished'"
+            ),
             "0",
             "{mode}"
         );

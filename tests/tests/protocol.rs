@@ -26,7 +26,9 @@ async fn simple_query_single_and_multi_statement() {
         simple_value(&c, "SELECT email FROM users WHERE id = 7").await,
         "user7@example.com"
     );
-    let rows = simple_rows(&c, "SELECT 1 AS a; SELECT 'two', NULL::text").await.unwrap();
+    let rows = simple_rows(&c, "SELECT 1 AS a; SELECT 'two', NULL::text")
+        .await
+        .unwrap();
     assert_eq!(
         rows,
         vec![
@@ -35,7 +37,10 @@ async fn simple_query_single_and_multi_statement() {
         ]
     );
     // Non-ASCII text survives both directions unchanged.
-    assert_eq!(simple_value(&c, "SELECT 'Grüße, 東京 ✓'").await, "Grüße, 東京 ✓");
+    assert_eq!(
+        simple_value(&c, "SELECT 'Grüße, 東京 ✓'").await,
+        "Grüße, 東京 ✓"
+    );
     // An empty query string answers EmptyQueryResponse, not an error.
     simple_rows(&c, "").await.unwrap();
     // The upstream's settings reach the client.
@@ -49,7 +54,9 @@ async fn simple_query_single_and_multi_statement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extended_query_unnamed_statements_in_transaction_mode() {
     let up = upstream::shared();
-    let proxy = ProxyBuilder::new(up.port()).pool_mode("transaction").start();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .start();
     let c = connect(&proxy, ALICE.0, APP_DB).await;
 
     // query_typed: Parse (unnamed) / Bind / Describe / Execute / Sync in one round trip.
@@ -149,7 +156,10 @@ async fn extended_query_named_statements_and_pipelining_in_session_mode() {
     // Portals with a row limit (query_raw + small fetches go through Execute with max_rows
     // only in transactions; a cursor does the same server-side).
     let tx = c.build_transaction().read_only(true).start().await.unwrap();
-    let portal = tx.bind("SELECT id FROM users ORDER BY id", &[]).await.unwrap();
+    let portal = tx
+        .bind("SELECT id FROM users ORDER BY id", &[])
+        .await
+        .unwrap();
     let first = tx.query_portal(&portal, 10).await.unwrap();
     let second = tx.query_portal(&portal, 10).await.unwrap();
     assert_eq!(first.len(), 10);
@@ -169,7 +179,9 @@ async fn copy_in_and_copy_out() {
         .copy_out("COPY (SELECT id, email FROM users ORDER BY id) TO STDOUT")
         .await
         .unwrap_or_else(|e| panic!("{}", describe(&e)));
-    let chunks: Vec<bytes::Bytes> = deadline(20, "copy out", stream.try_collect()).await.unwrap();
+    let chunks: Vec<bytes::Bytes> = deadline(20, "copy out", stream.try_collect())
+        .await
+        .unwrap();
     let text = String::from_utf8(chunks.concat()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 300);
@@ -184,44 +196,73 @@ async fn copy_in_and_copy_out() {
         .unwrap_or_else(|e| panic!("{}", describe(&e)));
     futures::pin_mut!(sink);
     for chunk in 0..5 {
-        let data: String = (0..1000).map(|i| format!("{}\n", 500_000 + chunk * 1000 + i)).collect();
+        let data: String = (0..1000)
+            .map(|i| format!("{}\n", 500_000 + chunk * 1000 + i))
+            .collect();
         sink.send(bytes::Bytes::from(data)).await.unwrap();
     }
     let n = deadline(20, "copy in finish", sink.finish()).await.unwrap();
     assert_eq!(n, 5000);
     assert_eq!(
-        up.sql(&db, "SELECT count(*), min(user_id), max(user_id) FROM id_mappings WHERE user_id >= 500000"),
+        up.sql(
+            &db,
+            "SELECT count(*), min(user_id), max(user_id) FROM id_mappings WHERE user_id >= 500000"
+        ),
         "5000|500000|504999"
     );
 
     // The on-call role (max_affected_rows = 1000): 600 rows go in, 1500 are rolled back (54000).
     let rw = connect(&proxy, BOB.0, &db).await;
-    let sink = rw.copy_in("COPY id_mappings (user_id) FROM STDIN").await.unwrap();
+    let sink = rw
+        .copy_in("COPY id_mappings (user_id) FROM STDIN")
+        .await
+        .unwrap();
     futures::pin_mut!(sink);
     let data: String = (0..600).map(|i| format!("{}\n", 700_000 + i)).collect();
     sink.send(bytes::Bytes::from(data)).await.unwrap();
-    assert_eq!(deadline(20, "small copy in", sink.finish()).await.unwrap(), 600);
-    let sink = rw.copy_in("COPY id_mappings (user_id) FROM STDIN").await.unwrap();
+    assert_eq!(
+        deadline(20, "small copy in", sink.finish()).await.unwrap(),
+        600
+    );
+    let sink = rw
+        .copy_in("COPY id_mappings (user_id) FROM STDIN")
+        .await
+        .unwrap();
     futures::pin_mut!(sink);
     let data: String = (0..1500).map(|i| format!("{}\n", 800_000 + i)).collect();
     sink.send(bytes::Bytes::from(data)).await.unwrap();
-    let err = deadline(20, "large copy in", sink.finish()).await.unwrap_err();
+    let err = deadline(20, "large copy in", sink.finish())
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "54000", "{}", describe(&err));
     assert_usable(&rw, "after a rolled-back COPY").await;
     assert_eq!(
-        up.sql(&db, "SELECT count(*) FROM id_mappings WHERE user_id >= 700000"),
+        up.sql(
+            &db,
+            "SELECT count(*) FROM id_mappings WHERE user_id >= 700000"
+        ),
         "600"
     );
 
     // A COPY IN with bad data fails with 22P02 and the session goes on.
-    let sink = rw.copy_in("COPY id_mappings (user_id) FROM STDIN").await.unwrap();
+    let sink = rw
+        .copy_in("COPY id_mappings (user_id) FROM STDIN")
+        .await
+        .unwrap();
     futures::pin_mut!(sink);
-    sink.send(bytes::Bytes::from_static(b"1\nnot-a-number\n")).await.unwrap();
-    let err = deadline(20, "bad copy in", sink.finish()).await.unwrap_err();
+    sink.send(bytes::Bytes::from_static(b"1\nnot-a-number\n"))
+        .await
+        .unwrap();
+    let err = deadline(20, "bad copy in", sink.finish())
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "22P02", "{}", describe(&err));
     assert_usable(&rw, "after a failed COPY").await;
     assert_eq!(
-        up.sql(&db, "SELECT count(*) FROM id_mappings WHERE user_id >= 500000"),
+        up.sql(
+            &db,
+            "SELECT count(*) FROM id_mappings WHERE user_id >= 500000"
+        ),
         "5600"
     );
 }
@@ -237,7 +278,10 @@ async fn error_mid_session_and_the_session_goes_on() {
         let e = c.simple_query("SELECT 1/0").await.unwrap_err();
         assert_eq!(sqlstate(&e), "22012", "{mode}: {}", describe(&e));
         assert_usable(&c, "after division by zero").await;
-        let e = c.simple_query("SELECT * FROM no_such_table").await.unwrap_err();
+        let e = c
+            .simple_query("SELECT * FROM no_such_table")
+            .await
+            .unwrap_err();
         assert_eq!(sqlstate(&e), "42P01", "{mode}: {}", describe(&e));
         assert_usable(&c, "after undefined table").await;
 
@@ -298,22 +342,32 @@ async fn cancel_request_stops_only_the_target_query() {
         deadline(10, "cancel_query", token.cancel_query(NoTls))
             .await
             .unwrap_or_else(|e| panic!("{mode}: cancel request failed: {}", describe(&e)));
-        let (r, victim) = deadline(5, "the cancelled query to end", slow).await.unwrap();
+        let (r, victim) = deadline(5, "the cancelled query to end", slow)
+            .await
+            .unwrap();
         let waited = t.elapsed();
         let e = r.expect_err("the slow read should have been cancelled");
         assert_eq!(sqlstate(&e), "57014", "{mode}: {}", describe(&e));
-        assert!(waited < Duration::from_secs(2), "{mode}: cancel took {waited:?}");
+        assert!(
+            waited < Duration::from_secs(2),
+            "{mode}: cancel took {waited:?}"
+        );
         assert_usable(&victim, "after cancel").await;
 
         // The other client's query was not cancelled.
         let (r, took) = deadline(10, "the bystander's query", other).await.unwrap();
         let rows = r.unwrap_or_else(|e| panic!("{mode}: bystander was hit: {}", describe(&e)));
-        assert!(rows.len() >= 2, "{mode}: bystander got {} messages", rows.len());
+        assert!(
+            rows.len() >= 2,
+            "{mode}: bystander got {} messages",
+            rows.len()
+        );
         assert!(took >= Duration::from_secs(2));
 
         // Extended protocol too.
         let token = victim.cancel_token();
-        let slow = tokio::spawn(async move { victim.query_typed(SLOW_READ, &[]).await.map(|_| ()) });
+        let slow =
+            tokio::spawn(async move { victim.query_typed(SLOW_READ, &[]).await.map(|_| ()) });
         tokio::time::sleep(Duration::from_millis(700)).await;
         token.cancel_query(NoTls).await.unwrap();
         let r = deadline(5, "cancelled extended query", slow).await.unwrap();
@@ -327,13 +381,21 @@ async fn cancel_of_pg_sleep_30_returns_57014_quickly() {
     let proxy = ProxyBuilder::new(up.port()).start();
     let c = connect(&proxy, BOB.0, APP_DB).await;
     let token = c.cancel_token();
-    let slow = tokio::spawn(async move { (c.simple_query("SELECT pg_sleep(30)").await.map(|_| ()), c) });
+    let slow =
+        tokio::spawn(async move { (c.simple_query("SELECT pg_sleep(30)").await.map(|_| ()), c) });
     tokio::time::sleep(Duration::from_millis(700)).await;
     let t = Instant::now();
-    token.cancel_query(NoTls).await.unwrap_or_else(|e| panic!("{}", describe(&e)));
+    token
+        .cancel_query(NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
     let (r, c) = deadline(5, "cancelled pg_sleep(30)", slow).await.unwrap();
     assert_eq!(sqlstate(&r.unwrap_err()), "57014");
-    assert!(t.elapsed() < Duration::from_secs(2), "cancel took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "cancel took {:?}",
+        t.elapsed()
+    );
     assert_usable(&c, "after cancelling pg_sleep").await;
 }
 
@@ -342,7 +404,11 @@ async fn cancel_with_a_wrong_key_does_nothing() {
     let up = upstream::shared();
     let proxy = ProxyBuilder::new(up.port()).start();
     let c = connect(&proxy, BOB.0, APP_DB).await;
-    let slow = tokio::spawn(async move { c.simple_query("SELECT pg_sleep(1.5), 'done'").await.map(|m| m.len()) });
+    let slow = tokio::spawn(async move {
+        c.simple_query("SELECT pg_sleep(1.5), 'done'")
+            .await
+            .map(|m| m.len())
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     // A CancelRequest with a made-up key: pgward must not cancel anything.
     let mut s = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
@@ -354,7 +420,9 @@ async fn cancel_with_a_wrong_key_does_nothing() {
     use tokio::io::AsyncWriteExt;
     s.write_all(&pkt).await.unwrap();
     drop(s);
-    let r = deadline(10, "query after a bogus cancel", slow).await.unwrap();
+    let r = deadline(10, "query after a bogus cancel", slow)
+        .await
+        .unwrap();
     r.unwrap_or_else(|e| panic!("a bogus cancel key cancelled a query: {}", describe(&e)));
 }
 
@@ -365,24 +433,42 @@ async fn wrong_password_and_unknown_user_get_the_same_28p01() {
 
     let mut cfg = pg_config(&proxy, ALICE.0, APP_DB);
     cfg.password("not-alices-password");
-    let e = connect_with(cfg).await.expect_err("wrong password accepted");
-    let d = e.as_db_error().unwrap_or_else(|| panic!("no server error: {e:?}"));
+    let e = connect_with(cfg)
+        .await
+        .expect_err("wrong password accepted");
+    let d = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("no server error: {e:?}"));
     assert_eq!(d.code().code(), "28P01");
-    assert_eq!(d.message(), "password authentication failed for user \"alice\"");
+    assert_eq!(
+        d.message(),
+        "password authentication failed for user \"alice\""
+    );
 
     let mut cfg = pg_config(&proxy, ALICE.0, APP_DB);
     cfg.user("nobody-here");
     let e = connect_with(cfg).await.expect_err("unknown user accepted");
-    let d2 = e.as_db_error().unwrap_or_else(|| panic!("no server error: {e:?}"));
+    let d2 = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("no server error: {e:?}"));
     assert_eq!(d2.code().code(), "28P01");
-    assert_eq!(d2.message(), "password authentication failed for user \"nobody-here\"");
-    assert_eq!(d.detail(), d2.detail(), "unknown user must look like a wrong password");
+    assert_eq!(
+        d2.message(),
+        "password authentication failed for user \"nobody-here\""
+    );
+    assert_eq!(
+        d.detail(),
+        d2.detail(),
+        "unknown user must look like a wrong password"
+    );
     assert_eq!(d.hint(), d2.hint());
 
     // The upstream login's own password is not a proxy user's password.
     let mut cfg = pg_config(&proxy, ALICE.0, APP_DB);
     cfg.user(upstream::RO_USER).password(upstream::RO_PASSWORD);
-    let e = connect_with(cfg).await.expect_err("upstream login accepted as a proxy user");
+    let e = connect_with(cfg)
+        .await
+        .expect_err("upstream login accepted as a proxy user");
     assert_eq!(sqlstate(&e), "28P01");
 
     // Still serving the right password afterwards.
@@ -396,8 +482,14 @@ async fn read_only_role_runs_upstream_read_only() {
     let proxy = ProxyBuilder::new(up.port()).start();
     let c = connect(&proxy, ALICE.0, APP_DB).await;
     assert_eq!(simple_value(&c, "SHOW transaction_read_only").await, "on");
-    assert_eq!(simple_value(&c, "SELECT current_user").await, upstream::RO_USER);
+    assert_eq!(
+        simple_value(&c, "SELECT current_user").await,
+        upstream::RO_USER
+    );
     let w = connect(&proxy, BOB.0, APP_DB).await;
     assert_eq!(simple_value(&w, "SHOW transaction_read_only").await, "off");
-    assert_eq!(simple_value(&w, "SELECT current_user").await, upstream::OWNER_USER);
+    assert_eq!(
+        simple_value(&w, "SELECT current_user").await,
+        upstream::OWNER_USER
+    );
 }

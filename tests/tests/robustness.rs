@@ -36,12 +36,20 @@ async fn upstream_stopped_and_started_again() {
         .set("upstream", "connect_timeout", "2s")
         .start();
     let before = connect(&proxy, ALICE.0, APP_DB).await;
-    assert_eq!(simple_value(&before, "SELECT count(*) FROM users").await, "300");
+    assert_eq!(
+        simple_value(&before, "SELECT count(*) FROM users").await,
+        "300"
+    );
 
     up.stop();
 
     // The client that was connected gets an error (or its connection closes), not a hang.
-    let r = deadline(20, "query while upstream is down", before.simple_query("SELECT 1")).await;
+    let r = deadline(
+        20,
+        "query while upstream is down",
+        before.simple_query("SELECT 1"),
+    )
+    .await;
     match r {
         Ok(m) => panic!("query succeeded with the upstream down: {m:?}"),
         Err(e) => {
@@ -68,7 +76,11 @@ async fn upstream_stopped_and_started_again() {
             "new client while upstream down: {}",
             describe(&err)
         );
-        assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 
     up.start_again();
@@ -90,7 +102,10 @@ async fn upstream_stopped_and_started_again() {
                 eprintln!("not yet: {}", describe(&e));
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            Err(e) => panic!("pgward did not recover after the upstream came back: {}", describe(&e)),
+            Err(e) => panic!(
+                "pgward did not recover after the upstream came back: {}",
+                describe(&e)
+            ),
         }
     }
     // Several clients in a row all work (no dead connections left in the pool).
@@ -108,7 +123,9 @@ async fn garbage_before_startup() {
 
     // Random-looking bytes instead of a startup packet.
     let mut c = RawConn::connect(addr).await;
-    let garbage: Vec<u8> = (0..256u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..256u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let _ = c.send(&garbage).await;
     expect_error_or_close(&mut c, 10, "random bytes").await;
 
@@ -175,10 +192,16 @@ async fn truncated_and_silent_peers_do_not_block_others() {
     // Others are served meanwhile, promptly.
     let t = Instant::now();
     assert_still_serving(&proxy, "while 30 peers stall").await;
-    assert!(t.elapsed() < Duration::from_secs(5), "serving others took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "serving others took {:?}",
+        t.elapsed()
+    );
     // A client that stalls in the middle of authentication does not block others either.
     let mut c = RawConn::connect(addr).await;
-    c.send(&startup_packet(&[("user", ALICE.0), ("database", APP_DB)])).await.unwrap();
+    c.send(&startup_packet(&[("user", ALICE.0), ("database", APP_DB)]))
+        .await
+        .unwrap();
     match c.read_msg(10).await {
         ReadResult::Msg(m) => assert_eq!(m.tag, b'R', "expected an authentication request"),
         other => panic!("no authentication request: {other:?}"),
@@ -196,7 +219,9 @@ async fn hostile_frames_after_authentication() {
 
     // An absurd length on a Query: an error or a close, promptly, without allocating it.
     for len in [0x7fff_fff0u32, 0xffff_ffff, 2] {
-        let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[]).await.unwrap();
+        let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[])
+            .await
+            .unwrap();
         let mut pkt = vec![b'Q'];
         pkt.extend_from_slice(&len.to_be_bytes());
         pkt.extend_from_slice(b"SELECT 1\0");
@@ -205,24 +230,34 @@ async fn hostile_frames_after_authentication() {
     }
 
     // An unknown message type.
-    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[]).await.unwrap();
+    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[])
+        .await
+        .unwrap();
     let _ = c.send(&frame(b'y', b"whatever")).await;
     expect_error_or_close(&mut c, 10, "unknown message type").await;
 
     // Random bytes after authentication.
-    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[]).await.unwrap();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8).collect();
+    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[])
+        .await
+        .unwrap();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(40503) >> 7) as u8)
+        .collect();
     let _ = c.send(&garbage).await;
     expect_error_or_close(&mut c, 10, "garbage after auth").await;
 
     // A Query that is not NUL-terminated.
-    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[]).await.unwrap();
+    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[])
+        .await
+        .unwrap();
     let _ = c.send(&frame(b'Q', b"SELECT 1")).await;
     expect_error_or_close(&mut c, 10, "unterminated Query").await;
 
     // Invalid UTF-8 in query text: refused (never repaired and run), the session goes on or is
     // closed; never a crash.
-    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[]).await.unwrap();
+    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[])
+        .await
+        .unwrap();
     let _ = c.send(&frame(b'Q', b"SELECT '\xff\xfe'\0")).await;
     let r = c.read_msg(10).await;
     match r {
@@ -237,7 +272,9 @@ async fn hostile_frames_after_authentication() {
     }
 
     // A truncated frame followed by silence, then a normal client: served.
-    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[]).await.unwrap();
+    let mut c = RawConn::startup(addr, ALICE.0, &pw, APP_DB, &[])
+        .await
+        .unwrap();
     let _ = c.send(&[b'Q', 0, 0, 0, 50, b'S', b'E']).await;
     assert_still_serving(&proxy, "after hostile frames").await;
     drop(c);
@@ -259,14 +296,19 @@ async fn function_call_message_gets_a_clear_error_and_the_session_goes_on() {
         body.extend_from_slice(&0u16.to_be_bytes());
         c.send(&frame(b'F', &body)).await.unwrap();
         let msgs = c.until_ready(10).await;
-        let e = raw::first_error(&msgs).unwrap_or_else(|| panic!("{user}: FunctionCall not refused: {msgs:?}"));
+        let e = raw::first_error(&msgs)
+            .unwrap_or_else(|| panic!("{user}: FunctionCall not refused: {msgs:?}"));
         assert!(e.code().is_some(), "{:?}", e.fields());
         assert!(
             !msgs.iter().any(|m| m.tag == b'V'),
             "{user}: FunctionCall reached the server"
         );
         let ok = c.simple_query("SELECT 'after F'").await;
-        assert_eq!(raw::rows(&ok), vec![vec![Some("after F".to_string())]], "{user}");
+        assert_eq!(
+            raw::rows(&ok),
+            vec![vec![Some("after F".to_string())]],
+            "{user}"
+        );
     }
 }
 
@@ -285,7 +327,9 @@ async fn ssl_and_gss_requests_are_answered() {
     pkt.extend_from_slice(&80877103u32.to_be_bytes());
     c.send(&pkt).await.unwrap();
     assert_eq!(c.read_byte(10).await, Some(b'N'));
-    c.send(&startup_packet(&[("user", ALICE.0), ("database", APP_DB)])).await.unwrap();
+    c.send(&startup_packet(&[("user", ALICE.0), ("database", APP_DB)]))
+        .await
+        .unwrap();
     match c.read_msg(10).await {
         ReadResult::Msg(m) => assert_eq!(m.tag, b'R'),
         other => panic!("{other:?}"),
@@ -302,7 +346,10 @@ async fn sigterm_lets_the_transaction_finish_then_exits_zero() {
     proxy.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // New connections are no longer accepted...
-    assert!(try_connect(&proxy, ALICE.0, APP_DB).await.is_err(), "accepted a client after SIGTERM");
+    assert!(
+        try_connect(&proxy, ALICE.0, APP_DB).await.is_err(),
+        "accepted a client after SIGTERM"
+    );
     // ...but the transaction in flight can finish.
     assert_eq!(simple_value(&c, "SELECT 2").await, "2");
     c.simple_query("COMMIT").await.unwrap();

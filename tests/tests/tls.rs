@@ -10,10 +10,16 @@ async fn client_tls_require_refuses_plaintext_and_serves_tls() {
     install_crypto_provider();
     let up = upstream::shared();
     let cert = TestCert::new();
-    let proxy = ProxyBuilder::new(up.port()).client_tls("require", &cert).start();
+    let proxy = ProxyBuilder::new(up.port())
+        .client_tls("require", &cert)
+        .start();
 
-    let e = try_connect(&proxy, ALICE.0, APP_DB).await.expect_err("plaintext accepted");
-    let d = e.as_db_error().unwrap_or_else(|| panic!("no server error: {e:?}"));
+    let e = try_connect(&proxy, ALICE.0, APP_DB)
+        .await
+        .expect_err("plaintext accepted");
+    let d = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("no server error: {e:?}"));
     assert_eq!(d.code().code(), "28000", "{}", describe(&e));
     assert!(d.message().starts_with("pgward: "), "{}", d.message());
 
@@ -24,18 +30,42 @@ async fn client_tls_require_refuses_plaintext_and_serves_tls() {
 
     // A client that does not trust the certificate fails the handshake.
     let other = TestCert::new();
-    let e = connect_tls(&proxy, ALICE.0, APP_DB, &other).await.expect_err("untrusted cert accepted");
-    assert!(e.as_db_error().is_none(), "expected a TLS error, got {}", describe(&e));
+    let e = connect_tls(&proxy, ALICE.0, APP_DB, &other)
+        .await
+        .expect_err("untrusted cert accepted");
+    assert!(
+        e.as_db_error().is_none(),
+        "expected a TLS error, got {}",
+        describe(&e)
+    );
 
     // psql with sslmode=require works; sslmode=disable is refused with the pgward message.
     let proxy_ref = &proxy;
     let (ok, refused) = tokio::task::block_in_place(|| {
         let mut cmd = libpq_command(proxy_ref, "psql", ALICE.0, APP_DB);
-        cmd.env("PGSSLMODE", "require").args(["-X", "-At", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", "-c", "SELECT count(*) FROM users"]);
-        let ok = run_with_timeout(cmd, None, std::time::Duration::from_secs(30), "psql sslmode=require");
+        cmd.env("PGSSLMODE", "require").args([
+            "-X",
+            "-At",
+            "-c",
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            "-c",
+            "SELECT count(*) FROM users",
+        ]);
+        let ok = run_with_timeout(
+            cmd,
+            None,
+            std::time::Duration::from_secs(30),
+            "psql sslmode=require",
+        );
         let mut cmd = libpq_command(proxy_ref, "psql", ALICE.0, APP_DB);
-        cmd.env("PGSSLMODE", "disable").args(["-X", "-c", "SELECT 1"]);
-        let refused = run_with_timeout(cmd, None, std::time::Duration::from_secs(30), "psql sslmode=disable");
+        cmd.env("PGSSLMODE", "disable")
+            .args(["-X", "-c", "SELECT 1"]);
+        let refused = run_with_timeout(
+            cmd,
+            None,
+            std::time::Duration::from_secs(30),
+            "psql sslmode=disable",
+        );
         (ok, refused)
     });
     ok.assert_ok("psql sslmode=require");
@@ -49,7 +79,9 @@ async fn client_tls_allow_serves_both() {
     install_crypto_provider();
     let up = upstream::shared();
     let cert = TestCert::new();
-    let proxy = ProxyBuilder::new(up.port()).client_tls("allow", &cert).start();
+    let proxy = ProxyBuilder::new(up.port())
+        .client_tls("allow", &cert)
+        .start();
     let plain = connect(&proxy, ALICE.0, APP_DB).await;
     assert_usable(&plain, "plaintext with client_tls = allow").await;
     let tls = connect_tls(&proxy, ALICE.0, APP_DB, &cert)
@@ -57,9 +89,16 @@ async fn client_tls_allow_serves_both() {
         .unwrap_or_else(|e| panic!("TLS connect: {}", describe(&e)));
     assert_usable(&tls, "TLS with client_tls = allow").await;
     // A large result over TLS arrives whole.
-    let rows = simple_rows(&tls, "SELECT repeat('x', 1000) FROM generate_series(1, 5000)").await.unwrap();
+    let rows = simple_rows(
+        &tls,
+        "SELECT repeat('x', 1000) FROM generate_series(1, 5000)",
+    )
+    .await
+    .unwrap();
     assert_eq!(rows.len(), 5000);
-    assert!(rows.iter().all(|r| r[0].as_deref().map(str::len) == Some(1000)));
+    assert!(rows
+        .iter()
+        .all(|r| r[0].as_deref().map(str::len) == Some(1000)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,10 +117,15 @@ async fn upstream_tls_require() {
 
     // tls = require against a server without TLS: a clear 08xxx error, no plaintext fallback.
     let plain_up = upstream::shared();
-    let proxy = ProxyBuilder::new(plain_up.port()).upstream_tls("require").start();
+    let proxy = ProxyBuilder::new(plain_up.port())
+        .upstream_tls("require")
+        .start();
     let err = match try_connect(&proxy, ALICE.0, APP_DB).await {
         Err(e) => e,
-        Ok(c) => c.simple_query("SELECT 1").await.expect_err("fell back to plaintext upstream"),
+        Ok(c) => c
+            .simple_query("SELECT 1")
+            .await
+            .expect_err("fell back to plaintext upstream"),
     };
     assert!(sqlstate(&err).starts_with("08"), "{}", describe(&err));
 }

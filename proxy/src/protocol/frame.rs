@@ -230,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn startup_packet_limits() {
-        let mut ok = vec![0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+        let mut ok = [0u8, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
         let mut r = FrameReader::new(&ok[..], 100);
         assert_eq!(
             &r.next_untyped().await.unwrap().unwrap()[..],
