@@ -172,4 +172,3 @@ mod tests {
         assert_send_sync::<Engine>();
     }
 }
-

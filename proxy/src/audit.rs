@@ -4,40 +4,90 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use pgward_policy::Decision;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-#[derive(Debug, Serialize)]
-pub struct AuditRecord {
-    pub ts: String,
+/// Who a session is, shared by all its audit events.
+#[derive(Debug)]
+pub struct AuditSession {
     pub session: u64,
     pub user: String,
     pub role: String,
     pub client: String,
     pub database: String,
-    pub application_name: String,
-    pub statement: String,
-    pub fingerprint: String,
-    pub decision: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<&'static str>,
-    pub masked: Vec<String>,
+}
+
+/// One statement's audit event as a session hands it over: shared parts by reference, so the
+/// session's hot path allocates almost nothing; the writer thread formats it.
+#[derive(Debug)]
+pub struct AuditEvent {
+    pub at: SystemTime,
+    pub who: Arc<AuditSession>,
+    pub application_name: Arc<str>,
+    pub decision: Arc<Decision>,
     pub rows: u64,
-    pub duration_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Duration,
     pub sqlstate: Option<String>,
 }
 
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+/// The JSON line (the contract's fields).
+#[derive(Serialize)]
+struct AuditRecord<'a> {
+    ts: String,
+    session: u64,
+    user: &'a str,
+    role: &'a str,
+    client: &'a str,
+    database: &'a str,
+    application_name: &'a str,
+    statement: &'a str,
+    fingerprint: String,
+    decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
+    masked: [&'a str; 0],
+    rows: u64,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sqlstate: Option<&'a str>,
+}
+
+impl AuditEvent {
+    fn record(&self) -> AuditRecord<'_> {
+        let denial = self.decision.denial();
+        AuditRecord {
+            ts: humantime::format_rfc3339_millis(self.at).to_string(),
+            session: self.who.session,
+            user: &self.who.user,
+            role: &self.who.role,
+            client: &self.who.client,
+            database: &self.who.database,
+            application_name: &self.application_name,
+            statement: &self.decision.normalized,
+            fingerprint: format!("{:016x}", self.decision.fingerprint),
+            decision: if denial.is_some() {
+                "denied"
+            } else {
+                "allowed"
+            },
+            rule: denial.map(|d| d.rule),
+            masked: [],
+            rows: self.rows,
+            duration_ms: self.duration.as_secs_f64() * 1000.0,
+            sqlstate: self.sqlstate.as_deref().or(denial.map(|_| "42501")),
+        }
+    }
 }
 
 /// Where sessions send records. Cloning is cheap; `None` inside means auditing is off.
 #[derive(Clone, Default)]
 pub struct AuditSink {
-    tx: Option<mpsc::Sender<AuditRecord>>,
+    tx: Option<mpsc::Sender<AuditEvent>>,
 }
 
 impl AuditSink {
@@ -69,7 +119,7 @@ impl AuditSink {
     }
 
     /// Queue a record; waits when the writer is behind (records are never dropped).
-    pub async fn record(&self, r: AuditRecord) {
+    pub async fn record(&self, r: AuditEvent) {
         if let Some(tx) = &self.tx {
             if tx.send(r).await.is_err() {
                 tracing::error!("audit writer has stopped; record lost");
@@ -78,7 +128,7 @@ impl AuditSink {
     }
 }
 
-fn write_loop(mut rx: mpsc::Receiver<AuditRecord>, out: Box<dyn Write + Send>) {
+fn write_loop(mut rx: mpsc::Receiver<AuditEvent>, out: Box<dyn Write + Send>) {
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
     loop {
         // Drain in batches and sleep between them: one wake-up per batch, not per statement,
@@ -106,8 +156,8 @@ fn write_loop(mut rx: mpsc::Receiver<AuditRecord>, out: Box<dyn Write + Send>) {
     }
 }
 
-fn write_record(out: &mut impl Write, r: &AuditRecord) {
-    match serde_json::to_vec(r) {
+fn write_record(out: &mut impl Write, r: &AuditEvent) {
+    match serde_json::to_vec(&r.record()) {
         Ok(mut line) => {
             line.push(b'\n');
             if let Err(e) = out.write_all(&line) {

@@ -2,7 +2,7 @@
 //! (CommandComplete, errors, ReadyForQuery) to record rows, duration and SQLSTATE.
 
 use super::*;
-use crate::audit::{now_rfc3339, AuditRecord};
+use crate::audit::AuditEvent;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum AuditKind {
@@ -24,37 +24,19 @@ pub(super) struct PendingAudit {
 impl Session {
     fn record(
         &self,
-        decision: &Decision,
+        decision: &Arc<Decision>,
         rows: u64,
         elapsed: Duration,
         sqlstate: Option<String>,
-    ) -> AuditRecord {
-        let denial = decision.denial();
-        AuditRecord {
-            ts: now_rfc3339(),
-            session: self.id,
-            user: self.info.user.clone(),
-            role: self.info.role.clone(),
-            client: self.peer.to_string(),
-            database: self.info.database.clone(),
-            application_name: self
-                .desired
-                .iter()
-                .find(|(k, _)| k == "application_name")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| self.info.application_name.clone()),
-            statement: decision.normalized.to_string(),
-            fingerprint: format!("{:016x}", decision.fingerprint),
-            decision: if denial.is_some() {
-                "denied"
-            } else {
-                "allowed"
-            },
-            rule: denial.map(|d| d.rule),
-            masked: Vec::new(),
+    ) -> AuditEvent {
+        AuditEvent {
+            at: std::time::SystemTime::now(),
+            who: self.audit_who.clone(),
+            application_name: self.application_name.clone(),
+            decision: decision.clone(),
             rows,
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
-            sqlstate: sqlstate.or_else(|| denial.map(|_| "42501".to_string())),
+            duration: elapsed,
+            sqlstate,
         }
     }
 

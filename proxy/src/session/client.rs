@@ -429,6 +429,9 @@ impl Session {
 
     pub(super) fn set_desired(&mut self, name: &str, value: &str) {
         let lower = name.to_ascii_lowercase();
+        if lower == "application_name" {
+            self.application_name = Arc::from(value);
+        }
         match self.desired.iter_mut().find(|(k, _)| *k == lower) {
             Some(entry) => entry.1 = value.to_string(),
             None => self.desired.push((lower, value.to_string())),

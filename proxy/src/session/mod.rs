@@ -58,7 +58,6 @@ struct Substitution {
 pub struct Session {
     id: u64,
     client: FramedConn<ClientStream>,
-    peer: SocketAddr,
     info: StartupInfo,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
@@ -98,6 +97,10 @@ pub struct Session {
     copy_from_started: bool,
     /// A Sync sent after that Execute, held until we know whether the server ignores it.
     held_sync: Option<bytes::Bytes>,
+    /// Who this session is, for every audit event.
+    audit_who: Arc<crate::audit::AuditSession>,
+    /// The client's current application_name (audit).
+    application_name: Arc<str>,
     /// Decisions for texts this session sent before, valid for one policy snapshot.
     recent: decision_memo::DecisionMemo,
 }
@@ -128,10 +131,20 @@ impl Session {
             .iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
             .collect();
+        let id = shared.next_session_id();
+        let audit_who = Arc::new(crate::audit::AuditSession {
+            session: id,
+            user: info.user.clone(),
+            role: info.role.clone(),
+            client: peer.to_string(),
+            database: info.database.clone(),
+        });
+        let application_name = Arc::from(info.application_name.as_str());
         Session {
-            id: shared.next_session_id(),
+            audit_who,
+            application_name,
+            id,
             client,
-            peer,
             info,
             shared,
             pool,
