@@ -27,6 +27,21 @@ fn missing_portal(name: &str) -> PgError {
 impl Session {
     pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
         self.idle_since = Instant::now();
+        // PostgreSQL would swallow these without a ReadyForQuery (as a COPY protocol error, or
+        // while skipping to Sync), which would leave pgward's count of sync points wrong; no
+        // driver sends them, so they end the session instead.
+        if self.copy_in && !matches!(frame.tag(), b'd' | b'c' | b'f' | b'H' | b'S') {
+            return Err(PgError::fatal(
+                "08P01",
+                format!("unexpected message type {} during COPY FROM STDIN", frame.tag()),
+            ));
+        }
+        if self.unsynced && matches!(frame.tag(), b'Q' | b'F') {
+            return Err(PgError::fatal(
+                "08P01",
+                "simple Query inside an unfinished extended-query batch: send Sync first",
+            ));
+        }
         match frame.tag() {
             b'Q' => self.on_query(frame).await,
             b'P' => self.on_parse(frame).await,
