@@ -33,7 +33,10 @@ impl Session {
         if self.copy_in && !matches!(frame.tag(), b'd' | b'c' | b'f' | b'H' | b'S') {
             return Err(PgError::fatal(
                 "08P01",
-                format!("unexpected message type {} during COPY FROM STDIN", frame.tag()),
+                format!(
+                    "unexpected message type {} during COPY FROM STDIN",
+                    frame.tag()
+                ),
             ));
         }
         if self.unsynced && matches!(frame.tag(), b'Q' | b'F') {
