@@ -11,6 +11,7 @@ use crate::dml::{
     ddl_denial, judge_dml, judge_facts, judge_query, note_session_change, unanalyzable,
 };
 use crate::ident::fold_object_name;
+use crate::parse::{sql_family, Family};
 use crate::settings::{judge_setting, session_change, setting_value, SettingValue};
 use crate::types::{Access, SessionChange, StatementKind as K};
 use crate::walk::Facts;
@@ -132,47 +133,8 @@ pub fn judge(stmt: &Statement, ctx: &Ctx<'_>) -> Judged {
             }
             j
         }
-        Statement::CreateView(_)
-        | Statement::CreateIndex(_)
-        | Statement::CreateSchema { .. }
-        | Statement::CreateDatabase { .. }
-        | Statement::CreateFunction(_)
-        | Statement::CreateTrigger(_)
-        | Statement::CreateProcedure { .. }
-        | Statement::CreateSequence { .. }
-        | Statement::CreateDomain(_)
-        | Statement::CreateType { .. }
-        | Statement::CreateExtension(_)
-        | Statement::CreatePolicy(_)
-        | Statement::CreateOperator(_)
-        | Statement::CreateOperatorFamily(_)
-        | Statement::CreateOperatorClass(_)
-        | Statement::CreateTextSearch(_)
-        | Statement::CreateCollation(_)
-        | Statement::CreateServer(_)
-        | Statement::AlterTable(_)
-        | Statement::AlterSchema(_)
-        | Statement::AlterIndex { .. }
-        | Statement::AlterView { .. }
-        | Statement::AlterFunction(_)
-        | Statement::AlterType(_)
-        | Statement::AlterCollation(_)
-        | Statement::AlterOperator(_)
-        | Statement::AlterOperatorFamily(_)
-        | Statement::AlterOperatorClass(_)
-        | Statement::AlterTextSearch(_)
-        | Statement::AlterPolicy(_)
-        | Statement::Drop { .. }
-        | Statement::DropFunction(_)
-        | Statement::DropDomain(_)
-        | Statement::DropProcedure { .. }
-        | Statement::DropPolicy(_)
-        | Statement::DropExtension(_)
-        | Statement::DropOperator(_)
-        | Statement::DropOperatorFamily(_)
-        | Statement::DropOperatorClass(_)
-        | Statement::DropTrigger(_)
-        | Statement::Comment { .. } => ddl(K::Ddl, "CREATE/ALTER/DROP/COMMENT", ctx, false),
+        // The same list of DDL statements the two-parser check uses, kept in one place.
+        s if sql_family(s) == Family::Ddl => ddl(K::Ddl, "CREATE/ALTER/DROP/COMMENT", ctx, false),
         Statement::Call(_) => do_or_call(K::Call, "CALL", ctx),
         // Everything else (other dialects' statements, and PostgreSQL statements we do not
         // analyze) is refused.

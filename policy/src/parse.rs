@@ -27,7 +27,7 @@ pub enum Unit {
 
 /// Families compared between the two parsers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
+pub(crate) enum Family {
     Read,
     Insert,
     Update,
@@ -57,7 +57,7 @@ enum Family {
     Other,
 }
 
-fn sql_family(stmt: &Statement) -> Family {
+pub(crate) fn sql_family(stmt: &Statement) -> Family {
     match stmt {
         Statement::Query(q) => match query_kind(q) {
             StatementKind::Insert => Family::Insert,
