@@ -88,9 +88,22 @@ impl Session {
             return Ok(());
         }
         let mut pooled = self.pool.checkout().await.map_err(|e| e.to_pg())?;
-        if let Err(e) = sync_params(&mut pooled.server, &self.desired).await {
-            tokio::spawn(pooled.server.terminate());
-            return Err(e.to_pg());
+        match sync_params(&mut pooled.server, &self.desired).await {
+            Ok(()) => {}
+            // The server refused one of the client's settings (a bad TimeZone, say): the
+            // server itself is fine and goes back; the client hears the server's reason.
+            Err(crate::server::ServerError::Query { code, message }) => {
+                pooled.pool.clone().release(pooled);
+                return Err(PgError::error(
+                    "22023",
+                    format!("pgward: a session parameter was refused upstream: {message}"),
+                )
+                .with_detail(format!("upstream SQLSTATE {code}")));
+            }
+            Err(e) => {
+                tokio::spawn(pooled.server.terminate());
+                return Err(e.to_pg());
+            }
         }
         *self.cancel.slot.lock().await = Some(pooled.server.cancel.clone());
         self.server = Some(pooled);
