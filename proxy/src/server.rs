@@ -253,7 +253,32 @@ impl ServerConnection {
         self.run_prepared_messages(&out).await
     }
 
+    /// The server's current value of a setting (`SHOW`), read without touching the
+    /// client's unnamed statement.
+    pub async fn show(&mut self, setting: &str) -> Result<String, ServerError> {
+        let mut out = BytesMut::new();
+        frontend::internal_extended(&format!("SHOW {setting}"), &mut out);
+        let mut value = None;
+        self.run_messages(&out, &mut |tag, body| {
+            if tag == b'D' {
+                value = first_column_text(body);
+            }
+        })
+        .await?;
+        value.ok_or_else(|| ServerError::Protocol(format!("SHOW {setting} returned no row")))
+    }
+
     async fn run_prepared_messages(&mut self, out: &[u8]) -> Result<u8, ServerError> {
+        self.run_messages(out, &mut |_, _| {}).await
+    }
+
+    /// Send pgward's own messages and read up to ReadyForQuery, handing each other frame to
+    /// `on_frame`.
+    async fn run_messages(
+        &mut self,
+        out: &[u8],
+        on_frame: &mut (dyn FnMut(u8, &[u8]) + Send),
+    ) -> Result<u8, ServerError> {
         self.conn.send(out).await?;
         let mut failure = None;
         loop {
@@ -277,7 +302,7 @@ impl ServerConnection {
                         None => Ok(status),
                     };
                 }
-                _ => {}
+                tag => on_frame(tag, frame.body()),
             }
         }
     }
@@ -303,6 +328,17 @@ impl ServerConnection {
         self.conn.queue(&out);
         self.conn.shutdown().await;
     }
+}
+
+/// The first column of a DataRow as text (`None` for NULL or a malformed row).
+fn first_column_text(body: &[u8]) -> Option<String> {
+    let mut c = Cursor::new(body);
+    if c.i16().ok()? < 1 {
+        return None;
+    }
+    let len = c.i32().ok()?;
+    let bytes = c.take(usize::try_from(len).ok()?).ok()?;
+    std::str::from_utf8(bytes).ok().map(str::to_string)
 }
 
 /// Send a CancelRequest for the query running on `target` (a new short connection, as libpq

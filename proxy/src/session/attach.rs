@@ -31,7 +31,13 @@ async fn sync_params(
         if current == Some(value.as_str()) || !plain_name(name) {
             continue;
         }
-        sql.push_str(&format!("SET {name} = {};", literal(value)));
+        // set_config parses the value as the configuration file would, which list settings
+        // such as search_path need (`SET x = 'a, b'` would make one quoted element).
+        sql.push_str(&format!(
+            "SELECT pg_catalog.set_config({}, {}, false);",
+            literal(name),
+            literal(value)
+        ));
     }
     if sql.is_empty() {
         return Ok(());

@@ -4,6 +4,7 @@
 use pgward_policy::{SessionChange, SessionFacts, StatementInfo, StatementKind};
 
 use super::audit_trail::AuditKind;
+use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
 use crate::protocol::frontend;
@@ -284,7 +285,7 @@ impl Session {
             self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        self.apply_effects(&decision.statements);
+        // Session effects take hold at Execute: a Parse alone changes nothing.
         if let Some(s) = self.server.as_mut() {
             // A named statement lives on this server only: never hand it to another client.
             if !name.is_empty() {
@@ -421,6 +422,8 @@ impl Session {
                 Some(SessionChange::SearchPath(path)) => {
                     self.search_path = path.clone();
                     self.recent.clear();
+                    // It may fail or be rolled back: ask the server once the unit is done.
+                    self.path_check = PathCheck::AfterUnit;
                     let quoted: Vec<String> = path
                         .iter()
                         .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
@@ -430,6 +433,7 @@ impl Session {
                 }
                 Some(SessionChange::SearchPathDefault) => {
                     self.recent.clear();
+                    self.path_check = PathCheck::AfterUnit;
                     self.search_path = vec!["$user".to_string(), "public".to_string()];
                     self.desired.retain(|(k, _)| k != "search_path");
                     self.mark_dirty();

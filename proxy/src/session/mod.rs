@@ -42,6 +42,16 @@ use guard::{Limits, RowCounter, WriteGuard};
 /// before anything runs.
 const DENIED_MARKER: &str = "pgward_denied";
 
+/// When pgward must re-read the server's search_path (the one it judges functions with).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PathCheck {
+    No,
+    /// A statement changed it; it may have failed.
+    AfterUnit,
+    /// It changed inside the open transaction block; a ROLLBACK may undo it.
+    OnRollback,
+}
+
 /// Stop the loop or keep going.
 enum Flow {
     Continue,
@@ -97,6 +107,7 @@ pub struct Session {
     copy_from_started: bool,
     /// A Sync sent after that Execute, held until we know whether the server ignores it.
     held_sync: Option<bytes::Bytes>,
+    path_check: PathCheck,
     /// Who this session is, for every audit event.
     audit_who: Arc<crate::audit::AuditSession>,
     /// The client's current application_name (audit).
@@ -141,6 +152,7 @@ impl Session {
         });
         let application_name = Arc::from(info.application_name.as_str());
         Session {
+            path_check: PathCheck::No,
             audit_who,
             application_name,
             id,

@@ -2,6 +2,7 @@
 //! error (swapped for pgward's own). ReadyForQuery drives the transaction status, the audit
 //! trail and, in transaction mode, the server's return to the pool.
 
+use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
 use crate::protocol::Frame;
@@ -32,6 +33,9 @@ impl Session {
                         return Box::pin(self.run_script_piece(&next)).await;
                     }
                     self.script.clear();
+                }
+                if self.path_check == PathCheck::AfterUnit && self.pending == 0 && !self.unsynced {
+                    self.reread_search_path(status).await;
                 }
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
@@ -84,6 +88,10 @@ impl Session {
                 self.client.queue(frame.raw());
             }
             b'C' => {
+                if self.path_check == PathCheck::OnRollback && frame.body().starts_with(b"ROLLBACK")
+                {
+                    self.path_check = PathCheck::AfterUnit;
+                }
                 self.note_command_complete(decode::command_rows(frame.body()));
                 self.client.queue(frame.raw());
             }
@@ -107,6 +115,27 @@ impl Session {
 }
 
 impl Session {
+    /// Judge with the search_path the server really has after a statement that set it (which
+    /// may have failed, or been rolled back with its transaction).
+    async fn reread_search_path(&mut self, status: u8) {
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        match s.server.show("search_path").await {
+            Ok(value) => {
+                self.search_path = pgward_policy::parse_search_path(&value);
+                self.recent.clear();
+                self.set_desired("search_path", &value);
+            }
+            Err(e) => tracing::warn!(session = self.id, error = %e, "could not read search_path"),
+        }
+        self.path_check = if status == b'I' {
+            PathCheck::No
+        } else {
+            PathCheck::OnRollback
+        };
+    }
+
     /// A COPY FROM STDIN failed (before or during the copy): the server now skips to a Sync
     /// it will answer, so the held one goes out and counts.
     fn release_held_sync(&mut self) {

@@ -1,0 +1,85 @@
+//! pgward judges function names with the search_path the server really has: after a SET that
+//! was rolled back, or one prepared but never executed, the old path still applies.
+
+use pgward_e2e::proxy::{ProxyBuilder, ALICE};
+use pgward_e2e::upstream::{self, RO_USER};
+use pgward_e2e::*;
+
+async fn value(c: &tokio_postgres::Client, sql: &str) -> Result<String, String> {
+    match c.simple_query(sql).await {
+        Ok(msgs) => Ok(msgs
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .unwrap_or_default()),
+        Err(e) => Err(sqlstate(&e)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_resolve_with_the_servers_search_path() {
+    let up = upstream::shared();
+    let db = up.fresh_db("spath");
+    up.sql(
+        &db,
+        &format!(
+            "CREATE SCHEMA app; \
+             CREATE FUNCTION app.vetted() RETURNS int LANGUAGE sql AS 'SELECT 1'; \
+             CREATE FUNCTION public.vetted() RETURNS int LANGUAGE sql AS 'SELECT 2'; \
+             GRANT USAGE ON SCHEMA app TO {RO_USER};"
+        ),
+    );
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .set("functions", "safe", vec!["app.vetted"])
+            .start();
+        let c = connect(&proxy, ALICE.0, &db).await;
+        // Only app.vetted is vetted; with the default path vetted() is public.vetted.
+        assert_eq!(
+            value(&c, "SELECT vetted()").await,
+            Err("42501".into()),
+            "{mode}"
+        );
+        assert_eq!(
+            value(&c, "SELECT app.vetted()").await,
+            Ok("1".into()),
+            "{mode}"
+        );
+
+        // A SET rolled back with its transaction leaves the default path in force.
+        c.batch_execute("BEGIN; SET search_path TO app, public; ROLLBACK")
+            .await
+            .unwrap();
+        assert_eq!(
+            value(&c, "SELECT vetted()").await,
+            Err("42501".into()),
+            "{mode}: after rollback"
+        );
+
+        // A prepared (never executed) SET changes nothing either.
+        let _ = c.prepare("SET search_path TO app, public").await.unwrap();
+        assert_eq!(
+            value(&c, "SELECT vetted()").await,
+            Err("42501".into()),
+            "{mode}: after prepare"
+        );
+
+        // A SET that holds makes app.vetted the one that runs, in later transactions too.
+        c.batch_execute("SET search_path TO app, public")
+            .await
+            .unwrap();
+        assert_eq!(
+            value(&c, "SELECT vetted()").await,
+            Ok("1".into()),
+            "{mode}: after SET"
+        );
+        assert_eq!(
+            value(&c, "SELECT vetted()").await,
+            Ok("1".into()),
+            "{mode}: next transaction"
+        );
+    }
+}
