@@ -96,6 +96,7 @@ impl Session {
             max_result_rows: role.rules.max_result_rows,
             max_affected_rows: role.rules.max_affected_rows,
             idle_in_transaction_timeout: role.idle_in_transaction_timeout,
+            statement_timeout: role.statement_timeout,
         };
         let facts = SessionFacts {
             role: &role.rules,

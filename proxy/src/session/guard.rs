@@ -39,6 +39,7 @@ pub(super) struct Limits {
     pub max_result_rows: u64,
     pub max_affected_rows: u64,
     pub idle_in_transaction_timeout: Option<Duration>,
+    pub statement_timeout: Option<Duration>,
 }
 
 /// Result-row counting for `max_result_rows`.

@@ -42,6 +42,9 @@ use guard::{Limits, RowCounter, WriteGuard};
 /// before anything runs.
 const DENIED_MARKER: &str = "pgward_denied";
 
+/// How long past the role's statement_timeout pgward waits for the server's own cancel.
+const STATEMENT_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
+
 /// When pgward must re-read the server's search_path (the one it judges functions with).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PathCheck {
@@ -108,6 +111,10 @@ pub struct Session {
     /// A Sync sent after that Execute, held until we know whether the server ignores it.
     held_sync: Option<bytes::Bytes>,
     path_check: PathCheck,
+    /// When the server last finished something while work was pending (statement timer).
+    busy_since: Option<Instant>,
+    /// pgward cancelled the running statement for exceeding statement_timeout.
+    timeout_fired: bool,
     /// Who this session is, for every audit event.
     audit_who: Arc<crate::audit::AuditSession>,
     /// The client's current application_name (audit).
@@ -153,6 +160,8 @@ impl Session {
         let application_name = Arc::from(info.application_name.as_str());
         Session {
             path_check: PathCheck::No,
+            busy_since: None,
+            timeout_fired: false,
             audit_who,
             application_name,
             id,
@@ -280,6 +289,7 @@ impl Session {
                 }
             }
             let idle_deadline = self.idle_in_transaction_deadline();
+            let statement_deadline = self.statement_deadline();
             let flow = tokio::select! {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
@@ -302,11 +312,45 @@ impl Session {
                 _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
                     self.idle_in_transaction_expired().await
                 }
+                _ = sleep_until_opt(statement_deadline), if statement_deadline.is_some() => {
+                    self.statement_timeout_backstop().await
+                }
             };
             if let Flow::Stop = flow {
                 return Ok(());
             }
         }
+    }
+
+    /// The role's statement_timeout is pinned on its upstream connections, so the server
+    /// cancels on its own; this backstop cancels from pgward a moment later should the pin
+    /// ever have been loosened.
+    fn statement_deadline(&mut self) -> Option<tokio::time::Instant> {
+        if self.pending == 0 {
+            self.busy_since = None;
+            self.timeout_fired = false;
+            return None;
+        }
+        let since = *self.busy_since.get_or_insert_with(Instant::now);
+        let limit = self.limits.statement_timeout?;
+        if self.timeout_fired {
+            return None;
+        }
+        Some(tokio::time::Instant::from_std(
+            since + limit + STATEMENT_TIMEOUT_GRACE,
+        ))
+    }
+
+    async fn statement_timeout_backstop(&mut self) -> Flow {
+        self.timeout_fired = true;
+        tracing::warn!(
+            session = self.id,
+            "statement ran past the role's statement_timeout; cancelling"
+        );
+        if let Some(s) = self.server.as_ref() {
+            crate::server::send_cancel(&s.server.cancel).await;
+        }
+        Flow::Continue
     }
 
     fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
@@ -417,11 +461,4 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 
 fn io_lost(e: std::io::Error) -> PgError {
     PgError::fatal("08006", format!("client connection lost: {e}"))
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<Session>();
-    let _ = Duration::ZERO;
 }

@@ -9,6 +9,13 @@ use crate::protocol::Frame;
 
 impl Session {
     pub(super) async fn on_server(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        if matches!(
+            frame.tag(),
+            b'C' | b'Z' | b'I' | b's' | b'1' | b'2' | b'3' | b'n' | b't' | b'G' | b'H'
+        ) {
+            // The server finished a step: the statement timer starts again.
+            self.busy_since = None;
+        }
         if self.consumed_internally(&frame).await {
             return Ok(Flow::Continue);
         }
@@ -65,6 +72,18 @@ impl Session {
                         backend::error_response(&sub.error, &mut out);
                         self.client.queue(&out);
                     }
+                } else if self.timeout_fired && code.as_deref() == Some("57014") {
+                    // pgward's own cancel: say why, as the server's timeout would.
+                    self.busy_since = None;
+                    let err =
+                        PgError::error("57014", "canceling statement due to statement timeout")
+                            .with_detail("rule: statement_timeout (enforced by pgward)");
+                    let mut out = BytesMut::new();
+                    backend::error_response(&err, &mut out);
+                    self.client.queue(&out);
+                    self.note_error_for_audit(code);
+                    self.script_failed = true;
+                    self.release_held_sync();
                 } else {
                     self.note_error_for_audit(code);
                     self.script_failed = true;
