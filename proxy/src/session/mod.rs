@@ -268,6 +268,11 @@ impl Session {
     }
 
     async fn relay(&mut self) -> Result<(), PgError> {
+        // One timer for the statement backstop, moved only when its deadline changes (once a
+        // statement, not once a message).
+        let backstop = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(backstop);
+        let mut armed_for = None;
         loop {
             let server_has_frame = self
                 .server
@@ -290,6 +295,10 @@ impl Session {
             }
             let idle_deadline = self.idle_in_transaction_deadline();
             let statement_deadline = self.statement_deadline();
+            if let Some(d) = statement_deadline.filter(|d| armed_for != Some(*d)) {
+                backstop.as_mut().reset(d);
+                armed_for = Some(d);
+            }
             let flow = tokio::select! {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
@@ -312,7 +321,7 @@ impl Session {
                 _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
                     self.idle_in_transaction_expired().await
                 }
-                _ = sleep_until_opt(statement_deadline), if statement_deadline.is_some() => {
+                _ = &mut backstop, if statement_deadline.is_some() => {
                     self.statement_timeout_backstop().await
                 }
             };
