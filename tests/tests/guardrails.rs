@@ -552,6 +552,37 @@ async fn max_result_rows_stops_the_result() {
         .unwrap_err();
     assert_eq!(sqlstate(&e), "54000", "{}", describe(&e));
     assert_usable(&c, "after max_result_rows (extended)").await;
+
+    // Paging a portal 20 rows at a time: the page that crosses the limit fails, and the
+    // portal cannot be read on past it.
+    let mut c = connect(&proxy, ALICE.0, upstream::APP_DB).await;
+    let tx = c.transaction().await.unwrap();
+    let stmt = tx
+        .prepare("SELECT id FROM users ORDER BY id")
+        .await
+        .unwrap();
+    let portal = tx.bind(&stmt, &[]).await.unwrap();
+    let mut seen = 0;
+    let mut failed = None;
+    for _ in 0..10 {
+        match tx.query_portal(&portal, 20).await {
+            Ok(rows) if rows.is_empty() => break,
+            Ok(rows) => seen += rows.len(),
+            Err(e) => {
+                failed = Some(sqlstate(&e));
+                break;
+            }
+        }
+    }
+    assert!(seen <= 50, "read {seen} rows past max_result_rows = 50");
+    assert!(
+        failed.is_some(),
+        "paging past the limit did not fail (read {seen})"
+    );
+    match tx.query_portal(&portal, 20).await {
+        Ok(rows) => panic!("read {} more rows from the cut portal", rows.len()),
+        Err(e) => assert_eq!(sqlstate(&e), "34000", "{}", describe(&e)),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

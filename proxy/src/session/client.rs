@@ -335,6 +335,12 @@ impl Session {
                         {
                             self.copy_from_started = true;
                         }
+                        // Session effects (search_path above all) take hold when a statement
+                        // runs, not when it is parsed.
+                        self.apply_effects(&d.statements);
+                        if self.limits.max_result_rows > 0 {
+                            self.limited_portal = Some(portal.to_string());
+                        }
                         self.begin_audit(d, AuditKind::Execute);
                         None
                     }

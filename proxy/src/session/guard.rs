@@ -301,6 +301,12 @@ impl Session {
             }
             b'C' | b'E' | b's' if self.row_counter.cut => {
                 self.row_counter = RowCounter::default();
+                if tag == b's' {
+                    // The portal is only suspended upstream: its next page must not be read.
+                    if let Some(p) = self.limited_portal.take() {
+                        self.portals.remove(&p);
+                    }
+                }
                 let err = PgError::error(
                     "54000",
                     format!("pgward: result exceeds max_result_rows ({limit})"),

@@ -111,6 +111,8 @@ pub struct Session {
     /// A Sync sent after that Execute, held until we know whether the server ignores it.
     held_sync: Option<bytes::Bytes>,
     path_check: PathCheck,
+    /// The portal of the last Execute, where max_result_rows applies (a cut closes it).
+    limited_portal: Option<String>,
     /// When the server last finished something while work was pending (statement timer).
     busy_since: Option<Instant>,
     /// pgward cancelled the running statement for exceeding statement_timeout.
@@ -160,6 +162,7 @@ impl Session {
         let application_name = Arc::from(info.application_name.as_str());
         Session {
             path_check: PathCheck::No,
+            limited_portal: None,
             busy_since: None,
             timeout_fired: false,
             audit_who,
