@@ -1,4 +1,4 @@
-//! The shared statement corpora (`shared/corpus/*.toml`).
+//! The shared statement corpora (`policy/tests/data/corpus/*.toml`).
 
 use serde::Deserialize;
 
@@ -36,7 +36,7 @@ struct File {
     case: Vec<Case>,
 }
 
-/// Load `shared/corpus/NAME` (e.g. `readonly.toml`).
+/// Load `policy/tests/data/corpus/NAME` (e.g. `readonly.toml`).
 pub fn load(name: &str) -> Vec<Case> {
     let path = crate::corpus_path(name);
     let text = std::fs::read_to_string(&path)

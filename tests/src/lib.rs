@@ -8,7 +8,7 @@
 //!   (`pgward run --config PATH`), builder-style ([`ProxyBuilder`]).
 //! - [`clients`]: tokio-postgres connections (plain and TLS), the real `psql` and `pgbench`
 //!   with deadlines, and helpers to read SQLSTATEs.
-//! - [`corpus`]: the shared statement corpora (`../../shared/corpus/*.toml`).
+//! - [`corpus`]: the shared statement corpora (`policy/tests/data/corpus/*.toml`).
 //! - [`snapshot`]: "nothing changed upstream" checks straight against PostgreSQL.
 //!
 //! The `pgward` binary: `cargo test --workspace` does not necessarily build
@@ -41,9 +41,10 @@ pub async fn deadline<F: Future>(secs: u64, what: &str, fut: F) -> F::Output {
     }
 }
 
-/// Path of a file in the shared corpus directory (`<workspace>/../shared/corpus/NAME`).
+/// Path of a file in the statement corpora kept in the repository (`policy/tests/data/corpus/NAME`,
+/// copied from the team's shared corpus).
 pub fn corpus_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
+        .join("../policy/tests/data/corpus")
         .join(name)
 }

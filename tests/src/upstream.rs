@@ -32,7 +32,7 @@ pub fn shared() -> &'static Upstream {
     SHARED.get_or_init(|| Upstream::start(false))
 }
 
-/// The corpus schema (`shared/corpus/schema.sql`), read at test time.
+/// The corpus schema (`policy/tests/data/corpus/schema.sql`), read at test time.
 pub fn corpus_schema_sql() -> String {
     let path = crate::corpus_path("schema.sql");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))

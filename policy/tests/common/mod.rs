@@ -20,7 +20,7 @@ pub struct Case {
 pub fn load(path: PathBuf) -> Corpus {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "corpus file {} is missing or unreadable ({e}); the shared corpus must be present",
+            "corpus file {} is missing or unreadable ({e}); the corpus lives in policy/tests/data/corpus",
             path.display()
         )
     });
@@ -29,7 +29,7 @@ pub fn load(path: PathBuf) -> Corpus {
 
 pub fn shared(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
+        .join("tests/data/corpus")
         .join(name)
 }
 
