@@ -4,11 +4,15 @@
 //! closed.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use dashmap::DashMap;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::clients::{ClientEntry, ClientState};
+use crate::metrics::Metrics;
 
 use crate::config::PoolSettings;
 use crate::protocol::backend::PgError;
@@ -44,13 +48,60 @@ pub struct PoolKey {
 
 pub struct Pool {
     key: PoolKey,
-    spec: ConnectSpec,
-    settings: PoolSettings,
-    idle: Mutex<Vec<ServerConnection>>,
+    spec: Mutex<Arc<ConnectSpec>>,
+    settings: Mutex<PoolSettings>,
+    idle: Mutex<Vec<IdleServer>>,
     permits: Arc<Semaphore>,
+    /// The configured size (permits in circulation once a shrink has settled).
+    size: AtomicUsize,
     /// What the last new server reported at startup (server_version, encodings, ...), so a
     /// client can be greeted without waiting for a free server.
     reported: Mutex<Option<BTreeMap<String, String>>>,
+    /// PAUSE: checkouts wait until RESUME.
+    paused: watch::Sender<bool>,
+    /// Clients waiting for a server: ticket -> since when.
+    waiters: Mutex<BTreeMap<u64, Instant>>,
+    /// Every open server connection of this pool, by id.
+    servers: Mutex<BTreeMap<u64, ServerRow>>,
+    ids: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
+    counters: PoolCounters,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+struct IdleServer {
+    id: u64,
+    server: ServerConnection,
+}
+
+/// One server connection as SHOW SERVERS lists it.
+#[derive(Clone, Debug)]
+pub struct ServerRow {
+    pub id: u64,
+    pub backend_pid: i32,
+    pub connected_at: SystemTime,
+    /// The client it serves, None while idle.
+    pub client: Option<u64>,
+    pub since: Instant,
+}
+
+/// Totals since start (SHOW STATS).
+#[derive(Default)]
+struct PoolCounters {
+    xacts: AtomicU64,
+    queries: AtomicU64,
+    wait_us: AtomicU64,
+    xact_us: AtomicU64,
+    opened: AtomicU64,
+    received: AtomicU64,
+    sent: AtomicU64,
 }
 
 /// A checked-out server connection. Give it back with [`Pool::release`] or drop it (closing).
@@ -58,17 +109,81 @@ pub struct PooledServer {
     pub server: ServerConnection,
     pub pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
+    lease: Lease,
+}
+
+/// Who holds a server: clears the client's link and the server's row however it ends.
+struct Lease {
+    id: u64,
+    pool: Arc<Pool>,
+    client: Option<Arc<ClientEntry>>,
+    since: Instant,
+    returned: bool,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(c) = &self.client {
+            c.detach(self.id);
+        }
+        let held = self.since.elapsed().as_micros() as u64;
+        self.pool
+            .counters
+            .xact_us
+            .fetch_add(held, Ordering::Relaxed);
+        let mut rows = self.pool.servers.lock().unwrap_or_else(|p| p.into_inner());
+        if self.returned {
+            if let Some(r) = rows.get_mut(&self.id) {
+                r.client = None;
+                r.since = Instant::now();
+            }
+        } else {
+            rows.remove(&self.id);
+        }
+    }
+}
+
+/// Removes a waiting client's ticket however its wait ends.
+struct WaitTicket<'a> {
+    pool: &'a Pool,
+    ticket: u64,
+    client: Option<&'a Arc<ClientEntry>>,
+}
+
+impl Drop for WaitTicket<'_> {
+    fn drop(&mut self) {
+        let mut w = self.pool.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        w.remove(&self.ticket);
+        if let Some(c) = self.client {
+            if c.state() == ClientState::Waiting {
+                c.set_state(ClientState::Idle);
+            }
+        }
+    }
 }
 
 impl Pool {
-    pub fn new(key: PoolKey, spec: ConnectSpec, settings: PoolSettings) -> Arc<Pool> {
+    pub fn new(
+        key: PoolKey,
+        spec: ConnectSpec,
+        settings: PoolSettings,
+        ids: Arc<AtomicU64>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Pool> {
         Arc::new(Pool {
             permits: Arc::new(Semaphore::new(settings.size)),
+            size: AtomicUsize::new(settings.size),
             key,
-            spec,
-            settings,
+            spec: Mutex::new(Arc::new(spec)),
+            settings: Mutex::new(settings),
             idle: Mutex::new(Vec::new()),
             reported: Mutex::new(None),
+            paused: watch::Sender::new(false),
+            waiters: Mutex::new(BTreeMap::new()),
+            servers: Mutex::new(BTreeMap::new()),
+            ids,
+            metrics,
+            counters: PoolCounters::default(),
         })
     }
 
@@ -81,101 +196,305 @@ impl Pool {
         &self.key
     }
 
-    fn expired(&self, s: &ServerConnection) -> bool {
-        self.settings.lifetime.is_some_and(|l| s.age() >= l)
-            || self
-                .settings
-                .idle_timeout
-                .is_some_and(|t| s.idle_for() >= t)
+    pub fn settings(&self) -> PoolSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
-    fn take_idle(&self) -> Option<ServerConnection> {
+    fn expired(settings: &PoolSettings, s: &ServerConnection) -> bool {
+        settings.lifetime.is_some_and(|l| s.age() >= l)
+            || settings.idle_timeout.is_some_and(|t| s.idle_for() >= t)
+    }
+
+    fn take_idle(&self) -> Option<IdleServer> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.pop()
     }
 
+    fn forget_server(&self, id: u64) {
+        let mut rows = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        rows.remove(&id);
+    }
+
     /// Wait for a free slot (FIFO), then reuse a healthy idle connection or open a new one.
     pub async fn checkout(self: &Arc<Self>) -> Result<PooledServer, PoolError> {
+        let client = crate::clients::current();
+        let settings = self.settings();
+        let started = Instant::now();
+        let ticket = self.ids.fetch_add(1, Ordering::Relaxed);
+        let wait = WaitTicket {
+            pool: self,
+            ticket,
+            client: client.as_ref(),
+        };
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ticket, started);
+        if let Some(c) = &client {
+            c.set_state(ClientState::Waiting);
+        }
+        // PAUSE holds new work back until RESUME; the checkout timeout starts after it.
+        let mut paused = self.paused.subscribe();
+        let _ = paused.wait_for(|p| !*p).await;
         let acquire = self.permits.clone().acquire_owned();
-        let permit = match self.settings.checkout_timeout {
+        let permit = match settings.checkout_timeout {
             Some(t) => tokio::time::timeout(t, acquire)
                 .await
                 .map_err(|_| PoolError::Timeout(t))?,
             None => acquire.await,
         }
         .map_err(|_| PoolError::Timeout(Duration::ZERO))?;
-        while let Some(mut s) = self.take_idle() {
-            if self.expired(&s) || !s.conn.is_healthy() {
+        let waited = started.elapsed();
+        drop(wait);
+        self.metrics.pool_wait(waited);
+        self.counters
+            .wait_us
+            .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+        self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+        while let Some(IdleServer { id, server: mut s }) = self.take_idle() {
+            if Self::expired(&settings, &s) || !s.conn.is_healthy() {
+                self.forget_server(id);
                 tokio::spawn(s.terminate());
                 continue;
             }
             s.last_used = Instant::now();
-            return Ok(PooledServer {
-                server: s,
-                pool: self.clone(),
-                _permit: permit,
-            });
+            return Ok(self.lease(id, s, permit, client));
         }
-        let server = ServerConnection::connect(&self.spec).await?;
+        let spec = self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let server = match ServerConnection::connect(&spec).await {
+            Ok(s) => s,
+            Err(e) => {
+                // The upstream's own words, for whoever is on call (the client gets 08001).
+                tracing::warn!(database = %self.key.database, login = %self.key.login, upstream = %spec.addr(), error = %e, "cannot open a server connection");
+                return Err(e.into());
+            }
+        };
         if let Ok(mut r) = self.reported.lock() {
             *r = Some(server.params.clone());
         }
-        tracing::debug!(database = %self.key.database, login = %self.key.login, "opened server connection");
-        Ok(PooledServer {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        self.counters.opened.fetch_add(1, Ordering::Relaxed);
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id,
+                ServerRow {
+                    id,
+                    backend_pid: server.cancel.pid,
+                    connected_at: SystemTime::now(),
+                    client: None,
+                    since: Instant::now(),
+                },
+            );
+        tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
+        Ok(self.lease(id, server, permit, client))
+    }
+
+    fn lease(
+        self: &Arc<Self>,
+        id: u64,
+        server: ServerConnection,
+        permit: OwnedSemaphorePermit,
+        client: Option<Arc<ClientEntry>>,
+    ) -> PooledServer {
+        if let Some(c) = &client {
+            c.attach(id);
+        }
+        if let Some(r) = self
+            .servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&id)
+        {
+            r.client = client.as_ref().map(|c| c.id);
+            r.since = Instant::now();
+        }
+        PooledServer {
             server,
             pool: self.clone(),
             _permit: permit,
-        })
+            lease: Lease {
+                id,
+                pool: self.clone(),
+                client,
+                since: Instant::now(),
+                returned: false,
+            },
+        }
     }
 
     /// Return a server that is idle (ReadyForQuery 'I') and clean.
-    pub fn release(&self, mut pooled: PooledServer) {
-        pooled.server.last_used = Instant::now();
-        if self.expired(&pooled.server) {
-            tokio::spawn(pooled.server.terminate());
+    pub fn release(&self, pooled: PooledServer) {
+        let PooledServer {
+            mut server,
+            pool: _,
+            _permit,
+            mut lease,
+        } = pooled;
+        server.last_used = Instant::now();
+        if Self::expired(&self.settings(), &server) {
+            tokio::spawn(server.terminate());
             return;
         }
+        lease.returned = true;
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.push(pooled.server);
+        idle.push(IdleServer {
+            id: lease.id,
+            server,
+        });
+        // The lease (client link, row) drops before the permit frees the slot.
+        drop(lease);
+        drop(idle);
     }
 
     /// Close idle connections past idle_timeout or lifetime.
     pub fn reap(&self) {
-        let expired: Vec<ServerConnection> = {
+        let settings = self.settings();
+        let expired: Vec<IdleServer> = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
                 .into_iter()
-                .partition(|s| !self.expired(s));
+                .partition(|s| !Self::expired(&settings, &s.server));
             *idle = keep;
             drop
         };
         for s in expired {
-            tokio::spawn(s.terminate());
+            self.forget_server(s.id);
+            tokio::spawn(s.server.terminate());
         }
+    }
+
+    /// Apply a reloaded configuration in place: new size (more slots at once; fewer as
+    /// servers come back), timeouts and connection settings for new servers.
+    pub fn reconfigure(self: &Arc<Self>, spec: ConnectSpec, settings: PoolSettings) {
+        let new = settings.size;
+        *self.spec.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(spec);
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        let old = self.size.swap(new, Ordering::AcqRel);
+        if new > old {
+            self.permits.add_permits(new - old);
+        } else if new < old {
+            let pool = self.clone();
+            let n = u32::try_from(old - new).unwrap_or(u32::MAX);
+            tokio::spawn(async move {
+                if let Ok(p) = pool.permits.clone().acquire_many_owned(n).await {
+                    p.forget();
+                }
+                let extra: Vec<IdleServer> = {
+                    let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+                    let keep = idle.len().min(new);
+                    idle.split_off(keep)
+                };
+                for s in extra {
+                    pool.forget_server(s.id);
+                    tokio::spawn(s.server.terminate());
+                }
+            });
+        }
+        if old != new {
+            tracing::info!(database = %self.key.database, login = %self.key.login, old, new, "pool resized");
+        }
+    }
+
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    pub fn note_query(&self) {
+        self.counters.queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_client_bytes(&self, received: u64, sent: u64) {
+        self.counters
+            .received
+            .fetch_add(received, Ordering::Relaxed);
+        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
+    }
+
+    pub fn servers(&self) -> Vec<ServerRow> {
+        self.servers
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn stats(&self) -> PoolStats {
         let idle = self.idle.lock().map(|v| v.len()).unwrap_or(0);
+        let (waiting, oldest_wait) = self
+            .waiters
+            .lock()
+            .map(|w| (w.len(), w.values().min().map(|t| t.elapsed())))
+            .unwrap_or((0, None));
+        let total = self.servers.lock().map(|r| r.len()).unwrap_or(0);
+        let c = &self.counters;
         PoolStats {
             idle,
+            active: total.saturating_sub(idle),
+            waiting,
+            max_wait: oldest_wait.unwrap_or_default(),
+            size: self.size.load(Ordering::Relaxed),
             available_slots: self.permits.available_permits(),
+            paused: self.is_paused(),
+            xacts: c.xacts.load(Ordering::Relaxed),
+            queries: c.queries.load(Ordering::Relaxed),
+            wait_us: c.wait_us.load(Ordering::Relaxed),
+            xact_us: c.xact_us.load(Ordering::Relaxed),
+            opened: c.opened.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            sent: c.sent.load(Ordering::Relaxed),
         }
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+/// A pool's state and totals, as the admin console and the metrics show them.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct PoolStats {
     pub idle: usize,
+    pub active: usize,
+    pub waiting: usize,
+    pub max_wait: Duration,
+    pub size: usize,
     pub available_slots: usize,
+    pub paused: bool,
+    pub xacts: u64,
+    pub queries: u64,
+    pub wait_us: u64,
+    pub xact_us: u64,
+    pub opened: u64,
+    /// Bytes of this pool's clients that have disconnected.
+    pub received: u64,
+    pub sent: u64,
 }
 
 /// All pools, created on first use.
 #[derive(Default)]
 pub struct PoolRegistry {
     pools: DashMap<PoolKey, Arc<Pool>>,
+    ids: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 impl PoolRegistry {
+    pub fn new(metrics: Arc<Metrics>) -> PoolRegistry {
+        PoolRegistry {
+            pools: DashMap::new(),
+            ids: Arc::new(AtomicU64::new(1)),
+            metrics,
+        }
+    }
+
     pub fn get_or_create(
         &self,
         key: PoolKey,
@@ -188,7 +507,7 @@ impl PoolRegistry {
             .entry(key.clone())
             .or_insert_with(|| {
                 let (spec, settings) = make();
-                Pool::new(key, spec, settings)
+                Pool::new(key, spec, settings, self.ids.clone(), self.metrics.clone())
             })
             .clone()
     }
@@ -197,6 +516,13 @@ impl PoolRegistry {
         for p in self.pools.iter() {
             p.reap();
         }
+    }
+
+    /// Every pool, ordered by key.
+    pub fn list(&self) -> Vec<Arc<Pool>> {
+        let mut v: Vec<_> = self.pools.iter().map(|p| p.clone()).collect();
+        v.sort_by(|a, b| a.key().cmp(b.key()));
+        v
     }
 
     pub fn snapshot(&self) -> BTreeMap<PoolKey, PoolStats> {

@@ -38,6 +38,20 @@ pub struct ConfigFile {
     admin: AdminFile,
     #[serde(default)]
     functions: FunctionsFile,
+    #[serde(default)]
+    peers: Option<PeersFile>,
+}
+
+/// `[peers]`: several instances behind one load balancer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeersFile {
+    #[serde(rename = "self")]
+    self_id: u8,
+    #[serde(default)]
+    reuse_port: bool,
+    #[serde(default)]
+    members: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +66,8 @@ struct ListenFile {
     max_client_connections: usize,
     #[serde(default, with = "serde_opt")]
     startup_timeout: Option<Duration>,
+    #[serde(default, with = "serde_opt")]
+    shutdown_grace: Option<Duration>,
 }
 
 impl Default for ListenFile {
@@ -63,6 +79,7 @@ impl Default for ListenFile {
             client_tls: None,
             max_client_connections: default_max_clients(),
             startup_timeout: None,
+            shutdown_grace: None,
         }
     }
 }
@@ -209,24 +226,49 @@ fn duration_key(
     }
 }
 
+/// Problems found so far: validation goes on after one so `pgward check` lists them all.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    fn push(&mut self, e: ConfigError) {
+        self.0.push(e);
+    }
+
+    fn ok<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        r.map_err(|e| self.push(e)).ok()
+    }
+}
+
 impl ConfigFile {
-    pub fn validate(self) -> Result<Config, ConfigError> {
+    pub fn validate(self, secrets: Secrets) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
-        let listen = self.listen.validate()?;
-        let upstream = self.upstream.validate()?;
+        let mut problems = Problems::default();
+        let listen = self.listen.validate(&mut problems);
+        let upstream = problems.ok(self.upstream.validate());
 
         let mut logins = BTreeMap::new();
         for (name, l) in self.logins {
             let key = format!("logins.{name}");
             if l.user.is_empty() {
-                return Err(invalid(format!("{key}.user"), "must not be empty"));
+                problems.push(invalid(format!("{key}.user"), "must not be empty"));
             }
             let source = SecretSource {
                 password: l.password,
                 password_env: l.password_env,
                 password_file: l.password_file,
             };
-            let password = source.resolve(&key, &mut warnings)?;
+            let password = match source.resolve(&key, &mut warnings) {
+                Ok(p) => p,
+                Err(e) if secrets == Secrets::Optional => {
+                    warnings.push(format!("{e} (not needed here)"));
+                    None
+                }
+                Err(e) => {
+                    problems.push(e);
+                    None
+                }
+            };
             logins.insert(
                 name.clone(),
                 Login {
@@ -239,33 +281,39 @@ impl ConfigFile {
 
         let p = self.pool;
         if p.size == 0 {
-            return Err(invalid("pool.size", "must be at least 1"));
+            problems.push(invalid("pool.size", "must be at least 1"));
         }
         let pool = PoolSettings {
             mode: p.mode,
-            size: p.size,
-            checkout_timeout: duration_key(
-                "pool.checkout_timeout",
-                &p.checkout_timeout,
-                Some(Duration::from_secs(5)),
-            )?,
-            idle_timeout: duration_key(
-                "pool.idle_timeout",
-                &p.idle_timeout,
-                Some(Duration::from_secs(600)),
-            )?,
-            lifetime: duration_key(
-                "pool.lifetime",
-                &p.lifetime,
-                Some(Duration::from_secs(3600)),
-            )?,
+            size: p.size.max(1),
+            checkout_timeout: problems
+                .ok(duration_key(
+                    "pool.checkout_timeout",
+                    &p.checkout_timeout,
+                    Some(Duration::from_secs(5)),
+                ))
+                .flatten(),
+            idle_timeout: problems
+                .ok(duration_key(
+                    "pool.idle_timeout",
+                    &p.idle_timeout,
+                    Some(Duration::from_secs(600)),
+                ))
+                .flatten(),
+            lifetime: problems
+                .ok(duration_key(
+                    "pool.lifetime",
+                    &p.lifetime,
+                    Some(Duration::from_secs(3600)),
+                ))
+                .flatten(),
         };
 
         let mut roles = BTreeMap::new();
         for (name, r) in self.roles {
             let key = format!("roles.{name}");
             if !logins.contains_key(&r.login) {
-                return Err(invalid(
+                problems.push(invalid(
                     format!("{key}.login"),
                     format!("no [logins.{}] table", r.login),
                 ));
@@ -277,6 +325,11 @@ impl ConfigFile {
             if access == Access::ReadOnly && (r.require_where.is_some() || r.allow_ddl) {
                 warnings.push(format!(
                     "{key}: require_where/allow_ddl have no effect on a read-only role"
+                ));
+            }
+            if access == Access::ReadOnly && r.max_affected_rows > 0 {
+                warnings.push(format!(
+                    "{key}.max_affected_rows has no effect on a read-only role"
                 ));
             }
             let mut rules = role_rules(&name, Some(access));
@@ -296,12 +349,19 @@ impl ConfigFile {
                 },
             );
         }
+        let used: std::collections::BTreeSet<&str> =
+            roles.values().map(|r| r.login.as_str()).collect();
+        for name in logins.keys() {
+            if !used.contains(name.as_str()) {
+                warnings.push(format!("logins.{name} is not used by any role"));
+            }
+        }
 
         let mut users = BTreeMap::new();
         for (name, u) in self.users {
             let key = format!("users.{name}");
             if !roles.contains_key(&u.role) {
-                return Err(invalid(
+                problems.push(invalid(
                     format!("{key}.role"),
                     format!("no [roles.{}] table", u.role),
                 ));
@@ -313,26 +373,49 @@ impl ConfigFile {
             };
             // The inline form is expected to be a verifier: no warning for that one.
             let mut ignored = Vec::new();
-            let secret = source
-                .resolve(&key, &mut ignored)?
-                .ok_or_else(|| invalid(format!("{key}.password"), "a user needs a password"))?;
+            let secret = match source.resolve(&key, &mut ignored) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    problems.push(invalid(
+                        format!("{key}.password"),
+                        "a user needs a password",
+                    ));
+                    continue;
+                }
+                Err(e) if secrets == Secrets::Optional => {
+                    // Nobody logs in through this config: a verifier of a random password
+                    // keeps the user (and its role) without its secret.
+                    warnings.push(format!("{e} (not needed here)"));
+                    let random: [u8; 24] = rand::random();
+                    hash_password(&base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        random,
+                    ))
+                }
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
             let verifier = if secret.starts_with("SCRAM-SHA-256$") {
                 ScramVerifier::parse(&secret)
-                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))?
+                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))
             } else {
                 warnings.push(format!(
                     "{key}.password is not a SCRAM verifier; store `pgward passwd` output instead"
                 ));
                 ScramVerifier::parse(&hash_password(&secret))
-                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))?
+                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))
             };
-            users.insert(
-                name,
-                User {
-                    verifier,
-                    role: u.role,
-                },
-            );
+            if let Some(verifier) = problems.ok(verifier) {
+                users.insert(
+                    name,
+                    User {
+                        verifier,
+                        role: u.role,
+                    },
+                );
+            }
         }
 
         let audit = AuditSettings {
@@ -340,52 +423,68 @@ impl ConfigFile {
         };
         let metrics = match self.admin.metrics {
             None => None,
-            Some(a) => Some(
-                a.parse::<SocketAddr>()
-                    .map_err(|e| invalid("admin.metrics", format!("{a:?}: {e}")))?,
-            ),
+            Some(a) => problems.ok(a
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid("admin.metrics", format!("{a:?}: {e}")))),
         };
         for u in &self.admin.users {
-            if !users.contains_key(u) {
-                return Err(invalid("admin.users", format!("no [users.{u}] table")));
+            if !users.contains_key(u) && secrets == Secrets::Required {
+                problems.push(invalid("admin.users", format!("no [users.{u}] table")));
             }
         }
-        let _ = self.masking; // validated by the masking feature; accepted so configs stay forward-compatible
-        Ok(Config {
-            listen,
-            upstream,
-            logins,
-            pool,
-            roles,
-            users,
-            audit,
-            admin: AdminSettings {
-                users: self.admin.users,
-                metrics,
-            },
-            policy: PolicyConfig {
-                safe_functions: self.functions.safe,
-                denied_functions: self.functions.denied,
-            },
-            warnings,
-        })
+        let peers = self
+            .peers
+            .map(|p| p.validate(listen.as_ref(), &mut problems, &mut warnings))
+            .unwrap_or_default();
+        if self.masking.is_some() {
+            // validated by the masking feature; accepted so configs stay forward-compatible
+            warnings.push("[masking] is accepted but not applied yet".to_string());
+        }
+        match (listen, upstream) {
+            (Some(listen), Some(upstream)) if problems.0.is_empty() => Ok(Config {
+                listen,
+                upstream,
+                logins,
+                pool,
+                roles,
+                users,
+                audit,
+                admin: AdminSettings {
+                    users: self.admin.users,
+                    metrics,
+                },
+                peers,
+                policy: PolicyConfig {
+                    safe_functions: self.functions.safe,
+                    denied_functions: self.functions.denied,
+                },
+                warnings,
+            }),
+            _ => Err(ConfigError::from_many(problems.0)),
+        }
     }
 }
 
 impl ListenFile {
-    fn validate(self) -> Result<ListenSettings, ConfigError> {
-        let address = self
+    fn validate(self, problems: &mut Problems) -> Option<ListenSettings> {
+        let address = problems.ok(self
             .address
             .parse::<SocketAddr>()
-            .map_err(|e| invalid("listen.address", format!("{:?}: {e}", self.address)))?;
+            .map_err(|e| invalid("listen.address", format!("{:?}: {e}", self.address))));
         let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(
-                tls::server_config(Path::new(cert), Path::new(key))
-                    .map_err(|e| invalid("listen.tls_cert", e.to_string()))?,
-            ),
+            (Some(cert), Some(key)) => {
+                problems.ok(tls::server_config(Path::new(cert), Path::new(key))
+                    .map_err(|e| invalid("listen.tls_cert", e.to_string())))
+            }
             (None, None) => None,
-            (Some(_), None) => return Err(invalid("listen.tls_key", "tls_cert needs tls_key")),
-            (None, Some(_)) => return Err(invalid("listen.tls_cert", "tls_key needs tls_cert")),
+            (Some(_), None) => {
+                problems.push(invalid("listen.tls_key", "tls_cert needs tls_key"));
+                None
+            }
+            (None, Some(_)) => {
+                problems.push(invalid("listen.tls_cert", "tls_key needs tls_cert"));
+                None
+            }
         };
         let client_tls = self.client_tls.unwrap_or(if tls.is_some() {
             ClientTlsMode::Allow
@@ -393,23 +492,78 @@ impl ListenFile {
             ClientTlsMode::Disable
         });
         if client_tls == ClientTlsMode::Require && tls.is_none() {
-            return Err(invalid(
+            problems.push(invalid(
                 "listen.client_tls",
                 "\"require\" needs tls_cert and tls_key",
             ));
         }
         if self.max_client_connections == 0 {
-            return Err(invalid(
+            problems.push(invalid(
                 "listen.max_client_connections",
                 "must be at least 1",
             ));
         }
-        Ok(ListenSettings {
-            address,
+        Some(ListenSettings {
+            address: address?,
             tls,
             client_tls,
             max_client_connections: self.max_client_connections,
             startup_timeout: self.startup_timeout.unwrap_or(Duration::from_secs(10)),
+            shutdown_grace: self.shutdown_grace.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+impl PeersFile {
+    fn validate(
+        self,
+        listen: Option<&ListenSettings>,
+        problems: &mut Problems,
+        warnings: &mut Vec<String>,
+    ) -> Option<PeersSettings> {
+        let max = crate::cancel::MAX_PEER_ID;
+        if self.self_id == 0 || self.self_id > max {
+            problems.push(invalid("peers.self", format!("must be 1..={max}")));
+            return None;
+        }
+        let mut members = BTreeMap::new();
+        for (id, addr) in self.members {
+            let key = format!("peers.members.{id}");
+            let id = match id.parse::<u8>() {
+                Ok(i) if (1..=max).contains(&i) => i,
+                _ => {
+                    problems.push(invalid(key, format!("an instance id is 1..={max}")));
+                    continue;
+                }
+            };
+            match addr.parse::<SocketAddr>() {
+                Ok(a) => {
+                    members.insert(id, a);
+                }
+                Err(e) => problems.push(invalid(key, format!("{addr:?}: {e}"))),
+            }
+        }
+        if !members.contains_key(&self.self_id) {
+            warnings.push(format!(
+                "peers.members has no entry for this instance ({})",
+                self.self_id
+            ));
+        }
+        if members.len() <= 1 && !self.reuse_port {
+            warnings.push("[peers] with a single member has no effect".to_string());
+        }
+        if let (Some(l), Some(me)) = (listen, members.get(&self.self_id)) {
+            if self.reuse_port && l.address.port() != me.port() {
+                warnings.push(format!(
+                    "peers.members.{} ({me}) differs from listen.address ({}): cancels forwarded here must reach this instance",
+                    self.self_id, l.address
+                ));
+            }
+        }
+        Some(PeersSettings {
+            self_id: self.self_id,
+            reuse_port: self.reuse_port,
+            members,
         })
     }
 }
