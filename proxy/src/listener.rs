@@ -145,10 +145,13 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     }
     shared.clients.insert(entry.clone());
     tracing::info!(user = %info.user, role = %info.role, database = %info.database, application_name = %info.application_name, tls = info.tls, "client connected");
-    let run = CURRENT_CLIENT.scope(
-        entry.clone(),
-        Session::new(*client, info, peer, shared.clone(), pool, mode).run(),
-    );
+    // The session is built inside the scope: it takes its id (audit records) from there.
+    let session_shared = shared.clone();
+    let run = CURRENT_CLIENT.scope(entry.clone(), async move {
+        Session::new(*client, info, peer, session_shared, pool, mode)
+            .run()
+            .await
+    });
     let forced = tokio::select! {
         _ = run => None,
         reason = entry.ended() => Some(reason),

@@ -20,6 +20,7 @@
 pub mod certs;
 pub mod clients;
 pub mod corpus;
+pub mod ops;
 pub mod proxy;
 pub mod raw;
 pub mod snapshot;
