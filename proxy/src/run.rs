@@ -118,6 +118,13 @@ pub async fn start(config: Config) -> Result<Running, RunError> {
         tokio::spawn(crate::metrics::serve(l, shared.clone(), stop_rx.clone()));
         tracing::info!(addr = %bound, "metrics at /metrics");
     }
+    if let Some(own) = own_peer_address(&shared, addr) {
+        // This instance's own address, where peers forward cancel requests (the shared port
+        // could hand them to any instance).
+        let l = bind(own, false).map_err(|source| RunError::Bind { addr: own, source })?;
+        tokio::spawn(listener::serve(l, shared.clone(), stop_rx.clone()));
+        tracing::info!(addr = %own, "listening for peers");
+    }
     let task = tokio::spawn(listener::serve(listener, shared.clone(), stop_rx.clone()));
     tokio::spawn(reaper(shared.clone(), stop_rx));
     tracing::info!(%addr, reuse_port, "pgward listening");
@@ -127,6 +134,14 @@ pub async fn start(config: Config) -> Result<Running, RunError> {
         stop,
         task,
     })
+}
+
+/// `[peers.members]` entry of this instance, when it differs from the main listen address.
+fn own_peer_address(shared: &Shared, listening: SocketAddr) -> Option<SocketAddr> {
+    let snap = shared.snapshot();
+    let peers = snap.config.peers.as_ref()?;
+    let own = *peers.members.get(&peers.self_id)?;
+    (own != listening && own != snap.config.listen.address).then_some(own)
 }
 
 /// Load the config file again and apply it: the policy snapshot for the next statement, the

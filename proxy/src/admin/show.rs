@@ -163,7 +163,7 @@ pub fn servers(shared: &Shared) -> Table {
                 u64::from(up.port).into(),
                 time(s.connected_at),
                 s.client.into(),
-                i64::from(s.backend_pid).to_string().into(),
+                Cell::Int(i64::from(s.backend_pid)),
             ]);
         }
     }
