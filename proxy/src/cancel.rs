@@ -129,7 +129,7 @@ async fn forward(addr: SocketAddr, pid: i32, secret: i32) {
     })
     .await;
     match sent {
-        Ok(Ok(())) => tracing::debug!(%addr, "cancel request forwarded to its peer"),
+        Ok(Ok(())) => tracing::info!(%addr, "cancel request forwarded to its peer"),
         Ok(Err(e)) => tracing::warn!(%addr, error = %e, "cannot forward a cancel request"),
         Err(_) => tracing::warn!(%addr, "forwarding a cancel request timed out"),
     }

@@ -336,7 +336,10 @@ impl Pool {
             mut lease,
         } = pooled;
         server.last_used = Instant::now();
-        if Self::expired(&self.settings(), &server) {
+        // More servers than the (reloaded, smaller) size: this one closes instead.
+        let oversize =
+            self.servers.lock().map_or(0, |r| r.len()) > self.size.load(Ordering::Relaxed);
+        if oversize || Self::expired(&self.settings(), &server) {
             tokio::spawn(server.terminate());
             return;
         }

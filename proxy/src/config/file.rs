@@ -434,7 +434,7 @@ impl ConfigFile {
         }
         let peers = self
             .peers
-            .map(|p| p.validate(listen.as_ref(), &mut problems, &mut warnings))
+            .map(|p| p.validate(&mut problems, &mut warnings))
             .unwrap_or_default();
         if self.masking.is_some() {
             // validated by the masking feature; accepted so configs stay forward-compatible
@@ -517,7 +517,6 @@ impl ListenFile {
 impl PeersFile {
     fn validate(
         self,
-        listen: Option<&ListenSettings>,
         problems: &mut Problems,
         warnings: &mut Vec<String>,
     ) -> Option<PeersSettings> {
@@ -551,14 +550,6 @@ impl PeersFile {
         }
         if members.len() <= 1 && !self.reuse_port {
             warnings.push("[peers] with a single member has no effect".to_string());
-        }
-        if let (Some(l), Some(me)) = (listen, members.get(&self.self_id)) {
-            if self.reuse_port && l.address.port() != me.port() {
-                warnings.push(format!(
-                    "peers.members.{} ({me}) differs from listen.address ({}): cancels forwarded here must reach this instance",
-                    self.self_id, l.address
-                ));
-            }
         }
         Some(PeersSettings {
             self_id: self.self_id,
