@@ -141,7 +141,10 @@ fn own_peer_address(shared: &Shared, listening: SocketAddr) -> Option<SocketAddr
     let snap = shared.snapshot();
     let peers = snap.config.peers.as_ref()?;
     let own = *peers.members.get(&peers.self_id)?;
-    (own != listening && own != snap.config.listen.address).then_some(own)
+    // Already covered when it is the listen address, or its port on a wildcard address.
+    let covered =
+        |l: SocketAddr| l.port() == own.port() && (l.ip() == own.ip() || l.ip().is_unspecified());
+    (!covered(listening) && !covered(snap.config.listen.address)).then_some(own)
 }
 
 /// Load the config file again and apply it: the policy snapshot for the next statement, the
