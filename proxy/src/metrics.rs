@@ -42,6 +42,7 @@ pub struct Metrics {
     masked: Counter,
     cache_hits: Counter,
     cache_misses: Counter,
+    cache_lookups: Family<Labels, Counter>,
     cancels: Family<Labels, Counter>,
 }
 
@@ -58,6 +59,7 @@ impl Default for Metrics {
             masked: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
+            cache_lookups: Family::default(),
             cancels: Family::default(),
         }
     }
@@ -102,11 +104,15 @@ impl Metrics {
     }
 
     pub fn policy_cache(&self, hit: bool) {
-        if hit {
-            self.cache_hits.inc();
+        let (counter, result) = if hit {
+            (&self.cache_hits, "hit")
         } else {
-            self.cache_misses.inc();
-        }
+            (&self.cache_misses, "miss")
+        };
+        counter.inc();
+        self.cache_lookups
+            .get_or_create(&vec![("result", result.to_string())])
+            .inc();
     }
 
     /// A login attempt: `result` is "ok" or a failure reason such as "wrong_password".
@@ -149,7 +155,7 @@ struct Live {
     bytes_received: u64,
     bytes_sent: u64,
     cache_entries: i64,
-    cache_hit_ratio: f64,
+    cache_hit_ratio: Option<f64>,
 }
 
 impl Collector for Live {
@@ -207,13 +213,17 @@ impl Collector for Live {
             None,
             g.metric_type(),
         )?)?;
-        let g = ConstGauge::new(self.cache_hit_ratio);
-        g.encode(encoder.encode_descriptor(
-            "policy_cache_hit_ratio",
-            "Share of decisions served from a cache since start",
-            None,
-            g.metric_type(),
-        )?)?;
+        // Only once the session reports lookups (Metrics::policy_cache): a ratio of nothing
+        // would read as "never hits".
+        if let Some(ratio) = self.cache_hit_ratio {
+            let g = ConstGauge::new(ratio);
+            g.encode(encoder.encode_descriptor(
+                "policy_cache_hit_ratio",
+                "Share of decisions served from a cache since start",
+                None,
+                g.metric_type(),
+            )?)?;
+        }
         Ok(())
     }
 }
@@ -268,11 +278,7 @@ pub fn render(shared: &Shared) -> String {
         bytes_received: bytes.received,
         bytes_sent: bytes.sent,
         cache_entries: shared.snapshot().engine.cached_decisions() as i64,
-        cache_hit_ratio: if lookups == 0 {
-            0.0
-        } else {
-            hits as f64 / lookups as f64
-        },
+        cache_hit_ratio: (lookups > 0).then(|| hits as f64 / lookups as f64),
     };
     let mut registry = Registry::with_prefix("pgward");
     registry.register_collector(Box::new(live));

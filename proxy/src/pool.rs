@@ -487,6 +487,8 @@ pub struct PoolRegistry {
     pools: DashMap<PoolKey, Arc<Pool>>,
     ids: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    /// PAUSE without a database: pools created meanwhile start paused too.
+    all_paused: std::sync::atomic::AtomicBool,
 }
 
 impl PoolRegistry {
@@ -495,6 +497,7 @@ impl PoolRegistry {
             pools: DashMap::new(),
             ids: Arc::new(AtomicU64::new(1)),
             metrics,
+            all_paused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -510,9 +513,25 @@ impl PoolRegistry {
             .entry(key.clone())
             .or_insert_with(|| {
                 let (spec, settings) = make();
-                Pool::new(key, spec, settings, self.ids.clone(), self.metrics.clone())
+                let pool = Pool::new(key, spec, settings, self.ids.clone(), self.metrics.clone());
+                if self.all_paused.load(Ordering::Acquire) {
+                    pool.pause();
+                }
+                pool
             })
             .clone()
+    }
+
+    /// PAUSE / RESUME for every pool, present and future.
+    pub fn set_all_paused(&self, paused: bool) {
+        self.all_paused.store(paused, Ordering::Release);
+        for p in self.pools.iter() {
+            if paused {
+                p.pause();
+            } else {
+                p.resume();
+            }
+        }
     }
 
     pub fn reap_all(&self) {

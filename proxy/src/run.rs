@@ -202,6 +202,7 @@ pub async fn run_until_signal(config: Config, config_path: PathBuf) -> Result<()
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = running.shared.shutdown_requested.notified() => break,
             _ = hup.recv() => {
                 let _ = reload(&running.shared);
             }

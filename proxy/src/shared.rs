@@ -38,6 +38,8 @@ pub struct Shared {
     /// Logged-in clients (admin console, metrics).
     pub clients: Arc<ClientRegistry>,
     pub metrics: Arc<Metrics>,
+    /// The console's SHUTDOWN (handled like SIGTERM).
+    pub shutdown_requested: tokio::sync::Notify,
     /// Where the config came from (RELOAD reads it again).
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
 }
@@ -57,6 +59,7 @@ impl Shared {
             clients,
             metrics,
             config_path: std::sync::OnceLock::new(),
+            shutdown_requested: tokio::sync::Notify::new(),
         })
     }
 

@@ -186,6 +186,16 @@ async fn console_shows_pools_clients_servers_and_stats_while_pgbench_runs() {
         assert!(out.stdout.contains(" row"), "{cmd}: {}", out.stdout);
         eprintln!("{cmd}:\n{}", out.stdout);
     }
+    let dbs = admin_rows(&admin, "SHOW DATABASES").await.unwrap();
+    let d = rows_for(&dbs, "name", APP_DB);
+    assert_eq!(num(d[0], "pool_size"), POOL_SIZE, "{dbs:#?}");
+    assert_eq!(text(d[0], "force_user"), "owner");
+    let lists = admin_rows(&admin, "SHOW LISTS").await.unwrap();
+    assert_eq!(
+        num(rows_for(&lists, "list", "pools")[0], "items"),
+        1,
+        "{lists:#?}"
+    );
     let out = psql(
         &proxy,
         ALICE.0,
@@ -246,7 +256,7 @@ async fn console_shows_pools_clients_servers_and_stats_while_pgbench_runs() {
     for family in [
         "pgward_pinned_clients",
         "pgward_masked_columns_total",
-        "pgward_policy_cache_hit_ratio",
+        "pgward_policy_cache_entries",
     ] {
         assert!(body.contains(family), "{family} missing:\n{body}");
     }
@@ -336,4 +346,25 @@ async fn kill_client_pause_and_resume() {
         .await
         .expect_err("paused a missing db");
     assert_eq!(sqlstate(&e), "3D000");
+
+    // KILL db ends every client of that database, not the console.
+    let a = connect(&proxy, DAVE.0, APP_DB).await;
+    let b = connect(&proxy, BOB.0, APP_DB).await;
+    assert_usable(&a, "before KILL").await;
+    admin_rows(&admin, &format!("KILL {APP_DB}")).await.unwrap();
+    for c in [&a, &b] {
+        c.simple_query("SELECT 1")
+            .await
+            .expect_err("a client survived KILL");
+    }
+    assert!(admin_rows(&admin, "SHOW VERSION").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_shutdown_stops_pgward() {
+    let mut proxy = admin_proxy(pgward::local_pg::free_port().unwrap());
+    let admin = console(&proxy).await;
+    let _ = admin.simple_query("SHUTDOWN").await;
+    let code = tokio::task::block_in_place(|| proxy.wait_exit(Duration::from_secs(20)));
+    assert_eq!(code, Some(0));
 }

@@ -23,14 +23,21 @@ pub enum Command {
     ShowDecisions,
     ShowPins,
     ShowHelp,
+    ShowDatabases,
+    ShowLists,
     Reload,
+    /// End every client of a database (PgBouncer's KILL db).
+    Kill(String),
+    /// Stop pgward as SIGTERM does.
+    Shutdown,
     Pause(Option<String>),
     Resume(Option<String>),
     KillClient(u64),
 }
 
-const HELP: &str = "SHOW POOLS|CLIENTS|SERVERS|STATS|CONFIG|VERSION|USERS|DECISIONS|PINS|HELP; \
-                    RELOAD; PAUSE [db]; RESUME [db]; KILL_CLIENT <id>";
+const HELP: &str = "SHOW POOLS|CLIENTS|SERVERS|STATS|DATABASES|LISTS|CONFIG|VERSION|USERS|\
+                    DECISIONS|PINS|HELP; RELOAD; PAUSE [db]; RESUME [db]; KILL <db>; \
+                    KILL_CLIENT <id>; SHUTDOWN";
 
 fn unknown(text: &str) -> PgError {
     PgError::error("42601", format!("pgward: unknown admin command {:?}", text))
@@ -63,9 +70,13 @@ pub fn parse(text: &str) -> Result<Command, PgError> {
             "decisions" => Command::ShowDecisions,
             "pins" => Command::ShowPins,
             "help" => Command::ShowHelp,
+            "databases" => Command::ShowDatabases,
+            "lists" => Command::ShowLists,
             _ => return Err(unknown(text)),
         },
         ["reload"] => Command::Reload,
+        ["shutdown"] => Command::Shutdown,
+        ["kill", name] => Command::Kill(name.trim_matches('"').to_string()),
         ["pause", rest @ ..] => Command::Pause(db(rest)?),
         ["resume", rest @ ..] => Command::Resume(db(rest)?),
         ["kill_client", id] => Command::KillClient(id.parse().map_err(|_| {
@@ -87,6 +98,27 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
         Command::ShowUsers => Reply::Rows(show::users(shared)),
         Command::ShowDecisions => Reply::Rows(show::decisions(shared)),
         Command::ShowPins => Reply::Rows(show::pins(shared)),
+        Command::ShowDatabases => Reply::Rows(show::databases(shared)),
+        Command::ShowLists => Reply::Rows(show::lists(shared)),
+        Command::Shutdown => {
+            tracing::info!("SHUTDOWN from the admin console");
+            shared.shutdown_requested.notify_one();
+            Reply::Done("SHUTDOWN".into())
+        }
+        Command::Kill(db) => {
+            matching_pools(shared, Some(&db))?;
+            let victims: Vec<_> = shared
+                .clients
+                .list()
+                .into_iter()
+                .filter(|c| !c.admin && c.database == db)
+                .collect();
+            tracing::info!(database = %db, clients = victims.len(), "KILL");
+            for c in victims {
+                c.end(EndReason::Killed);
+            }
+            Reply::Done("KILL".into())
+        }
         Command::ShowHelp => Reply::Rows(super::Table {
             columns: vec!["commands"],
             rows: vec![vec![HELP.into()]],
@@ -103,6 +135,9 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
         }
         Command::Pause(db) => {
             let pools = matching_pools(shared, db.as_deref())?;
+            if db.is_none() {
+                shared.pools.set_all_paused(true);
+            }
             for p in &pools {
                 p.pause();
             }
@@ -121,6 +156,9 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
             Reply::Done("PAUSE".into())
         }
         Command::Resume(db) => {
+            if db.is_none() {
+                shared.pools.set_all_paused(false);
+            }
             for p in matching_pools(shared, db.as_deref())? {
                 p.resume();
             }
@@ -175,6 +213,9 @@ mod tests {
         );
         assert_eq!(parse("kill_client 42"), Ok(Command::KillClient(42)));
         assert_eq!(parse("reload"), Ok(Command::Reload));
+        assert_eq!(parse("show databases"), Ok(Command::ShowDatabases));
+        assert_eq!(parse("KILL app"), Ok(Command::Kill("app".into())));
+        assert_eq!(parse("shutdown"), Ok(Command::Shutdown));
     }
 
     #[test]

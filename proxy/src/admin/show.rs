@@ -395,3 +395,83 @@ pub fn pins(shared: &Shared) -> Table {
         rows,
     }
 }
+
+pub fn databases(shared: &Shared) -> Table {
+    let snap = shared.snapshot();
+    let up = &snap.config.upstream;
+    let clients = shared.clients.list();
+    let rows = shared
+        .pools
+        .list()
+        .iter()
+        .map(|p| {
+            let k = p.key();
+            let s = p.stats();
+            let current = clients
+                .iter()
+                .filter(|c| c.pool.as_ref().is_some_and(|cp| Arc::ptr_eq(cp, p)))
+                .count();
+            vec![
+                k.database.clone().into(),
+                up.host.clone().into(),
+                u64::from(up.port).into(),
+                k.database.clone().into(),
+                k.login.clone().into(),
+                s.size.into(),
+                mode_name(p.settings().mode).into(),
+                current.into(),
+                (s.active + s.idle).into(),
+                s.paused.into(),
+            ]
+        })
+        .collect();
+    Table {
+        columns: vec![
+            "name",
+            "host",
+            "port",
+            "database",
+            "force_user",
+            "pool_size",
+            "pool_mode",
+            "current_connections",
+            "server_connections",
+            "paused",
+        ],
+        rows,
+    }
+}
+
+pub fn lists(shared: &Shared) -> Table {
+    let snap = shared.snapshot();
+    let clients = shared.clients.list();
+    let pools = shared.pools.list();
+    let (mut used_servers, mut free_servers) = (0usize, 0usize);
+    let mut databases = std::collections::BTreeSet::new();
+    for p in &pools {
+        let s = p.stats();
+        used_servers += s.active;
+        free_servers += s.idle;
+        databases.insert(p.key().database.clone());
+    }
+    let waiting = clients
+        .iter()
+        .filter(|c| c.state() == ClientState::Waiting)
+        .count();
+    let rows = [
+        ("databases", databases.len()),
+        ("users", snap.config.users.len()),
+        ("pools", pools.len()),
+        ("used_clients", clients.len()),
+        ("waiting_clients", waiting),
+        ("used_servers", used_servers),
+        ("free_servers", free_servers),
+    ]
+    .into_iter()
+    .map(|(k, v)| vec![k.into(), v.into()])
+    .collect();
+    Table {
+        columns: vec!["list", "items"],
+        rows,
+    }
+}

@@ -244,7 +244,7 @@ impl ConfigFile {
     pub fn validate(self, secrets: Secrets) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
         let mut problems = Problems::default();
-        let listen = self.listen.validate(&mut problems);
+        let listen = self.listen.validate(&mut problems, &mut warnings);
         let upstream = problems.ok(self.upstream.validate());
 
         let mut logins = BTreeMap::new();
@@ -466,7 +466,11 @@ impl ConfigFile {
 }
 
 impl ListenFile {
-    fn validate(self, problems: &mut Problems) -> Option<ListenSettings> {
+    fn validate(
+        self,
+        problems: &mut Problems,
+        warnings: &mut Vec<String>,
+    ) -> Option<ListenSettings> {
         let address = problems.ok(self
             .address
             .parse::<SocketAddr>()
@@ -491,6 +495,17 @@ impl ListenFile {
         } else {
             ClientTlsMode::Disable
         });
+        if self.tls_cert.is_some() && client_tls == ClientTlsMode::Disable {
+            warnings.push(
+                "listen.tls_cert/tls_key have no effect with client_tls = \"disable\"".to_string(),
+            );
+        }
+        if self.client_tls == Some(ClientTlsMode::Allow) && self.tls_cert.is_none() {
+            warnings.push(
+                "listen.client_tls = \"allow\" has no effect without tls_cert and tls_key"
+                    .to_string(),
+            );
+        }
         if client_tls == ClientTlsMode::Require && tls.is_none() {
             problems.push(invalid(
                 "listen.client_tls",
