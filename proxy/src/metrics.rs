@@ -17,11 +17,13 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use http_body_util::Full;
 use prometheus_client::collector::Collector;
+use prometheus_client::encoding::MetricEncoder;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::exponential_buckets;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -30,6 +32,61 @@ use crate::shared::Shared;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// A histogram updated with atomics only: the crate's own takes a lock per observation, and
+/// these are observed per statement and per checkout.
+#[derive(Clone, Debug)]
+pub struct AtomicHistogram(Arc<HistogramCells>);
+
+#[derive(Debug)]
+pub struct HistogramCells {
+    bounds: Vec<f64>,
+    /// One per bound, plus +Inf.
+    counts: Vec<AtomicU64>,
+    sum_ns: AtomicU64,
+}
+
+impl AtomicHistogram {
+    pub fn new(bounds: impl IntoIterator<Item = f64>) -> AtomicHistogram {
+        let bounds: Vec<f64> = bounds.into_iter().collect();
+        let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        AtomicHistogram(Arc::new(HistogramCells {
+            bounds,
+            counts,
+            sum_ns: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn observe(&self, d: std::time::Duration) {
+        let cells = &self.0;
+        let secs = d.as_secs_f64();
+        let i = cells.bounds.partition_point(|b| *b < secs);
+        if let Some(c) = cells.counts.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        cells.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+impl EncodeMetric for AtomicHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let cells = &self.0;
+        let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(cells.counts.len());
+        for (i, c) in cells.counts.iter().enumerate() {
+            let bound = cells.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+            buckets.push((bound, c.load(Ordering::Relaxed)));
+        }
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum = cells.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        encoder
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 /// Decision counts by (decision, rule): `rule` is empty for allowed statements.
 pub type DecisionKey = (&'static str, &'static str);
 
@@ -37,8 +94,8 @@ pub struct Metrics {
     decisions: DashMap<DecisionKey, AtomicU64>,
     errors: Family<Labels, Counter>,
     logins: Family<Labels, Counter>,
-    query_duration: Histogram,
-    pool_wait: Histogram,
+    query_duration: AtomicHistogram,
+    pool_wait: AtomicHistogram,
     masked: Counter,
     cache_hits: Counter,
     cache_misses: Counter,
@@ -53,9 +110,9 @@ impl Default for Metrics {
             errors: Family::default(),
             logins: Family::default(),
             // 100 µs .. ~52 s
-            query_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 20)),
+            query_duration: AtomicHistogram::new(exponential_buckets(0.0001, 2.0, 20)),
             // 10 µs .. ~5 s
-            pool_wait: Histogram::new(exponential_buckets(0.00001, 2.0, 20)),
+            pool_wait: AtomicHistogram::new(exponential_buckets(0.00001, 2.0, 20)),
             masked: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
@@ -90,7 +147,7 @@ impl Metrics {
             }
         }
         if denied_by.is_none() {
-            self.query_duration.observe(duration.as_secs_f64());
+            self.query_duration.observe(duration);
         }
         if let Some(code) = sqlstate {
             self.errors
@@ -130,7 +187,7 @@ impl Metrics {
     }
 
     pub fn pool_wait(&self, waited: std::time::Duration) {
-        self.pool_wait.observe(waited.as_secs_f64());
+        self.pool_wait.observe(waited);
     }
 
     /// Statements by (decision, rule) since start, sorted.
@@ -183,7 +240,7 @@ impl Collector for Live {
             "statements",
             "Statements judged, by decision and rule",
             None,
-            prometheus_client::metrics::MetricType::Counter,
+            MetricType::Counter,
         )?;
         for ((decision, rule), n) in &self.decisions {
             let labels: Labels = vec![
@@ -234,12 +291,7 @@ fn gauge_family(
     help: &str,
     values: &[(&'static str, i64)],
 ) -> Result<(), std::fmt::Error> {
-    let mut m = encoder.encode_descriptor(
-        name,
-        help,
-        None,
-        prometheus_client::metrics::MetricType::Gauge,
-    )?;
+    let mut m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (state, n) in values {
         let labels: Labels = vec![("state", state.to_string())];
         ConstGauge::new(*n).encode(m.encode_family(&labels)?)?;
@@ -364,4 +416,33 @@ fn respond<B>(shared: &Shared, req: &hyper::Request<B>) -> hyper::Response<Full<
 /// Bind the metrics address.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn atomic_histogram_buckets_and_sum() {
+        let h = AtomicHistogram::new([0.001, 0.01, 0.1]);
+        h.observe(Duration::from_micros(500));
+        h.observe(Duration::from_millis(5));
+        h.observe(Duration::from_millis(5));
+        h.observe(Duration::from_secs(2));
+        let counts: Vec<u64> =
+            h.0.counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect();
+        assert_eq!(counts, vec![1, 2, 0, 1]);
+        let mut registry = Registry::default();
+        registry.register("wait_seconds", "test", h);
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
+        assert!(out.contains("wait_seconds_bucket{le=\"0.01\"} 3"), "{out}");
+        assert!(out.contains("wait_seconds_bucket{le=\"+Inf\"} 4"), "{out}");
+        assert!(out.contains("wait_seconds_count 4"), "{out}");
+        assert!(out.contains("wait_seconds_sum 2.0105"), "{out}");
+    }
 }
