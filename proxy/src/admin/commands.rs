@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{show, Reply};
+use super::{info, show, Reply};
 use crate::clients::EndReason;
 use crate::protocol::backend::PgError;
 use crate::shared::Shared;
@@ -92,11 +92,11 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
         Command::ShowPools => Reply::Rows(show::pools(shared)),
         Command::ShowClients => Reply::Rows(show::clients(shared)),
         Command::ShowServers => Reply::Rows(show::servers(shared)),
-        Command::ShowStats => Reply::Rows(show::stats(shared)),
-        Command::ShowConfig => Reply::Rows(show::config(shared)),
-        Command::ShowVersion => Reply::Rows(show::version()),
-        Command::ShowUsers => Reply::Rows(show::users(shared)),
-        Command::ShowDecisions => Reply::Rows(show::decisions(shared)),
+        Command::ShowStats => Reply::Rows(info::stats(shared)),
+        Command::ShowConfig => Reply::Rows(info::config(shared)),
+        Command::ShowVersion => Reply::Rows(info::version()),
+        Command::ShowUsers => Reply::Rows(info::users(shared)),
+        Command::ShowDecisions => Reply::Rows(info::decisions(shared)),
         Command::ShowPins => Reply::Rows(show::pins(shared)),
         Command::ShowDatabases => Reply::Rows(show::databases(shared)),
         Command::ShowLists => Reply::Rows(show::lists(shared)),

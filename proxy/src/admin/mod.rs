@@ -1,8 +1,9 @@
 //! The admin console: a user listed in `[admin] users` who connects to database `pgward` gets
 //! PgBouncer's commands over the simple protocol (`commands.rs` parses and runs them, `show.rs`
-//! builds the SHOW tables). Anyone else is refused with 42501 after logging in.
+//! and `info.rs` build the SHOW tables). Anyone else is refused with 42501 after logging in.
 
 mod commands;
+mod info;
 mod show;
 
 use std::net::SocketAddr;

@@ -2,13 +2,26 @@
 //! connections, a fair FIFO wait queue with a checkout timeout, idle and lifetime limits, and a
 //! health check before reuse. A connection comes back only idle and clean; anything else is
 //! closed.
+//!
+//! `lease.rs`: who holds a server (client links, SHOW SERVERS rows) and who waits;
+//! `admin.rs`: what the console and metrics read and change (stats, PAUSE, resize on reload);
+//! `registry.rs`: all pools.
+
+mod admin;
+mod lease;
+mod registry;
+
+pub use admin::{PoolStats, ServerRow};
+pub use registry::PoolRegistry;
+
+use admin::PoolCounters;
+use lease::{Lease, WaitTicket};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use dashmap::DashMap;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::clients::{ClientEntry, ClientState};
@@ -81,85 +94,12 @@ struct IdleServer {
     server: ServerConnection,
 }
 
-/// One server connection as SHOW SERVERS lists it.
-#[derive(Clone, Debug)]
-pub struct ServerRow {
-    pub id: u64,
-    pub backend_pid: i32,
-    pub connected_at: SystemTime,
-    /// The client it serves, None while idle.
-    pub client: Option<u64>,
-    pub since: Instant,
-}
-
-/// Totals since start (SHOW STATS).
-#[derive(Default)]
-struct PoolCounters {
-    xacts: AtomicU64,
-    queries: AtomicU64,
-    wait_us: AtomicU64,
-    xact_us: AtomicU64,
-    opened: AtomicU64,
-    received: AtomicU64,
-    sent: AtomicU64,
-}
-
 /// A checked-out server connection. Give it back with [`Pool::release`] or drop it (closing).
 pub struct PooledServer {
     pub server: ServerConnection,
     pub pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
     lease: Lease,
-}
-
-/// Who holds a server: clears the client's link and the server's row however it ends.
-struct Lease {
-    id: u64,
-    pool: Arc<Pool>,
-    client: Option<Arc<ClientEntry>>,
-    since: Instant,
-    returned: bool,
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(c) = &self.client {
-            c.detach(self.id);
-        }
-        let held = self.since.elapsed().as_micros() as u64;
-        self.pool
-            .counters
-            .xact_us
-            .fetch_add(held, Ordering::Relaxed);
-        let mut rows = self.pool.servers.lock().unwrap_or_else(|p| p.into_inner());
-        if self.returned {
-            if let Some(r) = rows.get_mut(&self.id) {
-                r.client = None;
-                r.since = Instant::now();
-            }
-        } else {
-            rows.remove(&self.id);
-        }
-    }
-}
-
-/// Removes a waiting client's ticket however its wait ends.
-struct WaitTicket<'a> {
-    pool: &'a Pool,
-    ticket: u64,
-    client: Option<&'a Arc<ClientEntry>>,
-}
-
-impl Drop for WaitTicket<'_> {
-    fn drop(&mut self) {
-        let mut w = self.pool.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        w.remove(&self.ticket);
-        if let Some(c) = self.client {
-            if c.state() == ClientState::Waiting {
-                c.set_state(ClientState::Idle);
-            }
-        }
-    }
 }
 
 impl Pool {
@@ -369,188 +309,5 @@ impl Pool {
             self.forget_server(s.id);
             tokio::spawn(s.server.terminate());
         }
-    }
-
-    /// Apply a reloaded configuration in place: new size (more slots at once; fewer as
-    /// servers come back), timeouts and connection settings for new servers.
-    pub fn reconfigure(self: &Arc<Self>, spec: ConnectSpec, settings: PoolSettings) {
-        let new = settings.size;
-        *self.spec.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(spec);
-        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
-        let old = self.size.swap(new, Ordering::AcqRel);
-        if new > old {
-            self.permits.add_permits(new - old);
-        } else if new < old {
-            let pool = self.clone();
-            let n = u32::try_from(old - new).unwrap_or(u32::MAX);
-            tokio::spawn(async move {
-                if let Ok(p) = pool.permits.clone().acquire_many_owned(n).await {
-                    p.forget();
-                }
-                let extra: Vec<IdleServer> = {
-                    let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
-                    let keep = idle.len().min(new);
-                    idle.split_off(keep)
-                };
-                for s in extra {
-                    pool.forget_server(s.id);
-                    tokio::spawn(s.server.terminate());
-                }
-            });
-        }
-        if old != new {
-            tracing::info!(database = %self.key.database, login = %self.key.login, old, new, "pool resized");
-        }
-    }
-
-    pub fn pause(&self) {
-        self.paused.send_replace(true);
-    }
-
-    pub fn resume(&self) {
-        self.paused.send_replace(false);
-    }
-
-    pub fn is_paused(&self) -> bool {
-        *self.paused.borrow()
-    }
-
-    pub fn note_query(&self) {
-        self.counters.queries.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn add_client_bytes(&self, received: u64, sent: u64) {
-        self.counters
-            .received
-            .fetch_add(received, Ordering::Relaxed);
-        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
-    }
-
-    pub fn servers(&self) -> Vec<ServerRow> {
-        self.servers
-            .lock()
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    pub fn stats(&self) -> PoolStats {
-        let idle = self.idle.lock().map(|v| v.len()).unwrap_or(0);
-        let (waiting, oldest_wait) = self
-            .waiters
-            .lock()
-            .map(|w| (w.len(), w.values().min().map(|t| t.elapsed())))
-            .unwrap_or((0, None));
-        let total = self.servers.lock().map(|r| r.len()).unwrap_or(0);
-        let c = &self.counters;
-        PoolStats {
-            idle,
-            active: total.saturating_sub(idle),
-            waiting,
-            max_wait: oldest_wait.unwrap_or_default(),
-            size: self.size.load(Ordering::Relaxed),
-            available_slots: self.permits.available_permits(),
-            paused: self.is_paused(),
-            xacts: c.xacts.load(Ordering::Relaxed),
-            queries: c.queries.load(Ordering::Relaxed),
-            wait_us: c.wait_us.load(Ordering::Relaxed),
-            xact_us: c.xact_us.load(Ordering::Relaxed),
-            opened: c.opened.load(Ordering::Relaxed),
-            received: c.received.load(Ordering::Relaxed),
-            sent: c.sent.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// A pool's state and totals, as the admin console and the metrics show them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PoolStats {
-    pub idle: usize,
-    pub active: usize,
-    pub waiting: usize,
-    pub max_wait: Duration,
-    pub size: usize,
-    pub available_slots: usize,
-    pub paused: bool,
-    pub xacts: u64,
-    pub queries: u64,
-    pub wait_us: u64,
-    pub xact_us: u64,
-    pub opened: u64,
-    /// Bytes of this pool's clients that have disconnected.
-    pub received: u64,
-    pub sent: u64,
-}
-
-/// All pools, created on first use.
-#[derive(Default)]
-pub struct PoolRegistry {
-    pools: DashMap<PoolKey, Arc<Pool>>,
-    ids: Arc<AtomicU64>,
-    metrics: Arc<Metrics>,
-    /// PAUSE without a database: pools created meanwhile start paused too.
-    all_paused: std::sync::atomic::AtomicBool,
-}
-
-impl PoolRegistry {
-    pub fn new(metrics: Arc<Metrics>) -> PoolRegistry {
-        PoolRegistry {
-            pools: DashMap::new(),
-            ids: Arc::new(AtomicU64::new(1)),
-            metrics,
-            all_paused: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    pub fn get_or_create(
-        &self,
-        key: PoolKey,
-        make: impl FnOnce() -> (ConnectSpec, PoolSettings),
-    ) -> Arc<Pool> {
-        if let Some(p) = self.pools.get(&key) {
-            return p.clone();
-        }
-        self.pools
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let (spec, settings) = make();
-                let pool = Pool::new(key, spec, settings, self.ids.clone(), self.metrics.clone());
-                if self.all_paused.load(Ordering::Acquire) {
-                    pool.pause();
-                }
-                pool
-            })
-            .clone()
-    }
-
-    /// PAUSE / RESUME for every pool, present and future.
-    pub fn set_all_paused(&self, paused: bool) {
-        self.all_paused.store(paused, Ordering::Release);
-        for p in self.pools.iter() {
-            if paused {
-                p.pause();
-            } else {
-                p.resume();
-            }
-        }
-    }
-
-    pub fn reap_all(&self) {
-        for p in self.pools.iter() {
-            p.reap();
-        }
-    }
-
-    /// Every pool, ordered by key.
-    pub fn list(&self) -> Vec<Arc<Pool>> {
-        let mut v: Vec<_> = self.pools.iter().map(|p| p.clone()).collect();
-        v.sort_by(|a, b| a.key().cmp(b.key()));
-        v
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<PoolKey, PoolStats> {
-        self.pools
-            .iter()
-            .map(|p| (p.key().clone(), p.stats()))
-            .collect()
     }
 }
