@@ -88,9 +88,11 @@ pub struct ClientEntry {
     pin: Mutex<Option<&'static str>>,
     /// Its pool (None for admin console clients).
     pub pool: Option<Arc<crate::pool::Pool>>,
-    /// A second handle on the client's socket (plain TCP only): byte counts and the
-    /// termination notice once the session has been stopped.
+    /// A second handle on the client's socket, for its byte counts after the session closed
+    /// its own (only while descriptors are plentiful: see [`ClientRegistry::may_dup`]).
     socket: Option<socket2::Socket>,
+    /// The session's own descriptor: valid only while its session future is alive.
+    raw_fd: std::os::fd::RawFd,
 }
 
 /// Bytes a socket has received and sent (acknowledged), from the kernel's TCP_INFO.
@@ -112,6 +114,7 @@ impl ClientEntry {
         tls: bool,
         admin: bool,
         socket: Option<socket2::Socket>,
+        raw_fd: std::os::fd::RawFd,
         pool: Option<Arc<crate::pool::Pool>>,
     ) -> ClientEntry {
         ClientEntry {
@@ -134,6 +137,7 @@ impl ClientEntry {
             pin: Mutex::new(None),
             pool,
             socket,
+            raw_fd,
         }
     }
 
@@ -202,14 +206,22 @@ impl ClientEntry {
         self.socket.as_ref().map(tcp_bytes).unwrap_or_default()
     }
 
-    /// Best effort: tell a plain-TCP client why it is being disconnected. Only called after
-    /// its session has stopped, so no other writer is mid-message.
+    /// Best effort: tell a plain-TCP client why it is being disconnected. The caller keeps the
+    /// stopped (no longer polled) session future alive until this returns, so the descriptor
+    /// is still the client's and no other writer is mid-message.
     pub fn send_final(&self, message: &[u8]) {
-        if let Some(s) = &self.socket {
-            if !self.tls {
-                let _ = s.send(message);
-            }
-            let _ = s.shutdown(std::net::Shutdown::Both);
+        if self.tls {
+            return;
+        }
+        // SAFETY: `raw_fd` is open (its owner, the session future, is alive and not being
+        // polled) and `message` is a valid buffer of `len` bytes. MSG_DONTWAIT: never block.
+        unsafe {
+            libc::send(
+                self.raw_fd,
+                message.as_ptr().cast(),
+                message.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            );
         }
     }
 }
@@ -242,6 +254,9 @@ fn tcp_bytes(socket: &socket2::Socket) -> ByteCounts {
 /// Every logged-in client, by session id.
 #[derive(Default)]
 pub struct ClientRegistry {
+    /// Clients open below this count get a second descriptor (byte counts at disconnect);
+    /// a third of RLIMIT_NOFILE leaves room for their sockets and the servers.
+    dup_below: usize,
     clients: DashMap<u64, Arc<ClientEntry>>,
     /// Bytes of clients that have left (the totals for the metrics).
     closed_received: AtomicU64,
@@ -249,6 +264,18 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
+    pub fn new() -> ClientRegistry {
+        ClientRegistry {
+            dup_below: nofile_limit() / 3,
+            ..ClientRegistry::default()
+        }
+    }
+
+    /// Whether a client connecting now may hold a second descriptor.
+    pub fn may_dup(&self, clients_open: usize) -> bool {
+        clients_open < self.dup_below
+    }
+
     pub fn insert(&self, entry: Arc<ClientEntry>) {
         self.clients.insert(entry.id, entry);
     }
@@ -302,4 +329,18 @@ impl ClientRegistry {
             }
         }
     }
+}
+
+/// The soft limit on open descriptors (1024 when it cannot be read).
+fn nofile_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if rc != 0 {
+        return 1024;
+    }
+    usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
 }

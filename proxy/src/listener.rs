@@ -84,8 +84,14 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         .await;
         return;
     }
-    // A second handle on the socket: byte counts, and a last word after a forced end.
-    let socket = socket2::SockRef::from(&tcp).try_clone().ok();
+    // A second handle on the socket for its byte counts after the session closed it, while
+    // descriptors are plentiful (a client then holds two).
+    let raw_fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+    let socket = if shared.clients.may_dup(count) {
+        socket2::SockRef::from(&tcp).try_clone().ok()
+    } else {
+        None
+    };
     let deadline = snap.config.listen.startup_timeout;
     let negotiated =
         tokio::time::timeout(deadline, negotiate(tcp, &snap.config, &snap.engine)).await;
@@ -123,7 +129,7 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     };
     shared.metrics.login("ok");
     if info.database == crate::admin::DATABASE {
-        crate::admin::serve(*client, info, peer, shared, session, socket).await;
+        crate::admin::serve(*client, info, peer, shared, session, socket, raw_fd).await;
         return;
     }
     let pool = pool_for(&shared, &snap.config, &info);
@@ -138,6 +144,7 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         info.tls,
         false,
         socket,
+        raw_fd,
         Some(pool.clone()),
     ));
     if mode == PoolMode::Session {
@@ -152,12 +159,14 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
             .run()
             .await
     });
+    let mut run = Box::pin(run);
     let forced = tokio::select! {
-        _ = run => None,
+        _ = &mut run => None,
         reason = entry.ended() => Some(reason),
     };
     if let Some(reason) = forced {
-        // The session is stopped (dropped): its server, if any, was closed, not pooled.
+        // The session is stopped: no longer polled, then dropped below (its server, if any,
+        // is closed, not pooled). Its socket is still open for the last word.
         let err = match reason {
             EndReason::Killed => PgError::fatal(
                 "57P01",
@@ -175,6 +184,7 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         entry.send_final(&out);
         tracing::info!(reason = ?reason, "client terminated");
     }
+    drop(run);
     log_disconnect(&shared, &entry);
 }
 

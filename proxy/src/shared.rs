@@ -47,7 +47,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, audit: AuditSink) -> Arc<Shared> {
         let metrics = Arc::new(Metrics::default());
-        let clients = Arc::new(ClientRegistry::default());
+        let clients = Arc::new(ClientRegistry::new());
         let peer_id = config.peers.as_ref().map_or(0, |p| p.self_id);
         Arc::new(Shared {
             current: RwLock::new(Snapshot::new(config)),

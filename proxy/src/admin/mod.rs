@@ -153,6 +153,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     session: u64,
     socket: Option<socket2::Socket>,
+    raw_fd: std::os::fd::RawFd,
 ) {
     let mut out = BytesMut::new();
     let snap = shared.snapshot();
@@ -183,6 +184,7 @@ pub async fn serve(
         info.tls,
         true,
         socket,
+        raw_fd,
         None,
     ));
     shared.clients.insert(entry.clone());
