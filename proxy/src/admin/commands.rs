@@ -63,7 +63,8 @@ pub fn parse(text: &str) -> Result<Command, PgError> {
             "pools" => Command::ShowPools,
             "clients" => Command::ShowClients,
             "servers" => Command::ShowServers,
-            "stats" => Command::ShowStats,
+            // PgBouncer's SHOW STATS_TOTALS has the same totals.
+            "stats" | "stats_totals" => Command::ShowStats,
             "config" => Command::ShowConfig,
             "version" => Command::ShowVersion,
             "users" => Command::ShowUsers,
