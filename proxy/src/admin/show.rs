@@ -14,11 +14,11 @@ pub(super) fn time(t: SystemTime) -> Cell {
     Cell::Text(humantime::format_rfc3339_seconds(t).to_string())
 }
 
-/// A duration for people: "30s", "10m", "0" for none (no limit).
+/// A duration for people: "30s", "10m", "0 (no limit)".
 pub fn human(d: Option<Duration>) -> String {
     match d {
-        None => "0".to_string(),
-        Some(d) if d.is_zero() => "0".to_string(),
+        None => "0 (no limit)".to_string(),
+        Some(d) if d.is_zero() => "0 (no limit)".to_string(),
         Some(d) => {
             humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
         }
