@@ -22,7 +22,7 @@ use crate::server::{send_cancel, CancelTarget};
 /// Bits of the pid below the instance id.
 const PEER_SHIFT: u32 = 23;
 /// The largest instance id a key can carry.
-pub const MAX_PEER_ID: u8 = 255;
+pub const MAX_PEER_ID: u8 = 127;
 
 /// The server a client's cancel would go to right now.
 pub type CancelSlot = Arc<Mutex<Option<CancelTarget>>>;
@@ -132,5 +132,27 @@ async fn forward(addr: SocketAddr, pid: i32, secret: i32) {
         Ok(Ok(())) => tracing::info!(%addr, "cancel request forwarded to its peer"),
         Ok(Err(e)) => tracing::warn!(%addr, error = %e, "cannot forward a cancel request"),
         Err(_) => tracing::warn!(%addr, "forwarding a cancel request timed out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_the_instance_id() {
+        for id in [1u8, 2, 77, MAX_PEER_ID] {
+            let reg = Arc::new(CancelRegistry::new(id, Arc::default()));
+            for _ in 0..200 {
+                let k = reg.register();
+                assert!(k.pid > 0, "pids stay positive: {}", k.pid);
+                assert_eq!(key_owner(k.pid), id);
+            }
+        }
+        // Without peers, keys are random over the whole positive range.
+        let reg = Arc::new(CancelRegistry::new(0, Arc::default()));
+        let owners: std::collections::BTreeSet<u8> =
+            (0..200).map(|_| key_owner(reg.register().pid)).collect();
+        assert!(owners.len() > 10);
     }
 }
