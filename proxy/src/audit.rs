@@ -12,6 +12,9 @@ use pgward_policy::Decision;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::clients::ClientRegistry;
+use crate::metrics::Metrics;
+
 /// Who a session is, shared by all its audit events.
 #[derive(Debug)]
 pub struct AuditSession {
@@ -84,15 +87,23 @@ impl AuditEvent {
     }
 }
 
-/// Where sessions send records. Cloning is cheap; `None` inside means auditing is off.
+/// Where sessions send records. Cloning is cheap; `None` inside means no audit file. Every
+/// record is also counted (statements by decision and rule, errors, durations, per client).
 #[derive(Clone, Default)]
 pub struct AuditSink {
     tx: Option<mpsc::Sender<AuditEvent>>,
+    stats: Option<(Arc<Metrics>, Arc<ClientRegistry>)>,
 }
 
 impl AuditSink {
     pub fn disabled() -> AuditSink {
-        AuditSink { tx: None }
+        AuditSink::default()
+    }
+
+    /// Count every record in `metrics` and per client.
+    pub fn with_stats(mut self, metrics: Arc<Metrics>, clients: Arc<ClientRegistry>) -> Self {
+        self.stats = Some((metrics, clients));
+        self
     }
 
     /// Open the file (`-` for stdout) and start the writer task.
@@ -111,15 +122,25 @@ impl AuditSink {
         std::thread::Builder::new()
             .name("pgward-audit".into())
             .spawn(move || write_loop(rx, writer))?;
-        Ok(AuditSink { tx: Some(tx) })
+        Ok(AuditSink {
+            tx: Some(tx),
+            stats: None,
+        })
     }
 
+    /// Whether sessions should hand over records (to the file, or to be counted).
     pub fn enabled(&self) -> bool {
-        self.tx.is_some()
+        self.tx.is_some() || self.stats.is_some()
     }
 
     /// Queue a record; waits when the writer is behind (records are never dropped).
     pub async fn record(&self, r: AuditEvent) {
+        if let Some((metrics, clients)) = &self.stats {
+            let rule = r.decision.denial().map(|d| d.rule);
+            let sqlstate = r.sqlstate.as_deref().or(rule.map(|_| "42501"));
+            metrics.statement(rule, r.duration, sqlstate);
+            clients.note_statement(r.who.session);
+        }
         if let Some(tx) = &self.tx {
             if tx.send(r).await.is_err() {
                 tracing::error!("audit writer has stopped; record lost");

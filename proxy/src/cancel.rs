@@ -1,14 +1,28 @@
 //! Cancel keys: each client gets pgward's own (pid, secret); the key maps to the server
 //! connection currently running that client's work, and to nothing while it has none, so a
 //! cancel can never reach another client's query.
+//!
+//! With `[peers]`, a key carries its instance's id in the pid's top byte (PgBouncer's
+//! `peer_id`): a cancel that a load balancer sent to another instance is forwarded there.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dashmap::DashMap;
 use rand::Rng;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
+use crate::config::PeersSettings;
+use crate::metrics::Metrics;
+use crate::protocol::frontend::cancel_request;
 use crate::server::{send_cancel, CancelTarget};
+
+/// Bits of the pid below the instance id.
+const PEER_SHIFT: u32 = 23;
+/// The largest instance id a key can carry.
+pub const MAX_PEER_ID: u8 = 127;
 
 /// The server a client's cancel would go to right now.
 pub type CancelSlot = Arc<Mutex<Option<CancelTarget>>>;
@@ -16,6 +30,14 @@ pub type CancelSlot = Arc<Mutex<Option<CancelTarget>>>;
 #[derive(Default)]
 pub struct CancelRegistry {
     slots: DashMap<(i32, i32), CancelSlot>,
+    /// This instance's id (0: no peers, keys carry no id).
+    peer_id: u8,
+    metrics: Arc<Metrics>,
+}
+
+/// The instance a key belongs to (0 when keys carry no id).
+pub fn key_owner(pid: i32) -> u8 {
+    ((pid as u32) >> PEER_SHIFT) as u8
 }
 
 /// Removes the client's key when its session ends.
@@ -33,11 +55,25 @@ impl Drop for CancelKey {
 }
 
 impl CancelRegistry {
+    pub fn new(peer_id: u8, metrics: Arc<Metrics>) -> CancelRegistry {
+        CancelRegistry {
+            slots: DashMap::new(),
+            peer_id,
+            metrics,
+        }
+    }
+
     /// A fresh, unique key for a new client.
     pub fn register(self: &Arc<Self>) -> CancelKey {
         let mut rng = rand::thread_rng();
         loop {
-            let pid = rng.gen_range(1..i32::MAX);
+            let pid = if self.peer_id == 0 {
+                rng.gen_range(1..i32::MAX)
+            } else {
+                // The id in bits 23..31; the sign bit stays clear (pids are positive).
+                (i32::from(self.peer_id & 0x7f) << PEER_SHIFT)
+                    | rng.gen_range(1..(1i32 << PEER_SHIFT))
+            };
             let secret = rng.gen::<i32>();
             let slot: CancelSlot = Arc::new(Mutex::new(None));
             if let dashmap::Entry::Vacant(v) = self.slots.entry((pid, secret)) {
@@ -55,14 +91,68 @@ impl CancelRegistry {
     /// Forward a client's CancelRequest. The slot stays locked until the cancel is delivered,
     /// and a session clears its slot (taking the lock) before its server goes back to the
     /// pool, so the cancel hits this client's query or nothing.
-    pub async fn cancel(&self, pid: i32, secret: i32) {
+    /// A key owned by another `[peers]` member is forwarded to it.
+    pub async fn cancel(&self, pid: i32, secret: i32, peers: Option<&PeersSettings>) {
+        let owner = key_owner(pid);
+        if let Some(peers) = peers.filter(|_| self.peer_id != 0 && owner != self.peer_id) {
+            match peers.members.get(&owner) {
+                Some(addr) => {
+                    self.metrics.cancel("forwarded");
+                    forward(*addr, pid, secret).await;
+                }
+                None => {
+                    self.metrics.cancel("unknown");
+                    tracing::debug!(owner, "cancel request for an unknown peer");
+                }
+            }
+            return;
+        }
         let Some(slot) = self.slots.get(&(pid, secret)).map(|s| s.clone()) else {
+            self.metrics.cancel("unknown");
             tracing::debug!("cancel request with an unknown key");
             return;
         };
+        self.metrics.cancel("local");
         let guard = slot.lock().await;
         if let Some(target) = guard.as_ref() {
             send_cancel(target).await;
         }
+    }
+}
+
+/// Hand a CancelRequest to the peer that owns the key (it answers nothing, as PostgreSQL).
+async fn forward(addr: SocketAddr, pid: i32, secret: i32) {
+    let sent = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.write_all(&cancel_request(pid, secret)).await?;
+        tcp.shutdown().await
+    })
+    .await;
+    match sent {
+        Ok(Ok(())) => tracing::info!(%addr, "cancel request forwarded to its peer"),
+        Ok(Err(e)) => tracing::warn!(%addr, error = %e, "cannot forward a cancel request"),
+        Err(_) => tracing::warn!(%addr, "forwarding a cancel request timed out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_the_instance_id() {
+        for id in [1u8, 2, 77, MAX_PEER_ID] {
+            let reg = Arc::new(CancelRegistry::new(id, Arc::default()));
+            for _ in 0..200 {
+                let k = reg.register();
+                assert!(k.pid > 0, "pids stay positive: {}", k.pid);
+                assert_eq!(key_owner(k.pid), id);
+            }
+        }
+        // Without peers, keys are random over the whole positive range.
+        let reg = Arc::new(CancelRegistry::new(0, Arc::default()));
+        let owners: std::collections::BTreeSet<u8> =
+            (0..200).map(|_| key_owner(reg.register().pid)).collect();
+        assert!(owners.len() > 10);
     }
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use pgward_policy::{Access, Engine, SessionFacts, Verdict};
 
-use crate::config::Config;
+use crate::admin::human;
+use crate::config::{Config, ConfigError, PoolMode, Secrets};
+use crate::tls::{ClientTlsMode, UpstreamTlsMode};
 
 #[derive(Parser)]
 #[command(
@@ -52,7 +54,7 @@ pub fn main_with(cli: Cli) -> i32 {
             let cfg = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("pgward: {}: {e}", config.display());
+                    report_problems(&config, &e);
                     return 1;
                 }
             };
@@ -100,41 +102,121 @@ fn with_runtime(f: impl std::future::Future<Output = i32>) -> i32 {
     }
 }
 
+/// Print every problem of a config that does not load, one per line.
+fn report_problems(path: &Path, e: &ConfigError) {
+    let problems = e.problems();
+    for p in &problems {
+        eprintln!("{}: error: {p}", path.display());
+    }
+    if problems.len() > 1 {
+        eprintln!("{}: {} problems", path.display(), problems.len());
+    }
+}
+
+fn client_tls_name(m: ClientTlsMode) -> &'static str {
+    match m {
+        ClientTlsMode::Disable => "disable",
+        ClientTlsMode::Allow => "allow",
+        ClientTlsMode::Require => "require",
+    }
+}
+
+fn upstream_tls_name(m: UpstreamTlsMode) -> &'static str {
+    match m {
+        UpstreamTlsMode::Disable => "disable",
+        UpstreamTlsMode::Prefer => "prefer",
+        UpstreamTlsMode::Require => "require",
+        UpstreamTlsMode::VerifyFull => "verify-full",
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn limit(n: u64) -> String {
+    if n == 0 {
+        "unlimited".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
 fn check(path: &Path) -> i32 {
     let cfg = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{}: {e}", path.display());
+            report_problems(path, &e);
             return 1;
         }
     };
     println!("{}: OK", path.display());
     println!(
-        "listen {} (client TLS: {:?}), upstream {}:{} (TLS: {:?}), pool {:?} size {}",
+        "listen {} (client TLS {}, at most {} clients), upstream {}:{} (TLS {})",
         cfg.listen.address,
-        cfg.listen.client_tls,
+        client_tls_name(cfg.listen.client_tls),
+        cfg.listen.max_client_connections,
         cfg.upstream.host,
         cfg.upstream.port,
-        cfg.upstream.tls_mode,
-        cfg.pool.mode,
-        cfg.pool.size
+        upstream_tls_name(cfg.upstream.tls_mode),
+    );
+    println!(
+        "pool: {} mode, {} connections per database and login, checkout timeout {}, idle timeout {}, lifetime {}",
+        match cfg.pool.mode {
+            PoolMode::Transaction => "transaction",
+            PoolMode::Session => "session",
+        },
+        cfg.pool.size,
+        human(cfg.pool.checkout_timeout),
+        human(cfg.pool.idle_timeout),
+        human(cfg.pool.lifetime),
     );
     for (name, role) in &cfg.roles {
         let r = &role.rules;
         let access = match r.access {
             Access::ReadOnly => "read-only".to_string(),
             Access::ReadWrite => format!(
-                "read-write (require_where={}, allow_ddl={}, max_affected_rows={})",
-                r.require_where, r.allow_ddl, r.max_affected_rows
+                "read-write (require_where {}, allow_ddl {}, max_affected_rows {})",
+                on_off(r.require_where),
+                on_off(r.allow_ddl),
+                limit(r.max_affected_rows)
             ),
         };
         println!(
-            "role {name}: login {}, {access}, statement_timeout {:?}, max_result_rows {}, unmasked {}",
-            role.login, role.statement_timeout, r.max_result_rows, r.unmasked
+            "role {name}: login {}, {access}, statement_timeout {}, idle_in_transaction_timeout {}, max_result_rows {}, unmasked {}",
+            role.login,
+            human(role.statement_timeout),
+            human(role.idle_in_transaction_timeout),
+            limit(r.max_result_rows),
+            on_off(r.unmasked)
         );
     }
     for (name, user) in &cfg.users {
-        println!("user {name}: role {}", user.role);
+        let admin = if cfg.admin.users.contains(name) {
+            ", admin console"
+        } else {
+            ""
+        };
+        println!("user {name}: role {}{admin}", user.role);
+    }
+    match &cfg.audit.file {
+        Some(f) => println!("audit: {}", f.display()),
+        None => println!("audit: off"),
+    }
+    if let Some(m) = cfg.admin.metrics {
+        println!("metrics: http://{m}/metrics");
+    }
+    if let Some(p) = &cfg.peers {
+        println!(
+            "peers: this is instance {} of {} (reuse_port {})",
+            p.self_id,
+            p.members.len(),
+            on_off(p.reuse_port)
+        );
     }
     for w in &cfg.warnings {
         println!("warning: {w}");
@@ -143,10 +225,11 @@ fn check(path: &Path) -> i32 {
 }
 
 fn explain(path: &Path, user: &str, sql: &str) -> i32 {
-    let cfg = match Config::load(path) {
+    // No upstream is contacted: secrets need not be in the environment.
+    let cfg = match Config::load_with(path, Secrets::Optional) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{}: {e}", path.display());
+            report_problems(path, &e);
             return 1;
         }
     };

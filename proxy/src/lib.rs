@@ -3,14 +3,18 @@
 //! The binary in `main.rs` is a thin CLI (`cli.rs`) over this library; the end-to-end tests
 //! use the library too (for example [`local_pg`] to start a throwaway PostgreSQL).
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cancel;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod demo;
 pub mod listener;
 pub mod local_pg;
+pub mod logging;
+pub mod metrics;
 pub mod pool;
 pub mod protocol;
 pub mod run;

@@ -32,12 +32,19 @@ pub enum StartupError {
     Refused(PgError),
     #[error("TLS handshake failed: {0}")]
     Tls(std::io::Error),
+    /// Wrong user or password: the client is told the same for both; the reason is for the log.
+    #[error("login failed for user {user:?}: {reason}")]
+    AuthFailed { user: String, reason: &'static str },
 }
 
 impl StartupError {
     pub fn to_pg(&self) -> Option<PgError> {
         match self {
             StartupError::Refused(e) => Some(e.clone()),
+            StartupError::AuthFailed { user, .. } => Some(PgError::fatal(
+                "28P01",
+                format!("password authentication failed for user \"{user}\""),
+            )),
             StartupError::Frame(e) => Some(PgError::fatal(
                 "08P01",
                 format!("invalid startup packet: {e}"),
@@ -217,11 +224,11 @@ async fn negotiate_minor_version(
     Ok(())
 }
 
-fn auth_failed(user: &str) -> StartupError {
-    StartupError::Refused(PgError::fatal(
-        "28P01",
-        format!("password authentication failed for user \"{user}\""),
-    ))
+fn auth_failed(user: &str, reason: &'static str) -> StartupError {
+    StartupError::AuthFailed {
+        user: user.to_string(),
+        reason,
+    }
 }
 
 async fn read_password_message(conn: &mut FramedConn<ClientStream>) -> Result<Bytes, StartupError> {
@@ -257,6 +264,11 @@ async fn authenticate(
 
     // SCRAM-SHA-256; an unknown user goes through the same steps and fails the same way.
     let account = config.role_of(&user);
+    let reason = if config.users.contains_key(&user) {
+        "wrong password"
+    } else {
+        "unknown user"
+    };
     let mut scram = ScramServer::new(&user, account.map(|(u, _)| u.verifier.clone()));
     let mut out = BytesMut::new();
     backend::auth_sasl(&[SCRAM_SHA_256], &mut out);
@@ -266,16 +278,16 @@ async fn authenticate(
         parse_sasl_initial_response(&initial).map_err(|e| violation(e.to_string()))?;
     let server_first = scram
         .client_first(client_first)
-        .map_err(|_| auth_failed(&user))?;
+        .map_err(|_| auth_failed(&user, reason))?;
     out.clear();
     backend::auth_sasl_continue(server_first, &mut out);
     conn.send(&out).await.map_err(FrameError::Io)?;
     let client_final = read_password_message(conn).await?;
     let server_final = scram
         .client_final(&client_final)
-        .map_err(|_| auth_failed(&user))?;
+        .map_err(|_| auth_failed(&user, reason))?;
     let Some((_, role_def)) = account else {
-        return Err(auth_failed(&user));
+        return Err(auth_failed(&user, "the user's role is missing"));
     };
     out.clear();
     backend::auth_sasl_final(server_final, &mut out);

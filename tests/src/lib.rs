@@ -10,6 +10,8 @@
 //!   with deadlines, and helpers to read SQLSTATEs.
 //! - [`corpus`]: the shared statement corpora (`policy/tests/data/corpus/*.toml`).
 //! - [`snapshot`]: "nothing changed upstream" checks straight against PostgreSQL.
+//! - [`ops`]: the metrics endpoint over HTTP, fields of pgward's log lines, the admin
+//!   console's rows by column name.
 //!
 //! The `pgward` binary: `cargo test --workspace` does not necessarily build
 //! `target/<profile>/pgward` (a package's binary is built for the integration tests of that
@@ -21,6 +23,7 @@ pub mod certs;
 pub mod clients;
 pub mod corpus;
 pub mod drivers;
+pub mod ops;
 pub mod proxy;
 pub mod raw;
 pub mod snapshot;

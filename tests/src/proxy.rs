@@ -101,6 +101,8 @@ pub struct ProxyBuilder {
     users: Vec<User>,
     env: Vec<(String, String)>,
     tls_files: Option<(PathBuf, PathBuf)>,
+    /// Listen on this port instead of a free one (several instances sharing a port).
+    fixed_port: Option<u16>,
 }
 
 impl ProxyBuilder {
@@ -174,7 +176,14 @@ max_affected_rows = 0
                 ("PGWARD_TEST_OWNER_PASSWORD".into(), OWNER_PASSWORD.into()),
             ],
             tls_files: None,
+            fixed_port: None,
         }
+    }
+
+    /// Listen on `port` (with `[peers] reuse_port`, several proxies may share it).
+    pub fn listen_port(mut self, port: u16) -> Self {
+        self.fixed_port = Some(port);
+        self
     }
 
     /// Set any key: `set("pool", "idle_timeout", "1s")`, `set("roles.engineer", "unmasked", true)`.
@@ -287,7 +296,10 @@ max_affected_rows = 0
         let bin = pgward_binary();
         let mut last = String::new();
         for _attempt in 0..4 {
-            let port = pgward::local_pg::free_port().unwrap();
+            let port = match self.fixed_port {
+                Some(p) => p,
+                None => pgward::local_pg::free_port().unwrap(),
+            };
             fs::write(&config_path, self.config_toml(port, &audit_path)).unwrap();
             let stderr = fs::File::create(&stderr_path).unwrap();
             let mut cmd = Command::new(&bin);
@@ -427,6 +439,42 @@ impl Proxy {
             .find(|u| u.name == user)
             .map(|u| u.password.clone())
             .unwrap_or_else(|| panic!("no user {user} in the test config"))
+    }
+
+    /// The builder this proxy was started from (change it, then [`Proxy::rewrite_config`]).
+    pub fn builder(&self) -> ProxyBuilder {
+        self.builder.clone()
+    }
+
+    /// Write `builder`'s config over this proxy's config file (same port and audit file);
+    /// send `HUP` (or the console's RELOAD) to apply it.
+    pub fn rewrite_config(&self, builder: &ProxyBuilder) {
+        fs::write(
+            &self.config_path,
+            builder.config_toml(self.port, &self.audit_path),
+        )
+        .unwrap();
+    }
+
+    /// Wait until pgward's output has a line containing every one of `needles`; returns it.
+    pub fn wait_log(&self, needles: &[&str], limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(l) = self
+                .stderr()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return l.to_string();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no log line with {needles:?} within {limit:?}; output:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// What pgward wrote to stdout/stderr so far.

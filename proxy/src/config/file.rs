@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,11 @@ use super::duration::{parse_duration, serde_opt};
 use super::secret::SecretSource;
 use super::*;
 use crate::auth::scram::{hash_password, ScramVerifier};
-use crate::tls::{self, ClientTlsMode, UpstreamTlsMode};
+use crate::tls::{ClientTlsMode, UpstreamTlsMode};
+
+mod sections;
+
+use sections::{PeersFile, Problems};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +42,8 @@ pub struct ConfigFile {
     admin: AdminFile,
     #[serde(default)]
     functions: FunctionsFile,
+    #[serde(default)]
+    peers: Option<PeersFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +58,8 @@ struct ListenFile {
     max_client_connections: usize,
     #[serde(default, with = "serde_opt")]
     startup_timeout: Option<Duration>,
+    #[serde(default, with = "serde_opt")]
+    shutdown_grace: Option<Duration>,
 }
 
 impl Default for ListenFile {
@@ -63,6 +71,7 @@ impl Default for ListenFile {
             client_tls: None,
             max_client_connections: default_max_clients(),
             startup_timeout: None,
+            shutdown_grace: None,
         }
     }
 }
@@ -210,23 +219,34 @@ fn duration_key(
 }
 
 impl ConfigFile {
-    pub fn validate(self) -> Result<Config, ConfigError> {
+    pub fn validate(self, secrets: Secrets) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
-        let listen = self.listen.validate()?;
-        let upstream = self.upstream.validate()?;
+        let mut problems = Problems::default();
+        let listen = self.listen.validate(&mut problems, &mut warnings);
+        let upstream = problems.ok(self.upstream.validate());
 
         let mut logins = BTreeMap::new();
         for (name, l) in self.logins {
             let key = format!("logins.{name}");
             if l.user.is_empty() {
-                return Err(invalid(format!("{key}.user"), "must not be empty"));
+                problems.push(invalid(format!("{key}.user"), "must not be empty"));
             }
             let source = SecretSource {
                 password: l.password,
                 password_env: l.password_env,
                 password_file: l.password_file,
             };
-            let password = source.resolve(&key, &mut warnings)?;
+            let password = match source.resolve(&key, &mut warnings) {
+                Ok(p) => p,
+                Err(e) if secrets == Secrets::Optional => {
+                    warnings.push(format!("{e} (not needed here)"));
+                    None
+                }
+                Err(e) => {
+                    problems.push(e);
+                    None
+                }
+            };
             logins.insert(
                 name.clone(),
                 Login {
@@ -239,33 +259,39 @@ impl ConfigFile {
 
         let p = self.pool;
         if p.size == 0 {
-            return Err(invalid("pool.size", "must be at least 1"));
+            problems.push(invalid("pool.size", "must be at least 1"));
         }
         let pool = PoolSettings {
             mode: p.mode,
-            size: p.size,
-            checkout_timeout: duration_key(
-                "pool.checkout_timeout",
-                &p.checkout_timeout,
-                Some(Duration::from_secs(5)),
-            )?,
-            idle_timeout: duration_key(
-                "pool.idle_timeout",
-                &p.idle_timeout,
-                Some(Duration::from_secs(600)),
-            )?,
-            lifetime: duration_key(
-                "pool.lifetime",
-                &p.lifetime,
-                Some(Duration::from_secs(3600)),
-            )?,
+            size: p.size.max(1),
+            checkout_timeout: problems
+                .ok(duration_key(
+                    "pool.checkout_timeout",
+                    &p.checkout_timeout,
+                    Some(Duration::from_secs(5)),
+                ))
+                .flatten(),
+            idle_timeout: problems
+                .ok(duration_key(
+                    "pool.idle_timeout",
+                    &p.idle_timeout,
+                    Some(Duration::from_secs(600)),
+                ))
+                .flatten(),
+            lifetime: problems
+                .ok(duration_key(
+                    "pool.lifetime",
+                    &p.lifetime,
+                    Some(Duration::from_secs(3600)),
+                ))
+                .flatten(),
         };
 
         let mut roles = BTreeMap::new();
         for (name, r) in self.roles {
             let key = format!("roles.{name}");
             if !logins.contains_key(&r.login) {
-                return Err(invalid(
+                problems.push(invalid(
                     format!("{key}.login"),
                     format!("no [logins.{}] table", r.login),
                 ));
@@ -277,6 +303,11 @@ impl ConfigFile {
             if access == Access::ReadOnly && (r.require_where.is_some() || r.allow_ddl) {
                 warnings.push(format!(
                     "{key}: require_where/allow_ddl have no effect on a read-only role"
+                ));
+            }
+            if access == Access::ReadOnly && r.max_affected_rows > 0 {
+                warnings.push(format!(
+                    "{key}.max_affected_rows has no effect on a read-only role"
                 ));
             }
             let mut rules = role_rules(&name, Some(access));
@@ -296,12 +327,19 @@ impl ConfigFile {
                 },
             );
         }
+        let used: std::collections::BTreeSet<&str> =
+            roles.values().map(|r| r.login.as_str()).collect();
+        for name in logins.keys() {
+            if !used.contains(name.as_str()) {
+                warnings.push(format!("logins.{name} is not used by any role"));
+            }
+        }
 
         let mut users = BTreeMap::new();
         for (name, u) in self.users {
             let key = format!("users.{name}");
             if !roles.contains_key(&u.role) {
-                return Err(invalid(
+                problems.push(invalid(
                     format!("{key}.role"),
                     format!("no [roles.{}] table", u.role),
                 ));
@@ -313,26 +351,49 @@ impl ConfigFile {
             };
             // The inline form is expected to be a verifier: no warning for that one.
             let mut ignored = Vec::new();
-            let secret = source
-                .resolve(&key, &mut ignored)?
-                .ok_or_else(|| invalid(format!("{key}.password"), "a user needs a password"))?;
+            let secret = match source.resolve(&key, &mut ignored) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    problems.push(invalid(
+                        format!("{key}.password"),
+                        "a user needs a password",
+                    ));
+                    continue;
+                }
+                Err(e) if secrets == Secrets::Optional => {
+                    // Nobody logs in through this config: a verifier of a random password
+                    // keeps the user (and its role) without its secret.
+                    warnings.push(format!("{e} (not needed here)"));
+                    let random: [u8; 24] = rand::random();
+                    hash_password(&base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        random,
+                    ))
+                }
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
             let verifier = if secret.starts_with("SCRAM-SHA-256$") {
                 ScramVerifier::parse(&secret)
-                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))?
+                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))
             } else {
                 warnings.push(format!(
                     "{key}.password is not a SCRAM verifier; store `pgward passwd` output instead"
                 ));
                 ScramVerifier::parse(&hash_password(&secret))
-                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))?
+                    .map_err(|e| invalid(format!("{key}.password"), e.to_string()))
             };
-            users.insert(
-                name,
-                User {
-                    verifier,
-                    role: u.role,
-                },
-            );
+            if let Some(verifier) = problems.ok(verifier) {
+                users.insert(
+                    name,
+                    User {
+                        verifier,
+                        role: u.role,
+                    },
+                );
+            }
         }
 
         let audit = AuditSettings {
@@ -340,103 +401,44 @@ impl ConfigFile {
         };
         let metrics = match self.admin.metrics {
             None => None,
-            Some(a) => Some(
-                a.parse::<SocketAddr>()
-                    .map_err(|e| invalid("admin.metrics", format!("{a:?}: {e}")))?,
-            ),
+            Some(a) => problems.ok(a
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid("admin.metrics", format!("{a:?}: {e}")))),
         };
         for u in &self.admin.users {
-            if !users.contains_key(u) {
-                return Err(invalid("admin.users", format!("no [users.{u}] table")));
+            if !users.contains_key(u) && secrets == Secrets::Required {
+                problems.push(invalid("admin.users", format!("no [users.{u}] table")));
             }
         }
-        let _ = self.masking; // validated by the masking feature; accepted so configs stay forward-compatible
-        Ok(Config {
-            listen,
-            upstream,
-            logins,
-            pool,
-            roles,
-            users,
-            audit,
-            admin: AdminSettings {
-                users: self.admin.users,
-                metrics,
-            },
-            policy: PolicyConfig {
-                safe_functions: self.functions.safe,
-                denied_functions: self.functions.denied,
-            },
-            warnings,
-        })
-    }
-}
-
-impl ListenFile {
-    fn validate(self) -> Result<ListenSettings, ConfigError> {
-        let address = self
-            .address
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("listen.address", format!("{:?}: {e}", self.address)))?;
-        let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(
-                tls::server_config(Path::new(cert), Path::new(key))
-                    .map_err(|e| invalid("listen.tls_cert", e.to_string()))?,
-            ),
-            (None, None) => None,
-            (Some(_), None) => return Err(invalid("listen.tls_key", "tls_cert needs tls_key")),
-            (None, Some(_)) => return Err(invalid("listen.tls_cert", "tls_key needs tls_cert")),
-        };
-        let client_tls = self.client_tls.unwrap_or(if tls.is_some() {
-            ClientTlsMode::Allow
-        } else {
-            ClientTlsMode::Disable
-        });
-        if client_tls == ClientTlsMode::Require && tls.is_none() {
-            return Err(invalid(
-                "listen.client_tls",
-                "\"require\" needs tls_cert and tls_key",
-            ));
+        let peers = self
+            .peers
+            .map(|p| p.validate(&mut problems, &mut warnings))
+            .unwrap_or_default();
+        if self.masking.is_some() {
+            // validated by the masking feature; accepted so configs stay forward-compatible
+            warnings.push("[masking] is accepted but not applied yet".to_string());
         }
-        if self.max_client_connections == 0 {
-            return Err(invalid(
-                "listen.max_client_connections",
-                "must be at least 1",
-            ));
+        match (listen, upstream) {
+            (Some(listen), Some(upstream)) if problems.0.is_empty() => Ok(Config {
+                listen,
+                upstream,
+                logins,
+                pool,
+                roles,
+                users,
+                audit,
+                admin: AdminSettings {
+                    users: self.admin.users,
+                    metrics,
+                },
+                peers,
+                policy: PolicyConfig {
+                    safe_functions: self.functions.safe,
+                    denied_functions: self.functions.denied,
+                },
+                warnings,
+            }),
+            _ => Err(ConfigError::from_many(problems.0)),
         }
-        Ok(ListenSettings {
-            address,
-            tls,
-            client_tls,
-            max_client_connections: self.max_client_connections,
-            startup_timeout: self.startup_timeout.unwrap_or(Duration::from_secs(10)),
-        })
-    }
-}
-
-impl UpstreamFile {
-    fn validate(self) -> Result<UpstreamSettings, ConfigError> {
-        if self.host.is_empty() {
-            return Err(invalid("upstream.host", "must not be empty"));
-        }
-        if self.tls_ca.is_some() && self.tls != UpstreamTlsMode::VerifyFull {
-            return Err(invalid(
-                "upstream.tls_ca",
-                "only used with tls = \"verify-full\"",
-            ));
-        }
-        let tls_config = tls::client_config(self.tls, self.tls_ca.as_deref())
-            .map_err(|e| invalid("upstream.tls_ca", e.to_string()))?;
-        Ok(UpstreamSettings {
-            host: self.host,
-            port: self.port,
-            tls_mode: self.tls,
-            tls: tls_config,
-            connect_timeout: duration_key(
-                "upstream.connect_timeout",
-                &self.connect_timeout,
-                Some(Duration::from_secs(5)),
-            )?,
-        })
     }
 }

@@ -33,6 +33,36 @@ pub enum ConfigError {
     Syntax(String),
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
+    /// Several problems, all reported at once.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    fn from_many(mut v: Vec<ConfigError>) -> ConfigError {
+        if v.len() == 1 {
+            if let Some(e) = v.pop() {
+                return e;
+            }
+        }
+        ConfigError::Many(v)
+    }
+
+    /// Each problem on its own.
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many(v) => v.iter().collect(),
+            e => vec![e],
+        }
+    }
+}
+
+/// Whether secrets must resolve: `run` and `check` need them; `explain` does not (missing
+/// ones become warnings and unusable placeholders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secrets {
+    Required,
+    Optional,
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -59,6 +89,8 @@ pub struct ListenSettings {
     pub client_tls: ClientTlsMode,
     pub max_client_connections: usize,
     pub startup_timeout: Duration,
+    /// How long in-flight transactions get after SIGTERM before clients get 57P01.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +150,14 @@ pub struct AuditSettings {
     pub file: Option<PathBuf>,
 }
 
+/// `[peers]`: this instance's id and where the others listen.
+#[derive(Clone, Debug, Default)]
+pub struct PeersSettings {
+    pub self_id: u8,
+    pub reuse_port: bool,
+    pub members: BTreeMap<u8, SocketAddr>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct AdminSettings {
     pub users: Vec<String>,
@@ -135,6 +175,7 @@ pub struct Config {
     pub users: BTreeMap<String, User>,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
+    pub peers: Option<PeersSettings>,
     pub policy: PolicyConfig,
     /// Problems that do not stop the proxy (inline secrets, ...), for the startup log.
     pub warnings: Vec<String>,
@@ -144,17 +185,25 @@ impl Config {
     /// Read, parse and validate a config file. Relative paths inside it (certificates, secret
     /// files, the audit file) are taken relative to the current directory, like psql does.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, Secrets::Required)
+    }
+
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml(&text)
+        Self::from_toml_with(&text, secrets)
     }
 
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::from_toml_with(text, Secrets::Required)
+    }
+
+    pub fn from_toml_with(text: &str, secrets: Secrets) -> Result<Config, ConfigError> {
         let file: ConfigFile =
             toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        file.validate()
+        file.validate(secrets)
     }
 
     pub fn role_of(&self, user: &str) -> Option<(&User, &Role)> {

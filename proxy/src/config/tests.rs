@@ -103,3 +103,74 @@ fn plaintext_user_password_is_hashed_with_a_warning() {
         .iter()
         .any(|w| w.contains("users.alice.password")));
 }
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL
+        .replace("login = \"readonly\"", "login = \"nope\"")
+        .replace("role = \"engineer\"", "role = \"ghost\"")
+        + "\n[pool]\nsize = 0\ncheckout_timeout = \"5 parsecs\"\n";
+    let e = Config::from_toml(&text)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    for key in [
+        "roles.engineer.login",
+        "users.alice.role",
+        "pool.size",
+        "pool.checkout_timeout",
+    ] {
+        assert!(e.contains(key), "{key} missing from: {e}");
+    }
+}
+
+#[test]
+fn missing_secrets_are_optional_for_explain() {
+    let text = MINIMAL.replace(
+        "password = \"x\"",
+        "password_env = \"PGWARD_TEST_SURELY_UNSET_1\"",
+    );
+    let e = Config::from_toml(&text)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("PGWARD_TEST_SURELY_UNSET_1"), "{e}");
+    let c = Config::from_toml_with(&text, Secrets::Optional).unwrap();
+    assert!(c.logins["readonly"].password.is_none());
+    assert!(c.role_of("alice").is_some());
+}
+
+#[test]
+fn peers_are_validated() {
+    let ok = format!(
+        "{MINIMAL}\n[peers]\nself = 2\nreuse_port = true\n[peers.members]\n1 = \"127.0.0.1:6432\"\n2 = \"127.0.0.1:6432\"\n"
+    );
+    let c = Config::from_toml(&ok).unwrap();
+    let p = c.peers.unwrap();
+    assert_eq!(p.self_id, 2);
+    assert!(p.reuse_port);
+    assert_eq!(p.members.len(), 2);
+    let bad = format!("{MINIMAL}\n[peers]\nself = 0\n");
+    assert!(Config::from_toml(&bad)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("peers.self"));
+    let bad_member = format!("{MINIMAL}\n[peers]\nself = 1\n[peers.members]\n1 = \"nowhere\"\n");
+    assert!(Config::from_toml(&bad_member)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("peers.members.1"));
+}
+
+#[test]
+fn settings_without_effect_warn() {
+    let text = MINIMAL.replace(
+        "login = \"readonly\"",
+        "login = \"readonly\"\nmax_affected_rows = 10",
+    ) + "\n[logins.spare]\nuser = \"x\"\npassword = \"y\"\n";
+    let c = Config::from_toml(&text).unwrap();
+    assert!(c.warnings.iter().any(|w| w.contains("max_affected_rows")));
+    assert!(c.warnings.iter().any(|w| w.contains("logins.spare")));
+}

@@ -1,0 +1,144 @@
+//! What the admin console and the metrics read from a pool and change in it: server rows,
+//! totals, PAUSE/RESUME, and the resize a reload brings.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{IdleServer, Pool};
+use crate::config::PoolSettings;
+use crate::server::ConnectSpec;
+
+/// One server connection as SHOW SERVERS lists it.
+#[derive(Clone, Debug)]
+pub struct ServerRow {
+    pub id: u64,
+    pub backend_pid: i32,
+    pub connected_at: SystemTime,
+    /// The client it serves, None while idle.
+    pub client: Option<u64>,
+    pub since: Instant,
+}
+
+/// Totals since start (SHOW STATS).
+#[derive(Default)]
+pub(super) struct PoolCounters {
+    pub(super) xacts: AtomicU64,
+    pub(super) queries: AtomicU64,
+    pub(super) wait_us: AtomicU64,
+    pub(super) xact_us: AtomicU64,
+    pub(super) opened: AtomicU64,
+    pub(super) received: AtomicU64,
+    pub(super) sent: AtomicU64,
+}
+
+impl Pool {
+    /// Apply a reloaded configuration in place: new size (more slots at once; fewer as
+    /// servers come back), timeouts and connection settings for new servers.
+    pub fn reconfigure(self: &Arc<Self>, spec: ConnectSpec, settings: PoolSettings) {
+        let new = settings.size;
+        *self.spec.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(spec);
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        let old = self.size.swap(new, Ordering::AcqRel);
+        if new > old {
+            self.permits.add_permits(new - old);
+        } else if new < old {
+            let pool = self.clone();
+            let n = u32::try_from(old - new).unwrap_or(u32::MAX);
+            tokio::spawn(async move {
+                if let Ok(p) = pool.permits.clone().acquire_many_owned(n).await {
+                    p.forget();
+                }
+                let extra: Vec<IdleServer> = {
+                    let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+                    let keep = idle.len().min(new);
+                    idle.split_off(keep)
+                };
+                for s in extra {
+                    pool.forget_server(s.id);
+                    tokio::spawn(s.server.terminate());
+                }
+            });
+        }
+        if old != new {
+            tracing::info!(database = %self.key.database, login = %self.key.login, old, new, "pool resized");
+        }
+    }
+
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    pub fn note_query(&self) {
+        self.counters.queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_client_bytes(&self, received: u64, sent: u64) {
+        self.counters
+            .received
+            .fetch_add(received, Ordering::Relaxed);
+        self.counters.sent.fetch_add(sent, Ordering::Relaxed);
+    }
+
+    pub fn servers(&self) -> Vec<ServerRow> {
+        self.servers
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let idle = self.idle.lock().map(|v| v.len()).unwrap_or(0);
+        let (waiting, oldest_wait) = self
+            .waiters
+            .lock()
+            .map(|w| (w.len(), w.values().min().map(|t| t.elapsed())))
+            .unwrap_or((0, None));
+        let total = self.servers.lock().map(|r| r.len()).unwrap_or(0);
+        let c = &self.counters;
+        PoolStats {
+            idle,
+            active: total.saturating_sub(idle),
+            waiting,
+            max_wait: oldest_wait.unwrap_or_default(),
+            size: self.size.load(Ordering::Relaxed),
+            available_slots: self.permits.available_permits(),
+            paused: self.is_paused(),
+            xacts: c.xacts.load(Ordering::Relaxed),
+            queries: c.queries.load(Ordering::Relaxed),
+            wait_us: c.wait_us.load(Ordering::Relaxed),
+            xact_us: c.xact_us.load(Ordering::Relaxed),
+            opened: c.opened.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            sent: c.sent.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A pool's state and totals, as the admin console and the metrics show them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStats {
+    pub idle: usize,
+    pub active: usize,
+    pub waiting: usize,
+    pub max_wait: Duration,
+    pub size: usize,
+    pub available_slots: usize,
+    pub paused: bool,
+    pub xacts: u64,
+    pub queries: u64,
+    pub wait_us: u64,
+    pub xact_us: u64,
+    pub opened: u64,
+    /// Bytes of this pool's clients that have disconnected.
+    pub received: u64,
+    pub sent: u64,
+}

@@ -1,0 +1,313 @@
+//! Server connection pools, one per (database, login, pinned settings): a bounded number of
+//! connections, a fair FIFO wait queue with a checkout timeout, idle and lifetime limits, and a
+//! health check before reuse. A connection comes back only idle and clean; anything else is
+//! closed.
+//!
+//! `lease.rs`: who holds a server (client links, SHOW SERVERS rows) and who waits;
+//! `admin.rs`: what the console and metrics read and change (stats, PAUSE, resize on reload);
+//! `registry.rs`: all pools.
+
+mod admin;
+mod lease;
+mod registry;
+
+pub use admin::{PoolStats, ServerRow};
+pub use registry::PoolRegistry;
+
+use admin::PoolCounters;
+use lease::{Lease, WaitTicket};
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::clients::{ClientEntry, ClientState};
+use crate::metrics::Metrics;
+
+use crate::config::PoolSettings;
+use crate::protocol::backend::PgError;
+use crate::server::{ConnectSpec, ServerConnection, ServerError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("no server connection available within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+impl PoolError {
+    pub fn to_pg(&self) -> PgError {
+        match self {
+            PoolError::Timeout(_) => PgError::error("53300", format!("pgward: {self}"))
+                .with_hint("the pool is busy: retry, or raise pool.size / pool.checkout_timeout"),
+            PoolError::Server(e) => e.to_pg(),
+        }
+    }
+}
+
+/// What makes two server connections interchangeable.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PoolKey {
+    pub database: String,
+    pub login: String,
+    /// Upstream sessions pinned read-only (the second lock).
+    pub read_only: bool,
+    pub statement_timeout_ms: Option<u64>,
+}
+
+pub struct Pool {
+    key: PoolKey,
+    spec: Mutex<Arc<ConnectSpec>>,
+    settings: Mutex<PoolSettings>,
+    idle: Mutex<Vec<IdleServer>>,
+    permits: Arc<Semaphore>,
+    /// The configured size (permits in circulation once a shrink has settled).
+    size: AtomicUsize,
+    /// What the last new server reported at startup (server_version, encodings, ...), so a
+    /// client can be greeted without waiting for a free server.
+    reported: Mutex<Option<BTreeMap<String, String>>>,
+    /// PAUSE: checkouts wait until RESUME.
+    paused: watch::Sender<bool>,
+    /// Clients waiting for a server: ticket -> since when.
+    waiters: Mutex<BTreeMap<u64, Instant>>,
+    /// Every open server connection of this pool, by id.
+    servers: Mutex<BTreeMap<u64, ServerRow>>,
+    ids: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
+    counters: PoolCounters,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+struct IdleServer {
+    id: u64,
+    server: ServerConnection,
+}
+
+/// A checked-out server connection. Give it back with [`Pool::release`] or drop it (closing).
+pub struct PooledServer {
+    pub server: ServerConnection,
+    pub pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+    lease: Lease,
+}
+
+impl Pool {
+    pub fn new(
+        key: PoolKey,
+        spec: ConnectSpec,
+        settings: PoolSettings,
+        ids: Arc<AtomicU64>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Pool> {
+        Arc::new(Pool {
+            permits: Arc::new(Semaphore::new(settings.size)),
+            size: AtomicUsize::new(settings.size),
+            key,
+            spec: Mutex::new(Arc::new(spec)),
+            settings: Mutex::new(settings),
+            idle: Mutex::new(Vec::new()),
+            reported: Mutex::new(None),
+            paused: watch::Sender::new(false),
+            waiters: Mutex::new(BTreeMap::new()),
+            servers: Mutex::new(BTreeMap::new()),
+            ids,
+            metrics,
+            counters: PoolCounters::default(),
+        })
+    }
+
+    /// The parameters a fresh server of this pool reports, once one has connected.
+    pub fn reported_params(&self) -> Option<BTreeMap<String, String>> {
+        self.reported.lock().ok().and_then(|r| r.clone())
+    }
+
+    pub fn key(&self) -> &PoolKey {
+        &self.key
+    }
+
+    pub fn settings(&self) -> PoolSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn expired(settings: &PoolSettings, s: &ServerConnection) -> bool {
+        settings.lifetime.is_some_and(|l| s.age() >= l)
+            || settings.idle_timeout.is_some_and(|t| s.idle_for() >= t)
+    }
+
+    fn take_idle(&self) -> Option<IdleServer> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.pop()
+    }
+
+    fn forget_server(&self, id: u64) {
+        let mut rows = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        rows.remove(&id);
+    }
+
+    /// Wait for a free slot (FIFO), then reuse a healthy idle connection or open a new one.
+    pub async fn checkout(self: &Arc<Self>) -> Result<PooledServer, PoolError> {
+        let client = crate::clients::current();
+        let settings = self.settings();
+        let started = Instant::now();
+        let ticket = self.ids.fetch_add(1, Ordering::Relaxed);
+        let wait = WaitTicket {
+            pool: self,
+            ticket,
+            client: client.as_ref(),
+        };
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ticket, started);
+        if let Some(c) = &client {
+            c.set_state(ClientState::Waiting);
+        }
+        // PAUSE holds new work back until RESUME; the checkout timeout starts after it.
+        let mut paused = self.paused.subscribe();
+        let _ = paused.wait_for(|p| !*p).await;
+        let acquire = self.permits.clone().acquire_owned();
+        let permit = match settings.checkout_timeout {
+            Some(t) => tokio::time::timeout(t, acquire)
+                .await
+                .map_err(|_| PoolError::Timeout(t))?,
+            None => acquire.await,
+        }
+        .map_err(|_| PoolError::Timeout(Duration::ZERO))?;
+        let waited = started.elapsed();
+        drop(wait);
+        self.metrics.pool_wait(waited);
+        self.counters
+            .wait_us
+            .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+        self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+        while let Some(IdleServer { id, server: mut s }) = self.take_idle() {
+            if Self::expired(&settings, &s) || !s.conn.is_healthy() {
+                self.forget_server(id);
+                tokio::spawn(s.terminate());
+                continue;
+            }
+            s.last_used = Instant::now();
+            return Ok(self.lease(id, s, permit, client));
+        }
+        let spec = self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let server = match ServerConnection::connect(&spec).await {
+            Ok(s) => s,
+            Err(e) => {
+                // The upstream's own words, for whoever is on call (the client gets 08001).
+                tracing::warn!(database = %self.key.database, login = %self.key.login, upstream = %spec.addr(), error = %e, "cannot open a server connection");
+                return Err(e.into());
+            }
+        };
+        if let Ok(mut r) = self.reported.lock() {
+            *r = Some(server.params.clone());
+        }
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        self.counters.opened.fetch_add(1, Ordering::Relaxed);
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id,
+                ServerRow {
+                    id,
+                    backend_pid: server.cancel.pid,
+                    connected_at: SystemTime::now(),
+                    client: None,
+                    since: Instant::now(),
+                },
+            );
+        tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
+        Ok(self.lease(id, server, permit, client))
+    }
+
+    fn lease(
+        self: &Arc<Self>,
+        id: u64,
+        server: ServerConnection,
+        permit: OwnedSemaphorePermit,
+        client: Option<Arc<ClientEntry>>,
+    ) -> PooledServer {
+        if let Some(c) = &client {
+            c.attach(id);
+        }
+        if let Some(r) = self
+            .servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&id)
+        {
+            r.client = client.as_ref().map(|c| c.id);
+            r.since = Instant::now();
+        }
+        PooledServer {
+            server,
+            pool: self.clone(),
+            _permit: permit,
+            lease: Lease {
+                id,
+                pool: self.clone(),
+                client,
+                since: Instant::now(),
+                returned: false,
+            },
+        }
+    }
+
+    /// Return a server that is idle (ReadyForQuery 'I') and clean.
+    pub fn release(&self, pooled: PooledServer) {
+        let PooledServer {
+            mut server,
+            pool: _,
+            _permit,
+            mut lease,
+        } = pooled;
+        server.last_used = Instant::now();
+        // More servers than the (reloaded, smaller) size: this one closes instead.
+        let oversize =
+            self.servers.lock().map_or(0, |r| r.len()) > self.size.load(Ordering::Relaxed);
+        if oversize || Self::expired(&self.settings(), &server) {
+            tokio::spawn(server.terminate());
+            return;
+        }
+        lease.returned = true;
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.push(IdleServer {
+            id: lease.id,
+            server,
+        });
+        // The lease (client link, row) drops before the permit frees the slot.
+        drop(lease);
+        drop(idle);
+    }
+
+    /// Close idle connections past idle_timeout or lifetime.
+    pub fn reap(&self) {
+        let settings = self.settings();
+        let expired: Vec<IdleServer> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|s| !Self::expired(&settings, &s.server));
+            *idle = keep;
+            drop
+        };
+        for s in expired {
+            self.forget_server(s.id);
+            tokio::spawn(s.server.terminate());
+        }
+    }
+}
