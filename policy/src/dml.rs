@@ -85,7 +85,7 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                     FunctionVerdict::Unknown(name) => j.deny(deny(
                         "read_only.unknown_function",
                         format!("function {name} is not known to be read-only"),
-                        "ask an administrator to list it in safe_functions, or use a read-write role",
+                        "ask an administrator to list it under [functions] safe, or use a read-write role",
                     )),
                 }
             }

@@ -38,6 +38,7 @@ pub use duration::parse_pg_duration;
 pub use ident::{fold_identifier, parse_search_path};
 pub use normalize::UNPARSED;
 pub use startup::parse_startup_options;
+pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 
 use std::sync::Arc;
