@@ -19,6 +19,7 @@ mod denial;
 mod dml;
 mod duration;
 mod fallback;
+mod filter;
 mod functions;
 mod ident;
 mod normalize;

@@ -41,6 +41,8 @@ pub struct PgFacts {
     pub set_config_calls: Vec<Vec<Option<String>>>,
     /// The statement's own node (its fields), for judging statement kinds from it alone.
     pub top: Value,
+    /// Every UPDATE/DELETE/MERGE (top level and nested): node type and fields.
+    pub writes: Vec<(&'static str, Value)>,
 }
 
 fn write_label(kind: &str) -> Option<&'static str> {
@@ -131,6 +133,12 @@ impl PgFacts {
                     for (key, inner) in map {
                         if let (Some(label), false) = (write_label(key), top) {
                             facts.nested_writes.push(label);
+                        }
+                        if let Some(kind) = ["UpdateStmt", "DeleteStmt", "MergeStmt"]
+                            .into_iter()
+                            .find(|k| k == key)
+                        {
+                            facts.writes.push((kind, inner.clone()));
                         }
                         stack.push((inner, false));
                     }

@@ -8,6 +8,7 @@ use crate::catalog::Volatility;
 use crate::classify::{ddl, do_or_call};
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
+use crate::filter;
 use crate::functions::FunctionVerdict;
 use crate::pg_facts::{const_text, PgFacts};
 use crate::reach::{self, Reached};
@@ -81,6 +82,24 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
             }
         }
         Access::ReadWrite => {
+            if ctx.role.require_where {
+                for (kind, node) in &facts.writes {
+                    // The verdict may look at boolean constants (`false OR id = 1`).
+                    if node.to_string().contains("Boolval") {
+                        j.cacheable = false;
+                    }
+                    let filters = filter::Target::of(kind, node)
+                        .is_none_or(|(target, pred)| filter::filters(pred.as_ref(), &target));
+                    if !filters {
+                        let label = kind.trim_end_matches("Stmt").to_ascii_uppercase();
+                        j.deny(deny(
+                            "require_where",
+                            format!("{label} without a WHERE that filters rows of its target"),
+                            "compare a column of the target with a value (id = 42); a predicate true for every row does not count",
+                        ));
+                    }
+                }
+            }
             if ctx.role.max_affected_rows > 0 && !facts.nested_writes.is_empty() {
                 j.deny(deny(
                     "max_affected_rows",
@@ -302,13 +321,8 @@ fn write(facts: &PgFacts, ctx: &Ctx<'_>) -> Judged {
             format!("read-only role may not run {label}"),
             HINT_READ_WRITE,
         ));
-    } else if ctx.role.require_where && kind != K::Insert {
-        j.deny(deny(
-            "require_where",
-            format!("{label} in a form pgward cannot check for a WHERE that filters rows"),
-            "write the statement with a plain WHERE on the target's columns",
-        ));
     }
+    // require_where: judged on PostgreSQL's tree in `check`.
     j
 }
 
