@@ -75,6 +75,11 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                 ));
             }
             for call in &facts.functions {
+                // set_config with literal arguments is the SET it amounts to.
+                if is_set_config(&call.name) {
+                    judge_set_config(call, ctx, j);
+                    continue;
+                }
                 match ctx.functions.judge(&call.name, ctx.search_path) {
                     FunctionVerdict::Safe => {}
                     FunctionVerdict::SideEffect(name) => j.deny(deny(

@@ -61,7 +61,12 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
                 ));
             }
             for (i, name) in facts.functions.iter().enumerate() {
-                judge_function(name, facts.syntax_calls.contains(&i), ctx, j);
+                // set_config is judged above as the SET it amounts to.
+                let set_config = name.last().map(String::as_str) == Some("set_config")
+                    && (name.len() == 1 || name[0] == "pg_catalog");
+                if !set_config {
+                    judge_function(name, facts.syntax_calls.contains(&i), ctx, j);
+                }
             }
             for r in reach::reached(facts, ctx.catalog, ctx.search_path) {
                 match r {

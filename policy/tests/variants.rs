@@ -255,7 +255,7 @@ fn read_only_refuses_loosening_the_session() {
             ("SET allow_system_table_mods = on", false),
             ("SET my.custom = 'x'", false),
             ("SET LOCAL search_path = evil, pg_catalog", false),
-            ("SELECT set_config('search_path', 'public', false)", false),
+            ("SELECT set_config('search_path', 'public', false)", true), // as SET search_path (pg_dump)
             (
                 "SELECT pg_catalog.set_config('statement_timeout', '0', false)",
                 false,
