@@ -168,8 +168,14 @@ impl Engine {
                 match &parsed.unit {
                     parse::Unit::Sql(stmt) => {
                         let mut j = classify::judge(stmt, &ctx);
-                        pg_judge::check(&parsed.facts, &ctx, &mut j);
-                        j
+                        if matches!(&j.verdict, Err(d) if d.rule == "unanalyzable") {
+                            // A construct sqlparser's tree does not carry (TABLESAMPLE, ...):
+                            // PostgreSQL's reading decides.
+                            pg_judge::judge_alone(&parsed.facts, &ctx)
+                        } else {
+                            pg_judge::check(&parsed.facts, &ctx, &mut j);
+                            j
+                        }
                     }
                     parse::Unit::Pg(pg) => {
                         let mut j = fallback::judge(*pg, &ctx);
