@@ -5,13 +5,13 @@
 use serde_json::Value;
 
 use crate::catalog::Volatility;
-use crate::classify::{ddl, do_or_call};
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
 use crate::filter;
 use crate::functions::FunctionVerdict;
 use crate::pg_facts::{const_text, PgFacts};
 use crate::reach::{self, Reached};
+use crate::rules::{ddl, do_or_call};
 use crate::settings::{judge_setting, session_change, SettingValue};
 use crate::types::{Access, SessionChange, StatementKind as K};
 
