@@ -7,7 +7,7 @@
 //! with a schema other than pg_catalog is refused (fail closed); an unqualified one is taken
 //! to be pg_catalog's, as PostgreSQL finds it first for built-in types.
 
-use crate::catalog::{Catalog, Function, Oid, TypeKind};
+use crate::catalog::{Catalog, Function, Oid, RelationKind, TypeKind};
 use crate::pg_facts::PgFacts;
 
 /// How deep views over views and domains over domains are followed.
@@ -195,9 +195,6 @@ impl Walk<'_> {
         for f in &t.check_functions {
             self.function_oid(*f, format!("CHECK of domain {}.{}", t.schema, t.name));
         }
-        for f in &t.io_functions {
-            self.function_oid(*f, format!("input/output of {label}"));
-        }
         let casts: Vec<Oid> = c.casts_to(oid).filter_map(|k| k.function).collect();
         for f in casts {
             self.function_oid(f, format!("cast to {label}"));
@@ -212,6 +209,29 @@ impl Walk<'_> {
         }
     }
 
+    /// The CHECK functions of a domain (and of the domains it is based on).
+    fn domain_checks(&mut self, oid: Oid, depth: usize) {
+        let Some(c) = self.catalog else { return };
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let Some(t) = c.type_by_oid(oid) else { return };
+        if t.kind != TypeKind::Domain {
+            return;
+        }
+        let (checks, base, label) = (
+            t.check_functions.clone(),
+            t.base_type,
+            format!("CHECK of domain {}.{}", t.schema, t.name),
+        );
+        for f in checks {
+            self.function_oid(f, label.clone());
+        }
+        if let Some(b) = base {
+            self.domain_checks(b, depth + 1);
+        }
+    }
+
     fn relation(&mut self, schema: Option<&str>, name: &str, search_path: &[String], depth: usize) {
         let Some(c) = self.catalog else { return };
         let rel = match schema {
@@ -223,6 +243,16 @@ impl Walk<'_> {
             return;
         }
         self.seen_relations.push(rel.oid);
+        // A value of a domain column compared with a literal is coerced to the domain, which
+        // runs its CHECK.
+        let domain_columns: Vec<Oid> = rel.columns.iter().map(|c| c.type_oid).collect();
+        for t in domain_columns {
+            self.domain_checks(t, depth + 1);
+        }
+        // Reading a materialized view does not run its definition; reading a view does.
+        if rel.kind != RelationKind::View {
+            return;
+        }
         let Some(def) = rel.view_definition.clone() else {
             return;
         };
