@@ -5,7 +5,6 @@ use sqlparser::ast::{Expr, Query, Statement, TableFactor};
 
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
-use crate::functions::FunctionVerdict;
 use crate::ident::fold_object_name;
 use crate::types::{Access, Denial, SessionChange, StatementKind};
 use crate::walk::Facts;
@@ -73,25 +72,8 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                     "drop the FOR UPDATE/FOR SHARE clause",
                 ));
             }
-            for call in &facts.functions {
-                // set_config is judged on PostgreSQL's reading of the call (pg_judge).
-                if is_set_config(&call.name) {
-                    continue;
-                }
-                match ctx.functions.judge(&call.name, ctx.search_path) {
-                    FunctionVerdict::Safe => {}
-                    FunctionVerdict::SideEffect(name) => j.deny(deny(
-                        "read_only.function",
-                        format!("read-only role may not call {name}: it has side effects"),
-                        HINT_READ_WRITE,
-                    )),
-                    FunctionVerdict::Unknown(name) => j.deny(deny(
-                        "read_only.unknown_function",
-                        format!("function {name} is not known to be read-only"),
-                        "ask an administrator to list it under [functions] safe, or use a read-write role",
-                    )),
-                }
-            }
+            // Function calls are judged on PostgreSQL's reading of the text (pg_judge::check):
+            // the same calls, resolved with the catalog when there is one.
         }
         Access::ReadWrite => {
             for stmt in &facts.nested_writes {
@@ -142,14 +124,6 @@ pub fn ddl_denial(what: &str) -> Denial {
         format!("role may not run DDL ({what})"),
         "ask for a role with allow_ddl = true",
     )
-}
-
-fn is_set_config(name: &[String]) -> bool {
-    match name {
-        [n] => n == "set_config",
-        [s, n] => s == "pg_catalog" && n == "set_config",
-        _ => false,
-    }
 }
 
 /// The target's qualifier (alias, else table name) and whether it is a plain table.
