@@ -35,7 +35,16 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
     }
     for args in &facts.set_config_calls {
         j.cacheable = false;
-        judge_set_config(args, ctx, j);
+        match (args.as_slice(), pg_settings_names(&facts.top)) {
+            // `SELECT set_config(name, 'v', false) FROM pg_settings WHERE name IN (...)`
+            // (pg_dump): one set_config per listed name.
+            ([None, value, local], Some(names)) => {
+                for name in names {
+                    judge_set_config(&[Some(name), value.clone(), local.clone()], ctx, j);
+                }
+            }
+            _ => judge_set_config(args, ctx, j),
+        }
     }
     match ctx.role.access {
         Access::ReadOnly => {
@@ -203,6 +212,75 @@ fn guarded_setting(name: &str, ctx: &Ctx<'_>) -> bool {
                 | "default_transaction_read_only"
                 | "transaction_read_only"
         )
+}
+
+/// The setting names a `SELECT ... FROM pg_settings WHERE name = 'x'` (or `name IN (...)`,
+/// possibly among other conjuncts) ranges over; `None` for any other shape.
+fn pg_settings_names(top: &Value) -> Option<Vec<String>> {
+    let from = top.get("from_clause")?.as_array()?;
+    let [rel] = from.as_slice() else { return None };
+    let rel = rel.get("node")?.get("RangeVar")?;
+    if str_field(rel, "relname") != "pg_settings"
+        || !matches!(str_field(rel, "schemaname"), "" | "pg_catalog")
+    {
+        return None;
+    }
+    names_in(top.get("where_clause")?)
+}
+
+fn is_name_column(v: &Value) -> bool {
+    let Some(cr) = v.get("node").and_then(|n| n.get("ColumnRef")) else {
+        return false;
+    };
+    let parts: Vec<&str> = match cr.get("fields") {
+        Some(Value::Array(f)) => f
+            .iter()
+            .filter_map(|p| p.get("node")?.get("String")?.get("sval")?.as_str())
+            .collect(),
+        _ => vec![],
+    };
+    matches!(parts.as_slice(), ["name"] | ["pg_settings", "name"])
+}
+
+/// Literal names a predicate restricts `name` to.
+fn names_in(pred: &Value) -> Option<Vec<String>> {
+    let node = pred.get("node")?;
+    if let Some(b) = node.get("BoolExpr") {
+        // AND: the first conjunct that restricts the names.
+        if b.get("boolop").and_then(Value::as_i64) != Some(1) {
+            return None;
+        }
+        return b.get("args")?.as_array()?.iter().find_map(names_in);
+    }
+    let e = node.get("AExpr")?;
+    if !is_name_column(e.get("lexpr")?) {
+        return None;
+    }
+    let op = e
+        .get("name")?
+        .as_array()?
+        .first()?
+        .get("node")?
+        .get("String")?
+        .get("sval")?;
+    if op.as_str() != Some("=") {
+        return None;
+    }
+    let r = e.get("rexpr")?;
+    match i64_field(e, "kind") {
+        // AEXPR_OP: name = 'x'
+        Some(1) => const_text(r).map(|n| vec![n]),
+        // AEXPR_IN: name IN ('a', 'b')
+        Some(7) => r
+            .get("node")?
+            .get("List")?
+            .get("items")?
+            .as_array()?
+            .iter()
+            .map(const_text)
+            .collect(),
+        _ => None,
+    }
 }
 
 /// A SET's session change: PostgreSQL already split and folded its values (each value of

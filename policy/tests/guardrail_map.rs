@@ -121,6 +121,9 @@ const GUARDRAILS: &[Guardrail] = &[
 
 /// Refused for every role: the pins (lexer settings, identity, replication role).
 const PINNED: &[&str] = &[
+    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'",
+    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name IN ('application_name', 'standard_conforming_strings')",
+    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name LIKE 'standard%'",
     "SET standard_conforming_strings = off",
     "SET backslash_quote = on",
     "SET client_encoding = 'SJIS'",
@@ -139,6 +142,8 @@ const UNRESTRICTED_RUNS: &[&str] = &[
     "SELECT 1 AS U&\"d\\0061t\"",
     "SELECT set_config('application_name', current_setting('application_name'), false)",
     "LOCK TABLE users IN ACCESS EXCLUSIVE MODE",
+    "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name IN ('restrict_nonsystem_relation_kind')",
+    "SELECT set_config(name, 'x', false) FROM pg_catalog.pg_settings WHERE name = 'application_name'",
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
     "RESET ALL",
     "DO $$ BEGIN END $$",
