@@ -119,9 +119,8 @@ impl PgFacts {
         let tree = serde_json::to_value(stmt).map_err(|e| e.to_string())?;
         let mut facts = PgFacts::default();
         if let Value::Object(top) = &tree {
-            if let Some((k, v)) = top.iter().next() {
+            if let Some(k) = top.keys().next() {
                 facts.kind = k.clone();
-                facts.top = v.clone();
             }
         }
         // (value, is the statement's own top node)
@@ -145,6 +144,12 @@ impl PgFacts {
                 }
                 Value::Array(items) => stack.extend(items.iter().map(|v| (v, false))),
                 _ => {}
+            }
+        }
+        // The statement's own fields, moved rather than copied.
+        if let Value::Object(top) = tree {
+            if let Some((_, v)) = top.into_iter().next() {
+                facts.top = v;
             }
         }
         Ok(facts)
