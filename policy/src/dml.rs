@@ -1,15 +1,13 @@
 //! Judging queries and data-modifying statements: functions, row locks, writable CTEs,
 //! `SELECT INTO`, require_where.
 
-use sqlparser::ast::{Expr, Query, Statement, TableFactor, Value};
+use sqlparser::ast::{Expr, Query, Statement, TableFactor};
 
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
-use crate::functions::FunctionVerdict;
 use crate::ident::fold_object_name;
-use crate::settings::{judge_setting, session_change, SettingValue};
 use crate::types::{Access, Denial, SessionChange, StatementKind};
-use crate::walk::{Facts, FuncCall};
+use crate::walk::Facts;
 use crate::where_clause::{self, Target};
 
 pub fn unanalyzable(what: &str) -> Denial {
@@ -74,21 +72,8 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                     "drop the FOR UPDATE/FOR SHARE clause",
                 ));
             }
-            for call in &facts.functions {
-                match ctx.functions.judge(&call.name, ctx.search_path) {
-                    FunctionVerdict::Safe => {}
-                    FunctionVerdict::SideEffect(name) => j.deny(deny(
-                        "read_only.function",
-                        format!("read-only role may not call {name}: it has side effects"),
-                        HINT_READ_WRITE,
-                    )),
-                    FunctionVerdict::Unknown(name) => j.deny(deny(
-                        "read_only.unknown_function",
-                        format!("function {name} is not known to be read-only"),
-                        "ask an administrator to list it in safe_functions, or use a read-write role",
-                    )),
-                }
-            }
+            // Function calls are judged on PostgreSQL's reading of the text (pg_judge::check):
+            // the same calls, resolved with the catalog when there is one.
         }
         Access::ReadWrite => {
             for stmt in &facts.nested_writes {
@@ -101,7 +86,6 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                 }
             }
             for call in &facts.functions {
-                judge_set_config(call, ctx, j);
                 if leaves_session_state(&call.name) {
                     note_session_change(j, SessionChange::Other);
                 }
@@ -140,57 +124,6 @@ pub fn ddl_denial(what: &str) -> Denial {
         format!("role may not run DDL ({what})"),
         "ask for a role with allow_ddl = true",
     )
-}
-
-fn is_set_config(name: &[String]) -> bool {
-    match name {
-        [n] => n == "set_config",
-        [s, n] => s == "pg_catalog" && n == "set_config",
-        _ => false,
-    }
-}
-
-fn string_literal(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s)
-            | Value::EscapedStringLiteral(s)
-            | Value::UnicodeStringLiteral(s) => Some(s.clone()),
-            Value::Boolean(b) => Some(b.to_string()),
-            _ => None,
-        },
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => string_literal(expr),
-        _ => None,
-    }
-}
-
-/// `set_config(name, value, is_local)` for a read-write role: allowed when name and value are
-/// literals and the same SET would be allowed (pgbench and pg_dump send
-/// `set_config('search_path', '', false)`).
-fn judge_set_config(call: &FuncCall<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
-    if !is_set_config(&call.name) {
-        return;
-    }
-    j.cacheable = false;
-    let args: Option<Vec<String>> = call.args.iter().map(|a| string_literal(a)).collect();
-    match args.as_deref() {
-        Some([name, value, is_local]) => {
-            let value = SettingValue::Values(vec![value.clone()]);
-            match judge_setting(name, &value, ctx.role) {
-                Ok(()) => {
-                    if crate::settings::parse_bool(is_local) == Some(false) {
-                        j.info.session_change = Some(session_change(name, &value));
-                    }
-                }
-                Err(d) => j.deny(d),
-            }
-        }
-        _ => j.deny(deny(
-            "session.set_config",
-            "set_config() is allowed only with literal arguments",
-            "use SET name = value",
-        )),
-    }
 }
 
 /// The target's qualifier (alias, else table name) and whether it is a plain table.

@@ -12,36 +12,55 @@
 //! [`functions`], [`where_clause`], [`settings`]) → one [`Decision`].
 
 mod cache;
+pub mod catalog;
 mod classify;
 mod context;
 mod denial;
 mod dml;
+mod duration;
 mod fallback;
+mod family;
+mod filter;
 mod functions;
 mod ident;
 mod normalize;
 mod parse;
+mod pg_facts;
+mod pg_judge;
+mod reach;
+mod rules;
 mod settings;
 mod startup;
+mod syntax;
 mod types;
 mod walk;
 mod where_clause;
 
+pub use catalog::Catalog;
+pub use duration::parse_pg_duration;
 pub use ident::{fold_identifier, parse_search_path};
 pub use normalize::UNPARSED;
 pub use startup::parse_startup_options;
+pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 
 use std::sync::Arc;
 
 use cache::DecisionCache;
+
+/// Texts longer than this are analyzed on a thread of their own with [`ANALYSIS_STACK_BYTES`].
+const BIG_STACK_ABOVE_BYTES: usize = 32 * 1024;
+/// Stack of that thread (reserved address space; only touched pages are committed).
+const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
-/// The policy engine: immutable config plus a decision cache keyed by normalized text.
+/// The policy engine: immutable config, the upstream's catalog snapshot (when known) and a
+/// decision cache keyed by normalized text. A new catalog means a new engine (empty cache).
 pub struct Engine {
     config: PolicyConfig,
     functions: FunctionPolicy,
+    catalog: Option<Arc<Catalog>>,
     cache: DecisionCache,
 }
 
@@ -56,12 +75,26 @@ impl Engine {
         Engine {
             config,
             functions,
+            catalog: None,
             cache: DecisionCache::new(capacity),
         }
     }
 
+    /// An engine that judges with the upstream's catalog (casts, domains, operators and views
+    /// that reach user code; pg_catalog functions by volatility).
+    pub fn with_catalog(config: PolicyConfig, catalog: Arc<Catalog>) -> Self {
+        let mut engine = Self::new(config);
+        engine.catalog = Some(catalog);
+        engine
+    }
+
     pub fn config(&self) -> &PolicyConfig {
         &self.config
+    }
+
+    /// The catalog snapshot this engine judges with, if any.
+    pub fn catalog(&self) -> Option<&Arc<Catalog>> {
+        self.catalog.as_ref()
     }
 
     /// Entries in the decision cache (for metrics and tests).
@@ -95,15 +128,61 @@ impl Engine {
         self.judge(sql, facts, norm.text).0
     }
 
-    /// The decision and whether it may be cached.
+    /// The decision and whether it may be cached. Long texts are judged on a thread with a
+    /// known large stack: every walk is depth-bounded, this is the second belt.
     fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
+        if sql.len() <= BIG_STACK_ABOVE_BYTES {
+            return self.judge_here(sql, facts, normalized);
+        }
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("pgward-judge".into())
+                .stack_size(ANALYSIS_STACK_BYTES)
+                .spawn_scoped(scope, || self.judge_here(sql, facts, normalized.clone()));
+            match worker.map(|h| h.join()) {
+                Ok(Ok(judged)) => judged,
+                // No thread could be started, or the analysis panicked: refuse, never crash.
+                _ => {
+                    let fingerprint = normalize::fingerprint(&normalized);
+                    let decision = Decision {
+                        verdict: Verdict::Deny(syntax::too_deep()),
+                        fingerprint,
+                        normalized: Arc::from(normalized.as_str()),
+                        statements: vec![],
+                    };
+                    (decision, false)
+                }
+            }
+        })
+    }
+
+    fn judge_here(
+        &self,
+        sql: &str,
+        facts: &SessionFacts<'_>,
+        normalized: String,
+    ) -> (Decision, bool) {
         let fingerprint = normalize::fingerprint(&normalized);
         let normalized: Arc<str> = Arc::from(normalized);
         let ctx = Ctx {
             role: facts.role,
             search_path: facts.search_path,
             functions: &self.functions,
+            catalog: self.catalog.as_deref(),
         };
+        let max = match self.config.max_statement_bytes {
+            0 => syntax::DEFAULT_MAX_STATEMENT_BYTES,
+            n => n,
+        };
+        if sql.len() > max {
+            let decision = Decision {
+                verdict: Verdict::Deny(syntax::too_large(sql.len(), max)),
+                fingerprint,
+                normalized,
+                statements: vec![],
+            };
+            return (decision, false);
+        }
         let units = match parse::parse(sql) {
             Ok(units) => units,
             Err(denial) => {
@@ -121,10 +200,29 @@ impl Engine {
         let mut statements = Vec::with_capacity(units.len());
         let mut verdict = Verdict::Allow;
         let mut cacheable = true;
-        for unit in &units {
-            let judged: Judged = match unit {
-                parse::Unit::Sql(stmt) => classify::judge(stmt, &ctx),
-                parse::Unit::Pg(pg) => fallback::judge(*pg, &ctx),
+        for parsed in &units {
+            let judged: Judged = if pg_judge::decides_alone(&parsed.facts) {
+                pg_judge::judge_alone(&parsed.facts, &ctx)
+            } else {
+                match &parsed.unit {
+                    parse::Unit::Sql(stmt) => {
+                        let mut j = classify::judge(stmt, &ctx);
+                        if matches!(&j.verdict, Err(d) if d.rule == "unanalyzable") {
+                            // A construct sqlparser's tree does not carry (TABLESAMPLE, ...):
+                            // PostgreSQL's reading decides.
+                            pg_judge::judge_alone(&parsed.facts, &ctx)
+                        } else {
+                            pg_judge::check(&parsed.facts, &ctx, &mut j);
+                            j
+                        }
+                    }
+                    parse::Unit::Pg(pg) => {
+                        let mut j = fallback::judge(*pg, &ctx);
+                        pg_judge::check(&parsed.facts, &ctx, &mut j);
+                        j
+                    }
+                    parse::Unit::PgOnly => pg_judge::judge_alone(&parsed.facts, &ctx),
+                }
             };
             cacheable &= judged.cacheable;
             if let (Verdict::Allow, Err(d)) = (&verdict, judged.verdict) {

@@ -126,7 +126,8 @@ pub async fn start(config: Config) -> Result<Running, RunError> {
         tracing::info!(addr = %own, "listening for peers");
     }
     let task = tokio::spawn(listener::serve(listener, shared.clone(), stop_rx.clone()));
-    tokio::spawn(reaper(shared.clone(), stop_rx));
+    tokio::spawn(reaper(shared.clone(), stop_rx.clone()));
+    tokio::spawn(crate::catalog::refresher(shared.clone(), stop_rx));
     tracing::info!(%addr, reuse_port, "pgward listening");
     Ok(Running {
         addr,

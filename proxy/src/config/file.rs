@@ -18,7 +18,8 @@ use crate::tls::{ClientTlsMode, UpstreamTlsMode};
 
 mod sections;
 
-use sections::{PeersFile, Problems};
+use pgward_policy::DEFAULT_MAX_STATEMENT_BYTES;
+use sections::{LimitsFile, PeersFile, Problems};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +45,7 @@ pub struct ConfigFile {
     functions: FunctionsFile,
     #[serde(default)]
     peers: Option<PeersFile>,
+    limits: LimitsFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -435,6 +437,10 @@ impl ConfigFile {
                 policy: PolicyConfig {
                     safe_functions: self.functions.safe,
                     denied_functions: self.functions.denied,
+                    max_statement_bytes: self
+                        .limits
+                        .max_statement_bytes
+                        .unwrap_or(DEFAULT_MAX_STATEMENT_BYTES),
                 },
                 warnings,
             }),

@@ -173,3 +173,12 @@ impl UpstreamFile {
         })
     }
 }
+
+/// `[limits]`: bounds on what the policy engine analyzes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LimitsFile {
+    /// Longer statements are refused with 54001 before parsing; default 1 MiB.
+    #[serde(default)]
+    pub(super) max_statement_bytes: Option<usize>,
+}
