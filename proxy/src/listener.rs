@@ -1,6 +1,7 @@
 //! Accepting clients: the connection limit, the startup deadline, and handing each client to
 //! its own session task. Cancel requests are served here too.
 
+use crate::sqlstate;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -68,8 +69,11 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     if count > max {
         refuse(
             tcp,
-            PgError::fatal("53300", "pgward: too many client connections")
-                .with_detail(format!("listen.max_client_connections is {max}")),
+            PgError::fatal(
+                sqlstate::TOO_MANY_CONNECTIONS,
+                "pgward: too many client connections",
+            )
+            .with_detail(format!("listen.max_client_connections is {max}")),
         )
         .await;
         return;

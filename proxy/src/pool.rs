@@ -3,6 +3,7 @@
 //! health check before reuse. A connection comes back only idle and clean; anything else is
 //! closed.
 
+use crate::sqlstate;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,8 +26,11 @@ pub enum PoolError {
 impl PoolError {
     pub fn to_pg(&self) -> PgError {
         match self {
-            PoolError::Timeout(_) => PgError::error("53300", format!("pgward: {self}"))
-                .with_hint("the pool is busy: retry, or raise pool.size / pool.checkout_timeout"),
+            PoolError::Timeout(_) => {
+                PgError::error(sqlstate::TOO_MANY_CONNECTIONS, format!("pgward: {self}")).with_hint(
+                    "the pool is busy: retry, or raise pool.size / pool.checkout_timeout",
+                )
+            }
             PoolError::Server(e) => e.to_pg(),
         }
     }

@@ -101,7 +101,7 @@ impl Session {
             Err(crate::server::ServerError::Query { code, message }) => {
                 pooled.pool.clone().release(pooled);
                 return Err(PgError::error(
-                    "22023",
+                    sqlstate::INVALID_PARAMETER_VALUE,
                     format!("pgward: a session parameter was refused upstream: {message}"),
                 )
                 .with_detail(format!("upstream SQLSTATE {code}")));

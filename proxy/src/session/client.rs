@@ -6,23 +6,30 @@ use pgward_policy::{SessionChange, SessionFacts, StatementInfo, StatementKind};
 use super::audit_trail::AuditKind;
 use super::PathCheck;
 use super::*;
+use crate::sqlstate::ToPg;
 use crate::protocol::decode;
 use crate::protocol::frontend;
 use crate::protocol::Frame;
 
 fn missing_statement(name: &str) -> PgError {
     if name.is_empty() {
-        PgError::error("26000", "unnamed prepared statement does not exist")
+        PgError::error(
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
+            "unnamed prepared statement does not exist",
+        )
     } else {
         PgError::error(
-            "26000",
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
             format!("prepared statement \"{name}\" does not exist"),
         )
     }
 }
 
 fn missing_portal(name: &str) -> PgError {
-    PgError::error("34000", format!("portal \"{name}\" does not exist"))
+    PgError::error(
+        sqlstate::INVALID_CURSOR_NAME,
+        format!("portal \"{name}\" does not exist"),
+    )
 }
 
 impl Session {
@@ -33,7 +40,7 @@ impl Session {
         // driver sends them, so they end the session instead.
         if self.copy_in && !matches!(frame.tag(), b'd' | b'c' | b'f' | b'H' | b'S') {
             return Err(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 format!(
                     "unexpected message type {} during COPY FROM STDIN",
                     frame.tag()
@@ -42,7 +49,7 @@ impl Session {
         }
         if self.unsynced && matches!(frame.tag(), b'Q' | b'F') {
             return Err(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 "simple Query inside an unfinished extended-query batch: send Sync first",
             ));
         }
@@ -66,7 +73,7 @@ impl Session {
             b'F' => {
                 // The fastpath interface calls a function by OID: nothing to analyze.
                 let err = PgError::error(
-                    "42501",
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
                     "pgward: the fastpath function call interface is not allowed",
                 )
                 .with_detail("rule: fastpath")
@@ -75,7 +82,7 @@ impl Session {
                 Ok(Flow::Continue)
             }
             other => Err(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 format!("invalid frontend message type {other}"),
             )),
         }
@@ -88,7 +95,7 @@ impl Session {
         }
         let Some(role) = snap.config.roles.get(&self.info.role) else {
             return Err(PgError::fatal(
-                "28000",
+                sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
                 "pgward: the user's role no longer exists in the configuration",
             ));
         };
@@ -171,8 +178,11 @@ impl Session {
         let sql = match decode::query(frame.body()) {
             Ok(s) => s,
             Err(e) => {
-                self.refuse_simple(PgError::error("22021", e.to_string()), None)
-                    .await;
+                self.refuse_simple(
+                    PgError::error(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, e.to_string()),
+                    None,
+                )
+                .await;
                 return Ok(Flow::Continue);
             }
         };
@@ -193,7 +203,7 @@ impl Session {
                 .filter(|p| p.len() == decision.statements.len());
             let Some(mut pieces) = pieces else {
                 let err = PgError::error(
-                    "42501",
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
                     "pgward: could not analyze statement boundaries for max_affected_rows",
                 )
                 .with_detail("rule: max_affected_rows")
@@ -260,13 +270,7 @@ impl Session {
         let (name, sql) = match decode::parse(frame.body()) {
             Ok(p) => p,
             Err(e) => {
-                let code = if e == decode::DecodeError::NotUtf8 {
-                    "22021"
-                } else {
-                    "08P01"
-                };
-                self.refuse_extended(PgError::error(code, e.to_string()), None)
-                    .await;
+                self.refuse_extended(e.to_pg(), None).await;
                 return Ok(Flow::Continue);
             }
         };
@@ -313,7 +317,7 @@ impl Session {
         // a pooled server can still hold another client's unnamed statement.
         let mut bound_write = None;
         let unknown = match frame.tag() {
-            b'B' => match decode::bind_names(frame.body()) {
+            b'B' => match decode::bind(frame.body()) {
                 Ok((portal, stmt)) => match self.statements.get(stmt).cloned() {
                     Some(d) => {
                         // The guard opens at Bind, where a statement starts to run.
@@ -323,7 +327,7 @@ impl Session {
                     }
                     None => Some(missing_statement(stmt)),
                 },
-                Err(e) => Some(PgError::error("08P01", e.to_string())),
+                Err(e) => Some(PgError::error(sqlstate::PROTOCOL_VIOLATION, e.to_string())),
             },
             b'E' => {
                 let portal = decode::Cursor::new(frame.body()).cstr().unwrap_or_default();
@@ -353,7 +357,7 @@ impl Session {
                 }
                 Ok((b'P', name)) if !self.portals.contains_key(name) => Some(missing_portal(name)),
                 Ok(_) => None,
-                Err(e) => Some(PgError::error("08P01", e.to_string())),
+                Err(e) => Some(PgError::error(sqlstate::PROTOCOL_VIOLATION, e.to_string())),
             },
             b'C' => {
                 match decode::target(frame.body()) {

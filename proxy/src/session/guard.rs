@@ -95,7 +95,7 @@ impl Session {
             return None;
         };
         Some(
-            PgError::error("42501", message)
+            PgError::error(sqlstate::INSUFFICIENT_PRIVILEGE, message)
                 .with_detail("rule: max_affected_rows")
                 .with_hint(hint),
         )
@@ -158,7 +158,7 @@ impl Session {
                     Ok(b'T') => {}
                     Ok(_) | Err(_) => {
                         return Err(PgError::error(
-                            "08006",
+                            sqlstate::CONNECTION_FAILURE,
                             "pgward: could not open the transaction that guards max_affected_rows",
                         ))
                     }
@@ -220,7 +220,7 @@ impl Session {
                 }
                 g.tripped = true;
                 let err = PgError::error(
-                    "54000",
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
                     format!(
                         "pgward: the write affected {rows} rows, more than max_affected_rows ({}); it was rolled back",
                         g.limit
@@ -231,7 +231,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 backend::error_response(&err, &mut out);
                 self.client.queue(&out);
-                self.note_error_for_audit(Some("54000".into()));
+                self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
                 self.script_failed = true;
                 true
             }
@@ -308,7 +308,7 @@ impl Session {
                     }
                 }
                 let err = PgError::error(
-                    "54000",
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
                     format!("pgward: result exceeds max_result_rows ({limit})"),
                 )
                 .with_detail("rule: max_result_rows")
@@ -316,7 +316,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 backend::error_response(&err, &mut out);
                 self.client.queue(&out);
-                self.note_error_for_audit(Some("54000".into()));
+                self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
                 true
             }
             b'C' => {

@@ -18,6 +18,7 @@ mod decision_memo;
 mod guard;
 mod server;
 
+use crate::sqlstate;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,9 +127,12 @@ pub struct Session {
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
-    PgError::error("42501", format!("pgward: {}", d.message))
-        .with_detail(d.detail.clone())
-        .with_hint(d.hint.clone())
+    PgError::error(
+        sqlstate::INSUFFICIENT_PRIVILEGE,
+        format!("pgward: {}", d.message),
+    )
+    .with_detail(d.detail.clone())
+    .with_hint(d.hint.clone())
 }
 
 impl Session {
@@ -310,7 +314,7 @@ impl Session {
                     }
                     Ok(None) => Flow::Stop,
                     Err(e) => {
-                        return Err(PgError::fatal("08P01", format!("pgward: invalid message from client: {e}")));
+                        return Err(PgError::fatal(sqlstate::PROTOCOL_VIOLATION, format!("pgward: invalid message from client: {e}")));
                     }
                 },
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
@@ -384,7 +388,7 @@ impl Session {
         let mut out = BytesMut::new();
         backend::error_response(
             &PgError::fatal(
-                "25P03",
+                sqlstate::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
                 "terminating connection due to idle-in-transaction timeout",
             ),
             &mut out,
@@ -399,7 +403,10 @@ impl Session {
         tracing::warn!(session = self.id, reason = why, "upstream connection lost");
         self.clear_cancel_target().await;
         self.server = None;
-        let err = PgError::error("08006", format!("pgward: upstream connection lost: {why}"));
+        let err = PgError::error(
+            sqlstate::CONNECTION_FAILURE,
+            format!("pgward: upstream connection lost: {why}"),
+        );
         if self.tx_status != b'I' || self.mode == PoolMode::Session {
             // Its transaction or session state is gone with the server: end like PostgreSQL.
             return Err(PgError {
@@ -428,7 +435,7 @@ impl Session {
 
     /// The client is gone or said Terminate: leave its server clean or close it.
     async fn finish(&mut self) {
-        self.flush_audit_all("08006").await;
+        self.flush_audit_all(sqlstate::CONNECTION_FAILURE).await;
         self.clear_cancel_target().await;
         let Some(mut pooled) = self.server.take() else {
             self.client.shutdown().await;
@@ -472,5 +479,8 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 }
 
 fn io_lost(e: std::io::Error) -> PgError {
-    PgError::fatal("08006", format!("client connection lost: {e}"))
+    PgError::fatal(
+        sqlstate::CONNECTION_FAILURE,
+        format!("client connection lost: {e}"),
+    )
 }

@@ -64,7 +64,7 @@ impl Session {
                     .substitutions
                     .front()
                     .is_some_and(|s| s.sync_seq == self.syncs_done)
-                    && code.as_deref() == Some("42601")
+                    && code.as_deref() == Some(sqlstate::SYNTAX_ERROR)
                     && decode::error_field(body, b'M').is_some_and(|m| m.contains(DENIED_MARKER));
                 if ours {
                     if let Some(sub) = self.substitutions.pop_front() {
@@ -72,12 +72,14 @@ impl Session {
                         backend::error_response(&sub.error, &mut out);
                         self.client.queue(&out);
                     }
-                } else if self.timeout_fired && code.as_deref() == Some("57014") {
+                } else if self.timeout_fired && code.as_deref() == Some(sqlstate::QUERY_CANCELED) {
                     // pgward's own cancel: say why, as the server's timeout would.
                     self.busy_since = None;
-                    let err =
-                        PgError::error("57014", "canceling statement due to statement timeout")
-                            .with_detail("rule: statement_timeout (enforced by pgward)");
+                    let err = PgError::error(
+                        sqlstate::QUERY_CANCELED,
+                        "canceling statement due to statement timeout",
+                    )
+                    .with_detail("rule: statement_timeout (enforced by pgward)");
                     let mut out = BytesMut::new();
                     backend::error_response(&err, &mut out);
                     self.client.queue(&out);
