@@ -77,6 +77,16 @@ impl Pool {
     }
 
     /// The parameters a fresh server of this pool reports, once one has connected.
+    /// Servers of this pool connect with `default_transaction_read_only=on`.
+    pub fn read_only(&self) -> bool {
+        self.key.read_only
+    }
+
+    /// The upstream user its servers log in as.
+    pub fn upstream_user(&self) -> &str {
+        &self.spec.user
+    }
+
     pub fn reported_params(&self) -> Option<BTreeMap<String, String>> {
         self.reported.lock().ok().and_then(|r| r.clone())
     }

@@ -216,7 +216,11 @@ mod tests {
     #[test]
     fn counts_are_unsigned_sixteen_bit() {
         for n in [0, 1, 32_767, 32_768, 65_535] {
-            assert_eq!(parse(&parse_with(n)), Ok(("s", "SELECT 1")), "parse with {n}");
+            assert_eq!(
+                parse(&parse_with(n)),
+                Ok(("s", "SELECT 1")),
+                "parse with {n}"
+            );
             assert_eq!(bind(&bind_with(n)), Ok(("p", "s")), "bind with {n}");
         }
         let mut short = bind_with(3);

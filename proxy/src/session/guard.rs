@@ -8,6 +8,7 @@
 //! ROLLBACK. While a guard is open no further client message is read, so nothing can slip in
 //! between the write and its verdict.
 
+use super::prepared::Space;
 use super::*;
 use crate::protocol::frontend;
 use pgward_policy::StatementKind;
@@ -42,10 +43,12 @@ pub(super) struct Limits {
     pub statement_timeout: Option<Duration>,
 }
 
-/// Result-row counting for `max_result_rows`.
+/// Result-row counting for `max_result_rows`: per simple-Query result, and per portal across
+/// its pages.
 #[derive(Default)]
 pub(super) struct RowCounter {
-    rows: u64,
+    query_rows: u64,
+    paged: std::collections::HashMap<String, u64>,
     cut: bool,
 }
 
@@ -111,6 +114,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 frontend::sync(&mut out);
                 s.server.conn.queue(&out);
+                self.replies.push(Sent::Sync, Handling::Forward);
                 silent = Some(self.syncs_sent);
                 self.syncs_sent += 1;
                 self.pending += 1;
@@ -137,6 +141,7 @@ impl Session {
                 }
             };
             if frame.tag() == b'Z' && silent == Some(self.syncs_done) {
+                let _ = self.advance_replies(b'Z');
                 self.pending -= 1;
                 self.syncs_done += 1;
                 self.tx_status = frame.body().first().copied().unwrap_or(b'I');
@@ -174,6 +179,24 @@ impl Session {
             limit: self.limits.max_affected_rows,
         });
         Ok(())
+    }
+
+    /// pgward's own statement (`frontend::internal_extended`): Parse, Bind, Execute, two
+    /// Closes and a Sync, each owed a reply.
+    pub(super) fn push_internal_extended(&mut self) {
+        use super::prepared::Change;
+        for sent in [
+            Sent::Parse(Change::None),
+            Sent::Bind(Change::None),
+            Sent::Execute {
+                portal: frontend::INTERNAL_NAME.to_string(),
+            },
+            Sent::Close(Change::None),
+            Sent::Close(Change::None),
+            Sent::Sync,
+        ] {
+            self.replies.push(sent, Handling::Forward);
+        }
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
@@ -264,6 +287,7 @@ impl Session {
                     frontend::internal_extended(sql, &mut out);
                     s.server.conn.queue(&out);
                 }
+                self.push_internal_extended();
                 self.finish_audit_at_sync().await;
                 true
             }
@@ -272,23 +296,50 @@ impl Session {
         }
     }
 
-    /// `max_result_rows`: count DataRows of the current result; past the limit, cancel the
-    /// query upstream and drop the rest. Returns true when the frame was consumed.
-    pub(super) async fn count_result_row(&mut self, tag: u8) -> bool {
+    /// `max_result_rows`: count DataRows of the current result (a simple Query's result, or a
+    /// portal's across all its pages, whatever Describes or other Executes come between);
+    /// past the limit, cancel the query upstream and drop the rest. `answered` is the Execute
+    /// this frame completed, if it completed one. Returns true when the frame was consumed.
+    pub(super) async fn count_result_row(
+        &mut self,
+        tag: u8,
+        answered: Option<&replies::Expected>,
+    ) -> bool {
         let limit = self.limits.max_result_rows;
+        let portal: Option<String> = match answered {
+            Some(replies::Expected {
+                sent: Sent::Execute { portal },
+                ..
+            }) => Some(portal.clone()),
+            Some(_) => None,
+            None if matches!(tag, b'D' | b'd') => None,
+            None => self.replies.executing_portal().map(str::to_string),
+        };
+        let in_query = answered.is_none() && self.replies.in_query();
         match tag {
-            b'T' => {
-                self.row_counter = RowCounter::default();
-                false
-            }
-            // COPY TO STDOUT sends one CopyData per row.
-            b'H' => {
-                self.row_counter = RowCounter::default();
+            // A new result of a simple Query (COPY TO STDOUT sends one CopyData per row).
+            b'T' | b'H' if in_query => {
+                self.row_counter.query_rows = 0;
                 false
             }
             b'D' | b'd' if limit > 0 => {
-                self.row_counter.rows += 1;
-                if self.row_counter.rows <= limit {
+                let rows = match self.replies.executing_portal() {
+                    Some(p) => match self.row_counter.paged.get_mut(p) {
+                        Some(n) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            self.row_counter.paged.insert(p.to_string(), 1);
+                            1
+                        }
+                    },
+                    None => {
+                        self.row_counter.query_rows += 1;
+                        self.row_counter.query_rows
+                    }
+                };
+                if rows <= limit {
                     return false;
                 }
                 if !self.row_counter.cut {
@@ -299,13 +350,25 @@ impl Session {
                 }
                 true
             }
-            b'C' | b'E' | b's' if self.row_counter.cut => {
-                self.row_counter = RowCounter::default();
-                if tag == b's' {
-                    // The portal is only suspended upstream: its next page must not be read.
-                    if let Some(p) = self.limited_portal.take() {
-                        self.portals.remove(&p);
+            b'C' | b'E' | b's' | b'I' => {
+                match &portal {
+                    Some(p) if tag != b's' || self.row_counter.cut => {
+                        self.row_counter.paged.remove(p);
                     }
+                    Some(_) => {}
+                    None => self.row_counter.query_rows = 0,
+                }
+                if !self.row_counter.cut || tag == b'I' {
+                    return false;
+                }
+                self.row_counter.cut = false;
+                if let Some(p) = &portal {
+                    // The portal is only suspended upstream: its next page must not be read.
+                    let _ = self.prepared.close(Space::Portal, p);
+                    // The client sees the batch fail here, as after any error; the server
+                    // goes on, so what it answers until the Sync is not forwarded.
+                    self.replies.swallow_rest_of_batch();
+                    self.skipping = self.unsynced;
                 }
                 let err = PgError::error(
                     sqlstate::PROGRAM_LIMIT_EXCEEDED,
@@ -318,10 +381,6 @@ impl Session {
                 self.client.queue(&out);
                 self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
                 true
-            }
-            b'C' => {
-                self.row_counter = RowCounter::default();
-                false
             }
             _ => false,
         }

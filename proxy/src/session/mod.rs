@@ -15,11 +15,15 @@ mod attach;
 mod audit_trail;
 mod client;
 mod decision_memo;
+mod extended;
 mod guard;
+mod pins;
+mod prepared;
+mod replies;
 mod server;
 
 use crate::sqlstate;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +42,8 @@ use crate::stream::ClientStream;
 
 use audit_trail::PendingAudit;
 use guard::{Limits, RowCounter, WriteGuard};
+use prepared::Prepared;
+use replies::{Handling, ReplyQueue, Sent};
 
 /// The statement pgward sends in place of a refused one; PostgreSQL's grammar rejects it
 /// before anything runs.
@@ -62,13 +68,6 @@ enum Flow {
     Stop,
 }
 
-/// An error to show the client in place of the server's answer to an injected statement.
-struct Substitution {
-    /// Which ReadyForQuery ends the pipeline it belongs to.
-    sync_seq: u64,
-    error: PgError,
-}
-
 pub struct Session {
     id: u64,
     client: FramedConn<ClientStream>,
@@ -88,12 +87,13 @@ pub struct Session {
     unsynced: bool,
     /// After an error in an extended-protocol batch: drop messages until Sync.
     skipping: bool,
-    substitutions: VecDeque<Substitution>,
+    /// What every message sent to the server is owed, in order.
+    replies: ReplyQueue,
     /// Session parameters the client asked for, by lower-cased name: (name, value).
     desired: Vec<(String, String)>,
     search_path: Vec<String>,
-    statements: HashMap<String, Arc<Decision>>,
-    portals: HashMap<String, Arc<Decision>>,
+    /// Statements and portals as the server has them, each with its decision.
+    prepared: Prepared,
     audit: VecDeque<PendingAudit>,
     /// Finished statements waiting to be written at the next ReadyForQuery.
     completed: Vec<PendingAudit>,
@@ -112,8 +112,6 @@ pub struct Session {
     /// A Sync sent after that Execute, held until we know whether the server ignores it.
     held_sync: Option<bytes::Bytes>,
     path_check: PathCheck,
-    /// The portal of the last Execute, where max_result_rows applies (a cut closes it).
-    limited_portal: Option<String>,
     /// When the server last finished something while work was pending (statement timer).
     busy_since: Option<Instant>,
     /// pgward cancelled the running statement for exceeding statement_timeout.
@@ -166,7 +164,6 @@ impl Session {
         let application_name = Arc::from(info.application_name.as_str());
         Session {
             path_check: PathCheck::No,
-            limited_portal: None,
             busy_since: None,
             timeout_fired: false,
             audit_who,
@@ -185,11 +182,10 @@ impl Session {
             syncs_done: 0,
             unsynced: false,
             skipping: false,
-            substitutions: VecDeque::new(),
+            replies: ReplyQueue::default(),
             desired,
             search_path,
-            statements: HashMap::new(),
-            portals: HashMap::new(),
+            prepared: Prepared::default(),
             audit: VecDeque::new(),
             completed: Vec::new(),
             idle_since: Instant::now(),
@@ -342,7 +338,9 @@ impl Session {
     /// cancels on its own; this backstop cancels from pgward a moment later should the pin
     /// ever have been loosened.
     fn statement_deadline(&mut self) -> Option<tokio::time::Instant> {
-        if self.pending == 0 {
+        // Armed whenever the server owes an answer, Sync or not (a pipelined batch without
+        // Sync runs its statements all the same).
+        if !self.replies.owes() {
             self.busy_since = None;
             self.timeout_fired = false;
             return None;
@@ -370,7 +368,8 @@ impl Session {
     }
 
     fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
-        if self.tx_status == b'I' || self.pending > 0 || self.unsynced {
+        // An open batch holds a transaction (and the locks its Parse took) as much as a block.
+        if (self.tx_status == b'I' && !self.unsynced) || self.replies.owes() {
             return None;
         }
         let t = self.limits.idle_in_transaction_timeout?;
@@ -380,9 +379,12 @@ impl Session {
     /// The client sat in an open transaction too long: roll it back upstream, give the server
     /// back, and end the session as PostgreSQL does (25P03).
     async fn idle_in_transaction_expired(&mut self) -> Flow {
-        if let Some(s) = self.server.as_mut() {
-            if s.server.run_internal("ROLLBACK").await.is_ok() {
-                self.tx_status = b'I';
+        if !self.unsynced {
+            // Mid-batch the server is not at rest: it is closed instead (see `finish`).
+            if let Some(s) = self.server.as_mut() {
+                if s.server.run_internal("ROLLBACK").await.is_ok() {
+                    self.tx_status = b'I';
+                }
             }
         }
         let mut out = BytesMut::new();
@@ -428,7 +430,8 @@ impl Session {
         self.held_sync = None;
         self.row_counter = RowCounter::default();
         self.unsynced = false;
-        self.substitutions.clear();
+        self.replies.clear();
+        self.prepared.clear();
         self.client.queue(&out);
         Ok(())
     }
@@ -441,7 +444,10 @@ impl Session {
             self.client.shutdown().await;
             return;
         };
-        let reusable = self.pending == 0 && !self.unsynced && !pooled.server.conn.has_frame();
+        let reusable = self.pending == 0
+            && !self.replies.owes()
+            && !self.unsynced
+            && !pooled.server.conn.has_frame();
         if reusable {
             let mut ok = true;
             if self.tx_status != b'I' {
@@ -476,6 +482,14 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// The server went away while a message waited for it.
+fn lost_meanwhile() -> PgError {
+    PgError::error(
+        sqlstate::CONNECTION_FAILURE,
+        "pgward: upstream connection lost",
+    )
 }
 
 fn io_lost(e: std::io::Error) -> PgError {
