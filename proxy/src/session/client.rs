@@ -35,7 +35,7 @@ pub(super) fn missing_portal(name: &str) -> PgError {
 
 impl Session {
     pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        self.idle_since = Instant::now();
+        self.timers.touch(Instant::now());
         // PostgreSQL would swallow these without a ReadyForQuery (as a COPY protocol error, or
         // while skipping to Sync), which would leave pgward's count of sync points wrong; no
         // driver sends them, so they end the session instead.

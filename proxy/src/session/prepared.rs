@@ -18,7 +18,7 @@ use std::sync::Arc;
 use pgward_policy::Decision;
 
 /// Statement or portal namespace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Space {
     Statement,
     Portal,
@@ -42,10 +42,11 @@ pub enum Change {
     None,
     /// Created `name` with this id.
     Created { space: Space, name: String, id: u64 },
-    /// Closed `name`; on a skip the entry comes back.
+    /// Closed `name`; on a skip the entry comes back, unless something later touched it.
     Closed {
         space: Space,
         name: String,
+        seq: u64,
         prev: Option<(Arc<Decision>, u64, bool, u64)>,
     },
 }
@@ -54,6 +55,9 @@ pub enum Change {
 pub struct Prepared {
     statements: HashMap<String, Entry>,
     portals: HashMap<String, Entry>,
+    /// Closes not yet answered, by name: a skipped one may only restore what it removed if
+    /// no later message touched the name.
+    closing: HashMap<(Space, String), u64>,
     next_id: u64,
 }
 
@@ -110,6 +114,7 @@ impl Prepared {
         }
         self.next_id += 1;
         let id = self.next_id;
+        self.closing.remove(&(space, name.to_string()));
         self.map(space).insert(
             name.to_string(),
             Entry {
@@ -132,22 +137,45 @@ impl Prepared {
             .map(space)
             .remove(name)
             .map(|e| (e.decision, e.id, e.confirmed, e.batch));
+        self.next_id += 1;
+        let seq = self.next_id;
+        self.closing.insert((space, name.to_string()), seq);
         Change::Closed {
             space,
             name: name.to_string(),
+            seq,
             prev,
         }
     }
 
     /// The server acknowledged the change.
     pub fn confirm(&mut self, change: &Change) {
-        if let Change::Created { space, name, id } = change {
-            if let Some(e) = self.map(*space).get_mut(name) {
-                if e.id == *id {
-                    e.confirmed = true;
+        match change {
+            Change::Created { space, name, id } => {
+                if let Some(e) = self.map(*space).get_mut(name) {
+                    if e.id == *id {
+                        e.confirmed = true;
+                    }
                 }
             }
+            Change::Closed {
+                space, name, seq, ..
+            } => {
+                self.forget_close(*space, name, *seq);
+            }
+            Change::None => {}
         }
+    }
+
+    /// The close's answer came: it no longer decides anything. True when it was the last
+    /// message to touch the name.
+    fn forget_close(&mut self, space: Space, name: &str, seq: u64) -> bool {
+        let key = (space, name.to_string());
+        if self.closing.get(&key) == Some(&seq) {
+            self.closing.remove(&key);
+            return true;
+        }
+        false
     }
 
     /// The server failed the message, or skipped it after an earlier error: a creation leaves
@@ -161,8 +189,15 @@ impl Prepared {
                     map.remove(&name);
                 }
             }
-            Change::Closed { space, name, prev } => {
-                if let (true, Some((decision, id, confirmed, batch))) = (skipped, prev) {
+            Change::Closed {
+                space,
+                name,
+                seq,
+                prev,
+            } => {
+                let last = self.forget_close(space, &name, seq);
+                if let (true, true, Some((decision, id, confirmed, batch))) = (skipped, last, prev)
+                {
                     self.map(space).entry(name).or_insert(Entry {
                         decision,
                         id,
@@ -177,21 +212,26 @@ impl Prepared {
     /// Portals end with their transaction.
     pub fn clear_portals(&mut self) {
         self.portals.clear();
+        self.closing
+            .retain(|(space, _), _| *space == Space::Statement);
     }
 
     /// SQL DEALLOCATE/DISCARD ran: named statements can no longer be known.
     pub fn forget_named(&mut self) {
         self.statements.retain(|name, _| name.is_empty());
+        self.closing
+            .retain(|(space, name), _| *space == Space::Portal || name.is_empty());
     }
 
     /// The client leaves this server (transaction mode): nothing it prepared goes along.
     pub fn clear(&mut self) {
         self.statements.clear();
         self.portals.clear();
+        self.closing.clear();
     }
 
     /// Entries held (bounded by what the client creates; for the fuzz checks).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn len(&self) -> usize {
         self.statements.len() + self.portals.len()
     }

@@ -96,6 +96,12 @@ impl ReplyQueue {
         }
     }
 
+    /// Entries owed (bounded by what pgward sent; for the model tests).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn entries_len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The batch the next message joins.
     pub fn batch(&self) -> u64 {
         self.sync_points

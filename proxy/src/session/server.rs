@@ -2,7 +2,6 @@
 //! error (swapped for pgward's own). ReadyForQuery drives the transaction status, the audit
 //! trail and, in transaction mode, the server's return to the pool.
 
-use super::replies::Step;
 use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
@@ -15,7 +14,7 @@ impl Session {
             b'C' | b'Z' | b'I' | b's' | b'1' | b'2' | b'3' | b'n' | b't' | b'G' | b'H'
         ) {
             // The server finished a step: the statement timer starts again.
-            self.busy_since = None;
+            self.timers.progressed();
         }
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
@@ -24,7 +23,7 @@ impl Session {
         let (replace, answered) = self.advance_replies(frame.tag());
         if !self.replies.owes() {
             // Idle time counts from the server's last answer as much as from the client.
-            self.idle_since = Instant::now();
+            self.timers.touch(Instant::now());
         }
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
@@ -57,9 +56,10 @@ impl Session {
                 }
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
-                self.idle_since = Instant::now();
+                self.timers.touch(Instant::now());
                 if self.mode == PoolMode::Transaction
                     && self.pending == 0
+                    && !self.replies.owes()
                     && !self.unsynced
                     && status == b'I'
                 {
@@ -77,9 +77,9 @@ impl Session {
                     let mut out = BytesMut::new();
                     backend::error_response(&err, &mut out);
                     self.client.queue(&out);
-                } else if self.timeout_fired && code.as_deref() == Some(sqlstate::QUERY_CANCELED) {
+                } else if self.timers.fired() && code.as_deref() == Some(sqlstate::QUERY_CANCELED) {
                     // pgward's own cancel: say why, as the server's timeout would.
-                    self.busy_since = None;
+                    self.timers.progressed();
                     let err = PgError::error(
                         sqlstate::QUERY_CANCELED,
                         "canceling statement due to statement timeout",
@@ -149,56 +149,15 @@ impl Session {
         &mut self,
         tag: u8,
     ) -> (Option<PgError>, Option<replies::Expected>) {
-        let step = self.replies.on_server(BackendTag::from_byte(tag));
-        let undo = |e: replies::Expected, skipped: bool, prepared: &mut Prepared| match e.sent {
-            Sent::Parse(c) | Sent::Bind(c) | Sent::Close(c) => prepared.undo(c, skipped),
-            _ => {}
-        };
-        match step {
-            Step::Done(e) => {
-                if let Sent::Parse(c) | Sent::Bind(c) = &e.sent {
-                    self.prepared.confirm(c);
-                }
-                (None, Some(e))
-            }
-            Step::Failed { failed, skipped } => {
-                let replace = match &failed.handling {
-                    Handling::Replace(err) => Some(err.clone()),
-                    Handling::Forward | Handling::Swallow => None,
-                };
-                for e in skipped.into_iter().rev() {
-                    undo(e, true, &mut self.prepared);
-                }
-                let answered = match &failed.sent {
-                    Sent::Execute { portal } => Some(replies::Expected {
-                        sent: Sent::Execute {
-                            portal: portal.clone(),
-                        },
-                        handling: Handling::Forward,
-                        batch: failed.batch,
-                    }),
-                    _ => None,
-                };
-                undo(failed, false, &mut self.prepared);
-                (replace, answered)
-            }
-            Step::ErrorWithin => match self.replies.front().map(|e| &e.handling) {
-                Some(Handling::Replace(err)) => (Some(err.clone()), None),
-                _ => (None, None),
-            },
-            Step::Ready { skipped, .. } => {
-                for e in skipped.into_iter().rev() {
-                    undo(e, true, &mut self.prepared);
-                }
-                (None, None)
-            }
-            Step::Suspended(e) => (None, Some(e)),
-            Step::Continue => (None, None),
-            Step::Unexpected => {
-                tracing::debug!(session = self.id, tag = %(tag as char), "server message outside any expected reply");
-                (None, None)
-            }
+        let a = answer::advance(
+            &mut self.replies,
+            &mut self.prepared,
+            BackendTag::from_byte(tag),
+        );
+        if a.unexpected {
+            tracing::debug!(session = self.id, tag = %(tag as char), "server message outside any expected reply");
         }
+        (a.replace, a.answered)
     }
 
     /// A ParameterStatus that contradicts a pin ends the session: the server is closed (never
