@@ -112,18 +112,9 @@ impl Session {
         let Some(d) = self.resolve(Space::Portal, portal).await? else {
             return Ok(Err((missing_portal(portal), None)));
         };
-        if let Some(err) = self.unguardable(&d) {
-            return Ok(Err((err, Some(d))));
-        }
-        let writes = d.statements.iter().any(|s| s.writes);
-        if writes && max_rows > 0 && self.limits.max_affected_rows > 0 {
-            // PostgreSQL runs the whole write and answers PortalSuspended, with no row count.
-            let err = PgError::error(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                "pgward: max_affected_rows cannot count a write executed with a row limit",
-            )
-            .with_detail("rule: max_affected_rows")
-            .with_hint("execute the write without a row limit (max_rows = 0)");
+        // Transaction control while a guarded write is open, or a write paged with a row
+        // limit (PostgreSQL would answer PortalSuspended, with no row count to check).
+        if let Some(err) = self.guard_refusal(&d, Some(max_rows)) {
             return Ok(Err((err, Some(d))));
         }
         if let Err(e) = self.attach().await {

@@ -9,9 +9,9 @@
 //! between the write and its verdict.
 
 use super::prepared::Space;
+use super::row_limit::{ResultOf, RowStep};
 use super::*;
 use crate::protocol::frontend;
-use pgward_policy::StatementKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum GuardKind {
@@ -43,15 +43,6 @@ pub(super) struct Limits {
     pub statement_timeout: Option<Duration>,
 }
 
-/// Result-row counting for `max_result_rows`: per simple-Query result, and per portal across
-/// its pages.
-#[derive(Default)]
-pub(super) struct RowCounter {
-    query_rows: u64,
-    paged: std::collections::HashMap<String, u64>,
-    cut: bool,
-}
-
 fn is_write_tag(body: &[u8]) -> bool {
     ["INSERT", "UPDATE", "DELETE", "MERGE", "COPY"]
         .iter()
@@ -70,38 +61,21 @@ impl Session {
     /// procedures, code blocks, SQL EXECUTE), refused where `max_affected_rows` applies, and
     /// transaction control inside a guarded batch (it would end the guard's transaction).
     pub(super) fn unguardable(&self, decision: &Decision) -> Option<PgError> {
-        if self.limits.max_affected_rows == 0 {
-            return None;
-        }
-        let uncountable = decision.statements.iter().any(|s| {
-            matches!(
-                s.kind,
-                StatementKind::Do | StatementKind::Call | StatementKind::Execute
-            ) || (s.writes && matches!(s.kind, StatementKind::Select | StatementKind::Explain))
-        });
-        let txn_in_guard = self.guard.is_some()
-            && decision
-                .statements
-                .iter()
-                .any(|s| s.kind == StatementKind::Transaction);
-        let (message, hint) = if uncountable {
-            (
-                "pgward: max_affected_rows cannot count the rows this statement changes",
-                "run the change as a plain INSERT, UPDATE, DELETE, MERGE or COPY",
-            )
-        } else if txn_in_guard {
-            (
-                "pgward: transaction control in the same batch as a guarded write",
-                "send COMMIT or ROLLBACK after the write's Sync",
-            )
-        } else {
-            return None;
+        self.guard_refusal(decision, None)
+    }
+
+    /// The same, for an Execute with its row limit (a paged write is refused too).
+    pub(super) fn guard_refusal(
+        &self,
+        decision: &Decision,
+        max_rows: Option<i32>,
+    ) -> Option<PgError> {
+        let state = guard_rules::GuardState {
+            max_affected_rows: self.limits.max_affected_rows,
+            guard_open: self.guard.is_some(),
         };
-        Some(
-            PgError::error(sqlstate::INSUFFICIENT_PRIVILEGE, message)
-                .with_detail("rule: max_affected_rows")
-                .with_hint(hint),
-        )
+        let facts = decision.statements.iter().map(|s| (s.kind, s.writes));
+        guard_rules::refusal(facts, state, max_rows).map(guard_rules::Refusal::to_pg)
     }
 
     /// Bring the server to rest (answers in flight forwarded; an open extended batch ended
@@ -296,72 +270,45 @@ impl Session {
         }
     }
 
-    /// `max_result_rows`: count DataRows of the current result (a simple Query's result, or a
-    /// portal's across all its pages, whatever Describes or other Executes come between);
-    /// past the limit, cancel the query upstream and drop the rest. `answered` is the Execute
-    /// this frame completed, if it completed one. Returns true when the frame was consumed.
+    /// `max_result_rows` (`row_limit.rs`): past the limit, cancel the statement upstream,
+    /// drop the rest, and answer 54000 where the result ends. `answered` is the Execute this
+    /// frame completed, if it completed one. Returns true when the frame was consumed.
     pub(super) async fn count_result_row(
         &mut self,
         tag: u8,
         answered: Option<&replies::Expected>,
     ) -> bool {
         let limit = self.limits.max_result_rows;
-        let portal: Option<String> = match answered {
+        let completed;
+        let of = match answered {
             Some(replies::Expected {
                 sent: Sent::Execute { portal },
                 ..
-            }) => Some(portal.clone()),
-            Some(_) => None,
-            None if matches!(tag, b'D' | b'd') => None,
-            None => self.replies.executing_portal().map(str::to_string),
-        };
-        let in_query = answered.is_none() && self.replies.in_query();
-        match tag {
-            // A new result of a simple Query (COPY TO STDOUT sends one CopyData per row).
-            b'T' | b'H' if in_query => {
-                self.row_counter.query_rows = 0;
-                false
+            }) => {
+                completed = portal.clone();
+                ResultOf::Portal(&completed)
             }
-            b'D' | b'd' if limit > 0 => {
-                let rows = match self.replies.executing_portal() {
-                    Some(p) => match self.row_counter.paged.get_mut(p) {
-                        Some(n) => {
-                            *n += 1;
-                            *n
-                        }
-                        None => {
-                            self.row_counter.paged.insert(p.to_string(), 1);
-                            1
-                        }
-                    },
-                    None => {
-                        self.row_counter.query_rows += 1;
-                        self.row_counter.query_rows
-                    }
-                };
-                if rows <= limit {
-                    return false;
-                }
-                if !self.row_counter.cut {
-                    self.row_counter.cut = true;
-                    if let Some(s) = self.server.as_ref() {
-                        crate::server::send_cancel(&s.server.cancel).await;
-                    }
+            Some(_) => ResultOf::Other,
+            None => match self.replies.front().map(|e| &e.sent) {
+                Some(Sent::Execute { portal }) => ResultOf::Portal(portal),
+                Some(Sent::Query) => ResultOf::Query,
+                _ => ResultOf::Other,
+            },
+        };
+        let portal = match of {
+            ResultOf::Portal(p) if tag != b'D' => Some(p.to_string()),
+            _ => None,
+        };
+        match self.row_counter.on_frame(tag, of, limit) {
+            RowStep::Forward => false,
+            RowStep::Drop => true,
+            RowStep::DropAndCancel => {
+                if let Some(s) = self.server.as_ref() {
+                    crate::server::send_cancel(&s.server.cancel).await;
                 }
                 true
             }
-            b'C' | b'E' | b's' | b'I' => {
-                match &portal {
-                    Some(p) if tag != b's' || self.row_counter.cut => {
-                        self.row_counter.paged.remove(p);
-                    }
-                    Some(_) => {}
-                    None => self.row_counter.query_rows = 0,
-                }
-                if !self.row_counter.cut || tag == b'I' {
-                    return false;
-                }
-                self.row_counter.cut = false;
+            RowStep::Cut => {
                 if let Some(p) = &portal {
                     // The portal is only suspended upstream: its next page must not be read.
                     let _ = self.prepared.close(Space::Portal, p);
@@ -382,7 +329,6 @@ impl Session {
                 self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
                 true
             }
-            _ => false,
         }
     }
 }

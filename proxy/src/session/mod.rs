@@ -18,6 +18,7 @@ mod client;
 mod decision_memo;
 mod extended;
 mod guard;
+mod guard_rules;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;
@@ -27,6 +28,7 @@ mod pins;
 mod prepared;
 mod relay;
 mod replies;
+mod row_limit;
 mod server;
 mod timers;
 
@@ -49,9 +51,10 @@ use crate::startup::StartupInfo;
 use crate::stream::ClientStream;
 
 use audit_trail::PendingAudit;
-use guard::{Limits, RowCounter, WriteGuard};
+use guard::{Limits, WriteGuard};
 use prepared::Prepared;
 use replies::{Handling, ReplyQueue, Sent};
+use row_limit::RowCounter;
 
 /// The statement pgward sends in place of a refused one; PostgreSQL's grammar rejects it
 /// before anything runs.

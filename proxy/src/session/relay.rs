@@ -153,7 +153,7 @@ impl Session {
         self.copy_in = false;
         self.copy_from_started = false;
         self.held_sync = None;
-        self.row_counter = RowCounter::default();
+        self.row_counter.clear();
         self.unsynced = false;
         self.replies.clear();
         self.prepared.clear();

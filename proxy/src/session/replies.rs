@@ -117,6 +117,7 @@ impl ReplyQueue {
     }
 
     /// The portal whose Execute is answering now.
+    #[cfg(test)]
     pub fn executing_portal(&self) -> Option<&str> {
         match self.entries.front() {
             Some(Expected {
@@ -128,6 +129,7 @@ impl ReplyQueue {
     }
 
     /// A simple Query is answering now.
+    #[cfg(test)]
     pub fn in_query(&self) -> bool {
         matches!(
             self.entries.front(),

@@ -41,7 +41,7 @@ impl Session {
                 if status == b'I' && self.pending == 0 && !self.unsynced {
                     // Portals end with their transaction.
                     self.prepared.clear_portals();
-                    self.row_counter = RowCounter::default();
+                    self.row_counter.clear();
                 }
                 if let Some(next) = self.script.pop_front() {
                     if !self.script_failed && status != b'E' {
