@@ -161,7 +161,9 @@ impl Session {
     /// when the server was lost meanwhile.
     pub(super) async fn settle(&mut self, space: Space, name: &str) -> Result<bool, PgError> {
         let mut asked = false;
-        while !self.prepared.settled(space, name, self.replies.batch()) && self.replies.owes() {
+        while !self.prepared.settled(space, name, self.replies.batch())
+            && self.replies.owes_before(self.replies.batch())
+        {
             let Some(s) = self.server.as_mut() else {
                 return Ok(false);
             };

@@ -58,7 +58,17 @@ pub struct Prepared {
     /// Closes not yet answered, by name: a skipped one may only restore what it removed if
     /// no later message touched the name.
     closing: HashMap<(Space, String), u64>,
+    /// Creations removed by a Close before the server answered them: how they ended, so a
+    /// skipped Close restores only what the server really has.
+    closed_fates: HashMap<u64, Fate>,
     next_id: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Pending,
+    Confirmed,
+    Failed,
 }
 
 /// A lookup's answer.
@@ -137,6 +147,9 @@ impl Prepared {
             .map(space)
             .remove(name)
             .map(|e| (e.decision, e.id, e.confirmed, e.batch));
+        if let Some((_, id, false, _)) = &prev {
+            self.closed_fates.insert(*id, Fate::Pending);
+        }
         self.next_id += 1;
         let seq = self.next_id;
         self.closing.insert((space, name.to_string()), seq);
@@ -151,17 +164,24 @@ impl Prepared {
     /// The server acknowledged the change.
     pub fn confirm(&mut self, change: &Change) {
         match change {
-            Change::Created { space, name, id } => {
-                if let Some(e) = self.map(*space).get_mut(name) {
-                    if e.id == *id {
-                        e.confirmed = true;
+            Change::Created { space, name, id } => match self.map(*space).get_mut(name) {
+                Some(e) if e.id == *id => e.confirmed = true,
+                _ => {
+                    if let Some(f) = self.closed_fates.get_mut(id) {
+                        *f = Fate::Confirmed;
                     }
                 }
-            }
+            },
             Change::Closed {
-                space, name, seq, ..
+                space,
+                name,
+                seq,
+                prev,
             } => {
                 self.forget_close(*space, name, *seq);
+                if let Some((_, id, _, _)) = prev {
+                    self.closed_fates.remove(id);
+                }
             }
             Change::None => {}
         }
@@ -187,6 +207,8 @@ impl Prepared {
                 let map = self.map(space);
                 if map.get(&name).is_some_and(|e| e.id == id) {
                     map.remove(&name);
+                } else if let Some(f) = self.closed_fates.get_mut(&id) {
+                    *f = Fate::Failed;
                 }
             }
             Change::Closed {
@@ -196,12 +218,15 @@ impl Prepared {
                 prev,
             } => {
                 let last = self.forget_close(space, &name, seq);
-                if let (true, true, Some((decision, id, confirmed, batch))) = (skipped, last, prev)
-                {
+                let Some((decision, id, confirmed, batch)) = prev else {
+                    return;
+                };
+                let fate = self.closed_fates.remove(&id);
+                if skipped && last && fate != Some(Fate::Failed) {
                     self.map(space).entry(name).or_insert(Entry {
                         decision,
                         id,
-                        confirmed,
+                        confirmed: confirmed || fate == Some(Fate::Confirmed),
                         batch,
                     });
                 }
@@ -228,6 +253,7 @@ impl Prepared {
         self.statements.clear();
         self.portals.clear();
         self.closing.clear();
+        self.closed_fates.clear();
     }
 
     /// Entries held (bounded by what the client creates; for the fuzz checks).
@@ -302,6 +328,26 @@ mod tests {
         p.undo(first, false);
         p.confirm(&second);
         assert_eq!(found(p.lookup(Space::Statement, "", 2)), "update");
+    }
+
+    #[test]
+    fn a_skipped_close_restores_only_what_the_server_has() {
+        let mut p = Prepared::default();
+        // Parse s1, Close s1 pipelined; the Parse succeeds, an error skips the Close.
+        let parse = p.create(Space::Statement, "s1", decision("select"), 0);
+        let close = p.close(Space::Statement, "s1");
+        p.confirm(&parse);
+        p.undo(close, true);
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+        // Confirmed while closed: settled, not waiting for an answer that already came.
+        assert!(p.settled(Space::Statement, "s1", 5));
+        // The Parse failed: the skipped Close brings back nothing.
+        let mut p = Prepared::default();
+        let parse = p.create(Space::Statement, "s2", decision("update"), 0);
+        let close = p.close(Space::Statement, "s2");
+        p.undo(parse, false);
+        p.undo(close, true);
+        assert_eq!(found(p.lookup(Space::Statement, "s2", 1)), "Missing");
     }
 
     #[test]

@@ -107,6 +107,12 @@ impl ReplyQueue {
         self.sync_points
     }
 
+    /// The server still owes an answer to a message of a batch before `batch` (only those
+    /// can settle what a name holds for a message of `batch`).
+    pub fn owes_before(&self, batch: u64) -> bool {
+        self.entries.front().is_some_and(|e| e.batch < batch)
+    }
+
     /// The server owes an answer to something pgward sent.
     pub fn owes(&self) -> bool {
         !self.entries.is_empty()
