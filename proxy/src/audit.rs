@@ -2,6 +2,7 @@
 //! normalized statement (literals replaced by placeholders), never raw SQL or row values.
 //! Sessions hand records to a bounded channel; one writer task owns the file.
 
+use crate::sqlstate;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -82,7 +83,10 @@ impl AuditEvent {
             masked: [],
             rows: self.rows,
             duration_ms: self.duration.as_secs_f64() * 1000.0,
-            sqlstate: self.sqlstate.as_deref().or(denial.map(|_| "42501")),
+            sqlstate: self
+                .sqlstate
+                .as_deref()
+                .or(denial.map(|_| sqlstate::INSUFFICIENT_PRIVILEGE)),
         }
     }
 }

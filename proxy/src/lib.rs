@@ -22,6 +22,7 @@ pub mod run;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod sqlstate;
 pub mod startup;
 pub mod stream;
 pub mod tls;

@@ -3,6 +3,7 @@
 //! served here too (forwarded to the owning `[peers]` member when the key is not ours); the
 //! admin console's database goes to `admin`. The connect and disconnect lines are logged here.
 
+use crate::sqlstate;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -78,8 +79,11 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         tracing::warn!(max, "refused: too many client connections");
         refuse(
             tcp,
-            PgError::fatal("53300", "pgward: too many client connections")
-                .with_detail(format!("listen.max_client_connections is {max}")),
+            PgError::fatal(
+                sqlstate::TOO_MANY_CONNECTIONS,
+                "pgward: too many client connections",
+            )
+            .with_detail(format!("listen.max_client_connections is {max}")),
         )
         .await;
         return;

@@ -1,6 +1,7 @@
 //! One connection to the upstream PostgreSQL: connect (TLS negotiation, startup, auth), the
 //! server's reported parameters and cancel key, and pgward's own housekeeping queries.
 
+use crate::sqlstate;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,14 +46,22 @@ impl ServerError {
     /// How the client sees it.
     pub fn to_pg(&self) -> PgError {
         match self {
-            ServerError::Refused { code, message } if code == "53300" || code == "57P03" => {
+            ServerError::Refused { code, message }
+                if code == sqlstate::TOO_MANY_CONNECTIONS
+                    || code == sqlstate::CANNOT_CONNECT_NOW =>
+            {
                 PgError::error(
-                    "53300",
+                    sqlstate::TOO_MANY_CONNECTIONS,
                     format!("pgward: upstream refused the connection: {message}"),
                 )
             }
-            ServerError::Lost(_) => PgError::error("08006", format!("pgward: {self}")),
-            _ => PgError::error("08001", format!("pgward: {self}")),
+            ServerError::Lost(_) => {
+                PgError::error(sqlstate::CONNECTION_FAILURE, format!("pgward: {self}"))
+            }
+            _ => PgError::error(
+                sqlstate::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                format!("pgward: {self}"),
+            ),
         }
     }
 }
@@ -204,7 +213,9 @@ impl ServerConnection {
                 b'E' => {
                     let code = decode::error_field(body, b'C').unwrap_or_default();
                     let message = decode::error_field(body, b'M').unwrap_or_default();
-                    if code == "28P01" || code == "28000" {
+                    if code == sqlstate::INVALID_PASSWORD
+                        || code == sqlstate::INVALID_AUTHORIZATION_SPECIFICATION
+                    {
                         return Err(ServerError::Auth(message));
                     }
                     return Err(ServerError::Refused { code, message });

@@ -2,6 +2,7 @@
 //! authentication against the configured verifiers, and the filtering of startup parameters a
 //! client may not use to bend its session.
 
+use crate::sqlstate;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -42,11 +43,11 @@ impl StartupError {
         match self {
             StartupError::Refused(e) => Some(e.clone()),
             StartupError::AuthFailed { user, .. } => Some(PgError::fatal(
-                "28P01",
+                sqlstate::INVALID_PASSWORD,
                 format!("password authentication failed for user \"{user}\""),
             )),
             StartupError::Frame(e) => Some(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 format!("invalid startup packet: {e}"),
             )),
             _ => None,
@@ -55,7 +56,7 @@ impl StartupError {
 }
 
 fn violation(message: impl Into<String>) -> StartupError {
-    StartupError::Refused(PgError::fatal("08P01", message))
+    StartupError::Refused(PgError::fatal(sqlstate::PROTOCOL_VIOLATION, message))
 }
 
 /// Who the client is, once authenticated.
@@ -189,8 +190,11 @@ async fn after_packet(
         .map_err(|e| violation(format!("invalid startup packet layout: {e}")))?;
     if config.listen.client_tls == ClientTlsMode::Require && !tls {
         return Err(StartupError::Refused(
-            PgError::fatal("28000", "pgward: TLS is required for every connection")
-                .with_hint("connect with sslmode=require"),
+            PgError::fatal(
+                sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+                "pgward: TLS is required for every connection",
+            )
+            .with_hint("connect with sslmode=require"),
         ));
     }
     if code != PROTOCOL_3_0 || params.iter().any(|(k, _)| k.starts_with("_pq_.")) {
@@ -308,7 +312,7 @@ async fn authenticate(
             }
             "replication" => {
                 return Err(StartupError::Refused(PgError::fatal(
-                    "42501",
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
                     "pgward: replication connections are not allowed",
                 )))
             }
@@ -340,9 +344,12 @@ async fn authenticate(
 
 fn refused_param(d: &pgward_policy::Denial) -> StartupError {
     StartupError::Refused(
-        PgError::fatal("42501", format!("pgward: {}", d.message))
-            .with_detail(d.detail.clone())
-            .with_hint(d.hint.clone()),
+        PgError::fatal(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            format!("pgward: {}", d.message),
+        )
+        .with_detail(d.detail.clone())
+        .with_hint(d.hint.clone()),
     )
 }
 

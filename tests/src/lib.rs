@@ -28,6 +28,7 @@ pub mod proxy;
 pub mod raw;
 pub mod snapshot;
 pub mod upstream;
+pub mod wire;
 
 pub use clients::*;
 pub use proxy::{Proxy, ProxyBuilder, User};

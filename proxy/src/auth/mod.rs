@@ -7,6 +7,7 @@ pub mod scram;
 pub mod upstream;
 pub mod wire;
 
+use crate::sqlstate;
 pub use scram::{hash_password, ScramServer, ScramVerifier, SCRAM_SHA_256};
 pub use upstream::UpstreamAuth;
 
@@ -55,18 +56,20 @@ impl AuthError {
     /// The SQLSTATE PostgreSQL uses for this kind of failure, for the ErrorResponse to a client.
     pub fn sqlstate(&self) -> &'static str {
         match self {
-            AuthError::PasswordMismatch => "28P01",
+            AuthError::PasswordMismatch => sqlstate::INVALID_PASSWORD,
             AuthError::Malformed(_)
             | AuthError::UnsupportedMechanism(_)
             | AuthError::ChannelBindingNotSupported
-            | AuthError::OutOfSequence => "08P01",
-            AuthError::InvalidVerifier(_) => "28000",
+            | AuthError::OutOfSequence => sqlstate::PROTOCOL_VIOLATION,
+            AuthError::InvalidVerifier(_) => sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
             // Upstream failures are the proxy's problem, not the client's credentials.
             AuthError::UnsupportedUpstreamMethod(_)
             | AuthError::NoCommonMechanism(_)
             | AuthError::UpstreamVerification(_)
             | AuthError::UpstreamProtocol(_)
-            | AuthError::InvalidPassword(_) => "08001",
+            | AuthError::InvalidPassword(_) => {
+                sqlstate::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+            }
         }
     }
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::clients::{ClientEntry, ClientState};
+use crate::sqlstate;
 use crate::metrics::Metrics;
 
 use crate::config::PoolSettings;
@@ -42,7 +43,7 @@ pub enum PoolError {
 impl PoolError {
     pub fn to_pg(&self) -> PgError {
         match self {
-            PoolError::Timeout(_) => PgError::error("53300", format!("pgward: {self}"))
+            PoolError::Timeout(_) => PgError::error(sqlstate::TOO_MANY_CONNECTIONS, format!("pgward: {self}"))
                 .with_hint("the pool is busy: retry, or raise pool.size / pool.checkout_timeout"),
             PoolError::Server(e) => e.to_pg(),
         }
@@ -125,6 +126,20 @@ impl Pool {
             metrics,
             counters: PoolCounters::default(),
         })
+    }
+
+    /// Servers of this pool connect with `default_transaction_read_only=on`.
+    pub fn read_only(&self) -> bool {
+        self.key.read_only
+    }
+
+    /// The upstream user its servers log in as.
+    pub fn upstream_user(&self) -> String {
+        self.spec
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .user
+            .clone()
     }
 
     /// The parameters a fresh server of this pool reports, once one has connected.

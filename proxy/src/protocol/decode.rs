@@ -43,6 +43,12 @@ impl<'a> Cursor<'a> {
         let b = self.take(2)?;
         Ok(i16::from_be_bytes([b[0], b[1]]))
     }
+    /// An Int16 count: PostgreSQL reads counts with `pq_getmsgint(msg, 2)`, unsigned, so a
+    /// message may carry up to 65,535 parameters.
+    pub fn count16(&mut self) -> Result<usize, DecodeError> {
+        let b = self.take(2)?;
+        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+    }
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
@@ -79,21 +85,42 @@ pub fn parse(body: &[u8]) -> Result<(&str, &str), DecodeError> {
     let mut c = Cursor::new(body);
     let name = c.cstr()?;
     let sql = c.cstr()?;
-    let n = c.i16()?;
-    if n < 0 {
-        return Err(DecodeError::Short);
-    }
-    c.take(n as usize * 4)?;
+    let n = c.count16()?;
+    c.take(n * 4)?;
     c.finish()?;
     Ok((name, sql))
 }
 
-/// Bind ('B'): portal name and statement name.
-pub fn bind_names(body: &[u8]) -> Result<(&str, &str), DecodeError> {
+/// Bind ('B') checked field by field with the protocol's widths: format codes, parameter
+/// values (Int32 length, -1 for NULL) and result formats; returns portal and statement names.
+pub fn bind(body: &[u8]) -> Result<(&str, &str), DecodeError> {
     let mut c = Cursor::new(body);
     let portal = c.cstr()?;
     let stmt = c.cstr()?;
+    let formats = c.count16()?;
+    c.take(formats * 2)?;
+    let params = c.count16()?;
+    for _ in 0..params {
+        let len = c.i32()?;
+        if len > 0 {
+            c.take(len as usize)?; // ok: len > 0 was checked
+        } else if len < -1 {
+            return Err(DecodeError::Short);
+        }
+    }
+    let results = c.count16()?;
+    c.take(results * 2)?;
+    c.finish()?;
     Ok((portal, stmt))
+}
+
+/// Execute ('E'): portal name and the row limit (Int32; 0 or less means all rows).
+pub fn execute(body: &[u8]) -> Result<(&str, i32), DecodeError> {
+    let mut c = Cursor::new(body);
+    let portal = c.cstr()?;
+    let max_rows = c.i32()?;
+    c.finish()?;
+    Ok((portal, max_rows))
 }
 
 /// Close ('C') or Describe ('D'): kind byte ('S' statement, 'P' portal) and name.
@@ -164,7 +191,59 @@ mod tests {
         let body = b"s1\0SELECT $1\0\0\x01\0\0\0\x17";
         assert_eq!(parse(body), Ok(("s1", "SELECT $1")));
         assert!(parse(b"s1\0SELECT\0\0\x02\0\0\0\x17").is_err());
+        // 65,535 declared parameter types but none present.
         assert!(parse(b"s1\0SELECT\0\xff\xff").is_err());
+    }
+
+    fn parse_with(n: usize) -> Vec<u8> {
+        let mut b = b"s\0SELECT 1\0".to_vec();
+        b.extend_from_slice(&(n as u16).to_be_bytes());
+        b.extend(std::iter::repeat_n(0u8, n * 4));
+        b
+    }
+
+    fn bind_with(n: usize) -> Vec<u8> {
+        let mut b = b"p\0s\0\0\0".to_vec();
+        b.extend_from_slice(&(n as u16).to_be_bytes());
+        for _ in 0..n {
+            b.extend_from_slice(&1i32.to_be_bytes());
+            b.push(b'7');
+        }
+        b.extend_from_slice(&0u16.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn counts_are_unsigned_sixteen_bit() {
+        for n in [0, 1, 32_767, 32_768, 65_535] {
+            assert_eq!(
+                parse(&parse_with(n)),
+                Ok(("s", "SELECT 1")),
+                "parse with {n}"
+            );
+            assert_eq!(bind(&bind_with(n)), Ok(("p", "s")), "bind with {n}");
+        }
+        let mut short = bind_with(3);
+        short.truncate(short.len() - 3);
+        assert!(bind(&short).is_err());
+    }
+
+    #[test]
+    fn bind_null_and_bad_lengths() {
+        let mut b = b"\0\0\0\0\0\x01".to_vec();
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&0u16.to_be_bytes());
+        assert_eq!(bind(&b), Ok(("", "")));
+        let mut bad = b"\0\0\0\0\0\x01".to_vec();
+        bad.extend_from_slice(&(-2i32).to_be_bytes());
+        bad.extend_from_slice(&0u16.to_be_bytes());
+        assert!(bind(&bad).is_err());
+    }
+
+    #[test]
+    fn execute_fields() {
+        assert_eq!(execute(b"p\0\0\0\0\x05"), Ok(("p", 5)));
+        assert!(execute(b"p\0\0\0").is_err());
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod conn;
 pub mod decode;
 pub mod frame;
 pub mod frontend;
+pub mod tags;
 
 pub use conn::FramedConn;
 pub use frame::{Frame, FrameError};
+pub use tags::{BackendTag, FrontendTag, TransactionStatus};

@@ -101,7 +101,7 @@ impl Session {
             Err(crate::server::ServerError::Query { code, message }) => {
                 pooled.pool.clone().release(pooled);
                 return Err(PgError::error(
-                    "22023",
+                    sqlstate::INVALID_PARAMETER_VALUE,
                     format!("pgward: a session parameter was refused upstream: {message}"),
                 )
                 .with_detail(format!("upstream SQLSTATE {code}")));
@@ -123,10 +123,9 @@ impl Session {
     /// Give the server back (transaction mode, after ReadyForQuery 'I' with nothing pending).
     pub(super) async fn detach(&mut self) {
         self.clear_cancel_target().await;
-        // The unnamed statement and the portals stay with the server; the next server this
-        // client gets has none of them.
-        self.statements.remove("");
-        self.portals.clear();
+        // Statements and portals stay with the server (reset if named ones were made); the
+        // next server this client gets has none of them.
+        self.prepared.clear();
         let Some(mut pooled) = self.server.take() else {
             return;
         };

@@ -4,36 +4,44 @@
 use pgward_policy::{SessionChange, SessionFacts, StatementInfo, StatementKind};
 
 use super::audit_trail::AuditKind;
+use super::prepared::Space;
 use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
 use crate::protocol::frontend;
 use crate::protocol::Frame;
+use crate::sqlstate::ToPg;
 
-fn missing_statement(name: &str) -> PgError {
+pub(super) fn missing_statement(name: &str) -> PgError {
     if name.is_empty() {
-        PgError::error("26000", "unnamed prepared statement does not exist")
+        PgError::error(
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
+            "unnamed prepared statement does not exist",
+        )
     } else {
         PgError::error(
-            "26000",
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
             format!("prepared statement \"{name}\" does not exist"),
         )
     }
 }
 
-fn missing_portal(name: &str) -> PgError {
-    PgError::error("34000", format!("portal \"{name}\" does not exist"))
+pub(super) fn missing_portal(name: &str) -> PgError {
+    PgError::error(
+        sqlstate::INVALID_CURSOR_NAME,
+        format!("portal \"{name}\" does not exist"),
+    )
 }
 
 impl Session {
     pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        self.idle_since = Instant::now();
+        self.timers.touch(Instant::now());
         // PostgreSQL would swallow these without a ReadyForQuery (as a COPY protocol error, or
         // while skipping to Sync), which would leave pgward's count of sync points wrong; no
         // driver sends them, so they end the session instead.
         if self.copy_in && !matches!(frame.tag(), b'd' | b'c' | b'f' | b'H' | b'S') {
             return Err(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 format!(
                     "unexpected message type {} during COPY FROM STDIN",
                     frame.tag()
@@ -42,7 +50,7 @@ impl Session {
         }
         if self.unsynced && matches!(frame.tag(), b'Q' | b'F') {
             return Err(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 "simple Query inside an unfinished extended-query batch: send Sync first",
             ));
         }
@@ -66,7 +74,7 @@ impl Session {
             b'F' => {
                 // The fastpath interface calls a function by OID: nothing to analyze.
                 let err = PgError::error(
-                    "42501",
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
                     "pgward: the fastpath function call interface is not allowed",
                 )
                 .with_detail("rule: fastpath")
@@ -75,7 +83,7 @@ impl Session {
                 Ok(Flow::Continue)
             }
             other => Err(PgError::fatal(
-                "08P01",
+                sqlstate::PROTOCOL_VIOLATION,
                 format!("invalid frontend message type {other}"),
             )),
         }
@@ -88,7 +96,7 @@ impl Session {
         }
         let Some(role) = snap.config.roles.get(&self.info.role) else {
             return Err(PgError::fatal(
-                "28000",
+                sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
                 "pgward: the user's role no longer exists in the configuration",
             ));
         };
@@ -124,10 +132,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 frontend::query(DENIED_MARKER, &mut out);
                 s.server.conn.queue(&out);
-                self.substitutions.push_back(Substitution {
-                    sync_seq: self.syncs_sent,
-                    error: err,
-                });
+                self.replies.push(Sent::Query, Handling::Replace(err));
                 self.syncs_sent += 1;
                 self.pending += 1;
                 return;
@@ -141,7 +146,7 @@ impl Session {
 
     /// Refuse an extended-protocol message: error now (or in its place in line), then skip to
     /// Sync like PostgreSQL.
-    async fn refuse_extended(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
+    pub(super) async fn refuse_extended(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
             self.audit_denied(&d).await;
         }
@@ -151,10 +156,10 @@ impl Session {
                 let mut out = BytesMut::new();
                 frontend::parse_unnamed(DENIED_MARKER, &mut out);
                 s.server.conn.queue(&out);
-                self.substitutions.push_back(Substitution {
-                    sync_seq: self.syncs_sent,
-                    error: err,
-                });
+                // The server drops its unnamed statement before parsing, as for the refused one.
+                let change = self.prepared.close(Space::Statement, "");
+                self.replies
+                    .push(Sent::Parse(change), Handling::Replace(err));
                 self.unsynced = true;
                 return;
             }
@@ -171,8 +176,11 @@ impl Session {
         let sql = match decode::query(frame.body()) {
             Ok(s) => s,
             Err(e) => {
-                self.refuse_simple(PgError::error("22021", e.to_string()), None)
-                    .await;
+                self.refuse_simple(
+                    PgError::error(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, e.to_string()),
+                    None,
+                )
+                .await;
                 return Ok(Flow::Continue);
             }
         };
@@ -193,7 +201,7 @@ impl Session {
                 .filter(|p| p.len() == decision.statements.len());
             let Some(mut pieces) = pieces else {
                 let err = PgError::error(
-                    "42501",
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
                     "pgward: could not analyze statement boundaries for max_affected_rows",
                 )
                 .with_detail("rule: max_affected_rows")
@@ -233,6 +241,7 @@ impl Session {
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(raw);
         }
+        self.replies.push(Sent::Query, Handling::Forward);
         self.syncs_sent += 1;
         self.pending += 1;
         Ok(Flow::Continue)
@@ -260,13 +269,7 @@ impl Session {
         let (name, sql) = match decode::parse(frame.body()) {
             Ok(p) => p,
             Err(e) => {
-                let code = if e == decode::DecodeError::NotUtf8 {
-                    "22021"
-                } else {
-                    "08P01"
-                };
-                self.refuse_extended(PgError::error(code, e.to_string()), None)
-                    .await;
+                self.refuse_extended(e.to_pg(), None).await;
                 return Ok(Flow::Continue);
             }
         };
@@ -274,7 +277,8 @@ impl Session {
         let decision = self.facts_decide(sql)?;
         if let Some(d) = decision.denial() {
             let err = denial_error(d);
-            self.statements.remove(&name);
+            // Never reaches the server; a later Bind of the name is refused here.
+            let _ = self.prepared.close(Space::Statement, &name);
             self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
@@ -286,109 +290,26 @@ impl Session {
             self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
+        // A Parse over a name whose fate an earlier batch still decides waits for the server.
+        if !self.settle(Space::Statement, &name).await? {
+            self.refuse_extended(super::lost_meanwhile(), None).await;
+            return Ok(Flow::Continue);
+        }
         // Session effects take hold at Execute: a Parse alone changes nothing.
-        if let Some(s) = self.server.as_mut() {
-            // A named statement lives on this server only: never hand it to another client.
-            if !name.is_empty() {
-                s.server.dirty = true;
-            }
-            s.server.conn.queue(frame.raw());
-        }
-        // A second Parse of a live name fails upstream (42P05): the old statement stays.
-        if name.is_empty() || !self.statements.contains_key(&name) {
-            self.statements.insert(name, decision);
-        }
-        self.unsynced = true;
-        Ok(Flow::Continue)
-    }
-
-    async fn on_extended(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        if self.skipping {
+        let Some(s) = self.server.as_mut() else {
+            self.refuse_extended(super::lost_meanwhile(), None).await;
             return Ok(Flow::Continue);
-        }
-        if frame.tag() == b'H' && self.server.is_none() {
-            return Ok(Flow::Continue);
-        }
-        // Only statements and portals this session created (and pgward judged) may be used:
-        // a pooled server can still hold another client's unnamed statement.
-        let mut bound_write = None;
-        let unknown = match frame.tag() {
-            b'B' => match decode::bind_names(frame.body()) {
-                Ok((portal, stmt)) => match self.statements.get(stmt).cloned() {
-                    Some(d) => {
-                        // The guard opens at Bind, where a statement starts to run.
-                        bound_write = Some(d.clone());
-                        self.portals.insert(portal.to_string(), d);
-                        None
-                    }
-                    None => Some(missing_statement(stmt)),
-                },
-                Err(e) => Some(PgError::error("08P01", e.to_string())),
-            },
-            b'E' => {
-                let portal = decode::Cursor::new(frame.body()).cstr().unwrap_or_default();
-                match self.portals.get(portal).cloned() {
-                    Some(d) => {
-                        if d.statements
-                            .iter()
-                            .any(|s| s.kind == StatementKind::CopyFrom)
-                        {
-                            self.copy_from_started = true;
-                        }
-                        // Session effects (search_path above all) take hold when a statement
-                        // runs, not when it is parsed.
-                        self.apply_effects(&d.statements);
-                        if self.limits.max_result_rows > 0 {
-                            self.limited_portal = Some(portal.to_string());
-                        }
-                        self.begin_audit(d, AuditKind::Execute);
-                        None
-                    }
-                    None => Some(missing_portal(portal)),
-                }
-            }
-            b'D' => match decode::target(frame.body()) {
-                Ok((b'S', name)) if !self.statements.contains_key(name) => {
-                    Some(missing_statement(name))
-                }
-                Ok((b'P', name)) if !self.portals.contains_key(name) => Some(missing_portal(name)),
-                Ok(_) => None,
-                Err(e) => Some(PgError::error("08P01", e.to_string())),
-            },
-            b'C' => {
-                match decode::target(frame.body()) {
-                    Ok((b'S', name)) => {
-                        self.statements.remove(name);
-                    }
-                    Ok((_, name)) => {
-                        self.portals.remove(name);
-                    }
-                    Err(_) => {}
-                }
-                None
-            }
-            _ => None,
         };
-        if let Some(err) = unknown {
-            self.refuse_extended(err, None).await;
-            return Ok(Flow::Continue);
+        // A named statement lives on this server only: never hand it to another client.
+        if !name.is_empty() {
+            s.server.dirty = true;
         }
-        if let Err(e) = self.attach().await {
-            self.refuse_extended(e, None).await;
-            return Ok(Flow::Continue);
-        }
-        if bound_write.is_some_and(|d| self.needs_guard(&d)) {
-            if let Err(e) = self.open_guard().await {
-                self.refuse_extended(e, None).await;
-                return Ok(Flow::Continue);
-            }
-        }
-        if let Some(s) = self.server.as_mut() {
-            s.server.conn.queue(frame.raw());
-        }
-        if frame.tag() != b'H' {
-            self.unsynced = true;
-        }
+        s.server.conn.queue(frame.raw());
+        let change = self
+            .prepared
+            .create(Space::Statement, &name, decision, self.replies.batch());
+        self.replies.push(Sent::Parse(change), Handling::Forward);
+        self.unsynced = true;
         Ok(Flow::Continue)
     }
 
@@ -407,6 +328,7 @@ impl Session {
         match self.server.as_mut() {
             Some(s) if self.unsynced || self.pending > 0 || self.mode == PoolMode::Session => {
                 s.server.conn.queue(frame.raw());
+                self.replies.push(Sent::Sync, Handling::Forward);
                 self.syncs_sent += 1;
                 self.pending += 1;
                 self.unsynced = false;
@@ -422,8 +344,12 @@ impl Session {
 
     /// Session state a statement changes: the search_path we judge with, and whether the
     /// server needs a reset before another client may have it.
-    fn apply_effects(&mut self, statements: &[StatementInfo]) {
+    pub(super) fn apply_effects(&mut self, statements: &[StatementInfo]) {
         for st in statements {
+            if matches!(st.kind, StatementKind::Deallocate | StatementKind::Discard) {
+                // Names pgward cannot see go away: a later Bind is refused, not guessed.
+                self.prepared.forget_named();
+            }
             match &st.session_change {
                 None => {}
                 Some(SessionChange::SearchPath(path)) => {

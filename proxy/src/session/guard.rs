@@ -8,9 +8,10 @@
 //! ROLLBACK. While a guard is open no further client message is read, so nothing can slip in
 //! between the write and its verdict.
 
+use super::prepared::Space;
+use super::row_limit::{ResultOf, RowStep};
 use super::*;
 use crate::protocol::frontend;
-use pgward_policy::StatementKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum GuardKind {
@@ -42,13 +43,6 @@ pub(super) struct Limits {
     pub statement_timeout: Option<Duration>,
 }
 
-/// Result-row counting for `max_result_rows`.
-#[derive(Default)]
-pub(super) struct RowCounter {
-    rows: u64,
-    cut: bool,
-}
-
 fn is_write_tag(body: &[u8]) -> bool {
     ["INSERT", "UPDATE", "DELETE", "MERGE", "COPY"]
         .iter()
@@ -67,38 +61,21 @@ impl Session {
     /// procedures, code blocks, SQL EXECUTE), refused where `max_affected_rows` applies, and
     /// transaction control inside a guarded batch (it would end the guard's transaction).
     pub(super) fn unguardable(&self, decision: &Decision) -> Option<PgError> {
-        if self.limits.max_affected_rows == 0 {
-            return None;
-        }
-        let uncountable = decision.statements.iter().any(|s| {
-            matches!(
-                s.kind,
-                StatementKind::Do | StatementKind::Call | StatementKind::Execute
-            ) || (s.writes && matches!(s.kind, StatementKind::Select | StatementKind::Explain))
-        });
-        let txn_in_guard = self.guard.is_some()
-            && decision
-                .statements
-                .iter()
-                .any(|s| s.kind == StatementKind::Transaction);
-        let (message, hint) = if uncountable {
-            (
-                "pgward: max_affected_rows cannot count the rows this statement changes",
-                "run the change as a plain INSERT, UPDATE, DELETE, MERGE or COPY",
-            )
-        } else if txn_in_guard {
-            (
-                "pgward: transaction control in the same batch as a guarded write",
-                "send COMMIT or ROLLBACK after the write's Sync",
-            )
-        } else {
-            return None;
+        self.guard_refusal(decision, None)
+    }
+
+    /// The same, for an Execute with its row limit (a paged write is refused too).
+    pub(super) fn guard_refusal(
+        &self,
+        decision: &Decision,
+        max_rows: Option<i32>,
+    ) -> Option<PgError> {
+        let state = guard_rules::GuardState {
+            max_affected_rows: self.limits.max_affected_rows,
+            guard_open: self.guard.is_some(),
         };
-        Some(
-            PgError::error("42501", message)
-                .with_detail("rule: max_affected_rows")
-                .with_hint(hint),
-        )
+        let facts = decision.statements.iter().map(|s| (s.kind, s.writes));
+        guard_rules::refusal(facts, state, max_rows).map(guard_rules::Refusal::to_pg)
     }
 
     /// Bring the server to rest (answers in flight forwarded; an open extended batch ended
@@ -111,6 +88,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 frontend::sync(&mut out);
                 s.server.conn.queue(&out);
+                self.replies.push(Sent::Sync, Handling::Forward);
                 silent = Some(self.syncs_sent);
                 self.syncs_sent += 1;
                 self.pending += 1;
@@ -137,6 +115,7 @@ impl Session {
                 }
             };
             if frame.tag() == b'Z' && silent == Some(self.syncs_done) {
+                let _ = self.advance_replies(b'Z');
                 self.pending -= 1;
                 self.syncs_done += 1;
                 self.tx_status = frame.body().first().copied().unwrap_or(b'I');
@@ -158,7 +137,7 @@ impl Session {
                     Ok(b'T') => {}
                     Ok(_) | Err(_) => {
                         return Err(PgError::error(
-                            "08006",
+                            sqlstate::CONNECTION_FAILURE,
                             "pgward: could not open the transaction that guards max_affected_rows",
                         ))
                     }
@@ -174,6 +153,24 @@ impl Session {
             limit: self.limits.max_affected_rows,
         });
         Ok(())
+    }
+
+    /// pgward's own statement (`frontend::internal_extended`): Parse, Bind, Execute, two
+    /// Closes and a Sync, each owed a reply.
+    pub(super) fn push_internal_extended(&mut self) {
+        use super::prepared::Change;
+        for sent in [
+            Sent::Parse(Change::None),
+            Sent::Bind(Change::None),
+            Sent::Execute {
+                portal: frontend::INTERNAL_NAME.to_string(),
+            },
+            Sent::Close(Change::None),
+            Sent::Close(Change::None),
+            Sent::Sync,
+        ] {
+            self.replies.push(sent, Handling::Forward);
+        }
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
@@ -220,7 +217,7 @@ impl Session {
                 }
                 g.tripped = true;
                 let err = PgError::error(
-                    "54000",
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
                     format!(
                         "pgward: the write affected {rows} rows, more than max_affected_rows ({}); it was rolled back",
                         g.limit
@@ -231,7 +228,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 backend::error_response(&err, &mut out);
                 self.client.queue(&out);
-                self.note_error_for_audit(Some("54000".into()));
+                self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
                 self.script_failed = true;
                 true
             }
@@ -264,6 +261,7 @@ impl Session {
                     frontend::internal_extended(sql, &mut out);
                     s.server.conn.queue(&out);
                 }
+                self.push_internal_extended();
                 self.finish_audit_at_sync().await;
                 true
             }
@@ -272,43 +270,55 @@ impl Session {
         }
     }
 
-    /// `max_result_rows`: count DataRows of the current result; past the limit, cancel the
-    /// query upstream and drop the rest. Returns true when the frame was consumed.
-    pub(super) async fn count_result_row(&mut self, tag: u8) -> bool {
+    /// `max_result_rows` (`row_limit.rs`): past the limit, cancel the statement upstream,
+    /// drop the rest, and answer 54000 where the result ends. `answered` is the Execute this
+    /// frame completed, if it completed one. Returns true when the frame was consumed.
+    pub(super) async fn count_result_row(
+        &mut self,
+        tag: u8,
+        answered: Option<&replies::Expected>,
+    ) -> bool {
         let limit = self.limits.max_result_rows;
-        match tag {
-            b'T' => {
-                self.row_counter = RowCounter::default();
-                false
+        let completed;
+        let of = match answered {
+            Some(replies::Expected {
+                sent: Sent::Execute { portal },
+                ..
+            }) => {
+                completed = portal.clone();
+                ResultOf::Portal(&completed)
             }
-            // COPY TO STDOUT sends one CopyData per row.
-            b'H' => {
-                self.row_counter = RowCounter::default();
-                false
-            }
-            b'D' | b'd' if limit > 0 => {
-                self.row_counter.rows += 1;
-                if self.row_counter.rows <= limit {
-                    return false;
-                }
-                if !self.row_counter.cut {
-                    self.row_counter.cut = true;
-                    if let Some(s) = self.server.as_ref() {
-                        crate::server::send_cancel(&s.server.cancel).await;
-                    }
+            Some(_) => ResultOf::Other,
+            None => match self.replies.front().map(|e| &e.sent) {
+                Some(Sent::Execute { portal }) => ResultOf::Portal(portal),
+                Some(Sent::Query) => ResultOf::Query,
+                _ => ResultOf::Other,
+            },
+        };
+        let portal = match of {
+            ResultOf::Portal(p) if tag != b'D' => Some(p.to_string()),
+            _ => None,
+        };
+        match self.row_counter.on_frame(tag, of, limit) {
+            RowStep::Forward => false,
+            RowStep::Drop => true,
+            RowStep::DropAndCancel => {
+                if let Some(s) = self.server.as_ref() {
+                    crate::server::send_cancel(&s.server.cancel).await;
                 }
                 true
             }
-            b'C' | b'E' | b's' if self.row_counter.cut => {
-                self.row_counter = RowCounter::default();
-                if tag == b's' {
+            RowStep::Cut => {
+                if let Some(p) = &portal {
                     // The portal is only suspended upstream: its next page must not be read.
-                    if let Some(p) = self.limited_portal.take() {
-                        self.portals.remove(&p);
-                    }
+                    let _ = self.prepared.close(Space::Portal, p);
+                    // The client sees the batch fail here, as after any error; the server
+                    // goes on, so what it answers until the Sync is not forwarded.
+                    self.replies.swallow_rest_of_batch();
+                    self.skipping = self.unsynced;
                 }
                 let err = PgError::error(
-                    "54000",
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
                     format!("pgward: result exceeds max_result_rows ({limit})"),
                 )
                 .with_detail("rule: max_result_rows")
@@ -316,14 +326,9 @@ impl Session {
                 let mut out = BytesMut::new();
                 backend::error_response(&err, &mut out);
                 self.client.queue(&out);
-                self.note_error_for_audit(Some("54000".into()));
+                self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
                 true
             }
-            b'C' => {
-                self.row_counter = RowCounter::default();
-                false
-            }
-            _ => false,
         }
     }
 }

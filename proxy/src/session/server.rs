@@ -5,7 +5,7 @@
 use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
-use crate::protocol::Frame;
+use crate::protocol::{BackendTag, Frame};
 
 impl Session {
     pub(super) async fn on_server(&mut self, frame: Frame) -> Result<Flow, PgError> {
@@ -14,9 +14,21 @@ impl Session {
             b'C' | b'Z' | b'I' | b's' | b'1' | b'2' | b'3' | b'n' | b't' | b'G' | b'H'
         ) {
             // The server finished a step: the statement timer starts again.
-            self.busy_since = None;
+            self.timers.progressed();
         }
-        if self.consumed_internally(&frame).await {
+        // What the frame answers: decided before anyone consumes it, so the queue never
+        // drifts from the server.
+        let tag = BackendTag::from_byte(frame.tag());
+        let swallow_now = !tag.is_asynchronous() && self.replies.front_swallowed();
+        let (replace, answered) = self.advance_replies(frame.tag());
+        if !self.replies.owes() {
+            // Idle time counts from the server's last answer as much as from the client.
+            self.timers.touch(Instant::now());
+        }
+        if swallow_now && tag != BackendTag::ReadyForQuery {
+            return Ok(Flow::Continue);
+        }
+        if self.consumed_internally(&frame, answered.as_ref()).await {
             return Ok(Flow::Continue);
         }
         match frame.tag() {
@@ -24,14 +36,12 @@ impl Session {
                 let status = frame.body().first().copied().unwrap_or(b'I');
                 self.pending = self.pending.saturating_sub(1);
                 self.syncs_done += 1;
-                let done = self.syncs_done;
-                // Injections whose pipeline ended without reaching them were skipped upstream.
-                self.substitutions.retain(|s| s.sync_seq >= done);
                 self.tx_status = status;
                 self.copy_in = false;
                 if status == b'I' && self.pending == 0 && !self.unsynced {
                     // Portals end with their transaction.
-                    self.portals.clear();
+                    self.prepared.clear_portals();
+                    self.row_counter.clear();
                 }
                 if let Some(next) = self.script.pop_front() {
                     if !self.script_failed && status != b'E' {
@@ -46,9 +56,10 @@ impl Session {
                 }
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
-                self.idle_since = Instant::now();
+                self.timers.touch(Instant::now());
                 if self.mode == PoolMode::Transaction
                     && self.pending == 0
+                    && !self.replies.owes()
                     && !self.unsynced
                     && status == b'I'
                 {
@@ -60,24 +71,20 @@ impl Session {
             b'E' => {
                 let body = frame.body();
                 let code = decode::error_field(body, b'C');
-                let ours = self
-                    .substitutions
-                    .front()
-                    .is_some_and(|s| s.sync_seq == self.syncs_done)
-                    && code.as_deref() == Some("42601")
+                let ours = code.as_deref() == Some(sqlstate::SYNTAX_ERROR)
                     && decode::error_field(body, b'M').is_some_and(|m| m.contains(DENIED_MARKER));
-                if ours {
-                    if let Some(sub) = self.substitutions.pop_front() {
-                        let mut out = BytesMut::new();
-                        backend::error_response(&sub.error, &mut out);
-                        self.client.queue(&out);
-                    }
-                } else if self.timeout_fired && code.as_deref() == Some("57014") {
+                if let (true, Some(err)) = (ours, replace) {
+                    let mut out = BytesMut::new();
+                    backend::error_response(&err, &mut out);
+                    self.client.queue(&out);
+                } else if self.timers.fired() && code.as_deref() == Some(sqlstate::QUERY_CANCELED) {
                     // pgward's own cancel: say why, as the server's timeout would.
-                    self.busy_since = None;
-                    let err =
-                        PgError::error("57014", "canceling statement due to statement timeout")
-                            .with_detail("rule: statement_timeout (enforced by pgward)");
+                    self.timers.progressed();
+                    let err = PgError::error(
+                        sqlstate::QUERY_CANCELED,
+                        "canceling statement due to statement timeout",
+                    )
+                    .with_detail("rule: statement_timeout (enforced by pgward)");
                     let mut out = BytesMut::new();
                     backend::error_response(&err, &mut out);
                     self.client.queue(&out);
@@ -92,6 +99,7 @@ impl Session {
                 }
             }
             b'S' => {
+                self.watch_pins(frame.body()).await?;
                 if let Some(s) = self.server.as_mut() {
                     s.server.note_parameter(frame.body());
                 }
@@ -134,6 +142,69 @@ impl Session {
 }
 
 impl Session {
+    /// Advance the reply queue by one server frame and apply what it settles to the statement
+    /// table. Returns the error that replaces this frame's, when the frame is the answer to a
+    /// refused statement's stand-in.
+    pub(super) fn advance_replies(
+        &mut self,
+        tag: u8,
+    ) -> (Option<PgError>, Option<replies::Expected>) {
+        let a = answer::advance(
+            &mut self.replies,
+            &mut self.prepared,
+            BackendTag::from_byte(tag),
+        );
+        if a.unexpected {
+            tracing::debug!(session = self.id, tag = %(tag as char), "server message outside any expected reply");
+        }
+        (a.replace, a.answered)
+    }
+
+    /// A ParameterStatus that contradicts a pin ends the session: the server is closed (never
+    /// pooled again) and the statements in flight are audited with the error.
+    async fn watch_pins(&mut self, body: &[u8]) -> Result<(), PgError> {
+        let Ok((name, value)) = decode::parameter_status(body) else {
+            return Ok(());
+        };
+        let pins = pins::Pins {
+            read_only: self.pool.read_only(),
+            login_user: self.pool.upstream_user().to_string(),
+        };
+        let previous = self.server.as_ref().and_then(|s| {
+            s.server
+                .params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        });
+        let Some(broken) = pins.check(name, value, previous) else {
+            return Ok(());
+        };
+        tracing::error!(
+            session = self.id,
+            setting = broken.setting,
+            value = %broken.value,
+            expected = %broken.expected,
+            "an upstream session broke a pinned setting; closing it"
+        );
+        self.clear_cancel_target().await;
+        if let Some(s) = self.server.take() {
+            tokio::spawn(s.server.terminate());
+        }
+        self.replies.clear();
+        self.pending = 0;
+        self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE).await;
+        Err(PgError::fatal(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            format!(
+                "pgward: the upstream session changed the pinned setting {} to \"{}\"; the session is closed",
+                broken.setting, broken.value
+            ),
+        )
+        .with_detail(format!("rule: pin ({} must stay {})", broken.setting, broken.expected))
+        .with_hint("the pinned settings cannot be changed through pgward"))
+    }
+
     /// Judge with the search_path the server really has after a statement that set it (which
     /// may have failed, or been rolled back with its transaction).
     async fn reread_search_path(&mut self, status: u8) {
@@ -163,6 +234,7 @@ impl Session {
         if let Some(sync) = self.held_sync.take() {
             if let Some(s) = self.server.as_mut() {
                 s.server.conn.queue(&sync);
+                self.replies.push(Sent::Sync, Handling::Forward);
                 self.syncs_sent += 1;
                 self.pending += 1;
                 self.unsynced = false;
@@ -171,12 +243,16 @@ impl Session {
     }
 
     /// Frames the write guard or the result-row limit take over.
-    async fn consumed_internally(&mut self, frame: &Frame) -> bool {
+    async fn consumed_internally(
+        &mut self,
+        frame: &Frame,
+        answered: Option<&replies::Expected>,
+    ) -> bool {
         let tag = frame.tag();
         if self.guard_on_frame(tag, frame.body()).await {
             return true;
         }
-        self.count_result_row(tag).await
+        self.count_result_row(tag, answered).await
     }
 }
 

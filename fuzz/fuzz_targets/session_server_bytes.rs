@@ -1,0 +1,11 @@
+//! Arbitrary server messages against an arbitrary queue of expected replies: no panic, and
+//! the queue and the statement table never grow from what a server sends.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let split = data.first().map(|b| usize::from(*b) % (data.len().max(1))).unwrap_or(0);
+    let (sent, tags) = data.split_at(split);
+    assert!(pgward::session::model::arbitrary_server(sent, tags));
+});

@@ -1,0 +1,201 @@
+//! Bind, Execute, Describe, Close and Flush from the client: each names a statement or portal,
+//! which must be one this session created (and pgward judged) exactly as the server has it.
+//! Where an earlier batch still decides what a name holds, the message waits for the server's
+//! answer (`settle`) instead of guessing.
+
+use pgward_policy::StatementKind;
+
+use super::audit_trail::AuditKind;
+use super::client::{missing_portal, missing_statement};
+use super::prepared::{Lookup, Space};
+use super::*;
+use crate::protocol::{decode, Frame, FrontendTag};
+use crate::sqlstate::ToPg;
+
+impl Session {
+    pub(super) async fn on_extended(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        if self.skipping {
+            return Ok(Flow::Continue);
+        }
+        let tag = FrontendTag::from_byte(frame.tag());
+        if tag == FrontendTag::Flush {
+            if let Some(s) = self.server.as_mut() {
+                s.server.conn.queue(frame.raw());
+            }
+            return Ok(Flow::Continue);
+        }
+        let sent = match tag {
+            FrontendTag::Bind => self.on_bind(frame.body()).await?,
+            FrontendTag::Execute => self.on_execute(frame.body()).await?,
+            FrontendTag::Describe => match decode::target(frame.body()) {
+                Ok((kind, name)) => {
+                    let space = if kind == b'S' {
+                        Space::Statement
+                    } else {
+                        Space::Portal
+                    };
+                    match self.resolve(space, name).await? {
+                        Some(_) => Ok(Sent::Describe),
+                        None if space == Space::Statement => Err((missing_statement(name), None)),
+                        None => Err((missing_portal(name), None)),
+                    }
+                }
+                Err(e) => Err((e.to_pg(), None)),
+            },
+            FrontendTag::Close => match decode::target(frame.body()) {
+                Ok((kind, name)) => {
+                    let space = if kind == b'S' {
+                        Space::Statement
+                    } else {
+                        Space::Portal
+                    };
+                    Ok(Sent::Close(self.prepared.close(space, name)))
+                }
+                Err(e) => Err((e.to_pg(), None)),
+            },
+            _ => Err((
+                PgError::error(sqlstate::PROTOCOL_VIOLATION, "unexpected message"),
+                None,
+            )),
+        };
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err((err, decision)) => {
+                self.refuse_extended(err, decision).await;
+                return Ok(Flow::Continue);
+            }
+        };
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e, None).await;
+            return Ok(Flow::Continue);
+        }
+        if let Some(s) = self.server.as_mut() {
+            s.server.conn.queue(frame.raw());
+        }
+        self.replies.push(sent, Handling::Forward);
+        self.unsynced = true;
+        Ok(Flow::Continue)
+    }
+
+    /// Bind: the guard opens here, where a statement starts to run.
+    async fn on_bind(&mut self, body: &[u8]) -> Result<Refusable, PgError> {
+        let (portal, stmt) = match decode::bind(body) {
+            Ok(names) => names,
+            Err(e) => return Ok(Err((e.to_pg(), None))),
+        };
+        let Some(d) = self.resolve(Space::Statement, stmt).await? else {
+            return Ok(Err((missing_statement(stmt), None)));
+        };
+        // Transaction control bound while a guarded write is open would end its transaction.
+        if let Some(err) = self.unguardable(&d) {
+            return Ok(Err((err, Some(d))));
+        }
+        if let Err(e) = self.attach().await {
+            return Ok(Err((e, None)));
+        }
+        if self.needs_guard(&d) {
+            if let Err(e) = self.open_guard().await {
+                return Ok(Err((e, None)));
+            }
+        }
+        let change = self
+            .prepared
+            .create(Space::Portal, portal, d, self.replies.batch());
+        Ok(Ok(Sent::Bind(change)))
+    }
+
+    async fn on_execute(&mut self, body: &[u8]) -> Result<Refusable, PgError> {
+        let (portal, max_rows) = match decode::execute(body) {
+            Ok(fields) => fields,
+            Err(e) => return Ok(Err((e.to_pg(), None))),
+        };
+        let Some(d) = self.resolve(Space::Portal, portal).await? else {
+            return Ok(Err((missing_portal(portal), None)));
+        };
+        // Transaction control while a guarded write is open, or a write paged with a row
+        // limit (PostgreSQL would answer PortalSuspended, with no row count to check).
+        if let Some(err) = self.guard_refusal(&d, Some(max_rows)) {
+            return Ok(Err((err, Some(d))));
+        }
+        if let Err(e) = self.attach().await {
+            return Ok(Err((e, None)));
+        }
+        // A write portal bound in an earlier batch of the client's block runs here.
+        if self.needs_guard(&d) {
+            if let Err(e) = self.open_guard().await {
+                return Ok(Err((e, None)));
+            }
+        }
+        if d.statements
+            .iter()
+            .any(|s| s.kind == StatementKind::CopyFrom)
+        {
+            self.copy_from_started = true;
+        }
+        // Session effects (search_path above all) take hold when a statement runs.
+        self.apply_effects(&d.statements);
+        self.begin_audit(d, AuditKind::Execute);
+        Ok(Ok(Sent::Execute {
+            portal: portal.to_string(),
+        }))
+    }
+
+    /// The decision under a name once its fate is known; `None` when there is none.
+    async fn resolve(
+        &mut self,
+        space: Space,
+        name: &str,
+    ) -> Result<Option<Arc<Decision>>, PgError> {
+        if !self.settle(space, name).await? {
+            return Ok(None);
+        }
+        Ok(
+            match self.prepared.lookup(space, name, self.replies.batch()) {
+                Lookup::Found(d) => Some(d),
+                Lookup::Missing | Lookup::Unsettled => None,
+            },
+        )
+    }
+
+    /// Read the server's answers until what an earlier batch did to `name` is known. False
+    /// when the server was lost meanwhile.
+    pub(super) async fn settle(&mut self, space: Space, name: &str) -> Result<bool, PgError> {
+        let mut asked = false;
+        while !self.prepared.settled(space, name, self.replies.batch())
+            && self.replies.owes_before(self.replies.batch())
+        {
+            let Some(s) = self.server.as_mut() else {
+                return Ok(false);
+            };
+            if !asked {
+                // Make the server send what it has (a Flush has no reply of its own).
+                let mut out = BytesMut::new();
+                backend::raw_message(b'H', &[], &mut out);
+                s.server.conn.queue(&out);
+                asked = true;
+            }
+            if let Err(e) = s.server.conn.flush().await {
+                self.server_lost(&e.to_string()).await?;
+                return Ok(false);
+            }
+            match s.server.conn.read_frame().await {
+                Ok(Some(frame)) => {
+                    Box::pin(self.on_server(frame)).await?;
+                }
+                Ok(None) => {
+                    self.server_lost("closed by the server").await?;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.server_lost(&e.to_string()).await?;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// What a client message becomes: sent (with its reply entry), or refused with this error
+/// (and the decision to audit as denied).
+type Refusable = Result<Sent, (PgError, Option<Arc<Decision>>)>;

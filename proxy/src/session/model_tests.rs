@@ -1,0 +1,48 @@
+//! Proptests over the session's pure core through `model.rs`: arbitrary pipelines with
+//! failures anywhere, in any interleaving with the server's answers, and arbitrary server
+//! bytes (bounded budget; `fuzz/` runs the same model longer).
+
+use proptest::prelude::*;
+
+use super::model::{self, Op};
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..3, prop::bool::weighted(0.3)).prop_map(|(name, fails)| Op::Parse { name, fails }),
+        (0u8..3).prop_map(|name| Op::Bind { name }),
+        (0u8..3).prop_map(|name| Op::Close { name }),
+        Just(Op::Sync),
+        Just(Op::Serve),
+        Just(Op::Serve),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Whatever the pipeline and wherever it fails, a statement name means to pgward what it
+    /// means to the server when the server gets there.
+    #[test]
+    fn names_mean_what_the_server_has(ops in prop::collection::vec(op(), 0..60)) {
+        if let Err(e) = model::run(ops) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    /// Arbitrary server bytes against an arbitrary queue: no panic, nothing grows.
+    #[test]
+    fn arbitrary_server_messages(
+        sent in prop::collection::vec(any::<u8>(), 0..20),
+        tags in prop::collection::vec(any::<u8>(), 0..80),
+    ) {
+        prop_assert!(model::arbitrary_server(&sent, &tags));
+    }
+
+    /// Fuzz inputs decode to operations the model accepts.
+    #[test]
+    fn byte_encoded_pipelines(bytes in prop::collection::vec(any::<u8>(), 0..80)) {
+        if let Err(e) = model::run(model::ops_from_bytes(&bytes)) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The upstream session's pinned settings, watched: PostgreSQL reports each of them in
+//! ParameterStatus whenever it changes, so a change is seen, not assumed away. A value that
+//! contradicts a pin (a read-only role's server turned read-write, `standard_conforming_strings`
+//! off, another identity, an encoding other than UTF8) ends the client's session and closes the
+//! server.
+
+/// What a server connection must keep, for the pool it belongs to.
+#[derive(Clone, Debug)]
+pub struct Pins {
+    /// The pool connects with `default_transaction_read_only=on`.
+    pub read_only: bool,
+    /// The upstream login's user name (`session_authorization`).
+    pub login_user: String,
+}
+
+/// A reported setting that contradicts a pin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinBroken {
+    pub setting: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl Pins {
+    /// Judge one ParameterStatus. `previous` is the value the server reported before (for
+    /// `is_superuser`, which only the login decides: any change means another identity).
+    pub fn check(&self, name: &str, value: &str, previous: Option<&str>) -> Option<PinBroken> {
+        let lower = name.to_ascii_lowercase();
+        let broken = |setting: &'static str, expected: &str| {
+            Some(PinBroken {
+                setting,
+                value: value.to_string(),
+                expected: expected.to_string(),
+            })
+        };
+        match lower.as_str() {
+            "default_transaction_read_only" if self.read_only && !is_on(value) => {
+                broken("default_transaction_read_only", "on")
+            }
+            "standard_conforming_strings" if !is_on(value) => {
+                broken("standard_conforming_strings", "on")
+            }
+            "client_encoding" if !is_utf8(value) => broken("client_encoding", "UTF8"),
+            "session_authorization" if value != self.login_user => {
+                broken("session_authorization", &self.login_user)
+            }
+            "is_superuser" => match previous {
+                Some(prev) if prev != value => broken("is_superuser", prev),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn is_on(v: &str) -> bool {
+    v.eq_ignore_ascii_case("on")
+}
+
+fn is_utf8(v: &str) -> bool {
+    let folded: String = v
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    folded == "utf8" || folded == "unicode"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pins(read_only: bool) -> Pins {
+        Pins {
+            read_only,
+            login_user: "app_ro".into(),
+        }
+    }
+
+    #[test]
+    fn each_pin_is_watched() {
+        let ro = pins(true);
+        assert!(ro
+            .check("default_transaction_read_only", "on", None)
+            .is_none());
+        assert_eq!(
+            ro.check("default_transaction_read_only", "off", None)
+                .map(|b| b.setting),
+            Some("default_transaction_read_only")
+        );
+        // A read-write role's server has no read-only pin.
+        assert!(pins(false)
+            .check("default_transaction_read_only", "off", None)
+            .is_none());
+        assert!(ro
+            .check("standard_conforming_strings", "off", None)
+            .is_some());
+        assert!(ro
+            .check("standard_conforming_strings", "on", None)
+            .is_none());
+        assert!(ro.check("client_encoding", "LATIN1", None).is_some());
+        assert!(ro.check("client_encoding", "UTF8", None).is_none());
+        assert!(ro.check("client_encoding", "utf-8", None).is_none());
+        assert!(ro
+            .check("session_authorization", "postgres", None)
+            .is_some());
+        assert!(ro.check("session_authorization", "app_ro", None).is_none());
+        assert!(ro.check("is_superuser", "on", Some("off")).is_some());
+        assert!(ro.check("is_superuser", "off", Some("off")).is_none());
+        assert!(ro.check("TimeZone", "UTC", None).is_none());
+        // Names are matched as PostgreSQL reports them, in any case.
+        assert!(ro
+            .check("Standard_Conforming_Strings", "off", None)
+            .is_some());
+    }
+}

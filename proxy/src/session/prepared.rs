@@ -1,0 +1,366 @@
+//! Statements and portals exactly as the server has them (or will, once it has read what was
+//! sent): each carries the decision of the one Parse that created it.
+//!
+//! Messages are judged when they arrive, before the server has answered the ones in front of
+//! them, so this table is a projection: a Parse or Bind is entered when sent, confirmed by its
+//! ParseComplete/BindComplete, and removed again when it fails or the server skips it after an
+//! error. A name whose creation is still unconfirmed from an earlier batch is *unsettled*: a
+//! message that uses it must wait for the server (see `Session::settle`), because the earlier
+//! batch may yet fail and leave another statement (or none) under that name.
+//!
+//! PostgreSQL keeps an existing named statement when it is parsed again (42P05) and replaces
+//! the unnamed one; SQL `DEALLOCATE`/`DISCARD` remove names pgward cannot see, so running one
+//! forgets every named statement (a later Bind is refused instead of guessed).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pgward_policy::Decision;
+
+/// Statement or portal namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Space {
+    Statement,
+    Portal,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    decision: Arc<Decision>,
+    /// Which send created it (to tell it from a later one under the same name).
+    id: u64,
+    /// The server acknowledged it (ParseComplete / BindComplete).
+    confirmed: bool,
+    /// The batch (sync point number) it was sent in.
+    batch: u64,
+}
+
+/// What one Parse/Bind/Close did to the table, undone when the server fails or skips it.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Nothing (a named Parse/Bind of a live name: the server answers 42P05/42P03).
+    None,
+    /// Created `name` with this id.
+    Created { space: Space, name: String, id: u64 },
+    /// Closed `name`; on a skip the entry comes back, unless something later touched it.
+    Closed {
+        space: Space,
+        name: String,
+        seq: u64,
+        prev: Option<(Arc<Decision>, u64, bool, u64)>,
+    },
+}
+
+#[derive(Default)]
+pub struct Prepared {
+    statements: HashMap<String, Entry>,
+    portals: HashMap<String, Entry>,
+    /// Closes not yet answered, by name: a skipped one may only restore what it removed if
+    /// no later message touched the name.
+    closing: HashMap<(Space, String), u64>,
+    /// Creations removed by a Close before the server answered them: how they ended, so a
+    /// skipped Close restores only what the server really has.
+    closed_fates: HashMap<u64, Fate>,
+    next_id: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Pending,
+    Confirmed,
+    Failed,
+}
+
+/// A lookup's answer.
+#[derive(Debug)]
+pub enum Lookup {
+    Found(Arc<Decision>),
+    Missing,
+    /// Created in an earlier batch and not yet confirmed: wait for the server.
+    Unsettled,
+}
+
+impl Prepared {
+    fn map(&mut self, space: Space) -> &mut HashMap<String, Entry> {
+        match space {
+            Space::Statement => &mut self.statements,
+            Space::Portal => &mut self.portals,
+        }
+    }
+
+    fn map_ref(&self, space: Space) -> &HashMap<String, Entry> {
+        match space {
+            Space::Statement => &self.statements,
+            Space::Portal => &self.portals,
+        }
+    }
+
+    /// The decision under a name, as the server will see it when it reaches a message of batch
+    /// `batch`.
+    pub fn lookup(&self, space: Space, name: &str, batch: u64) -> Lookup {
+        match self.map_ref(space).get(name) {
+            None => Lookup::Missing,
+            Some(e) if !e.confirmed && e.batch < batch => Lookup::Unsettled,
+            Some(e) => Lookup::Found(e.decision.clone()),
+        }
+    }
+
+    /// Whether a Parse/Bind of `name` sent now has a known outcome.
+    pub fn settled(&self, space: Space, name: &str, batch: u64) -> bool {
+        !matches!(self.lookup(space, name, batch), Lookup::Unsettled)
+    }
+
+    /// A Parse (statement) or Bind (portal) sent in batch `batch`.
+    pub fn create(
+        &mut self,
+        space: Space,
+        name: &str,
+        decision: Arc<Decision>,
+        batch: u64,
+    ) -> Change {
+        if !name.is_empty() && self.map_ref(space).contains_key(name) {
+            // The server refuses it and keeps the one it has.
+            return Change::None;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        self.closing.remove(&(space, name.to_string()));
+        self.map(space).insert(
+            name.to_string(),
+            Entry {
+                decision,
+                id,
+                confirmed: false,
+                batch,
+            },
+        );
+        Change::Created {
+            space,
+            name: name.to_string(),
+            id,
+        }
+    }
+
+    /// A Close sent (Close of an absent name is no error).
+    pub fn close(&mut self, space: Space, name: &str) -> Change {
+        let prev = self
+            .map(space)
+            .remove(name)
+            .map(|e| (e.decision, e.id, e.confirmed, e.batch));
+        if let Some((_, id, false, _)) = &prev {
+            self.closed_fates.insert(*id, Fate::Pending);
+        }
+        self.next_id += 1;
+        let seq = self.next_id;
+        self.closing.insert((space, name.to_string()), seq);
+        Change::Closed {
+            space,
+            name: name.to_string(),
+            seq,
+            prev,
+        }
+    }
+
+    /// The server acknowledged the change.
+    pub fn confirm(&mut self, change: &Change) {
+        match change {
+            Change::Created { space, name, id } => match self.map(*space).get_mut(name) {
+                Some(e) if e.id == *id => e.confirmed = true,
+                _ => {
+                    if let Some(f) = self.closed_fates.get_mut(id) {
+                        *f = Fate::Confirmed;
+                    }
+                }
+            },
+            Change::Closed {
+                space,
+                name,
+                seq,
+                prev,
+            } => {
+                self.forget_close(*space, name, *seq);
+                if let Some((_, id, _, _)) = prev {
+                    self.closed_fates.remove(id);
+                }
+            }
+            Change::None => {}
+        }
+    }
+
+    /// The close's answer came: it no longer decides anything. True when it was the last
+    /// message to touch the name.
+    fn forget_close(&mut self, space: Space, name: &str, seq: u64) -> bool {
+        let key = (space, name.to_string());
+        if self.closing.get(&key) == Some(&seq) {
+            self.closing.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    /// The server failed the message, or skipped it after an earlier error: a creation leaves
+    /// nothing; a skipped Close leaves the entry where it was.
+    pub fn undo(&mut self, change: Change, skipped: bool) {
+        match change {
+            Change::None => {}
+            Change::Created { space, name, id } => {
+                let map = self.map(space);
+                if map.get(&name).is_some_and(|e| e.id == id) {
+                    map.remove(&name);
+                } else if let Some(f) = self.closed_fates.get_mut(&id) {
+                    *f = Fate::Failed;
+                }
+            }
+            Change::Closed {
+                space,
+                name,
+                seq,
+                prev,
+            } => {
+                let last = self.forget_close(space, &name, seq);
+                let Some((decision, id, confirmed, batch)) = prev else {
+                    return;
+                };
+                let fate = self.closed_fates.remove(&id);
+                if skipped && last && fate != Some(Fate::Failed) {
+                    self.map(space).entry(name).or_insert(Entry {
+                        decision,
+                        id,
+                        confirmed: confirmed || fate == Some(Fate::Confirmed),
+                        batch,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Portals end with their transaction.
+    pub fn clear_portals(&mut self) {
+        self.portals.clear();
+        self.closing
+            .retain(|(space, _), _| *space == Space::Statement);
+    }
+
+    /// SQL DEALLOCATE/DISCARD ran: named statements can no longer be known.
+    pub fn forget_named(&mut self) {
+        self.statements.retain(|name, _| name.is_empty());
+        self.closing
+            .retain(|(space, name), _| *space == Space::Portal || name.is_empty());
+    }
+
+    /// The client leaves this server (transaction mode): nothing it prepared goes along.
+    pub fn clear(&mut self) {
+        self.statements.clear();
+        self.portals.clear();
+        self.closing.clear();
+        self.closed_fates.clear();
+    }
+
+    /// Entries held (bounded by what the client creates; for the fuzz checks).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn len(&self) -> usize {
+        self.statements.len() + self.portals.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(tag: &str) -> Arc<Decision> {
+        Arc::new(Decision {
+            verdict: pgward_policy::Verdict::Allow,
+            fingerprint: 0,
+            normalized: Arc::from(tag),
+            statements: Vec::new(),
+        })
+    }
+
+    fn found(l: Lookup) -> String {
+        match l {
+            Lookup::Found(d) => d.normalized.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn failed_parse_leaves_nothing_and_a_reparse_takes_the_name() {
+        let mut p = Prepared::default();
+        let c = p.create(Space::Statement, "s1", decision("select"), 0);
+        p.undo(c, false);
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "Missing");
+        let c = p.create(Space::Statement, "s1", decision("update"), 1);
+        p.confirm(&c);
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 2)), "update");
+    }
+
+    #[test]
+    fn reparse_of_a_live_name_keeps_the_old_statement() {
+        let mut p = Prepared::default();
+        let c = p.create(Space::Statement, "s1", decision("select"), 0);
+        p.confirm(&c);
+        assert!(matches!(
+            p.create(Space::Statement, "s1", decision("update"), 1),
+            Change::None
+        ));
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+        // The unnamed statement is replaced.
+        p.create(Space::Statement, "", decision("a"), 1);
+        p.create(Space::Statement, "", decision("b"), 1);
+        assert_eq!(found(p.lookup(Space::Statement, "", 1)), "b");
+    }
+
+    #[test]
+    fn unconfirmed_from_an_earlier_batch_is_unsettled() {
+        let mut p = Prepared::default();
+        let first = p.create(Space::Statement, "s1", decision("select"), 0);
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 0)), "select");
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "Unsettled");
+        p.undo(first, false);
+        assert!(p.settled(Space::Statement, "s1", 1));
+    }
+
+    #[test]
+    fn a_later_creation_survives_the_failure_of_an_earlier_one() {
+        let mut p = Prepared::default();
+        let first = p.create(Space::Statement, "", decision("select"), 0);
+        let second = p.create(Space::Statement, "", decision("update"), 1);
+        p.undo(first, false);
+        p.confirm(&second);
+        assert_eq!(found(p.lookup(Space::Statement, "", 2)), "update");
+    }
+
+    #[test]
+    fn a_skipped_close_restores_only_what_the_server_has() {
+        let mut p = Prepared::default();
+        // Parse s1, Close s1 pipelined; the Parse succeeds, an error skips the Close.
+        let parse = p.create(Space::Statement, "s1", decision("select"), 0);
+        let close = p.close(Space::Statement, "s1");
+        p.confirm(&parse);
+        p.undo(close, true);
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+        // Confirmed while closed: settled, not waiting for an answer that already came.
+        assert!(p.settled(Space::Statement, "s1", 5));
+        // The Parse failed: the skipped Close brings back nothing.
+        let mut p = Prepared::default();
+        let parse = p.create(Space::Statement, "s2", decision("update"), 0);
+        let close = p.close(Space::Statement, "s2");
+        p.undo(parse, false);
+        p.undo(close, true);
+        assert_eq!(found(p.lookup(Space::Statement, "s2", 1)), "Missing");
+    }
+
+    #[test]
+    fn skipped_close_restores_and_forget_drops_named() {
+        let mut p = Prepared::default();
+        let c = p.create(Space::Statement, "s1", decision("select"), 0);
+        p.confirm(&c);
+        let close = p.close(Space::Statement, "s1");
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "Missing");
+        p.undo(close, true);
+        assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+        p.create(Space::Statement, "", decision("u"), 1);
+        p.forget_named();
+        assert_eq!(p.len(), 1);
+    }
+}

@@ -1,0 +1,210 @@
+//! The async shell around a session: it moves frames between the two sockets and the
+//! session's handlers, sleeps until the next deadline the timers give, and tears the session
+//! down (server lost, client gone). Everything it decides it asks of the session's state.
+
+use super::*;
+
+impl Session {
+    pub(super) async fn relay(&mut self) -> Result<(), PgError> {
+        // One timer for the statement backstop, moved only when its deadline changes (once a
+        // statement, not once a message).
+        let backstop = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(backstop);
+        let mut armed_for = None;
+        loop {
+            let server_has_frame = self
+                .server
+                .as_ref()
+                .is_some_and(|s| s.server.conn.has_frame());
+            if self.client.queued() > 0 && !server_has_frame {
+                self.client.flush().await.map_err(io_lost)?;
+            }
+            // Batch what the client pipelined, but never wait on the server with its input
+            // unsent (a guard may have stopped us reading the client's next frame).
+            if !self.client.has_frame() || self.guard_blocks_client() {
+                if let Some(s) = self.server.as_mut() {
+                    if s.server.conn.queued() > 0 {
+                        if let Err(e) = s.server.conn.flush().await {
+                            self.server_lost(&e.to_string()).await?;
+                            continue;
+                        }
+                    }
+                }
+            }
+            let idle_deadline = self.idle_in_transaction_deadline();
+            let statement_deadline = self.statement_deadline(Instant::now());
+            if let Some(d) = statement_deadline.filter(|d| armed_for != Some(*d)) {
+                backstop.as_mut().reset(d);
+                armed_for = Some(d);
+            }
+            let flow = tokio::select! {
+                f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
+                    Ok(Some(frame)) => {
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, "client message");
+                        self.on_client(frame).await?
+                    }
+                    Ok(None) => Flow::Stop,
+                    Err(e) => {
+                        return Err(PgError::fatal(sqlstate::PROTOCOL_VIOLATION, format!("pgward: invalid message from client: {e}")));
+                    }
+                },
+                f = read_server(&mut self.server), if self.server.is_some() => match f {
+                    Ok(Some(frame)) => {
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, done = self.syncs_done, "server message");
+                        self.on_server(frame).await?
+                    }
+                    Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
+                    Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
+                },
+                _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
+                    self.idle_in_transaction_expired().await
+                }
+                _ = &mut backstop, if statement_deadline.is_some() => {
+                    self.statement_timeout_backstop().await
+                }
+            };
+            if let Flow::Stop = flow {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The role's statement_timeout is pinned on its upstream connections, so the server
+    /// cancels on its own; this backstop cancels from pgward a moment later should the pin
+    /// ever have been loosened.
+    fn statement_deadline(&mut self, now: Instant) -> Option<tokio::time::Instant> {
+        self.timers
+            .statement_deadline(now, self.replies.owes(), self.limits.statement_timeout)
+            .map(tokio::time::Instant::from_std)
+    }
+
+    async fn statement_timeout_backstop(&mut self) -> Flow {
+        self.timers.fire();
+        tracing::warn!(
+            session = self.id,
+            "statement ran past the role's statement_timeout; cancelling"
+        );
+        if let Some(s) = self.server.as_ref() {
+            crate::server::send_cancel(&s.server.cancel).await;
+        }
+        Flow::Continue
+    }
+
+    fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
+        let open = self.tx_status != b'I' || self.unsynced;
+        self.timers
+            .idle_deadline(
+                self.replies.owes(),
+                open,
+                self.limits.idle_in_transaction_timeout,
+            )
+            .map(tokio::time::Instant::from_std)
+    }
+
+    /// The client sat in an open transaction too long: roll it back upstream, give the server
+    /// back, and end the session as PostgreSQL does (25P03).
+    async fn idle_in_transaction_expired(&mut self) -> Flow {
+        if !self.unsynced {
+            // Mid-batch the server is not at rest: it is closed instead (see `finish`).
+            if let Some(s) = self.server.as_mut() {
+                if s.server.run_internal("ROLLBACK").await.is_ok() {
+                    self.tx_status = b'I';
+                }
+            }
+        }
+        let mut out = BytesMut::new();
+        backend::error_response(
+            &PgError::fatal(
+                sqlstate::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                "terminating connection due to idle-in-transaction timeout",
+            ),
+            &mut out,
+        );
+        self.client.queue(&out);
+        let _ = self.client.flush().await;
+        Flow::Stop
+    }
+
+    /// The server connection died under us.
+    pub(super) async fn server_lost(&mut self, why: &str) -> Result<(), PgError> {
+        tracing::warn!(session = self.id, reason = why, "upstream connection lost");
+        self.clear_cancel_target().await;
+        self.server = None;
+        let err = PgError::error(
+            sqlstate::CONNECTION_FAILURE,
+            format!("pgward: upstream connection lost: {why}"),
+        );
+        if self.tx_status != b'I' || self.mode == PoolMode::Session {
+            // Its transaction or session state is gone with the server: end like PostgreSQL.
+            return Err(PgError {
+                severity: "FATAL",
+                ..err
+            });
+        }
+        let mut out = BytesMut::new();
+        for _ in 0..self.pending {
+            backend::error_response(&err, &mut out);
+            backend::ready_for_query(b'I', &mut out);
+        }
+        self.pending = 0;
+        self.syncs_done = self.syncs_sent;
+        self.guard = None;
+        self.script.clear();
+        self.copy_in = false;
+        self.copy_from_started = false;
+        self.held_sync = None;
+        self.row_counter.clear();
+        self.unsynced = false;
+        self.replies.clear();
+        self.prepared.clear();
+        self.client.queue(&out);
+        Ok(())
+    }
+
+    /// The client is gone or said Terminate: leave its server clean or close it.
+    pub(super) async fn finish(&mut self) {
+        self.flush_audit_all(sqlstate::CONNECTION_FAILURE).await;
+        self.clear_cancel_target().await;
+        let Some(mut pooled) = self.server.take() else {
+            self.client.shutdown().await;
+            return;
+        };
+        let reusable = self.pending == 0
+            && !self.replies.owes()
+            && !self.unsynced
+            && !pooled.server.conn.has_frame();
+        if reusable {
+            let mut ok = true;
+            if self.tx_status != b'I' {
+                ok = matches!(pooled.server.run_internal("ROLLBACK").await, Ok(b'I'));
+            }
+            if ok && (self.mode == PoolMode::Session || pooled.server.dirty) {
+                ok = attach::reset(&mut pooled.server).await;
+            }
+            if ok {
+                pooled.pool.clone().release(pooled);
+            } else {
+                tokio::spawn(pooled.server.terminate());
+            }
+        } else {
+            tokio::spawn(pooled.server.terminate());
+        }
+        self.client.shutdown().await;
+    }
+}
+
+async fn read_server(
+    server: &mut Option<PooledServer>,
+) -> Result<Option<crate::protocol::Frame>, crate::protocol::FrameError> {
+    match server {
+        Some(s) => s.server.conn.read_frame().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

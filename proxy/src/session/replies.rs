@@ -1,0 +1,341 @@
+//! The one queue of expected replies: every message pgward sends to a server is entered here
+//! with what its reply means, and every server message advances it. PostgreSQL answers in
+//! order, and after an error skips everything up to the next Sync, so the queue always knows
+//! which message a reply belongs to, which failed and which were skipped.
+//!
+//! Each entry carries a [`Handling`]: forward the reply as it came, or replace its error with
+//! pgward's own (a refused statement sent as `pgward_denied` to keep its place in line). The
+//! entry for an Execute names its portal, where row limits count and where a result-masking
+//! plan can hang later.
+
+use std::collections::VecDeque;
+
+use crate::protocol::backend::PgError;
+use crate::protocol::BackendTag;
+
+use super::prepared::Change;
+
+/// What pgward sent.
+#[derive(Clone, Debug)]
+pub enum Sent {
+    Parse(Change),
+    Bind(Change),
+    Describe,
+    Close(Change),
+    Execute { portal: String },
+    Sync,
+    Query,
+}
+
+impl Sent {
+    /// Ends a batch: answered by ReadyForQuery.
+    fn is_sync_point(&self) -> bool {
+        matches!(self, Sent::Sync | Sent::Query)
+    }
+}
+
+/// What the client sees of the reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handling {
+    /// As it came.
+    Forward,
+    /// Not at all: pgward already answered for it (the rest of a batch after pgward cut a
+    /// result, where the server itself goes on).
+    Swallow,
+    /// The reply is an error that stands for this one.
+    Replace(PgError),
+}
+
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub sent: Sent,
+    pub handling: Handling,
+    /// Sync points sent before this message (its batch).
+    pub batch: u64,
+}
+
+/// What a server message did to the queue.
+#[derive(Debug)]
+pub enum Step {
+    /// An asynchronous message, or a part of a reply still going on.
+    Continue,
+    /// The front message completed.
+    Done(Expected),
+    /// PortalSuspended: the Execute's row limit was reached, the portal stays open.
+    Suspended(Expected),
+    /// The front message failed; the server skips `skipped` (up to its Sync).
+    Failed {
+        failed: Expected,
+        skipped: Vec<Expected>,
+    },
+    /// An error inside a reply that goes on (a Query's, or a Sync's commit).
+    ErrorWithin,
+    /// ReadyForQuery: its sync point is answered; `skipped` the server never reached.
+    Ready { skipped: Vec<Expected> },
+    /// A reply nothing in the queue asked for.
+    Unexpected,
+}
+
+#[derive(Default)]
+pub struct ReplyQueue {
+    entries: VecDeque<Expected>,
+    /// Sync points entered so far.
+    sync_points: u64,
+}
+
+impl ReplyQueue {
+    pub fn push(&mut self, sent: Sent, handling: Handling) {
+        let point = sent.is_sync_point();
+        self.entries.push_back(Expected {
+            sent,
+            handling,
+            batch: self.sync_points,
+        });
+        if point {
+            self.sync_points += 1;
+        }
+    }
+
+    /// Entries owed (bounded by what pgward sent; for the model tests).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn entries_len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The batch the next message joins.
+    pub fn batch(&self) -> u64 {
+        self.sync_points
+    }
+
+    /// The server still owes an answer to a message of a batch before `batch` (only those
+    /// can settle what a name holds for a message of `batch`).
+    pub fn owes_before(&self, batch: u64) -> bool {
+        self.entries.front().is_some_and(|e| e.batch < batch)
+    }
+
+    /// The server owes an answer to something pgward sent.
+    pub fn owes(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    pub fn front(&self) -> Option<&Expected> {
+        self.entries.front()
+    }
+
+    /// The portal whose Execute is answering now.
+    #[cfg(test)]
+    pub fn executing_portal(&self) -> Option<&str> {
+        match self.entries.front() {
+            Some(Expected {
+                sent: Sent::Execute { portal },
+                ..
+            }) => Some(portal),
+            _ => None,
+        }
+    }
+
+    /// A simple Query is answering now.
+    #[cfg(test)]
+    pub fn in_query(&self) -> bool {
+        matches!(
+            self.entries.front(),
+            Some(Expected {
+                sent: Sent::Query,
+                ..
+            })
+        )
+    }
+
+    /// pgward ended the batch for the client (an error of its own) while the server goes on:
+    /// the replies up to the batch's Sync are not the client's.
+    pub fn swallow_rest_of_batch(&mut self) {
+        for e in self.entries.iter_mut() {
+            if e.sent.is_sync_point() {
+                break;
+            }
+            e.handling = Handling::Swallow;
+        }
+    }
+
+    /// Whether the reply now going on (the front entry's) is swallowed.
+    pub fn front_swallowed(&self) -> bool {
+        self.entries
+            .front()
+            .is_some_and(|e| e.handling == Handling::Swallow)
+    }
+
+    /// The connection is gone: everything owed is dropped.
+    pub fn clear(&mut self) -> Vec<Expected> {
+        self.entries.drain(..).collect()
+    }
+
+    fn pop(&mut self) -> Step {
+        match self.entries.pop_front() {
+            Some(e) => Step::Done(e),
+            None => Step::Unexpected,
+        }
+    }
+
+    /// Advance by one server message.
+    pub fn on_server(&mut self, tag: BackendTag) -> Step {
+        use BackendTag as B;
+        if tag.is_asynchronous() {
+            return Step::Continue;
+        }
+        let front = self.entries.front().map(|e| &e.sent);
+        match (tag, front) {
+            (B::ParseComplete, Some(Sent::Parse(_)))
+            | (B::BindComplete, Some(Sent::Bind(_)))
+            | (B::CloseComplete, Some(Sent::Close(_)))
+            | (B::RowDescription | B::NoData, Some(Sent::Describe)) => self.pop(),
+            (B::ParameterDescription, Some(Sent::Describe)) => Step::Continue,
+            (B::CommandComplete | B::EmptyQueryResponse, Some(Sent::Execute { .. })) => self.pop(),
+            (B::PortalSuspended, Some(Sent::Execute { .. })) => match self.entries.pop_front() {
+                Some(e) => Step::Suspended(e),
+                None => Step::Unexpected,
+            },
+            (
+                B::DataRow
+                | B::CopyInResponse
+                | B::CopyOutResponse
+                | B::CopyBothResponse
+                | B::CopyData
+                | B::CopyDone,
+                Some(Sent::Execute { .. } | Sent::Query),
+            ) => Step::Continue,
+            (
+                B::RowDescription
+                | B::CommandComplete
+                | B::EmptyQueryResponse
+                | B::ParseComplete
+                | B::BindComplete,
+                Some(Sent::Query),
+            ) => Step::Continue,
+            (B::ErrorResponse, Some(Sent::Query | Sent::Sync)) => Step::ErrorWithin,
+            (B::ErrorResponse, Some(_)) => {
+                let Some(failed) = self.entries.pop_front() else {
+                    return Step::Unexpected;
+                };
+                let mut skipped = Vec::new();
+                while self
+                    .entries
+                    .front()
+                    .is_some_and(|e| !e.sent.is_sync_point())
+                {
+                    if let Some(e) = self.entries.pop_front() {
+                        skipped.push(e);
+                    }
+                }
+                Step::Failed { failed, skipped }
+            }
+            (B::ReadyForQuery, Some(_)) => {
+                let mut skipped = Vec::new();
+                while let Some(e) = self.entries.pop_front() {
+                    if e.sent.is_sync_point() {
+                        break;
+                    }
+                    skipped.push(e);
+                }
+                Step::Ready { skipped }
+            }
+            _ => Step::Unexpected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use BackendTag as B;
+
+    fn queue(sent: &[Sent]) -> ReplyQueue {
+        let mut q = ReplyQueue::default();
+        for s in sent {
+            q.push(s.clone(), Handling::Forward);
+        }
+        q
+    }
+
+    #[test]
+    fn extended_batch_in_order() {
+        let mut q = queue(&[
+            Sent::Parse(Change::None),
+            Sent::Bind(Change::None),
+            Sent::Describe,
+            Sent::Execute { portal: "".into() },
+            Sent::Sync,
+        ]);
+        assert_eq!(q.batch(), 1);
+        assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+        assert!(matches!(q.on_server(B::BindComplete), Step::Done(_)));
+        assert!(matches!(q.on_server(B::RowDescription), Step::Done(_)));
+        assert_eq!(q.executing_portal(), Some(""));
+        assert!(matches!(q.on_server(B::DataRow), Step::Continue));
+        assert!(matches!(q.on_server(B::NoticeResponse), Step::Continue));
+        assert!(matches!(q.on_server(B::CommandComplete), Step::Done(_)));
+        assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+        assert!(!q.owes());
+    }
+
+    #[test]
+    fn an_error_skips_to_the_sync() {
+        let mut q = queue(&[
+            Sent::Parse(Change::None),
+            Sent::Bind(Change::None),
+            Sent::Execute { portal: "".into() },
+            Sent::Sync,
+            Sent::Parse(Change::None),
+            Sent::Sync,
+        ]);
+        match q.on_server(B::ErrorResponse) {
+            Step::Failed { failed, skipped } => {
+                assert!(matches!(failed.sent, Sent::Parse(_)));
+                assert_eq!(skipped.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+        // The next batch is untouched.
+        assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+    }
+
+    #[test]
+    fn paged_execute_and_simple_query() {
+        let mut q = queue(&[Sent::Execute { portal: "p".into() }, Sent::Query]);
+        assert!(matches!(q.on_server(B::DataRow), Step::Continue));
+        assert!(matches!(
+            q.on_server(B::PortalSuspended),
+            Step::Suspended(_)
+        ));
+        assert!(q.in_query());
+        for t in [
+            B::RowDescription,
+            B::DataRow,
+            B::CommandComplete,
+            B::ErrorResponse,
+        ] {
+            assert!(!matches!(q.on_server(t), Step::Unexpected | Step::Done(_)));
+        }
+        assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+        assert!(matches!(q.on_server(B::ReadyForQuery), Step::Unexpected));
+    }
+
+    #[test]
+    fn replies_nobody_asked_for_are_unexpected() {
+        let mut q = ReplyQueue::default();
+        for t in [
+            B::ParseComplete,
+            B::DataRow,
+            B::ErrorResponse,
+            B::ReadyForQuery,
+        ] {
+            assert!(matches!(q.on_server(t), Step::Unexpected));
+        }
+        let mut q = queue(&[Sent::Describe]);
+        assert!(matches!(
+            q.on_server(B::ParameterDescription),
+            Step::Continue
+        ));
+        assert!(matches!(q.on_server(B::NoData), Step::Done(_)));
+    }
+}

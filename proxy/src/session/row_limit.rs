@@ -1,0 +1,202 @@
+//! `max_result_rows` as a plain value: rows are counted per result of a simple Query, and per
+//! portal across all its pages (whatever Describes or other Executes come between, since each
+//! Execute of the portal continues the same result). The session performs what it says
+//! (cancel upstream, drop, answer 54000).
+
+use std::collections::HashMap;
+
+/// Which reply a result frame belongs to, from the reply queue.
+#[derive(Clone, Copy, Debug)]
+pub enum ResultOf<'a> {
+    /// A simple Query's (each RowDescription starts a new result).
+    Query,
+    /// An Execute of this portal's.
+    Portal(&'a str),
+    /// Anything else (a Describe's RowDescription, say).
+    Other,
+}
+
+/// What to do with a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RowStep {
+    Forward,
+    /// Drop it (a row past the limit).
+    Drop,
+    /// Drop it and cancel the statement upstream (the first row past the limit).
+    DropAndCancel,
+    /// The cut result ended here: answer 54000 in its place; a portal that was cut must not
+    /// be read further.
+    Cut,
+}
+
+#[derive(Debug, Default)]
+pub struct RowCounter {
+    query_rows: u64,
+    paged: HashMap<String, u64>,
+    cut: bool,
+}
+
+impl RowCounter {
+    /// One server frame of a result (`tag`), for a limit of `limit` rows (0 = none).
+    pub fn on_frame(&mut self, tag: u8, of: ResultOf<'_>, limit: u64) -> RowStep {
+        match (tag, of) {
+            // A new result of a simple Query (COPY TO STDOUT sends one CopyData per row).
+            (b'T' | b'H', ResultOf::Query) => {
+                self.query_rows = 0;
+                RowStep::Forward
+            }
+            (b'D' | b'd', _) if limit > 0 => {
+                let rows = match of {
+                    ResultOf::Portal(p) => match self.paged.get_mut(p) {
+                        Some(n) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            self.paged.insert(p.to_string(), 1);
+                            1
+                        }
+                    },
+                    _ => {
+                        self.query_rows += 1;
+                        self.query_rows
+                    }
+                };
+                if rows <= limit {
+                    RowStep::Forward
+                } else if self.cut {
+                    RowStep::Drop
+                } else {
+                    self.cut = true;
+                    RowStep::DropAndCancel
+                }
+            }
+            // The end of a result, or of one page of a portal's.
+            (b'C' | b'E' | b's' | b'I', _) => {
+                match of {
+                    ResultOf::Portal(p) if tag != b's' || self.cut => {
+                        self.paged.remove(p);
+                    }
+                    ResultOf::Portal(_) | ResultOf::Other => {}
+                    ResultOf::Query => self.query_rows = 0,
+                }
+                if !self.cut || tag == b'I' {
+                    return RowStep::Forward;
+                }
+                self.cut = false;
+                RowStep::Cut
+            }
+            _ => RowStep::Forward,
+        }
+    }
+
+    /// Portals end with their transaction.
+    pub fn clear(&mut self) {
+        *self = RowCounter::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::BackendTag;
+    use crate::session::prepared::Change;
+    use crate::session::replies::{Handling, ReplyQueue, Sent, Step};
+
+    /// Feed scripted server frames through the reply queue and the counter, as the session
+    /// does; returns the steps of the frames that belong to results.
+    fn run(sent: &[Sent], frames: &[u8], limit: u64) -> Vec<(char, RowStep)> {
+        let mut q = ReplyQueue::default();
+        for s in sent {
+            q.push(s.clone(), Handling::Forward);
+        }
+        let mut rows = RowCounter::default();
+        let mut out = Vec::new();
+        for &tag in frames {
+            if q.front_swallowed() && tag != b'Z' {
+                // The session forwards nothing more of the batch after a cut portal.
+                q.on_server(BackendTag::from_byte(tag));
+                out.push((tag as char, RowStep::Drop));
+                continue;
+            }
+            let step = q.on_server(BackendTag::from_byte(tag));
+            let portal;
+            let of = match &step {
+                Step::Done(e) | Step::Suspended(e) => match &e.sent {
+                    Sent::Execute { portal: p } => {
+                        portal = p.clone();
+                        ResultOf::Portal(&portal)
+                    }
+                    _ => ResultOf::Other,
+                },
+                _ => match q.front().map(|e| &e.sent) {
+                    Some(Sent::Execute { portal: p }) => {
+                        portal = p.clone();
+                        ResultOf::Portal(&portal)
+                    }
+                    Some(Sent::Query) => ResultOf::Query,
+                    _ => ResultOf::Other,
+                },
+            };
+            let row_step = rows.on_frame(tag, of, limit);
+            if row_step == RowStep::Cut && matches!(of, ResultOf::Portal(_)) {
+                q.swallow_rest_of_batch();
+            }
+            out.push((tag as char, row_step));
+        }
+        out
+    }
+
+    fn forwarded_rows(steps: &[(char, RowStep)]) -> usize {
+        steps
+            .iter()
+            .filter(|(t, s)| *t == 'D' && *s == RowStep::Forward)
+            .count()
+    }
+
+    #[test]
+    fn describe_between_pages_does_not_reset_the_count() {
+        let exec = Sent::Execute { portal: "p".into() };
+        let mut sent = Vec::new();
+        let mut frames = Vec::new();
+        for _ in 0..4 {
+            sent.push(exec.clone());
+            sent.push(Sent::Describe);
+            frames.extend_from_slice(b"DDDDs");
+            frames.extend_from_slice(b"T");
+        }
+        sent.push(Sent::Sync);
+        frames.push(b'Z');
+        let steps = run(&sent, &frames, 10);
+        assert_eq!(forwarded_rows(&steps), 10);
+        assert!(steps.iter().any(|(_, s)| *s == RowStep::DropAndCancel));
+        assert!(steps.iter().any(|(t, s)| *t == 's' && *s == RowStep::Cut));
+    }
+
+    #[test]
+    fn pipelined_executes_of_one_portal_count_together() {
+        let exec = Sent::Execute { portal: "p".into() };
+        let sent = vec![exec.clone(), exec.clone(), exec, Sent::Sync];
+        let steps = run(&sent, b"DDDDsDDDDsDDDDsZ", 10);
+        assert_eq!(forwarded_rows(&steps), 10);
+    }
+
+    #[test]
+    fn separate_results_count_separately() {
+        // Two results of one simple Query, each within the limit.
+        let steps = run(&[Sent::Query], b"TDDDCTDDDCZ", 5);
+        assert_eq!(forwarded_rows(&steps), 6);
+        assert!(steps.iter().all(|(_, s)| *s == RowStep::Forward));
+        // A portal run to completion starts again with its next Bind.
+        let exec = Sent::Execute { portal: "".into() };
+        let sent = vec![
+            Sent::Bind(Change::None),
+            exec.clone(),
+            Sent::Bind(Change::None),
+            exec,
+            Sent::Sync,
+        ];
+        let steps = run(&sent, b"2DDDC2DDDCZ", 5);
+        assert_eq!(forwarded_rows(&steps), 6);
+    }
+}

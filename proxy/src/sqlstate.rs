@@ -1,0 +1,70 @@
+//! The one place that says which SQLSTATE a client sees: PostgreSQL's error codes as named
+//! constants (names from PostgreSQL's `errcodes.txt`), and [`ToPg`], the mapping every internal
+//! error type implements at the edge.
+
+use crate::protocol::backend::PgError;
+
+/// 08001: the upstream could not be reached or refused pgward's login.
+pub const SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION: &str = "08001";
+/// 08006: a connection (client or upstream) was lost.
+pub const CONNECTION_FAILURE: &str = "08006";
+/// 08P01: a message broke the wire protocol.
+pub const PROTOCOL_VIOLATION: &str = "08P01";
+/// 22021: text that is not valid in the encoding (UTF-8).
+pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+/// 22023: a parameter value the server refused.
+pub const INVALID_PARAMETER_VALUE: &str = "22023";
+/// 25P03: idle in transaction for too long.
+pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
+/// 26000: no such prepared statement.
+pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
+/// 28000: not allowed to connect this way.
+pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
+/// 28P01: wrong user or password.
+pub const INVALID_PASSWORD: &str = "28P01";
+/// 34000: no such portal.
+pub const INVALID_CURSOR_NAME: &str = "34000";
+/// 42501: refused by policy.
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+/// 42601: the grammar rejects the text.
+pub const SYNTAX_ERROR: &str = "42601";
+/// 53300: no connection slot (client limit, pool checkout timeout, upstream full).
+pub const TOO_MANY_CONNECTIONS: &str = "53300";
+/// 54000: a pgward limit (max_result_rows, max_affected_rows) was exceeded.
+pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+/// 54001: a statement too large or too deep to analyze.
+pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+/// 57014: statement cancelled (statement_timeout).
+pub const QUERY_CANCELED: &str = "57014";
+/// 57P03: the upstream is starting up or shutting down.
+pub const CANNOT_CONNECT_NOW: &str = "57P03";
+
+/// How an internal error is shown to the client: one SQLSTATE, one message.
+pub trait ToPg {
+    fn to_pg(&self) -> PgError;
+}
+
+impl ToPg for crate::protocol::decode::DecodeError {
+    fn to_pg(&self) -> PgError {
+        let code = match self {
+            crate::protocol::decode::DecodeError::NotUtf8 => CHARACTER_NOT_IN_REPERTOIRE,
+            _ => PROTOCOL_VIOLATION,
+        };
+        PgError::error(code, self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::decode::DecodeError;
+
+    #[test]
+    fn decode_errors_map_to_their_codes() {
+        assert_eq!(
+            DecodeError::NotUtf8.to_pg().code,
+            CHARACTER_NOT_IN_REPERTOIRE
+        );
+        assert_eq!(DecodeError::Short.to_pg().code, PROTOCOL_VIOLATION);
+    }
+}
