@@ -19,6 +19,8 @@ mod dml;
 mod fallback;
 mod functions;
 mod ident;
+mod lineage;
+pub mod mask;
 mod normalize;
 mod parse;
 mod settings;

@@ -1,0 +1,414 @@
+//! FROM items: relations (tables, views expanded through their definition, CTEs, relations
+//! the snapshot lacks), subqueries, functions, joins (USING/NATURAL merge, LATERAL).
+
+use pg_query::protobuf::{Alias, JoinExpr, RangeFunction, RangeVar};
+use pg_query::{Node, NodeEnum};
+
+use super::names;
+use super::scope::{Col, Columns, Item, Scope};
+use super::{Analyzer, Check, Lineage, Source, SteerKind};
+use crate::denial::deny;
+use crate::mask::index::schemas_searched;
+use crate::types::Denial;
+
+/// What one FROM item contributes to its query level.
+pub struct FromOut {
+    pub items: Vec<Item>,
+    pub star: Columns,
+}
+
+/// The text of a `String` node.
+pub fn str_of(node: &Node) -> Option<&str> {
+    match node.node.as_ref() {
+        Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+        _ => None,
+    }
+}
+
+/// The strings of a name list (`funcname`, `colnames`, ...).
+pub fn strings(nodes: &[Node]) -> Vec<&str> {
+    nodes.iter().filter_map(str_of).collect()
+}
+
+/// Renames columns after an alias' column list, as PostgreSQL does (extra aliases ignored).
+fn rename(mut columns: Columns, alias: Option<&Alias>) -> Columns {
+    if let Some(alias) = alias {
+        for (c, name) in columns.cols.iter_mut().zip(strings(&alias.colnames)) {
+            c.name = name.to_string();
+        }
+    }
+    columns
+}
+
+fn alias_name<'n>(alias: Option<&'n Alias>, default: &'n str) -> &'n str {
+    match alias {
+        Some(a) if !a.aliasname.is_empty() => a.aliasname.as_str(),
+        _ => default,
+    }
+}
+
+fn item_from(name: &str, columns: Columns, unknown: Option<usize>) -> FromOut {
+    let item = Item {
+        name: name.to_string(),
+        columns: columns.cols.clone(),
+        rest: columns.tail.clone(),
+        unknown,
+    };
+    FromOut {
+        items: vec![item],
+        star: columns,
+    }
+}
+
+impl Analyzer<'_> {
+    pub(super) fn range_item(&mut self, node: &Node, scope: &Scope) -> Result<FromOut, Denial> {
+        self.enter()?;
+        let out = self.range_item_inner(node, scope);
+        self.leave();
+        out
+    }
+
+    fn range_item_inner(&mut self, node: &Node, scope: &Scope) -> Result<FromOut, Denial> {
+        match node.node.as_ref() {
+            Some(NodeEnum::RangeVar(rv)) => self.range_var(rv, scope),
+            Some(NodeEnum::RangeSubselect(sub)) => {
+                let child = Scope::subquery(scope, sub.lateral);
+                let columns = match sub.subquery.as_deref() {
+                    Some(q) => self.query_node(q, &child)?,
+                    None => Columns::default(),
+                };
+                let columns = rename(columns, sub.alias.as_ref());
+                Ok(item_from(
+                    alias_name(sub.alias.as_ref(), "unnamed_subquery"),
+                    columns,
+                    None,
+                ))
+            }
+            Some(NodeEnum::RangeFunction(rf)) => self.range_function(rf, scope),
+            Some(NodeEnum::JoinExpr(j)) => self.join(j, scope),
+            Some(NodeEnum::RangeTableSample(ts)) => match ts.relation.as_deref() {
+                Some(rel) => self.range_item(rel, scope),
+                None => Ok(self.opaque_item(node, scope, "")),
+            },
+            Some(NodeEnum::RangeTableFunc(tf)) => {
+                let doc = match tf.docexpr.as_deref() {
+                    Some(d) => self.expr(d, scope)?,
+                    None => Lineage::default(),
+                };
+                self.steer_value(doc.clone(), SteerKind::Predicate, "XMLTABLE rows");
+                let doc = doc.transformed();
+                let cols = tf
+                    .columns
+                    .iter()
+                    .filter_map(|c| match c.node.as_ref() {
+                        Some(NodeEnum::RangeTableFuncCol(col)) => Some(Col {
+                            name: col.colname.clone(),
+                            lineage: if col.for_ordinality {
+                                Lineage::default()
+                            } else {
+                                doc.clone()
+                            },
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                let columns = rename(Columns { cols, tail: None }, tf.alias.as_ref());
+                Ok(item_from(
+                    alias_name(tf.alias.as_ref(), "xmltable"),
+                    columns,
+                    None,
+                ))
+            }
+            _ => Ok(self.opaque_item(node, scope, "")),
+        }
+    }
+
+    /// A FROM item pgward cannot read: every column of unknown origin.
+    fn opaque_item(&mut self, node: &Node, scope: &Scope, name: &str) -> FromOut {
+        let lineage = self.opaque_node(node, scope);
+        item_from(
+            name,
+            Columns {
+                cols: vec![],
+                tail: Some(lineage),
+            },
+            None,
+        )
+    }
+
+    fn range_var(&mut self, rv: &RangeVar, scope: &Scope) -> Result<FromOut, Denial> {
+        let name = alias_name(rv.alias.as_ref(), &rv.relname).to_string();
+        if rv.schemaname.is_empty() {
+            if let Some(cte) = scope.cte(&rv.relname) {
+                let columns = Columns {
+                    cols: cte.columns.clone(),
+                    tail: cte.rest.clone(),
+                };
+                let columns = rename(columns, rv.alias.as_ref());
+                return Ok(item_from(&name, columns, None));
+            }
+        }
+        let schema = (!rv.schemaname.is_empty()).then_some(rv.schemaname.as_str());
+        if names::is_statistics_relation(schema, &rv.relname) {
+            return Err(deny(
+                "masking.statistics",
+                format!(
+                    "{} holds sample values of columns, masked ones included",
+                    rv.relname
+                ),
+                "use pg_stats for columns that are not masked through an unmasked role",
+            ));
+        }
+        let index = self.index;
+        let relation = match schema {
+            Some(s) => index.relation(s, &rv.relname),
+            None => index.resolve(&rv.relname, self.path()),
+        };
+        let Some(relation) = relation else {
+            let schemas: Vec<String> = match schema {
+                Some(s) => vec![s.to_string()],
+                None => schemas_searched(self.path()).map(str::to_string).collect(),
+            };
+            // Resolve the name now so that an unknown relation that may hold PII marks the
+            // statement as reading PII.
+            self.unknown_source(&schemas, &rv.relname, None);
+            self.unknown_relations.push((schemas, rv.relname.clone()));
+            let idx = self.unknown_relations.len() - 1;
+            return Ok(FromOut {
+                items: vec![Item {
+                    name: name.clone(),
+                    columns: vec![],
+                    rest: None,
+                    unknown: Some(idx),
+                }],
+                star: Columns {
+                    cols: vec![],
+                    tail: Some(Lineage::of(self.unknown_column(idx, None))),
+                },
+            });
+        };
+        if index.has_pii(relation.oid) {
+            self.reads_pii = true;
+        }
+        let mut cols: Vec<Col> = relation
+            .columns
+            .iter()
+            .map(|c| Col {
+                name: c.name.clone(),
+                lineage: Lineage::of(Source::Column(relation.oid, c.attnum)),
+            })
+            .collect();
+        if let Some(definition) = &relation.view_definition {
+            let view = self.view_columns(definition)?;
+            for (i, c) in cols.iter_mut().enumerate() {
+                c.lineage.add(&view.lineage_at(i));
+            }
+        }
+        let columns = rename(Columns { cols, tail: None }, rv.alias.as_ref());
+        Ok(item_from(&name, columns, None))
+    }
+
+    /// The columns of a view's definition. Its own WHERE and ORDER BY are the view owner's
+    /// choice, not the reader's, so checks inside it are not kept.
+    fn view_columns(&mut self, definition: &str) -> Result<Columns, Denial> {
+        self.enter()?;
+        let kept = self.checks.len();
+        // View definitions resolve names with their own search_path.
+        self.in_view += 1;
+        let columns = match pg_query::parse(definition, 0) {
+            Ok(parsed) => match parsed
+                .protobuf
+                .stmts
+                .first()
+                .and_then(|s| s.stmt.as_deref())
+            {
+                Some(node) => self.query_node(node, &Scope::default()),
+                None => Ok(Columns::default()),
+            },
+            Err(_) => Ok(Columns {
+                cols: vec![],
+                tail: Some(Lineage::opaque()),
+            }),
+        };
+        self.in_view -= 1;
+        self.checks.truncate(kept);
+        self.leave();
+        columns
+    }
+
+    fn range_function(&mut self, rf: &RangeFunction, scope: &Scope) -> Result<FromOut, Denial> {
+        let child = Scope::subquery(scope, rf.lateral);
+        let mut lineage = Lineage::default();
+        let mut single = rf.functions.len() == 1;
+        let mut fname = String::from("function");
+        for f in &rf.functions {
+            // Each entry is a list: the call, then an optional column definition list.
+            let call = match f.node.as_ref() {
+                Some(NodeEnum::List(l)) => l.items.first(),
+                _ => Some(f),
+            };
+            let Some(call) = call else { continue };
+            if let Some(NodeEnum::FuncCall(fc)) = call.node.as_ref() {
+                let parts = strings(&fc.funcname);
+                if let Some(last) = parts.last() {
+                    fname = last.to_string();
+                    let known_single = names::is_single_column_srf(last)
+                        || !(names::is_set_returning(last) || self.index.is_set_returning(last));
+                    single &= known_single && !last.contains("record") && !last.ends_with("_each");
+                }
+            }
+            let l = self.expr(call, &child)?;
+            // A function in FROM returns as many rows as its argument makes it: PII in the
+            // arguments steers the row count.
+            self.steer_value(l.clone(), SteerKind::Predicate, "a function in FROM");
+            lineage.add(&l);
+        }
+        let lineage = lineage.transformed();
+        let name = alias_name(rf.alias.as_ref(), &fname).to_string();
+        let mut cols: Vec<Col> = Vec::new();
+        let coldefs: Vec<String> = rf
+            .coldeflist
+            .iter()
+            .filter_map(|c| match c.node.as_ref() {
+                Some(NodeEnum::ColumnDef(cd)) => Some(cd.colname.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut tail = None;
+        if !coldefs.is_empty() {
+            cols = coldefs
+                .into_iter()
+                .map(|n| Col {
+                    name: n,
+                    lineage: lineage.clone(),
+                })
+                .collect();
+        } else if single {
+            let col = rf
+                .alias
+                .as_ref()
+                .and_then(|a| strings(&a.colnames).first().map(|s| s.to_string()))
+                .unwrap_or_else(|| name.clone());
+            cols.push(Col {
+                name: col,
+                lineage: lineage.clone(),
+            });
+        } else {
+            tail = Some(lineage.clone());
+        }
+        if rf.ordinality && tail.is_none() {
+            cols.push(Col {
+                name: "ordinality".into(),
+                lineage: Lineage::default(),
+            });
+        }
+        let columns = rename(Columns { cols, tail }, rf.alias.as_ref());
+        Ok(item_from(&name, columns, None))
+    }
+
+    fn join(&mut self, j: &JoinExpr, scope: &Scope) -> Result<FromOut, Denial> {
+        let left = match j.larg.as_deref() {
+            Some(l) => self.range_item(l, scope)?,
+            None => return Err(unreadable()),
+        };
+        let right = {
+            // LATERAL items on the right see the left side.
+            let mut with_left = Scope::child(scope);
+            with_left.items = left.items.clone();
+            match j.rarg.as_deref() {
+                Some(r) => self.range_item(r, &with_left)?,
+                None => return Err(unreadable()),
+            }
+        };
+        let mut both = Scope::child(scope);
+        both.items = left
+            .items
+            .iter()
+            .chain(right.items.iter())
+            .cloned()
+            .collect();
+        let mut merged: Vec<String> = strings(&j.using_clause)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if j.is_natural {
+            merged = left
+                .star
+                .cols
+                .iter()
+                .filter(|l| right.star.cols.iter().any(|r| r.name == l.name))
+                .map(|c| c.name.clone())
+                .collect();
+        }
+        let mut star = Columns::default();
+        for name in &merged {
+            let l = Lineage::union(
+                left.star
+                    .cols
+                    .iter()
+                    .filter(|c| &c.name == name)
+                    .map(|c| &c.lineage),
+            );
+            let r = Lineage::union(
+                right
+                    .star
+                    .cols
+                    .iter()
+                    .filter(|c| &c.name == name)
+                    .map(|c| &c.lineage),
+            );
+            self.checks.push(Check::Equal {
+                left: l.clone(),
+                right: r.clone(),
+                what: "a join",
+            });
+            let mut m = l;
+            m.add(&r);
+            star.cols.push(Col {
+                name: name.clone(),
+                lineage: m,
+            });
+        }
+        for side in [&left.star, &right.star] {
+            let rest = Columns {
+                cols: side
+                    .cols
+                    .iter()
+                    .filter(|c| !merged.contains(&c.name))
+                    .cloned()
+                    .collect(),
+                tail: side.tail.clone(),
+            };
+            star.extend(rest);
+        }
+        if let Some(quals) = j.quals.as_deref() {
+            self.predicate(quals, &both, "a join condition")?;
+        }
+        let mut items = both.items;
+        if let Some(alias) = j.alias.as_ref() {
+            let columns = rename(star.clone(), Some(alias));
+            items = vec![Item {
+                name: alias.aliasname.clone(),
+                columns: columns.cols.clone(),
+                rest: columns.tail.clone(),
+                unknown: None,
+            }];
+            star = columns;
+        }
+        if let Some(using_alias) = j.join_using_alias.as_ref() {
+            items.push(Item::new(
+                using_alias.aliasname.clone(),
+                star.cols[..merged.len().min(star.cols.len())].to_vec(),
+            ));
+        }
+        Ok(FromOut { items, star })
+    }
+}
+
+pub fn unreadable() -> Denial {
+    deny(
+        "masking.unanalyzable",
+        "could not trace the masked columns of this statement",
+        "simplify the query or ask for an unmasked role",
+    )
+}

@@ -1,0 +1,340 @@
+//! Statement kinds: what each returns (SELECT, RETURNING, COPY TO, a cursor's or a prepared
+//! statement's rows) and what each writes (copies out), turned into one [`MaskPlan`] per
+//! statement.
+
+use pg_query::protobuf::{ReturningClause, WithClause};
+use pg_query::{Node, NodeEnum};
+
+use super::from::unreadable;
+use super::scope::{Columns, Scope};
+use super::{Analyzer, Check, Lineage};
+use crate::mask::{MaskIndex, MaskPlan, MaskedColumn, ResultSource, Scrub, Strategy};
+use crate::types::Denial;
+
+/// The mask plans of every statement of `sql`, in order; a refusal when one of them cannot be
+/// masked safely.
+pub fn analyze(
+    sql: &str,
+    index: &MaskIndex,
+    search_path: &[String],
+) -> Result<Vec<MaskPlan>, Denial> {
+    let parsed = pg_query::parse(sql, 0).map_err(|_| unreadable())?;
+    analyze_parsed(&parsed.protobuf, index, search_path)
+}
+
+/// Like [`analyze`] on a tree already parsed by libpg_query.
+pub fn analyze_parsed(
+    parsed: &pg_query::protobuf::ParseResult,
+    index: &MaskIndex,
+    search_path: &[String],
+) -> Result<Vec<MaskPlan>, Denial> {
+    parsed
+        .stmts
+        .iter()
+        .map(|raw| match raw.stmt.as_deref() {
+            Some(stmt) => plan_statement(stmt, index, search_path),
+            None => Ok(MaskPlan::clear(ResultSource::NoRows)),
+        })
+        .collect()
+}
+
+fn plan_statement(
+    stmt: &Node,
+    index: &MaskIndex,
+    search_path: &[String],
+) -> Result<MaskPlan, Denial> {
+    if !index.is_active() {
+        return Ok(MaskPlan::clear(ResultSource::Rows));
+    }
+    let mut a = Analyzer::new(index, search_path);
+    let (source, columns) = a.statement(stmt)?;
+    a.judge_checks()?;
+    let columns = columns.unwrap_or_default();
+    let masked = columns
+        .cols
+        .iter()
+        .map(|c| MaskedColumn {
+            name: c.name.clone(),
+            strategy: a.strategy(&c.lineage),
+        })
+        .collect();
+    let rest = columns.tail.as_ref().and_then(|t| a.strategy(t));
+    let scrub = if a.opaque_code {
+        Scrub::All
+    } else if a.reads_pii {
+        Scrub::Values
+    } else {
+        Scrub::None
+    };
+    Ok(MaskPlan {
+        source,
+        columns: masked,
+        rest,
+        scrub,
+    })
+}
+
+/// The strategy of each column of a view's definition (in output order), and of any columns
+/// past those.
+pub fn view_column_strategies(
+    definition: &str,
+    index: &MaskIndex,
+) -> Result<Vec<Option<Strategy>>, Denial> {
+    let parsed = pg_query::parse(definition, 0).map_err(|_| unreadable())?;
+    let stmt = parsed
+        .protobuf
+        .stmts
+        .first()
+        .and_then(|s| s.stmt.as_deref())
+        .ok_or_else(unreadable)?;
+    let mut a = Analyzer::new(index, &[]);
+    a.in_view = 1;
+    let columns = a.query_node(stmt, &Scope::default())?;
+    let mut out: Vec<Option<Strategy>> = columns
+        .cols
+        .iter()
+        .map(|c| a.strategy(&c.lineage))
+        .collect();
+    if let Some(t) = &columns.tail {
+        // Columns past the known ones (a view over a relation the snapshot lacks).
+        out.extend(std::iter::repeat_n(a.strategy(t), 1600));
+    }
+    Ok(out)
+}
+
+impl Analyzer<'_> {
+    /// What the statement returns, and the lineage of those rows.
+    fn statement(&mut self, stmt: &Node) -> Result<(ResultSource, Option<Columns>), Denial> {
+        let root = Scope::default();
+        let Some(node) = stmt.node.as_ref() else {
+            return Ok((ResultSource::NoRows, None));
+        };
+        Ok(match node {
+            NodeEnum::SelectStmt(s) => (ResultSource::Rows, Some(self.select(s, &root)?)),
+            NodeEnum::InsertStmt(_)
+            | NodeEnum::UpdateStmt(_)
+            | NodeEnum::DeleteStmt(_)
+            | NodeEnum::MergeStmt(_) => (ResultSource::Rows, Some(self.dml(stmt, &root)?)),
+            NodeEnum::CopyStmt(c) => {
+                if c.is_from {
+                    return Ok((ResultSource::NoRows, None));
+                }
+                let cols = if let Some(q) = c.query.as_deref() {
+                    self.query_node(q, &root)?
+                } else if let Some(rel) = c.relation.as_ref() {
+                    let node = Node {
+                        node: Some(NodeEnum::RangeVar(rel.clone())),
+                    };
+                    let out = self.range_item(&node, &root)?;
+                    let wanted = super::from::strings(&c.attlist);
+                    if wanted.is_empty() {
+                        out.star
+                    } else {
+                        Columns {
+                            cols: out
+                                .star
+                                .cols
+                                .into_iter()
+                                .filter(|c| wanted.contains(&c.name.as_str()))
+                                .collect(),
+                            tail: out.star.tail,
+                        }
+                    }
+                } else {
+                    return Err(unreadable());
+                };
+                self.checks.push(Check::CopyOut {
+                    lineage: cols.all(),
+                    what: "COPY",
+                });
+                (ResultSource::Copy, Some(cols))
+            }
+            NodeEnum::DeclareCursorStmt(d) => {
+                let cols = match d.query.as_deref() {
+                    Some(q) => self.query_node(q, &root)?,
+                    None => Columns::default(),
+                };
+                (
+                    ResultSource::DeclaresCursor(d.portalname.clone()),
+                    Some(cols),
+                )
+            }
+            NodeEnum::PrepareStmt(p) => {
+                let cols = match p.query.as_deref() {
+                    Some(q) => self.statement(q)?.1.unwrap_or_default(),
+                    None => Columns::default(),
+                };
+                (ResultSource::Prepares(p.name.clone()), Some(cols))
+            }
+            NodeEnum::ExecuteStmt(e) => (ResultSource::Executes(e.name.clone()), None),
+            NodeEnum::FetchStmt(f) => (ResultSource::Fetches(f.portalname.clone()), None),
+            NodeEnum::ExplainStmt(e) => {
+                // EXPLAIN's own rows describe the plan; the query is judged all the same
+                // (EXPLAIN ANALYZE runs it and counts its rows).
+                if let Some(q) = e.query.as_deref() {
+                    self.statement(q)?;
+                }
+                (ResultSource::Rows, None)
+            }
+            NodeEnum::CreateTableAsStmt(c) => {
+                if let Some(q) = c.query.as_deref() {
+                    let cols = self.statement(q)?.1.unwrap_or_default();
+                    self.checks.push(Check::CopyOut {
+                        lineage: cols.all(),
+                        what: "CREATE TABLE AS",
+                    });
+                }
+                (ResultSource::NoRows, None)
+            }
+            NodeEnum::ViewStmt(v) => {
+                if let Some(q) = v.query.as_deref() {
+                    let cols = self.query_node(q, &root)?;
+                    self.checks.push(Check::CopyOut {
+                        lineage: cols.all(),
+                        what: "CREATE VIEW",
+                    });
+                }
+                (ResultSource::NoRows, None)
+            }
+            NodeEnum::DoStmt(_) => {
+                self.opaque_code = true;
+                self.reads_pii = true;
+                (ResultSource::NoRows, None)
+            }
+            NodeEnum::CallStmt(_) => {
+                self.opaque_code = true;
+                self.reads_pii = true;
+                (
+                    ResultSource::Rows,
+                    Some(Columns {
+                        cols: vec![],
+                        tail: Some(Lineage::opaque()),
+                    }),
+                )
+            }
+            _ => (ResultSource::NoRows, None),
+        })
+    }
+
+    /// INSERT/UPDATE/DELETE/MERGE: values written from PII are copies out; WHERE steers; the
+    /// RETURNING list is what comes back.
+    pub(super) fn dml(&mut self, node: &Node, parent: &Scope) -> Result<Columns, Denial> {
+        let mut scope = Scope::child(parent);
+        let (with, relation, returning): (Option<&WithClause>, _, Option<&ReturningClause>) =
+            match node.node.as_ref() {
+                Some(NodeEnum::InsertStmt(s)) => (
+                    s.with_clause.as_ref(),
+                    s.relation.as_ref(),
+                    s.returning_clause.as_ref(),
+                ),
+                Some(NodeEnum::UpdateStmt(s)) => (
+                    s.with_clause.as_ref(),
+                    s.relation.as_ref(),
+                    s.returning_clause.as_ref(),
+                ),
+                Some(NodeEnum::DeleteStmt(s)) => (
+                    s.with_clause.as_ref(),
+                    s.relation.as_ref(),
+                    s.returning_clause.as_ref(),
+                ),
+                Some(NodeEnum::MergeStmt(s)) => (
+                    s.with_clause.as_ref(),
+                    s.relation.as_ref(),
+                    s.returning_clause.as_ref(),
+                ),
+                _ => return Err(unreadable()),
+            };
+        if let Some(w) = with {
+            self.with_clause(w, &mut scope)?;
+        }
+        if let Some(rel) = relation {
+            let node = Node {
+                node: Some(NodeEnum::RangeVar(rel.clone())),
+            };
+            let out = self.range_item(&node, &scope)?;
+            scope.items.extend(out.items);
+            scope.star.extend(out.star);
+        }
+        match node.node.as_ref() {
+            Some(NodeEnum::InsertStmt(s)) => {
+                if let Some(q) = s.select_stmt.as_deref() {
+                    let cols = self.query_node(q, &scope)?;
+                    self.checks.push(Check::CopyOut {
+                        lineage: cols.all(),
+                        what: "INSERT ... SELECT",
+                    });
+                }
+                if let Some(oc) = s.on_conflict_clause.as_deref() {
+                    let mut l = Lineage::default();
+                    for t in &oc.target_list {
+                        l.add(&self.expr(t, &scope)?);
+                    }
+                    self.checks.push(Check::CopyOut {
+                        lineage: l,
+                        what: "INSERT ... ON CONFLICT DO UPDATE",
+                    });
+                    if let Some(w) = oc.where_clause.as_deref() {
+                        self.predicate(w, &scope, "ON CONFLICT ... WHERE")?;
+                    }
+                }
+            }
+            Some(NodeEnum::UpdateStmt(s)) => {
+                self.add_from(&s.from_clause, &mut scope)?;
+                if let Some(w) = s.where_clause.as_deref() {
+                    self.predicate(w, &scope, "WHERE")?;
+                }
+                let mut l = Lineage::default();
+                for t in &s.target_list {
+                    l.add(&self.expr(t, &scope)?);
+                }
+                self.checks.push(Check::CopyOut {
+                    lineage: l,
+                    what: "UPDATE ... SET",
+                });
+            }
+            Some(NodeEnum::DeleteStmt(s)) => {
+                self.add_from(&s.using_clause, &mut scope)?;
+                if let Some(w) = s.where_clause.as_deref() {
+                    self.predicate(w, &scope, "WHERE")?;
+                }
+            }
+            Some(NodeEnum::MergeStmt(s)) => {
+                if let Some(src) = s.source_relation.as_deref() {
+                    self.add_from(std::slice::from_ref(src), &mut scope)?;
+                }
+                if let Some(on) = s.join_condition.as_deref() {
+                    self.predicate(on, &scope, "MERGE ... ON")?;
+                }
+                for w in &s.merge_when_clauses {
+                    if let Some(NodeEnum::MergeWhenClause(mw)) = w.node.as_ref() {
+                        if let Some(c) = mw.condition.as_deref() {
+                            self.predicate(c, &scope, "MERGE ... WHEN")?;
+                        }
+                        let mut l = Lineage::default();
+                        for t in mw.target_list.iter().chain(&mw.values) {
+                            l.add(&self.expr(t, &scope)?);
+                        }
+                        self.checks.push(Check::CopyOut {
+                            lineage: l,
+                            what: "MERGE",
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        match returning {
+            Some(r) if !r.exprs.is_empty() => self.target_list(&r.exprs, &scope),
+            _ => Ok(Columns::default()),
+        }
+    }
+
+    fn add_from(&mut self, items: &[Node], scope: &mut Scope) -> Result<(), Denial> {
+        for item in items {
+            let out = self.range_item(item, scope)?;
+            scope.items.extend(out.items);
+            scope.star.extend(out.star);
+        }
+        Ok(())
+    }
+}

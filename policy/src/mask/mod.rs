@@ -1,0 +1,52 @@
+//! PII masking, the policy half: `[masking]` resolved against the catalog ([`MaskIndex`]),
+//! a mask plan per statement from PostgreSQL's tree ([`mask_plan`], built on
+//! [`crate::lineage`]), and the pure byte-level functions the relay calls: values
+//! ([`value`]), DataRow bodies and the RowDescription cross-check ([`wire`]), errors and
+//! notices ([`scrub`]).
+//!
+//! Integration (for `Engine::decide` and the relay):
+//! 1. At snapshot time: `MaskIndex::build(MaskConfig::new(..)?, relations, text_like_oids,
+//!    view_search_path)` from the catalog snapshot (every relation with its columns and, for
+//!    views, `pg_get_viewdef` loaded under an empty search_path), then `.with_functions(..)`.
+//! 2. For a role without `unmasked`: `mask_plan(sql, &index, search_path)`; `Err(denial)` is a
+//!    refusal (42501) like any other; `Ok(plans)` has one [`MaskPlan`] per statement, kept with
+//!    the decision (cacheable: it depends on the text's shape, the role's masking and the
+//!    search_path only).
+//! 3. In the relay: on RowDescription, `wire::bind(plan, fields, &index)`; a bound mask with
+//!    nothing masked forwards DataRows as they are, otherwise `wire::mask_data_row`. Cursor
+//!    and prepared statement plans are kept by name (`ResultSource`); protocol-level
+//!    Parse/Bind use the plan of the parsed text. ErrorResponse/NoticeResponse of a statement
+//!    whose plan says `Scrub::Values`/`All` go through `scrub::scrub_error_fields`.
+
+pub mod config;
+pub mod index;
+pub mod plan;
+pub mod scrub;
+pub mod value;
+pub mod wire;
+
+pub use config::{ColumnPattern, InferenceAllowances, MaskConfig, MaskConfigError, Strategy};
+pub use index::{ColumnShape, MaskIndex, RelationShape};
+pub use plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
+
+use crate::types::Denial;
+
+/// The mask plan of every statement of `sql` for a masked role, or the refusal of a statement
+/// whose results cannot be masked safely.
+pub fn mask_plan(
+    sql: &str,
+    index: &MaskIndex,
+    search_path: &[String],
+) -> Result<Vec<MaskPlan>, Denial> {
+    crate::lineage::analyze(sql, index, search_path)
+}
+
+/// Like [`mask_plan`] on a statement text already parsed by libpg_query (the judge parses it
+/// anyway).
+pub fn mask_plan_parsed(
+    parsed: &pg_query::protobuf::ParseResult,
+    index: &MaskIndex,
+    search_path: &[String],
+) -> Result<Vec<MaskPlan>, Denial> {
+    crate::lineage::analyze_parsed(parsed, index, search_path)
+}
