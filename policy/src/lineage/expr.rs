@@ -250,11 +250,19 @@ impl Analyzer<'_> {
                 "a set-returning function (its row count depends on the value)",
             );
         }
+        if names::is_side_channel_function(schema, name) {
+            self.checks.push(Check::CopyOut {
+                lineage: args.clone(),
+                what: "this function",
+            });
+        }
         let mut l = args;
         let user_code = names::is_user_function(schema)
             || (schema.is_none() && !self.index.is_builtin_function(name));
         if user_code {
+            // User code may read any table: its result counts as PII.
             self.opaque_code = true;
+            self.reads_pii = true;
             l.add(&Lineage::opaque());
         }
         Ok(l.transformed())

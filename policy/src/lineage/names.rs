@@ -80,6 +80,28 @@ const SINGLE_COLUMN_SRF: &[&str] = &[
     "jsonb_path_query",
 ];
 
+/// pg_catalog functions whose arguments end up somewhere a later statement (or another
+/// session) can read them: a setting, a notification payload, a sequence, an advisory lock key,
+/// a large object, the WAL.
+const SIDE_CHANNEL_FUNCTIONS: &[&str] = &[
+    "set_config",
+    "pg_notify",
+    "setval",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared",
+    "lo_from_bytea",
+    "lo_put",
+    "lowrite",
+    "pg_logical_emit_message",
+    "pg_log_backend_memory_contexts",
+];
+
 /// System columns: never PII.
 const SYSTEM_COLUMNS: &[&str] = &["ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"];
 
@@ -87,6 +109,10 @@ const SYSTEM_COLUMNS: &[&str] = &["ctid", "xmin", "xmax", "cmin", "cmax", "table
 pub fn is_query_string_function(schema: Option<&str>, name: &str) -> bool {
     matches!(schema, None | Some("pg_catalog") | Some("public"))
         && QUERY_STRING_FUNCTIONS.contains(&name)
+}
+
+pub fn is_side_channel_function(schema: Option<&str>, name: &str) -> bool {
+    matches!(schema, None | Some("pg_catalog")) && SIDE_CHANNEL_FUNCTIONS.contains(&name)
 }
 
 pub fn is_statistics_relation(schema: Option<&str>, name: &str) -> bool {

@@ -8,7 +8,9 @@ use pg_query::{Node, NodeEnum};
 use super::from::unreadable;
 use super::scope::{Columns, Scope};
 use super::{Analyzer, Check, Lineage};
+use crate::mask::copy::CopyFormat;
 use crate::mask::{MaskIndex, MaskPlan, MaskedColumn, ResultSource, Scrub, Strategy};
+use crate::denial::deny;
 use crate::types::Denial;
 
 /// The mask plans of every statement of `sql`, in order; a refusal when one of them cannot be
@@ -56,6 +58,7 @@ fn plan_statement(
         .map(|c| MaskedColumn {
             name: c.name.clone(),
             strategy: a.strategy(&c.lineage),
+            type_oid: a.copied_type(&c.lineage),
         })
         .collect();
     let rest = columns.tail.as_ref().and_then(|t| a.strategy(t));
@@ -103,6 +106,18 @@ pub fn view_column_strategies(
 }
 
 impl Analyzer<'_> {
+    /// The type of a value that is a plain copy of one known column.
+    fn copied_type(&self, l: &Lineage) -> Option<u32> {
+        match l.sources.as_slice() {
+            [super::Source::Column(rel, att)] if !l.transformed => self
+                .index
+                .relation_by_oid(*rel)
+                .and_then(|r| r.columns.iter().find(|c| c.attnum == *att))
+                .map(|c| c.type_oid),
+            _ => None,
+        }
+    }
+
     /// What the statement returns, and the lineage of those rows.
     fn statement(&mut self, stmt: &Node) -> Result<(ResultSource, Option<Columns>), Denial> {
         let root = Scope::default();
@@ -143,11 +158,21 @@ impl Analyzer<'_> {
                 } else {
                     return Err(unreadable());
                 };
-                self.checks.push(Check::CopyOut {
-                    lineage: cols.all(),
-                    what: "COPY",
-                });
-                (ResultSource::Copy, Some(cols))
+                let to_client = c.filename.is_empty() && !c.is_program;
+                let source = match CopyFormat::of(c) {
+                    Some(format) => ResultSource::Copy(format),
+                    None => ResultSource::NoRows,
+                };
+                let masks_rows = to_client
+                    && matches!(source, ResultSource::Copy(_))
+                    && self.index.config().allow.copy;
+                if !masks_rows {
+                    self.checks.push(Check::CopyOut {
+                        lineage: cols.all(),
+                        what: "COPY",
+                    });
+                }
+                (source, Some(cols))
             }
             NodeEnum::DeclareCursorStmt(d) => {
                 let cols = match d.query.as_deref() {
@@ -196,21 +221,14 @@ impl Analyzer<'_> {
                 }
                 (ResultSource::NoRows, None)
             }
-            NodeEnum::DoStmt(_) => {
-                self.opaque_code = true;
-                self.reads_pii = true;
-                (ResultSource::NoRows, None)
-            }
-            NodeEnum::CallStmt(_) => {
-                self.opaque_code = true;
-                self.reads_pii = true;
-                (
-                    ResultSource::Rows,
-                    Some(Columns {
-                        cols: vec![],
-                        tail: Some(Lineage::opaque()),
-                    }),
-                )
+            // Procedural code can read masked columns and write them anywhere (or RAISE them);
+            // pgward cannot read it.
+            NodeEnum::DoStmt(_) | NodeEnum::CallStmt(_) => {
+                return Err(deny(
+                    "masking.opaque_code",
+                    "DO and CALL run code that could copy masked columns out",
+                    "run the code through a role without masking",
+                ))
             }
             _ => (ResultSource::NoRows, None),
         })

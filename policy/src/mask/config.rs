@@ -73,6 +73,8 @@ pub struct InferenceAllowances {
     /// LIKE/ILIKE/SIMILAR/regex, ranges, functions of PII compared, IS NULL, CASE conditions,
     /// FILTER, HAVING, non-equality joins, LIMIT/OFFSET, set-returning functions of PII.
     pub predicates: bool,
+    /// COPY ... TO STDOUT of masked columns is masked row by row instead of refused.
+    pub copy: bool,
 }
 
 impl InferenceAllowances {
@@ -85,6 +87,7 @@ impl InferenceAllowances {
                 "group_by" => a.group_by = true,
                 "distinct" => a.distinct = true,
                 "predicates" => a.predicates = true,
+                "copy" => a.copy = true,
                 _ => return Err(MaskConfigError::UnknownAllowance(w.clone())),
             }
         }
@@ -114,7 +117,7 @@ pub enum MaskConfigError {
     BadPattern(String),
     #[error("unknown masking strategy {0:?} (redact | partial | hash | null)")]
     UnknownStrategy(String),
-    #[error("unknown masking.allow entry {0:?} (order_by | group_by | distinct | predicates)")]
+    #[error("unknown masking.allow entry {0:?} (order_by | group_by | distinct | predicates | copy)")]
     UnknownAllowance(String),
     #[error("masking strategy hash needs a key (masking.hash_key_env)")]
     MissingHashKey,

@@ -1,8 +1,8 @@
 //! PII masking, the policy half: `[masking]` resolved against the catalog ([`MaskIndex`]),
 //! a mask plan per statement from PostgreSQL's tree ([`mask_plan`], built on
 //! [`crate::lineage`]), and the pure byte-level functions the relay calls: values
-//! ([`value`]), DataRow bodies and the RowDescription cross-check ([`wire`]), errors and
-//! notices ([`scrub`]).
+//! ([`value`]), DataRow bodies and the RowDescription cross-check ([`wire`]), COPY data
+//! ([`copy`]), errors and notices ([`scrub`]).
 //!
 //! Integration (for `Engine::decide` and the relay):
 //! 1. At snapshot time: `MaskIndex::build(MaskConfig::new(..)?, relations, text_like_oids,
@@ -19,6 +19,7 @@
 //!    whose plan says `Scrub::Values`/`All` go through `scrub::scrub_error_fields`.
 
 pub mod config;
+pub mod copy;
 pub mod index;
 pub mod plan;
 pub mod scrub;
@@ -28,6 +29,7 @@ pub mod wire;
 pub use config::{ColumnPattern, InferenceAllowances, MaskConfig, MaskConfigError, Strategy};
 pub use index::{ColumnShape, MaskIndex, RelationShape};
 pub use plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
+pub use value::ValueKind;
 
 use crate::types::Denial;
 
@@ -49,4 +51,23 @@ pub fn mask_plan_parsed(
     search_path: &[String],
 ) -> Result<Vec<MaskPlan>, Denial> {
     crate::lineage::analyze_parsed(parsed, index, search_path)
+}
+
+/// How each column of a COPY's rows is masked (COPY has no RowDescription: a column's type is
+/// known only when it is a plain copy of a known column; any other masked column becomes NULL,
+/// which every type accepts).
+pub fn copy_mask(plan: &MaskPlan, index: &MaskIndex) -> copy::CopyMask {
+    copy::CopyMask {
+        columns: plan
+            .columns
+            .iter()
+            .map(|c| {
+                c.strategy.map(|s| {
+                    let text = c.type_oid.is_some_and(|t| index.is_text_like(t));
+                    (s, if text { ValueKind::Text } else { ValueKind::Other })
+                })
+            })
+            .collect(),
+        hash_key: index.config().hash_key.clone(),
+    }
 }

@@ -3,6 +3,7 @@
 //! statement whose plan was made earlier).
 
 use super::config::Strategy;
+use super::copy::CopyFormat;
 
 /// One output column of a statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,6 +12,9 @@ pub struct MaskedColumn {
     pub name: String,
     /// `None`: sent as it is.
     pub strategy: Option<Strategy>,
+    /// The type of the column it copies, when it is a plain copy of a known column (COPY
+    /// has no RowDescription to say it).
+    pub type_oid: Option<u32>,
 }
 
 /// Where the rows a plan describes come back.
@@ -18,8 +22,8 @@ pub struct MaskedColumn {
 pub enum ResultSource {
     /// The statement's own result (SELECT, RETURNING, CALL, EXPLAIN).
     Rows,
-    /// Rows sent as COPY data (COPY ... TO STDOUT).
-    Copy,
+    /// Rows sent as COPY data (COPY ... TO STDOUT, with `masking.allow = ["copy"]`).
+    Copy(CopyFormat),
     /// No rows.
     NoRows,
     /// DECLARE: the plan applies to later FETCHes from this cursor.
