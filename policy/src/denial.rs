@@ -9,6 +9,9 @@ pub fn deny(rule: &'static str, message: impl Into<String>, hint: impl Into<Stri
         message: message.into(),
         detail: format!("rule: {rule}"),
         hint: hint.into(),
+        sqlstate: crate::types::SQLSTATE_DENIED,
+        position: None,
+        audited: true,
     }
 }
 
@@ -24,6 +27,9 @@ pub fn deny_with_detail(
         message: message.into(),
         detail: format!("rule: {rule}; {}", extra.as_ref()),
         hint: hint.into(),
+        sqlstate: crate::types::SQLSTATE_DENIED,
+        position: None,
+        audited: true,
     }
 }
 

@@ -12,6 +12,7 @@
 //! [`functions`], [`where_clause`], [`settings`]) → one [`Decision`].
 
 mod cache;
+pub mod catalog;
 mod classify;
 mod context;
 mod denial;
@@ -29,6 +30,7 @@ mod types;
 mod walk;
 mod where_clause;
 
+pub use catalog::Catalog;
 pub use ident::{fold_identifier, parse_search_path};
 pub use normalize::UNPARSED;
 pub use startup::parse_startup_options;
@@ -40,10 +42,12 @@ use cache::DecisionCache;
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
-/// The policy engine: immutable config plus a decision cache keyed by normalized text.
+/// The policy engine: immutable config, the upstream's catalog snapshot (when known) and a
+/// decision cache keyed by normalized text. A new catalog means a new engine (empty cache).
 pub struct Engine {
     config: PolicyConfig,
     functions: FunctionPolicy,
+    catalog: Option<Arc<Catalog>>,
     cache: DecisionCache,
 }
 
@@ -58,12 +62,26 @@ impl Engine {
         Engine {
             config,
             functions,
+            catalog: None,
             cache: DecisionCache::new(capacity),
         }
     }
 
+    /// An engine that judges with the upstream's catalog (casts, domains, operators and views
+    /// that reach user code; pg_catalog functions by volatility).
+    pub fn with_catalog(config: PolicyConfig, catalog: Arc<Catalog>) -> Self {
+        let mut engine = Self::new(config);
+        engine.catalog = Some(catalog);
+        engine
+    }
+
     pub fn config(&self) -> &PolicyConfig {
         &self.config
+    }
+
+    /// The catalog snapshot this engine judges with, if any.
+    pub fn catalog(&self) -> Option<&Arc<Catalog>> {
+        self.catalog.as_ref()
     }
 
     /// Entries in the decision cache (for metrics and tests).
