@@ -37,7 +37,10 @@ fn run(sql: &str, rows: &[&[u8]]) -> Vec<Vec<u8>> {
 fn text_format_masks_and_keeps_escapes() {
     let out = run(
         "COPY users (id, email, ssn, status) TO STDOUT",
-        &[b"1\tzoe@example.com\t123\\t45\tactive\n", b"2\t\\N\t\\N\tgone\\\\x\n"],
+        &[
+            b"1\tzoe@example.com\t123\\t45\tactive\n",
+            b"2\t\\N\t\\N\tgone\\\\x\n",
+        ],
     );
     assert_eq!(out[0], b"1\tz****@example.com\t****\tactive\n");
     assert_eq!(out[1], b"2\t\\N\t\\N\tgone\\\\x\n");
@@ -96,14 +99,22 @@ fn binary_format_masks_text_and_nulls_others() {
 fn malformed_copy_data_is_an_error() {
     let index = copy_index();
     let p = plan(&index, "COPY users (id, email) TO STDOUT").unwrap();
-    let ResultSource::Copy(format) = &p.source else { panic!() };
+    let ResultSource::Copy(format) = &p.source else {
+        panic!()
+    };
     let mask = copy_mask(&p, &index);
     let mut st = CopyState::default();
     assert_eq!(
         mask_copy_data(b"1\tx\ty\n", format, &mask, &mut st),
-        Err(CopyMaskError::ColumnCount { expected: 2, got: 3 })
+        Err(CopyMaskError::ColumnCount {
+            expected: 2,
+            got: 3
+        })
     );
-    assert_eq!(mask_copy_data(b"1\tx", format, &mask, &mut st), Err(CopyMaskError::Malformed));
+    assert_eq!(
+        mask_copy_data(b"1\tx", format, &mask, &mut st),
+        Err(CopyMaskError::Malformed)
+    );
 }
 
 #[test]
@@ -111,5 +122,9 @@ fn copy_to_a_file_or_program_is_still_refused() {
     let index = copy_index();
     assert!(plan(&index, "COPY users TO '/tmp/x'").is_err());
     assert!(plan(&index, "COPY users TO PROGRAM 'cat'").is_err());
-    assert!(plan(&index, "COPY users TO STDOUT WITH (FORMAT csv, DELIMITER '||')").is_err());
+    assert!(plan(
+        &index,
+        "COPY users TO STDOUT WITH (FORMAT csv, DELIMITER '||')"
+    )
+    .is_err());
 }

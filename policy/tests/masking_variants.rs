@@ -23,12 +23,18 @@ const DENY: Option<&[usize]> = None;
 #[test]
 fn aliases_stars_and_casts() {
     check(&[
-        ("SELECT id, EMAIL, status FROM Users WHERE id = 1", Some(&[2])),
+        (
+            "SELECT id, EMAIL, status FROM Users WHERE id = 1",
+            Some(&[2]),
+        ),
         ("SELECT * FROM public.users", Some(&[2, 3, 4, 5, 6])),
         ("SELECT u.* FROM users AS u", Some(&[2, 3, 4, 5, 6])),
         ("SELECT d.*, u.ssn FROM documents d, users u", Some(&[8])),
         ("SELECT x.a, x.b FROM users x(a, b)", Some(&[2])),
-        ("SELECT email::text, email::varchar, cast(phone AS char(3)) FROM users", Some(&[1, 2, 3])),
+        (
+            "SELECT email::text, email::varchar, cast(phone AS char(3)) FROM users",
+            Some(&[1, 2, 3]),
+        ),
         ("SELECT full_name COLLATE \"C\" FROM users", Some(&[1])),
         ("SELECT \"users\".\"email\" FROM \"users\"", Some(&[1])),
         ("SELECT public.users.ssn FROM public.users", Some(&[1])),
@@ -94,14 +100,32 @@ fn aggregates_windows_views() {
 fn lookups_by_value_stay_allowed() {
     check(&[
         ("SELECT id FROM users WHERE email = 'a@b.c'", Some(&[])),
-        ("SELECT id FROM users WHERE 'a@b.c' = email AND status = 'active'", Some(&[])),
+        (
+            "SELECT id FROM users WHERE 'a@b.c' = email AND status = 'active'",
+            Some(&[]),
+        ),
         ("SELECT id FROM users WHERE email = $1", Some(&[])),
-        ("SELECT id FROM users WHERE email IN ('a@b.c', 'd@e.f')", Some(&[])),
+        (
+            "SELECT id FROM users WHERE email IN ('a@b.c', 'd@e.f')",
+            Some(&[]),
+        ),
         ("SELECT id FROM users WHERE email = ANY($1)", Some(&[])),
-        ("SELECT id FROM users WHERE email::text = 'a@b.c' OR phone = '555'", Some(&[])),
-        ("SELECT id FROM users WHERE email IN (SELECT email FROM users WHERE id = 2)", Some(&[])),
-        ("SELECT u.id FROM users u JOIN users v ON u.email = v.email AND u.id <> v.id", Some(&[])),
-        ("SELECT count(*) FILTER (WHERE email = 'x') FROM users", Some(&[])),
+        (
+            "SELECT id FROM users WHERE email::text = 'a@b.c' OR phone = '555'",
+            Some(&[]),
+        ),
+        (
+            "SELECT id FROM users WHERE email IN (SELECT email FROM users WHERE id = 2)",
+            Some(&[]),
+        ),
+        (
+            "SELECT u.id FROM users u JOIN users v ON u.email = v.email AND u.id <> v.id",
+            Some(&[]),
+        ),
+        (
+            "SELECT count(*) FILTER (WHERE email = 'x') FROM users",
+            Some(&[]),
+        ),
         ("SELECT id FROM users WHERE NOT (ssn = '1')", Some(&[])),
     ]);
 }
@@ -187,10 +211,22 @@ fn allowed_writes_and_copies_without_pii() {
         ("COPY documents TO STDOUT", Some(&[])),
         ("COPY users (id, status) TO STDOUT", Some(&[])),
         ("CREATE TABLE ok AS SELECT id, status FROM users", Some(&[])),
-        ("INSERT INTO documents (user_id, name) SELECT id, status FROM users WHERE email = 'x'", Some(&[])),
-        ("UPDATE users SET status = 'gone' WHERE email = 'a@b.c' RETURNING id, email", Some(&[2])),
-        ("DELETE FROM users WHERE id = 1 RETURNING *", Some(&[2, 3, 4, 5, 6])),
-        ("INSERT INTO users (email) VALUES ('n@e.w') RETURNING id, ssn", Some(&[2])),
+        (
+            "INSERT INTO documents (user_id, name) SELECT id, status FROM users WHERE email = 'x'",
+            Some(&[]),
+        ),
+        (
+            "UPDATE users SET status = 'gone' WHERE email = 'a@b.c' RETURNING id, email",
+            Some(&[2]),
+        ),
+        (
+            "DELETE FROM users WHERE id = 1 RETURNING *",
+            Some(&[2, 3, 4, 5, 6]),
+        ),
+        (
+            "INSERT INTO users (email) VALUES ('n@e.w') RETURNING id, ssn",
+            Some(&[2]),
+        ),
         ("EXPLAIN SELECT email FROM users", Some(&[])),
         ("SELECT 1", Some(&[])),
         ("SET search_path = public", Some(&[])),
@@ -204,7 +240,11 @@ fn cursors_and_prepared_statements_carry_their_plan() {
     let p = plan(&index, "DECLARE c CURSOR FOR SELECT id, email FROM users").unwrap();
     assert_eq!(p.source, ResultSource::DeclaresCursor("c".into()));
     assert_eq!(p.masked_positions(2), vec![2]);
-    let p = plan(&index, "PREPARE q(text) AS SELECT ssn, id FROM users WHERE email = $1").unwrap();
+    let p = plan(
+        &index,
+        "PREPARE q(text) AS SELECT ssn, id FROM users WHERE email = $1",
+    )
+    .unwrap();
     assert_eq!(p.source, ResultSource::Prepares("q".into()));
     assert_eq!(p.masked_positions(2), vec![1]);
     assert!(plan(&index, "PREPARE q AS SELECT id FROM users ORDER BY ssn").is_err());
@@ -239,7 +279,10 @@ fn strategies_follow_the_config_and_transforms_never_show_partial() {
             Some(Strategy::Redact),
         ]
     );
-    assert_eq!(p.masked_names(), vec!["email", "reverse", "ssn", "token", "md5", "?column?"]);
+    assert_eq!(
+        p.masked_names(),
+        vec!["email", "reverse", "ssn", "token", "md5", "?column?"]
+    );
 }
 
 #[test]
@@ -290,12 +333,21 @@ fn psql_and_pgjdbc_catalog_queries_are_not_refused_or_masked() {
 #[test]
 fn side_channels_and_opaque_code() {
     check(&[
-        ("SELECT set_config('my.x', email, false) FROM users WHERE id = 1", DENY),
+        (
+            "SELECT set_config('my.x', email, false) FROM users WHERE id = 1",
+            DENY,
+        ),
         ("SELECT pg_notify('c', ssn) FROM users", DENY),
         ("SELECT setval('s', length(ssn)) FROM users", DENY),
         ("SELECT pg_advisory_lock(hashtext(email)) FROM users", DENY),
-        ("SELECT set_config('application_name', 'x', false)", Some(&[])),
-        ("DO $$ BEGIN RAISE NOTICE '%', (SELECT email FROM users LIMIT 1); END $$", DENY),
+        (
+            "SELECT set_config('application_name', 'x', false)",
+            Some(&[]),
+        ),
+        (
+            "DO $$ BEGIN RAISE NOTICE '%', (SELECT email FROM users LIMIT 1); END $$",
+            DENY,
+        ),
         ("CALL p()", DENY),
         // User code may read anything: its result is masked even without a PII table.
         ("SELECT app.lookup_email(1), 2", Some(&[1])),

@@ -13,7 +13,12 @@ fn users_oid(index: &MaskIndex) -> u32 {
 
 fn attnum(index: &MaskIndex, col: &str) -> i16 {
     let users = index.resolve("users", &path()).expect("users");
-    users.columns.iter().find(|c| c.name == col).expect("column").attnum
+    users
+        .columns
+        .iter()
+        .find(|c| c.name == col)
+        .expect("column")
+        .attnum
 }
 
 /// A DataRow body from column values (`None` = NULL).
@@ -61,7 +66,11 @@ fn field(table_oid: u32, attnum: i16, type_oid: u32, format: i16) -> FieldInfo {
 #[test]
 fn text_and_binary_rows_are_masked_per_strategy() {
     let index = corpus_index();
-    let p = plan(&index, "SELECT id, email, ssn, length(phone), token FROM users, api_tokens").unwrap();
+    let p = plan(
+        &index,
+        "SELECT id, email, ssn, length(phone), token FROM users, api_tokens",
+    )
+    .unwrap();
     let users = users_oid(&index);
     for format in [0i16, 1] {
         let id: &[u8] = if format == 0 { b"7" } else { &[0, 0, 0, 7] };
@@ -83,7 +92,11 @@ fn text_and_binary_rows_are_masked_per_strategy() {
             Some(b"tok_secret_value"),
         ]);
         let out = values(&mask_data_row(&body, &bound).unwrap());
-        assert_eq!(out[0].as_deref(), Some(id), "clear columns keep their bytes");
+        assert_eq!(
+            out[0].as_deref(),
+            Some(id),
+            "clear columns keep their bytes"
+        );
         assert_eq!(out[1].as_deref(), Some(&b"z****@example.com"[..]));
         assert_eq!(out[2].as_deref(), Some(&b"****"[..]));
         assert_eq!(out[3], None, "a masked integer becomes NULL");
@@ -128,7 +141,10 @@ fn malformed_rows_are_errors_not_panics() {
     let p = plan(&index, "SELECT id, email FROM users").unwrap();
     let bound = bind(&p, &[field(0, 0, 23, 0), field(0, 0, 25, 0)], &index);
     assert_eq!(mask_data_row(&[], &bound), Err(WireError::Malformed));
-    assert_eq!(mask_data_row(&[0, 2, 0, 0, 0, 9, b'x'], &bound), Err(WireError::Malformed));
+    assert_eq!(
+        mask_data_row(&[0, 2, 0, 0, 0, 9, b'x'], &bound),
+        Err(WireError::Malformed)
+    );
     assert!(matches!(
         mask_data_row(&row(&[None]), &bound),
         Err(WireError::ColumnCount { .. })

@@ -250,8 +250,15 @@ impl Analyzer<'_> {
             let Some(call) = call else { continue };
             if let Some(NodeEnum::FuncCall(fc)) = call.node.as_ref() {
                 let parts = strings(&fc.funcname);
+                let schema = parts
+                    .len()
+                    .checked_sub(2)
+                    .and_then(|i| parts.get(i).copied());
                 if let Some(last) = parts.last() {
                     fname = last.to_string();
+                    // User code may return any number of columns.
+                    single &= !names::is_user_function(schema)
+                        && (schema.is_some() || self.index.is_builtin_function(last));
                     let known_single = names::is_single_column_srf(last)
                         || !(names::is_set_returning(last) || self.index.is_set_returning(last));
                     single &= known_single && !last.contains("record") && !last.ends_with("_each");

@@ -181,11 +181,13 @@ impl<'a> Analyzer<'a> {
     fn enter(&mut self) -> Result<(), Denial> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(deny(
+            let mut d = deny(
                 "masking.too_complex",
-                "statement too deeply nested to trace masked columns",
+                "statement too complex: too deeply nested to trace masked columns",
                 "simplify the query",
-            ));
+            );
+            d.sqlstate = crate::types::SQLSTATE_TOO_COMPLEX;
+            return Err(d);
         }
         Ok(())
     }

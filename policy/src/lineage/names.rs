@@ -131,8 +131,11 @@ pub fn is_system_column(name: &str) -> bool {
     SYSTEM_COLUMNS.contains(&name)
 }
 
-/// A function written with a schema other than pg_catalog is user code: its result and its
-/// messages cannot be traced.
+/// A function written with a schema other than PostgreSQL's own (pg_catalog,
+/// information_schema) is user code: its result and its messages cannot be traced.
 pub fn is_user_function(schema: Option<&str>) -> bool {
-    !matches!(schema, None | Some("pg_catalog"))
+    !matches!(
+        schema,
+        None | Some("pg_catalog") | Some("information_schema")
+    )
 }

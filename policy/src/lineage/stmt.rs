@@ -8,9 +8,9 @@ use pg_query::{Node, NodeEnum};
 use super::from::unreadable;
 use super::scope::{Columns, Scope};
 use super::{Analyzer, Check, Lineage};
+use crate::denial::deny;
 use crate::mask::copy::CopyFormat;
 use crate::mask::{MaskIndex, MaskPlan, MaskedColumn, ResultSource, Scrub, Strategy};
-use crate::denial::deny;
 use crate::types::Denial;
 
 /// The mask plans of every statement of `sql`, in order; a refusal when one of them cannot be
@@ -199,7 +199,17 @@ impl Analyzer<'_> {
                 if let Some(q) = e.query.as_deref() {
                     self.statement(q)?;
                 }
-                (ResultSource::Rows, None)
+                let plan_column = super::scope::Col {
+                    name: "QUERY PLAN".into(),
+                    lineage: Lineage::default(),
+                };
+                (
+                    ResultSource::Rows,
+                    Some(Columns {
+                        cols: vec![plan_column],
+                        tail: None,
+                    }),
+                )
             }
             NodeEnum::CreateTableAsStmt(c) => {
                 if let Some(q) = c.query.as_deref() {

@@ -117,7 +117,9 @@ pub enum MaskConfigError {
     BadPattern(String),
     #[error("unknown masking strategy {0:?} (redact | partial | hash | null)")]
     UnknownStrategy(String),
-    #[error("unknown masking.allow entry {0:?} (order_by | group_by | distinct | predicates | copy)")]
+    #[error(
+        "unknown masking.allow entry {0:?} (order_by | group_by | distinct | predicates | copy)"
+    )]
     UnknownAllowance(String),
     #[error("masking strategy hash needs a key (masking.hash_key_env)")]
     MissingHashKey,

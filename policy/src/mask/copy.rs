@@ -13,7 +13,10 @@ use super::value::{mask_value, ValueKind};
 /// The format of a COPY's data, from its options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CopyFormat {
-    Text { delimiter: u8, null: Vec<u8> },
+    Text {
+        delimiter: u8,
+        null: Vec<u8>,
+    },
     Csv {
         delimiter: u8,
         null: Vec<u8>,
@@ -126,7 +129,11 @@ pub fn mask_copy_data(
     }
 }
 
-fn mask_one(value: Option<&[u8]>, column: Option<(Strategy, ValueKind)>, key: &[u8]) -> Option<Vec<u8>> {
+fn mask_one(
+    value: Option<&[u8]>,
+    column: Option<(Strategy, ValueKind)>,
+    key: &[u8],
+) -> Option<Vec<u8>> {
     match column {
         Some((s, kind)) => mask_value(value, s, kind, key),
         None => value.map(<[u8]>::to_vec),
@@ -145,7 +152,12 @@ fn check_count(got: usize, mask: &CopyMask) -> Result<(), CopyMaskError> {
 
 /// Text format: fields split on the delimiter, backslash escapes decoded before masking and
 /// applied again after.
-fn mask_text_row(data: &[u8], delimiter: u8, null: &[u8], mask: &CopyMask) -> Result<Vec<u8>, CopyMaskError> {
+fn mask_text_row(
+    data: &[u8],
+    delimiter: u8,
+    null: &[u8],
+    mask: &CopyMask,
+) -> Result<Vec<u8>, CopyMaskError> {
     let line = data.strip_suffix(b"\n").ok_or(CopyMaskError::Malformed)?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let raw_fields: Vec<&[u8]> = line.split(|&b| b == delimiter).collect();
@@ -160,7 +172,11 @@ fn mask_text_row(data: &[u8], delimiter: u8, null: &[u8], mask: &CopyMask) -> Re
             out.extend_from_slice(raw);
             continue;
         }
-        let value = if *raw == null { None } else { Some(unescape_text(raw)) };
+        let value = if *raw == null {
+            None
+        } else {
+            Some(unescape_text(raw))
+        };
         match mask_one(value.as_deref(), column, &mask.hash_key) {
             Some(v) => escape_text(&v, delimiter, &mut out),
             None => out.extend_from_slice(null),
@@ -371,7 +387,11 @@ fn mask_binary(data: &[u8], first: bool, mask: &CopyMask) -> Result<Vec<u8>, Cop
                 at += n;
                 Some(v)
             };
-            match mask_one(value, mask.columns.get(i).copied().flatten(), &mask.hash_key) {
+            match mask_one(
+                value,
+                mask.columns.get(i).copied().flatten(),
+                &mask.hash_key,
+            ) {
                 Some(v) => {
                     let n = i32::try_from(v.len()).map_err(|_| CopyMaskError::Malformed)?;
                     out.extend_from_slice(&n.to_be_bytes());

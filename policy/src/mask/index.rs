@@ -57,10 +57,29 @@ impl MaskIndex {
         text_like_oids: impl IntoIterator<Item = u32>,
         view_search_path: Vec<String>,
     ) -> MaskIndex {
+        Self::build_with_functions(config, relations, text_like_oids, view_search_path, None)
+    }
+
+    /// Like [`MaskIndex::build`], with the function names of the snapshot: `(builtin,
+    /// set_returning)`, pg_catalog's names and those with `proretset`. With them, an
+    /// unqualified call to a name pg_catalog lacks is user code (opaque).
+    pub fn build_with_functions(
+        config: MaskConfig,
+        relations: Vec<RelationShape>,
+        text_like_oids: impl IntoIterator<Item = u32>,
+        view_search_path: Vec<String>,
+        functions: Option<(HashSet<String>, HashSet<String>)>,
+    ) -> MaskIndex {
+        let (builtin_functions, set_returning) = match functions {
+            Some((b, s)) => (Some(b), s),
+            None => (None, HashSet::new()),
+        };
         let mut index = MaskIndex {
             config,
             view_search_path,
             extra_text_like: text_like_oids.into_iter().collect(),
+            builtin_functions,
+            set_returning,
             ..MaskIndex::default()
         };
         for (i, r) in relations.iter().enumerate() {
@@ -105,18 +124,6 @@ impl MaskIndex {
             index.pii_relations.insert(oid);
         }
         index
-    }
-
-    /// Adds the function names of the snapshot: `builtin` are pg_catalog's, `set_returning`
-    /// those with `proretset`.
-    pub fn with_functions(
-        mut self,
-        builtin: impl IntoIterator<Item = String>,
-        set_returning: impl IntoIterator<Item = String>,
-    ) -> MaskIndex {
-        self.builtin_functions = Some(builtin.into_iter().collect());
-        self.set_returning = set_returning.into_iter().collect();
-        self
     }
 
     /// Whether an unqualified function name is known to be PostgreSQL's own (true when the

@@ -5,9 +5,9 @@
 //! ([`copy`]), errors and notices ([`scrub`]).
 //!
 //! Integration (for `Engine::decide` and the relay):
-//! 1. At snapshot time: `MaskIndex::build(MaskConfig::new(..)?, relations, text_like_oids,
-//!    view_search_path)` from the catalog snapshot (every relation with its columns and, for
-//!    views, `pg_get_viewdef` loaded under an empty search_path), then `.with_functions(..)`.
+//! 1. At snapshot time: `MaskIndex::from_catalog(MaskConfig::new(..)?, &catalog,
+//!    view_search_path)` (views' `pg_get_viewdef` is best loaded under an empty search_path so
+//!    every name in it is qualified; pass that path).
 //! 2. For a role without `unmasked`: `mask_plan(sql, &index, search_path)`; `Err(denial)` is a
 //!    refusal (42501) like any other; `Ok(plans)` has one [`MaskPlan`] per statement, kept with
 //!    the decision (cacheable: it depends on the text's shape, the role's masking and the
@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod copy;
+mod from_catalog;
 pub mod index;
 pub mod plan;
 pub mod scrub;
@@ -64,7 +65,14 @@ pub fn copy_mask(plan: &MaskPlan, index: &MaskIndex) -> copy::CopyMask {
             .map(|c| {
                 c.strategy.map(|s| {
                     let text = c.type_oid.is_some_and(|t| index.is_text_like(t));
-                    (s, if text { ValueKind::Text } else { ValueKind::Other })
+                    (
+                        s,
+                        if text {
+                            ValueKind::Text
+                        } else {
+                            ValueKind::Other
+                        },
+                    )
                 })
             })
             .collect(),
