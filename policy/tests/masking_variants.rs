@@ -360,3 +360,42 @@ fn side_channels_and_opaque_code() {
     let p = plan(&index, "SELECT id FROM documents").unwrap();
     assert_eq!(p.scrub, pgward_policy::mask::Scrub::None);
 }
+
+#[test]
+fn deep_nesting_is_refused_or_traced_without_crashing() {
+    let index = corpus_index();
+    let chain = format!("SELECT {} FROM users", vec!["email"; 5_000].join(" || "));
+    let got = plan(&index, &chain);
+    // Refused (too deep for libpg_query's decoder or for the walk) or traced: never a crash.
+    match &got {
+        Err(d) => assert!(d.rule.starts_with("masking."), "{d:?}"),
+        Ok(p) => assert_eq!(p.masked_positions(1), vec![1]),
+    }
+    let nested = format!(
+        "SELECT {}email{} FROM users",
+        "lower(".repeat(30),
+        ")".repeat(30)
+    );
+    assert_eq!(masked(&index, &nested), Some(vec![1]));
+    let subqueries = format!(
+        "SELECT {}email{} FROM users",
+        "(SELECT ".repeat(60),
+        ")".repeat(60)
+    );
+    assert!(
+        matches!(masked(&index, &subqueries), Some(v) if v == vec![1])
+            || plan(&index, &subqueries).is_err()
+    );
+}
+
+#[test]
+fn search_path_decides_which_relation_a_name_is() {
+    let index = corpus_index();
+    let other = vec!["app".to_string()];
+    // `users` is not visible on this path: an unknown relation, nothing known to mask.
+    let plans = pgward_policy::mask::mask_plan("SELECT email FROM users", &index, &other).unwrap();
+    assert!(!plans[0].masks_anything());
+    let plans =
+        pgward_policy::mask::mask_plan("SELECT email FROM public.users", &index, &other).unwrap();
+    assert_eq!(plans[0].masked_positions(1), vec![1]);
+}

@@ -1,12 +1,12 @@
 //! FROM items: relations (tables, views expanded through their definition, CTEs, relations
 //! the snapshot lacks), subqueries, functions, joins (USING/NATURAL merge, LATERAL).
 
-use pg_query::protobuf::{Alias, JoinExpr, RangeFunction, RangeVar};
+use pg_query::protobuf::{Alias, RangeFunction, RangeVar};
 use pg_query::{Node, NodeEnum};
 
 use super::names;
 use super::scope::{Col, Columns, Item, Scope};
-use super::{Analyzer, Check, Lineage, Source, SteerKind};
+use super::{Analyzer, Lineage, Source, SteerKind};
 use crate::denial::deny;
 use crate::mask::index::schemas_searched;
 use crate::types::Denial;
@@ -31,7 +31,7 @@ pub fn strings(nodes: &[Node]) -> Vec<&str> {
 }
 
 /// Renames columns after an alias' column list, as PostgreSQL does (extra aliases ignored).
-fn rename(mut columns: Columns, alias: Option<&Alias>) -> Columns {
+pub(super) fn rename(mut columns: Columns, alias: Option<&Alias>) -> Columns {
     if let Some(alias) = alias {
         for (c, name) in columns.cols.iter_mut().zip(strings(&alias.colnames)) {
             c.name = name.to_string();
@@ -311,104 +311,6 @@ impl Analyzer<'_> {
         }
         let columns = rename(Columns { cols, tail }, rf.alias.as_ref());
         Ok(item_from(&name, columns, None))
-    }
-
-    fn join(&mut self, j: &JoinExpr, scope: &Scope) -> Result<FromOut, Denial> {
-        let left = match j.larg.as_deref() {
-            Some(l) => self.range_item(l, scope)?,
-            None => return Err(unreadable()),
-        };
-        let right = {
-            // LATERAL items on the right see the left side.
-            let mut with_left = Scope::child(scope);
-            with_left.items = left.items.clone();
-            match j.rarg.as_deref() {
-                Some(r) => self.range_item(r, &with_left)?,
-                None => return Err(unreadable()),
-            }
-        };
-        let mut both = Scope::child(scope);
-        both.items = left
-            .items
-            .iter()
-            .chain(right.items.iter())
-            .cloned()
-            .collect();
-        let mut merged: Vec<String> = strings(&j.using_clause)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        if j.is_natural {
-            merged = left
-                .star
-                .cols
-                .iter()
-                .filter(|l| right.star.cols.iter().any(|r| r.name == l.name))
-                .map(|c| c.name.clone())
-                .collect();
-        }
-        let mut star = Columns::default();
-        for name in &merged {
-            let l = Lineage::union(
-                left.star
-                    .cols
-                    .iter()
-                    .filter(|c| &c.name == name)
-                    .map(|c| &c.lineage),
-            );
-            let r = Lineage::union(
-                right
-                    .star
-                    .cols
-                    .iter()
-                    .filter(|c| &c.name == name)
-                    .map(|c| &c.lineage),
-            );
-            self.checks.push(Check::Equal {
-                left: l.clone(),
-                right: r.clone(),
-                what: "a join",
-            });
-            let mut m = l;
-            m.add(&r);
-            star.cols.push(Col {
-                name: name.clone(),
-                lineage: m,
-            });
-        }
-        for side in [&left.star, &right.star] {
-            let rest = Columns {
-                cols: side
-                    .cols
-                    .iter()
-                    .filter(|c| !merged.contains(&c.name))
-                    .cloned()
-                    .collect(),
-                tail: side.tail.clone(),
-            };
-            star.extend(rest);
-        }
-        if let Some(quals) = j.quals.as_deref() {
-            self.predicate(quals, &both, "a join condition")?;
-        }
-        let mut items = both.items;
-        if let Some(alias) = j.alias.as_ref() {
-            let columns = rename(star.clone(), Some(alias));
-            items = vec![Item {
-                name: alias.aliasname.clone(),
-                columns: columns.cols.clone(),
-                rest: columns.tail.clone(),
-                unknown: None,
-            }];
-            star = columns;
-        }
-        if let Some(using_alias) = j.join_using_alias.as_ref() {
-            items.push(Item::new(
-                using_alias.aliasname.clone(),
-                star.cols[..merged.len().min(star.cols.len())].to_vec(),
-            ));
-        }
-        Ok(FromOut { items, star })
     }
 }
 

@@ -11,7 +11,9 @@
 
 mod expr;
 mod from;
+mod join;
 mod names;
+mod output_name;
 mod scope;
 mod select;
 mod steer;

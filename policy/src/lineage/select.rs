@@ -6,6 +6,7 @@ use pg_query::protobuf::{SelectStmt, WithClause};
 use pg_query::{Node, NodeEnum};
 
 use super::from::{str_of, strings};
+use super::output_name::output_name;
 use super::scope::{Col, Columns, Item, Scope};
 use super::{Analyzer, Check, Lineage, SteerKind};
 use crate::types::Denial;
@@ -14,58 +15,6 @@ use crate::types::Denial;
 const RECURSIVE_ROUNDS: usize = 8;
 
 const SETOP_UNION: i32 = 2;
-
-/// The name PostgreSQL gives an output column without an alias.
-pub fn output_name(node: &Node) -> String {
-    match node.node.as_ref() {
-        Some(NodeEnum::ColumnRef(cr)) => cr
-            .fields
-            .last()
-            .and_then(str_of)
-            .unwrap_or("?column?")
-            .to_string(),
-        Some(NodeEnum::FuncCall(f)) => strings(&f.funcname)
-            .last()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "?column?".into()),
-        Some(NodeEnum::TypeCast(tc)) => match tc.arg.as_deref().map(output_name) {
-            Some(n) if n != "?column?" => n,
-            _ => tc
-                .type_name
-                .as_ref()
-                .and_then(|t| strings(&t.names).last().map(|s| s.to_string()))
-                .unwrap_or_else(|| "?column?".into()),
-        },
-        Some(NodeEnum::AIndirection(ai)) => ai
-            .indirection
-            .iter()
-            .rev()
-            .find_map(str_of)
-            .map(str::to_string)
-            .unwrap_or_else(|| "?column?".into()),
-        Some(NodeEnum::CaseExpr(_)) => "case".into(),
-        Some(NodeEnum::CoalesceExpr(_)) => "coalesce".into(),
-        Some(NodeEnum::RowExpr(_)) => "row".into(),
-        Some(NodeEnum::AArrayExpr(_)) => "array".into(),
-        Some(NodeEnum::SubLink(s)) => match s.subselect.as_deref().and_then(|q| q.node.as_ref()) {
-            Some(NodeEnum::SelectStmt(sel)) if s.sub_link_type == 5 => sel
-                .target_list
-                .first()
-                .and_then(|t| match t.node.as_ref() {
-                    Some(NodeEnum::ResTarget(rt)) if !rt.name.is_empty() => Some(rt.name.clone()),
-                    Some(NodeEnum::ResTarget(rt)) => rt.val.as_deref().map(output_name),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "?column?".into()),
-            _ => match s.sub_link_type {
-                1 => "exists".into(),
-                7 => "array".into(),
-                _ => "?column?".into(),
-            },
-        },
-        _ => "?column?".into(),
-    }
-}
 
 impl Analyzer<'_> {
     /// The columns a query returns (SELECT, or a DML statement's RETURNING in a CTE).

@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod copy;
+mod copy_csv;
 mod from_catalog;
 pub mod index;
 pub mod plan;
