@@ -136,6 +136,19 @@ impl Analyzer<'_> {
         )
     }
 
+    /// A relation pgward cannot place: every column of unknown origin, counted as PII.
+    fn opaque_relation(&mut self, name: &str) -> FromOut {
+        self.reads_pii = true;
+        item_from(
+            name,
+            Columns {
+                cols: vec![],
+                tail: Some(Lineage::opaque()),
+            },
+            None,
+        )
+    }
+
     fn range_var(&mut self, rv: &RangeVar, scope: &Scope) -> Result<FromOut, Denial> {
         let name = alias_name(rv.alias.as_ref(), &rv.relname).to_string();
         if rv.schemaname.is_empty() {
@@ -160,10 +173,19 @@ impl Analyzer<'_> {
             ));
         }
         let index = self.index;
-        let relation = match schema {
+        let mut relation = match schema {
             Some(s) => index.relation(s, &rv.relname),
             None => index.resolve(&rv.relname, self.path()),
         };
+        if relation.is_none() && schema.is_none() && self.in_view > 0 {
+            // A view definition printed under another search_path than the one given: the
+            // name is the one relation of that name, or untraceable when several share it.
+            match index.relations_named(&rv.relname).as_slice() {
+                [only] => relation = Some(*only),
+                [] => {}
+                _ => return Ok(self.opaque_relation(&name)),
+            }
+        }
         let Some(relation) = relation else {
             let schemas: Vec<String> = match schema {
                 Some(s) => vec![s.to_string()],

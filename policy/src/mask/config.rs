@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use super::value::HashKey;
+
 /// How a masked value is shown (the contract's "Masked values" table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Strategy {
@@ -105,7 +107,7 @@ pub struct MaskConfig {
     /// `[masking.strategies]`: pattern → strategy; the first matching entry wins.
     pub strategies: Vec<(ColumnPattern, Strategy)>,
     /// The key of the `hash` strategy (from `masking.hash_key_env`).
-    pub hash_key: Vec<u8>,
+    pub hash_key: HashKey,
     pub allow: InferenceAllowances,
 }
 
@@ -174,7 +176,7 @@ impl MaskConfig {
                 .iter()
                 .map(|(p, s)| Ok((ColumnPattern::parse(p)?, parse_strategy(s)?)))
                 .collect::<Result<_, MaskConfigError>>()?,
-            hash_key,
+            hash_key: HashKey::new(&hash_key),
             allow: InferenceAllowances::parse(allow)?,
         };
         let uses_hash = config.strategy == Some(Strategy::Hash)

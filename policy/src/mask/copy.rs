@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use super::config::Strategy;
 use super::copy_csv::mask_csv_row;
-use super::value::{mask_value, ValueKind};
+use super::value::{mask_value, HashKey, ValueKind};
 
 /// The format of a COPY's data, from its options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub enum CopyMaskError {
 pub struct CopyMask {
     /// Per column: the strategy and whether the column is text-like.
     pub columns: Vec<Option<(Strategy, ValueKind)>>,
-    pub hash_key: Vec<u8>,
+    pub hash_key: HashKey,
 }
 
 impl CopyFormat {
@@ -133,7 +133,7 @@ pub fn mask_copy_data(
 pub(super) fn mask_one(
     value: Option<&[u8]>,
     column: Option<(Strategy, ValueKind)>,
-    key: &[u8],
+    key: &HashKey,
 ) -> Option<Vec<u8>> {
     match column {
         Some((s, kind)) => mask_value(value, s, kind, key),

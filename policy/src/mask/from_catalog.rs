@@ -145,5 +145,11 @@ mod tests {
         assert_eq!(plans[0].masked_positions(1), vec![1]);
         let plans = mask_plan("SELECT id FROM people", &index, &path).unwrap();
         assert!(!plans[0].masks_anything());
+        // Views printed without schema names still resolve when the given path misses.
+        let mut parts = catalog.parts().clone();
+        parts.relations[1].view_definition = Some(" SELECT people.mail AS who FROM people;".into());
+        let config = MaskConfig::new(&["app.people.mail".into()], None, &[], vec![], &[]).unwrap();
+        let index = MaskIndex::from_catalog(config, &Catalog::new(parts), vec![]);
+        assert!(index.column_strategy(101, 1).is_some());
     }
 }

@@ -182,6 +182,11 @@ impl MaskIndex {
             })
     }
 
+    /// Every relation called `name`, in any schema.
+    pub fn relations_named(&self, name: &str) -> Vec<&RelationShape> {
+        self.relations.iter().filter(|r| r.name == name).collect()
+    }
+
     pub fn view_search_path(&self) -> &[String] {
         &self.view_search_path
     }

@@ -31,7 +31,7 @@ pub mod wire;
 pub use config::{ColumnPattern, InferenceAllowances, MaskConfig, MaskConfigError, Strategy};
 pub use index::{ColumnShape, MaskIndex, RelationShape};
 pub use plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
-pub use value::ValueKind;
+pub use value::{HashKey, ValueKind};
 
 use crate::types::Denial;
 
@@ -79,4 +79,18 @@ pub fn copy_mask(plan: &MaskPlan, index: &MaskIndex) -> copy::CopyMask {
             .collect(),
         hash_key: index.config().hash_key.clone(),
     }
+}
+
+/// The mask plans of `sql` for `role`: `Ok(None)` when the role sees PII in clear
+/// (`unmasked = true`) or masking names no column.
+pub fn mask_plan_for_role(
+    sql: &str,
+    role: &crate::types::RoleRules,
+    index: &MaskIndex,
+    search_path: &[String],
+) -> Result<Option<Vec<MaskPlan>>, Denial> {
+    if role.unmasked || !index.is_active() {
+        return Ok(None);
+    }
+    mask_plan(sql, index, search_path).map(Some)
 }

@@ -23,13 +23,49 @@ pub enum ValueKind {
 
 const REDACTED: &[u8] = b"****";
 
+/// The key of the `hash` strategy, with the HMAC state after the key already computed (a
+/// clone per value instead of hashing the key each time). Debug never prints the key.
+#[derive(Clone, Default)]
+pub struct HashKey {
+    key: Vec<u8>,
+    mac: Option<Hmac<Sha256>>,
+}
+
+impl HashKey {
+    pub fn new(key: &[u8]) -> HashKey {
+        HashKey {
+            key: key.to_vec(),
+            // HMAC takes keys of any length, so this is always `Some`.
+            mac: Hmac::<Sha256>::new_from_slice(key).ok(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.key.is_empty()
+    }
+}
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashKey({} bytes)", self.key.len())
+    }
+}
+
+impl PartialEq for HashKey {
+    fn eq(&self, other: &HashKey) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for HashKey {}
+
 /// The masked form of `value` (`None` = SQL NULL). `value` is the column's bytes as the server
 /// sent them; `None` in means NULL stays NULL.
 pub fn mask_value(
     value: Option<&[u8]>,
     strategy: Strategy,
     kind: ValueKind,
-    hash_key: &[u8],
+    hash_key: &HashKey,
 ) -> Option<Vec<u8>> {
     let value = value?;
     if kind == ValueKind::Other {
@@ -70,11 +106,9 @@ fn partial(value: &[u8]) -> Vec<u8> {
 }
 
 /// `hash:` + the first 16 hex digits of HMAC-SHA-256(key, value).
-fn hash(value: &[u8], key: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length, so this never fails.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return REDACTED.to_vec(),
+fn hash(value: &[u8], key: &HashKey) -> Vec<u8> {
+    let Some(mut mac) = key.mac.clone() else {
+        return REDACTED.to_vec();
     };
     mac.update(value);
     let digest = mac.finalize().into_bytes();
@@ -94,7 +128,7 @@ mod tests {
     use super::*;
 
     fn text(v: &str, s: Strategy) -> Option<String> {
-        mask_value(Some(v.as_bytes()), s, ValueKind::Text, b"k")
+        mask_value(Some(v.as_bytes()), s, ValueKind::Text, &HashKey::new(b"k"))
             .map(|b| String::from_utf8(b).unwrap())
     }
 
@@ -117,8 +151,18 @@ mod tests {
 
     #[test]
     fn hash_depends_on_the_key() {
-        let a = mask_value(Some(b"v"), Strategy::Hash, ValueKind::Text, b"k1");
-        let b = mask_value(Some(b"v"), Strategy::Hash, ValueKind::Text, b"k2");
+        let a = mask_value(
+            Some(b"v"),
+            Strategy::Hash,
+            ValueKind::Text,
+            &HashKey::new(b"k1"),
+        );
+        let b = mask_value(
+            Some(b"v"),
+            Strategy::Hash,
+            ValueKind::Text,
+            &HashKey::new(b"k2"),
+        );
         assert_ne!(a, b);
     }
 
@@ -131,10 +175,18 @@ mod tests {
             Strategy::Null,
         ] {
             assert_eq!(
-                mask_value(Some(&[0, 0, 0, 7]), s, ValueKind::Other, b"k"),
+                mask_value(
+                    Some(&[0, 0, 0, 7]),
+                    s,
+                    ValueKind::Other,
+                    &HashKey::new(b"k")
+                ),
                 None
             );
-            assert_eq!(mask_value(None, s, ValueKind::Text, b"k"), None);
+            assert_eq!(
+                mask_value(None, s, ValueKind::Text, &HashKey::new(b"k")),
+                None
+            );
         }
     }
 
@@ -145,7 +197,7 @@ mod tests {
                 Some(&[0xff, 0xfe, b'a', b'b', b'c', b'd', b'e', b'f']),
                 Strategy::Partial,
                 ValueKind::Text,
-                b""
+                &HashKey::new(b"")
             ),
             Some(b"****".to_vec())
         );

@@ -6,7 +6,7 @@ use thiserror::Error;
 use super::config::Strategy;
 use super::index::MaskIndex;
 use super::plan::MaskPlan;
-use super::value::{mask_value, ValueKind};
+use super::value::{mask_value, HashKey, ValueKind};
 
 /// What RowDescription says of one result column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct FieldInfo {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BoundMask {
     columns: Vec<Option<(Strategy, ValueKind)>>,
-    hash_key: Vec<u8>,
+    hash_key: HashKey,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -117,7 +117,7 @@ impl BoundMask {
         self.columns.is_empty()
     }
 
-    pub fn hash_key(&self) -> &[u8] {
+    pub fn hash_key(&self) -> &HashKey {
         &self.hash_key
     }
 }
