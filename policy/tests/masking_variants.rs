@@ -249,9 +249,12 @@ fn cursors_and_prepared_statements_carry_their_plan() {
     assert_eq!(p.masked_positions(2), vec![1]);
     assert!(plan(&index, "PREPARE q AS SELECT id FROM users ORDER BY ssn").is_err());
     assert!(plan(&index, "DECLARE c CURSOR FOR SELECT u FROM users u").is_err());
+    let fetch = plan(&index, "FETCH 10 FROM c").unwrap();
+    assert_eq!(fetch.source, ResultSource::Fetches("c".into()));
     assert_eq!(
-        plan(&index, "FETCH 10 FROM c").unwrap().source,
-        ResultSource::Fetches("c".into())
+        fetch.masked_positions(3),
+        vec![1, 2, 3],
+        "without the cursor's plan: all"
     );
     assert_eq!(
         plan(&index, "EXECUTE q('x')").unwrap().source,

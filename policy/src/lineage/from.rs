@@ -220,7 +220,12 @@ impl Analyzer<'_> {
                 lineage: Lineage::of(Source::Column(relation.oid, c.attnum)),
             })
             .collect();
-        if let Some(definition) = &relation.view_definition {
+        // PostgreSQL's own views read only system catalogs (pg_stats is refused by name).
+        let system = matches!(
+            relation.schema.as_str(),
+            "pg_catalog" | "information_schema"
+        );
+        if let (Some(definition), false) = (&relation.view_definition, system) {
             let view = self.view_columns(definition)?;
             for (i, c) in cols.iter_mut().enumerate() {
                 c.lineage.add(&view.lineage_at(i));

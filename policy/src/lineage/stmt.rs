@@ -61,14 +61,20 @@ fn plan_statement(
             type_oid: a.copied_type(&c.lineage),
         })
         .collect();
-    let rest = columns.tail.as_ref().and_then(|t| a.strategy(t));
-    let scrub = if a.opaque_code {
+    let mut rest = columns.tail.as_ref().and_then(|t| a.strategy(t));
+    let mut scrub = if a.opaque_code {
         Scrub::All
     } else if a.reads_pii {
         Scrub::Values
     } else {
         Scrub::None
     };
+    if matches!(source, ResultSource::Executes(_) | ResultSource::Fetches(_)) {
+        // The rows are described by the plan made at PREPARE/DECLARE, which the relay
+        // substitutes; should it not, everything is masked.
+        rest = Some(Strategy::Redact);
+        scrub = scrub.max(Scrub::Values);
+    }
     Ok(MaskPlan {
         source,
         columns: masked,

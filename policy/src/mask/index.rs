@@ -103,6 +103,9 @@ impl MaskIndex {
             let Some(definition) = &r.view_definition else {
                 continue;
             };
+            if matches!(r.schema.as_str(), "pg_catalog" | "information_schema") {
+                continue;
+            }
             match lineage::view_column_strategies(definition, &index) {
                 Ok(strategies) => {
                     for (c, s) in r.columns.iter().zip(strategies) {

@@ -30,9 +30,10 @@ pub enum ResultSource {
     DeclaresCursor(String),
     /// PREPARE (SQL): the plan applies to later EXECUTEs of this name.
     Prepares(String),
-    /// EXECUTE: use the plan recorded at PREPARE.
+    /// EXECUTE: use the plan recorded at PREPARE (this plan itself masks every column, in
+    /// case the relay has none recorded).
     Executes(String),
-    /// FETCH / MOVE: use the plan recorded at DECLARE.
+    /// FETCH / MOVE: use the plan recorded at DECLARE (this plan itself masks every column).
     Fetches(String),
 }
 
