@@ -286,6 +286,17 @@ fn strategies_follow_the_config_and_transforms_never_show_partial() {
         p.masked_names(),
         vec!["email", "reverse", "ssn", "token", "md5", "?column?"]
     );
+    // Through a view, and across UNION ALL branches of the same strategy, a copy keeps it.
+    let p = plan(&index, "SELECT email FROM user_directory").unwrap();
+    assert_eq!(p.columns[0].strategy, Some(Strategy::Partial));
+    let p = plan(&index, "SELECT email FROM users UNION ALL SELECT 'x'").unwrap();
+    assert_eq!(p.columns[0].strategy, Some(Strategy::Partial));
+    let p = plan(
+        &index,
+        "SELECT email FROM users UNION ALL SELECT ssn FROM users",
+    )
+    .unwrap();
+    assert_eq!(p.columns[0].strategy, Some(Strategy::Redact));
 }
 
 #[test]

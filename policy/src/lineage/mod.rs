@@ -259,8 +259,11 @@ impl<'a> Analyzer<'a> {
                 _ => Strategy::Redact,
             })
             .collect();
-        match strategies.as_slice() {
-            [only] if !l.transformed && l.sources.len() == 1 => Some(*only),
+        // A plain copy of columns that share a strategy (a view's column and its table's, or
+        // UNION ALL branches) is masked with it; anything computed gets the combined one.
+        let plain_copy = !l.transformed && !l.sources.contains(&Source::Opaque);
+        match strategies.split_first() {
+            Some((first, rest)) if plain_copy && rest.iter().all(|s| s == first) => Some(*first),
             _ => Some(Strategy::combined(strategies)),
         }
     }
