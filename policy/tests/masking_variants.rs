@@ -127,6 +127,14 @@ fn lookups_by_value_stay_allowed() {
             Some(&[]),
         ),
         ("SELECT id FROM users WHERE NOT (ssn = '1')", Some(&[])),
+        (
+            "SELECT id FROM users WHERE email OPERATOR(pg_catalog.=) 'x'",
+            Some(&[]),
+        ),
+        (
+            "SELECT id FROM users WHERE email NOT IN ('x', 'y')",
+            Some(&[]),
+        ),
     ]);
 }
 
@@ -145,6 +153,10 @@ fn inference_through_predicates_is_refused() {
         ("SELECT id FROM users WHERE email::varchar(1) = 'z'", DENY),
         ("SELECT id FROM users WHERE phone IS NULL", DENY),
         ("SELECT id FROM users WHERE email <> 'x'", DENY),
+        ("SELECT id FROM users WHERE email OPERATOR(public.=) 'x'", DENY),
+        ("SELECT id FROM users WHERE email <> ANY(ARRAY['x'])", DENY),
+        ("SELECT id FROM users WHERE email IS DISTINCT FROM 'x'", DENY),
+        ("SELECT id FROM users WHERE email ~~ 'a%'", DENY),
         ("SELECT CASE WHEN email LIKE 'a%' THEN 1 ELSE 0 END FROM users", DENY),
         ("SELECT CASE email WHEN 'x' THEN 1 END FROM users", DENY),
         ("SELECT id FROM users ORDER BY email", DENY),
@@ -297,6 +309,8 @@ fn strategies_follow_the_config_and_transforms_never_show_partial() {
     )
     .unwrap();
     assert_eq!(p.columns[0].strategy, Some(Strategy::Redact));
+    let p = plan(&index, "SELECT id, email, ssn FROM users").unwrap();
+    assert_eq!(p.to_string(), "masked: email #2 (partial), ssn #3 (redact)");
 }
 
 #[test]

@@ -14,8 +14,13 @@ const AEXPR_OP_ANY: i32 = 2;
 const AEXPR_IN: i32 = 7;
 const SUBLINK_ANY: i32 = 3;
 
+/// `=` or `OPERATOR(pg_catalog.=)`; an operator from another schema may compare anyhow.
 fn is_equality(name: &[Node]) -> bool {
-    matches!(strings(name).last(), Some(&"="))
+    matches!(strings(name).as_slice(), ["="] | ["pg_catalog", "="])
+}
+
+fn is_equality_or_inequality(name: &[Node]) -> bool {
+    is_equality(name) || matches!(strings(name).as_slice(), ["<>"] | ["pg_catalog", "<>"])
 }
 
 impl Analyzer<'_> {
@@ -62,8 +67,8 @@ impl Analyzer<'_> {
                 Ok(())
             }
             Some(NodeEnum::AExpr(a))
-                if (a.kind == AEXPR_IN || a.kind == AEXPR_OP_ANY)
-                    && matches!(strings(&a.name).last(), Some(&"=") | Some(&"<>")) =>
+                if (a.kind == AEXPR_IN && is_equality_or_inequality(&a.name))
+                    || (a.kind == AEXPR_OP_ANY && is_equality(&a.name)) =>
             {
                 let left = self.opt_lineage(a.lexpr.as_deref(), scope)?;
                 let items: Vec<&Node> = match a.rexpr.as_deref().and_then(|r| r.node.as_ref()) {

@@ -102,3 +102,26 @@ impl MaskPlan {
             .collect()
     }
 }
+
+/// `masked: email (partial), ssn (redact)` or `masked: none` (for `pgward explain`).
+impl std::fmt::Display for MaskPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut masked: Vec<String> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.strategy
+                    .map(|s| format!("{} #{} ({})", c.name, i + 1, s.as_str()))
+            })
+            .collect();
+        if let Some(s) = self.rest {
+            masked.push(format!("every further column ({})", s.as_str()));
+        }
+        if masked.is_empty() {
+            write!(f, "masked: none")
+        } else {
+            write!(f, "masked: {}", masked.join(", "))
+        }
+    }
+}
