@@ -211,6 +211,7 @@ fn whole_rows_query_strings_statistics_and_copies() {
         ("CREATE MATERIALIZED VIEW leak AS SELECT email FROM users", DENY),
         ("CREATE VIEW leak AS SELECT phone FROM users", DENY),
         ("INSERT INTO documents (name) SELECT email FROM users", DENY),
+        ("INSERT INTO users (email) VALUES ('a') ON CONFLICT (email) DO UPDATE SET full_name = users.ssn", DENY),
         ("UPDATE documents d SET name = u.ssn FROM users u WHERE u.id = d.user_id", DENY),
         ("WITH m AS (DELETE FROM users WHERE id = 1 RETURNING email) INSERT INTO documents (name) SELECT email FROM m", DENY),
         ("EXPLAIN ANALYZE SELECT id FROM users WHERE email LIKE 'a%'", DENY),
@@ -240,6 +241,8 @@ fn allowed_writes_and_copies_without_pii() {
             Some(&[2]),
         ),
         ("EXPLAIN SELECT email FROM users", Some(&[])),
+        ("INSERT INTO users (email) VALUES ('a@b.c') ON CONFLICT (email) DO UPDATE SET full_name = EXCLUDED.full_name", Some(&[])),
+        ("UPDATE users SET status = 'x' WHERE CURRENT OF c", Some(&[])),
         ("SELECT 1", Some(&[])),
         ("SET search_path = public", Some(&[])),
     ]);

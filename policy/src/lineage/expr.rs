@@ -62,6 +62,7 @@ impl Analyzer<'_> {
             | NodeEnum::AConst(_)
             | NodeEnum::SqlvalueFunction(_)
             | NodeEnum::SetToDefault(_)
+            | NodeEnum::CurrentOfExpr(_)
             | NodeEnum::Integer(_)
             | NodeEnum::Float(_)
             | NodeEnum::Boolean(_)

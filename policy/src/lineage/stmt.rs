@@ -299,6 +299,19 @@ impl Analyzer<'_> {
                     });
                 }
                 if let Some(oc) = s.on_conflict_clause.as_deref() {
+                    // EXCLUDED holds the row being inserted, whose values were judged above.
+                    let excluded = scope
+                        .star
+                        .cols
+                        .iter()
+                        .map(|c| super::scope::Col {
+                            name: c.name.clone(),
+                            lineage: Lineage::default(),
+                        })
+                        .collect();
+                    scope
+                        .items
+                        .push(super::scope::Item::new("excluded", excluded));
                     let mut l = Lineage::default();
                     for t in &oc.target_list {
                         l.add(&self.expr(t, &scope)?);
