@@ -430,3 +430,67 @@ fn search_path_decides_which_relation_a_name_is() {
         pgward_policy::mask::mask_plan("SELECT email FROM public.users", &index, &other).unwrap();
     assert_eq!(plans[0].masked_positions(1), vec![1]);
 }
+
+/// Views as the catalog loader sees them: `pg_get_viewdef` under an empty search_path (text
+/// captured from PostgreSQL 15), a view over a view, a computed column.
+#[test]
+fn views_from_pg_get_viewdef_carry_the_mask() {
+    use pgward_policy::mask::{ColumnShape, MaskConfig, MaskIndex, RelationShape};
+    let schema = std::fs::read_to_string(corpus_file("schema.sql")).unwrap();
+    let mut relations: Vec<RelationShape> = relations(&schema)
+        .into_iter()
+        .filter(|r| r.view_definition.is_none())
+        .collect();
+    let view = |oid: u32, name: &str, cols: &[&str], def: &str| RelationShape {
+        oid,
+        schema: "public".into(),
+        name: name.into(),
+        columns: cols
+            .iter()
+            .zip(1i16..)
+            .map(|(c, attnum)| ColumnShape {
+                name: (*c).into(),
+                attnum,
+                type_oid: 25,
+            })
+            .collect(),
+        view_definition: Some(def.into()),
+    };
+    relations.push(view(
+        90_001,
+        "user_directory",
+        &["id", "email", "full_name", "status"],
+        " SELECT users.id,\n    users.email,\n    users.full_name,\n    users.status\n   FROM public.users;",
+    ));
+    relations.push(view(
+        90_002,
+        "v2",
+        &["id", "contact", "p"],
+        " SELECT d.id,\n    u.email AS contact,\n    lower(u.phone) AS p\n   FROM (public.documents d\n     JOIN public.users u ON ((u.id = d.user_id)));",
+    ));
+    relations.push(view(
+        90_003,
+        "v3",
+        &["id", "email", "full_name", "status"],
+        " SELECT user_directory.id,\n    user_directory.email,\n    user_directory.full_name,\n    user_directory.status\n   FROM public.user_directory\n  WHERE (user_directory.status = 'active'::text);",
+    ));
+    let config = MaskConfig::new(&pii_columns(&schema), None, &[], vec![], &[]).unwrap();
+    let index = MaskIndex::build(config, relations, [], vec![]);
+    for (oid, pii) in [
+        (90_001, vec![false, true, true, false]),
+        (90_002, vec![false, true, true]),
+        (90_003, vec![false, true, true, false]),
+    ] {
+        let got: Vec<bool> = (1..=pii.len() as i16)
+            .map(|a| index.column_strategy(oid, a).is_some())
+            .collect();
+        assert_eq!(got, pii, "view {oid}");
+    }
+    assert_eq!(masked(&index, "SELECT * FROM v3"), Some(vec![2, 3]));
+    assert_eq!(masked(&index, "SELECT id, p FROM v2"), Some(vec![2]));
+    // The view's own WHERE on a non-PII column is the owner's; the reader's LIKE is refused.
+    assert_eq!(
+        masked(&index, "SELECT contact FROM v2 WHERE contact LIKE 'a%'"),
+        None
+    );
+}
