@@ -215,6 +215,9 @@ fn whole_rows_query_strings_statistics_and_copies() {
         ("UPDATE documents d SET name = u.ssn FROM users u WHERE u.id = d.user_id", DENY),
         ("WITH m AS (DELETE FROM users WHERE id = 1 RETURNING email) INSERT INTO documents (name) SELECT email FROM m", DENY),
         ("EXPLAIN ANALYZE SELECT id FROM users WHERE email LIKE 'a%'", DENY),
+        ("ALTER TABLE users ALTER COLUMN status TYPE text USING email", DENY),
+        ("CREATE RULE r AS ON UPDATE TO users DO ALSO INSERT INTO documents (name) VALUES (NEW.email)", DENY),
+        ("CREATE POLICY p ON users USING (email LIKE 'a%')", DENY),
     ]);
 }
 
@@ -245,6 +248,8 @@ fn allowed_writes_and_copies_without_pii() {
         ("UPDATE users SET status = 'x' WHERE CURRENT OF c", Some(&[])),
         ("SELECT 1", Some(&[])),
         ("SET search_path = public", Some(&[])),
+        ("ALTER TABLE users ADD COLUMN note text", Some(&[])),
+        ("CREATE INDEX ON documents (name)", Some(&[])),
     ]);
 }
 
@@ -390,6 +395,8 @@ fn side_channels_and_opaque_code() {
     assert_eq!(p.scrub, pgward_policy::mask::Scrub::Values);
     let p = plan(&index, "SELECT id FROM documents").unwrap();
     assert_eq!(p.scrub, pgward_policy::mask::Scrub::None);
+    let p = plan(&index, "ALTER TABLE users ALTER COLUMN ssn TYPE int").unwrap();
+    assert_eq!(p.scrub, pgward_policy::mask::Scrub::Values);
 }
 
 #[test]

@@ -246,8 +246,74 @@ impl Analyzer<'_> {
                     "run the code through a role without masking",
                 ))
             }
-            _ => (ResultSource::NoRows, None),
+            other => {
+                self.other_statement(other)?;
+                (ResultSource::NoRows, None)
+            }
         })
+    }
+
+    /// Statements without rows (DDL, SET, ...): one that names a relation with PII has its
+    /// errors scrubbed (`ALTER TABLE users ALTER email TYPE int` reports values), and those
+    /// that would run expressions over such a relation later or now (USING, rules, triggers,
+    /// row security policies) are refused.
+    fn other_statement(&mut self, node: &NodeEnum) -> Result<(), Denial> {
+        let named = match node {
+            NodeEnum::AlterTableStmt(s) => s.relation.as_ref(),
+            NodeEnum::RuleStmt(s) => s.relation.as_ref(),
+            NodeEnum::CreateTrigStmt(s) => s.relation.as_ref(),
+            NodeEnum::CreatePolicyStmt(s) => s.table.as_ref(),
+            NodeEnum::AlterPolicyStmt(s) => s.table.as_ref(),
+            NodeEnum::IndexStmt(s) => s.relation.as_ref(),
+            _ => None,
+        };
+        let mut touches_pii = false;
+        let mut relations: Vec<&pg_query::protobuf::RangeVar> = named.into_iter().collect();
+        for (inner, _, _, _) in node.nodes() {
+            if let pg_query::NodeRef::RangeVar(rv) = inner {
+                relations.push(rv);
+            }
+        }
+        for rv in relations {
+            let relation = if rv.schemaname.is_empty() {
+                self.index.resolve(&rv.relname, self.path())
+            } else {
+                self.index.relation(&rv.schemaname, &rv.relname)
+            };
+            touches_pii |= relation.is_some_and(|r| self.index.has_pii(r.oid));
+        }
+        if !touches_pii {
+            return Ok(());
+        }
+        self.reads_pii = true;
+        let runs_expressions = match node {
+            // `ALTER COLUMN ... TYPE ... USING expr` and defaults computed from columns.
+            NodeEnum::AlterTableStmt(s) => s.cmds.iter().any(|c| match c.node.as_ref() {
+                Some(NodeEnum::AlterTableCmd(cmd)) => {
+                    match cmd.def.as_deref().and_then(|d| d.node.as_ref()) {
+                        Some(NodeEnum::ColumnDef(cd)) => cd
+                            .raw_default
+                            .as_deref()
+                            .is_some_and(|e| !matches!(e.node, Some(NodeEnum::AConst(_)))),
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }),
+            NodeEnum::RuleStmt(_)
+            | NodeEnum::CreateTrigStmt(_)
+            | NodeEnum::CreatePolicyStmt(_)
+            | NodeEnum::AlterPolicyStmt(_) => true,
+            _ => false,
+        };
+        if runs_expressions {
+            return Err(deny(
+                "masking.ddl",
+                "this statement would run expressions over masked columns",
+                "ask a role without masking to make this change",
+            ));
+        }
+        Ok(())
     }
 
     /// INSERT/UPDATE/DELETE/MERGE: values written from PII are copies out; WHERE steers; the
