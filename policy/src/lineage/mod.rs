@@ -4,10 +4,11 @@
 //! the whole statement has been read (whether an opaque origin counts as PII depends on
 //! whether the statement reads PII at all).
 //!
-//! Rooms: [`scope`] (range items and name resolution), [`from`] (FROM items, joins, CTE and
-//! view expansion), [`select`] (SELECT bodies, set operations, VALUES), [`expr`]
-//! (expressions), [`steer`] (predicates and other steering positions), [`stmt`] (statement
-//! kinds), [`names`] (functions and relations with a fixed meaning).
+//! Rooms: [`scope`] (range items and name resolution), [`from`] (FROM items, CTE and view
+//! expansion), [`join`], [`select`] (SELECT bodies, set operations, VALUES, clauses),
+//! [`output_name`], [`expr`] (expressions), [`steer`] (predicates), [`stmt`] (statement
+//! kinds, plans), [`writes`] (INSERT/UPDATE/DELETE/MERGE, DDL), [`names`] (functions and
+//! relations with a fixed meaning).
 
 mod expr;
 mod from;
@@ -18,6 +19,7 @@ mod scope;
 mod select;
 mod steer;
 mod stmt;
+mod writes;
 
 pub use stmt::{analyze, analyze_parsed, view_column_strategies};
 
