@@ -97,6 +97,23 @@ fn aggregates_windows_views() {
 }
 
 #[test]
+fn everyday_work_of_a_masked_engineer() {
+    check(&[
+        ("SELECT * FROM users WHERE id = ANY('{1,2}') ORDER BY created_at DESC LIMIT 5", Some(&[2, 3, 4, 5, 6])),
+        ("SELECT id, email FROM users WHERE created_at > now() - interval '1 day' ORDER BY created_at", Some(&[2])),
+        ("SELECT status, count(*) FROM users GROUP BY status ORDER BY 2 DESC", Some(&[])),
+        ("SELECT DISTINCT status FROM users", Some(&[])),
+        ("SELECT u.id, d.name, d.status FROM users u JOIN documents d ON d.user_id = u.id WHERE u.email = 'a@b.c' ORDER BY d.created_at", Some(&[])),
+        ("SELECT i.invoice_number, i.total_amount FROM invoices i JOIN users u ON u.organization_id = i.organization_id WHERE u.email = $1", Some(&[])),
+        ("SELECT d.* FROM documents d WHERE d.user_id = (SELECT id FROM users WHERE email = 'a@b.c')", Some(&[])),
+        ("SELECT count(*) FROM documents WHERE status = 'failed' AND error_message LIKE '%timeout%'", Some(&[])),
+        ("SELECT id, status, row_number() OVER (PARTITION BY status ORDER BY created_at) FROM users", Some(&[])),
+        ("WITH recent AS (SELECT * FROM users WHERE created_at > now() - interval '7 days') SELECT id, email, status FROM recent", Some(&[2])),
+        ("SELECT id, email FROM users WHERE id = 1 FOR UPDATE", Some(&[2])),
+    ]);
+}
+
+#[test]
 fn lookups_by_value_stay_allowed() {
     check(&[
         ("SELECT id FROM users WHERE email = 'a@b.c'", Some(&[])),
