@@ -401,22 +401,12 @@ fn judge_set(set: &Set, ctx: &Ctx<'_>) -> Judged {
 
 fn reset(r: &Reset, ctx: &Ctx<'_>) -> Judged {
     match r {
+        // RESET ALL returns every setting to its session default: the pins pgward put in the
+        // upstream connection's startup options (read-only mode, statement_timeout, lexer
+        // settings) are those defaults, so nothing a role's rules name is loosened.
         Reset::ALL => {
             let mut j = Judged::new(K::Reset);
             j.info.session_change = Some(SessionChange::Other);
-            if ctx.role.access == Access::ReadOnly {
-                j.deny(deny(
-                    "read_only.loosen",
-                    "read-only role may not run RESET ALL",
-                    "RESET the settings one by one",
-                ));
-            } else if ctx.role.statement_timeout_ms.is_some() {
-                j.deny(deny(
-                    "session.statement_timeout",
-                    "RESET ALL would remove the role's statement_timeout",
-                    "RESET the settings one by one",
-                ));
-            }
             j
         }
         Reset::SessionAuthorization => {

@@ -1,5 +1,6 @@
 //! What judging one statement needs, and what it yields.
 
+use crate::catalog::Catalog;
 use crate::functions::FunctionPolicy;
 use crate::types::{Denial, RoleRules, StatementInfo, StatementKind};
 
@@ -8,6 +9,8 @@ pub struct Ctx<'a> {
     pub role: &'a RoleRules,
     pub search_path: &'a [String],
     pub functions: &'a FunctionPolicy,
+    /// The upstream's catalog snapshot, when the proxy has loaded one.
+    pub catalog: Option<&'a Catalog>,
 }
 
 /// The judgement of one statement.

@@ -75,6 +75,11 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                 ));
             }
             for call in &facts.functions {
+                // set_config with literal arguments is the SET it amounts to.
+                if is_set_config(&call.name) {
+                    judge_set_config(call, ctx, j);
+                    continue;
+                }
                 match ctx.functions.judge(&call.name, ctx.search_path) {
                     FunctionVerdict::Safe => {}
                     FunctionVerdict::SideEffect(name) => j.deny(deny(
@@ -85,7 +90,7 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                     FunctionVerdict::Unknown(name) => j.deny(deny(
                         "read_only.unknown_function",
                         format!("function {name} is not known to be read-only"),
-                        "ask an administrator to list it in safe_functions, or use a read-write role",
+                        "ask an administrator to list it under [functions] safe, or use a read-write role",
                     )),
                 }
             }

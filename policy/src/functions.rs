@@ -20,6 +20,8 @@ use crate::ident::fold_identifier;
 /// Side-effect-free pg_catalog functions (and SQL-syntax functions sqlparser shows as calls).
 #[rustfmt::skip]
 const ALLOWED: &[&str] = &[
+    // releasing one's own advisory locks (asyncpg's pool reset)
+    "pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all",
     // SQL syntax that sqlparser presents as function calls
     "coalesce", "nullif", "greatest", "least", "row", "array", "current_user", "session_user",
     "current_role", "user", "current_catalog", "current_schema", "current_schemas", "current_date",
@@ -175,8 +177,7 @@ const DENIED: &[&str] = &[
     "pg_stat_reset_single_function_counters", "pg_stat_reset_slru",
     "pg_stat_reset_replication_slot", "pg_stat_reset_subscription_stats",
     "pg_stat_reset_backend_stats", "pg_stat_clear_snapshot", "pg_stat_force_next_flush",
-    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_unlock",
-    "pg_advisory_unlock_shared", "pg_advisory_unlock_all", "pg_advisory_xact_lock",
+    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_xact_lock",
     "pg_advisory_xact_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
     "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared", "lo_import", "lo_export",
     "lo_create", "lo_creat", "lo_unlink", "lo_open", "lo_close", "lo_put", "lo_get",

@@ -17,23 +17,31 @@ mod classify;
 mod context;
 mod denial;
 mod dml;
+mod duration;
 mod fallback;
+mod filter;
 mod functions;
 mod ident;
 mod lineage;
 pub mod mask;
 mod normalize;
 mod parse;
+mod pg_facts;
+mod pg_judge;
+mod reach;
 mod settings;
 mod startup;
+mod syntax;
 mod types;
 mod walk;
 mod where_clause;
 
 pub use catalog::Catalog;
+pub use duration::parse_pg_duration;
 pub use ident::{fold_identifier, parse_search_path};
 pub use normalize::UNPARSED;
 pub use startup::parse_startup_options;
+pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 
 use std::sync::Arc;
@@ -123,7 +131,21 @@ impl Engine {
             role: facts.role,
             search_path: facts.search_path,
             functions: &self.functions,
+            catalog: self.catalog.as_deref(),
         };
+        let max = match self.config.max_statement_bytes {
+            0 => syntax::DEFAULT_MAX_STATEMENT_BYTES,
+            n => n,
+        };
+        if sql.len() > max {
+            let decision = Decision {
+                verdict: Verdict::Deny(syntax::too_large(sql.len(), max)),
+                fingerprint,
+                normalized,
+                statements: vec![],
+            };
+            return (decision, false);
+        }
         let units = match parse::parse(sql) {
             Ok(units) => units,
             Err(denial) => {
@@ -141,10 +163,23 @@ impl Engine {
         let mut statements = Vec::with_capacity(units.len());
         let mut verdict = Verdict::Allow;
         let mut cacheable = true;
-        for unit in &units {
-            let judged: Judged = match unit {
-                parse::Unit::Sql(stmt) => classify::judge(stmt, &ctx),
-                parse::Unit::Pg(pg) => fallback::judge(*pg, &ctx),
+        for parsed in &units {
+            let judged: Judged = if pg_judge::decides_alone(&parsed.facts) {
+                pg_judge::judge_alone(&parsed.facts, &ctx)
+            } else {
+                match &parsed.unit {
+                    parse::Unit::Sql(stmt) => {
+                        let mut j = classify::judge(stmt, &ctx);
+                        pg_judge::check(&parsed.facts, &ctx, &mut j);
+                        j
+                    }
+                    parse::Unit::Pg(pg) => {
+                        let mut j = fallback::judge(*pg, &ctx);
+                        pg_judge::check(&parsed.facts, &ctx, &mut j);
+                        j
+                    }
+                    parse::Unit::PgOnly => pg_judge::judge_alone(&parsed.facts, &ctx),
+                }
             };
             cacheable &= judged.cacheable;
             if let (Verdict::Allow, Err(d)) = (&verdict, judged.verdict) {

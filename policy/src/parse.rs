@@ -17,12 +17,15 @@ use sqlparser::parser::Parser;
 
 use crate::dml::query_kind;
 use crate::fallback::{self, PgStatement};
+use crate::pg_facts::PgFacts;
 use crate::types::{Denial, StatementKind};
 
 /// One statement ready to be judged.
 pub enum Unit {
     Sql(Box<Statement>),
     Pg(PgStatement),
+    /// Judged from PostgreSQL's facts alone ([`crate::pg_judge::judge_alone`]).
+    PgOnly,
 }
 
 /// Families compared between the two parsers.
@@ -279,18 +282,52 @@ fn disagreement(what: &str) -> Denial {
     )
 }
 
-/// Parses `sql` into statements to judge, or the reason it cannot be analyzed.
-pub fn parse(sql: &str) -> Result<Vec<Unit>, Denial> {
-    let pg =
-        pg_query::parse(sql, 0).map_err(|e| unanalyzable("postgres parser", &e.to_string()))?;
-    let raw = &pg.protobuf.stmts;
-    let pg_nodes: Vec<Option<&NodeEnum>> = raw
-        .iter()
-        .map(|r| r.stmt.as_ref().and_then(|n| n.node.as_ref()))
-        .collect();
+/// More AND/OR terms than this and sqlparser's binary tree for the text grows too deep to
+/// walk safely: the statement is judged from PostgreSQL's (flat) tree alone.
+const MAX_SQLPARSER_BOOL_TERMS: usize = 256;
 
-    match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-        Ok(stmts) => {
+/// One statement as both parsers read it.
+pub struct Parsed {
+    pub unit: Unit,
+    /// PostgreSQL's facts: the authority for what the statement runs.
+    pub facts: PgFacts,
+}
+
+/// The text of statement `r` of `sql`, as PostgreSQL split it.
+fn statement_text<'a>(sql: &'a str, r: &pg_query::protobuf::RawStmt) -> Option<&'a str> {
+    let start = usize::try_from(r.stmt_location).ok()?;
+    if r.stmt_len == 0 {
+        sql.get(start..)
+    } else {
+        let len = usize::try_from(r.stmt_len).ok()?;
+        sql.get(start..start.checked_add(len)?)
+    }
+}
+
+/// Parses `sql` into statements to judge, or the reason it cannot be analyzed.
+pub fn parse(sql: &str) -> Result<Vec<Parsed>, Denial> {
+    let pg = pg_query::parse(sql, 0).map_err(|e| crate::syntax::parse_failure(sql, &e))?;
+    let raw = &pg.protobuf.stmts;
+    let mut pg_nodes: Vec<&NodeEnum> = Vec::with_capacity(raw.len());
+    let mut facts: Vec<PgFacts> = Vec::with_capacity(raw.len());
+    for (i, r) in raw.iter().enumerate() {
+        let Some(node) = r.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
+            return Err(disagreement(&format!("statement {}: empty", i + 1)));
+        };
+        pg_nodes.push(node);
+        facts.push(PgFacts::of(node).map_err(|e| unanalyzable("postgres tree", &e))?);
+    }
+    let sqlparser_safe = facts
+        .iter()
+        .all(|f| f.bool_args <= MAX_SQLPARSER_BOOL_TERMS);
+    let whole = if sqlparser_safe {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()
+    } else {
+        None
+    };
+    let mut units = Vec::with_capacity(raw.len());
+    match whole {
+        Some(stmts) => {
             if stmts.len() != pg_nodes.len() {
                 return Err(disagreement(&format!(
                     "statement count: {} vs {}",
@@ -298,11 +335,7 @@ pub fn parse(sql: &str) -> Result<Vec<Unit>, Denial> {
                     pg_nodes.len()
                 )));
             }
-            let mut units = Vec::with_capacity(stmts.len());
-            for (i, (stmt, node)) in stmts.into_iter().zip(pg_nodes).enumerate() {
-                let Some(node) = node else {
-                    return Err(disagreement(&format!("statement {}: empty", i + 1)));
-                };
+            for (i, (stmt, node)) in stmts.into_iter().zip(&pg_nodes).enumerate() {
                 let (a, b) = (sql_family(&stmt), pg_family(node));
                 if a != b {
                     return Err(disagreement(&format!(
@@ -312,27 +345,20 @@ pub fn parse(sql: &str) -> Result<Vec<Unit>, Denial> {
                 }
                 units.push(Unit::Sql(Box::new(stmt)));
             }
-            Ok(units)
         }
-        Err(whole_err) => {
-            let mut units = Vec::with_capacity(raw.len());
+        None => {
             for (i, r) in raw.iter().enumerate() {
-                let Some(node) = pg_nodes[i] else {
-                    return Err(disagreement(&format!("statement {}: empty", i + 1)));
-                };
-                let start = usize::try_from(r.stmt_location).unwrap_or(usize::MAX);
-                let text = if r.stmt_len == 0 {
-                    sql.get(start..)
-                } else {
-                    usize::try_from(r.stmt_len)
-                        .ok()
-                        .and_then(|len| sql.get(start..start.checked_add(len)?))
-                };
-                let Some(text) = text else {
+                let node = pg_nodes[i];
+                let Some(text) = statement_text(sql, r) else {
                     return Err(unanalyzable("split", "statement boundary"));
                 };
-                match Parser::parse_sql(&PostgreSqlDialect {}, text) {
-                    Ok(mut one) if one.len() == 1 => {
+                let one = if sqlparser_safe {
+                    Parser::parse_sql(&PostgreSqlDialect {}, text).ok()
+                } else {
+                    None
+                };
+                match one {
+                    Some(mut one) if one.len() == 1 => {
                         let stmt = one.remove(0);
                         let (a, b) = (sql_family(&stmt), pg_family(node));
                         if a != b {
@@ -343,27 +369,25 @@ pub fn parse(sql: &str) -> Result<Vec<Unit>, Denial> {
                         }
                         units.push(Unit::Sql(Box::new(stmt)));
                     }
-                    Ok(other) => {
+                    Some(other) if !other.is_empty() => {
                         return Err(disagreement(&format!(
                             "statement {}: split into {} by sqlparser",
                             i + 1,
                             other.len()
                         )))
                     }
-                    Err(e) => match fallback::recognize(node) {
-                        Some(pg_stmt) => units.push(Unit::Pg(pg_stmt)),
-                        None => {
-                            let msg = if raw.len() == 1 {
-                                whole_err.to_string()
-                            } else {
-                                e.to_string()
-                            };
-                            return Err(unanalyzable("sqlparser", &msg));
-                        }
-                    },
+                    // sqlparser cannot read valid PostgreSQL: PostgreSQL's reading decides.
+                    _ => units.push(match fallback::recognize(node) {
+                        Some(pg_stmt) => Unit::Pg(pg_stmt),
+                        None => Unit::PgOnly,
+                    }),
                 }
             }
-            Ok(units)
         }
     }
+    Ok(units
+        .into_iter()
+        .zip(facts)
+        .map(|(unit, facts)| Parsed { unit, facts })
+        .collect())
 }

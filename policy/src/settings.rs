@@ -9,6 +9,7 @@
 use sqlparser::ast::{Expr, UnaryOperator, Value};
 
 use crate::denial::deny;
+use crate::duration::parse_pg_duration;
 use crate::ident::parse_search_path;
 use crate::types::{Access, Denial, RoleRules, SessionChange};
 
@@ -181,36 +182,6 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// A time setting in milliseconds: a bare number is `default_unit_ms` units; units us, ms, s,
-/// min, h, d (with optional space), fractions rounded as PostgreSQL rounds them.
-pub fn parse_duration_ms(value: &str, default_unit_ms: f64) -> Option<u64> {
-    let v = value.trim();
-    let split = v
-        .char_indices()
-        .find(|(_, c)| {
-            !(c.is_ascii_digit() || *c == '.' || *c == '-' || *c == '+' || *c == 'e' || *c == 'E')
-        })
-        .map(|(i, _)| i)
-        .unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let n: f64 = num.trim().parse().ok()?;
-    let factor = match unit.trim() {
-        "" => default_unit_ms,
-        "us" => 0.001,
-        "ms" => 1.0,
-        "s" => 1000.0,
-        "min" => 60_000.0,
-        "h" => 3_600_000.0,
-        "d" => 86_400_000.0,
-        _ => return None,
-    };
-    let ms = (n * factor).round();
-    if !ms.is_finite() || ms < 0.0 || ms > i32::MAX as f64 {
-        return None;
-    }
-    Some(ms as u64)
-}
-
 /// Text of one SET value expression; `None` when it is not a plain constant or name.
 fn value_text(e: &Expr) -> Option<String> {
     match e {
@@ -306,31 +277,41 @@ fn refused_for_all(name: &str, value: &SettingValue) -> Option<Denial> {
     }
 }
 
-fn statement_timeout(value: &SettingValue, role: &RoleRules) -> Result<(), Denial> {
+/// Time settings that bound how long a statement or a transaction may hold the server.
+pub const TIMEOUT_SETTINGS: &[&str] = &[
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+];
+
+/// A timeout for a role with a limit: the value PostgreSQL would take (see
+/// [`parse_pg_duration`]) must be above 0 (0 is no limit) and within the limit. `DEFAULT` /
+/// `RESET` return to the value pinned on the role's upstream connections.
+fn timeout(name: &str, value: &SettingValue, role: &RoleRules) -> Result<(), Denial> {
     let Some(limit) = role.statement_timeout_ms else {
         return Ok(());
     };
-    let hint = format!("use a statement_timeout between 1ms and {limit}ms (the role's limit)");
+    let hint = format!("use a {name} between 1ms and {limit}ms (the role's limit)");
     let ms = match value {
-        SettingValue::Default => None,
-        SettingValue::Values(v) if v.len() == 1 => parse_duration_ms(&v[0], 1.0),
+        SettingValue::Default => return Ok(()),
+        SettingValue::Values(v) if v.len() == 1 => parse_pg_duration(&v[0], 1.0),
         SettingValue::Values(_) => None,
     };
     match ms {
-        Some(ms) if ms > 0 && ms <= limit => Ok(()),
+        Some(ms) if ms > 0 && ms as u64 <= limit => Ok(()),
         Some(0) => Err(deny(
             "session.statement_timeout",
-            "statement_timeout may not be turned off",
+            format!("{name} may not be turned off (the server reads this value as 0)"),
             hint,
         )),
         Some(_) => Err(deny(
             "session.statement_timeout",
-            format!("statement_timeout above the role's limit of {limit}ms"),
+            format!("{name} above the role's limit of {limit}ms"),
             hint,
         )),
         None => Err(deny(
             "session.statement_timeout",
-            "statement_timeout may only be set to a value within the role's limit",
+            format!("{name} may only be set to a value within the role's limit"),
             hint,
         )),
     }
@@ -344,8 +325,8 @@ pub fn judge_setting(name: &str, value: &SettingValue, role: &RoleRules) -> Resu
     if let Some(d) = refused_for_all(name, value) {
         return Err(d);
     }
-    if name == "statement_timeout" {
-        return statement_timeout(value, role);
+    if TIMEOUT_SETTINGS.contains(&name) {
+        return timeout(name, value, role);
     }
     if role.access == Access::ReadWrite {
         return Ok(());
@@ -387,17 +368,6 @@ pub fn session_change(name: &str, value: &SettingValue) -> SessionChange {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ms("10s", 1.0), Some(10_000));
-        assert_eq!(parse_duration_ms("10 s", 1.0), Some(10_000));
-        assert_eq!(parse_duration_ms("250", 1.0), Some(250));
-        assert_eq!(parse_duration_ms("1min", 1.0), Some(60_000));
-        assert_eq!(parse_duration_ms("1.5s", 1.0), Some(1_500));
-        assert_eq!(parse_duration_ms("1 fortnight", 1.0), None);
-        assert_eq!(parse_duration_ms("-1", 1.0), None);
-    }
 
     #[test]
     fn bools() {

@@ -89,14 +89,12 @@ pub fn check(name: &str, value: &str, role: &RoleRules) -> StartupParamVerdict {
                 StartupParamVerdict::Pass
             }
         }
-        "statement_timeout" => match judge_setting(
-            "statement_timeout",
-            &SettingValue::Values(vec![value.into()]),
-            role,
-        ) {
-            Ok(()) => StartupParamVerdict::Pass,
-            Err(d) => StartupParamVerdict::Refuse(d),
-        },
+        "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
+            match judge_setting(name, &SettingValue::Values(vec![value.into()]), role) {
+                Ok(()) => StartupParamVerdict::Pass,
+                Err(d) => StartupParamVerdict::Refuse(d),
+            }
+        }
         "replication" => refuse(
             name,
             "is not allowed (replication connections are not proxied)",

@@ -41,6 +41,8 @@ pub struct PolicyConfig {
     pub safe_functions: Vec<String>,
     /// Extra functions refused for read-only roles, schema-qualified.
     pub denied_functions: Vec<String>,
+    /// Longest statement text analyzed (`[limits] max_statement_bytes`); 0 = 1 MiB.
+    pub max_statement_bytes: usize,
 }
 
 /// What the proxy knows about the session a statement arrives in.

@@ -74,7 +74,8 @@ pub async fn start(config: Config) -> Result<Running, RunError> {
     let shared = Shared::new(config, audit);
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(listener::serve(listener, shared.clone(), stop_rx.clone()));
-    tokio::spawn(reaper(shared.clone(), stop_rx));
+    tokio::spawn(reaper(shared.clone(), stop_rx.clone()));
+    tokio::spawn(crate::catalog::refresher(shared.clone(), stop_rx));
     tracing::info!(%addr, "pgward listening");
     Ok(Running {
         addr,

@@ -72,6 +72,7 @@ pub fn engine() -> Engine {
     Engine::new(PolicyConfig {
         safe_functions: vec!["public.my_report".into()],
         denied_functions: vec!["public.wipe_everything".into()],
+        ..Default::default()
     })
 }
 

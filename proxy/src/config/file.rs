@@ -15,6 +15,7 @@ use super::secret::SecretSource;
 use super::*;
 use crate::auth::scram::{hash_password, ScramVerifier};
 use crate::tls::{self, ClientTlsMode, UpstreamTlsMode};
+use pgward_policy::DEFAULT_MAX_STATEMENT_BYTES;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +39,17 @@ pub struct ConfigFile {
     admin: AdminFile,
     #[serde(default)]
     functions: FunctionsFile,
+    #[serde(default)]
+    limits: LimitsFile,
+}
+
+/// `[limits]`: bounds on what the policy engine analyzes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    /// Longer statements are refused with 54001 before parsing; default 1 MiB.
+    #[serde(default)]
+    max_statement_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -366,6 +378,10 @@ impl ConfigFile {
             policy: PolicyConfig {
                 safe_functions: self.functions.safe,
                 denied_functions: self.functions.denied,
+                max_statement_bytes: self
+                    .limits
+                    .max_statement_bytes
+                    .unwrap_or(DEFAULT_MAX_STATEMENT_BYTES),
             },
             warnings,
         })

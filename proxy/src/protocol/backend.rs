@@ -14,6 +14,8 @@ pub struct PgError {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// Cursor position in the statement (1-based, characters), as PostgreSQL reports it.
+    pub position: Option<u32>,
 }
 
 impl PgError {
@@ -24,6 +26,7 @@ impl PgError {
             message: message.into(),
             detail: None,
             hint: None,
+            position: None,
         }
     }
     pub fn fatal(code: &'static str, message: impl Into<String>) -> PgError {
@@ -40,6 +43,10 @@ impl PgError {
         self.hint = Some(hint.into());
         self
     }
+    pub fn with_position(mut self, position: Option<u32>) -> PgError {
+        self.position = position;
+        self
+    }
 
     fn fields(&self) -> Vec<(u8, String)> {
         let mut f = vec![
@@ -53,6 +60,9 @@ impl PgError {
         }
         if let Some(h) = &self.hint {
             f.push((b'H', h.clone()));
+        }
+        if let Some(p) = self.position {
+            f.push((b'P', p.to_string()));
         }
         f
     }

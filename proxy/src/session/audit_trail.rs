@@ -41,7 +41,8 @@ impl Session {
     }
 
     pub(super) async fn audit_denied(&mut self, decision: &Arc<Decision>) {
-        if !self.shared.audit.enabled() {
+        // Syntax errors and statements too complex to analyze are not a guardrail's refusal.
+        if !self.shared.audit.enabled() || decision.denial().is_some_and(|d| !d.audited) {
             return;
         }
         let r = self.record(decision, 0, Duration::ZERO, None);

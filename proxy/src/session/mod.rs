@@ -126,7 +126,11 @@ pub struct Session {
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
-    PgError::error("42501", format!("pgward: {}", d.message))
+    if d.is_syntax_error() {
+        // PostgreSQL's own error, as the server would have sent it.
+        return PgError::error(d.sqlstate, d.message.clone()).with_position(d.position);
+    }
+    PgError::error(d.sqlstate, format!("pgward: {}", d.message))
         .with_detail(d.detail.clone())
         .with_hint(d.hint.clone())
 }

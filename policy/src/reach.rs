@@ -1,0 +1,260 @@
+//! User code a statement reaches without naming a function, found through the catalog
+//! snapshot: operators (qualified, or resolved through search_path to a user schema), casts to
+//! and CHECK constraints of domains, type I/O functions, and the definitions of views read.
+//! Each reached function is judged as if the statement called it.
+//!
+//! Without a catalog only what the text itself shows can be judged: an operator qualified
+//! with a schema other than pg_catalog is refused (fail closed); an unqualified one is taken
+//! to be pg_catalog's, as PostgreSQL finds it first for built-in types.
+
+use crate::catalog::{Catalog, Function, Oid, TypeKind};
+use crate::pg_facts::PgFacts;
+
+/// How deep views over views and domains over domains are followed.
+const MAX_DEPTH: usize = 8;
+
+/// Operator names pg_catalog defines (PostgreSQL 15-18); without a catalog an unqualified
+/// operator outside this list may be user code and is refused for read-only roles.
+#[rustfmt::skip]
+const BUILTIN_OPERATORS: &[&str] = &[
+    "=", "<>", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "^", "|/", "||/", "@", "&", "|",
+    "#", "~", "<<", ">>", "||", "~~", "~~*", "!~~", "!~~*", "~*", "!~", "!~*", "@>", "<@", "&&",
+    "?|", "?&", "?", "->", "->>", "#>", "#>>", "#-", "@?", "@@", "@@@", "<->", "<<|", "|>>", "&<",
+    "&>", "&<|", "|&>", "<^", ">^", "?#", "?-", "?-|", "?||", "~=", "<<=", ">>=", "!!", "##",
+    "@-@", "-|-", "*<", "*>", "*<=", "*>=", "*=", "*<>", "<%", "%>", "<<%", "%>>", "<<->",
+    "<->>", "^@", "~<~", "~<=~", "~>=~", "~>~", "<#>", "<=>",
+];
+
+/// A function reached by a statement, or something reached that cannot be judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// Judge this function as a call: (schema, name), and through what it was reached.
+    Function(Vec<String>, String),
+    /// A qualified operator or type we cannot resolve (no catalog, or not in it).
+    Unresolved(String),
+}
+
+struct Walk<'a> {
+    catalog: Option<&'a Catalog>,
+    out: Vec<Reached>,
+    seen_types: Vec<Oid>,
+    seen_relations: Vec<Oid>,
+}
+
+/// Every function `facts` reaches through operators, types and views.
+pub fn reached(facts: &PgFacts, catalog: Option<&Catalog>, search_path: &[String]) -> Vec<Reached> {
+    let mut w = Walk {
+        catalog,
+        out: vec![],
+        seen_types: vec![],
+        seen_relations: vec![],
+    };
+    w.facts(facts, search_path, 0);
+    w.out
+}
+
+fn user_schema(schema: &str) -> bool {
+    schema != "pg_catalog" && schema != "information_schema"
+}
+
+impl Walk<'_> {
+    fn function(&mut self, f: &Function, via: String) {
+        if user_schema(&f.schema) {
+            self.out.push(Reached::Function(
+                vec![f.schema.clone(), f.name.clone()],
+                via,
+            ));
+        }
+    }
+
+    fn function_oid(&mut self, oid: Oid, via: String) {
+        let Some(c) = self.catalog else { return };
+        match c.function(oid) {
+            Some(f) => {
+                let f = f.clone();
+                self.function(&f, via);
+            }
+            None => self
+                .out
+                .push(Reached::Unresolved(format!("function {oid} ({via})"))),
+        }
+    }
+
+    fn facts(&mut self, facts: &PgFacts, search_path: &[String], depth: usize) {
+        for op in &facts.operators {
+            self.operator(op, search_path);
+        }
+        for t in &facts.types {
+            self.type_name(t, search_path, depth);
+        }
+        for (schema, name) in &facts.relations {
+            self.relation(schema.as_deref(), name, search_path, depth);
+        }
+        // An unqualified call PostgreSQL may resolve to a user schema's function of the same
+        // name (a better match on argument types wins over pg_catalog's).
+        if let Some(c) = self.catalog {
+            for name in &facts.functions {
+                if let [n] = name.as_slice() {
+                    let shadows: Vec<Function> = c
+                        .resolve_functions(n, search_path)
+                        .into_iter()
+                        .filter(|f| user_schema(&f.schema))
+                        .cloned()
+                        .collect();
+                    for f in shadows {
+                        self.function(&f, format!("call of {n} resolved through search_path"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn operator(&mut self, name: &[String], search_path: &[String]) {
+        let (schema, op) = match name {
+            [op] => (None, op.as_str()),
+            [schema, op] => (Some(schema.as_str()), op.as_str()),
+            _ => {
+                self.out
+                    .push(Reached::Unresolved(format!("operator {}", name.join("."))));
+                return;
+            }
+        };
+        let Some(c) = self.catalog else {
+            match schema {
+                Some(s) if user_schema(s) => self
+                    .out
+                    .push(Reached::Unresolved(format!("operator {s}.{op}"))),
+                None if !BUILTIN_OPERATORS.contains(&op) => {
+                    self.out.push(Reached::Unresolved(format!("operator {op}")))
+                }
+                _ => {}
+            }
+            return;
+        };
+        let candidates = match schema {
+            Some(s) => c.operators_named(s, op),
+            None => c.resolve_operators(op, search_path),
+        };
+        if candidates.is_empty() && schema.is_some_and(user_schema) {
+            self.out
+                .push(Reached::Unresolved(format!("operator {}", name.join("."))));
+        }
+        let user: Vec<(Oid, String)> = candidates
+            .into_iter()
+            .filter(|o| user_schema(&o.schema))
+            .map(|o| (o.function, format!("operator {}.{}", o.schema, o.name)))
+            .collect();
+        for (f, via) in user {
+            self.function_oid(f, via);
+        }
+    }
+
+    fn type_name(&mut self, name: &[String], search_path: &[String], depth: usize) {
+        let parts: Vec<&str> = name.iter().map(String::as_str).collect();
+        let (schema, base) = match parts.as_slice() {
+            [t] => (None, *t),
+            [s, t] => (Some(*s), *t),
+            [_, s, t] => (Some(*s), *t),
+            _ => return,
+        };
+        let Some(c) = self.catalog else {
+            if let Some(s) = schema.filter(|s| user_schema(s)) {
+                self.out
+                    .push(Reached::Unresolved(format!("type {s}.{base}")));
+            }
+            return;
+        };
+        let found = match schema {
+            Some(s) => c.type_by_name(s, base),
+            None => c.resolve_type(base, search_path),
+        };
+        match found {
+            Some(t) => {
+                let oid = t.oid;
+                self.type_oid(oid, depth);
+            }
+            None if schema.is_some_and(user_schema) => self
+                .out
+                .push(Reached::Unresolved(format!("type {}", name.join(".")))),
+            // Grammar type names (`int`, `varchar`, `timestamp with time zone`) map to
+            // pg_catalog types under other names.
+            None => {}
+        }
+    }
+
+    fn type_oid(&mut self, oid: Oid, depth: usize) {
+        let Some(c) = self.catalog else { return };
+        if depth > MAX_DEPTH || self.seen_types.contains(&oid) {
+            return;
+        }
+        self.seen_types.push(oid);
+        let Some(t) = c.type_by_oid(oid).cloned() else {
+            return;
+        };
+        let label = format!("type {}.{}", t.schema, t.name);
+        for f in &t.check_functions {
+            self.function_oid(*f, format!("CHECK of domain {}.{}", t.schema, t.name));
+        }
+        for f in &t.io_functions {
+            self.function_oid(*f, format!("input/output of {label}"));
+        }
+        let casts: Vec<Oid> = c.casts_to(oid).filter_map(|k| k.function).collect();
+        for f in casts {
+            self.function_oid(f, format!("cast to {label}"));
+        }
+        if t.kind == TypeKind::Domain {
+            if let Some(base) = t.base_type {
+                self.type_oid(base, depth + 1);
+            }
+        }
+        if let Some(elem) = t.element_type {
+            self.type_oid(elem, depth + 1);
+        }
+    }
+
+    fn relation(&mut self, schema: Option<&str>, name: &str, search_path: &[String], depth: usize) {
+        let Some(c) = self.catalog else { return };
+        let rel = match schema {
+            Some(s) => c.relation_by_name(s, name),
+            None => c.resolve_relation(name, search_path),
+        };
+        let Some(rel) = rel else { return };
+        if depth > MAX_DEPTH || self.seen_relations.contains(&rel.oid) {
+            return;
+        }
+        self.seen_relations.push(rel.oid);
+        let Some(def) = rel.view_definition.clone() else {
+            return;
+        };
+        let label = format!("view {}.{}", rel.schema, rel.name);
+        // The loader renders definitions with search_path = pg_catalog: every other name in
+        // them is schema-qualified.
+        let path = vec!["pg_catalog".to_string()];
+        match crate::pg_facts::facts_of_text(&def) {
+            Ok(all) => {
+                for f in all {
+                    for name in &f.functions {
+                        self.view_call(name, &label);
+                    }
+                    self.facts(&f, &path, depth + 1);
+                }
+            }
+            Err(_) => self
+                .out
+                .push(Reached::Unresolved(format!("definition of {label}"))),
+        }
+    }
+
+    /// A function the view's definition calls: judged like a call in the statement.
+    fn view_call(&mut self, name: &[String], label: &str) {
+        match name {
+            [n] => self.out.push(Reached::Function(
+                vec!["pg_catalog".into(), n.clone()],
+                label.to_string(),
+            )),
+            _ => self
+                .out
+                .push(Reached::Function(name.to_vec(), label.to_string())),
+        }
+    }
+}
