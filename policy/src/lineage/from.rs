@@ -8,6 +8,7 @@ use super::names;
 use super::scope::{Col, Columns, Item, Scope};
 use super::{Analyzer, Lineage, Source, SteerKind};
 use crate::denial::deny;
+use crate::mask::config::is_system_schema;
 use crate::mask::index::schemas_searched;
 use crate::types::Denial;
 
@@ -211,6 +212,15 @@ impl Analyzer<'_> {
         };
         if index.has_pii(relation.oid) {
             self.reads_pii = true;
+        }
+        if relation.columns.is_empty() && is_system_schema(&relation.schema) {
+            // The snapshot lists PostgreSQL's own relations without their columns: any
+            // column of theirs is clear.
+            let columns = Columns {
+                cols: vec![],
+                tail: Some(Lineage::default()),
+            };
+            return Ok(item_from(&name, columns, None));
         }
         let mut cols: Vec<Col> = relation
             .columns

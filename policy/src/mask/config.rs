@@ -189,10 +189,11 @@ impl MaskConfig {
 
     /// The strategy of a column that is PII, or `None` when no pattern names it.
     pub fn strategy_for(&self, schema: &str, table: &str, column: &str) -> Option<Strategy> {
-        if !self
-            .columns
-            .iter()
-            .any(|p| p.matches(schema, table, column))
+        if is_system_schema(schema)
+            || !self
+                .columns
+                .iter()
+                .any(|p| p.matches(schema, table, column))
         {
             return None;
         }
@@ -206,14 +207,22 @@ impl MaskConfig {
 
     /// Whether a relation the snapshot does not know could hold a PII column.
     pub fn may_cover_relation(&self, schema: &str, table: &str) -> bool {
-        self.columns
-            .iter()
-            .any(|p| p.matches_relation(schema, table))
+        !is_system_schema(schema)
+            && self
+                .columns
+                .iter()
+                .any(|p| p.matches_relation(schema, table))
     }
 
     pub fn is_empty(&self) -> bool {
         self.columns.is_empty()
     }
+}
+
+/// PostgreSQL's own schemas hold no user data: patterns (`*.*.password*`) never reach them
+/// (pg_statistic, which holds samples of user data, is refused by name instead).
+pub fn is_system_schema(schema: &str) -> bool {
+    matches!(schema, "pg_catalog" | "information_schema" | "pg_toast")
 }
 
 /// `*` matches any run of characters (also none); everything else matches itself.
@@ -279,6 +288,11 @@ mod tests {
             Some(Strategy::Redact)
         );
         assert_eq!(c.strategy_for("public", "documents", "name"), None);
+        assert_eq!(
+            c.strategy_for("pg_catalog", "pg_authid", "password_x"),
+            None
+        );
+        assert!(!c.may_cover_relation("pg_catalog", "pg_class"));
         assert!(MaskConfig::new(&["users.email".into()], None, &[], vec![], &[]).is_err());
         assert_eq!(
             MaskConfig::new(&["a.b.c".into()], Some("hash"), &[], vec![], &[]).unwrap_err(),

@@ -113,6 +113,22 @@ mod tests {
                     view_definition: None,
                 },
                 Relation {
+                    oid: 1259,
+                    schema: "pg_catalog".into(),
+                    name: "pg_class".into(),
+                    kind: RelationKind::Table,
+                    columns: vec![],
+                    view_definition: None,
+                },
+                Relation {
+                    oid: 1260,
+                    schema: "pg_catalog".into(),
+                    name: "pg_authid".into(),
+                    kind: RelationKind::Table,
+                    columns: vec![],
+                    view_definition: None,
+                },
+                Relation {
                     oid: 101,
                     schema: "app".into(),
                     name: "directory".into(),
@@ -133,9 +149,24 @@ mod tests {
             }],
             ..Default::default()
         });
-        let config = MaskConfig::new(&["app.people.mail".into()], None, &[], vec![], &[]).unwrap();
-        let index = MaskIndex::from_catalog(config, &catalog, vec![]);
+        let config = MaskConfig::new(
+            &["app.people.mail".into(), "*.*.pass*".into()],
+            None,
+            &[],
+            vec![],
+            &[],
+        )
+        .unwrap();
+        let index = MaskIndex::from_catalog(config, &catalog, vec!["pg_catalog".into()]);
         assert!(index.is_text_like(900));
+        // PostgreSQL's own relations come without columns: clear, whatever the patterns.
+        let plans = mask_plan(
+            "SELECT * FROM pg_catalog.pg_class c, pg_authid a WHERE a.rolpassword IS NULL",
+            &index,
+            &["app".into()],
+        )
+        .unwrap();
+        assert!(!plans[0].masks_anything(), "{:?}", plans[0]);
         assert!(
             index.column_strategy(101, 1).is_some(),
             "the view column is PII"
@@ -149,7 +180,8 @@ mod tests {
         let mut parts = catalog.parts().clone();
         parts.relations[1].view_definition = Some(" SELECT people.mail AS who FROM people;".into());
         let config = MaskConfig::new(&["app.people.mail".into()], None, &[], vec![], &[]).unwrap();
-        let index = MaskIndex::from_catalog(config, &Catalog::new(parts), vec![]);
+        let index =
+            MaskIndex::from_catalog(config, &Catalog::new(parts), vec!["pg_catalog".into()]);
         assert!(index.column_strategy(101, 1).is_some());
     }
 }

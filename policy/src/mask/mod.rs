@@ -6,8 +6,8 @@
 //!
 //! Integration (for `Engine::decide` and the relay):
 //! 1. At snapshot time: `MaskIndex::from_catalog(MaskConfig::new(..)?, &catalog,
-//!    view_search_path)` (views' `pg_get_viewdef` is best loaded under an empty search_path so
-//!    every name in it is qualified; pass that path).
+//!    vec!["pg_catalog".into()])` (the path `proxy/src/catalog.rs` renders view definitions
+//!    under, so every other name in them is qualified).
 //! 2. For a role without `unmasked`: `mask_plan(sql, &index, search_path)`; `Err(denial)` is a
 //!    refusal (42501) like any other; `Ok(plans)` has one [`MaskPlan`] per statement, kept with
 //!    the decision (cacheable: it depends on the text's shape, the role's masking and the
