@@ -239,7 +239,9 @@ impl Analyzer<'_> {
             self.steer_value(l, SteerKind::OrderBy, "an aggregate's ORDER BY");
         }
         if let Some(filter) = f.agg_filter.as_deref() {
-            self.predicate(filter, scope, "FILTER")?;
+            // FILTER and HAVING decide over groups: any PII in them is refused, lookups too.
+            let l = self.expr(filter, scope)?;
+            self.steer_value(l, SteerKind::Predicate, "FILTER");
         }
         if let Some(over) = f.over.as_deref() {
             self.window(over, scope)?;

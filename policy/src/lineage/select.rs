@@ -115,7 +115,8 @@ impl Analyzer<'_> {
                 self.group_item(g, &scope, &outputs)?;
             }
             if let Some(h) = s.having_clause.as_deref() {
-                self.predicate(h, &scope, "HAVING")?;
+                let l = self.expr(h, &scope)?;
+                self.steer_value(l, SteerKind::Predicate, "HAVING");
             }
             for w in &s.window_clause {
                 if let Some(NodeEnum::WindowDef(wd)) = w.node.as_ref() {
