@@ -517,3 +517,69 @@ fn views_from_pg_get_viewdef_carry_the_mask() {
         None
     );
 }
+
+/// Every output of these is computed from PII: each must come back masked, or the query be
+/// refused. (Encodings, hashes, aggregates, JSON/XML, casts, cursors, prepared statements,
+/// predicates that would let a masked value be read a character at a time.)
+#[test]
+fn exfiltration_attempts_are_masked_or_refused() {
+    let attempts = [
+        "SELECT reverse(email) FROM users",
+        "SELECT md5(ssn), sha256(ssn::bytea), encode(phone::bytea, 'base64'), encode(full_name::bytea, 'hex') FROM users",
+        "SELECT translate(email, 'abc', 'bcd'), overlay(ssn placing 'x' from 1), repeat(phone, 2) FROM users",
+        "SELECT string_agg(email, ','), array_agg(ssn)::text, json_agg(phone)::text, xmlagg(xmlelement(name x, full_name))::text FROM users",
+        "SELECT jsonb_build_object('e', email)->>'e', (jsonb_build_array(ssn))->>0 FROM users",
+        "SELECT (ARRAY[email])[1], (ROW(ssn, 1)).f1, (string_to_array(phone, '-'))[2] FROM users",
+        "SELECT convert_from(convert_to(email, 'UTF8'), 'UTF8'), email COLLATE \"C\" FROM users",
+        "SELECT coalesce(NULL, ssn), nullif(email, 'x'), greatest(phone, ''), least(full_name, 'zzz') FROM users",
+        "SELECT CAST(email AS varchar(100)), email::char(50), email::name, ssn::text::varchar FROM users",
+        "SELECT u.e FROM (SELECT email AS e FROM users) u",
+        "WITH RECURSIVE r(s) AS (SELECT ssn FROM users UNION ALL SELECT substr(s, 2) FROM r WHERE s <> '') SELECT s FROM r",
+        "SELECT * FROM (SELECT email FROM users UNION ALL SELECT ssn FROM users) x",
+        "SELECT max(email), min(ssn), mode() WITHIN GROUP (ORDER BY phone) FROM users",
+        "SELECT first_value(email) OVER (), lag(ssn, 1) OVER (ORDER BY id), nth_value(phone, 1) OVER w FROM users WINDOW w AS (ORDER BY id)",
+        "SELECT (SELECT string_agg(ssn, '') FROM users)",
+        "SELECT ARRAY(SELECT email FROM users)::text",
+        "SELECT x FROM users u, LATERAL (SELECT u.ssn || '') AS l(x)",
+        "SELECT t.token FROM api_tokens t JOIN users u ON u.id = t.user_id",
+        "SELECT format('%s', email), concat(ssn), email || '' FROM users",
+        "SELECT left(ssn, 1), right(email, 3), split_part(email, '@', 1), substring(phone from 2 for 3) FROM users",
+        "SELECT length(email), octet_length(ssn), ascii(phone), position('a' in full_name) FROM users",
+        "SELECT to_hex(ascii(email)), chr(ascii(ssn)), ascii(substr(email, 2, 1)) FROM users",
+        "SELECT email = 'a@b.c', ssn IS NULL, phone LIKE '5%' FROM users",
+        "SELECT row_to_json(x) FROM (SELECT email FROM users) x",
+        "SELECT to_jsonb(u) FROM users u",
+        "SELECT hstore(u)::text FROM users u",
+        "SELECT u FROM users u",
+        "SELECT (u).email FROM users u",
+        "SELECT query_to_xml('SELECT email FROM users', true, false, '')",
+        "SELECT * FROM xmltable('/r' PASSING (SELECT xmlelement(name r, email) FROM users LIMIT 1) COLUMNS v text PATH '.')",
+        "SELECT unnest(string_to_array(ssn, NULL)) FROM users",
+        "SELECT c FROM users, regexp_split_to_table(email, '') c",
+        "SELECT id FROM users WHERE substr(ssn, 1, 1) = '0'",
+        "SELECT id FROM users WHERE email > 'm' ORDER BY id",
+        "SELECT 1 FROM users WHERE ascii(email) BETWEEN 97 AND 109",
+        "SELECT id FROM users WHERE (email || '') = 'a@b.c'",
+        "DECLARE c CURSOR FOR SELECT md5(email) FROM users",
+        "PREPARE p AS SELECT reverse(ssn) FROM users",
+        "COPY (SELECT reverse(email) FROM users) TO STDOUT",
+        "CREATE TEMP TABLE t AS SELECT email FROM users",
+        "SELECT set_config('x.y', email, true) FROM users",
+        "SELECT * FROM pg_stats WHERE attname = 'email'",
+        "SELECT e FROM user_directory AS d(i, e)",
+        "SELECT email FROM users WHERE id = 1 UNION ALL SELECT 'x'",
+        "SELECT 'mail: ' || full_name || ' ' || ssn FROM users",
+    ];
+    let index = corpus_index();
+    let mut failures = Vec::new();
+    for sql in attempts {
+        if let Ok(p) = plan(&index, sql) {
+            let n = p.columns.len();
+            let all: Vec<usize> = (1..=n).collect();
+            if n == 0 || p.masked_positions(n) != all {
+                failures.push(format!("{sql}: {p:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
