@@ -7,7 +7,7 @@ use pg_query::{Node, NodeEnum};
 
 use super::from::{str_of, strings};
 use super::output_name::output_name;
-use super::scope::{Col, Columns, Item, Scope};
+use super::scope::{Col, Columns, Item, Resolved, Scope};
 use super::{Analyzer, Check, Lineage, SteerKind};
 use crate::types::Denial;
 
@@ -312,14 +312,10 @@ impl Analyzer<'_> {
                         .map(|c| &c.lineage),
                 );
                 let found_output = outputs.cols.iter().any(|c| c.name == name);
-                if !found_output || !scope.items.is_empty() {
+                let found_input = !matches!(scope.resolve(None, name), Resolved::NotFound);
+                if !found_output || found_input {
                     // An input column of that name may be what PostgreSQL picks.
-                    let input = self.expr(inner, scope);
-                    match input {
-                        Ok(i) => l.add(&i),
-                        Err(e) if !found_output => return Err(e),
-                        Err(_) => {}
-                    }
+                    l.add(&self.expr(inner, scope)?);
                 }
                 Ok(l)
             }
