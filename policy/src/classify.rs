@@ -7,11 +7,10 @@ use sqlparser::ast::{
 
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
-use crate::dml::{
-    ddl_denial, judge_dml, judge_facts, judge_query, note_session_change, unanalyzable,
-};
+use crate::dml::{judge_dml, judge_facts, judge_query, note_session_change, unanalyzable};
+use crate::family::{sql_family, Family};
 use crate::ident::fold_object_name;
-use crate::parse::{sql_family, Family};
+use crate::rules::{ddl, do_or_call, read_write_only};
 use crate::settings::{judge_setting, session_change, setting_value, SettingValue};
 use crate::types::{Access, SessionChange, StatementKind as K};
 use crate::walk::Facts;
@@ -151,54 +150,6 @@ pub fn judge(stmt: &Statement, ctx: &Ctx<'_>) -> Judged {
 }
 
 /// Read-write roles may; read-only roles may not.
-fn read_write_only(kind: K, what: &str, ctx: &Ctx<'_>) -> Judged {
-    let mut j = Judged::new(kind);
-    if ctx.role.access == Access::ReadOnly {
-        j.deny(deny(
-            "read_only.write",
-            format!("read-only role may not run {what}"),
-            HINT_READ_WRITE,
-        ));
-    }
-    j
-}
-
-/// DDL, TRUNCATE, maintenance and privileges: read-write roles with allow_ddl only.
-pub fn ddl(kind: K, what: &str, ctx: &Ctx<'_>, writes: bool) -> Judged {
-    let mut j = Judged::new(kind);
-    j.info.writes = writes || matches!(kind, K::Truncate);
-    match ctx.role.access {
-        Access::ReadOnly => j.deny(deny(
-            "read_only.write",
-            format!("read-only role may not run {what}"),
-            HINT_READ_WRITE,
-        )),
-        Access::ReadWrite if !ctx.role.allow_ddl => j.deny(ddl_denial(what)),
-        Access::ReadWrite => {}
-    }
-    j
-}
-
-/// DO and CALL run code we cannot see: read-write roles with allow_ddl and without
-/// require_where only (the code could write without a WHERE).
-pub fn do_or_call(kind: K, what: &str, ctx: &Ctx<'_>) -> Judged {
-    let mut j = Judged::new(kind).writes();
-    match ctx.role.access {
-        Access::ReadOnly => j.deny(deny(
-            "read_only.write",
-            format!("read-only role may not run {what}"),
-            HINT_READ_WRITE,
-        )),
-        Access::ReadWrite if !ctx.role.allow_ddl || ctx.role.require_where => j.deny(deny(
-            "opaque_code",
-            format!("{what} runs code pgward cannot analyze"),
-            "run the statements it contains directly",
-        )),
-        Access::ReadWrite => {}
-    }
-    j
-}
-
 fn copy(source: &CopySource, to: bool, target: &CopyTarget, ctx: &Ctx<'_>) -> Judged {
     let kind = if to { K::CopyTo } else { K::CopyFrom };
     let mut j = match (source, to) {

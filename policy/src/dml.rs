@@ -1,15 +1,14 @@
 //! Judging queries and data-modifying statements: functions, row locks, writable CTEs,
 //! `SELECT INTO`, require_where.
 
-use sqlparser::ast::{Expr, Query, Statement, TableFactor, Value};
+use sqlparser::ast::{Expr, Query, Statement, TableFactor};
 
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
 use crate::functions::FunctionVerdict;
 use crate::ident::fold_object_name;
-use crate::settings::{judge_setting, session_change, SettingValue};
 use crate::types::{Access, Denial, SessionChange, StatementKind};
-use crate::walk::{Facts, FuncCall};
+use crate::walk::Facts;
 use crate::where_clause::{self, Target};
 
 pub fn unanalyzable(what: &str) -> Denial {
@@ -75,9 +74,8 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                 ));
             }
             for call in &facts.functions {
-                // set_config with literal arguments is the SET it amounts to.
+                // set_config is judged on PostgreSQL's reading of the call (pg_judge).
                 if is_set_config(&call.name) {
-                    judge_set_config(call, ctx, j);
                     continue;
                 }
                 match ctx.functions.judge(&call.name, ctx.search_path) {
@@ -106,7 +104,6 @@ pub fn judge_facts(facts: &Facts<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
                 }
             }
             for call in &facts.functions {
-                judge_set_config(call, ctx, j);
                 if leaves_session_state(&call.name) {
                     note_session_change(j, SessionChange::Other);
                 }
@@ -152,49 +149,6 @@ fn is_set_config(name: &[String]) -> bool {
         [n] => n == "set_config",
         [s, n] => s == "pg_catalog" && n == "set_config",
         _ => false,
-    }
-}
-
-fn string_literal(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s)
-            | Value::EscapedStringLiteral(s)
-            | Value::UnicodeStringLiteral(s) => Some(s.clone()),
-            Value::Boolean(b) => Some(b.to_string()),
-            _ => None,
-        },
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => string_literal(expr),
-        _ => None,
-    }
-}
-
-/// `set_config(name, value, is_local)` for a read-write role: allowed when name and value are
-/// literals and the same SET would be allowed (pgbench and pg_dump send
-/// `set_config('search_path', '', false)`).
-fn judge_set_config(call: &FuncCall<'_>, ctx: &Ctx<'_>, j: &mut Judged) {
-    if !is_set_config(&call.name) {
-        return;
-    }
-    j.cacheable = false;
-    let args: Option<Vec<String>> = call.args.iter().map(|a| string_literal(a)).collect();
-    match args.as_deref() {
-        Some([name, value, is_local]) => {
-            let value = SettingValue::Values(vec![value.clone()]);
-            match judge_setting(name, &value, ctx.role) {
-                Ok(()) => {
-                    if crate::settings::parse_bool(is_local) == Some(false) {
-                        j.info.session_change = Some(session_change(name, &value));
-                    }
-                }
-                Err(d) => j.deny(d),
-            }
-        }
-        _ => j.deny(deny(
-            "session.set_config",
-            "set_config() is allowed only with literal arguments",
-            "use SET name = value",
-        )),
     }
 }
 

@@ -17,9 +17,9 @@
 
 use pg_query::NodeEnum;
 
-use crate::classify::{ddl, do_or_call};
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
+use crate::rules::{ddl, do_or_call};
 use crate::types::{Access, StatementKind as K};
 
 /// A statement recognized from PostgreSQL's tree.

@@ -19,6 +19,7 @@ mod denial;
 mod dml;
 mod duration;
 mod fallback;
+mod family;
 mod filter;
 mod functions;
 mod ident;
@@ -29,6 +30,7 @@ mod parse;
 mod pg_facts;
 mod pg_judge;
 mod reach;
+mod rules;
 mod settings;
 mod startup;
 mod syntax;
@@ -47,6 +49,11 @@ pub use types::*;
 use std::sync::Arc;
 
 use cache::DecisionCache;
+
+/// Texts longer than this are analyzed on a thread of their own with [`ANALYSIS_STACK_BYTES`].
+const BIG_STACK_ABOVE_BYTES: usize = 32 * 1024;
+/// Stack of that thread (reserved address space; only touched pages are committed).
+const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
@@ -123,8 +130,40 @@ impl Engine {
         self.judge(sql, facts, norm.text).0
     }
 
-    /// The decision and whether it may be cached.
+    /// The decision and whether it may be cached. Long texts are judged on a thread with a
+    /// known large stack: every walk is depth-bounded, this is the second belt.
     fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
+        if sql.len() <= BIG_STACK_ABOVE_BYTES {
+            return self.judge_here(sql, facts, normalized);
+        }
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("pgward-judge".into())
+                .stack_size(ANALYSIS_STACK_BYTES)
+                .spawn_scoped(scope, || self.judge_here(sql, facts, normalized.clone()));
+            match worker.map(|h| h.join()) {
+                Ok(Ok(judged)) => judged,
+                // No thread could be started, or the analysis panicked: refuse, never crash.
+                _ => {
+                    let fingerprint = normalize::fingerprint(&normalized);
+                    let decision = Decision {
+                        verdict: Verdict::Deny(syntax::too_deep()),
+                        fingerprint,
+                        normalized: Arc::from(normalized.as_str()),
+                        statements: vec![],
+                    };
+                    (decision, false)
+                }
+            }
+        })
+    }
+
+    fn judge_here(
+        &self,
+        sql: &str,
+        facts: &SessionFacts<'_>,
+        normalized: String,
+    ) -> (Decision, bool) {
         let fingerprint = normalize::fingerprint(&normalized);
         let normalized: Arc<str> = Arc::from(normalized);
         let ctx = Ctx {
@@ -170,8 +209,14 @@ impl Engine {
                 match &parsed.unit {
                     parse::Unit::Sql(stmt) => {
                         let mut j = classify::judge(stmt, &ctx);
-                        pg_judge::check(&parsed.facts, &ctx, &mut j);
-                        j
+                        if matches!(&j.verdict, Err(d) if d.rule == "unanalyzable") {
+                            // A construct sqlparser's tree does not carry (TABLESAMPLE, ...):
+                            // PostgreSQL's reading decides.
+                            pg_judge::judge_alone(&parsed.facts, &ctx)
+                        } else {
+                            pg_judge::check(&parsed.facts, &ctx, &mut j);
+                            j
+                        }
                     }
                     parse::Unit::Pg(pg) => {
                         let mut j = fallback::judge(*pg, &ctx);

@@ -5,13 +5,13 @@
 use serde_json::Value;
 
 use crate::catalog::Volatility;
-use crate::classify::{ddl, do_or_call};
 use crate::context::{Ctx, Judged};
 use crate::denial::{deny, HINT_READ_WRITE};
 use crate::filter;
 use crate::functions::FunctionVerdict;
 use crate::pg_facts::{const_text, PgFacts};
 use crate::reach::{self, Reached};
+use crate::rules::{ddl, do_or_call};
 use crate::settings::{judge_setting, session_change, SettingValue};
 use crate::types::{Access, SessionChange, StatementKind as K};
 
@@ -172,12 +172,37 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
                 Err(d) => j.deny(d),
             }
         }
+        // A known name with a value we cannot read: refused only where the role's rules or a
+        // pin care about that setting.
+        [Some(name), _, _] if !guarded_setting(name, ctx) => {
+            j.info.session_change = Some(SessionChange::Other);
+        }
         _ => j.deny(deny(
             "session.set_config",
-            "set_config() is allowed only with literal arguments",
+            "set_config() of this setting is allowed only with literal arguments",
             "use SET name = value",
         )),
     }
+}
+
+/// Settings whose value a guardrail of the role, or a pin every role keeps, must see.
+fn guarded_setting(name: &str, ctx: &Ctx<'_>) -> bool {
+    let name = name.to_ascii_lowercase();
+    ctx.role.access == Access::ReadOnly
+        || (ctx.role.statement_timeout_ms.is_some()
+            && crate::settings::TIMEOUT_SETTINGS.contains(&name.as_str()))
+        || matches!(
+            name.as_str(),
+            "standard_conforming_strings"
+                | "backslash_quote"
+                | "client_encoding"
+                | "role"
+                | "session_authorization"
+                | "session_replication_role"
+                | "search_path"
+                | "default_transaction_read_only"
+                | "transaction_read_only"
+        )
 }
 
 /// A SET's session change: PostgreSQL already split and folded its values (each value of

@@ -69,6 +69,40 @@ fn too_complex(what: &str) -> Denial {
     }
 }
 
+/// Keeps a parser's error message short and free of literal values: a quoted token after
+/// "at or near" longer than a keyword, or one that starts like a constant, is elided.
+pub fn sanitize_error(msg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..start + 1]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('"') else {
+            rest = after;
+            break;
+        };
+        let token = &after[..end];
+        let literal_like = token.starts_with(['\'', '$', 'E', 'e', 'U', 'u', 'B', 'b', 'X', 'x'])
+            && token.contains(['\'', '$'])
+            || token.chars().next().is_some_and(|c| c.is_ascii_digit())
+            || token.len() > 32;
+        out.push_str(if literal_like { "<literal>" } else { token });
+        out.push('"');
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    // sqlparser's messages end with "at Line: x, Column: y": keep them, they are positions.
+    if out.len() > 200 {
+        let mut cut = 200;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
 /// A statement over the size bound.
 pub fn too_large(len: usize, max: usize) -> Denial {
     too_complex(&format!("{len} bytes, over the bound of {max}"))
@@ -89,10 +123,7 @@ pub fn parse_failure(sql: &str, err: &pg_query::Error) -> Denial {
             return crate::denial::deny_with_detail(
                 "unanalyzable",
                 "could not analyze statement",
-                format!(
-                    "postgres parser: {}",
-                    crate::parse::sanitize_error(&other.to_string())
-                ),
+                format!("postgres parser: {}", sanitize_error(&other.to_string())),
                 "send valid SQL text",
             )
         }

@@ -43,12 +43,17 @@ async fn statement_timeout_is_enforced_and_cannot_be_raised() {
     for sql in [
         "SET statement_timeout = '10s'",
         "SET statement_timeout = 0",
-        "RESET statement_timeout",
+        "SET statement_timeout = '0.4'",
         "SET LOCAL statement_timeout = '1h'",
     ] {
         expect_denied(c.simple_query(sql).await, sql);
         assert_usable(&c, sql).await;
     }
+    // RESET returns to the value pinned on the role's upstream connections.
+    c.simple_query("RESET statement_timeout")
+        .await
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
+    assert_eq!(simple_value(&c, "SHOW statement_timeout").await, "1s");
     // Lowering it is fine.
     c.simple_query("SET statement_timeout = '500ms'")
         .await

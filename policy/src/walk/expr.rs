@@ -16,7 +16,6 @@ impl<'a> Facts<'a> {
     where
         I: Iterator<Item = &'a FunctionArg>,
     {
-        let mut positional = Vec::new();
         for arg in args {
             let arg_expr = match arg {
                 FunctionArg::Named { arg, .. } => arg,
@@ -27,19 +26,13 @@ impl<'a> Facts<'a> {
                 FunctionArg::Unnamed(arg) => arg,
             };
             match arg_expr {
-                FunctionArgExpr::Expr(e) => {
-                    if matches!(arg, FunctionArg::Unnamed(_)) {
-                        positional.push(e);
-                    }
-                    self.expr(e);
-                }
+                FunctionArgExpr::Expr(e) => self.expr(e),
                 FunctionArgExpr::QualifiedWildcard(_) | FunctionArgExpr::Wildcard => {}
                 FunctionArgExpr::WildcardWithOptions(_) => self.unsupported("wildcard options"),
             }
         }
         self.functions.push(FuncCall {
             name: fold_object_name(name).unwrap_or_default(),
-            args: positional,
         });
     }
 

@@ -8,7 +8,7 @@
 //! skipped. (sqlparser's own `Visitor` does not see every node; see ARCHITECTURE.md.)
 
 use sqlparser::ast::{
-    Distinct, Expr, GroupByExpr, GroupByWithModifier, JoinConstraint, JoinOperator, LimitClause,
+    Distinct, GroupByExpr, GroupByWithModifier, JoinConstraint, JoinOperator, LimitClause,
     MergeAction, MergeInsertKind, NamedWindowExpr, OnConflictAction, OnInsert, OrderByKind, Query,
     Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor,
     TableWithJoins,
@@ -18,18 +18,16 @@ mod expr;
 
 /// One function call found in a statement.
 #[derive(Debug)]
-pub struct FuncCall<'a> {
+pub struct FuncCall {
     /// Folded name parts (`["pg_catalog", "nextval"]` or `["nextval"]`); empty when the name
     /// could not be folded (treated as unknown).
     pub name: Vec<String>,
-    /// The positional arguments, for the few functions judged by their arguments.
-    pub args: Vec<&'a Expr>,
 }
 
 /// What a walk found.
 #[derive(Debug, Default)]
 pub struct Facts<'a> {
-    pub functions: Vec<FuncCall<'a>>,
+    pub functions: Vec<FuncCall>,
     /// `FOR UPDATE` / `FOR SHARE` (any strength) anywhere.
     pub row_locks: bool,
     /// INSERT/UPDATE/DELETE/MERGE nested in a CTE or a set expression (any depth).
@@ -314,7 +312,6 @@ impl<'a> Facts<'a> {
             } => {
                 self.functions.push(FuncCall {
                     name: vec!["unnest".into()],
-                    args: array_exprs.iter().collect(),
                 });
                 self.exprs(array_exprs);
                 if *with_offset {
@@ -324,7 +321,6 @@ impl<'a> Facts<'a> {
             TableFactor::JsonTable { json_expr, .. } => {
                 self.functions.push(FuncCall {
                     name: vec!["json_table".into()],
-                    args: vec![],
                 });
                 self.expr(json_expr);
             }
@@ -338,7 +334,6 @@ impl<'a> Facts<'a> {
             } => {
                 self.functions.push(FuncCall {
                     name: vec!["xmltable".into()],
-                    args: vec![],
                 });
                 self.expr(row_expression);
                 for arg in &passing.arguments {
