@@ -23,7 +23,6 @@ mod family;
 mod filter;
 mod functions;
 mod ident;
-mod lineage;
 pub mod mask;
 mod normalize;
 mod parse;

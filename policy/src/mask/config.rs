@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use super::value::HashKey;
+use super::hash_key::HashKey;
 
 /// How a masked value is shown (the contract's "Masked values" table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,11 +5,10 @@
 
 use pg_query::protobuf::CopyStmt;
 use pg_query::NodeEnum;
-use thiserror::Error;
 
-use super::config::Strategy;
 use super::copy_csv::mask_csv_row;
-use super::value::{mask_value, HashKey, ValueKind};
+use super::copy_mask::{check_count, mask_one};
+pub use super::copy_mask::{CopyMask, CopyMaskError};
 
 /// The format of a COPY's data, from its options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,22 +25,6 @@ pub enum CopyFormat {
         header: bool,
     },
     Binary,
-}
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum CopyMaskError {
-    #[error("COPY data is malformed or a row spans messages")]
-    Malformed,
-    #[error("COPY row has {got} columns, expected {expected}")]
-    ColumnCount { expected: usize, got: usize },
-}
-
-/// How each column of a COPY's rows is masked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CopyMask {
-    /// Per column: the strategy and whether the column is text-like.
-    pub columns: Vec<Option<(Strategy, ValueKind)>>,
-    pub hash_key: HashKey,
 }
 
 impl CopyFormat {
@@ -128,27 +111,6 @@ pub fn mask_copy_data(
         } => mask_csv_row(data, *delimiter, null, *quote, *escape, mask),
         CopyFormat::Binary => mask_binary(data, first, mask),
     }
-}
-
-pub(super) fn mask_one(
-    value: Option<&[u8]>,
-    column: Option<(Strategy, ValueKind)>,
-    key: &HashKey,
-) -> Option<Vec<u8>> {
-    match column {
-        Some((s, kind)) => mask_value(value, s, kind, key),
-        None => value.map(<[u8]>::to_vec),
-    }
-}
-
-pub(super) fn check_count(got: usize, mask: &CopyMask) -> Result<(), CopyMaskError> {
-    if got != mask.columns.len() {
-        return Err(CopyMaskError::ColumnCount {
-            expected: mask.columns.len(),
-            got,
-        });
-    }
-    Ok(())
 }
 
 /// Text format: fields split on the delimiter, backslash escapes decoded before masking and

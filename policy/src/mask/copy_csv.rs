@@ -1,7 +1,7 @@
 //! One CSV row of COPY data: quoted fields (the escape character before a quote inside),
 //! NULL as the unquoted null string.
 
-use super::copy::{check_count, mask_one, CopyMask, CopyMaskError};
+use super::copy_mask::{check_count, mask_one, CopyMask, CopyMaskError};
 
 /// CSV: quoted fields (with the escape character before a quote inside), NULL as the null
 /// string unquoted.

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 
 use super::config::{MaskConfig, Strategy};
 use super::value::TEXT_LIKE_OIDS;
-use crate::lineage;
 
 /// One column of a relation, as the catalog snapshot has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,23 +46,8 @@ pub struct MaskIndex {
 }
 
 impl MaskIndex {
-    /// Resolves `config` against `relations`. `text_like_oids` adds type oids masked as text
-    /// (citext, domains over text: their oids differ per database). View definitions are
-    /// resolved with `view_search_path` (load them with `pg_get_viewdef` under an empty
-    /// search_path so that every name in them is qualified).
-    pub fn build(
-        config: MaskConfig,
-        relations: Vec<RelationShape>,
-        text_like_oids: impl IntoIterator<Item = u32>,
-        view_search_path: Vec<String>,
-    ) -> MaskIndex {
-        Self::build_with_functions(config, relations, text_like_oids, view_search_path, None)
-    }
-
-    /// Like [`MaskIndex::build`], with the function names of the snapshot: `(builtin,
-    /// set_returning)`, pg_catalog's names and those with `proretset`. With them, an
-    /// unqualified call to a name pg_catalog lacks is user code (opaque).
-    pub fn build_with_functions(
+    /// The config applied to the relations' own columns (no views resolved yet).
+    pub(super) fn unresolved(
         config: MaskConfig,
         relations: Vec<RelationShape>,
         text_like_oids: impl IntoIterator<Item = u32>,
@@ -93,40 +77,19 @@ impl MaskIndex {
             }
         }
         index.relations = relations;
-        if index.config.is_empty() {
-            return index;
-        }
-        // Views carry the mask of the columns they read: a view column fed by PII is PII
-        // itself (so RowDescription's table oid/attnum of a view column is masked too).
-        let mut derived = Vec::new();
-        for r in index.relations.iter() {
-            let Some(definition) = &r.view_definition else {
-                continue;
-            };
-            if matches!(r.schema.as_str(), "pg_catalog" | "information_schema") {
-                continue;
-            }
-            match lineage::view_column_strategies(definition, &index) {
-                Ok(strategies) => {
-                    for (c, s) in r.columns.iter().zip(strategies) {
-                        if let Some(s) = s {
-                            derived.push((r.oid, c.attnum, s));
-                        }
-                    }
-                }
-                // A view pgward cannot trace is masked whole (fail closed).
-                Err(_) => {
-                    for c in &r.columns {
-                        derived.push((r.oid, c.attnum, Strategy::Redact));
-                    }
-                }
-            }
-        }
-        for (oid, attnum, s) in derived {
-            index.pii.entry((oid, attnum)).or_insert(s);
-            index.pii_relations.insert(oid);
-        }
         index
+    }
+
+    /// Marks a view's column as PII (derived from what it reads); a column named by a
+    /// pattern keeps its own strategy.
+    pub(super) fn add_derived(&mut self, relation: u32, attnum: i16, strategy: Strategy) {
+        self.pii.entry((relation, attnum)).or_insert(strategy);
+        self.pii_relations.insert(relation);
+    }
+
+    /// Every relation of the snapshot.
+    pub fn relations(&self) -> &[RelationShape] {
+        &self.relations
     }
 
     /// Whether an unqualified function name is known to be PostgreSQL's own (true when the

@@ -1,6 +1,6 @@
 //! PII masking, the policy half: `[masking]` resolved against the catalog ([`MaskIndex`]),
 //! a mask plan per statement from PostgreSQL's tree ([`mask_plan`], built on
-//! [`crate::lineage`]), and the pure byte-level functions the relay calls: values
+//! `lineage`), and the pure byte-level functions the relay calls: values
 //! ([`value`]), DataRow bodies and the RowDescription cross-check ([`wire`]), COPY data
 //! ([`copy`]), errors and notices ([`scrub`]).
 //!
@@ -21,17 +21,22 @@
 pub mod config;
 pub mod copy;
 mod copy_csv;
+mod copy_mask;
 mod from_catalog;
+mod hash_key;
 pub mod index;
+mod lineage;
 pub mod plan;
+mod resolve;
 pub mod scrub;
 pub mod value;
 pub mod wire;
 
 pub use config::{ColumnPattern, InferenceAllowances, MaskConfig, MaskConfigError, Strategy};
+pub use hash_key::HashKey;
 pub use index::{ColumnShape, MaskIndex, RelationShape};
 pub use plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
-pub use value::{HashKey, ValueKind};
+pub use value::ValueKind;
 
 use crate::types::Denial;
 
@@ -42,7 +47,7 @@ pub fn mask_plan(
     index: &MaskIndex,
     search_path: &[String],
 ) -> Result<Vec<MaskPlan>, Denial> {
-    crate::lineage::analyze(sql, index, search_path)
+    lineage::analyze(sql, index, search_path)
 }
 
 /// Like [`mask_plan`] on a statement text already parsed by libpg_query (the judge parses it
@@ -52,7 +57,7 @@ pub fn mask_plan_parsed(
     index: &MaskIndex,
     search_path: &[String],
 ) -> Result<Vec<MaskPlan>, Denial> {
-    crate::lineage::analyze_parsed(parsed, index, search_path)
+    lineage::analyze_parsed(parsed, index, search_path)
 }
 
 /// How each column of a COPY's rows is masked (COPY has no RowDescription: a column's type is

@@ -4,12 +4,8 @@
 //! bytes in text and binary result formats, so one function serves both; every other type
 //! becomes NULL whatever the strategy (a masked integer has no safe non-NULL form).
 
-use std::sync::Arc;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use super::config::Strategy;
+use super::hash_key::HashKey;
 
 /// Built-in text-like type oids: text, varchar, bpchar, name.
 pub const TEXT_LIKE_OIDS: [u32; 4] = [25, 1043, 1042, 19];
@@ -24,46 +20,6 @@ pub enum ValueKind {
 }
 
 const REDACTED: &[u8] = b"****";
-
-/// The key of the `hash` strategy, with the HMAC state after the key already computed (a
-/// clone per value instead of hashing the key each time). Debug never prints the key.
-/// Shared (`Arc`): every bound result holds one without copying the key.
-#[derive(Clone, Default)]
-pub struct HashKey(Arc<PreparedKey>);
-
-#[derive(Default)]
-struct PreparedKey {
-    key: Vec<u8>,
-    mac: Option<Hmac<Sha256>>,
-}
-
-impl HashKey {
-    pub fn new(key: &[u8]) -> HashKey {
-        HashKey(Arc::new(PreparedKey {
-            key: key.to_vec(),
-            // HMAC takes keys of any length, so this is always `Some`.
-            mac: Hmac::<Sha256>::new_from_slice(key).ok(),
-        }))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.key.is_empty()
-    }
-}
-
-impl std::fmt::Debug for HashKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HashKey({} bytes)", self.0.key.len())
-    }
-}
-
-impl PartialEq for HashKey {
-    fn eq(&self, other: &HashKey) -> bool {
-        self.0.key == other.0.key
-    }
-}
-
-impl Eq for HashKey {}
 
 /// The masked form of `value` (`None` = SQL NULL). `value` is the column's bytes as the server
 /// sent them; `None` in means NULL stays NULL.
@@ -113,11 +69,9 @@ fn partial(value: &[u8]) -> Vec<u8> {
 
 /// `hash:` + the first 16 hex digits of HMAC-SHA-256(key, value).
 fn hash(value: &[u8], key: &HashKey) -> Vec<u8> {
-    let Some(mut mac) = key.0.mac.clone() else {
+    let Some(digest) = key.digest(value) else {
         return REDACTED.to_vec();
     };
-    mac.update(value);
-    let digest = mac.finalize().into_bytes();
     let mut out = Vec::with_capacity(21);
     out.extend_from_slice(b"hash:");
     for b in digest.iter().take(8) {

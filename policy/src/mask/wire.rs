@@ -4,9 +4,10 @@
 use thiserror::Error;
 
 use super::config::Strategy;
+use super::hash_key::HashKey;
 use super::index::MaskIndex;
 use super::plan::MaskPlan;
-use super::value::{mask_value, HashKey, ValueKind};
+use super::value::{mask_value, ValueKind};
 
 /// What RowDescription says of one result column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

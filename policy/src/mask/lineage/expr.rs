@@ -5,10 +5,11 @@
 use pg_query::protobuf::{ColumnRef, FuncCall, SubLink, TypeName};
 use pg_query::{Node, NodeEnum, NodeRef};
 
-use super::from::{str_of, strings};
+use super::analyzer::{Analyzer, Check, SteerKind};
 use super::names;
+use super::nodes::{str_of, strings};
 use super::scope::{Resolved, Scope};
-use super::{Analyzer, Check, Lineage, SteerKind};
+use super::sources::Lineage;
 use crate::denial::deny;
 use crate::types::Denial;
 

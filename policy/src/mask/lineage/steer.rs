@@ -4,9 +4,10 @@
 
 use pg_query::{Node, NodeEnum};
 
-use super::from::strings;
+use super::analyzer::{Analyzer, Check, SteerKind};
+use super::nodes::strings;
 use super::scope::Scope;
-use super::{Analyzer, Check, Lineage, SteerKind};
+use super::sources::Lineage;
 use crate::types::Denial;
 
 const AEXPR_OP: i32 = 1;

@@ -3,7 +3,7 @@
 
 use pg_query::{Node, NodeEnum};
 
-use super::from::{str_of, strings};
+use super::nodes::{str_of, strings};
 
 /// The name PostgreSQL gives an output column without an alias.
 pub fn output_name(node: &Node) -> String {

@@ -4,9 +4,11 @@
 
 use pg_query::protobuf::JoinExpr;
 
-use super::from::{rename, strings, unreadable, FromOut};
+use super::analyzer::{Analyzer, Check};
+use super::from::{rename, FromOut};
+use super::nodes::{strings, unreadable};
 use super::scope::{Col, Columns, Item, Scope};
-use super::{Analyzer, Check, Lineage};
+use super::sources::Lineage;
 use crate::types::Denial;
 
 impl Analyzer<'_> {

@@ -2,7 +2,7 @@
 //! first, as PostgreSQL resolves column references. Ambiguity (which PostgreSQL refuses) is
 //! taken as the union of the candidates.
 
-use super::Lineage;
+use super::sources::Lineage;
 
 /// One output column of a range item.
 #[derive(Clone, Debug)]

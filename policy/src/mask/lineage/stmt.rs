@@ -4,12 +4,15 @@
 
 use pg_query::{Node, NodeEnum};
 
-use super::from::unreadable;
+use super::analyzer::{Analyzer, Check};
+use super::nodes::unreadable;
 use super::scope::{Columns, Scope};
-use super::{Analyzer, Check, Lineage};
+use super::sources::Lineage;
 use crate::denial::deny;
+use crate::mask::config::Strategy;
 use crate::mask::copy::CopyFormat;
-use crate::mask::{MaskIndex, MaskPlan, MaskedColumn, ResultSource, Scrub, Strategy};
+use crate::mask::index::MaskIndex;
+use crate::mask::plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
 use crate::types::Denial;
 
 /// The mask plans of every statement of `sql`, in order; a refusal when one of them cannot be
@@ -114,7 +117,7 @@ impl Analyzer<'_> {
     /// The type of a value that is a plain copy of one known column.
     fn copied_type(&self, l: &Lineage) -> Option<u32> {
         match l.sources.as_slice() {
-            [super::Source::Column(rel, att)] if !l.transformed => self
+            [super::sources::Source::Column(rel, att)] if !l.transformed => self
                 .index
                 .relation_by_oid(*rel)
                 .and_then(|r| r.columns.iter().find(|c| c.attnum == *att))
@@ -146,7 +149,7 @@ impl Analyzer<'_> {
                         node: Some(NodeEnum::RangeVar(rel.clone())),
                     };
                     let out = self.range_item(&node, &root)?;
-                    let wanted = super::from::strings(&c.attlist);
+                    let wanted = super::nodes::strings(&c.attlist);
                     if wanted.is_empty() {
                         out.star
                     } else {

@@ -1,108 +1,16 @@
-//! Lineage on PostgreSQL's own parse tree: for each output column of a statement, the set of
-//! source columns that feed it, plus every use of a column that steers the result (WHERE,
-//! ORDER BY, ...), whole-row references and copies out, recorded as [`Check`]s and judged once
-//! the whole statement has been read (whether an opaque origin counts as PII depends on
-//! whether the statement reads PII at all).
-//!
-//! Rooms: [`scope`] (range items and name resolution), [`from`] (FROM items, CTE and view
-//! expansion), [`join`], [`select`] (SELECT bodies, set operations, VALUES, clauses),
-//! [`output_name`], [`expr`] (expressions), [`steer`] (predicates), [`stmt`] (statement
-//! kinds, plans), [`writes`] (INSERT/UPDATE/DELETE/MERGE, DDL), [`names`] (functions and
-//! relations with a fixed meaning).
+//! The state of one analysis and the checks it records: uses of values that steer results,
+//! equality lookups, whole-row references and copies out, judged once the statement is read
+//! (whether an opaque origin counts as PII depends on whether the statement reads PII at all).
 
-mod expr;
-mod from;
-mod join;
-mod names;
-mod output_name;
-mod scope;
-mod select;
-mod steer;
-mod stmt;
-mod writes;
-
-pub use stmt::{analyze, analyze_parsed, view_column_strategies};
-
+use super::sources::{Lineage, Source, UnknownColumn};
 use crate::denial::{deny, deny_with_detail};
-use crate::mask::{MaskIndex, Strategy};
+use crate::mask::config::Strategy;
+use crate::mask::index::MaskIndex;
 use crate::types::Denial;
 
 /// Deeper nesting than this (expressions, subqueries, views) is refused rather than risking
 /// the stack.
 const MAX_DEPTH: usize = 200;
-
-/// Where a value comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
-    /// A column of a relation the snapshot knows (table or view), by oid and attnum.
-    Column(u32, i16),
-    /// A column of a relation the snapshot does not know (index into the analysis' table).
-    Unknown(u32),
-    /// An origin pgward cannot establish (a user function, an expression it cannot read).
-    Opaque,
-}
-
-/// The sources of one value, and whether it is more than a plain copy of them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Lineage {
-    /// Sorted, without duplicates.
-    pub sources: Vec<Source>,
-    /// Computed from the sources (a function, an operator, a truncating cast) rather than a
-    /// copy of one of them.
-    pub transformed: bool,
-}
-
-impl Lineage {
-    pub fn of(source: Source) -> Lineage {
-        Lineage {
-            sources: vec![source],
-            transformed: false,
-        }
-    }
-
-    pub fn opaque() -> Lineage {
-        Lineage {
-            sources: vec![Source::Opaque],
-            transformed: true,
-        }
-    }
-
-    pub fn add(&mut self, other: &Lineage) {
-        self.transformed |= other.transformed;
-        for s in &other.sources {
-            if let Err(at) = self.sources.binary_search(s) {
-                self.sources.insert(at, *s);
-            }
-        }
-    }
-
-    pub fn union<'a>(items: impl IntoIterator<Item = &'a Lineage>) -> Lineage {
-        let mut out = Lineage::default();
-        for l in items {
-            out.add(l);
-        }
-        out
-    }
-
-    /// The value is computed from these sources.
-    pub fn transformed(mut self) -> Lineage {
-        self.transformed = !self.sources.is_empty();
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
-    }
-}
-
-/// A relation the snapshot lacks: where it may live and what it is called.
-#[derive(Clone, Debug)]
-pub struct UnknownColumn {
-    pub schemas: Vec<String>,
-    pub table: String,
-    /// `None`: any of its columns (a `*`, a whole-row reference).
-    pub column: Option<String>,
-}
 
 /// Which `masking.allow` entry would permit a steering use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,26 +47,26 @@ pub enum Check {
 }
 
 /// The state of one analysis.
-pub(crate) struct Analyzer<'a> {
-    index: &'a MaskIndex,
-    search_path: &'a [String],
-    checks: Vec<Check>,
-    unknowns: Vec<UnknownColumn>,
+pub(super) struct Analyzer<'a> {
+    pub(super) index: &'a MaskIndex,
+    pub(super) search_path: &'a [String],
+    pub(super) checks: Vec<Check>,
+    pub(super) unknowns: Vec<UnknownColumn>,
     /// Relations the snapshot lacks: the schemas they may live in, and their name.
-    unknown_relations: Vec<(Vec<String>, String)>,
+    pub(super) unknown_relations: Vec<(Vec<String>, String)>,
     /// The statement reads a relation with PII (or one that may have it).
-    reads_pii: bool,
+    pub(super) reads_pii: bool,
     /// The statement runs code whose messages pgward cannot read (DO, CALL, user functions).
-    opaque_code: bool,
-    depth: usize,
+    pub(super) opaque_code: bool,
+    pub(super) depth: usize,
     /// A refusal found where no error could be returned (inside an opaque node).
-    pending_denial: Option<Denial>,
+    pub(super) pending_denial: Option<Denial>,
     /// Inside a view's definition (names resolve with the views' search_path).
-    in_view: usize,
+    pub(super) in_view: usize,
 }
 
 impl<'a> Analyzer<'a> {
-    fn new(index: &'a MaskIndex, search_path: &'a [String]) -> Self {
+    pub(super) fn new(index: &'a MaskIndex, search_path: &'a [String]) -> Self {
         Analyzer {
             index,
             search_path,
@@ -174,7 +82,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// The search_path names resolve with here.
-    fn path(&self) -> &'a [String] {
+    pub(super) fn path(&self) -> &'a [String] {
         if self.in_view > 0 {
             self.index.view_search_path()
         } else {
@@ -182,7 +90,7 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), Denial> {
+    pub(super) fn enter(&mut self) -> Result<(), Denial> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             let mut d = deny(
@@ -196,19 +104,24 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn leave(&mut self) {
+    pub(super) fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
     }
 
     /// A column (or, with `None`, any column) of an unknown relation.
-    fn unknown_column(&mut self, relation: usize, column: Option<&str>) -> Source {
+    pub(super) fn unknown_column(&mut self, relation: usize, column: Option<&str>) -> Source {
         match self.unknown_relations.get(relation).cloned() {
             Some((schemas, table)) => self.unknown_source(&schemas, &table, column),
             None => Source::Opaque,
         }
     }
 
-    fn unknown_source(&mut self, schemas: &[String], table: &str, column: Option<&str>) -> Source {
+    pub(super) fn unknown_source(
+        &mut self,
+        schemas: &[String],
+        table: &str,
+        column: Option<&str>,
+    ) -> Source {
         let may_be_pii = schemas
             .iter()
             .any(|s| self.index.config().may_cover_relation(s, table));
@@ -223,7 +136,7 @@ impl<'a> Analyzer<'a> {
         Source::Unknown(u32::try_from(self.unknowns.len() - 1).unwrap_or(u32::MAX))
     }
 
-    fn is_pii_source(&self, s: &Source) -> bool {
+    pub(super) fn is_pii_source(&self, s: &Source) -> bool {
         match *s {
             Source::Column(rel, att) => self.index.column_strategy(rel, att).is_some(),
             Source::Unknown(i) => self.unknowns.get(i as usize).is_none_or(|u| {
@@ -240,12 +153,12 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    pub(crate) fn is_pii(&self, l: &Lineage) -> bool {
+    pub(super) fn is_pii(&self, l: &Lineage) -> bool {
         l.sources.iter().any(|s| self.is_pii_source(s))
     }
 
     /// The strategy of an output fed by `l`, or `None` when it stays clear.
-    pub(crate) fn strategy(&self, l: &Lineage) -> Option<Strategy> {
+    pub(super) fn strategy(&self, l: &Lineage) -> Option<Strategy> {
         if !self.is_pii(l) {
             return None;
         }
@@ -271,11 +184,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// A plain copy of PII, or free of it: what an equality lookup may compare.
-    fn lookup_side_ok(&self, l: &Lineage) -> bool {
+    pub(super) fn lookup_side_ok(&self, l: &Lineage) -> bool {
         !self.is_pii(l) || (!l.transformed && !l.sources.contains(&Source::Opaque))
     }
 
-    fn allowed(&self, kind: SteerKind) -> bool {
+    pub(super) fn allowed(&self, kind: SteerKind) -> bool {
         let a = &self.index.config().allow;
         match kind {
             SteerKind::Predicate => a.predicates,
@@ -286,7 +199,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Judges the recorded checks; the first refusal wins.
-    fn judge_checks(&self) -> Result<(), Denial> {
+    pub(super) fn judge_checks(&self) -> Result<(), Denial> {
         if let Some(d) = &self.pending_denial {
             return Err(d.clone());
         }

@@ -4,9 +4,10 @@
 use pg_query::protobuf::{ReturningClause, WithClause};
 use pg_query::{Node, NodeEnum};
 
-use super::from::unreadable;
+use super::analyzer::{Analyzer, Check};
+use super::nodes::unreadable;
 use super::scope::{Columns, Scope};
-use super::{Analyzer, Check, Lineage};
+use super::sources::Lineage;
 use crate::denial::deny;
 use crate::types::Denial;
 

@@ -5,10 +5,11 @@
 use pg_query::protobuf::{SelectStmt, WithClause};
 use pg_query::{Node, NodeEnum};
 
-use super::from::{str_of, strings};
+use super::analyzer::{Analyzer, Check, SteerKind};
+use super::nodes::{str_of, strings};
 use super::output_name::output_name;
 use super::scope::{Col, Columns, Item, Resolved, Scope};
-use super::{Analyzer, Check, Lineage, SteerKind};
+use super::sources::Lineage;
 use crate::types::Denial;
 
 /// Rounds a recursive CTE is re-read until its lineage stops growing.

@@ -4,9 +4,11 @@
 use pg_query::protobuf::{Alias, RangeFunction, RangeVar};
 use pg_query::{Node, NodeEnum};
 
+use super::analyzer::{Analyzer, SteerKind};
 use super::names;
+use super::nodes::strings;
 use super::scope::{Col, Columns, Item, Scope};
-use super::{Analyzer, Lineage, Source, SteerKind};
+use super::sources::{Lineage, Source};
 use crate::denial::deny;
 use crate::mask::config::is_system_schema;
 use crate::mask::index::schemas_searched;
@@ -16,19 +18,6 @@ use crate::types::Denial;
 pub struct FromOut {
     pub items: Vec<Item>,
     pub star: Columns,
-}
-
-/// The text of a `String` node.
-pub fn str_of(node: &Node) -> Option<&str> {
-    match node.node.as_ref() {
-        Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
-        _ => None,
-    }
-}
-
-/// The strings of a name list (`funcname`, `colnames`, ...).
-pub fn strings(nodes: &[Node]) -> Vec<&str> {
-    nodes.iter().filter_map(str_of).collect()
 }
 
 /// Renames columns after an alias' column list, as PostgreSQL does (extra aliases ignored).
@@ -349,12 +338,4 @@ impl Analyzer<'_> {
         let columns = rename(Columns { cols, tail }, rf.alias.as_ref());
         Ok(item_from(&name, columns, None))
     }
-}
-
-pub fn unreadable() -> Denial {
-    deny(
-        "masking.unanalyzable",
-        "could not trace the masked columns of this statement",
-        "simplify the query or ask for an unmasked role",
-    )
 }
