@@ -414,6 +414,14 @@ fn side_channels_and_opaque_code() {
     assert_eq!(p.scrub, pgward_policy::mask::Scrub::Values);
     let p = plan(&index, "SELECT id FROM documents").unwrap();
     assert_eq!(p.scrub, pgward_policy::mask::Scrub::None);
+    let p = plan(&index, "UPDATE users SET status = 'x' WHERE id = 1").unwrap();
+    assert_eq!(
+        p.scrub,
+        pgward_policy::mask::Scrub::All,
+        "triggers may RAISE any value"
+    );
+    let p = plan(&index, "UPDATE documents SET status = 'x' WHERE id = 1").unwrap();
+    assert_eq!(p.scrub, pgward_policy::mask::Scrub::None);
     let p = plan(&index, "ALTER TABLE users ALTER COLUMN ssn TYPE int").unwrap();
     assert_eq!(p.scrub, pgward_policy::mask::Scrub::Values);
 }

@@ -110,7 +110,13 @@ impl Analyzer<'_> {
             let node = Node {
                 node: Some(NodeEnum::RangeVar(rel.clone())),
             };
+            let before = self.reads_pii;
+            self.reads_pii = false;
             let out = self.range_item(&node, &scope)?;
+            // Writing a relation with PII fires its triggers, whose RAISE may print any
+            // value: their messages are hidden whole.
+            self.opaque_code |= self.reads_pii;
+            self.reads_pii |= before;
             scope.items.extend(out.items);
             scope.star.extend(out.star);
         }
