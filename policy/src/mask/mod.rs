@@ -10,13 +10,18 @@
 //!    under, so every other name in them is qualified).
 //! 2. For a role without `unmasked`: `mask_plan(sql, &index, search_path)`; `Err(denial)` is a
 //!    refusal (42501) like any other; `Ok(plans)` has one [`MaskPlan`] per statement, kept with
-//!    the decision (cacheable: it depends on the text's shape, the role's masking and the
-//!    search_path only).
+//!    the decision. `mask_plan_for_role` skips unmasked roles; `mask_plan_parsed` reuses the
+//!    judge's libpg_query tree.
 //! 3. In the relay: on RowDescription, `wire::bind(plan, fields, &index)`; a bound mask with
 //!    nothing masked forwards DataRows as they are, otherwise `wire::mask_data_row`. Cursor
 //!    and prepared statement plans are kept by name (`ResultSource`); protocol-level
 //!    Parse/Bind use the plan of the parsed text. ErrorResponse/NoticeResponse of a statement
 //!    whose plan says `Scrub::Values`/`All` go through `scrub::scrub_error_fields`.
+//!    FETCH/EXECUTE plans mask every column unless the relay substitutes the plan recorded at
+//!    DECLARE/PREPARE. COPY TO STDOUT of PII is refused unless `masking.allow` has `copy`;
+//!    then `copy_mask(plan, &index)` and `copy::mask_copy_data` per CopyData.
+//! 4. Cache: a plan depends on the text's shape, the search_path and whether the role is
+//!    masked (the judge's cache key has role and search_path); literal values never matter.
 
 pub mod config;
 pub mod copy;
