@@ -594,3 +594,39 @@ fn exfiltration_attempts_are_masked_or_refused() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_role_may_be_allowed_some_steering_uses() {
+    use pgward_policy::mask::{mask_plan_with_allowances, InferenceAllowances};
+    let index = corpus_index();
+    let order = InferenceAllowances {
+        order_by: true,
+        ..Default::default()
+    };
+    let sql = "SELECT id, email FROM users ORDER BY email";
+    assert!(plan(&index, sql).is_err());
+    let plans = mask_plan_with_allowances(sql, &index, &path(), &order).unwrap();
+    assert_eq!(
+        plans[0].masked_positions(2),
+        vec![2],
+        "still masked, only ordered"
+    );
+    assert!(mask_plan_with_allowances(
+        "SELECT id FROM users WHERE email LIKE 'a%'",
+        &index,
+        &path(),
+        &order
+    )
+    .is_err());
+    let predicates = InferenceAllowances {
+        predicates: true,
+        ..Default::default()
+    };
+    assert!(mask_plan_with_allowances(
+        "SELECT id FROM users WHERE email LIKE 'a%'",
+        &index,
+        &path(),
+        &predicates
+    )
+    .is_ok());
+}

@@ -62,7 +62,25 @@ pub fn mask_plan_parsed(
     index: &MaskIndex,
     search_path: &[String],
 ) -> Result<Vec<MaskPlan>, Denial> {
-    lineage::analyze_parsed(parsed, index, search_path)
+    lineage::analyze_parsed(parsed, index, search_path, None)
+}
+
+/// Like [`mask_plan`] with the steering uses a particular role may make (a role's own
+/// `allow`, instead of `masking.allow`).
+pub fn mask_plan_with_allowances(
+    sql: &str,
+    index: &MaskIndex,
+    search_path: &[String],
+    allow: &InferenceAllowances,
+) -> Result<Vec<MaskPlan>, Denial> {
+    let parsed = pg_query::parse(sql, 0).map_err(|_| {
+        crate::denial::deny(
+            "masking.unanalyzable",
+            "could not trace the masked columns of this statement",
+            "simplify the query or ask for an unmasked role",
+        )
+    })?;
+    lineage::analyze_parsed(&parsed.protobuf, index, search_path, Some(allow))
 }
 
 /// How each column of a COPY's rows is masked (COPY has no RowDescription: a column's type is

@@ -4,7 +4,7 @@
 
 use super::sources::{Lineage, Source, UnknownColumn};
 use crate::denial::{deny, deny_with_detail};
-use crate::mask::config::Strategy;
+use crate::mask::config::{InferenceAllowances, Strategy};
 use crate::mask::index::MaskIndex;
 use crate::types::Denial;
 
@@ -49,6 +49,8 @@ pub enum Check {
 /// The state of one analysis.
 pub(super) struct Analyzer<'a> {
     pub(super) index: &'a MaskIndex,
+    /// Which steering uses of PII the role may make (`masking.allow`, or the role's own).
+    pub(super) allow: &'a InferenceAllowances,
     pub(super) search_path: &'a [String],
     pub(super) checks: Vec<Check>,
     pub(super) unknowns: Vec<UnknownColumn>,
@@ -69,6 +71,7 @@ impl<'a> Analyzer<'a> {
     pub(super) fn new(index: &'a MaskIndex, search_path: &'a [String]) -> Self {
         Analyzer {
             index,
+            allow: &index.config().allow,
             search_path,
             checks: Vec::new(),
             unknowns: Vec::new(),
@@ -189,7 +192,7 @@ impl<'a> Analyzer<'a> {
     }
 
     pub(super) fn allowed(&self, kind: SteerKind) -> bool {
-        let a = &self.index.config().allow;
+        let a = self.allow;
         match kind {
             SteerKind::Predicate => a.predicates,
             SteerKind::OrderBy => a.order_by,

@@ -9,7 +9,7 @@ use super::nodes::unreadable;
 use super::scope::{Columns, Scope};
 use super::sources::Lineage;
 use crate::denial::deny;
-use crate::mask::config::Strategy;
+use crate::mask::config::{InferenceAllowances, Strategy};
 use crate::mask::copy::CopyFormat;
 use crate::mask::index::MaskIndex;
 use crate::mask::plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
@@ -23,20 +23,22 @@ pub fn analyze(
     search_path: &[String],
 ) -> Result<Vec<MaskPlan>, Denial> {
     let parsed = pg_query::parse(sql, 0).map_err(|_| unreadable())?;
-    analyze_parsed(&parsed.protobuf, index, search_path)
+    analyze_parsed(&parsed.protobuf, index, search_path, None)
 }
 
-/// Like [`analyze`] on a tree already parsed by libpg_query.
+/// Like [`analyze`] on a tree already parsed by libpg_query; `allow` overrides
+/// `masking.allow` for a role that has its own.
 pub fn analyze_parsed(
     parsed: &pg_query::protobuf::ParseResult,
     index: &MaskIndex,
     search_path: &[String],
+    allow: Option<&InferenceAllowances>,
 ) -> Result<Vec<MaskPlan>, Denial> {
     parsed
         .stmts
         .iter()
         .map(|raw| match raw.stmt.as_deref() {
-            Some(stmt) => plan_statement(stmt, index, search_path),
+            Some(stmt) => plan_statement(stmt, index, search_path, allow),
             None => Ok(MaskPlan::clear(ResultSource::NoRows)),
         })
         .collect()
@@ -46,11 +48,15 @@ fn plan_statement(
     stmt: &Node,
     index: &MaskIndex,
     search_path: &[String],
+    allow: Option<&InferenceAllowances>,
 ) -> Result<MaskPlan, Denial> {
     if !index.is_active() {
         return Ok(MaskPlan::clear(ResultSource::Rows));
     }
     let mut a = Analyzer::new(index, search_path);
+    if let Some(allow) = allow {
+        a.allow = allow;
+    }
     let (source, columns) = a.statement(stmt)?;
     a.judge_checks()?;
     let columns = columns.unwrap_or_default();
@@ -171,9 +177,8 @@ impl Analyzer<'_> {
                     Some(format) => ResultSource::Copy(format),
                     None => ResultSource::NoRows,
                 };
-                let masks_rows = to_client
-                    && matches!(source, ResultSource::Copy(_))
-                    && self.index.config().allow.copy;
+                let masks_rows =
+                    to_client && matches!(source, ResultSource::Copy(_)) && self.allow.copy;
                 if !masks_rows {
                     self.checks.push(Check::CopyOut {
                         lineage: cols.all(),
