@@ -23,6 +23,7 @@ mod family;
 mod filter;
 mod functions;
 mod ident;
+pub mod mask;
 mod normalize;
 mod parse;
 mod pg_facts;

@@ -1,0 +1,374 @@
+//! Expressions: which sources feed a value. Column references resolve through the scope
+//! (whole-row references are recorded), functions and operators union their arguments,
+//! sublinks read their subquery; anything else is opaque (fail closed).
+
+use pg_query::protobuf::{ColumnRef, FuncCall, SubLink, TypeName};
+use pg_query::{Node, NodeEnum, NodeRef};
+
+use super::analyzer::{Analyzer, Check, SteerKind};
+use super::names;
+use super::nodes::{str_of, strings};
+use super::scope::{Resolved, Scope};
+use super::sources::Lineage;
+use crate::denial::deny;
+use crate::types::Denial;
+
+const SUBLINK_EXISTS: i32 = 1;
+const SUBLINK_EXPR: i32 = 5;
+
+/// A cast that keeps the value whole (to unbounded text types): a lookup through it is still
+/// a lookup. Anything else (a length, another type) computes a new value.
+fn cast_keeps_value(t: Option<&TypeName>) -> bool {
+    let Some(t) = t else { return false };
+    let name = strings(&t.names).last().copied().unwrap_or("");
+    t.typmods.is_empty()
+        && t.array_bounds.is_empty()
+        && matches!(name, "text" | "varchar" | "citext")
+}
+
+impl Analyzer<'_> {
+    pub(super) fn expr(&mut self, node: &Node, scope: &Scope) -> Result<Lineage, Denial> {
+        self.enter()?;
+        let out = self.expr_inner(node, scope);
+        self.leave();
+        out
+    }
+
+    fn exprs<'n>(
+        &mut self,
+        nodes: impl IntoIterator<Item = &'n Node>,
+        scope: &Scope,
+    ) -> Result<Lineage, Denial> {
+        let mut l = Lineage::default();
+        for n in nodes {
+            l.add(&self.expr(n, scope)?);
+        }
+        Ok(l)
+    }
+
+    fn opt_expr(&mut self, node: Option<&Node>, scope: &Scope) -> Result<Lineage, Denial> {
+        match node {
+            Some(n) => self.expr(n, scope),
+            None => Ok(Lineage::default()),
+        }
+    }
+
+    fn expr_inner(&mut self, node: &Node, scope: &Scope) -> Result<Lineage, Denial> {
+        let Some(n) = node.node.as_ref() else {
+            return Ok(Lineage::default());
+        };
+        Ok(match n {
+            NodeEnum::ColumnRef(cr) => self.column_ref(cr, scope),
+            NodeEnum::ParamRef(_)
+            | NodeEnum::AConst(_)
+            | NodeEnum::SqlvalueFunction(_)
+            | NodeEnum::SetToDefault(_)
+            | NodeEnum::CurrentOfExpr(_)
+            | NodeEnum::Integer(_)
+            | NodeEnum::Float(_)
+            | NodeEnum::Boolean(_)
+            | NodeEnum::String(_)
+            | NodeEnum::BitString(_) => Lineage::default(),
+            NodeEnum::TypeCast(tc) => {
+                let l = self.opt_expr(tc.arg.as_deref(), scope)?;
+                if cast_keeps_value(tc.type_name.as_ref()) {
+                    l
+                } else {
+                    l.transformed()
+                }
+            }
+            NodeEnum::CollateClause(c) => self.opt_expr(c.arg.as_deref(), scope)?,
+            NodeEnum::NamedArgExpr(a) => self.opt_expr(a.arg.as_deref(), scope)?,
+            NodeEnum::ResTarget(rt) => self.opt_expr(rt.val.as_deref(), scope)?,
+            NodeEnum::MultiAssignRef(m) => self.opt_expr(m.source.as_deref(), scope)?,
+            NodeEnum::List(l) => self.exprs(&l.items, scope)?,
+            NodeEnum::AExpr(a) => {
+                let mut l = self.opt_expr(a.lexpr.as_deref(), scope)?;
+                l.add(&self.opt_expr(a.rexpr.as_deref(), scope)?);
+                l.transformed()
+            }
+            NodeEnum::BoolExpr(b) => self.exprs(&b.args, scope)?.transformed(),
+            NodeEnum::FuncCall(f) => self.func_call(f, scope)?,
+            NodeEnum::SubLink(s) => self.sublink(s, scope)?,
+            NodeEnum::CaseExpr(c) => {
+                let mut l = Lineage::default();
+                if let Some(arg) = c.arg.as_deref() {
+                    let a = self.expr(arg, scope)?;
+                    self.steer_value(a, SteerKind::Predicate, "a CASE");
+                }
+                for w in &c.args {
+                    if let Some(NodeEnum::CaseWhen(cw)) = w.node.as_ref() {
+                        let cond = self.opt_expr(cw.expr.as_deref(), scope)?;
+                        self.steer_value(cond, SteerKind::Predicate, "a CASE condition");
+                        l.add(&self.opt_expr(cw.result.as_deref(), scope)?);
+                    }
+                }
+                l.add(&self.opt_expr(c.defresult.as_deref(), scope)?);
+                l.transformed()
+            }
+            NodeEnum::CoalesceExpr(c) => self.exprs(&c.args, scope)?.transformed(),
+            NodeEnum::MinMaxExpr(m) => self.exprs(&m.args, scope)?.transformed(),
+            NodeEnum::NullTest(t) => self.opt_expr(t.arg.as_deref(), scope)?.transformed(),
+            NodeEnum::BooleanTest(t) => self.opt_expr(t.arg.as_deref(), scope)?.transformed(),
+            NodeEnum::AArrayExpr(a) => self.exprs(&a.elements, scope)?.transformed(),
+            NodeEnum::RowExpr(r) => self.exprs(&r.args, scope)?.transformed(),
+            NodeEnum::GroupingFunc(g) => self.exprs(&g.args, scope)?.transformed(),
+            NodeEnum::XmlExpr(x) => {
+                let mut l = self.exprs(&x.named_args, scope)?;
+                l.add(&self.exprs(&x.args, scope)?);
+                l.transformed()
+            }
+            NodeEnum::XmlSerialize(x) => self.opt_expr(x.expr.as_deref(), scope)?.transformed(),
+            NodeEnum::AIndirection(ai) => self.indirection(ai, scope)?,
+            NodeEnum::AIndices(ix) => {
+                let mut l = self.opt_expr(ix.lidx.as_deref(), scope)?;
+                l.add(&self.opt_expr(ix.uidx.as_deref(), scope)?);
+                l
+            }
+            _ => self.opaque_node(node, scope),
+        })
+    }
+
+    fn column_ref(&mut self, cr: &ColumnRef, scope: &Scope) -> Lineage {
+        let star = matches!(
+            cr.fields.last().and_then(|f| f.node.as_ref()),
+            Some(NodeEnum::AStar(_))
+        );
+        let parts: Vec<&str> = cr.fields.iter().filter_map(str_of).collect();
+        if star {
+            // `t.*` or `*` inside an expression is the row value.
+            let lineage = match parts.last() {
+                Some(t) => match scope.item(t) {
+                    Some(item) => {
+                        let mut l = item.row_lineage();
+                        if let Some(u) = item.unknown {
+                            l.add(&Lineage::of(self.unknown_column(u, None)));
+                        }
+                        l.transformed()
+                    }
+                    None => Lineage::opaque(),
+                },
+                None => scope.star.all().transformed(),
+            };
+            self.checks.push(Check::WholeRow {
+                lineage: lineage.clone(),
+            });
+            return lineage;
+        }
+        let (item, name) = match parts.as_slice() {
+            [name] => (None, *name),
+            [.., t, name] => (Some(*t), *name),
+            [] => return Lineage::opaque(),
+        };
+        match scope.resolve(item, name) {
+            Resolved::Column(mut l, unknown) => {
+                for u in unknown {
+                    l.add(&Lineage::of(self.unknown_column(u, Some(name))));
+                }
+                l
+            }
+            Resolved::WholeRow(mut l, unknown) => {
+                for u in unknown {
+                    l.add(&Lineage::of(self.unknown_column(u, None)));
+                }
+                let l = l.transformed();
+                self.checks.push(Check::WholeRow { lineage: l.clone() });
+                l
+            }
+            Resolved::NotFound if names::is_system_column(name) => Lineage::default(),
+            Resolved::NotFound => Lineage::opaque(),
+        }
+    }
+
+    /// `(u).email` reads one column of a row; `arr[i]` and `(x).f` otherwise compute.
+    fn indirection(
+        &mut self,
+        ai: &pg_query::protobuf::AIndirection,
+        scope: &Scope,
+    ) -> Result<Lineage, Denial> {
+        if let (Some(NodeEnum::ColumnRef(cr)), Some(field)) = (
+            ai.arg.as_deref().and_then(|a| a.node.as_ref()),
+            ai.indirection.first().and_then(str_of),
+        ) {
+            if let [name] = cr
+                .fields
+                .iter()
+                .filter_map(str_of)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                if let Resolved::WholeRow(..) = scope.resolve(None, name) {
+                    if let Resolved::Column(l, unknown) = scope.resolve(Some(name), field) {
+                        let mut l = l;
+                        for u in unknown {
+                            l.add(&Lineage::of(self.unknown_column(u, Some(field))));
+                        }
+                        return Ok(if ai.indirection.len() > 1 {
+                            let rest = self.exprs(&ai.indirection[1..], scope)?;
+                            let mut l = l;
+                            l.add(&rest);
+                            l.transformed()
+                        } else {
+                            l
+                        });
+                    }
+                }
+            }
+        }
+        let mut l = self.opt_expr(ai.arg.as_deref(), scope)?;
+        l.add(&self.exprs(&ai.indirection, scope)?);
+        Ok(l.transformed())
+    }
+
+    fn func_call(&mut self, f: &FuncCall, scope: &Scope) -> Result<Lineage, Denial> {
+        let parts = strings(&f.funcname);
+        let name = parts.last().copied().unwrap_or("");
+        let schema = parts
+            .len()
+            .checked_sub(2)
+            .and_then(|i| parts.get(i).copied());
+        if names::is_query_string_function(schema, name) {
+            return Err(deny(
+                "masking.query_string",
+                format!("{name}() runs a query or reads a table by name, so its result cannot be masked"),
+                "select the columns you need directly",
+            ));
+        }
+        let args = self.exprs(&f.args, scope)?;
+        for o in &f.agg_order {
+            let l = self.sort_key_expr(o, scope)?;
+            self.steer_value(l, SteerKind::OrderBy, "an aggregate's ORDER BY");
+        }
+        if let Some(filter) = f.agg_filter.as_deref() {
+            // FILTER and HAVING decide over groups: any PII in them is refused, lookups too.
+            let l = self.expr(filter, scope)?;
+            self.steer_value(l, SteerKind::Predicate, "FILTER");
+        }
+        if let Some(over) = f.over.as_deref() {
+            self.window(over, scope)?;
+        }
+        if names::is_set_returning(name) || self.index.is_set_returning(name) {
+            self.steer_value(
+                args.clone(),
+                SteerKind::Predicate,
+                "a set-returning function (its row count depends on the value)",
+            );
+        }
+        if names::is_side_channel_function(schema, name) {
+            self.checks.push(Check::CopyOut {
+                lineage: args.clone(),
+                what: "this function",
+            });
+        }
+        let mut l = args;
+        let user_code = names::is_user_function(schema)
+            || (schema.is_none() && !self.index.is_builtin_function(name));
+        if user_code {
+            // User code may read any table: its result counts as PII.
+            self.opaque_code = true;
+            self.reads_pii = true;
+            l.add(&Lineage::opaque());
+        }
+        Ok(l.transformed())
+    }
+
+    fn sort_key_expr(&mut self, node: &Node, scope: &Scope) -> Result<Lineage, Denial> {
+        match node.node.as_ref() {
+            Some(NodeEnum::SortBy(sb)) => self.opt_expr(sb.node.as_deref(), scope),
+            _ => self.expr(node, scope),
+        }
+    }
+
+    pub(super) fn window(
+        &mut self,
+        wd: &pg_query::protobuf::WindowDef,
+        scope: &Scope,
+    ) -> Result<(), Denial> {
+        for p in &wd.partition_clause {
+            let l = self.expr(p, scope)?;
+            self.steer_value(l, SteerKind::GroupBy, "a window PARTITION BY");
+        }
+        for o in &wd.order_clause {
+            let l = self.sort_key_expr(o, scope)?;
+            self.steer_value(l, SteerKind::OrderBy, "a window ORDER BY");
+        }
+        for b in [wd.start_offset.as_deref(), wd.end_offset.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            let l = self.expr(b, scope)?;
+            self.steer_value(l, SteerKind::Predicate, "a window frame");
+        }
+        Ok(())
+    }
+
+    pub(super) fn sublink(&mut self, s: &SubLink, scope: &Scope) -> Result<Lineage, Denial> {
+        let child = Scope::child(scope);
+        let cols = match s.subselect.as_deref() {
+            Some(q) => self.query_node(q, &child)?,
+            None => Default::default(),
+        };
+        Ok(match s.sub_link_type {
+            SUBLINK_EXISTS => Lineage::default(),
+            SUBLINK_EXPR => cols.lineage_at(0),
+            _ => {
+                let mut l = self.opt_expr(s.testexpr.as_deref(), scope)?;
+                l.add(&cols.all());
+                l.transformed()
+            }
+        })
+    }
+
+    /// A node pgward does not read: its origin is unknown (masked when the statement reads
+    /// PII; a relation inside it counts as PII) and it may not steer. Relations and functions inside are still checked.
+    pub(super) fn opaque_node(&mut self, node: &Node, scope: &Scope) -> Lineage {
+        let mut l = Lineage::opaque();
+        if let Some(n) = node.node.as_ref() {
+            for (inner, _, _, _) in n.nodes() {
+                match inner {
+                    NodeRef::ColumnRef(cr) => {
+                        let c = self.column_ref(cr, scope);
+                        l.add(&c);
+                    }
+                    NodeRef::FuncCall(f) => {
+                        let parts = strings(&f.funcname);
+                        let name = parts.last().copied().unwrap_or("");
+                        let schema = parts
+                            .len()
+                            .checked_sub(2)
+                            .and_then(|i| parts.get(i).copied());
+                        if names::is_query_string_function(schema, name) {
+                            self.pending_denial.get_or_insert(deny(
+                                "masking.query_string",
+                                format!("{name}() runs a query or reads a table by name, so its result cannot be masked"),
+                                "select the columns you need directly",
+                            ));
+                        }
+                    }
+                    NodeRef::RangeVar(rv) => {
+                        // A relation pgward cannot place in the query: assume it reads PII.
+                        self.reads_pii = true;
+                        let schema = (!rv.schemaname.is_empty()).then_some(rv.schemaname.as_str());
+                        if names::is_statistics_relation(schema, &rv.relname) {
+                            self.pending_denial.get_or_insert(deny(
+                                "masking.statistics",
+                                format!(
+                                    "{} holds sample values of columns, masked ones included",
+                                    rv.relname
+                                ),
+                                "ask for an unmasked role",
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.steer_value(
+            l.clone(),
+            SteerKind::Predicate,
+            "an expression pgward cannot trace",
+        );
+        l
+    }
+}

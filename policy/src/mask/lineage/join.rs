@@ -1,0 +1,112 @@
+//! Joins: both sides' items visible to the condition, LATERAL right sides seeing the left,
+//! USING/NATURAL columns merged first in `*` order (and recorded as equality lookups), a join
+//! alias hiding the tables inside.
+
+use pg_query::protobuf::JoinExpr;
+
+use super::analyzer::{Analyzer, Check};
+use super::from::{rename, FromOut};
+use super::nodes::{strings, unreadable};
+use super::scope::{Col, Columns, Item, Scope};
+use super::sources::Lineage;
+use crate::types::Denial;
+
+impl Analyzer<'_> {
+    pub(super) fn join(&mut self, j: &JoinExpr, scope: &Scope) -> Result<FromOut, Denial> {
+        let left = match j.larg.as_deref() {
+            Some(l) => self.range_item(l, scope)?,
+            None => return Err(unreadable()),
+        };
+        let right = {
+            // LATERAL items on the right see the left side.
+            let mut with_left = Scope::child(scope);
+            with_left.items = left.items.clone();
+            match j.rarg.as_deref() {
+                Some(r) => self.range_item(r, &with_left)?,
+                None => return Err(unreadable()),
+            }
+        };
+        let mut both = Scope::child(scope);
+        both.items = left
+            .items
+            .iter()
+            .chain(right.items.iter())
+            .cloned()
+            .collect();
+        let mut merged: Vec<String> = strings(&j.using_clause)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if j.is_natural {
+            merged = left
+                .star
+                .cols
+                .iter()
+                .filter(|l| right.star.cols.iter().any(|r| r.name == l.name))
+                .map(|c| c.name.clone())
+                .collect();
+        }
+        let mut star = Columns::default();
+        for name in &merged {
+            let l = Lineage::union(
+                left.star
+                    .cols
+                    .iter()
+                    .filter(|c| &c.name == name)
+                    .map(|c| &c.lineage),
+            );
+            let r = Lineage::union(
+                right
+                    .star
+                    .cols
+                    .iter()
+                    .filter(|c| &c.name == name)
+                    .map(|c| &c.lineage),
+            );
+            self.checks.push(Check::Equal {
+                left: l.clone(),
+                right: r.clone(),
+                what: "a join",
+            });
+            let mut m = l;
+            m.add(&r);
+            star.cols.push(Col {
+                name: name.clone(),
+                lineage: m,
+            });
+        }
+        for side in [&left.star, &right.star] {
+            let rest = Columns {
+                cols: side
+                    .cols
+                    .iter()
+                    .filter(|c| !merged.contains(&c.name))
+                    .cloned()
+                    .collect(),
+                tail: side.tail.clone(),
+            };
+            star.extend(rest);
+        }
+        if let Some(quals) = j.quals.as_deref() {
+            self.predicate(quals, &both, "a join condition")?;
+        }
+        let mut items = both.items;
+        if let Some(alias) = j.alias.as_ref() {
+            let columns = rename(star.clone(), Some(alias));
+            items = vec![Item {
+                name: alias.aliasname.clone(),
+                columns: columns.cols.clone(),
+                rest: columns.tail.clone(),
+                unknown: None,
+            }];
+            star = columns;
+        }
+        if let Some(using_alias) = j.join_using_alias.as_ref() {
+            items.push(Item::new(
+                using_alias.aliasname.clone(),
+                star.cols[..merged.len().min(star.cols.len())].to_vec(),
+            ));
+        }
+        Ok(FromOut { items, star })
+    }
+}

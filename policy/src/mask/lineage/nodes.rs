@@ -1,0 +1,27 @@
+//! Small helpers over pg_query's tree, and the refusal for a tree pgward cannot read.
+
+use pg_query::{Node, NodeEnum};
+
+use crate::denial::deny;
+use crate::types::Denial;
+
+/// The text of a `String` node.
+pub fn str_of(node: &Node) -> Option<&str> {
+    match node.node.as_ref() {
+        Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+        _ => None,
+    }
+}
+
+/// The strings of a name list (`funcname`, `colnames`, ...).
+pub fn strings(nodes: &[Node]) -> Vec<&str> {
+    nodes.iter().filter_map(str_of).collect()
+}
+
+pub fn unreadable() -> Denial {
+    deny(
+        "masking.unanalyzable",
+        "could not trace the masked columns of this statement",
+        "simplify the query or ask for an unmasked role",
+    )
+}

@@ -1,0 +1,74 @@
+//! The lineage of a value: which sources feed it and whether it is computed from them.
+
+/// Where a value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// A column of a relation the snapshot knows (table or view), by oid and attnum.
+    Column(u32, i16),
+    /// A column of a relation the snapshot does not know (index into the analysis' table).
+    Unknown(u32),
+    /// An origin pgward cannot establish (a user function, an expression it cannot read).
+    Opaque,
+}
+
+/// The sources of one value, and whether it is more than a plain copy of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// Sorted, without duplicates.
+    pub sources: Vec<Source>,
+    /// Computed from the sources (a function, an operator, a truncating cast) rather than a
+    /// copy of one of them.
+    pub transformed: bool,
+}
+
+impl Lineage {
+    pub fn of(source: Source) -> Lineage {
+        Lineage {
+            sources: vec![source],
+            transformed: false,
+        }
+    }
+
+    pub fn opaque() -> Lineage {
+        Lineage {
+            sources: vec![Source::Opaque],
+            transformed: true,
+        }
+    }
+
+    pub fn add(&mut self, other: &Lineage) {
+        self.transformed |= other.transformed;
+        for s in &other.sources {
+            if let Err(at) = self.sources.binary_search(s) {
+                self.sources.insert(at, *s);
+            }
+        }
+    }
+
+    pub fn union<'a>(items: impl IntoIterator<Item = &'a Lineage>) -> Lineage {
+        let mut out = Lineage::default();
+        for l in items {
+            out.add(l);
+        }
+        out
+    }
+
+    /// The value is computed from these sources.
+    pub fn transformed(mut self) -> Lineage {
+        self.transformed = !self.sources.is_empty();
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
+/// A relation the snapshot lacks: where it may live and what it is called.
+#[derive(Clone, Debug)]
+pub struct UnknownColumn {
+    pub schemas: Vec<String>,
+    pub table: String,
+    /// `None`: any of its columns (a `*`, a whole-row reference).
+    pub column: Option<String>,
+}

@@ -1,0 +1,120 @@
+//! Predicates (WHERE, JOIN ON, HAVING, FILTER): AND/OR/NOT are walked; an equality lookup
+//! (`col = v`, `col IN (...)`, `col = ANY(...)`, `col IN (SELECT ...)`) is recorded as an
+//! equality check; any other use of a value is recorded as steering the result.
+
+use pg_query::{Node, NodeEnum};
+
+use super::analyzer::{Analyzer, Check, SteerKind};
+use super::nodes::strings;
+use super::scope::Scope;
+use super::sources::Lineage;
+use crate::types::Denial;
+
+const AEXPR_OP: i32 = 1;
+const AEXPR_OP_ANY: i32 = 2;
+const AEXPR_IN: i32 = 7;
+const SUBLINK_ANY: i32 = 3;
+
+/// `=` or `OPERATOR(pg_catalog.=)`; an operator from another schema may compare anyhow.
+fn is_equality(name: &[Node]) -> bool {
+    matches!(strings(name).as_slice(), ["="] | ["pg_catalog", "="])
+}
+
+fn is_equality_or_inequality(name: &[Node]) -> bool {
+    is_equality(name) || matches!(strings(name).as_slice(), ["<>"] | ["pg_catalog", "<>"])
+}
+
+impl Analyzer<'_> {
+    /// Records that `lineage` steers the result in `what`.
+    pub(super) fn steer_value(&mut self, lineage: Lineage, kind: SteerKind, what: &'static str) {
+        if !lineage.is_empty() {
+            self.checks.push(Check::Steer {
+                lineage,
+                kind,
+                what,
+            });
+        }
+    }
+
+    pub(super) fn predicate(
+        &mut self,
+        node: &Node,
+        scope: &Scope,
+        what: &'static str,
+    ) -> Result<(), Denial> {
+        self.enter()?;
+        let out = self.predicate_inner(node, scope, what);
+        self.leave();
+        out
+    }
+
+    fn predicate_inner(
+        &mut self,
+        node: &Node,
+        scope: &Scope,
+        what: &'static str,
+    ) -> Result<(), Denial> {
+        match node.node.as_ref() {
+            Some(NodeEnum::BoolExpr(b)) => {
+                for arg in &b.args {
+                    self.predicate(arg, scope, what)?;
+                }
+                Ok(())
+            }
+            Some(NodeEnum::AExpr(a)) if a.kind == AEXPR_OP && is_equality(&a.name) => {
+                let left = self.opt_lineage(a.lexpr.as_deref(), scope)?;
+                let right = self.opt_lineage(a.rexpr.as_deref(), scope)?;
+                self.checks.push(Check::Equal { left, right, what });
+                Ok(())
+            }
+            Some(NodeEnum::AExpr(a))
+                if (a.kind == AEXPR_IN && is_equality_or_inequality(&a.name))
+                    || (a.kind == AEXPR_OP_ANY && is_equality(&a.name)) =>
+            {
+                let left = self.opt_lineage(a.lexpr.as_deref(), scope)?;
+                let items: Vec<&Node> = match a.rexpr.as_deref().and_then(|r| r.node.as_ref()) {
+                    Some(NodeEnum::List(l)) => l.items.iter().collect(),
+                    _ => a.rexpr.as_deref().into_iter().collect(),
+                };
+                for item in items {
+                    let right = self.expr(item, scope)?;
+                    self.checks.push(Check::Equal {
+                        left: left.clone(),
+                        right,
+                        what,
+                    });
+                }
+                Ok(())
+            }
+            Some(NodeEnum::SubLink(s))
+                if s.sub_link_type == SUBLINK_ANY
+                    && (s.oper_name.is_empty() || is_equality(&s.oper_name)) =>
+            {
+                let left = self.opt_lineage(s.testexpr.as_deref(), scope)?;
+                let child = Scope::child(scope);
+                let cols = match s.subselect.as_deref() {
+                    Some(q) => self.query_node(q, &child)?,
+                    None => Default::default(),
+                };
+                self.checks.push(Check::Equal {
+                    left,
+                    right: cols.all(),
+                    what,
+                });
+                Ok(())
+            }
+            _ => {
+                let l = self.expr(node, scope)?;
+                self.steer_value(l, SteerKind::Predicate, what);
+                Ok(())
+            }
+        }
+    }
+
+    fn opt_lineage(&mut self, node: Option<&Node>, scope: &Scope) -> Result<Lineage, Denial> {
+        match node {
+            Some(n) => self.expr(n, scope),
+            None => Ok(Lineage::default()),
+        }
+    }
+}
