@@ -25,8 +25,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::clients::{ClientEntry, ClientState};
-use crate::sqlstate;
 use crate::metrics::Metrics;
+use crate::sqlstate;
 
 use crate::config::PoolSettings;
 use crate::protocol::backend::PgError;
@@ -43,8 +43,11 @@ pub enum PoolError {
 impl PoolError {
     pub fn to_pg(&self) -> PgError {
         match self {
-            PoolError::Timeout(_) => PgError::error(sqlstate::TOO_MANY_CONNECTIONS, format!("pgward: {self}"))
-                .with_hint("the pool is busy: retry, or raise pool.size / pool.checkout_timeout"),
+            PoolError::Timeout(_) => {
+                PgError::error(sqlstate::TOO_MANY_CONNECTIONS, format!("pgward: {self}")).with_hint(
+                    "the pool is busy: retry, or raise pool.size / pool.checkout_timeout",
+                )
+            }
             PoolError::Server(e) => e.to_pg(),
         }
     }
