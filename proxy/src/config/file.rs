@@ -45,6 +45,7 @@ pub struct ConfigFile {
     functions: FunctionsFile,
     #[serde(default)]
     peers: Option<PeersFile>,
+    #[serde(default)]
     limits: LimitsFile,
 }
 
