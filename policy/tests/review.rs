@@ -124,7 +124,6 @@ fn verdicts(engine: &Engine, role: &pgward_policy::RoleRules, cases: &[(&str, bo
 /// Class: operators PostgreSQL looks up through search_path although the text names none
 /// (`CASE x WHEN`, `BETWEEN`, `JOIN ... USING`, `NATURAL JOIN`) reach user code.
 #[test]
-#[ignore = "review: not fixed yet"]
 fn operators_implied_by_syntax_reach_user_code() {
     let engine = Engine::with_catalog(PolicyConfig::default(), Arc::new(shadowing_catalog()));
     verdicts(
@@ -142,6 +141,14 @@ fn operators_implied_by_syntax_reach_user_code() {
             ),
             ("SELECT 1 FROM t JOIN u USING (status)", false),
             ("SELECT 1 FROM t NATURAL JOIN u", false),
+            (
+                "SELECT 1 FROM t WHERE status IN (SELECT status FROM u)",
+                false,
+            ),
+            (
+                "SELECT 1 FROM t WHERE status NOT IN (SELECT status FROM u)",
+                false,
+            ),
             ("SELECT 1 FROM t WHERE id = 1", false),
         ],
     );
@@ -150,7 +157,6 @@ fn operators_implied_by_syntax_reach_user_code() {
 /// Class: false refusal. Without a catalog `BETWEEN` is read as an operator named
 /// "BETWEEN" that pgward cannot judge, so a read-only role cannot run plain range filters.
 #[test]
-#[ignore = "review: not fixed yet"]
 fn between_is_not_an_unknown_operator() {
     check_all(
         &readonly(),
