@@ -172,7 +172,6 @@ fn between_is_not_an_unknown_operator() {
 /// Class: require_where is met by joining the target with itself through FROM / USING /
 /// MERGE's source (a table, a subquery or a CTE over it): every row matches itself.
 #[test]
-#[ignore = "review: not fixed yet"]
 fn self_join_through_from_does_not_filter() {
     check_all(
         &oncall(),
@@ -217,7 +216,6 @@ fn self_join_through_from_does_not_filter() {
 /// Class: ORs whose branches cover every row, in forms the complement test misses
 /// (operands swapped, overlapping ranges, DISTINCT pairs, BETWEEN pairs, IS TRUE pairs).
 #[test]
-#[ignore = "review: not fixed yet"]
 fn covering_ors_do_not_filter() {
     check_all(
         &oncall(),
@@ -247,7 +245,6 @@ fn covering_ors_do_not_filter() {
 /// Class: `IS NOT NULL` spelled `IS DISTINCT FROM NULL` (true for every row of a NOT NULL
 /// column), and `tableoid`, the same constant for every row of a table.
 #[test]
-#[ignore = "review: not fixed yet"]
 fn predicates_true_for_every_row() {
     check_all(
         &oncall(),
@@ -271,7 +268,6 @@ fn predicates_true_for_every_row() {
 /// Class: a subquery without FROM (or a VALUES list, or one branch of a UNION) sees the
 /// target's row, so `id IN (SELECT id)` is `id IN (id)`.
 #[test]
-#[ignore = "review: not fixed yet"]
 fn in_subquery_returning_the_column_does_not_filter() {
     check_all(
         &oncall(),
@@ -295,7 +291,6 @@ fn in_subquery_returning_the_column_does_not_filter() {
 /// Class: `WHEN NOT MATCHED BY SOURCE THEN DELETE/UPDATE` touches the target's rows that
 /// the ON condition does NOT match: the ON condition is no filter for them.
 #[test]
-#[ignore = "review: not fixed yet"]
 fn merge_not_matched_by_source_needs_its_own_filter() {
     check_all(
         &oncall(),
