@@ -187,6 +187,17 @@ fn self_items(item: &Value, names: &[String], out: &mut Vec<String>, depth: usiz
     }
 }
 
+/// Whether the verdict on `write` may change with the value of a literal the cache key
+/// hides: a boolean constant, or the pattern of `LIKE`/`~`/`SIMILAR TO`.
+pub fn depends_on_literals(write: &Value) -> bool {
+    let text = write.to_string();
+    text.contains("Boolval")
+        || text.contains("\"sval\":\"~")
+        || text.contains("\"sval\":\"!~")
+        || text.contains("similar_to_escape")
+        || text.contains("like_escape")
+}
+
 /// Whether `predicate` filters the target's rows.
 pub fn filters(predicate: Option<&Value>, target: &Target) -> bool {
     predicate.is_some_and(|p| Judge { target }.filters(p, false, 0))

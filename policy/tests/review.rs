@@ -323,3 +323,43 @@ fn alter_role_set_is_ddl() {
     );
     check_all(&oncall(), &[("ALTER ROLE x SET search_path = a", false)]);
 }
+
+/// Class: cache bypass. The decision cache keys on normalized text (literals replaced), but
+/// `LIKE '%'`, `~ ''` and `SIMILAR TO '%'` are refused for their literal: once the same shape
+/// with a real pattern is cached, the match-everything pattern is allowed through
+/// `Engine::decide`.
+#[test]
+fn match_everything_patterns_are_not_cached_as_filters() {
+    let engine = engine();
+    let role = oncall();
+    let path = default_path();
+    let facts = SessionFacts {
+        role: &role,
+        search_path: &path,
+        in_transaction: false,
+    };
+    for (filtering, everything) in [
+        (
+            "DELETE FROM t WHERE status LIKE 'a%'",
+            "DELETE FROM t WHERE status LIKE '%'",
+        ),
+        (
+            "DELETE FROM t WHERE status ILIKE 'a%'",
+            "DELETE FROM t WHERE status ILIKE '%%'",
+        ),
+        (
+            "DELETE FROM t WHERE status ~ 'a'",
+            "DELETE FROM t WHERE status ~ ''",
+        ),
+        (
+            "UPDATE t SET a = 1 WHERE status SIMILAR TO 'a%'",
+            "UPDATE t SET a = 1 WHERE status SIMILAR TO '%'",
+        ),
+    ] {
+        assert!(engine.decide(filtering, &facts).is_allowed(), "{filtering}");
+        assert!(
+            !engine.decide(everything, &facts).is_allowed(),
+            "{everything}"
+        );
+    }
+}
