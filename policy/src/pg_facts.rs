@@ -160,8 +160,38 @@ impl PgFacts {
     /// type's name, so shapes, not tags, are what every occurrence has in common.
     fn shape(&mut self, map: &serde_json::Map<String, Value>) {
         self.nodes += 1;
-        let has = |k: &str| map.contains_key(k);
-        if has("funcname") && has("funcformat") {
+        // One pass over the keys (most nodes have none of interest), then lookups only for
+        // the shapes present.
+        let mut keys = 0u32;
+        for k in map.keys() {
+            keys |= match k.as_str() {
+                "funcname" => 1,
+                "funcformat" => 1 << 1,
+                "names" => 1 << 2,
+                "typemod" => 1 << 3,
+                "array_bounds" => 1 << 4,
+                "relname" => 1 << 5,
+                "inh" => 1 << 6,
+                "kind" => 1 << 7,
+                "lexpr" => 1 << 8,
+                "rexpr" => 1 << 9,
+                "name" => 1 << 10,
+                "oper_name" | "use_op" | "opername" => 1 << 11,
+                "strength" => 1 << 12,
+                "locked_rels" => 1 << 13,
+                "wait_policy" => 1 << 14,
+                "boolop" => 1 << 15,
+                "args" => 1 << 16,
+                "into_clause" => 1 << 17,
+                "casetype" | "sub_link_type" | "is_natural" => 1 << 18,
+                _ => 0,
+            };
+        }
+        if keys == 0 {
+            return;
+        }
+        let all = |bits: u32| keys & bits == bits;
+        if all(1 | 1 << 1) {
             let name = name_parts(map.get("funcname"));
             // CoercionForm::CoerceSqlSyntax
             if map.get("funcformat").and_then(Value::as_i64) == Some(4) {
@@ -179,10 +209,10 @@ impl PgFacts {
             }
             self.functions.push(name);
         }
-        if has("names") && has("typemod") && has("array_bounds") {
+        if all(1 << 2 | 1 << 3 | 1 << 4) {
             self.types.push(name_parts(map.get("names")));
         }
-        if has("relname") && has("inh") {
+        if all(1 << 5 | 1 << 6) {
             let schema = map
                 .get("schemaname")
                 .and_then(Value::as_str)
@@ -192,24 +222,27 @@ impl PgFacts {
                 self.relations.push((schema, rel.to_string()));
             }
         }
-        if has("kind") && has("lexpr") && has("rexpr") && has("name") {
+        if all(1 << 7 | 1 << 8 | 1 << 9 | 1 << 10) {
             self.operator(map.get("name"));
         }
-        self.implied_operators(map);
-        for key in ["oper_name", "use_op", "opername"] {
-            if has(key) {
+        // BETWEEN (an A_Expr), CaseExpr, SubLink and JoinExpr imply operators.
+        if keys & (1 << 7 | 1 << 18) != 0 {
+            self.implied_operators(map);
+        }
+        if all(1 << 11) {
+            for key in ["oper_name", "use_op", "opername"] {
                 self.operator(map.get(key));
             }
         }
-        if has("strength") && has("locked_rels") && has("wait_policy") {
+        if all(1 << 12 | 1 << 13 | 1 << 14) {
             self.row_locks = true;
         }
-        if has("boolop") && has("args") {
+        if all(1 << 15 | 1 << 16) {
             if let Some(Value::Array(args)) = map.get("args") {
                 self.bool_args += args.len();
             }
         }
-        if non_empty(map.get("into_clause")) {
+        if all(1 << 17) && non_empty(map.get("into_clause")) {
             self.select_into = true;
         }
     }

@@ -115,6 +115,9 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
                     }
                 }
             }
+            if facts.select_into && !ctx.role.allow_ddl {
+                j.deny(crate::dml::ddl_denial("SELECT INTO"));
+            }
             if ctx.role.max_affected_rows > 0 && !facts.nested_writes.is_empty() {
                 j.deny(deny(
                     "max_affected_rows",

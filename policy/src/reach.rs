@@ -25,6 +25,29 @@ const BUILTIN_OPERATORS: &[&str] = &[
     "<->>", "^@", "~<~", "~<=~", "~>=~", "~>~", "<#>", "<=>",
 ];
 
+/// pg_catalog type names written unqualified (the grammar qualifies its keyword types itself:
+/// `int` is `pg_catalog.int4`); without a catalog any other unqualified type name may be a
+/// user domain and is refused for read-only roles.
+#[rustfmt::skip]
+const BUILTIN_TYPES: &[&str] = &[
+    "bool", "bytea", "char", "name", "int8", "int2", "int2vector", "int4", "regproc", "text",
+    "oid", "tid", "xid", "xid8", "cid", "oidvector", "json", "jsonb", "jsonpath", "xml",
+    "pg_node_tree", "pg_ndistinct", "pg_dependencies", "pg_mcv_list", "pg_ddl_command", "point",
+    "lseg", "path", "box", "polygon", "line", "float4", "float8", "unknown", "circle", "money",
+    "macaddr", "macaddr8", "inet", "cidr", "aclitem", "bpchar", "varchar", "date", "time",
+    "timestamp", "timestamptz", "interval", "timetz", "bit", "varbit", "numeric", "refcursor",
+    "regprocedure", "regoper", "regoperator", "regclass", "regcollation", "regtype", "regrole",
+    "regnamespace", "regconfig", "regdictionary", "uuid", "pg_lsn", "tsvector", "gtsvector",
+    "tsquery", "txid_snapshot", "pg_snapshot", "int4range", "numrange", "tsrange", "tstzrange",
+    "daterange", "int8range", "int4multirange", "nummultirange", "tsmultirange",
+    "tstzmultirange", "datemultirange", "int8multirange", "record", "cstring", "any",
+    "anyarray", "anyelement", "anynonarray", "anyenum", "anyrange", "anymultirange", "void",
+    "trigger", "event_trigger", "internal", "pg_brin_bloom_summary",
+    "pg_brin_minmax_multi_summary", "smallint", "integer", "bigint", "real", "boolean",
+    "decimal", "float", "character", "double precision", "dec", "int", "_text", "_int4",
+    "_int2", "_oid", "_name", "_char", "_aclitem", "_float4", "_float8", "_regtype",
+];
+
 /// A function reached by a statement, or something reached that cannot be judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reached {
@@ -164,9 +187,15 @@ impl Walk<'_> {
             _ => return,
         };
         let Some(c) = self.catalog else {
-            if let Some(s) = schema.filter(|s| user_schema(s)) {
-                self.out
-                    .push(Reached::Unresolved(format!("type {s}.{base}")));
+            match schema {
+                Some(s) if user_schema(s) => self
+                    .out
+                    .push(Reached::Unresolved(format!("type {s}.{base}"))),
+                // An unqualified name outside pg_catalog's types may be a user domain.
+                None if !BUILTIN_TYPES.contains(&base) => {
+                    self.out.push(Reached::Unresolved(format!("type {base}")))
+                }
+                _ => {}
             }
             return;
         };

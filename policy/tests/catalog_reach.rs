@@ -169,6 +169,8 @@ fn user_code_reached_without_a_call_is_refused_for_read_only() {
     for sql in [
         "SELECT 'a' OPERATOR(app.===) 'b'",
         "SELECT 'a'::app.checked",
+        "SELECT 'a'::checked",
+        "SELECT 'a' === 'b'",
     ] {
         assert!(!decide(&bare, &role, sql).is_allowed(), "{sql}");
     }

@@ -89,6 +89,8 @@ const GUARDRAILS: &[Guardrail] = &[
             "VACUUM documents",
             "GRANT SELECT ON users TO PUBLIC",
             "CALL cleanup_documents()",
+            "SELECT * INTO t3 FROM documents",
+            "SELECT * INTO t3 FROM documents TABLESAMPLE SYSTEM (1)",
         ],
     },
     Guardrail {
