@@ -188,7 +188,7 @@ fn self_items(item: &Value, names: &[String], out: &mut Vec<String>, depth: usiz
 }
 
 /// Whether the verdict on `write` may change with the value of a literal the cache key
-/// hides: a boolean constant, or the pattern of `LIKE`/`~`/`SIMILAR TO`.
+/// hides: a boolean constant, the pattern of `LIKE`/`~`/`SIMILAR TO`, an `ALL` array.
 pub fn depends_on_literals(write: &Value) -> bool {
     let text = write.to_string();
     text.contains("Boolval")
@@ -196,6 +196,8 @@ pub fn depends_on_literals(write: &Value) -> bool {
         || text.contains("\"sval\":\"!~")
         || text.contains("similar_to_escape")
         || text.contains("like_escape")
+        // `op ALL ('{}')`: (any node with kind 3; over-approximated, it only costs caching)
+        || text.contains("\"kind\":3")
 }
 
 /// Whether `predicate` filters the target's rows.
@@ -454,6 +456,12 @@ impl Judge<'_> {
         if distinct == Some(true) && null_side {
             return false;
         }
+        // `x op ALL (empty array)` is true for every row.
+        if f.get("kind").and_then(Value::as_i64) == Some(3)
+            && f.get("rexpr").is_some_and(is_empty_array)
+        {
+            return false;
+        }
         // `tableoid` is the same for every row of a table.
         if [f.get("lexpr"), f.get("rexpr")]
             .into_iter()
@@ -626,6 +634,16 @@ fn is_null_const(v: &Value) -> bool {
     node(v).is_some_and(|(k, f)| match k {
         "AConst" => f.get("isnull").and_then(Value::as_bool) == Some(true),
         "TypeCast" => f.get("arg").is_some_and(is_null_const),
+        _ => false,
+    })
+}
+
+/// `'{}'` or `ARRAY[]` (possibly cast).
+fn is_empty_array(v: &Value) -> bool {
+    node(v).is_some_and(|(k, f)| match k {
+        "AConst" => crate::pg_facts::const_text(v).is_some_and(|t| t.trim() == "{}"),
+        "AArrayExpr" => !matches!(f.get("elements"), Some(Value::Array(a)) if !a.is_empty()),
+        "TypeCast" => f.get("arg").is_some_and(is_empty_array),
         _ => false,
     })
 }

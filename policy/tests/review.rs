@@ -259,6 +259,10 @@ fn predicates_true_for_every_row() {
             ("DELETE FROM t WHERE t.tableoid > 0", false),
             ("DELETE FROM t WHERE status SIMILAR TO '%'", false),
             ("DELETE FROM t WHERE status LIKE '%' ESCAPE '#'", false),
+            ("DELETE FROM t WHERE id <> ALL ('{}')", false),
+            ("DELETE FROM t WHERE id <> ALL (ARRAY[]::int[])", false),
+            ("DELETE FROM t WHERE id < ALL ('{}'::int[])", false),
+            ("DELETE FROM t WHERE id <> ALL ('{1}')", true),
             ("DELETE FROM t WHERE id IS DISTINCT FROM 3", true),
             ("DELETE FROM t WHERE status SIMILAR TO 'a%'", true),
         ],
@@ -350,6 +354,10 @@ fn match_everything_patterns_are_not_cached_as_filters() {
         (
             "DELETE FROM t WHERE status ~ 'a'",
             "DELETE FROM t WHERE status ~ ''",
+        ),
+        (
+            "DELETE FROM t WHERE id <> ALL ('{1}')",
+            "DELETE FROM t WHERE id <> ALL ('{}')",
         ),
         (
             "UPDATE t SET a = 1 WHERE status SIMILAR TO 'a%'",
