@@ -168,6 +168,7 @@ pub(crate) fn pg_family(node: &NodeEnum) -> Family {
         | NodeEnum::GrantRoleStmt(_)
         | NodeEnum::CreateRoleStmt(_)
         | NodeEnum::AlterRoleStmt(_)
+        | NodeEnum::AlterRoleSetStmt(_)
         | NodeEnum::DropRoleStmt(_)
         | NodeEnum::CreateStmt(_)
         | NodeEnum::CreateTableAsStmt(_)

@@ -22,6 +22,9 @@ pub struct Target {
     pub alias: Option<String>,
     /// FROM/USING/MERGE source: an unqualified column may not be the target's.
     pub has_other_relations: bool,
+    /// Names (aliases) of FROM/USING/MERGE-source items that read the target table itself
+    /// (`USING t t2`, a subquery or CTE over it): their columns are derived from the target.
+    pub self_names: Vec<String>,
 }
 
 impl Target {
@@ -37,6 +40,7 @@ impl Target {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         let non_empty = |k: &str| matches!(node.get(k), Some(Value::Array(a)) if !a.is_empty());
+        let mut by_source: Option<Value> = None;
         let (has_other, predicate) = match kind {
             "UpdateStmt" => (non_empty("from_clause"), node.get("where_clause")),
             "DeleteStmt" => (non_empty("using_clause"), node.get("where_clause")),
@@ -56,26 +60,144 @@ impl Target {
                 if !touches_rows {
                     return None;
                 }
+                by_source = merge_by_source(node);
                 (true, node.get("join_condition"))
             }
             _ => return None,
+        };
+        let mut names = vec![relname.clone()];
+        names.extend(self_ctes(node, &relname));
+        let mut self_names = vec![];
+        for key in ["from_clause", "using_clause", "source_relation"] {
+            match node.get(key) {
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        self_items(item, &names, &mut self_names, 0);
+                    }
+                }
+                Some(item) if !item.is_null() => self_items(item, &names, &mut self_names, 0),
+                _ => {}
+            }
+        }
+        let predicate = predicate.filter(|p| !p.is_null()).cloned();
+        // WHEN NOT MATCHED BY SOURCE touches the rows the ON condition does not match: each
+        // such clause needs a filtering condition of its own, as well as the ON condition.
+        let predicate = match (by_source, predicate) {
+            (Some(Value::Array(mut conditions)), on) => {
+                conditions.push(on.unwrap_or(Value::Null));
+                Some(serde_json::json!({"BoolExpr": {"boolop": 2, "args": conditions}}))
+            }
+            (_, on) => on,
         };
         Some((
             Target {
                 relname,
                 alias,
                 has_other_relations: has_other,
+                self_names,
             },
-            predicate.filter(|p| !p.is_null()).cloned(),
+            predicate,
         ))
     }
 
     fn names_target(&self, qualifier: &str) -> bool {
-        match &self.alias {
-            Some(a) => a == qualifier,
-            None => self.relname == qualifier,
+        self.self_names.iter().any(|n| n == qualifier)
+            || match &self.alias {
+                Some(a) => a == qualifier,
+                None => self.relname == qualifier,
+            }
+    }
+}
+
+/// The conditions of a MERGE's `WHEN NOT MATCHED BY SOURCE` clauses that do something
+/// (`Null` for one without a condition); `None` when it has none.
+fn merge_by_source(node: &Value) -> Option<Value> {
+    let Some(Value::Array(clauses)) = node.get("merge_when_clauses") else {
+        return None;
+    };
+    let conditions: Vec<Value> = clauses
+        .iter()
+        .filter_map(|c| c.get("node")?.get("MergeWhenClause"))
+        .filter(|m| m.get("match_kind").and_then(Value::as_i64) == Some(2))
+        .map(|m| m.get("condition").cloned().unwrap_or(Value::Null))
+        .collect();
+    (!conditions.is_empty()).then_some(Value::Array(conditions))
+}
+
+/// Names of the statement's CTEs whose query reads `relname` (or an earlier such CTE).
+fn self_ctes(node: &Value, relname: &str) -> Vec<String> {
+    let mut names = vec![relname.to_string()];
+    let ctes = node
+        .get("with_clause")
+        .and_then(|w| w.get("ctes"))
+        .and_then(Value::as_array);
+    for cte in ctes.into_iter().flatten() {
+        let Some(c) = cte.get("node").and_then(|n| n.get("CommonTableExpr")) else {
+            continue;
+        };
+        let name = c.get("ctename").and_then(Value::as_str).unwrap_or_default();
+        if reads_any(c.get("ctequery").unwrap_or(&Value::Null), &names, 0) {
+            names.push(name.to_string());
         }
     }
+    names.split_off(1)
+}
+
+/// Whether `v` reads a relation named in `names` anywhere.
+fn reads_any(v: &Value, names: &[String], depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return true;
+    }
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("relname") && m.contains_key("inh") {
+                let rel = m.get("relname").and_then(Value::as_str).unwrap_or_default();
+                if names.iter().any(|n| n == rel) {
+                    return true;
+                }
+            }
+            m.values().any(|v| reads_any(v, names, depth + 1))
+        }
+        Value::Array(a) => a.iter().any(|v| reads_any(v, names, depth + 1)),
+        _ => false,
+    }
+}
+
+/// The names under which a FROM item that reads the target is visible.
+fn self_items(item: &Value, names: &[String], out: &mut Vec<String>, depth: usize) {
+    let Some((kind, f)) = node(item) else { return };
+    if kind == "JoinExpr" && depth < MAX_DEPTH {
+        for side in ["larg", "rarg"] {
+            if let Some(s) = f.get(side) {
+                self_items(s, names, out, depth + 1);
+            }
+        }
+    }
+    if !reads_any(item, names, 0) {
+        return;
+    }
+    let alias = f
+        .get("alias")
+        .and_then(|a| a.get("aliasname"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .or_else(|| f.get("relname").and_then(Value::as_str));
+    if let Some(a) = alias {
+        out.push(a.to_string());
+    }
+}
+
+/// Whether the verdict on `write` may change with the value of a literal the cache key
+/// hides: a boolean constant, the pattern of `LIKE`/`~`/`SIMILAR TO`, an `ALL` array.
+pub fn depends_on_literals(write: &Value) -> bool {
+    let text = write.to_string();
+    text.contains("Boolval")
+        || text.contains("\"sval\":\"~")
+        || text.contains("\"sval\":\"!~")
+        || text.contains("similar_to_escape")
+        || text.contains("like_escape")
+        // `op ALL ('{}')`: (any node with kind 3; over-approximated, it only costs caching)
+        || text.contains("\"kind\":3")
 }
 
 /// Whether `predicate` filters the target's rows.
@@ -139,6 +261,28 @@ fn operator(fields: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A comparison's operator, with `IS [NOT] DISTINCT FROM` read as `<>` / `=` (which they
+/// are, and more, for NULLs); `None` for kinds that are not plain comparisons.
+fn effective_operator(fields: &Value) -> Option<String> {
+    match fields.get("kind").and_then(Value::as_i64) {
+        Some(4) => Some("<>".into()),
+        Some(5) => Some("=".into()),
+        Some(1) | Some(7) => operator(fields),
+        _ => None,
+    }
+}
+
+/// The operator with its operands swapped (`a < b` is `b > a`).
+fn commuted(op: &str) -> &str {
+    match op {
+        "<" => ">",
+        ">" => "<",
+        "<=" => ">=",
+        ">=" => "<=",
+        other => other,
+    }
+}
+
 fn complementary(a: &str, b: &str) -> bool {
     const PAIRS: &[(&str, &str)] = &[
         ("=", "<>"),
@@ -148,6 +292,8 @@ fn complementary(a: &str, b: &str) -> bool {
         ("~~*", "!~~*"),
         ("~", "!~"),
         ("~*", "!~*"),
+        // Not complements, but between them every non-null value.
+        ("<=", ">="),
     ];
     PAIRS
         .iter()
@@ -198,7 +344,7 @@ impl Judge<'_> {
                     && f.get("arg")
                         .is_some_and(|a| self.mentions_target(a, false, depth + 1))
             }
-            "AExpr" => self.comparison(f, depth),
+            "AExpr" => self.comparison(f, negated, depth),
             "SubLink" => self.sublink(f, depth),
             "BooleanTest" => f
                 .get("arg")
@@ -248,13 +394,43 @@ impl Judge<'_> {
                 && canonical(fa.get("arg").unwrap_or(&Value::Null), 0)
                     == canonical(fb.get("arg").unwrap_or(&Value::Null), 0);
         }
+        if ka == "BooleanTest" {
+            let ta = fa.get("booltesttype").and_then(Value::as_i64);
+            let arg = canonical(fa.get("arg").unwrap_or(&Value::Null), 0);
+            // `p IS TRUE` / `p IS NOT TRUE` (and FALSE, UNKNOWN) cover every row.
+            if kb == "BooleanTest" {
+                let tb = fb.get("booltesttype").and_then(Value::as_i64);
+                let pair = matches!(
+                    (ta, tb),
+                    (Some(1), Some(2)) | (Some(3), Some(4)) | (Some(5), Some(6))
+                );
+                return pair && arg == canonical(fb.get("arg").unwrap_or(&Value::Null), 0);
+            }
+            // `p OR p IS NOT TRUE`, `p OR p IS FALSE`.
+            return matches!(ta, Some(2) | Some(3)) && arg == canonical(b, 0);
+        }
         if ka == "AExpr" && kb == "AExpr" {
-            let same = |k: &str| {
-                canonical(fa.get(k).unwrap_or(&Value::Null), 0)
-                    == canonical(fb.get(k).unwrap_or(&Value::Null), 0)
-            };
-            if let (Some(oa), Some(ob)) = (operator(fa), operator(fb)) {
-                return same("lexpr") && same("rexpr") && complementary(&oa, &ob);
+            let field = |f: &Value, k: &str| canonical(f.get(k).unwrap_or(&Value::Null), 0);
+            let (kind_a, kind_b) = (
+                fa.get("kind").and_then(Value::as_i64),
+                fb.get("kind").and_then(Value::as_i64),
+            );
+            // x BETWEEN a AND b / x NOT BETWEEN a AND b (SYMMETRIC alike).
+            if matches!(
+                (kind_a, kind_b),
+                (Some(11), Some(12)) | (Some(13), Some(14))
+            ) {
+                return field(fa, "lexpr") == field(fb, "lexpr")
+                    && field(fa, "rexpr") == field(fb, "rexpr");
+            }
+            if let (Some(oa), Some(ob)) = (effective_operator(fa), effective_operator(fb)) {
+                let same = field(fa, "lexpr") == field(fb, "lexpr")
+                    && field(fa, "rexpr") == field(fb, "rexpr");
+                // `1 <> id` is `id <> 1`: compare with b's operands swapped.
+                let swapped = field(fa, "lexpr") == field(fb, "rexpr")
+                    && field(fa, "rexpr") == field(fb, "lexpr");
+                return (same && complementary(&oa, &ob))
+                    || (swapped && complementary(&oa, commuted(&ob)));
             }
         }
         false
@@ -262,8 +438,36 @@ impl Judge<'_> {
 
     /// One side names the target's columns, the other is independent of the target's row,
     /// and the comparison is not a pattern every text matches (`LIKE '%'`, `~ ''`).
-    fn comparison(&self, f: &Value, depth: usize) -> bool {
+    fn comparison(&self, f: &Value, negated: bool, depth: usize) -> bool {
         if matches_everything(f) {
+            return false;
+        }
+        // `x IS DISTINCT FROM NULL` is `x IS NOT NULL` (true of every row of a NOT NULL
+        // column); so is `NOT (x IS NOT DISTINCT FROM NULL)`.
+        let distinct = match f.get("kind").and_then(Value::as_i64) {
+            Some(4) => Some(!negated),
+            Some(5) => Some(negated),
+            _ => None,
+        };
+        let null_side = [f.get("lexpr"), f.get("rexpr")]
+            .into_iter()
+            .flatten()
+            .any(is_null_const);
+        if distinct == Some(true) && null_side {
+            return false;
+        }
+        // `x op ALL (empty array)` is true for every row.
+        if f.get("kind").and_then(Value::as_i64) == Some(3)
+            && f.get("rexpr").is_some_and(is_empty_array)
+        {
+            return false;
+        }
+        // `tableoid` is the same for every row of a table.
+        if [f.get("lexpr"), f.get("rexpr")]
+            .into_iter()
+            .flatten()
+            .any(is_tableoid)
+        {
             return false;
         }
         // AEXPR_NOT_DISTINCT (5) with itself, and every other kind, go through the same test:
@@ -283,10 +487,12 @@ impl Judge<'_> {
         let reads_target = self.reads_target(sub, depth + 1);
         match f.get("testexpr").filter(|t| !t.is_null()) {
             // x IN / op ANY (SELECT ...): x is the target's, the subquery independent of it.
+            // A subquery without FROM (`SELECT id`, `VALUES (id)`, a UNION branch) sees the
+            // target's row through unqualified names.
             Some(test) => {
                 self.mentions_target(test, false, depth + 1)
                     && !reads_target
-                    && !self.mentions_target(sub, true, depth + 1)
+                    && !self.mentions_target(sub, false, depth + 1)
             }
             // EXISTS (SELECT ... FROM other WHERE other.x = target.y): a correlated semi-join
             // with another table.
@@ -371,12 +577,35 @@ fn matches_everything(f: &Value) -> bool {
     let Some(op) = operator(f) else {
         return false;
     };
-    let pattern = f.get("rexpr").and_then(crate::pg_facts::const_text);
+    // `SIMILAR TO p` and `LIKE p ESCAPE e` wrap the pattern in a call.
+    let mut similar = false;
+    let rexpr = f.get("rexpr").map(|r| match node(r) {
+        Some(("FuncCall", call)) => {
+            let name = call
+                .get("funcname")
+                .and_then(Value::as_array)
+                .and_then(|n| n.last())
+                .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str());
+            match name {
+                Some("similar_to_escape" | "like_escape") => {
+                    similar = name == Some("similar_to_escape");
+                    call.get("args")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.first())
+                        .unwrap_or(r)
+                }
+                _ => r,
+            }
+        }
+        _ => r,
+    });
+    let pattern = rexpr.and_then(crate::pg_facts::const_text);
     let Some(p) = pattern else {
         return false;
     };
     match op.as_str() {
         "~~" | "~~*" => !p.is_empty() && p.chars().all(|c| c == '%'),
+        "~" if similar => !p.is_empty() && p.chars().all(|c| c == '%'),
         "~" | "~*" => p.is_empty() || p == ".*" || p == "^" || p == "$",
         _ => false,
     }
@@ -402,8 +631,29 @@ fn const_bool(v: &Value, depth: usize) -> Option<bool> {
 }
 
 fn is_null_const(v: &Value) -> bool {
-    node(v).is_some_and(|(k, f)| {
-        k == "AConst" && f.get("isnull").and_then(Value::as_bool) == Some(true)
+    node(v).is_some_and(|(k, f)| match k {
+        "AConst" => f.get("isnull").and_then(Value::as_bool) == Some(true),
+        "TypeCast" => f.get("arg").is_some_and(is_null_const),
+        _ => false,
+    })
+}
+
+/// `'{}'` or `ARRAY[]` (possibly cast).
+fn is_empty_array(v: &Value) -> bool {
+    node(v).is_some_and(|(k, f)| match k {
+        "AConst" => crate::pg_facts::const_text(v).is_some_and(|t| t.trim() == "{}"),
+        "AArrayExpr" => !matches!(f.get("elements"), Some(Value::Array(a)) if !a.is_empty()),
+        "TypeCast" => f.get("arg").is_some_and(is_empty_array),
+        _ => false,
+    })
+}
+
+/// The system column `tableoid` (possibly qualified, possibly cast).
+fn is_tableoid(v: &Value) -> bool {
+    node(v).is_some_and(|(k, f)| match k {
+        "ColumnRef" => column_names(f).last().map(String::as_str) == Some("tableoid"),
+        "TypeCast" => f.get("arg").is_some_and(is_tableoid),
+        _ => false,
     })
 }
 

@@ -183,6 +183,7 @@ impl PgFacts {
                 "boolop" => 1 << 15,
                 "args" => 1 << 16,
                 "into_clause" => 1 << 17,
+                "casetype" | "sub_link_type" | "is_natural" => 1 << 18,
                 _ => 0,
             };
         }
@@ -224,6 +225,10 @@ impl PgFacts {
         if all(1 << 7 | 1 << 8 | 1 << 9 | 1 << 10) {
             self.operator(map.get("name"));
         }
+        // BETWEEN (an A_Expr), CaseExpr, SubLink and JoinExpr imply operators.
+        if keys & (1 << 7 | 1 << 18) != 0 {
+            self.implied_operators(map);
+        }
         if all(1 << 11) {
             for key in ["oper_name", "use_op", "opername"] {
                 self.operator(map.get(key));
@@ -239,6 +244,42 @@ impl PgFacts {
         }
         if all(1 << 17) && non_empty(map.get("into_clause")) {
             self.select_into = true;
+        }
+    }
+
+    /// Operators PostgreSQL looks up through search_path although the text names none:
+    /// `BETWEEN` (as `>=`/`<=`, `<`/`>` when negated), `CASE x WHEN` and `IN (SELECT ...)`
+    /// (`=`), `JOIN ... USING` and `NATURAL JOIN` (`=` per column).
+    fn implied_operators(&mut self, map: &serde_json::Map<String, Value>) {
+        let has = |k: &str| map.contains_key(k);
+        let int = |k: &str| map.get(k).and_then(Value::as_i64);
+        let mut implied: &[&str] = &[];
+        // A_Expr kinds AEXPR_BETWEEN .. AEXPR_NOT_BETWEEN_SYM
+        if has("kind") && has("lexpr") && has("rexpr") && has("name") {
+            if let Some(11..=14) = int("kind") {
+                implied = &["<", ">", "<=", ">="];
+            }
+        }
+        // CaseExpr with a test value
+        if has("casetype") && has("defresult") && non_empty(map.get("arg")) {
+            implied = &["="];
+        }
+        // SubLink ANY_SUBLINK without an operator: `x IN (SELECT ...)`
+        if has("sub_link_type")
+            && int("sub_link_type") == Some(3)
+            && !non_empty(map.get("oper_name"))
+        {
+            implied = &["="];
+        }
+        // JoinExpr USING (...) / NATURAL
+        if has("is_natural") && has("using_clause") {
+            let natural = map.get("is_natural").and_then(Value::as_bool) == Some(true);
+            if natural || non_empty(map.get("using_clause")) {
+                implied = &["="];
+            }
+        }
+        for op in implied {
+            self.operators.push(vec![(*op).to_string()]);
         }
     }
 

@@ -98,8 +98,9 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
         Access::ReadWrite => {
             if ctx.role.require_where {
                 for (kind, node) in &facts.writes {
-                    // The verdict may look at boolean constants (`false OR id = 1`).
-                    if node.to_string().contains("Boolval") {
+                    // The verdict may look at boolean constants (`false OR id = 1`) or at a
+                    // pattern's text (`LIKE '%'`), which normalization replaces.
+                    if filter::depends_on_literals(node) {
                         j.cacheable = false;
                     }
                     let filters = filter::Target::of(kind, node)

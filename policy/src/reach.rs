@@ -133,6 +133,12 @@ impl Walk<'_> {
     }
 
     fn operator(&mut self, name: &[String], search_path: &[String]) {
+        // BETWEEN's operators are collected as the comparisons PostgreSQL looks up for it.
+        if let [op] = name {
+            if op.contains("BETWEEN") {
+                return;
+            }
+        }
         let (schema, op) = match name {
             [op] => (None, op.as_str()),
             [schema, op] => (Some(schema.as_str()), op.as_str()),
