@@ -141,7 +141,10 @@ impl AuditSink {
     pub async fn record(&self, r: AuditEvent) {
         if let Some((metrics, clients)) = &self.stats {
             let rule = r.decision.denial().map(|d| d.rule);
-            let sqlstate = r.sqlstate.as_deref().or(rule.map(|_| "42501"));
+            let sqlstate = r
+                .sqlstate
+                .as_deref()
+                .or(rule.map(|_| sqlstate::INSUFFICIENT_PRIVILEGE));
             metrics.statement(rule, r.duration, sqlstate);
             clients.note_statement(r.who.session);
         }

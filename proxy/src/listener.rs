@@ -173,12 +173,12 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         // is closed, not pooled). Its socket is still open for the last word.
         let err = match reason {
             EndReason::Killed => PgError::fatal(
-                "57P01",
+                sqlstate::ADMIN_SHUTDOWN,
                 "terminating connection due to administrator command",
             )
             .with_detail("pgward: KILL_CLIENT from the admin console"),
             EndReason::Shutdown => PgError::fatal(
-                "57P01",
+                sqlstate::ADMIN_SHUTDOWN,
                 "terminating connection due to administrator command",
             )
             .with_detail("pgward is shutting down"),

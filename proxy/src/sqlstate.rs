@@ -39,6 +39,19 @@ pub const QUERY_CANCELED: &str = "57014";
 /// 57P03: the upstream is starting up or shutting down.
 pub const CANNOT_CONNECT_NOW: &str = "57P03";
 
+/// 0A000: the admin console does not support this (e.g. the extended protocol).
+pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+/// 22P02: a value of the wrong form (an admin command's argument).
+pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+/// 3D000: no such database (admin PAUSE/RESUME/KILL of an unknown one).
+pub const INVALID_CATALOG_NAME: &str = "3D000";
+/// 42704: no such object (an admin command's target).
+pub const UNDEFINED_OBJECT: &str = "42704";
+/// 57P01: pgward is shutting down, or the admin ended this client.
+pub const ADMIN_SHUTDOWN: &str = "57P01";
+/// F0000: the config file cannot be loaded (admin RELOAD).
+pub const CONFIG_FILE_ERROR: &str = "F0000";
+
 /// How an internal error is shown to the client: one SQLSTATE, one message.
 pub trait ToPg {
     fn to_pg(&self) -> PgError;

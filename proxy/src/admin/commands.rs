@@ -7,6 +7,7 @@ use super::{info, show, Reply};
 use crate::clients::EndReason;
 use crate::protocol::backend::PgError;
 use crate::shared::Shared;
+use crate::sqlstate;
 
 /// How long PAUSE waits for active servers to come back.
 const PAUSE_WAIT: Duration = Duration::from_secs(30);
@@ -40,8 +41,11 @@ const HELP: &str = "SHOW POOLS|CLIENTS|SERVERS|STATS|DATABASES|LISTS|CONFIG|VERS
                     KILL_CLIENT <id>; SHUTDOWN";
 
 fn unknown(text: &str) -> PgError {
-    PgError::error("42601", format!("pgward: unknown admin command {:?}", text))
-        .with_hint(format!("commands: {HELP}"))
+    PgError::error(
+        sqlstate::SYNTAX_ERROR,
+        format!("pgward: unknown admin command {:?}", text),
+    )
+    .with_hint(format!("commands: {HELP}"))
 }
 
 /// Parse one command (no trailing `;`).
@@ -81,8 +85,11 @@ pub fn parse(text: &str) -> Result<Command, PgError> {
         ["pause", rest @ ..] => Command::Pause(db(rest)?),
         ["resume", rest @ ..] => Command::Resume(db(rest)?),
         ["kill_client", id] => Command::KillClient(id.parse().map_err(|_| {
-            PgError::error("22P02", format!("pgward: invalid client id {id:?}"))
-                .with_hint("the id column of SHOW CLIENTS")
+            PgError::error(
+                sqlstate::INVALID_TEXT_REPRESENTATION,
+                format!("pgward: invalid client id {id:?}"),
+            )
+            .with_hint("the id column of SHOW CLIENTS")
         })?),
         _ => return Err(unknown(text)),
     })
@@ -127,7 +134,7 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
         Command::Reload => {
             crate::run::reload(shared).map_err(|e| {
                 PgError::error(
-                    "F0000",
+                    sqlstate::CONFIG_FILE_ERROR,
                     "pgward: reload failed; the old configuration stays",
                 )
                 .with_detail(e)
@@ -147,7 +154,7 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
             while pools.iter().any(|p| p.stats().active > 0) {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(PgError::error(
-                        "57014",
+                        sqlstate::QUERY_CANCELED,
                         "pgward: servers still busy after 30s; the pools stay paused",
                     )
                     .with_hint("RESUME to undo, or wait and PAUSE again"));
@@ -168,7 +175,7 @@ pub async fn execute(cmd: Command, shared: &Arc<Shared>) -> Result<Reply, PgErro
         Command::KillClient(id) => {
             let Some(c) = shared.clients.get(id) else {
                 return Err(PgError::error(
-                    "42704",
+                    sqlstate::UNDEFINED_OBJECT,
                     format!("pgward: no client with id {id}"),
                 ));
             };
@@ -191,7 +198,7 @@ fn matching_pools(
         .collect();
     match db {
         Some(d) if pools.is_empty() => Err(PgError::error(
-            "3D000",
+            sqlstate::INVALID_CATALOG_NAME,
             format!("pgward: no pool for database \"{d}\""),
         )),
         _ => Ok(pools),

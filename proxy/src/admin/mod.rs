@@ -15,6 +15,7 @@ use crate::clients::{ClientEntry, CURRENT_CLIENT};
 use crate::protocol::backend::{self, PgError};
 use crate::protocol::{decode, FramedConn};
 use crate::shared::Shared;
+use crate::sqlstate;
 use crate::startup::StartupInfo;
 use crate::stream::ClientStream;
 
@@ -161,7 +162,7 @@ pub async fn serve(
         tracing::warn!(user = %info.user, "admin console refused: not in [admin] users");
         backend::error_response(
             &PgError::fatal(
-                "42501",
+                sqlstate::INSUFFICIENT_PRIVILEGE,
                 format!(
                     "pgward: user \"{}\" may not use the admin console",
                     info.user
@@ -229,13 +230,16 @@ async fn console(conn: &mut FramedConn<ClientStream>, shared: &Arc<Shared>) {
             b'Q' => match decode::query(frame.body()) {
                 Ok(text) => run_text(text, shared, &mut out).await,
                 Err(e) => backend::error_response(
-                    &PgError::error("22021", format!("pgward: invalid query text: {e}")),
+                    &PgError::error(
+                        sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                        format!("pgward: invalid query text: {e}"),
+                    ),
                     &mut out,
                 ),
             },
             _ => backend::error_response(
                 &PgError::error(
-                    "0A000",
+                    sqlstate::FEATURE_NOT_SUPPORTED,
                     "pgward: the admin console speaks the simple query protocol only",
                 ),
                 &mut out,
