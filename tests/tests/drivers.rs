@@ -157,7 +157,6 @@ fn psycopg_session_mode() {
     psycopg("session");
 }
 #[test]
-#[ignore = "issue 7: asyncpg's pool reset (pg_advisory_unlock_all) is refused for a read-only role"]
 fn asyncpg_session_mode() {
     asyncpg("session");
 }
