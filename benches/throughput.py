@@ -266,7 +266,7 @@ def main():
         # Session pooling holds a server per client, so its pools are as large as the largest
         # client count (that is what a session pooler costs); transaction pools are --pool.
         session_pool = max(clients + [16, args.pool])
-        lab.max_connections = 2 * session_pool + 2 * args.pool + 20
+        lab.max_connections = 2 * session_pool + 2 * args.pool + max(clients) + 20
         lab.start_postgres()
         bouncer = {"transaction": lab.start_pgbouncer("transaction", args.pool),
                    "session": lab.start_pgbouncer("session", session_pool)}
