@@ -1,0 +1,319 @@
+//! Does a WHERE filter rows, by meaning (on PostgreSQL's tree)?
+//!
+//! A predicate counts only if some conjunct compares a column of the target with something
+//! not derived from that same column or row (a constant, a parameter, a value from another
+//! table), and it is not provably true for every row. Not counted: self-comparisons through any
+//! qualification or arithmetic (`id = id + 0`, `t.id = id`), IN/ANY lists or arrays holding
+//! the column, scalar subqueries returning it (`id = (SELECT id)`), `IS NOT NULL` (true for
+//! every row of a NOT NULL column; counted never, since the catalog may be absent), `IS NOT
+//! DISTINCT FROM` itself, complementary ORs (`x IS NULL OR x IS NOT NULL`, `a = 1 OR a <> 1`,
+//! `p OR NOT p`), NOT of a contradiction, and semi-joins of the table to itself
+//! (`id IN (SELECT id FROM t)`). `AND` counts when one conjunct does; `OR` only when every
+//! branch does; `NOT` is pushed inward.
+
+mod target;
+#[cfg(test)]
+mod tests;
+mod tree;
+
+use serde_json::Value;
+
+pub use target::Target;
+use tree::*;
+
+/// How deep predicates are followed; deeper is judged "does not filter" (fail closed).
+pub(super) const MAX_DEPTH: usize = 64;
+
+/// Whether the verdict on `write` may change with the value of a literal the cache key
+/// hides: a boolean constant, the pattern of `LIKE`/`~`/`SIMILAR TO`, an `ALL` array.
+pub fn depends_on_literals(write: &Value) -> bool {
+    let text = write.to_string();
+    text.contains("Boolval")
+        || text.contains("\"sval\":\"~")
+        || text.contains("\"sval\":\"!~")
+        || text.contains("similar_to_escape")
+        || text.contains("like_escape")
+        // `op ALL ('{}')`: (any node with kind 3; over-approximated, it only costs caching)
+        || text.contains("\"kind\":3")
+}
+
+/// Whether `predicate` filters the target's rows.
+pub fn filters(predicate: Option<&Value>, target: &Target) -> bool {
+    predicate.is_some_and(|p| Judge { target }.filters(p, false, 0))
+}
+
+struct Judge<'t> {
+    target: &'t Target,
+}
+
+impl Judge<'_> {
+    fn filters(&self, e: &Value, negated: bool, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let Some((kind, f)) = node(e) else {
+            return false;
+        };
+        match kind {
+            "BoolExpr" => {
+                let args: Vec<&Value> = match f.get("args") {
+                    Some(Value::Array(a)) => a.iter().collect(),
+                    _ => vec![],
+                };
+                match (f.get("boolop").and_then(Value::as_i64), negated) {
+                    // AND, or NOT of an OR: one conjunct that filters is enough.
+                    (Some(1), false) | (Some(2), true) => {
+                        args.iter().any(|a| self.filters(a, negated, depth + 1))
+                    }
+                    // OR, or NOT of an AND: every branch must filter, and no two may cover
+                    // every row between them.
+                    (Some(2), false) | (Some(1), true) => {
+                        // A branch that is constant false (under the polarity) adds no rows.
+                        let args: Vec<&Value> = args
+                            .into_iter()
+                            .filter(|a| const_bool(a, 0).map(|b| b != negated) != Some(false))
+                            .collect();
+                        !args.is_empty()
+                            && args.iter().all(|a| self.filters(a, negated, depth + 1))
+                            && !self.has_complementary_pair(&args)
+                    }
+                    (Some(3), _) => args
+                        .first()
+                        .is_some_and(|a| self.filters(a, !negated, depth + 1)),
+                    _ => false,
+                }
+            }
+            // x IS NULL filters a column's rows; x IS NOT NULL is true of a NOT NULL column.
+            "NullTest" => {
+                let is_null = f.get("nulltesttype").and_then(Value::as_i64) == Some(1);
+                is_null != negated
+                    && f.get("arg")
+                        .is_some_and(|a| self.mentions_target(a, false, depth + 1))
+            }
+            "AExpr" => self.comparison(f, negated, depth),
+            "SubLink" => self.sublink(f, depth),
+            "BooleanTest" => f
+                .get("arg")
+                .is_some_and(|a| self.filters(a, false, depth + 1)),
+            // A boolean column of the target.
+            "ColumnRef" => self.is_target_column(f, false),
+            "FuncCall" => {
+                let args: Vec<&Value> = match f.get("args") {
+                    Some(Value::Array(a)) => a.iter().collect(),
+                    _ => vec![],
+                };
+                args.iter()
+                    .any(|a| self.mentions_target(a, false, depth + 1))
+                    && args
+                        .iter()
+                        .any(|a| self.independent(a, depth + 1) && !is_null_const(a))
+            }
+            _ => false,
+        }
+    }
+
+    fn has_complementary_pair(&self, args: &[&Value]) -> bool {
+        for (i, a) in args.iter().enumerate() {
+            for b in &args[i + 1..] {
+                if self.complement(a, b) || self.complement(b, a) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// `b` is `NOT a`, `a`'s null test inverted, or `a` with the complementary operator.
+    fn complement(&self, a: &Value, b: &Value) -> bool {
+        let (Some((ka, fa)), Some((kb, fb))) = (node(a), node(b)) else {
+            return false;
+        };
+        if kb == "BoolExpr" && fb.get("boolop").and_then(Value::as_i64) == Some(3) {
+            if let Some(Value::Array(args)) = fb.get("args") {
+                if let Some(inner) = args.first() {
+                    return canonical(inner, 0) == canonical(a, 0);
+                }
+            }
+        }
+        if ka == "NullTest" && kb == "NullTest" {
+            return fa.get("nulltesttype") != fb.get("nulltesttype")
+                && canonical(fa.get("arg").unwrap_or(&Value::Null), 0)
+                    == canonical(fb.get("arg").unwrap_or(&Value::Null), 0);
+        }
+        if ka == "BooleanTest" {
+            let ta = fa.get("booltesttype").and_then(Value::as_i64);
+            let arg = canonical(fa.get("arg").unwrap_or(&Value::Null), 0);
+            // `p IS TRUE` / `p IS NOT TRUE` (and FALSE, UNKNOWN) cover every row.
+            if kb == "BooleanTest" {
+                let tb = fb.get("booltesttype").and_then(Value::as_i64);
+                let pair = matches!(
+                    (ta, tb),
+                    (Some(1), Some(2)) | (Some(3), Some(4)) | (Some(5), Some(6))
+                );
+                return pair && arg == canonical(fb.get("arg").unwrap_or(&Value::Null), 0);
+            }
+            // `p OR p IS NOT TRUE`, `p OR p IS FALSE`.
+            return matches!(ta, Some(2) | Some(3)) && arg == canonical(b, 0);
+        }
+        if ka == "AExpr" && kb == "AExpr" {
+            let field = |f: &Value, k: &str| canonical(f.get(k).unwrap_or(&Value::Null), 0);
+            let (kind_a, kind_b) = (
+                fa.get("kind").and_then(Value::as_i64),
+                fb.get("kind").and_then(Value::as_i64),
+            );
+            // x BETWEEN a AND b / x NOT BETWEEN a AND b (SYMMETRIC alike).
+            if matches!(
+                (kind_a, kind_b),
+                (Some(11), Some(12)) | (Some(13), Some(14))
+            ) {
+                return field(fa, "lexpr") == field(fb, "lexpr")
+                    && field(fa, "rexpr") == field(fb, "rexpr");
+            }
+            if let (Some(oa), Some(ob)) = (effective_operator(fa), effective_operator(fb)) {
+                let same = field(fa, "lexpr") == field(fb, "lexpr")
+                    && field(fa, "rexpr") == field(fb, "rexpr");
+                // `1 <> id` is `id <> 1`: compare with b's operands swapped.
+                let swapped = field(fa, "lexpr") == field(fb, "rexpr")
+                    && field(fa, "rexpr") == field(fb, "lexpr");
+                return (same && complementary(&oa, &ob))
+                    || (swapped && complementary(&oa, commuted(&ob)));
+            }
+        }
+        false
+    }
+
+    /// One side names the target's columns, the other is independent of the target's row,
+    /// and the comparison is not a pattern every text matches (`LIKE '%'`, `~ ''`).
+    fn comparison(&self, f: &Value, negated: bool, depth: usize) -> bool {
+        if matches_everything(f) {
+            return false;
+        }
+        // `x IS DISTINCT FROM NULL` is `x IS NOT NULL` (true of every row of a NOT NULL
+        // column); so is `NOT (x IS NOT DISTINCT FROM NULL)`.
+        let distinct = match f.get("kind").and_then(Value::as_i64) {
+            Some(4) => Some(!negated),
+            Some(5) => Some(negated),
+            _ => None,
+        };
+        let null_side = [f.get("lexpr"), f.get("rexpr")]
+            .into_iter()
+            .flatten()
+            .any(is_null_const);
+        if distinct == Some(true) && null_side {
+            return false;
+        }
+        // `x op ALL (empty array)` is true for every row.
+        if f.get("kind").and_then(Value::as_i64) == Some(3)
+            && f.get("rexpr").is_some_and(is_empty_array)
+        {
+            return false;
+        }
+        // `tableoid` is the same for every row of a table.
+        if [f.get("lexpr"), f.get("rexpr")]
+            .into_iter()
+            .flatten()
+            .any(is_tableoid)
+        {
+            return false;
+        }
+        // AEXPR_NOT_DISTINCT (5) with itself, and every other kind, go through the same test:
+        // a self-comparison has the target on both sides.
+        let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
+            return false;
+        };
+        if l.is_null() || r.is_null() {
+            return false;
+        }
+        (self.mentions_target(l, false, depth + 1) && self.independent(r, depth + 1))
+            || (self.mentions_target(r, false, depth + 1) && self.independent(l, depth + 1))
+    }
+
+    fn sublink(&self, f: &Value, depth: usize) -> bool {
+        let sub = f.get("subselect").unwrap_or(&Value::Null);
+        let reads_target = self.reads_target(sub, depth + 1);
+        match f.get("testexpr").filter(|t| !t.is_null()) {
+            // x IN / op ANY (SELECT ...): x is the target's, the subquery independent of it.
+            // A subquery without FROM (`SELECT id`, `VALUES (id)`, a UNION branch) sees the
+            // target's row through unqualified names.
+            Some(test) => {
+                self.mentions_target(test, false, depth + 1)
+                    && !reads_target
+                    && !self.mentions_target(sub, false, depth + 1)
+            }
+            // EXISTS (SELECT ... FROM other WHERE other.x = target.y): a correlated semi-join
+            // with another table.
+            None => {
+                f.get("sub_link_type").and_then(Value::as_i64) == Some(1)
+                    && !reads_target
+                    && self.mentions_target(sub, true, depth + 1)
+            }
+        }
+    }
+
+    fn is_target_column(&self, colref: &Value, in_subquery: bool) -> bool {
+        match column_names(colref).as_slice() {
+            // Unqualified: the target's when nothing else is in scope.
+            [_] => !self.target.has_other_relations && !in_subquery,
+            [q, _] => self.target.names_target(q),
+            [_, rel, _] => self.target.alias.is_none() && &self.target.relname == rel,
+            [_, _, rel, _] => self.target.alias.is_none() && &self.target.relname == rel,
+            _ => false,
+        }
+    }
+
+    /// Whether `e` refers to a column (or the whole row) of the target. In a subquery, an
+    /// unqualified column refers to the subquery's own relations when it has some.
+    fn mentions_target(&self, e: &Value, in_subquery: bool, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match e {
+            Value::Object(m) => {
+                if let Some(cr) = m.get("ColumnRef") {
+                    if self.is_target_column(cr, in_subquery) {
+                        return true;
+                    }
+                }
+                if let Some(sel) = m.get("SelectStmt") {
+                    let has_from =
+                        matches!(sel.get("from_clause"), Some(Value::Array(a)) if !a.is_empty());
+                    // A subquery without FROM sees the outer row through unqualified names.
+                    let inner = in_subquery || has_from;
+                    return sel.as_object().is_some_and(|s| {
+                        s.values()
+                            .any(|v| self.mentions_target(v, inner, depth + 1))
+                    });
+                }
+                m.values()
+                    .any(|v| self.mentions_target(v, in_subquery, depth + 1))
+            }
+            Value::Array(a) => a
+                .iter()
+                .any(|v| self.mentions_target(v, in_subquery, depth + 1)),
+            _ => false,
+        }
+    }
+
+    /// A subquery (anywhere in `e`) reads the target table itself.
+    fn reads_target(&self, e: &Value, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match e {
+            Value::Object(m) => {
+                if m.contains_key("relname") && m.contains_key("inh") {
+                    return m.get("relname").and_then(Value::as_str)
+                        == Some(self.target.relname.as_str());
+                }
+                m.values().any(|v| self.reads_target(v, depth + 1))
+            }
+            Value::Array(a) => a.iter().any(|v| self.reads_target(v, depth + 1)),
+            _ => false,
+        }
+    }
+
+    /// Not derived from the target's row: no reference to its columns, no read of the table.
+    fn independent(&self, e: &Value, depth: usize) -> bool {
+        !self.mentions_target(e, false, depth) && !self.reads_target(e, depth)
+    }
+}

@@ -1,0 +1,182 @@
+//! Small readers of PostgreSQL's JSON tree used by the WHERE judge: node kinds, column names,
+//! operators, constants and the predicates true for every row.
+
+use serde_json::Value;
+
+use super::MAX_DEPTH;
+
+/// The node type and fields of a `Node` (`{"node": {"Kind": {...}}}`) or a bare `{"Kind": ..}`.
+pub(super) fn node(v: &Value) -> Option<(&str, &Value)> {
+    let inner = v.get("node").unwrap_or(v);
+    let map = inner.as_object()?;
+    let (k, v) = map.iter().next()?;
+    Some((k.as_str(), v))
+}
+
+pub(super) fn column_names(fields: &Value) -> Vec<String> {
+    match fields.get("fields") {
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| {
+                p.get("node")
+                    .and_then(|n| n.get("String"))
+                    .and_then(|s| s.get("sval"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("*")
+                    .to_string()
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// A copy without `location` fields, for comparing expressions by structure.
+pub(super) fn canonical(v: &Value, depth: usize) -> Value {
+    if depth > MAX_DEPTH {
+        return Value::Null;
+    }
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "location")
+                .map(|(k, v)| (k.clone(), canonical(v, depth + 1)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|v| canonical(v, depth + 1)).collect()),
+        other => other.clone(),
+    }
+}
+
+pub(super) fn operator(fields: &Value) -> Option<String> {
+    let name = fields.get("name")?.as_array()?;
+    name.last()?
+        .get("node")?
+        .get("String")?
+        .get("sval")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A comparison's operator, with `IS [NOT] DISTINCT FROM` read as `<>` / `=` (which they
+/// are, and more, for NULLs); `None` for kinds that are not plain comparisons.
+pub(super) fn effective_operator(fields: &Value) -> Option<String> {
+    match fields.get("kind").and_then(Value::as_i64) {
+        Some(4) => Some("<>".into()),
+        Some(5) => Some("=".into()),
+        Some(1) | Some(7) => operator(fields),
+        _ => None,
+    }
+}
+
+/// The operator with its operands swapped (`a < b` is `b > a`).
+pub(super) fn commuted(op: &str) -> &str {
+    match op {
+        "<" => ">",
+        ">" => "<",
+        "<=" => ">=",
+        ">=" => "<=",
+        other => other,
+    }
+}
+
+pub(super) fn complementary(a: &str, b: &str) -> bool {
+    const PAIRS: &[(&str, &str)] = &[
+        ("=", "<>"),
+        ("<", ">="),
+        (">", "<="),
+        ("~~", "!~~"),
+        ("~~*", "!~~*"),
+        ("~", "!~"),
+        ("~*", "!~*"),
+        // Not complements, but between them every non-null value.
+        ("<=", ">="),
+    ];
+    PAIRS
+        .iter()
+        .any(|(x, y)| (a == *x && b == *y) || (a == *y && b == *x))
+}
+
+/// `x LIKE '%'`, `x ~ ''`, `x ~ '.*'`, `x SIMILAR TO '%'`: true for every non-null text.
+pub(super) fn matches_everything(f: &Value) -> bool {
+    let Some(op) = operator(f) else {
+        return false;
+    };
+    // `SIMILAR TO p` and `LIKE p ESCAPE e` wrap the pattern in a call.
+    let mut similar = false;
+    let rexpr = f.get("rexpr").map(|r| match node(r) {
+        Some(("FuncCall", call)) => {
+            let name = call
+                .get("funcname")
+                .and_then(Value::as_array)
+                .and_then(|n| n.last())
+                .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str());
+            match name {
+                Some("similar_to_escape" | "like_escape") => {
+                    similar = name == Some("similar_to_escape");
+                    call.get("args")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.first())
+                        .unwrap_or(r)
+                }
+                _ => r,
+            }
+        }
+        _ => r,
+    });
+    let pattern = rexpr.and_then(crate::pg_facts::const_text);
+    let Some(p) = pattern else {
+        return false;
+    };
+    match op.as_str() {
+        "~~" | "~~*" => !p.is_empty() && p.chars().all(|c| c == '%'),
+        "~" if similar => !p.is_empty() && p.chars().all(|c| c == '%'),
+        "~" | "~*" => p.is_empty() || p == ".*" || p == "^" || p == "$",
+        _ => false,
+    }
+}
+
+/// The value of a boolean constant (possibly under NOT).
+pub(super) fn const_bool(v: &Value, depth: usize) -> Option<bool> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let (k, f) = node(v)?;
+    match k {
+        "AConst" => f
+            .get("val")?
+            .get("Boolval")
+            .map(|b| b.get("boolval").and_then(Value::as_bool).unwrap_or(false)),
+        "BoolExpr" if f.get("boolop").and_then(Value::as_i64) == Some(3) => {
+            let arg = f.get("args")?.as_array()?.first()?;
+            const_bool(arg, depth + 1).map(|b| !b)
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn is_null_const(v: &Value) -> bool {
+    node(v).is_some_and(|(k, f)| match k {
+        "AConst" => f.get("isnull").and_then(Value::as_bool) == Some(true),
+        "TypeCast" => f.get("arg").is_some_and(is_null_const),
+        _ => false,
+    })
+}
+
+/// `'{}'` or `ARRAY[]` (possibly cast).
+pub(super) fn is_empty_array(v: &Value) -> bool {
+    node(v).is_some_and(|(k, f)| match k {
+        "AConst" => crate::pg_facts::const_text(v).is_some_and(|t| t.trim() == "{}"),
+        "AArrayExpr" => !matches!(f.get("elements"), Some(Value::Array(a)) if !a.is_empty()),
+        "TypeCast" => f.get("arg").is_some_and(is_empty_array),
+        _ => false,
+    })
+}
+
+/// The system column `tableoid` (possibly qualified, possibly cast).
+pub(super) fn is_tableoid(v: &Value) -> bool {
+    node(v).is_some_and(|(k, f)| match k {
+        "ColumnRef" => column_names(f).last().map(String::as_str) == Some("tableoid"),
+        "TypeCast" => f.get("arg").is_some_and(is_tableoid),
+        _ => false,
+    })
+}
