@@ -46,6 +46,7 @@ pub struct ConfigFile {
     functions: FunctionsFile,
     #[serde(default)]
     peers: Option<PeersFile>,
+    #[serde(default)]
     limits: LimitsFile,
 }
 

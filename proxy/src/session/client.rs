@@ -245,7 +245,8 @@ impl Session {
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(raw);
         }
-        self.replies.push_masked(Sent::Query, Handling::Forward, mask);
+        self.replies
+            .push_masked(Sent::Query, Handling::Forward, mask);
         self.syncs_sent += 1;
         self.pending += 1;
         Ok(Flow::Continue)

@@ -163,10 +163,14 @@ impl ResultMasking {
 
     /// Bind: the portal's rows are those its statement described.
     pub fn on_bind(&mut self, statement: &str, portal: &str) {
-        match self.described.get(&(Space::Statement, statement.to_string())) {
+        match self
+            .described
+            .get(&(Space::Statement, statement.to_string()))
+        {
             Some(f) => {
                 let f = Arc::clone(f);
-                self.described.insert((Space::Portal, portal.to_string()), f);
+                self.described
+                    .insert((Space::Portal, portal.to_string()), f);
             }
             None => {
                 self.described.remove(&(Space::Portal, portal.to_string()));
