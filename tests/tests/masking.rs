@@ -496,3 +496,61 @@ async fn unmasked_role_sees_clear_values() {
     let v = simple_value(&c, "SELECT email FROM users WHERE id = 1").await;
     assert_eq!(v, SEEDED[0].1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_stdout_is_masked_when_allowed() {
+    let up = upstream::shared();
+    let db = up.fresh_db("mask_copy");
+    seed(up, &db);
+    let proxy = masking_proxy(up)
+        .set("masking", "allow", vec!["copy".to_string()])
+        .start();
+    let c = connect(&proxy, ALICE.0, &db).await;
+    simple_value(&c, "SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    let needles = needles(up, &db).await;
+    let mut raw = raw_login(&proxy, &db).await;
+    let copies = [
+        ("COPY (SELECT id, email, ssn FROM users ORDER BY id) TO STDOUT", b'\t'),
+        (
+            "COPY (SELECT id, email, ssn FROM users ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)",
+            b',',
+        ),
+        ("COPY users (id, phone, full_name) TO STDOUT", b'\t'),
+    ];
+    let count: usize = simple_value(&c, "SELECT count(*) FROM users")
+        .await
+        .parse()
+        .expect("count");
+    for (sql, delimiter) in copies {
+        let msgs = raw.simple_query(sql).await;
+        assert_eq!(raw_error(&msgs), None, "{sql}: {msgs:?}");
+        assert_no_leak(&msgs, &needles, sql);
+        let lines: Vec<String> = msgs
+            .iter()
+            .filter(|m| m.tag == b'd')
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect();
+        let data: Vec<&String> = lines.iter().filter(|l| !l.starts_with("id,")).collect();
+        assert_eq!(data.len(), count, "{sql}: one CopyData per row");
+        for line in data {
+            let fields: Vec<&str> = line.trim_end().split(delimiter as char).collect();
+            assert_eq!(fields.len(), 3, "{sql}: {line:?}");
+            assert!(
+                fields[0].parse::<i32>().is_ok(),
+                "{sql}: id in clear: {line:?}"
+            );
+            assert!(
+                fields[1..]
+                    .iter()
+                    .all(|f| f.contains("****") || f.is_empty() || *f == "\\N"),
+                "{sql}: masked columns: {line:?}"
+            );
+        }
+    }
+    // Binary COPY: no value in clear either.
+    let msgs = raw
+        .simple_query("COPY (SELECT id, email FROM users) TO STDOUT WITH (FORMAT binary)")
+        .await;
+    assert_no_leak(&msgs, &needles, "binary COPY");
+}
