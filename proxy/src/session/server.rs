@@ -256,7 +256,10 @@ impl Session {
                 None
             }
             (b'T', Some(o)) => {
-                self.masking.on_row_description(frame.body(), o);
+                let masked = self.masking.on_row_description(frame.body(), o);
+                if masked > 0 {
+                    self.shared.metrics.masked_columns(masked as u64);
+                }
                 None
             }
             (b'n', Some(o)) => {
