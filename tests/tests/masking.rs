@@ -554,3 +554,26 @@ async fn copy_to_stdout_is_masked_when_allowed() {
         .await;
     assert_no_leak(&msgs, &needles, "binary COPY");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_prepared_statements_are_masked_in_session_mode() {
+    let up = upstream::shared();
+    let db = up.fresh_db("mask_named");
+    seed(up, &db);
+    let proxy = masking_proxy(up).pool_mode("session").start();
+    let c = connect(&proxy, ALICE.0, &db).await;
+    simple_value(&c, "SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    // Parse + Describe in one batch, Bind + Execute (binary results) in later ones.
+    let stmt = c
+        .prepare("SELECT id, email, ssn, status FROM users WHERE id = $1")
+        .await
+        .expect("prepare");
+    for _ in 0..3 {
+        let row = c.query_one(&stmt, &[&1i32]).await.expect("query_one");
+        assert_eq!(row.get::<_, i32>(0), 1);
+        assert_eq!(row.get::<_, String>(1), "z****@leakcheck.test");
+        assert_eq!(row.get::<_, String>(2), "****");
+        assert_eq!(row.get::<_, String>(3), "active");
+    }
+}
