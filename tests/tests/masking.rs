@@ -478,6 +478,14 @@ async fn legitimate_work_of_a_masked_role_stays_exact() {
         .expect("lookup by parameter");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
+    // The contract's strategies, exactly, over both protocols (binary results included).
+    let sql = "SELECT email, ssn, id FROM users WHERE id = 1";
+    let text = simple_rows(&c, sql).await.expect(sql);
+    let binary = binary_rows(&c, sql).await.expect(sql);
+    for got in [text_rows(text), binary] {
+        assert_eq!(got[0][0].as_deref(), Some(&b"z****@leakcheck.test"[..]));
+        assert_eq!(got[0][1].as_deref(), Some(&b"****"[..]));
+    }
     // psql's \d still works for a masked role.
     let out = psql(&proxy, ALICE.0, &db, &["-c", "\\d users"], None);
     out.assert_ok("psql \\d users");

@@ -50,6 +50,8 @@ pub struct ResultMasking {
     /// RowDescriptions from Describe, by statement or portal (the types and origins an
     /// Execute's DataRows have).
     described: HashMap<(Space, String), Arc<[FieldInfo]>>,
+    /// The statement each portal was bound from (its Describe may answer after the Bind).
+    portal_statement: HashMap<String, String>,
     /// The mask of the result being relayed now.
     current: Option<BoundMask>,
     /// The COPY TO being relayed now.
@@ -168,6 +170,8 @@ impl ResultMasking {
 
     /// Bind: the portal's rows are those its statement described.
     pub fn on_bind(&mut self, statement: &str, portal: &str) {
+        self.portal_statement
+            .insert(portal.to_string(), statement.to_string());
         match self
             .described
             .get(&(Space::Statement, statement.to_string()))
@@ -198,6 +202,10 @@ impl ResultMasking {
                 MaskedReply::Execute(portal) => self
                     .described
                     .get(&(Space::Portal, portal.clone()))
+                    .or_else(|| {
+                        let statement = self.portal_statement.get(portal)?;
+                        self.described.get(&(Space::Statement, statement.clone()))
+                    })
                     .map(|f| f.to_vec()),
                 _ => None,
             }
@@ -411,6 +419,19 @@ mod tests {
         let mut m = ResultMasking::default();
         m.on_row_description(&text_fields(1), &d);
         m.on_bind("s", "p");
+        assert_eq!(m.mask_row(&row(&["secret"]), &o), Some(row(&["****"])));
+    }
+
+    #[test]
+    fn a_statement_described_after_its_bind_still_gives_the_types() {
+        let o = owner(
+            vec![plan(ResultSource::Rows, &[true])],
+            MaskedReply::Execute("p".into()),
+        );
+        let d = owner(vec![], MaskedReply::Describe(Space::Statement, "s".into()));
+        let mut m = ResultMasking::default();
+        m.on_bind("s", "p");
+        m.on_row_description(&text_fields(1), &d);
         assert_eq!(m.mask_row(&row(&["secret"]), &o), Some(row(&["****"])));
     }
 
