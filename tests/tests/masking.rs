@@ -410,6 +410,12 @@ async fn seeded_pii_never_leaks_in_rows_errors_or_notices() {
             assert_no_leak(&msgs, &needles, &format!("extended (describe {d}) {sql}"));
         }
     }
+    // A failing cast runs upstream: its error arrives (as PostgreSQL's), scrubbed of the value.
+    let msgs = c
+        .simple_query("SELECT email::int FROM users WHERE id = 1")
+        .await;
+    assert_eq!(raw_error(&msgs).as_deref(), Some("22P02"), "{msgs:?}");
+    assert_no_leak(&msgs, &needles, "failing cast");
     // Cursors and prepared statements, SQL and protocol level.
     let scripted = [
         "BEGIN; DECLARE c CURSOR FOR SELECT id, email, ssn FROM users; FETCH 5 FROM c; FETCH ALL FROM c; COMMIT",
