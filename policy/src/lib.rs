@@ -56,12 +56,25 @@ const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
+/// `[masking]` resolved against `catalog`; `None` when masking names no column.
+fn mask_index_for(config: &PolicyConfig, catalog: &Catalog) -> Option<Arc<mask::MaskIndex>> {
+    let masking = config.masking.as_ref().filter(|m| !m.is_empty())?;
+    Some(Arc::new(mask::MaskIndex::from_catalog(
+        masking.clone(),
+        catalog,
+        vec!["pg_catalog".into()],
+    )))
+}
+
 /// The policy engine: immutable config, the upstream's catalog snapshot (when known) and a
 /// decision cache keyed by normalized text. A new catalog means a new engine (empty cache).
 pub struct Engine {
     config: PolicyConfig,
     functions: FunctionPolicy,
     catalog: Option<Arc<Catalog>>,
+    /// `[masking]` resolved against the catalog (against an empty one without a snapshot:
+    /// then relations are unknown and the analysis masks whatever patterns may cover).
+    mask_index: Option<Arc<mask::MaskIndex>>,
     cache: DecisionCache,
 }
 
@@ -73,10 +86,12 @@ impl Engine {
     /// Like [`Engine::new`] with a cache bound other than 10,000 entries.
     pub fn with_cache_capacity(config: PolicyConfig, capacity: usize) -> Self {
         let functions = FunctionPolicy::new(&config.safe_functions, &config.denied_functions);
+        let mask_index = mask_index_for(&config, &Catalog::default());
         Engine {
             config,
             functions,
             catalog: None,
+            mask_index,
             cache: DecisionCache::new(capacity),
         }
     }
@@ -85,6 +100,7 @@ impl Engine {
     /// that reach user code; pg_catalog functions by volatility).
     pub fn with_catalog(config: PolicyConfig, catalog: Arc<Catalog>) -> Self {
         let mut engine = Self::new(config);
+        engine.mask_index = mask_index_for(&engine.config, &catalog);
         engine.catalog = Some(catalog);
         engine
     }
@@ -96,6 +112,11 @@ impl Engine {
     /// The catalog snapshot this engine judges with, if any.
     pub fn catalog(&self) -> Option<&Arc<Catalog>> {
         self.catalog.as_ref()
+    }
+
+    /// The masking policy resolved against the catalog (`None`: `[masking]` names no column).
+    pub fn mask_index(&self) -> Option<&Arc<mask::MaskIndex>> {
+        self.mask_index.as_ref()
     }
 
     /// Entries in the decision cache (for metrics and tests).
@@ -150,6 +171,7 @@ impl Engine {
                         fingerprint,
                         normalized: Arc::from(normalized.as_str()),
                         statements: vec![],
+                        mask: None,
                     };
                     (decision, false)
                 }
@@ -181,6 +203,7 @@ impl Engine {
                 fingerprint,
                 normalized,
                 statements: vec![],
+                mask: None,
             };
             return (decision, false);
         }
@@ -192,6 +215,7 @@ impl Engine {
                     fingerprint,
                     normalized,
                     statements: vec![],
+                    mask: None,
                 };
                 // A parse failure depends only on the text's shape... except where a literal's
                 // content made a parser fail; judge such text every time.
@@ -231,12 +255,27 @@ impl Engine {
             }
             statements.push(judged.info);
         }
+        let mut mask = None;
+        if let (Verdict::Allow, Some(index)) = (&verdict, &self.mask_index) {
+            if !facts.role.unmasked {
+                match mask::mask_plan(sql, index, facts.search_path) {
+                    Ok(plans) => {
+                        mask = Some(Arc::new(mask::DecisionMask {
+                            plans,
+                            index: Arc::clone(index),
+                        }))
+                    }
+                    Err(d) => verdict = Verdict::Deny(d),
+                }
+            }
+        }
         (
             Decision {
                 verdict,
                 fingerprint,
                 normalized,
                 statements,
+                mask,
             },
             cacheable,
         )

@@ -43,6 +43,8 @@ pub struct PolicyConfig {
     pub denied_functions: Vec<String>,
     /// Longest statement text analyzed (`[limits] max_statement_bytes`); 0 = 1 MiB.
     pub max_statement_bytes: usize,
+    /// `[masking]`, validated (`None`: no column is PII).
+    pub masking: Option<crate::mask::MaskConfig>,
 }
 
 /// What the proxy knows about the session a statement arrives in.
@@ -165,6 +167,9 @@ pub struct Decision {
     pub normalized: Arc<str>,
     /// One entry per statement, in order (empty when the text could not be analyzed).
     pub statements: Vec<StatementInfo>,
+    /// For a masked role: the mask plan of every statement, in order (`None`: results pass
+    /// in clear).
+    pub mask: Option<Arc<crate::mask::DecisionMask>>,
 }
 
 impl Decision {

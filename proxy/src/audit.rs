@@ -54,7 +54,7 @@ struct AuditRecord<'a> {
     decision: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'static str>,
-    masked: [&'a str; 0],
+    masked: Vec<&'a str>,
     rows: u64,
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,7 +80,12 @@ impl AuditEvent {
                 "allowed"
             },
             rule: denial.map(|d| d.rule),
-            masked: [],
+            masked: self
+                .decision
+                .mask
+                .iter()
+                .flat_map(|m| m.plans.iter().flat_map(|p| p.masked_names()))
+                .collect(),
             rows: self.rows,
             duration_ms: self.duration.as_secs_f64() * 1000.0,
             sqlstate: self

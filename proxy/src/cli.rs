@@ -250,12 +250,16 @@ fn explain(path: &Path, user: &str, sql: &str) -> i32 {
     match &d.verdict {
         Verdict::Allow => {
             println!("decision: allowed");
-            for st in &d.statements {
+            for (i, st) in d.statements.iter().enumerate() {
                 println!(
                     "  {:?}{}",
                     st.kind,
                     if st.writes { " (writes)" } else { "" }
                 );
+                // Without the upstream's catalog: what the patterns alone establish.
+                if let Some(plan) = d.mask.as_ref().and_then(|m| m.plans.get(i)) {
+                    println!("    {plan}");
+                }
             }
             0
         }

@@ -93,10 +93,10 @@ pub async fn run() -> i32 {
     );
     println!("Audit records go to this terminal. Try, in another terminal:");
     println!();
-    println!("  # alice, a read-only engineer (statement_timeout 30s):");
+    println!("  # alice, a read-only engineer (statement_timeout 30s; PII masked):");
     println!("  PGPASSWORD={ALICE_PASSWORD} psql \"host=127.0.0.1 port={port} dbname=demo user=alice sslmode=disable\"");
     println!();
-    println!("  # bob, on call: read-write, UPDATE/DELETE need a WHERE, no DDL:");
+    println!("  # bob, on call: read-write, UPDATE/DELETE need a WHERE, no DDL, PII in clear:");
     println!("  PGPASSWORD={BOB_PASSWORD} psql \"host=127.0.0.1 port={port} dbname=demo user=bob sslmode=disable\"");
     println!();
     println!("Then: \\d users, SELECT * FROM users LIMIT 5, DELETE FROM documents, SELECT pg_sleep(60) and Ctrl-C.");

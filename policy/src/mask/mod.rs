@@ -43,7 +43,28 @@ pub use index::{ColumnShape, MaskIndex, RelationShape};
 pub use plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
 pub use value::ValueKind;
 
+use std::sync::Arc;
+
 use crate::types::Denial;
+
+/// What a decision carries for the relay of a masked role: one plan per statement and the
+/// index the plans were made with (for the RowDescription cross-check and the hash key).
+#[derive(Clone, Debug)]
+pub struct DecisionMask {
+    pub plans: Vec<MaskPlan>,
+    pub index: Arc<MaskIndex>,
+}
+
+impl DecisionMask {
+    /// Names of the masked outputs of every statement (the audit's `masked` field).
+    pub fn masked_names(&self) -> Vec<String> {
+        self.plans
+            .iter()
+            .flat_map(|p| p.masked_names())
+            .map(str::to_string)
+            .collect()
+    }
+}
 
 /// The mask plan of every statement of `sql` for a masked role, or the refusal of a statement
 /// whose results cannot be masked safely.

@@ -16,6 +16,7 @@ use super::*;
 use crate::auth::scram::{hash_password, ScramVerifier};
 use crate::tls::{ClientTlsMode, UpstreamTlsMode};
 
+mod masking;
 mod sections;
 
 use pgward_policy::DEFAULT_MAX_STATEMENT_BYTES;
@@ -36,7 +37,7 @@ pub struct ConfigFile {
     #[serde(default)]
     users: BTreeMap<String, UserFile>,
     #[serde(default)]
-    masking: Option<toml::Table>,
+    masking: Option<masking::MaskingFile>,
     #[serde(default)]
     audit: AuditFile,
     #[serde(default)]
@@ -417,9 +418,9 @@ impl ConfigFile {
             .peers
             .map(|p| p.validate(&mut problems, &mut warnings))
             .unwrap_or_default();
-        if self.masking.is_some() {
-            // validated by the masking feature; accepted so configs stay forward-compatible
-            warnings.push("[masking] is accepted but not applied yet".to_string());
+        let masking = self.masking.and_then(|m| problems.ok(m.validate()));
+        if masking.as_ref().is_some_and(|m| m.is_empty()) {
+            warnings.push("[masking] names no column: nothing is masked".to_string());
         }
         match (listen, upstream) {
             (Some(listen), Some(upstream)) if problems.0.is_empty() => Ok(Config {
@@ -442,6 +443,7 @@ impl ConfigFile {
                         .limits
                         .max_statement_bytes
                         .unwrap_or(DEFAULT_MAX_STATEMENT_BYTES),
+                    masking,
                 },
                 warnings,
             }),

@@ -174,3 +174,50 @@ fn settings_without_effect_warn() {
     assert!(c.warnings.iter().any(|w| w.contains("max_affected_rows")));
     assert!(c.warnings.iter().any(|w| w.contains("logins.spare")));
 }
+
+#[test]
+fn masking_is_parsed_into_the_policy() {
+    let c = Config::from_toml(&format!(
+        "{MINIMAL}\n[masking]\ncolumns = [\"public.users.email\", \"*.*.password*\"]\nstrategy = \"null\"\nallow = [\"copy\"]\n[masking.strategies]\n\"public.users.email\" = \"partial\"\n"
+    ))
+    .unwrap();
+    let m = c.policy.masking.as_ref().expect("masking applied");
+    assert_eq!(
+        m.strategy_for("public", "users", "email"),
+        Some(pgward_policy::mask::Strategy::Partial)
+    );
+    assert_eq!(
+        m.strategy_for("billing", "accounts", "password_hash"),
+        Some(pgward_policy::mask::Strategy::Null)
+    );
+    assert!(m.allow.copy);
+    assert!(!c.warnings.iter().any(|w| w.contains("not applied")));
+}
+
+#[test]
+fn masking_problems_name_their_key() {
+    let bad = [
+        ("columns = [\"users.email\"]", "masking.columns"),
+        (
+            "columns = [\"public.users.email\"]\nstrategy = \"scramble\"",
+            "masking.strategy",
+        ),
+        (
+            "columns = [\"public.users.email\"]\nallow = [\"everything\"]",
+            "masking.allow",
+        ),
+        (
+            "columns = [\"public.users.email\"]\nstrategy = \"hash\"",
+            "masking.hash_key_env",
+        ),
+        (
+            "columns = [\"public.users.email\"]\nstrategy = \"hash\"\nhash_key_env = \"PGWARD_TEST_NO_SUCH_KEY_VAR\"",
+            "masking.hash_key_env",
+        ),
+        ("colums = []", "colums"),
+    ];
+    for (section, key) in bad {
+        let e = err_of(&format!("{MINIMAL}\n[masking]\n{section}\n"));
+        assert!(e.contains(key), "{section}: {e}");
+    }
+}

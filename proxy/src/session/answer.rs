@@ -52,6 +52,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     },
                     handling: failed.handling.clone(),
                     batch: failed.batch,
+                    mask: failed.mask.clone(),
                 }),
                 _ => None,
             };

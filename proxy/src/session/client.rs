@@ -237,11 +237,16 @@ impl Session {
             }
         }
         self.apply_effects(&decision.statements);
+        let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
+            decision: d,
+            reply: super::masking::MaskedReply::Query,
+        });
         self.begin_audit(decision, AuditKind::Query);
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(raw);
         }
-        self.replies.push(Sent::Query, Handling::Forward);
+        self.replies
+            .push_masked(Sent::Query, Handling::Forward, mask);
         self.syncs_sent += 1;
         self.pending += 1;
         Ok(Flow::Continue)
@@ -305,6 +310,7 @@ impl Session {
             s.server.dirty = true;
         }
         s.server.conn.queue(frame.raw());
+        self.masking.on_parse(&name);
         let change = self
             .prepared
             .create(Space::Statement, &name, decision, self.replies.batch());

@@ -35,7 +35,13 @@ impl Session {
                         Space::Portal
                     };
                     match self.resolve(space, name).await? {
-                        Some(_) => Ok(Sent::Describe),
+                        Some(d) => {
+                            self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
+                                decision: m,
+                                reply: masking::MaskedReply::Describe(space, name.to_string()),
+                            });
+                            Ok(Sent::Describe)
+                        }
                         None if space == Space::Statement => Err((missing_statement(name), None)),
                         None => Err((missing_portal(name), None)),
                     }
@@ -58,6 +64,7 @@ impl Session {
                 None,
             )),
         };
+        let mask = self.next_mask.take();
         let sent = match sent {
             Ok(sent) => sent,
             Err((err, decision)) => {
@@ -72,7 +79,7 @@ impl Session {
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(frame.raw());
         }
-        self.replies.push(sent, Handling::Forward);
+        self.replies.push_masked(sent, Handling::Forward, mask);
         self.unsynced = true;
         Ok(Flow::Continue)
     }
@@ -98,6 +105,7 @@ impl Session {
                 return Ok(Err((e, None)));
             }
         }
+        self.masking.on_bind(stmt, portal);
         let change = self
             .prepared
             .create(Space::Portal, portal, d, self.replies.batch());
@@ -134,6 +142,10 @@ impl Session {
         }
         // Session effects (search_path above all) take hold when a statement runs.
         self.apply_effects(&d.statements);
+        self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
+            decision: m,
+            reply: masking::MaskedReply::Execute(portal.to_string()),
+        });
         self.begin_audit(d, AuditKind::Execute);
         Ok(Ok(Sent::Execute {
             portal: portal.to_string(),

@@ -19,6 +19,7 @@ mod decision_memo;
 mod extended;
 mod guard;
 mod guard_rules;
+mod masking;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;
@@ -107,6 +108,10 @@ pub struct Session {
     completed: Vec<PendingAudit>,
     limits: Limits,
     row_counter: RowCounter,
+    /// Result masking for a masked role (plans bound to results, recorded cursors).
+    masking: masking::ResultMasking,
+    /// The masking the next extended-protocol message's reply carries.
+    next_mask: Option<masking::ReplyMask>,
     guard: Option<WriteGuard>,
     /// The rest of a string being run one statement at a time (see `client.rs`).
     script: VecDeque<String>,
@@ -195,6 +200,8 @@ impl Session {
             completed: Vec::new(),
             limits: Limits::default(),
             row_counter: RowCounter::default(),
+            masking: masking::ResultMasking::default(),
+            next_mask: None,
             guard: None,
             recent: decision_memo::DecisionMemo::default(),
             script: VecDeque::new(),

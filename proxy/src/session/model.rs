@@ -39,6 +39,7 @@ fn decision(id: u64) -> Arc<Decision> {
         fingerprint: id,
         normalized: Arc::from(""),
         statements: Vec::new(),
+        mask: None,
     })
 }
 

@@ -273,6 +273,7 @@ mod tests {
             fingerprint: 0,
             normalized: Arc::from(tag),
             statements: Vec::new(),
+            mask: None,
         })
     }
 

@@ -154,6 +154,8 @@ impl Session {
         self.copy_from_started = false;
         self.held_sync = None;
         self.row_counter.clear();
+        self.masking.clear();
+        self.next_mask = None;
         self.unsynced = false;
         self.replies.clear();
         self.prepared.clear();

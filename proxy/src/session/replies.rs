@@ -52,6 +52,8 @@ pub struct Expected {
     pub handling: Handling,
     /// Sync points sent before this message (its batch).
     pub batch: u64,
+    /// The masking of this message's results (a masked role's Query, Execute or Describe).
+    pub mask: Option<super::masking::ReplyMask>,
 }
 
 /// What a server message did to the queue.
@@ -85,11 +87,22 @@ pub struct ReplyQueue {
 
 impl ReplyQueue {
     pub fn push(&mut self, sent: Sent, handling: Handling) {
+        self.push_masked(sent, handling, None);
+    }
+
+    /// Like [`ReplyQueue::push`], with the masking of the message's results.
+    pub fn push_masked(
+        &mut self,
+        sent: Sent,
+        handling: Handling,
+        mask: Option<super::masking::ReplyMask>,
+    ) {
         let point = sent.is_sync_point();
         self.entries.push_back(Expected {
             sent,
             handling,
             batch: self.sync_points,
+            mask,
         });
         if point {
             self.sync_points += 1;

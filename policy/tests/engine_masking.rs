@@ -1,0 +1,83 @@
+//! `Engine::decide` attaches mask plans for masked roles, refuses what cannot be masked, and
+//! fails closed without a catalog snapshot.
+
+use pgward_policy::mask::{MaskConfig, Strategy};
+use pgward_policy::{Engine, PolicyConfig, RoleRules, SessionFacts, Verdict};
+
+fn engine() -> Engine {
+    let masking = MaskConfig::new(
+        &["public.users.email".into(), "public.users.ssn".into()],
+        None,
+        &[],
+        vec![],
+        &[],
+    )
+    .expect("config");
+    Engine::new(PolicyConfig {
+        masking: Some(masking),
+        ..Default::default()
+    })
+}
+
+fn decide(e: &Engine, role: &RoleRules, sql: &str) -> std::sync::Arc<pgward_policy::Decision> {
+    let path = vec!["$user".to_string(), "public".to_string()];
+    e.decide(
+        sql,
+        &SessionFacts {
+            role,
+            search_path: &path,
+            in_transaction: false,
+        },
+    )
+}
+
+#[test]
+fn masked_role_gets_a_plan_per_statement() {
+    let e = engine();
+    let role = RoleRules {
+        name: "engineer".into(),
+        ..Default::default()
+    };
+    let d = decide(&e, &role, "SELECT 1; SELECT id, ssn FROM users");
+    assert!(d.is_allowed());
+    let mask = d.mask.as_ref().expect("mask plans");
+    assert_eq!(mask.plans.len(), 2);
+    assert_eq!(mask.plans[0].masked_positions(1), Vec::<usize>::new());
+    assert_eq!(mask.plans[1].strategy_at(1), Some(Strategy::Redact));
+    assert_eq!(mask.plans[1].strategy_at(0), None);
+}
+
+#[test]
+fn without_a_catalog_unknown_shapes_are_masked_whole() {
+    let e = engine();
+    let role = RoleRules {
+        name: "engineer".into(),
+        ..Default::default()
+    };
+    let d = decide(&e, &role, "SELECT * FROM users");
+    let plan = &d.mask.as_ref().expect("mask plans").plans[0];
+    assert!(plan.masks_anything());
+    assert_eq!(plan.strategy_at(0), Some(Strategy::Redact), "{plan:?}");
+}
+
+#[test]
+fn refusals_of_the_mask_analysis_are_denials_and_unmasked_roles_skip_it() {
+    let e = engine();
+    let masked = RoleRules {
+        name: "engineer".into(),
+        ..Default::default()
+    };
+    let d = decide(&e, &masked, "SELECT id FROM users WHERE email LIKE 'a%'");
+    match &d.verdict {
+        Verdict::Deny(den) => assert!(den.rule.starts_with("masking."), "{den:?}"),
+        Verdict::Allow => panic!("LIKE on a masked column allowed"),
+    }
+    let clear = RoleRules {
+        name: "engineer".into(),
+        unmasked: true,
+        ..Default::default()
+    };
+    let d = decide(&e, &clear, "SELECT id FROM users WHERE email LIKE 'a%'");
+    assert!(d.is_allowed());
+    assert!(d.mask.is_none());
+}

@@ -1,0 +1,479 @@
+//! Result masking in the relay, for a masked role: each Query, Execute and Describe sent
+//! upstream carries its decision's mask plans ([`ReplyMask`]); RowDescription binds the plan
+//! of the statement answering now (`wire::bind`, with the table-oid/attnum cross-check);
+//! DataRows with masked columns are rewritten, all others forwarded as they came; CopyData of
+//! an allowed COPY TO is masked row by row; errors and notices are scrubbed as the plan says.
+//! Pure (no sockets): the session calls it with each server frame's body and owner.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pgward_policy::mask::copy::{mask_copy_data, CopyFormat, CopyMask, CopyState};
+use pgward_policy::mask::wire::{bind, mask_data_row, BoundMask, FieldInfo};
+use pgward_policy::mask::{
+    copy_mask, scrub, DecisionMask, MaskPlan, ResultSource, Scrub, Strategy,
+};
+
+use super::prepared::Space;
+
+/// The statement kind whose reply a mask belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MaskedReply {
+    /// A simple Query: its statements answer in order.
+    Query,
+    /// Execute of this portal (one statement).
+    Execute(String),
+    /// Describe of this statement or portal: the RowDescription is kept for its Executes.
+    Describe(Space, String),
+}
+
+/// What a message sent upstream carries for masking its reply.
+#[derive(Clone, Debug)]
+pub struct ReplyMask {
+    pub decision: Arc<DecisionMask>,
+    pub reply: MaskedReply,
+}
+
+/// A plan that masks every column and hides every message (what is unknown is PII).
+fn mask_everything(source: ResultSource) -> MaskPlan {
+    MaskPlan {
+        source,
+        columns: vec![],
+        rest: Some(Strategy::Redact),
+        scrub: Scrub::All,
+    }
+}
+
+/// Per-session masking state.
+#[derive(Default)]
+pub struct ResultMasking {
+    /// RowDescriptions from Describe, by statement or portal (the types and origins an
+    /// Execute's DataRows have).
+    described: HashMap<(Space, String), Arc<[FieldInfo]>>,
+    /// The statement each portal was bound from (its Describe may answer after the Bind).
+    portal_statement: HashMap<String, String>,
+    /// The mask of the result being relayed now.
+    current: Option<BoundMask>,
+    /// The COPY TO being relayed now.
+    copy: Option<(CopyFormat, CopyMask, CopyState)>,
+    /// Which statement of a simple Query answers now.
+    statement: usize,
+    /// Plans recorded by DECLARE and PREPARE, for later FETCH and EXECUTE.
+    cursors: HashMap<String, MaskPlan>,
+    prepares: HashMap<String, MaskPlan>,
+}
+
+/// Parses a RowDescription body into field infos; `None` when malformed.
+fn fields_of(body: &[u8]) -> Option<Vec<FieldInfo>> {
+    let mut c = crate::protocol::decode::Cursor::new(body);
+    let n = c.count16().ok()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        c.cstr_bytes().ok()?;
+        let table_oid = c.i32().ok()? as u32;
+        let attnum = c.i16().ok()?;
+        let type_oid = c.i32().ok()? as u32;
+        c.i16().ok()?;
+        c.i32().ok()?;
+        let format = c.i16().ok()?;
+        out.push(FieldInfo {
+            table_oid,
+            attnum,
+            type_oid,
+            format,
+        });
+    }
+    Some(out)
+}
+
+/// Fields of unknown type and origin (an Execute nobody described): masked values become
+/// NULL, which every type accepts.
+fn unknown_fields(count: usize) -> Vec<FieldInfo> {
+    vec![
+        FieldInfo {
+            table_oid: 0,
+            attnum: 0,
+            type_oid: 0,
+            format: 0,
+        };
+        count
+    ]
+}
+
+/// The column count of a DataRow body.
+fn row_width(body: &[u8]) -> usize {
+    body.get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .unwrap_or(0)
+}
+
+/// A DataRow of `count` NULLs (a row pgward could not mask as planned).
+fn null_row(count: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 4 * count);
+    out.extend_from_slice(&u16::try_from(count).unwrap_or(0).to_be_bytes());
+    for _ in 0..count {
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    out
+}
+
+impl ResultMasking {
+    /// The plan of the statement answering `owner` now, with DECLARE/PREPARE plans
+    /// substituted for FETCH/EXECUTE.
+    fn plan(&self, owner: &ReplyMask) -> MaskPlan {
+        let index = match owner.reply {
+            MaskedReply::Query => self.statement,
+            _ => 0,
+        };
+        let Some(plan) = owner.decision.plans.get(index) else {
+            return mask_everything(ResultSource::Rows);
+        };
+        let recorded = match &plan.source {
+            ResultSource::Fetches(name) => self.cursors.get(name),
+            ResultSource::Executes(name) => self.prepares.get(name),
+            _ => None,
+        };
+        recorded.cloned().unwrap_or_else(|| plan.clone())
+    }
+
+    /// RowDescription: kept for a Describe, bound for a Query's statement. Returns how many
+    /// columns of the result are masked (for the metrics).
+    pub fn on_row_description(&mut self, body: &[u8], owner: &ReplyMask) -> usize {
+        let fields = fields_of(body);
+        match &owner.reply {
+            MaskedReply::Describe(space, name) => match fields {
+                Some(f) => {
+                    self.described.insert((*space, name.clone()), f.into());
+                }
+                None => {
+                    self.described.remove(&(*space, name.clone()));
+                }
+            },
+            MaskedReply::Query | MaskedReply::Execute(_) => {
+                let plan = self.plan(owner);
+                let fields = fields.unwrap_or_default();
+                let bound = bind(&plan, &fields, &owner.decision.index);
+                let masked = bound.masked_positions().len();
+                self.current = Some(bound);
+                return masked;
+            }
+        }
+        0
+    }
+
+    /// NoData for a Describe: nothing kept.
+    pub fn on_no_data(&mut self, owner: &ReplyMask) {
+        if let MaskedReply::Describe(space, name) = &owner.reply {
+            self.described.remove(&(*space, name.clone()));
+        }
+    }
+
+    /// Bind: the portal's rows are those its statement described.
+    pub fn on_bind(&mut self, statement: &str, portal: &str) {
+        self.portal_statement
+            .insert(portal.to_string(), statement.to_string());
+        match self
+            .described
+            .get(&(Space::Statement, statement.to_string()))
+        {
+            Some(f) => {
+                let f = Arc::clone(f);
+                self.described
+                    .insert((Space::Portal, portal.to_string()), f);
+            }
+            None => {
+                self.described.remove(&(Space::Portal, portal.to_string()));
+            }
+        }
+    }
+
+    /// Parse: whatever the name described before is gone.
+    pub fn on_parse(&mut self, statement: &str) {
+        self.described
+            .remove(&(Space::Statement, statement.to_string()));
+    }
+
+    /// The DataRow to send instead of `body`, or `None` to forward it as it came.
+    pub fn mask_row(&mut self, body: &[u8], owner: &ReplyMask) -> Option<Vec<u8>> {
+        if self.current.is_none() {
+            // An Execute's rows: its portal's described fields (or none known).
+            let plan = self.plan(owner);
+            let fields = match &owner.reply {
+                MaskedReply::Execute(portal) => self
+                    .described
+                    .get(&(Space::Portal, portal.clone()))
+                    .or_else(|| {
+                        let statement = self.portal_statement.get(portal)?;
+                        self.described.get(&(Space::Statement, statement.clone()))
+                    })
+                    .map(|f| f.to_vec()),
+                _ => None,
+            }
+            .filter(|f| f.len() == row_width(body))
+            .unwrap_or_else(|| unknown_fields(row_width(body)));
+            self.current = Some(bind(&plan, &fields, &owner.decision.index));
+        }
+        let mask = self.current.as_ref()?;
+        if !mask.masks_anything() {
+            return None;
+        }
+        Some(mask_data_row(body, mask).unwrap_or_else(|_| null_row(row_width(body))))
+    }
+
+    /// CopyOutResponse: a COPY TO's data follows.
+    pub fn on_copy_out(&mut self, owner: &ReplyMask) {
+        let plan = self.plan(owner);
+        self.copy = match &plan.source {
+            ResultSource::Copy(format) => Some((
+                format.clone(),
+                copy_mask(&plan, &owner.decision.index),
+                CopyState::default(),
+            )),
+            // A COPY the plan did not see as one: its data cannot be masked, so none passes.
+            _ if plan.masks_anything() => Some((
+                CopyFormat::Binary,
+                CopyMask {
+                    columns: vec![],
+                    hash_key: owner.decision.index.config().hash_key.clone(),
+                },
+                CopyState::default(),
+            )),
+            _ => None,
+        };
+    }
+
+    /// CopyData from the server: masked, or `None` to forward as it came. A row that cannot
+    /// be masked becomes an empty payload (the client's COPY fails rather than leaks).
+    pub fn mask_copy(&mut self, body: &[u8]) -> Option<Vec<u8>> {
+        let (format, mask, state) = self.copy.as_mut()?;
+        if !mask.columns.iter().any(Option::is_some) && !mask.columns.is_empty() {
+            return None;
+        }
+        Some(mask_copy_data(body, format, mask, state).unwrap_or_default())
+    }
+
+    /// ErrorResponse / NoticeResponse: the scrubbed body, or `None` to forward as it came.
+    pub fn scrub(&self, body: &[u8], owner: &ReplyMask) -> Option<Vec<u8>> {
+        let level = self.plan(owner).scrub;
+        (level != Scrub::None).then(|| scrub::scrub_error_fields(body, level))
+    }
+
+    /// CommandComplete / EmptyQueryResponse / PortalSuspended: the statement's result
+    /// ended; DECLARE and PREPARE that succeeded record their plans.
+    pub fn on_complete(&mut self, owner: Option<&ReplyMask>, suspended: bool) {
+        self.current = None;
+        self.copy = None;
+        let Some(owner) = owner else {
+            return;
+        };
+        if !suspended {
+            let plan = self.plan(owner);
+            match &plan.source {
+                ResultSource::DeclaresCursor(name) => {
+                    self.cursors.insert(name.clone(), plan.clone());
+                }
+                ResultSource::Prepares(name) => {
+                    self.prepares.insert(name.clone(), plan.clone());
+                }
+                _ => {}
+            }
+            if owner.reply == MaskedReply::Query {
+                self.statement += 1;
+            }
+        }
+    }
+
+    /// An error ended the statement (a Query's later statements do not run).
+    pub fn on_error(&mut self) {
+        self.current = None;
+        self.copy = None;
+    }
+
+    /// ReadyForQuery: the next reply starts from its first statement.
+    pub fn on_ready(&mut self) {
+        self.current = None;
+        self.copy = None;
+        self.statement = 0;
+    }
+
+    /// The server connection is gone: statements and portals went with it.
+    pub fn clear(&mut self) {
+        *self = ResultMasking {
+            cursors: std::mem::take(&mut self.cursors),
+            prepares: std::mem::take(&mut self.prepares),
+            ..ResultMasking::default()
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgward_policy::mask::{MaskConfig, MaskIndex, MaskedColumn};
+
+    fn owner(plans: Vec<MaskPlan>, reply: MaskedReply) -> ReplyMask {
+        let config = MaskConfig::new(&["public.users.email".into()], None, &[], vec![], &[])
+            .expect("config");
+        let index = MaskIndex::from_catalog(
+            config,
+            &pgward_policy::Catalog::default(),
+            vec!["pg_catalog".into()],
+        );
+        ReplyMask {
+            decision: Arc::new(DecisionMask {
+                plans,
+                index: Arc::new(index),
+            }),
+            reply,
+        }
+    }
+
+    fn plan(source: ResultSource, masked: &[bool]) -> MaskPlan {
+        MaskPlan {
+            source,
+            columns: masked
+                .iter()
+                .enumerate()
+                .map(|(i, m)| MaskedColumn {
+                    name: format!("c{i}"),
+                    strategy: m.then_some(Strategy::Redact),
+                    type_oid: None,
+                })
+                .collect(),
+            rest: None,
+            scrub: Scrub::Values,
+        }
+    }
+
+    fn row(values: &[&str]) -> Vec<u8> {
+        let mut out = (values.len() as u16).to_be_bytes().to_vec();
+        for v in values {
+            out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+            out.extend_from_slice(v.as_bytes());
+        }
+        out
+    }
+
+    /// A RowDescription of text columns (no table origin).
+    fn text_fields(n: usize) -> Vec<u8> {
+        let mut out = (n as u16).to_be_bytes().to_vec();
+        for i in 0..n {
+            out.extend_from_slice(format!("c{i}\0").as_bytes());
+            out.extend_from_slice(&0u32.to_be_bytes());
+            out.extend_from_slice(&0i16.to_be_bytes());
+            out.extend_from_slice(&25u32.to_be_bytes());
+            out.extend_from_slice(&(-1i16).to_be_bytes());
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            out.extend_from_slice(&0i16.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn a_query_masks_each_statement_with_its_own_plan() {
+        let o = owner(
+            vec![
+                plan(ResultSource::Rows, &[false]),
+                plan(ResultSource::Rows, &[false, true]),
+            ],
+            MaskedReply::Query,
+        );
+        let mut m = ResultMasking::default();
+        assert_eq!(m.on_row_description(&text_fields(1), &o), 0);
+        assert_eq!(
+            m.mask_row(&row(&["a@b.c"]), &o),
+            None,
+            "forwarded as it came"
+        );
+        m.on_complete(Some(&o), false);
+        assert_eq!(m.on_row_description(&text_fields(2), &o), 1);
+        assert_eq!(
+            m.mask_row(&row(&["1", "a@b.c"]), &o),
+            Some(row(&["1", "****"]))
+        );
+        m.on_ready();
+        assert_eq!(m.statement, 0);
+    }
+
+    #[test]
+    fn an_execute_nobody_described_masks_to_null() {
+        let o = owner(
+            vec![plan(ResultSource::Rows, &[false, true])],
+            MaskedReply::Execute(String::new()),
+        );
+        let mut m = ResultMasking::default();
+        let masked = m.mask_row(&row(&["1", "secret"]), &o).expect("masked");
+        let mut want = row(&["1"]);
+        want[1] = 2;
+        want.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(masked, want);
+    }
+
+    #[test]
+    fn a_described_portal_keeps_text_masking() {
+        let o = owner(
+            vec![plan(ResultSource::Rows, &[true])],
+            MaskedReply::Execute("p".into()),
+        );
+        let d = owner(vec![], MaskedReply::Describe(Space::Statement, "s".into()));
+        let mut m = ResultMasking::default();
+        m.on_row_description(&text_fields(1), &d);
+        m.on_bind("s", "p");
+        assert_eq!(m.mask_row(&row(&["secret"]), &o), Some(row(&["****"])));
+    }
+
+    #[test]
+    fn a_statement_described_after_its_bind_still_gives_the_types() {
+        let o = owner(
+            vec![plan(ResultSource::Rows, &[true])],
+            MaskedReply::Execute("p".into()),
+        );
+        let d = owner(vec![], MaskedReply::Describe(Space::Statement, "s".into()));
+        let mut m = ResultMasking::default();
+        m.on_bind("s", "p");
+        m.on_row_description(&text_fields(1), &d);
+        assert_eq!(m.mask_row(&row(&["secret"]), &o), Some(row(&["****"])));
+    }
+
+    #[test]
+    fn fetch_uses_the_plan_recorded_at_declare() {
+        let declare = owner(
+            vec![plan(
+                ResultSource::DeclaresCursor("c".into()),
+                &[false, true],
+            )],
+            MaskedReply::Query,
+        );
+        let mut m = ResultMasking::default();
+        m.on_complete(Some(&declare), false);
+        m.on_ready();
+        let fetch = owner(
+            vec![mask_everything(ResultSource::Fetches("c".into()))],
+            MaskedReply::Query,
+        );
+        m.on_row_description(&text_fields(2), &fetch);
+        assert_eq!(
+            m.mask_row(&row(&["1", "x@y.z"]), &fetch),
+            Some(row(&["1", "****"]))
+        );
+        // An unknown cursor: every column masked.
+        m.on_ready();
+        let other = owner(
+            vec![mask_everything(ResultSource::Fetches("nope".into()))],
+            MaskedReply::Query,
+        );
+        m.on_row_description(&text_fields(2), &other);
+        assert_eq!(
+            m.mask_row(&row(&["1", "x@y.z"]), &other),
+            Some(row(&["****", "****"]))
+        );
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_width_becomes_nulls() {
+        let o = owner(vec![plan(ResultSource::Rows, &[true])], MaskedReply::Query);
+        let mut m = ResultMasking::default();
+        m.on_row_description(&text_fields(1), &o);
+        assert_eq!(m.mask_row(&row(&["a", "b"]), &o), Some(null_row(2)));
+    }
+}
