@@ -143,9 +143,9 @@ logfile = {self.work}/pgbouncer-{mode}.log
         self.leaves.append(pid)
         return port, pid
 
-    def start_pgward(self, mode, pool, verifier):
+    def start_pgward(self, mode, pool, verifier, masking=True, tag=""):
         port = free_port()
-        conf = os.path.join(self.work, f"pgward-{mode}.toml")
+        conf = os.path.join(self.work, f"pgward-{mode}{tag}.toml")
         with open(conf, "w") as f:
             f.write(f"""[listen]
 address = "127.0.0.1:{port}"
@@ -169,15 +169,15 @@ max_result_rows = 10000
 [users.bench]
 password = "{verifier}"
 role = "r"
-[masking]
-columns = ["public.customers.email", "public.customers.ssn", "*.*.password*"]
-strategy = "redact"
 [audit]
-file = "{self.work}/audit-{mode}.jsonl"
+file = "{self.work}/audit-{mode}{tag}.jsonl"
 """)
+            if masking:
+                f.write('[masking]\ncolumns = ["public.customers.email", "public.customers.ssn", '
+                        '"*.*.password*"]\nstrategy = "redact"\n')
         env = dict(os.environ, PGWARD_LOG="warn")
         env.setdefault("PGWARD_WORKERS", "1")
-        log = open(os.path.join(self.work, f"pgward-{mode}.log"), "w")
+        log = open(os.path.join(self.work, f"pgward-{mode}{tag}.log"), "w")
         p = subprocess.Popen([os.path.join(ROOT, "target/release/pgward"), "run", "--config", conf],
                              stdout=subprocess.DEVNULL, stderr=log, env=env)
         self.procs.append(p)
@@ -244,6 +244,30 @@ def fmt(x, spec):
     return "—" if x is None else format(x, spec)
 
 
+def masking_overhead(lab, args, verifier):
+    """pgward with [masking] configured vs without, same run, interleaved rounds."""
+    with_mask = lab.start_pgward("transaction", args.pool, verifier, masking=True, tag="-mask")
+    without = lab.start_pgward("transaction", args.pool, verifier, masking=False, tag="-nomask")
+    clients = max(int(c) for c in args.clients.split(","))
+    for mode in args.modes.split(","):
+        if mode == "prepared":
+            continue  # named statements in transaction pooling: issue 9
+        rows = {"masking": [], "no masking": []}
+        for rnd in range(args.rounds):
+            order = [("masking", with_mask), ("no masking", without)]
+            for name, (port, pid) in order[rnd % 2:] + order[:rnd % 2]:
+                before = cpu_seconds(pid)
+                r = pgbench(port, "bench", mode, clients, args.seconds, False)
+                if r:
+                    rows[name].append((r[0], (cpu_seconds(pid) - before) / r[1] * 1e6))
+        cpu = {k: med([x[1] for x in v]) for k, v in rows.items()}
+        tps = {k: med([x[0] for x in v]) for k, v in rows.items()}
+        ratio = cpu["masking"] / cpu["no masking"] if cpu["masking"] and cpu["no masking"] else None
+        print(f"{mode:9} -c {clients}: masking {fmt(tps['masking'], '.0f')} tps "
+              f"{fmt(cpu['masking'], '.1f')} us/tx; no masking {fmt(tps['no masking'], '.0f')} tps "
+              f"{fmt(cpu['no masking'], '.1f')} us/tx; CPU ratio {fmt(ratio, '.3f')}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=5)
@@ -251,6 +275,9 @@ def main():
     ap.add_argument("--clients", default="1,16,200")
     ap.add_argument("--pool", type=int, default=8)
     ap.add_argument("--modes", default="simple,extended,prepared")
+    ap.add_argument("--masking-overhead", action="store_true",
+                    help="only compare pgward (transaction pooling) with masking configured and "
+                         "without, on tables pgbench does not touch: CPU per transaction")
     ap.add_argument("--connect", action=argparse.BooleanOptionalAction, default=True,
                     help="also run -C (a new connection per transaction), simple mode, 16 clients")
     args = ap.parse_args()
@@ -263,6 +290,10 @@ def main():
     lab = Lab(args.pool, work)
     try:
         clients = [int(c) for c in args.clients.split(",")]
+        if args.masking_overhead:
+            lab.start_postgres()
+            masking_overhead(lab, args, verifier)
+            return
         # Session pooling holds a server per client, so its pools are as large as the largest
         # client count (that is what a session pooler costs); transaction pools are --pool.
         session_pool = max(clients + [16, args.pool])
