@@ -26,12 +26,41 @@ fn jdbc_jar() -> Option<PathBuf> {
 
 #[test]
 fn pgjdbc_metadata_and_prepared_statements() {
+    metadata_check(false);
+}
+
+/// The same DBeaver/CloudBeaver metadata calls for a masked read-only role, with the corpus's
+/// PII columns under `[masking]`: catalog reads carry no PII and must not be refused.
+#[test]
+fn pgjdbc_metadata_with_masking_configured() {
+    metadata_check(true);
+}
+
+fn metadata_check(masking: bool) {
     let (Some(java), Some(javac), Some(jar)) = (which("java"), which("javac"), jdbc_jar()) else {
         println!("skipped: pgjdbc check needs java, javac and /usr/share/java/postgresql.jar (apt-get install -y default-jdk-headless libpostgresql-jdbc-java)");
         return;
     };
     let up = upstream::shared();
-    let proxy = ProxyBuilder::new(up.port()).pool_mode("session").start();
+    let mut builder = ProxyBuilder::new(up.port()).pool_mode("session");
+    if masking {
+        let pii = [
+            "public.users.email",
+            "public.users.phone",
+            "public.users.ssn",
+            "public.users.full_name",
+            "public.users.password_hash",
+            "public.api_tokens.token",
+        ];
+        builder = builder
+            .set(
+                "masking",
+                "columns",
+                pii.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .set("masking", "strategy", "redact");
+    }
+    let proxy = builder.start();
     let classes = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("java/MetadataCheck.java");
     let mut cmd = Command::new(javac);
@@ -47,7 +76,8 @@ fn pgjdbc_metadata_and_prepared_statements() {
         .arg("MetadataCheck")
         .arg(url)
         .arg(ALICE.0)
-        .arg(proxy.password(ALICE.0));
+        .arg(proxy.password(ALICE.0))
+        .args(masking.then_some("masked"));
     let out = run_with_timeout(cmd, None, Duration::from_secs(120), "java MetadataCheck");
     out.assert_ok("MetadataCheck");
     assert!(out.stdout.lines().any(|l| l == "OK"), "{}", out.stdout);
