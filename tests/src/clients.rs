@@ -163,6 +163,20 @@ pub async fn assert_usable(client: &Client, what: &str) {
     }
 }
 
+/// Wait until the proxy has loaded the upstream's catalog snapshot (masking and catalog-aware
+/// judging need it).
+pub async fn wait_for_catalog(proxy: &Proxy) {
+    let t = std::time::Instant::now();
+    while !proxy.stderr().contains("catalog snapshot loaded") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no catalog snapshot: {}",
+            proxy.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Rows of a simple query as text (NULL as `None`).
 pub async fn simple_rows(
     client: &Client,

@@ -56,18 +56,6 @@ fn seed(up: &Upstream, db: &str) {
     );
 }
 
-async fn wait_for_catalog(proxy: &Proxy) {
-    let t = Instant::now();
-    while !proxy.stderr().contains("catalog snapshot loaded") {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no catalog snapshot: {}",
-            proxy.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// A proxy with masking over a fresh seeded database, its catalog loaded.
 async fn setup(prefix: &str) -> (&'static Upstream, String, Proxy) {
     let up = upstream::shared();
