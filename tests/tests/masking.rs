@@ -5,8 +5,6 @@
 //! seeds distinctive PII and looks for it (and simple transforms of it) in every row, error and
 //! notice of many exfiltration attempts; legitimate work that must stay exact.
 
-use std::time::{Duration, Instant};
-
 use pgward_e2e::proxy::ALICE;
 use pgward_e2e::raw::{frame, Msg, RawConn};
 use pgward_e2e::upstream::{self, RO_PASSWORD, RO_USER};
