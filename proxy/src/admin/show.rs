@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{Cell, Table};
-use crate::clients::ClientState;
+use crate::clients::{ClientEntry, ClientState};
 use crate::config::PoolMode;
+use crate::pool::Pool;
 use crate::shared::Shared;
 
 pub(super) fn time(t: SystemTime) -> Cell {
@@ -32,6 +33,11 @@ pub(super) fn mode_name(m: PoolMode) -> &'static str {
     }
 }
 
+/// The client is (or waits to be) served by `pool`.
+fn in_pool(client: &ClientEntry, pool: &Arc<Pool>) -> bool {
+    client.pool.as_ref().is_some_and(|cp| Arc::ptr_eq(cp, pool))
+}
+
 pub fn pools(shared: &Shared) -> Table {
     let clients = shared.clients.list();
     let rows = shared
@@ -43,10 +49,7 @@ pub fn pools(shared: &Shared) -> Table {
             let k = p.key();
             let cl_active = clients
                 .iter()
-                .filter(|c| {
-                    c.pool.as_ref().is_some_and(|cp| Arc::ptr_eq(cp, p))
-                        && c.state() != ClientState::Waiting
-                })
+                .filter(|c| in_pool(c, p) && c.state() != ClientState::Waiting)
                 .count();
             vec![
                 k.database.clone().into(),
@@ -217,10 +220,7 @@ pub fn databases(shared: &Shared) -> Table {
         .map(|p| {
             let k = p.key();
             let s = p.stats();
-            let current = clients
-                .iter()
-                .filter(|c| c.pool.as_ref().is_some_and(|cp| Arc::ptr_eq(cp, p)))
-                .count();
+            let current = clients.iter().filter(|c| in_pool(c, p)).count();
             vec![
                 k.database.clone().into(),
                 up.host.clone().into(),
