@@ -30,6 +30,7 @@ impl Judged {
                 kind,
                 writes: false,
                 session_change: None,
+                state: Default::default(),
             },
             verdict: Ok(()),
             cacheable: true,

@@ -32,6 +32,7 @@ mod reach;
 mod rules;
 mod settings;
 mod startup;
+mod state_facts;
 mod syntax;
 mod types;
 mod walk;
@@ -253,7 +254,9 @@ impl Engine {
             if let (Verdict::Allow, Err(d)) = (&verdict, judged.verdict) {
                 verdict = Verdict::Deny(d);
             }
-            statements.push(judged.info);
+            let mut info = judged.info;
+            info.state = state_facts::of(&parsed.facts);
+            statements.push(info);
         }
         let mut mask = None;
         if let (Verdict::Allow, Some(index)) = (&verdict, &self.mask_index) {

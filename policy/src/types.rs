@@ -147,6 +147,31 @@ pub struct StatementInfo {
     /// Writes data (INSERT/UPDATE/DELETE/MERGE/COPY FROM, writable CTE, SELECT INTO, ...).
     pub writes: bool,
     pub session_change: Option<SessionChange>,
+    /// What it does to state that lives on the server connection (cursors, prepared
+    /// statements, channels, temporary objects, settings).
+    pub state: SessionState,
+}
+
+/// A statement's effect on state that lives on its server connection, as PostgreSQL's tree
+/// says: what transaction pooling must carry to the client's next server, or pin it for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionState {
+    /// The name it acts on: a cursor (DECLARE/FETCH/MOVE/CLOSE), a prepared statement
+    /// (PREPARE/EXECUTE/DEALLOCATE) or a channel (LISTEN/UNLISTEN); `None` for ALL or `*`.
+    pub name: Option<String>,
+    /// It may leave state that cannot move to another server: a temporary object, a LISTEN,
+    /// a WITH HOLD cursor, an SQL prepared statement, a session advisory lock, or user code
+    /// (DO, CALL) that may do any of these.
+    pub may_pin: bool,
+    /// DECLARE ... WITH HOLD: the cursor outlives its transaction.
+    pub hold: bool,
+    /// DEALLOCATE ALL, DISCARD ALL/PLANS: every prepared statement on the server is gone.
+    pub drops_statements: bool,
+    /// DISCARD ALL/TEMP: temporary objects (and for ALL, the rest) are gone.
+    pub releases: bool,
+    /// Session-level settings change (SET, RESET, set_config(..., false), SET SESSION
+    /// CHARACTERISTICS, DISCARD ALL).
+    pub settings: bool,
 }
 
 /// Allowed, or denied with the reason.

@@ -1,0 +1,201 @@
+//! What a statement does to the state that lives on its server connection, read from
+//! PostgreSQL's tree: the name it acts on (cursor, prepared statement, channel), whether it may
+//! leave state that cannot follow the client to another server, and whether it changes the
+//! session's settings. The proxy uses these facts to keep transaction pooling invisible.
+
+use serde_json::Value;
+
+use crate::pg_facts::PgFacts;
+use crate::types::SessionState;
+
+/// `CURSOR_OPT_HOLD` in PostgreSQL's `parsenodes.h`.
+const CURSOR_OPT_HOLD: i64 = 0x0020;
+/// `DiscardMode` in pg_query's protobuf.
+const DISCARD_ALL: i64 = 1;
+const DISCARD_PLANS: i64 = 2;
+const DISCARD_TEMP: i64 = 4;
+/// `VariableSetKind` in pg_query's protobuf.
+const VAR_SET_MULTI: i64 = 4;
+
+/// Functions that take advisory locks held until the session ends (the `_xact_` ones end
+/// with the transaction and are harmless).
+const SESSION_LOCKS: &[&str] = &[
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+];
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn int(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// `relpersistence` of a RangeVar: `t` is a temporary relation.
+fn temporary(range_var: Option<&Value>) -> bool {
+    range_var
+        .and_then(|r| r.get("relpersistence"))
+        .and_then(Value::as_str)
+        == Some("t")
+}
+
+/// The session-state facts of one statement.
+pub fn of(facts: &PgFacts) -> SessionState {
+    let top = &facts.top;
+    let mut s = SessionState::default();
+    match facts.kind.as_str() {
+        "DeclareCursorStmt" => {
+            s.name = text(top, "portalname");
+            s.hold = int(top, "options") & CURSOR_OPT_HOLD != 0;
+            s.may_pin = s.hold;
+        }
+        "FetchStmt" | "ClosePortalStmt" => s.name = text(top, "portalname"),
+        "PrepareStmt" => {
+            s.name = text(top, "name");
+            s.may_pin = true;
+        }
+        "ExecuteStmt" => s.name = text(top, "name"),
+        "DeallocateStmt" => {
+            s.name = text(top, "name").filter(|_| !flag(top, "isall"));
+            s.drops_statements = s.name.is_none();
+        }
+        "ListenStmt" => {
+            s.name = text(top, "conditionname");
+            s.may_pin = true;
+        }
+        "UnlistenStmt" => s.name = text(top, "conditionname"),
+        "DiscardStmt" => {
+            let target = int(top, "target");
+            s.drops_statements = matches!(target, DISCARD_ALL | DISCARD_PLANS);
+            s.settings = target == DISCARD_ALL;
+            s.releases = matches!(target, DISCARD_ALL | DISCARD_TEMP);
+        }
+        "VariableSetStmt" => {
+            let name = text(top, "name").unwrap_or_default();
+            let multi = int(top, "kind") == VAR_SET_MULTI;
+            // SET TRANSACTION lasts one transaction; SET SESSION CHARACTERISTICS does not.
+            s.settings = !flag(top, "is_local")
+                && (!multi || name.eq_ignore_ascii_case("session characteristics"));
+        }
+        "CreateStmt" => s.may_pin = temporary(top.get("relation")),
+        "CreateTableAsStmt" => {
+            s.may_pin = temporary(top.get("into").and_then(|i| i.get("rel")));
+        }
+        "ViewStmt" => s.may_pin = temporary(top.get("view")),
+        "CreateSeqStmt" => s.may_pin = temporary(top.get("sequence")),
+        // User code may create temporary objects, take session locks or LISTEN.
+        "DoStmt" | "CallStmt" => s.may_pin = true,
+        _ => {}
+    }
+    for name in &facts.functions {
+        let Some(last) = name.last() else { continue };
+        let in_catalog = name.len() == 1 || name[0] == "pg_catalog";
+        if in_catalog && SESSION_LOCKS.contains(&last.as_str()) {
+            s.may_pin = true;
+        }
+    }
+    // set_config(name, value, false) changes the session like SET does.
+    if facts.set_config_calls.iter().any(|args| match args.get(2) {
+        Some(Some(local)) => crate::settings::parse_bool(local) != Some(true),
+        _ => true,
+    }) {
+        s.settings = true;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg_facts::facts_of_text;
+
+    fn state(sql: &str) -> SessionState {
+        let facts = facts_of_text(sql).unwrap_or_default();
+        facts.first().map(of).unwrap_or_default()
+    }
+
+    #[test]
+    fn cursors_and_their_names() {
+        let s = state("DECLARE c1 CURSOR WITH HOLD FOR SELECT 1");
+        assert_eq!(s.name.as_deref(), Some("c1"));
+        assert!(s.hold && s.may_pin);
+        let s = state("declare \"My C\" no scroll cursor for select 1");
+        assert_eq!(s.name.as_deref(), Some("My C"));
+        assert!(!s.hold && !s.may_pin);
+        assert_eq!(state("FETCH 10 FROM c1").name.as_deref(), Some("c1"));
+        assert_eq!(state("MOVE ALL IN c1").name.as_deref(), Some("c1"));
+        assert_eq!(state("CLOSE c1").name.as_deref(), Some("c1"));
+        assert_eq!(state("CLOSE ALL").name, None);
+    }
+
+    #[test]
+    fn prepared_statements_channels_and_discard() {
+        let s = state("PREPARE q(int) AS SELECT $1");
+        assert_eq!(s.name.as_deref(), Some("q"));
+        assert!(s.may_pin);
+        assert_eq!(state("EXECUTE q(1)").name.as_deref(), Some("q"));
+        let s = state("DEALLOCATE PREPARE q");
+        assert_eq!(s.name.as_deref(), Some("q"));
+        assert!(!s.drops_statements);
+        assert!(state("DEALLOCATE ALL").drops_statements);
+        assert!(state("LISTEN ch").may_pin);
+        assert_eq!(state("UNLISTEN *").name, None);
+        let all = state("DISCARD ALL");
+        assert!(all.drops_statements && all.settings && all.releases);
+        assert!(state("DISCARD TEMP").releases);
+    }
+
+    #[test]
+    fn temporary_objects_and_session_locks_may_pin() {
+        for sql in [
+            "CREATE TEMP TABLE t (a int)",
+            "create temporary table t as select 1",
+            "CREATE TEMP VIEW v AS SELECT 1",
+            "CREATE TEMP SEQUENCE s",
+            "SELECT pg_advisory_lock(1)",
+            "select pg_catalog.pg_try_advisory_lock(1, 2)",
+            "DO $$ BEGIN END $$",
+        ] {
+            assert!(state(sql).may_pin, "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE t (a int)",
+            "SELECT pg_advisory_xact_lock(1)",
+            "SELECT 1",
+        ] {
+            assert!(!state(sql).may_pin, "{sql}");
+        }
+    }
+
+    #[test]
+    fn session_settings() {
+        for sql in [
+            "SET work_mem = '8MB'",
+            "SET SESSION statement_timeout TO 1000",
+            "RESET work_mem",
+            "RESET ALL",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SELECT set_config('work_mem', '8MB', false)",
+        ] {
+            assert!(state(sql).settings, "{sql}");
+        }
+        for sql in [
+            "SET LOCAL work_mem = '8MB'",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SELECT set_config('work_mem', '8MB', true)",
+            "SHOW work_mem",
+        ] {
+            assert!(!state(sql).settings, "{sql}");
+        }
+    }
+}
