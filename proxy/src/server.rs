@@ -117,6 +117,10 @@ pub struct ServerConnection {
     pub last_used: Instant,
     /// Session state changed (SET, PREPARE, LISTEN, ...): reset before another client.
     pub dirty: bool,
+    /// Named statements pgward prepared here for transaction-mode clients.
+    pub statements: crate::server_state::ServerStatements,
+    /// Session-level settings in force here beyond the connection's own.
+    pub settings: crate::server_state::AppliedSettings,
 }
 
 async fn open_stream(spec: &ConnectSpec) -> Result<ServerStream, ServerError> {
@@ -233,9 +237,18 @@ impl ServerConnection {
             }
         }
         let now = Instant::now();
+        let settings = crate::server_state::AppliedSettings {
+            values: BTreeMap::new(),
+            initial: reported
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+        };
         Ok(ServerConnection {
             conn,
             params: reported,
+            statements: Default::default(),
+            settings,
             cancel: CancelTarget {
                 host: spec.host.clone(),
                 port: spec.port,
@@ -251,6 +264,8 @@ impl ServerConnection {
     /// Run pgward's own statement(s) with the simple protocol and wait for ReadyForQuery.
     /// The server must be idle. Notices are dropped; an error is returned.
     pub async fn run_internal(&mut self, sql: &str) -> Result<u8, ServerError> {
+        // A simple Query drops the unnamed statement.
+        self.statements.unnamed = None;
         let mut out = BytesMut::new();
         frontend::query(sql, &mut out);
         self.run_prepared_messages(&out).await
@@ -277,6 +292,21 @@ impl ServerConnection {
         })
         .await?;
         value.ok_or_else(|| ServerError::Protocol(format!("SHOW {setting} returned no row")))
+    }
+
+    /// The rows of pgward's own query (text columns), read without touching the client's
+    /// unnamed statement.
+    pub async fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, ServerError> {
+        let mut out = BytesMut::new();
+        frontend::internal_extended(sql, &mut out);
+        let mut rows = Vec::new();
+        self.run_messages(&out, &mut |tag, body| {
+            if tag == b'D' {
+                rows.push(row_texts(body));
+            }
+        })
+        .await?;
+        Ok(rows)
     }
 
     async fn run_prepared_messages(&mut self, out: &[u8]) -> Result<u8, ServerError> {
@@ -342,6 +372,23 @@ impl ServerConnection {
 }
 
 /// The first column of a DataRow as text (`None` for NULL or a malformed row).
+/// Every column of a DataRow as text (`None` for NULL or bytes that are not UTF-8).
+fn row_texts(body: &[u8]) -> Vec<Option<String>> {
+    let mut c = Cursor::new(body);
+    let n = c.i16().unwrap_or(0);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let Ok(len) = c.i32() else { break };
+        let Ok(len) = usize::try_from(len) else {
+            out.push(None);
+            continue;
+        };
+        let Ok(bytes) = c.take(len) else { break };
+        out.push(std::str::from_utf8(bytes).ok().map(str::to_string));
+    }
+    out
+}
+
 fn first_column_text(body: &[u8]) -> Option<String> {
     let mut c = Cursor::new(body);
     if c.i16().ok()? < 1 {

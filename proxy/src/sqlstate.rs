@@ -18,6 +18,7 @@ pub const INVALID_PARAMETER_VALUE: &str = "22023";
 pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
 /// 26000: no such prepared statement.
 pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
+pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
 /// 28000: not allowed to connect this way.
 pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
 /// 28P01: wrong user or password.

@@ -129,6 +129,10 @@ struct PoolFile {
     checkout_timeout: Option<String>,
     idle_timeout: Option<String>,
     lifetime: Option<String>,
+    #[serde(default = "default_max_prepared_statements")]
+    max_prepared_statements: usize,
+    #[serde(default = "default_on_session_state")]
+    on_session_state: SessionStatePolicy,
 }
 
 impl Default for PoolFile {
@@ -139,8 +143,17 @@ impl Default for PoolFile {
             checkout_timeout: None,
             idle_timeout: None,
             lifetime: None,
+            max_prepared_statements: default_max_prepared_statements(),
+            on_session_state: default_on_session_state(),
         }
     }
+}
+
+fn default_max_prepared_statements() -> usize {
+    200
+}
+fn default_on_session_state() -> SessionStatePolicy {
+    SessionStatePolicy::Pin
 }
 
 fn default_pool_mode() -> PoolMode {
@@ -289,6 +302,8 @@ impl ConfigFile {
                     Some(Duration::from_secs(3600)),
                 ))
                 .flatten(),
+            max_prepared_statements: p.max_prepared_statements,
+            on_session_state: p.on_session_state,
         };
 
         let mut roles = BTreeMap::new();

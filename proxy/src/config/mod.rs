@@ -127,6 +127,22 @@ pub struct PoolSettings {
     pub checkout_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
     pub lifetime: Option<Duration>,
+    /// Named statements kept per server connection in transaction mode (least recently used
+    /// out); 0 turns statement replay off.
+    pub max_prepared_statements: usize,
+    /// What transaction mode does with session state that cannot follow a client.
+    pub on_session_state: SessionStatePolicy,
+}
+
+/// `[pool] on_session_state`: temporary objects, session advisory locks, LISTEN, WITH HOLD
+/// cursors and SQL prepared statements in transaction mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatePolicy {
+    /// The client keeps its server until the state is gone or it leaves.
+    Pin,
+    /// Statements that would create such state are refused (0A000).
+    Refuse,
 }
 
 /// A role: which login it uses upstream and its guardrails.

@@ -7,6 +7,7 @@ use crate::protocol::BackendTag;
 
 use super::prepared::Prepared;
 use super::replies::{Expected, Handling, ReplyQueue, Sent, Step};
+use crate::server_state::StatementKey;
 
 /// The meaning of one server message.
 #[derive(Debug, Default)]
@@ -17,12 +18,37 @@ pub struct Answer {
     pub answered: Option<Expected>,
     /// Nothing in the queue asked for it.
     pub unexpected: bool,
+    /// Statements pgward prepared on the server whose Parse failed or was skipped.
+    pub not_prepared: Vec<StatementKey>,
 }
 
-fn undo(e: Expected, skipped: bool, prepared: &mut Prepared) {
+fn undo(e: Expected, skipped: bool, prepared: &mut Prepared, lost: &mut Vec<StatementKey>) {
+    if let Some(key) = e.server_key {
+        lost.push(key);
+    }
     if let Sent::Parse(c) | Sent::Bind(c) | Sent::Close(c) = e.sent {
         prepared.undo(c, skipped);
     }
+}
+
+/// The front entries pgward answers itself, now that nothing of the server's is ahead of
+/// them: each one's message type (0: none) in order, with its change confirmed.
+pub fn take_local(replies: &mut ReplyQueue, prepared: &mut Prepared) -> Vec<u8> {
+    let mut tags = Vec::new();
+    while let Some((e, tag)) = replies.pop_local() {
+        if let Sent::Parse(c) | Sent::Bind(c) | Sent::Close(c) = &e.sent {
+            if tag == 0 {
+                // Cut off with the rest of its batch: as if the server had skipped it.
+                prepared.undo(c.clone(), true);
+            } else {
+                prepared.confirm(c);
+            }
+        }
+        if tag != 0 {
+            tags.push(tag);
+        }
+    }
+    tags
 }
 
 pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTag) -> Answer {
@@ -39,11 +65,12 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
         Step::Failed { failed, skipped } => {
             let replace = match &failed.handling {
                 Handling::Replace(err) => Some(err.clone()),
-                Handling::Forward | Handling::Swallow => None,
+                _ => None,
             };
+            let mut not_prepared = Vec::new();
             // Undo the skipped ones last-first, then the failed one.
             for e in skipped.into_iter().rev() {
-                undo(e, true, prepared);
+                undo(e, true, prepared, &mut not_prepared);
             }
             let answered = match &failed.sent {
                 Sent::Execute { portal } => Some(Expected {
@@ -53,14 +80,16 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     handling: failed.handling.clone(),
                     batch: failed.batch,
                     mask: failed.mask.clone(),
+                    server_key: None,
                 }),
                 _ => None,
             };
-            undo(failed, false, prepared);
+            undo(failed, false, prepared, &mut not_prepared);
             Answer {
                 replace,
                 answered,
                 unexpected: false,
+                not_prepared,
             }
         }
         Step::ErrorWithin => Answer {
@@ -71,10 +100,14 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
             ..Answer::default()
         },
         Step::Ready { skipped } => {
+            let mut not_prepared = Vec::new();
             for e in skipped.into_iter().rev() {
-                undo(e, true, prepared);
+                undo(e, true, prepared, &mut not_prepared);
             }
-            Answer::default()
+            Answer {
+                not_prepared,
+                ..Answer::default()
+            }
         }
         Step::Suspended(e) => Answer {
             answered: Some(e),

@@ -4,51 +4,16 @@
 use super::*;
 use crate::server::ServerConnection;
 
-/// Quote a setting's value as a string literal (standard_conforming_strings is pinned on).
-fn literal(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "''"))
-}
-
-/// Setting names come from the policy's allowlist; refuse anything that is not a plain name.
-fn plain_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-}
-
-/// Bring a server to the session's state: one SET per parameter that differs.
+/// Bring a server to the session's settings: one round trip, only where they differ.
 async fn sync_params(
     server: &mut ServerConnection,
     desired: &[(String, String)],
 ) -> Result<(), crate::server::ServerError> {
-    let mut sql = String::new();
-    for (name, value) in desired {
-        let current = server
-            .params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str());
-        if current == Some(value.as_str()) || !plain_name(name) {
-            continue;
-        }
-        // set_config parses the value as the configuration file would, which list settings
-        // such as search_path need (`SET x = 'a, b'` would make one quoted element).
-        sql.push_str(&format!(
-            "SELECT pg_catalog.set_config({}, {}, false);",
-            literal(name),
-            literal(value)
-        ));
-    }
-    if sql.is_empty() {
+    let Some(sql) = server.settings.sync_sql(desired) else {
         return Ok(());
-    }
+    };
     server.run_internal(&sql).await?;
-    // Settings the server does not report are remembered as set.
-    for (name, value) in desired {
-        if !server.params.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-            server.params.insert(name.clone(), value.clone());
-        }
-    }
+    server.settings.synced(desired);
     Ok(())
 }
 
@@ -59,6 +24,9 @@ pub(super) async fn reset(server: &mut ServerConnection) -> bool {
         Ok(b'I') => {
             server.params.retain(|k, _| is_reported(k));
             server.dirty = false;
+            // DISCARD ALL deallocates every statement and resets every setting.
+            server.statements.clear();
+            server.settings.values.clear();
             true
         }
         _ => false,

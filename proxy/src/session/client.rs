@@ -1,7 +1,7 @@
 //! Messages from the client: the decision point for everything that can run SQL, and the
 //! bookkeeping of sync points that lets replies keep PostgreSQL's order.
 
-use pgward_policy::{SessionChange, SessionFacts, StatementInfo, StatementKind};
+use pgward_policy::{SessionChange, SessionFacts};
 
 use super::audit_trail::AuditKind;
 use super::prepared::Space;
@@ -156,6 +156,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 frontend::parse_unnamed(DENIED_MARKER, &mut out);
                 s.server.conn.queue(&out);
+                s.server.statements.unnamed = None;
                 // The server drops its unnamed statement before parsing, as for the refused one.
                 let change = self.prepared.close(Space::Statement, "");
                 self.replies
@@ -214,17 +215,40 @@ impl Session {
             self.script_failed = false;
             return self.run_script_piece(&first).await;
         }
+        if let Some(name) = self.deallocates_kept_statement(&decision) {
+            // Transaction mode: the statement lives on the servers under another name, kept
+            // for other clients; the client's name is forgotten and the server runs an empty
+            // query in the DEALLOCATE's place in line.
+            let _ = self.prepared.close(super::prepared::Space::Statement, &name);
+            let mut raw = BytesMut::new();
+            frontend::query("", &mut raw);
+            return self
+                .run_query_as(decision, &raw, Handling::Complete("DEALLOCATE"))
+                .await;
+        }
         self.run_query(decision, frame.raw()).await
     }
 
     /// Forward an allowed Query (raw bytes) with its guard and audit.
     async fn run_query(&mut self, decision: Arc<Decision>, raw: &[u8]) -> Result<Flow, PgError> {
+        self.run_query_as(decision, raw, Handling::Forward).await
+    }
+
+    async fn run_query_as(
+        &mut self,
+        decision: Arc<Decision>,
+        raw: &[u8],
+        handling: Handling,
+    ) -> Result<Flow, PgError> {
         if let Err(e) = self.attach().await {
             self.script.clear();
             self.refuse_simple(e, None).await;
             return Ok(Flow::Continue);
         }
-        if let Some(err) = self.unguardable(&decision) {
+        if let Some(err) = self
+            .unguardable(&decision)
+            .or_else(|| self.session_state_refusal(&decision))
+        {
             self.script.clear();
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
@@ -236,7 +260,7 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         }
-        self.apply_effects(&decision.statements);
+        self.apply_effects(&decision);
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
             decision: d,
             reply: super::masking::MaskedReply::Query,
@@ -244,9 +268,10 @@ impl Session {
         self.begin_audit(decision, AuditKind::Query);
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(raw);
+            // A simple Query drops the unnamed statement.
+            s.server.statements.unnamed = None;
         }
-        self.replies
-            .push_masked(Sent::Query, Handling::Forward, mask);
+        self.replies.push_masked(Sent::Query, handling, mask);
         self.syncs_sent += 1;
         self.pending += 1;
         Ok(Flow::Continue)
@@ -291,13 +316,20 @@ impl Session {
             self.refuse_extended(e, None).await;
             return Ok(Flow::Continue);
         }
-        if let Some(err) = self.unguardable(&decision) {
+        if let Some(err) = self
+            .unguardable(&decision)
+            .or_else(|| self.session_state_refusal(&decision))
+        {
             self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
         // A Parse over a name whose fate an earlier batch still decides waits for the server.
         if !self.settle(Space::Statement, &name).await? {
             self.refuse_extended(super::lost_meanwhile(), None).await;
+            return Ok(Flow::Continue);
+        }
+        if self.replaying() {
+            self.parse_replayed(&frame, &name, decision).await;
             return Ok(Flow::Continue);
         }
         // Session effects take hold at Execute: a Parse alone changes nothing.
@@ -350,14 +382,10 @@ impl Session {
 
     /// Session state a statement changes: the search_path we judge with, and whether the
     /// server needs a reset before another client may have it.
-    pub(super) fn apply_effects(&mut self, statements: &[StatementInfo]) {
-        for st in statements {
-            if matches!(st.kind, StatementKind::Deallocate | StatementKind::Discard) {
-                // Names pgward cannot see go away: a later Bind is refused, not guessed.
-                self.prepared.forget_named();
-            }
+    pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>) {
+        self.note_session_state(decision);
+        for st in &decision.statements {
             match &st.session_change {
-                None => {}
                 Some(SessionChange::SearchPath(path)) => {
                     self.search_path = path.clone();
                     self.recent.clear();
@@ -368,23 +396,17 @@ impl Session {
                         .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
                         .collect();
                     self.set_desired("search_path", &quoted.join(", "));
-                    self.mark_dirty();
                 }
                 Some(SessionChange::SearchPathDefault) => {
                     self.recent.clear();
                     self.path_check = PathCheck::AfterUnit;
                     self.search_path = vec!["$user".to_string(), "public".to_string()];
                     self.desired.retain(|(k, _)| k != "search_path");
-                    self.mark_dirty();
                 }
-                Some(SessionChange::Other) => self.mark_dirty(),
+                // Transaction mode asks the server what is left once it is idle
+                // (`session_state.rs`); session mode resets the server when the client leaves.
+                Some(SessionChange::Other) | None => {}
             }
-        }
-    }
-
-    fn mark_dirty(&mut self) {
-        if let Some(s) = self.server.as_mut() {
-            s.server.dirty = true;
         }
     }
 

@@ -49,6 +49,10 @@ impl Session {
                 Err(e) => Err((e.to_pg(), None)),
             },
             FrontendTag::Close => match decode::target(frame.body()) {
+                Ok((b'S', name)) if self.replaying() => {
+                    self.close_replayed(name);
+                    return Ok(Flow::Continue);
+                }
                 Ok((kind, name)) => {
                     let space = if kind == b'S' {
                         Space::Statement
@@ -76,8 +80,29 @@ impl Session {
             self.refuse_extended(e, None).await;
             return Ok(Flow::Continue);
         }
+        // Transaction mode: the statement under its server name, prepared there first if
+        // this server lacks it.
+        let renamed = match (&sent, decode::target(frame.body())) {
+            (Sent::Bind(_), _) => match decode::bind(frame.body()) {
+                Ok((_, stmt)) => {
+                    let stmt = stmt.to_string();
+                    self.ensure_statement(&stmt)
+                        .and_then(|n| replay::renamed_bind(frame.body(), &n))
+                }
+                Err(_) => None,
+            },
+            (Sent::Describe, Ok((b'S', name))) => {
+                let name = name.to_string();
+                self.ensure_statement(&name)
+                    .map(|n| replay::describe_statement(&n))
+            }
+            _ => None,
+        };
         if let Some(s) = self.server.as_mut() {
-            s.server.conn.queue(frame.raw());
+            match &renamed {
+                Some(out) => s.server.conn.queue(out),
+                None => s.server.conn.queue(frame.raw()),
+            }
         }
         self.replies.push_masked(sent, Handling::Forward, mask);
         self.unsynced = true;
@@ -141,7 +166,7 @@ impl Session {
             self.copy_from_started = true;
         }
         // Session effects (search_path above all) take hold when a statement runs.
-        self.apply_effects(&d.statements);
+        self.apply_effects(&d);
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
             decision: m,
             reply: masking::MaskedReply::Execute(portal.to_string()),

@@ -28,9 +28,11 @@ mod model_tests;
 mod pins;
 mod prepared;
 mod relay;
+mod replay;
 mod replies;
 mod row_limit;
 mod server;
+mod session_state;
 mod timers;
 
 use crate::sqlstate;
@@ -132,6 +134,24 @@ pub struct Session {
     application_name: Arc<str>,
     /// Decisions for texts this session sent before, valid for one policy snapshot.
     recent: decision_memo::DecisionMemo,
+    /// Transaction mode: named statements kept per server (0: statements are not replayed).
+    statement_limit: usize,
+    /// Parses sent (who owns a server's unnamed statement).
+    parse_seq: u64,
+    /// What the statements of the unit now running did to the server's session state.
+    unit: UnitEffects,
+    /// Transaction mode: the client keeps its server for state that cannot follow it.
+    pinned: Option<&'static str>,
+    on_session_state: crate::config::SessionStatePolicy,
+}
+
+/// What the statements sent since the server was last idle may have left on it.
+#[derive(Clone, Copy, Debug, Default)]
+struct UnitEffects {
+    /// State that cannot move to another server (checked with the server when idle).
+    may_pin: bool,
+    /// Session-level settings changed (read back from the server when idle).
+    settings: bool,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
@@ -173,7 +193,13 @@ impl Session {
             database: info.database.clone(),
         });
         let application_name = Arc::from(info.application_name.as_str());
+        let pool_settings = pool.settings();
         Session {
+            statement_limit: pool_settings.max_prepared_statements,
+            on_session_state: pool_settings.on_session_state,
+            parse_seq: 0,
+            unit: UnitEffects::default(),
+            pinned: None,
             path_check: PathCheck::No,
             timers: timers::Timers::new(Instant::now()),
             audit_who,

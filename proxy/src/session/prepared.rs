@@ -17,6 +17,11 @@ use std::sync::Arc;
 
 use pgward_policy::Decision;
 
+use super::replay::Replay;
+
+/// What a Close took away, restored if the server skips the Close.
+type Removed = (Arc<Decision>, u64, bool, u64, Option<Arc<Replay>>);
+
 /// Statement or portal namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Space {
@@ -27,6 +32,10 @@ pub enum Space {
 #[derive(Clone, Debug)]
 struct Entry {
     decision: Arc<Decision>,
+    /// Transaction mode: how to prepare it again on another server.
+    replay: Option<Arc<Replay>>,
+    /// A cursor declared WITH HOLD: it outlives its transaction.
+    hold: bool,
     /// Which send created it (to tell it from a later one under the same name).
     id: u64,
     /// The server acknowledged it (ParseComplete / BindComplete).
@@ -47,7 +56,7 @@ pub enum Change {
         space: Space,
         name: String,
         seq: u64,
-        prev: Option<(Arc<Decision>, u64, bool, u64)>,
+        prev: Option<Removed>,
     },
 }
 
@@ -118,6 +127,18 @@ impl Prepared {
         decision: Arc<Decision>,
         batch: u64,
     ) -> Change {
+        self.create_replayable(space, name, decision, batch, None)
+    }
+
+    /// A Parse whose statement follows the client to other servers (transaction mode).
+    pub fn create_replayable(
+        &mut self,
+        space: Space,
+        name: &str,
+        decision: Arc<Decision>,
+        batch: u64,
+        replay: Option<Arc<Replay>>,
+    ) -> Change {
         if !name.is_empty() && self.map_ref(space).contains_key(name) {
             // The server refuses it and keeps the one it has.
             return Change::None;
@@ -129,6 +150,8 @@ impl Prepared {
             name.to_string(),
             Entry {
                 decision,
+                replay,
+                hold: false,
                 id,
                 confirmed: false,
                 batch,
@@ -146,8 +169,8 @@ impl Prepared {
         let prev = self
             .map(space)
             .remove(name)
-            .map(|e| (e.decision, e.id, e.confirmed, e.batch));
-        if let Some((_, id, false, _)) = &prev {
+            .map(|e| (e.decision, e.id, e.confirmed, e.batch, e.replay));
+        if let Some((_, id, false, _, _)) = &prev {
             self.closed_fates.insert(*id, Fate::Pending);
         }
         self.next_id += 1;
@@ -179,7 +202,7 @@ impl Prepared {
                 prev,
             } => {
                 self.forget_close(*space, name, *seq);
-                if let Some((_, id, _, _)) = prev {
+                if let Some((_, id, _, _, _)) = prev {
                     self.closed_fates.remove(id);
                 }
             }
@@ -218,13 +241,15 @@ impl Prepared {
                 prev,
             } => {
                 let last = self.forget_close(space, &name, seq);
-                let Some((decision, id, confirmed, batch)) = prev else {
+                let Some((decision, id, confirmed, batch, replay)) = prev else {
                     return;
                 };
                 let fate = self.closed_fates.remove(&id);
                 if skipped && last && fate != Some(Fate::Failed) {
                     self.map(space).entry(name).or_insert(Entry {
                         decision,
+                        replay,
+                        hold: false,
                         id,
                         confirmed: confirmed || fate == Some(Fate::Confirmed),
                         batch,
@@ -234,11 +259,53 @@ impl Prepared {
         }
     }
 
-    /// Portals end with their transaction.
+    /// Portals end with their transaction, except cursors declared WITH HOLD.
     pub fn clear_portals(&mut self) {
-        self.portals.clear();
+        self.portals.retain(|_, e| e.hold);
+        let portals = &self.portals;
         self.closing
-            .retain(|(space, _), _| *space == Space::Statement);
+            .retain(|(space, name), _| *space == Space::Statement || portals.contains_key(name));
+    }
+
+    /// A cursor SQL `DECLARE` opened (a portal under its name, judged with the DECLARE's
+    /// decision). Kept only if the name is free, as PostgreSQL keeps an existing cursor.
+    pub fn declare_cursor(&mut self, name: &str, decision: Arc<Decision>, hold: bool, batch: u64) {
+        if self.portals.contains_key(name) {
+            return;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        self.portals.insert(
+            name.to_string(),
+            Entry {
+                decision,
+                replay: None,
+                hold,
+                id,
+                confirmed: true,
+                batch,
+            },
+        );
+    }
+
+    /// SQL `CLOSE name` / `CLOSE ALL`.
+    pub fn close_cursor(&mut self, name: Option<&str>) {
+        match name {
+            Some(n) => {
+                self.portals.remove(n);
+            }
+            None => self.portals.clear(),
+        }
+    }
+
+    /// How to prepare the statement under `name` on another server, when it can be.
+    pub fn replay(&self, name: &str) -> Option<Arc<Replay>> {
+        self.statements.get(name).and_then(|e| e.replay.clone())
+    }
+
+    /// Whether a statement exists under the name (sent, not failed).
+    pub fn has_statement(&self, name: &str) -> bool {
+        self.statements.contains_key(name)
     }
 
     /// SQL DEALLOCATE/DISCARD ran: named statements can no longer be known.
@@ -248,9 +315,11 @@ impl Prepared {
             .retain(|(space, name), _| *space == Space::Portal || name.is_empty());
     }
 
-    /// The client leaves this server (transaction mode): nothing it prepared goes along.
+    /// The client leaves this server (or the server is gone): portals end; what it prepared
+    /// goes along only where it can be prepared again (transaction mode's replay).
     pub fn clear(&mut self) {
-        self.statements.clear();
+        self.statements
+            .retain(|_, e| e.confirmed && e.replay.is_some());
         self.portals.clear();
         self.closing.clear();
         self.closed_fates.clear();

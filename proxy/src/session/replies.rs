@@ -44,6 +44,15 @@ pub enum Handling {
     Swallow,
     /// The reply is an error that stands for this one.
     Replace(PgError),
+    /// pgward's own message (a statement prepared again on this server, or one evicted):
+    /// its success is not the client's, its error is (it fails the client's next message).
+    Quiet,
+    /// Never sent: pgward answers with this message (empty body) once the replies ahead of
+    /// it are through (a Parse the server already has, a Close of a statement it keeps).
+    Local(u8),
+    /// A stand-in empty query: its EmptyQueryResponse becomes CommandComplete with this tag
+    /// (a statement pgward carried out itself).
+    Complete(&'static str),
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +63,9 @@ pub struct Expected {
     pub batch: u64,
     /// The masking of this message's results (a masked role's Query, Execute or Describe).
     pub mask: Option<super::masking::ReplyMask>,
+    /// A Parse of a statement pgward keeps on the server under this key: if it fails or is
+    /// skipped, the server does not have it.
+    pub server_key: Option<crate::server_state::StatementKey>,
 }
 
 /// What a server message did to the queue.
@@ -97,12 +109,33 @@ impl ReplyQueue {
         handling: Handling,
         mask: Option<super::masking::ReplyMask>,
     ) {
+        self.push_entry(sent, handling, mask, None);
+    }
+
+    /// A Parse that prepares `key` on the server.
+    pub fn push_keyed(
+        &mut self,
+        sent: Sent,
+        handling: Handling,
+        key: crate::server_state::StatementKey,
+    ) {
+        self.push_entry(sent, handling, None, Some(key));
+    }
+
+    fn push_entry(
+        &mut self,
+        sent: Sent,
+        handling: Handling,
+        mask: Option<super::masking::ReplyMask>,
+        server_key: Option<crate::server_state::StatementKey>,
+    ) {
         let point = sent.is_sync_point();
         self.entries.push_back(Expected {
             sent,
             handling,
             batch: self.sync_points,
             mask,
+            server_key,
         });
         if point {
             self.sync_points += 1;
@@ -166,15 +199,42 @@ impl ReplyQueue {
             if e.sent.is_sync_point() {
                 break;
             }
-            e.handling = Handling::Swallow;
+            // pgward's own answers stay pgward's (0: answered with nothing).
+            e.handling = match e.handling {
+                Handling::Local(_) => Handling::Local(0),
+                _ => Handling::Swallow,
+            };
         }
     }
 
     /// Whether the reply now going on (the front entry's) is swallowed.
+    #[cfg(test)]
     pub fn front_swallowed(&self) -> bool {
         self.entries
             .front()
             .is_some_and(|e| e.handling == Handling::Swallow)
+    }
+
+    /// Whether a server message of type `tag` answering the front entry is kept from the
+    /// client (a swallowed reply; a quiet one unless it is an error).
+    pub fn front_hides(&self, tag: BackendTag) -> bool {
+        self.entries.front().is_some_and(|e| match e.handling {
+            Handling::Swallow => true,
+            Handling::Quiet => tag != BackendTag::ErrorResponse,
+            _ => false,
+        })
+    }
+
+    /// The front entry, when pgward answers it itself (with a message of this type; 0 for
+    /// none).
+    pub fn pop_local(&mut self) -> Option<(Expected, u8)> {
+        match self.entries.front().map(|e| &e.handling) {
+            Some(Handling::Local(tag)) => {
+                let tag = *tag;
+                self.entries.pop_front().map(|e| (e, tag))
+            }
+            _ => None,
+        }
     }
 
     /// The connection is gone: everything owed is dropped.

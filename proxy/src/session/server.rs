@@ -9,6 +9,13 @@ use crate::protocol::{BackendTag, Frame};
 
 impl Session {
     pub(super) async fn on_server(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        let flow = self.on_server_frame(frame).await?;
+        // pgward's own answers waiting behind this reply go out after it.
+        self.answer_local();
+        Ok(flow)
+    }
+
+    async fn on_server_frame(&mut self, frame: Frame) -> Result<Flow, PgError> {
         if matches!(
             frame.tag(),
             b'C' | b'Z' | b'I' | b's' | b'1' | b'2' | b'3' | b'n' | b't' | b'G' | b'H'
@@ -19,7 +26,7 @@ impl Session {
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
-        let swallow_now = !tag.is_asynchronous() && self.replies.front_swallowed();
+        let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
         let (replace, answered) = self.advance_replies(frame.tag());
         if !self.replies.owes() {
             // Idle time counts from the server's last answer as much as from the client.
@@ -32,6 +39,16 @@ impl Session {
             return Ok(Flow::Continue);
         }
         let frame = self.mask_frame(frame, answered.as_ref());
+        let frame = match (frame.tag(), self.replies.front().map(|e| &e.handling)) {
+            (b'I', Some(replies::Handling::Complete(tag))) => {
+                let mut out = BytesMut::new();
+                let mut body = tag.as_bytes().to_vec();
+                body.push(0);
+                backend::raw_message(b'C', &body, &mut out);
+                Frame::from_raw(out.freeze())
+            }
+            _ => frame,
+        };
         match frame.tag() {
             b'Z' => {
                 let status = frame.body().first().copied().unwrap_or(b'I');
@@ -66,7 +83,9 @@ impl Session {
                 {
                     // Send the client its answer before the housekeeping of giving back.
                     self.client.flush().await.map_err(super::io_lost)?;
-                    self.detach().await;
+                    if !self.settle_unit().await {
+                        self.detach().await;
+                    }
                 }
             }
             b'E' => {
@@ -157,6 +176,11 @@ impl Session {
         );
         if a.unexpected {
             tracing::debug!(session = self.id, tag = %(tag as char), "server message outside any expected reply");
+        }
+        if let Some(s) = self.server.as_mut() {
+            for key in a.not_prepared {
+                s.server.statements.remove(key);
+            }
         }
         (a.replace, a.answered)
     }

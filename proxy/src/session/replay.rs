@@ -1,0 +1,255 @@
+//! Transaction mode's named statements: a client's statements follow it to whatever server
+//! it gets. Each is kept with the Parse that made it; on the server it lives under a name
+//! derived from its text (shared by every client of the pool, bounded per server by
+//! `[pool] max_prepared_statements`, least recently used out). A Parse the server already
+//! has and a Close are answered by pgward in their place in line; a Bind or Describe on a
+//! server that lacks the statement is preceded by a quiet Parse of it. The unnamed statement
+//! is prepared again when another client's (or pgward's) use of the server replaced it.
+
+use bytes::Bytes;
+
+use super::prepared::{Change, Space};
+use super::replies::{Handling, Sent};
+use super::*;
+use crate::protocol::Frame;
+use crate::server_state::StatementKey;
+use crate::sqlstate;
+
+/// A client's statement, as it can be prepared again.
+#[derive(Debug)]
+pub struct Replay {
+    /// Its name on the servers; `None` for the unnamed statement.
+    pub key: Option<StatementKey>,
+    /// The Parse body after the statement name: the text and the parameter types.
+    pub rest: Bytes,
+    /// This session's parse number (who owns a server's unnamed statement).
+    pub seq: u64,
+}
+
+const PARSE_COMPLETE: u8 = b'1';
+const CLOSE_COMPLETE: u8 = b'3';
+
+/// The body after its first C string (a Parse's statement name), if it has one.
+fn after_cstr(body: &[u8]) -> Option<&[u8]> {
+    let end = body.iter().position(|&b| b == 0)?;
+    Some(&body[end + 1..])
+}
+
+fn message(tag: u8, parts: &[&[u8]]) -> BytesMut {
+    let mut body = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        body.extend_from_slice(p);
+    }
+    let mut out = BytesMut::new();
+    backend::raw_message(tag, &body, &mut out);
+    out
+}
+
+/// Parse `name` with the given text and parameter types.
+fn parse_message(name: &str, rest: &[u8]) -> BytesMut {
+    message(b'P', &[name.as_bytes(), b"\0", rest])
+}
+
+/// The Bind `body` with its statement name replaced.
+pub fn renamed_bind(body: &[u8], statement: &str) -> Option<BytesMut> {
+    let portal_end = body.iter().position(|&b| b == 0)?;
+    let rest = after_cstr(&body[portal_end + 1..])?;
+    Some(message(
+        b'B',
+        &[&body[..=portal_end], statement.as_bytes(), b"\0", rest],
+    ))
+}
+
+/// A Describe of the statement under its server name.
+pub fn describe_statement(statement: &str) -> BytesMut {
+    message(b'D', &[b"S", statement.as_bytes(), b"\0"])
+}
+
+fn already_exists(name: &str) -> PgError {
+    PgError::error(
+        sqlstate::DUPLICATE_PREPARED_STATEMENT,
+        format!("prepared statement \"{name}\" already exists"),
+    )
+}
+
+impl Session {
+    /// Statements follow the client (transaction mode with replay on).
+    pub(super) fn replaying(&self) -> bool {
+        self.mode == PoolMode::Transaction && self.statement_limit > 0
+    }
+
+    /// The search_path a statement is parsed under, part of its identity on the server.
+    fn path_key(&self) -> String {
+        self.search_path.join(",")
+    }
+
+    /// An allowed Parse in transaction mode, the server attached and the name settled.
+    pub(super) async fn parse_replayed(
+        &mut self, frame: &Frame, name: &str, decision: Arc<Decision>) {
+        let Some(rest) = after_cstr(frame.body()) else {
+            return;
+        };
+        if !name.is_empty() && self.prepared.has_statement(name) {
+            // PostgreSQL keeps the one it has and fails the Parse.
+            self.refuse_extended(already_exists(name), None).await;
+            return;
+        }
+        self.parse_seq += 1;
+        let key = (!name.is_empty()).then(|| StatementKey::of(rest, &self.path_key()));
+        let replay = Arc::new(Replay {
+            key,
+            rest: Bytes::copy_from_slice(rest),
+            seq: self.parse_seq,
+        });
+        self.masking.on_parse(name);
+        let batch = self.replies.batch();
+        let change = self.prepared.create_replayable(
+            Space::Statement,
+            name,
+            decision,
+            batch,
+            Some(replay.clone()),
+        );
+        self.unsynced = true;
+        let (id, seq) = (self.id, self.parse_seq);
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        match key {
+            None => {
+                s.server.conn.queue(frame.raw());
+                s.server.statements.unnamed = Some((id, seq));
+                self.replies.push(Sent::Parse(change), Handling::Forward);
+            }
+            Some(key) if s.server.statements.touch(key) => {
+                self.replies
+                    .push(Sent::Parse(change), Handling::Local(PARSE_COMPLETE));
+                self.answer_local();
+            }
+            Some(key) => self.prepare_on_server(key, &replay.rest, change, Handling::Forward),
+        }
+    }
+
+    /// Send the Parse of a kept statement (after closing what the bound pushes out).
+    fn prepare_on_server(
+        &mut self,
+        key: StatementKey,
+        rest: &[u8],
+        change: Change,
+        handling: Handling,
+    ) {
+        let limit = self.statement_limit;
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        for old in s.server.statements.insert(key, limit) {
+            let close = message(b'C', &[b"S", old.server_name().as_bytes(), b"\0"]);
+            s.server.conn.queue(&close);
+            self.replies.push(Sent::Close(Change::None), Handling::Quiet);
+        }
+        s.server
+            .conn
+            .queue(&parse_message(&key.server_name(), rest));
+        self.replies.push_keyed(Sent::Parse(change), handling, key);
+    }
+
+    /// Before a Bind or Describe of the client's statement `name`: make sure this server has
+    /// it, and say what it is called there (`None`: as the client calls it).
+    pub(super) fn ensure_statement(&mut self, name: &str) -> Option<String> {
+        if !self.replaying() {
+            return None;
+        }
+        let replay = self.prepared.replay(name)?;
+        let id = self.id;
+        let s = self.server.as_mut()?;
+        match replay.key {
+            Some(key) => {
+                if !s.server.statements.touch(key) {
+                    self.prepare_on_server(key, &replay.rest, Change::None, Handling::Quiet);
+                }
+                Some(key.server_name())
+            }
+            None => {
+                if s.server.statements.unnamed != Some((id, replay.seq)) {
+                    s.server.conn.queue(&parse_message("", &replay.rest));
+                    s.server.statements.unnamed = Some((id, replay.seq));
+                    self.replies
+                        .push(Sent::Parse(Change::None), Handling::Quiet);
+                }
+                None
+            }
+        }
+    }
+
+    /// Close of a statement in transaction mode: the server keeps it for others; the client
+    /// hears CloseComplete in its place in line.
+    pub(super) fn close_replayed(&mut self, name: &str) {
+        let change = self.prepared.close(Space::Statement, name);
+        self.replies
+            .push(Sent::Close(change), Handling::Local(CLOSE_COMPLETE));
+        if self.server.is_some() {
+            self.unsynced = true;
+        }
+        self.answer_local();
+    }
+
+    /// Answer what pgward answers itself, as far as the queue's front allows.
+    pub(super) fn answer_local(&mut self) {
+        let tags = answer::take_local(&mut self.replies, &mut self.prepared);
+        for tag in tags {
+            let mut out = BytesMut::new();
+            backend::raw_message(tag, &[], &mut out);
+            self.client.queue(&out);
+        }
+    }
+
+    /// SQL `DEALLOCATE name` alone, of one of the client's statements kept by replay.
+    pub(super) fn deallocates_kept_statement(&self, decision: &Decision) -> Option<String> {
+        if !self.replaying() {
+            return None;
+        }
+        match decision.statements.as_slice() {
+            [st] if st.kind == pgward_policy::StatementKind::Deallocate => {
+                let name = st.state.name.as_deref()?;
+                self.prepared
+                    .replay(name)
+                    .and_then(|r| r.key)
+                    .map(|_| name.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    /// The server dropped every prepared statement (DEALLOCATE ALL, DISCARD ALL/PLANS).
+    pub(super) fn server_statements_dropped(&mut self) {
+        if let Some(s) = self.server.as_mut() {
+            s.server.statements.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_keeps_portal_and_parameters_and_renames_the_statement() {
+        let body = b"p1\0client_stmt\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0";
+        let out = renamed_bind(body, "pgward_x").unwrap_or_default();
+        assert_eq!(out[0], b'B');
+        assert_eq!(&out[5..], b"p1\0pgward_x\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0");
+        let len = u32::from_be_bytes([out[1], out[2], out[3], out[4]]) as usize;
+        assert_eq!(len, out.len() - 1);
+        assert!(renamed_bind(b"no terminator", "x").is_none());
+    }
+
+    #[test]
+    fn parse_and_describe_messages() {
+        let p = parse_message("pgward_y", b"select 1\0\0\0");
+        assert_eq!(&p[5..], b"pgward_y\0select 1\0\0\0");
+        let d = describe_statement("pgward_y");
+        assert_eq!(&d[..1], b"D");
+        assert_eq!(&d[5..], b"Spgward_y\0");
+        assert_eq!(after_cstr(b"name\0rest"), Some(&b"rest"[..]));
+    }
+}

@@ -1,0 +1,224 @@
+//! Session state in transaction mode: what each statement does to the state its server
+//! holds, carried with the client where it can be (settings, cursors, statements) and
+//! pinning the client to its server where it cannot (temporary objects, LISTEN, WITH HOLD
+//! cursors, SQL prepared statements, session advisory locks). The server itself says, once
+//! idle, which settings are in force and whether such state remains: pgward asks instead of
+//! guessing what a statement (or the user code it ran) did.
+
+use pgward_policy::StatementKind;
+
+use super::prepared::Space;
+use super::*;
+use crate::config::SessionStatePolicy;
+
+/// Session-level settings in force (set by SET, set_config or pgward's own sync).
+const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) \
+     FROM pg_catalog.pg_settings WHERE source = 'session'";
+
+/// State that cannot move to another server, one count per kind.
+const STATE_SQL: &str = "SELECT \
+     (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()), \
+     (SELECT count(*) FROM pg_catalog.pg_listening_channels()), \
+     (SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable), \
+     (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql), \
+     (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' \
+        AND pid = pg_catalog.pg_backend_pid())";
+
+/// The pin reason for each column of [`STATE_SQL`].
+const STATE_KINDS: [&str; 5] = [
+    "temporary objects",
+    "LISTEN",
+    "WITH HOLD cursor",
+    "SQL prepared statement",
+    "session advisory lock",
+];
+
+/// What [`STATE_SQL`]'s row says pins the client, if anything.
+pub fn pin_reason(row: &[Option<String>]) -> Option<&'static str> {
+    row.iter()
+        .zip(STATE_KINDS)
+        .find(|(count, _)| count.as_deref().is_some_and(|c| c != "0"))
+        .map(|(_, kind)| kind)
+}
+
+/// The client's settings: its startup parameters, overridden by what its session set.
+pub fn merged_settings(
+    startup: &[(String, String)],
+    session: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = startup
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    for (k, v) in session {
+        match out.iter_mut().find(|(n, _)| n == k) {
+            Some(entry) => entry.1 = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+impl Session {
+    /// What an allowed statement does to session state, as it starts to run.
+    pub(super) fn note_session_state(&mut self, decision: &Arc<Decision>) {
+        let batch = self.replies.batch();
+        for st in &decision.statements {
+            let state = &st.state;
+            self.unit.may_pin |= state.may_pin;
+            self.unit.settings |= state.settings;
+            match st.kind {
+                StatementKind::Declare => {
+                    if let Some(name) = &state.name {
+                        self.prepared
+                            .declare_cursor(name, decision.clone(), state.hold, batch);
+                    }
+                }
+                StatementKind::ClosePortal => self.prepared.close_cursor(state.name.as_deref()),
+                StatementKind::Deallocate => match &state.name {
+                    Some(name) => {
+                        let _ = self.prepared.close(Space::Statement, name);
+                    }
+                    None => {
+                        self.prepared.forget_named();
+                        self.server_statements_dropped();
+                    }
+                },
+                StatementKind::Discard if state.drops_statements => {
+                    self.prepared.forget_named();
+                    self.server_statements_dropped();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `[pool] on_session_state = "refuse"`: in transaction mode, a statement that would
+    /// leave state pinning the client is refused before it runs.
+    pub(super) fn session_state_refusal(&self, decision: &Decision) -> Option<PgError> {
+        if self.mode != PoolMode::Transaction
+            || self.on_session_state != SessionStatePolicy::Refuse
+        {
+            return None;
+        }
+        // User code (DO, CALL) is checked once it ran, not refused for what it might do.
+        let st = decision.statements.iter().find(|s| {
+            s.state.may_pin && !matches!(s.kind, StatementKind::Do | StatementKind::Call)
+        })?;
+        Some(
+            PgError::error(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "pgward: {:?} would leave session state on a pooled server connection",
+                    st.kind
+                ),
+            )
+            .with_detail("rule: pool.on_session_state = refuse")
+            .with_hint("use session pooling for temporary tables, LISTEN, WITH HOLD cursors, SQL PREPARE and session advisory locks"),
+        )
+    }
+
+    /// The server is idle after a unit (transaction mode): carry the settings it changed with
+    /// the client, and keep the server if state remains that cannot follow. True when the
+    /// client keeps its server.
+    pub(super) async fn settle_unit(&mut self) -> bool {
+        let unit = std::mem::take(&mut self.unit);
+        if unit.settings {
+            self.read_back_settings().await;
+        }
+        if unit.may_pin || self.pinned.is_some() {
+            self.check_pin().await;
+        }
+        self.pinned.is_some()
+    }
+
+    async fn read_back_settings(&mut self) {
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        match s.server.query_rows(SETTINGS_SQL).await {
+            Ok(rows) => {
+                let session: Vec<(String, String)> = rows
+                    .into_iter()
+                    .filter_map(|r| match r.as_slice() {
+                        [Some(k), Some(v)] => Some((k.clone(), v.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                s.server.settings.values = session.iter().cloned().collect();
+                self.desired = merged_settings(&self.info.params, &session);
+                if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
+                    self.application_name = Arc::from(v.as_str());
+                }
+            }
+            Err(e) => {
+                // Unknown state: the server is reset before anyone else gets it.
+                tracing::warn!(session = self.id, error = %e, "could not read the session's settings");
+                s.server.dirty = true;
+            }
+        }
+    }
+
+    async fn check_pin(&mut self) {
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        let reason = match s.server.query_rows(STATE_SQL).await {
+            Ok(rows) => rows.first().and_then(|r| pin_reason(r)),
+            Err(e) => {
+                tracing::warn!(session = self.id, error = %e, "could not check the session's state");
+                s.server.dirty = true;
+                None
+            }
+        };
+        if reason.is_some() {
+            // Whatever happens next, this server is reset before another client has it.
+            s.server.dirty = true;
+        }
+        if reason != self.pinned {
+            match reason {
+                Some(r) => tracing::info!(session = self.id, reason = r, "client pinned to its server"),
+                None => tracing::info!(session = self.id, "client no longer pinned"),
+            }
+            if let Some(entry) = crate::clients::current() {
+                entry.set_pin(reason);
+            }
+            self.pinned = reason;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn first_kind_with_state_pins() {
+        let row = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "0"])), None);
+        assert_eq!(pin_reason(&row(&["2", "0", "0", "0", "0"])), Some("temporary objects"));
+        assert_eq!(pin_reason(&row(&["0", "1", "0", "0", "0"])), Some("LISTEN"));
+        assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "3"])), Some("session advisory lock"));
+        assert_eq!(pin_reason(&[]), None);
+    }
+
+    #[test]
+    fn session_settings_override_startup_ones() {
+        let merged = merged_settings(
+            &pairs(&[("TimeZone", "UTC"), ("application_name", "app")]),
+            &pairs(&[("timezone", "Europe/Paris"), ("work_mem", "8MB")]),
+        );
+        assert_eq!(
+            merged,
+            pairs(&[
+                ("timezone", "Europe/Paris"),
+                ("application_name", "app"),
+                ("work_mem", "8MB")
+            ])
+        );
+    }
+}
