@@ -173,8 +173,14 @@ mod tests {
     #[test]
     fn keys_differ_by_text_types_and_path() {
         let a = StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "public");
-        assert_eq!(a, StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "public"));
-        assert_ne!(a, StatementKey::of(b"select $1\0\0\x01\0\0\0\x19", "public"));
+        assert_eq!(
+            a,
+            StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "public")
+        );
+        assert_ne!(
+            a,
+            StatementKey::of(b"select $1\0\0\x01\0\0\0\x19", "public")
+        );
         assert_ne!(a, StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "app"));
         assert!(a.server_name().starts_with("pgward_"));
     }

@@ -5,9 +5,8 @@
 //! statements) and `pgbench -M prepared`. Each must finish without an error, and the audit must
 //! hold no 26000 (prepared statement does not exist) or 34000 (portal does not exist).
 //!
-//! Session mode runs today. Transaction mode needs named statements to follow the client to
-//! whatever server it gets (issue 9); those tests are `#[ignore]`d until then and run with
-//! `cargo test -p pgward-e2e --test drivers -- --ignored`.
+//! In transaction mode named statements follow the client to whatever server it gets
+//! (`proxy/src/session/replay.rs`), and SQL cursors are portals pgward knows.
 
 use std::process::Command;
 use std::time::Duration;
@@ -152,7 +151,6 @@ fn pgbench_prepared(mode: &str) {
 }
 
 #[test]
-#[ignore = "issue 9: a Describe of a portal opened by SQL DECLARE (psycopg's named cursor) is refused"]
 fn psycopg_session_mode() {
     psycopg("session");
 }
@@ -170,22 +168,18 @@ fn pgjdbc_session_mode() {
 }
 
 #[test]
-#[ignore = "issue 9: named statements do not follow the client across servers yet"]
 fn psycopg_transaction_mode() {
     psycopg("transaction");
 }
 #[test]
-#[ignore = "issue 9: named statements do not follow the client across servers yet"]
 fn asyncpg_transaction_mode() {
     asyncpg("transaction");
 }
 #[test]
-#[ignore = "issue 9: named statements do not follow the client across servers yet"]
 fn node_postgres_transaction_mode() {
     node_postgres("transaction");
 }
 #[test]
-#[ignore = "issue 9: named statements do not follow the client across servers yet"]
 fn pgjdbc_transaction_mode() {
     pgjdbc("transaction");
 }
@@ -194,7 +188,6 @@ fn pgbench_prepared_session_mode() {
     pgbench_prepared("session");
 }
 #[test]
-#[ignore = "issue 9: named statements do not follow the client across servers yet"]
 fn pgbench_prepared_transaction_mode_pool_of_two() {
     pgbench_prepared("transaction");
 }

@@ -98,10 +98,15 @@ impl Session {
             return;
         };
         if pooled.server.conn.queued() > 0 || pooled.server.conn.has_frame() {
+            tracing::debug!(
+                session = self.id,
+                "server closed: bytes in flight when given back"
+            );
             tokio::spawn(pooled.server.terminate());
             return;
         }
         if pooled.server.dirty && !reset(&mut pooled.server).await {
+            tracing::warn!(session = self.id, "server closed: its reset failed");
             tokio::spawn(pooled.server.terminate());
             return;
         }

@@ -219,7 +219,9 @@ impl Session {
             // Transaction mode: the statement lives on the servers under another name, kept
             // for other clients; the client's name is forgotten and the server runs an empty
             // query in the DEALLOCATE's place in line.
-            let _ = self.prepared.close(super::prepared::Space::Statement, &name);
+            let _ = self
+                .prepared
+                .close(super::prepared::Space::Statement, &name);
             let mut raw = BytesMut::new();
             frontend::query("", &mut raw);
             return self

@@ -85,7 +85,11 @@ impl Session {
 
     /// An allowed Parse in transaction mode, the server attached and the name settled.
     pub(super) async fn parse_replayed(
-        &mut self, frame: &Frame, name: &str, decision: Arc<Decision>) {
+        &mut self,
+        frame: &Frame,
+        name: &str,
+        decision: Arc<Decision>,
+    ) {
         let Some(rest) = after_cstr(frame.body()) else {
             return;
         };
@@ -145,7 +149,8 @@ impl Session {
         for old in s.server.statements.insert(key, limit) {
             let close = message(b'C', &[b"S", old.server_name().as_bytes(), b"\0"]);
             s.server.conn.queue(&close);
-            self.replies.push(Sent::Close(Change::None), Handling::Quiet);
+            self.replies
+                .push(Sent::Close(Change::None), Handling::Quiet);
         }
         s.server
             .conn
@@ -237,7 +242,10 @@ mod tests {
         let body = b"p1\0client_stmt\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0";
         let out = renamed_bind(body, "pgward_x").unwrap_or_default();
         assert_eq!(out[0], b'B');
-        assert_eq!(&out[5..], b"p1\0pgward_x\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0");
+        assert_eq!(
+            &out[5..],
+            b"p1\0pgward_x\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0"
+        );
         let len = u32::from_be_bytes([out[1], out[2], out[3], out[4]]) as usize;
         assert_eq!(len, out.len() - 1);
         assert!(renamed_bind(b"no terminator", "x").is_none());

@@ -96,8 +96,7 @@ impl Session {
     /// `[pool] on_session_state = "refuse"`: in transaction mode, a statement that would
     /// leave state pinning the client is refused before it runs.
     pub(super) fn session_state_refusal(&self, decision: &Decision) -> Option<PgError> {
-        if self.mode != PoolMode::Transaction
-            || self.on_session_state != SessionStatePolicy::Refuse
+        if self.mode != PoolMode::Transaction || self.on_session_state != SessionStatePolicy::Refuse
         {
             return None;
         }
@@ -177,7 +176,9 @@ impl Session {
         }
         if reason != self.pinned {
             match reason {
-                Some(r) => tracing::info!(session = self.id, reason = r, "client pinned to its server"),
+                Some(r) => {
+                    tracing::info!(session = self.id, reason = r, "client pinned to its server")
+                }
                 None => tracing::info!(session = self.id, "client no longer pinned"),
             }
             if let Some(entry) = crate::clients::current() {
@@ -193,16 +194,24 @@ mod tests {
     use super::*;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn first_kind_with_state_pins() {
         let row = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
         assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "0"])), None);
-        assert_eq!(pin_reason(&row(&["2", "0", "0", "0", "0"])), Some("temporary objects"));
+        assert_eq!(
+            pin_reason(&row(&["2", "0", "0", "0", "0"])),
+            Some("temporary objects")
+        );
         assert_eq!(pin_reason(&row(&["0", "1", "0", "0", "0"])), Some("LISTEN"));
-        assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "3"])), Some("session advisory lock"));
+        assert_eq!(
+            pin_reason(&row(&["0", "0", "0", "0", "3"])),
+            Some("session advisory lock")
+        );
         assert_eq!(pin_reason(&[]), None);
     }
 

@@ -1,0 +1,444 @@
+//! Transaction pooling that clients do not notice: what a client sets up follows it to
+//! whatever server it gets (named statements, settings, startup parameters), what it leaves
+//! on a server never reaches the next client, state that cannot follow pins it to its server,
+//! and SQL cursors work. A second client holding a server in an open transaction forces the
+//! first onto another one (the pool hands out the most recently released server first), and
+//! `pg_backend_pid()` proves the move.
+
+use std::time::Duration;
+
+use pgward_e2e::proxy::{ALICE, CAROL, DAVE};
+use pgward_e2e::upstream::{self, OWNER_USER};
+use pgward_e2e::*;
+use pgward_e2e::{raw, wire};
+use tokio_postgres::Client;
+
+fn tx_proxy(size: i64) -> Proxy {
+    ProxyBuilder::new(upstream::shared().port())
+        .pool_mode("transaction")
+        .pool_size(size)
+        .checkout_timeout("30s")
+        .start()
+}
+
+async fn pid(c: &Client) -> String {
+    simple_value(c, "SELECT pg_backend_pid()").await
+}
+
+/// Both servers of a pool of two, each held in an open transaction by one of `holders`
+/// (the second waits until the pool has a server free, so whatever a client still does with
+/// its server after answering is over). Returns their backend pids.
+async fn hold_both(holders: [&Client; 2]) -> [String; 2] {
+    let mut pids = [String::new(), String::new()];
+    for (i, h) in holders.iter().enumerate() {
+        h.simple_query("BEGIN").await.unwrap();
+        pids[i] = pid(h).await;
+    }
+    pids
+}
+
+async fn release(holder: &Client) {
+    holder.simple_query("COMMIT").await.unwrap();
+}
+
+/// Move `a` to the other server of a pool of two and keep it there: the holder that got
+/// `a`'s last server keeps it in an open transaction (and is returned, to be released when
+/// the caller is done); the other holder lets go.
+async fn move_away<'c>(a: &Client, holders: [&'c Client; 2]) -> &'c Client {
+    let before = pid(a).await;
+    let pids = hold_both(holders).await;
+    let keeper = if pids[0] == before { 0 } else { 1 };
+    assert_eq!(
+        pids[keeper], before,
+        "a pool of two should hold {before}: {pids:?}"
+    );
+    release(holders[1 - keeper]).await;
+    assert_ne!(
+        pid(a).await,
+        before,
+        "the client should be on the other server"
+    );
+    holders[keeper]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_statements_follow_the_client_to_another_server() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txps");
+    let proxy = tx_proxy(2);
+    let a = connect(&proxy, ALICE.0, &db).await;
+    let h1 = connect(&proxy, DAVE.0, &db).await;
+    let holder = connect(&proxy, DAVE.0, &db).await;
+    let stmt = a.prepare("SELECT $1::int * 2").await.unwrap();
+    let typed = a.prepare("SELECT $1::text || '!'").await.unwrap();
+    let kept = move_away(&a, [&h1, &holder]).await;
+    let row = a.query_one(&stmt, &[&21i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+    let row = a.query_one(&typed, &[&"hi"]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "hi!");
+    release(kept).await;
+    // Closed by the client: gone for it (the server keeps its copy for others).
+    drop(stmt);
+    let again = a.prepare("SELECT $1::int * 2").await.unwrap();
+    assert_eq!(
+        a.query_one(&again, &[&2i32])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        4
+    );
+    // Another client with the same text reuses the server's copy.
+    let d = holder.prepare("SELECT $1::int * 2").await.unwrap();
+    assert_eq!(
+        holder
+            .query_one(&d, &[&5i32])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        10
+    );
+    // A duplicate name is refused as PostgreSQL refuses it, and the session goes on.
+    let mut raw = raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+    raw.send(&wire::batch(&[
+        wire::parse("dup", "SELECT 1"),
+        wire::sync(),
+        wire::parse("dup", "SELECT 2"),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    let mut frames = raw.until_ready(30).await;
+    frames.extend(raw.until_ready(30).await);
+    assert_eq!(
+        wire::codes(&frames),
+        vec!["42P05".to_string()],
+        "{frames:?}"
+    );
+    assert!(proxy
+        .audit_records()
+        .iter()
+        .all(|r| r["sqlstate"].as_str() != Some("26000")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_follow_the_client_and_never_leak() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txset");
+    let proxy = tx_proxy(2);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let h1 = connect(&proxy, CAROL.0, &db).await;
+    let h2 = connect(&proxy, CAROL.0, &db).await;
+    let probe = "SELECT current_setting('work_mem'), current_setting('lock_timeout'), \
+         current_setting('default_transaction_isolation'), current_setting('DateStyle'), \
+         current_setting('statement_timeout'), current_setting('search_path')";
+    let defaults = simple_rows(&h1, probe).await.unwrap();
+    for sql in [
+        "SET work_mem = '7MB'",
+        "SET lock_timeout = '4s'",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+        "SELECT set_config('DateStyle', 'SQL, DMY', false)",
+    ] {
+        a.simple_query(sql).await.unwrap();
+    }
+    // SET LOCAL and a rolled-back SET last no longer than their transaction.
+    a.simple_query("BEGIN; SET LOCAL statement_timeout = '5s'; COMMIT")
+        .await
+        .unwrap();
+    a.simple_query("BEGIN; SET search_path = nowhere; ROLLBACK")
+        .await
+        .unwrap();
+    let kept = move_away(&a, [&h1, &h2]).await;
+    let seen = simple_rows(&a, probe).await.unwrap();
+    let want: Vec<Option<String>> = ["7MB", "4s", "serializable", "SQL, DMY"]
+        .iter()
+        .map(|v| Some(v.to_string()))
+        .chain(defaults[0][4..].iter().cloned())
+        .collect();
+    assert_eq!(seen[0], want, "settings did not follow the client (or SET LOCAL / a rolled-back SET outlived its transaction)");
+    assert_eq!(
+        simple_value(&a, "SHOW transaction_isolation").await,
+        "serializable"
+    );
+    // The keeper now has the server `a` changed: it sees none of it.
+    assert_eq!(
+        simple_rows(kept, probe).await.unwrap(),
+        defaults,
+        "settings leaked"
+    );
+    release(kept).await;
+    // RESET forgets; RESET ALL forgets the rest.
+    a.simple_query("RESET work_mem").await.unwrap();
+    let kept = move_away(&a, [&h1, &h2]).await;
+    assert_eq!(
+        simple_value(&a, "SHOW work_mem").await,
+        defaults[0][0].clone().unwrap()
+    );
+    assert_eq!(simple_value(&a, "SHOW lock_timeout").await, "4s");
+    release(kept).await;
+    a.simple_query("RESET ALL").await.unwrap();
+    let kept = move_away(&a, [&h1, &h2]).await;
+    assert_eq!(simple_rows(&a, probe).await.unwrap(), defaults);
+    release(kept).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_parameters_and_settings_do_not_reach_twenty_later_clients() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txleak");
+    let proxy = tx_proxy(2);
+    let probe = "SELECT current_setting('statement_timeout'), current_setting('work_mem'), \
+                 current_setting('application_name'), current_setting('TimeZone'), \
+                 current_setting('search_path')";
+    let baseline = simple_rows(&connect(&proxy, ALICE.0, &db).await, probe)
+        .await
+        .unwrap();
+    {
+        let mut config = pg_config(&proxy, ALICE.0, &db);
+        config
+            .options("-c statement_timeout=1500ms -c work_mem=5MB")
+            .application_name("leaky-app");
+        let first = connect_with(config).await.unwrap();
+        let seen = simple_rows(&first, probe).await.unwrap();
+        assert_eq!(
+            seen[0][0].as_deref(),
+            Some("1500ms"),
+            "startup options not applied"
+        );
+        assert_eq!(seen[0][2].as_deref(), Some("leaky-app"));
+        first
+            .simple_query("SET TimeZone = 'Asia/Tokyo'")
+            .await
+            .unwrap();
+        first
+            .simple_query("SET search_path = pg_catalog, public")
+            .await
+            .unwrap();
+        assert_eq!(simple_value(&first, "SHOW TimeZone").await, "Asia/Tokyo");
+    }
+    for i in 0..20 {
+        let c = connect(&proxy, ALICE.0, &db).await;
+        let seen = simple_rows(&c, probe).await.unwrap();
+        assert_eq!(seen, baseline, "client {i} saw another client's settings");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_set_show_timeout_and_temp_table_copy() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txpsql");
+    let proxy = tx_proxy(2);
+    let script = "\\set ON_ERROR_STOP 0\n\
+        SET statement_timeout = '1s';\n\
+        SHOW statement_timeout;\n\
+        SELECT pg_sleep(3);\n\
+        CREATE TEMP TABLE scratch (n int, t text);\n\
+        \\copy scratch FROM stdin\n1\tone\n2\ttwo\n3\tthree\n\\.\n\
+        SELECT 'rows=' || count(*) FROM scratch;\n";
+    let started = std::time::Instant::now();
+    let out = psql(&proxy, CAROL.0, &db, &["-At"], Some(script));
+    let took = started.elapsed();
+    assert!(
+        out.stdout.lines().any(|l| l == "1s"),
+        "SHOW after SET: {out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("canceling statement due to statement timeout"),
+        "pg_sleep(3) was not cancelled by the session's 1s: {out:?}"
+    );
+    assert!(took < Duration::from_secs(20));
+    assert!(
+        out.stdout.lines().any(|l| l == "rows=3"),
+        "temp table + \\copy: {out:?}"
+    );
+    assert!(proxy.stderr().contains("client pinned to its server"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_that_cannot_follow_pins_the_client_until_it_is_gone() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txpin");
+    up.sql(
+        &db,
+        &format!("CREATE TABLE pin_t (n int); ALTER TABLE pin_t OWNER TO {OWNER_USER}"),
+    );
+    let proxy = tx_proxy(2);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    let c = connect(&proxy, CAROL.0, &db).await;
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "CREATE TEMP TABLE tmp_pin AS SELECT 1 AS n",
+            "SELECT count(*) FROM tmp_pin",
+            "DROP TABLE tmp_pin",
+        ),
+        (
+            "LISTEN pin_channel",
+            "SELECT count(*) FROM pg_listening_channels()",
+            "UNLISTEN *",
+        ),
+        (
+            "SELECT pg_advisory_lock(4242)::text",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            "SELECT pg_advisory_unlock(4242)::text",
+        ),
+        (
+            "PREPARE sqlp AS SELECT 7",
+            "EXECUTE sqlp",
+            "DEALLOCATE sqlp",
+        ),
+        (
+            "DECLARE held CURSOR WITH HOLD FOR SELECT generate_series(1, 10)",
+            "FETCH 2 FROM held",
+            "CLOSE held",
+        ),
+    ];
+    for (make, use_it, undo) in cases {
+        a.simple_query(make)
+            .await
+            .unwrap_or_else(|e| panic!("{make}: {}", describe(&e)));
+        let pinned = pid(&a).await;
+        // Another client cannot take the pinned server: it gets the other one.
+        b.simple_query("BEGIN").await.unwrap();
+        assert_ne!(
+            pid(&b).await,
+            pinned,
+            "{make}: the pinned server went to another client"
+        );
+        assert_eq!(pid(&a).await, pinned, "{make}: the client lost its server");
+        a.simple_query(use_it)
+            .await
+            .unwrap_or_else(|e| panic!("{use_it} after {make}: {}", describe(&e)));
+        release(&b).await;
+        a.simple_query(undo).await.unwrap();
+        // Unpinned: its server goes back to the pool, and two clients hold both servers.
+        let pids = hold_both([&b, &c]).await;
+        assert!(
+            pids.contains(&pinned),
+            "{make}: still pinned after {undo}: {pids:?}"
+        );
+        release(&b).await;
+        release(&c).await;
+    }
+    // A rolled-back temp table never pinned anything.
+    a.simple_query("BEGIN; CREATE TEMP TABLE gone (n int); ROLLBACK")
+        .await
+        .unwrap();
+    let last = pid(&a).await;
+    let pids = hold_both([&b, &c]).await;
+    assert!(
+        pids.contains(&last),
+        "pinned by a rolled-back temp table: {pids:?}"
+    );
+    release(&b).await;
+    release(&c).await;
+    let log = proxy.stderr();
+    for reason in [
+        "temporary objects",
+        "LISTEN",
+        "session advisory lock",
+        "SQL prepared statement",
+        "WITH HOLD cursor",
+    ] {
+        assert!(
+            log.contains(reason),
+            "pin reason {reason} not logged:\n{log}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_session_state_refuse_refuses_before_anything_runs() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txrefuse");
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(2)
+        .set("pool", "on_session_state", "refuse")
+        .start();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    for sql in [
+        "CREATE TEMP TABLE t (n int)",
+        "LISTEN ch",
+        "SELECT pg_advisory_lock(1)",
+        "PREPARE p AS SELECT 1",
+        "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+    ] {
+        let e = a.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "0A000", "{sql}: {}", describe(&e));
+    }
+    assert_eq!(
+        simple_value(&a, "SELECT count(*) FROM pg_listening_channels()").await,
+        "0"
+    );
+    // What stays within a transaction is fine.
+    a.simple_query("BEGIN; DECLARE c CURSOR FOR SELECT 1; FETCH c; COMMIT")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_cursors_work_in_both_modes() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txcur");
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .pool_size(2)
+            .start();
+        let a = connect(&proxy, ALICE.0, &db).await;
+        a.simple_query("BEGIN").await.unwrap();
+        a.simple_query("DECLARE c1 SCROLL CURSOR FOR SELECT g FROM generate_series(1, 10) g")
+            .await
+            .unwrap();
+        let first = simple_rows(&a, "FETCH 2 FROM c1").await.unwrap();
+        assert_eq!(first.len(), 2, "{mode}");
+        a.simple_query("MOVE 3 IN c1").await.unwrap();
+        assert_eq!(simple_value(&a, "FETCH NEXT FROM c1").await, "6", "{mode}");
+        assert_eq!(
+            simple_rows(&a, "FETCH ALL FROM c1").await.unwrap().len(),
+            4,
+            "{mode}"
+        );
+        a.simple_query("CLOSE c1").await.unwrap();
+        let e = a
+            .simple_query("FETCH 1 FROM c1")
+            .await
+            .expect_err("closed cursor");
+        assert_eq!(sqlstate(&e), "34000", "{mode}");
+        a.simple_query("ROLLBACK").await.unwrap();
+        // The protocol's Execute of a portal SQL DECLARE opened, row by row.
+        let mut raw =
+            raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
+                .await
+                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        raw.simple_query("BEGIN").await;
+        raw.simple_query("DECLARE pc CURSOR FOR SELECT g FROM generate_series(1, 5) g")
+            .await;
+        raw.send(&wire::batch(&[
+            wire::describe(b'P', "pc"),
+            wire::execute("pc", 2),
+            wire::sync(),
+        ]))
+        .await
+        .unwrap();
+        let frames = raw.until_ready(30).await;
+        assert!(wire::codes(&frames).is_empty(), "{mode}: {frames:?}");
+        assert!(
+            frames.iter().any(|f| f.tag == b'T'),
+            "{mode}: no RowDescription"
+        );
+        assert_eq!(
+            frames.iter().filter(|f| f.tag == b'D').count(),
+            2,
+            "{mode}: {frames:?}"
+        );
+        assert!(
+            frames.iter().any(|f| f.tag == b's'),
+            "{mode}: no PortalSuspended"
+        );
+        raw.simple_query("COMMIT").await;
+    }
+}
