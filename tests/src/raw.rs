@@ -89,6 +89,8 @@ pub enum ReadResult {
 
 pub struct RawConn {
     pub stream: TcpStream,
+    /// The process id BackendKeyData announced at startup.
+    pub backend_pid: Option<i32>,
 }
 
 /// A frame: type byte + length (including itself) + body.
@@ -120,7 +122,10 @@ impl RawConn {
             .expect("TCP connect within 10s")
             .expect("TCP connect");
         stream.set_nodelay(true).ok();
-        RawConn { stream }
+        RawConn {
+            stream,
+            backend_pid: None,
+        }
     }
 
     /// Write bytes; an error (peer closed) is returned, not panicked on.
@@ -255,7 +260,12 @@ impl RawConn {
                     }
                 }
                 b'Z' => return Ok(c),
-                _ => {} // ParameterStatus, BackendKeyData, NoticeResponse
+                b'K' if m.body.len() >= 4 => {
+                    c.backend_pid = Some(i32::from_be_bytes([
+                        m.body[0], m.body[1], m.body[2], m.body[3],
+                    ]));
+                }
+                _ => {} // ParameterStatus, NoticeResponse
             }
         }
     }

@@ -442,3 +442,31 @@ async fn sql_cursors_work_in_both_modes() {
         raw.simple_query("COMMIT").await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_own_notification_carries_the_pid_it_was_given() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txnotify");
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .pool_size(2)
+            .start();
+        let mut raw =
+            raw::RawConn::startup(proxy.addr(), CAROL.0, &proxy.password(CAROL.0), &db, &[])
+                .await
+                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        let known = raw.backend_pid.expect("BackendKeyData");
+        raw.simple_query("LISTEN self_channel").await;
+        let msgs = raw.simple_query("NOTIFY self_channel, 'hi'").await;
+        let note = msgs
+            .iter()
+            .find(|m| m.tag == b'A')
+            .unwrap_or_else(|| panic!("{mode}: no notification in {msgs:?}"));
+        let sender = i32::from_be_bytes([note.body[0], note.body[1], note.body[2], note.body[3]]);
+        assert_eq!(
+            sender, known,
+            "{mode}: the sender pid is not the client's own"
+        );
+    }
+}

@@ -1,11 +1,10 @@
 //! Messages from the client: the decision point for everything that can run SQL, and the
 //! bookkeeping of sync points that lets replies keep PostgreSQL's order.
 
-use pgward_policy::{SessionChange, SessionFacts};
+use pgward_policy::SessionFacts;
 
 use super::audit_trail::AuditKind;
 use super::prepared::Space;
-use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
 use crate::protocol::frontend;
@@ -132,6 +131,7 @@ impl Session {
                 let mut out = BytesMut::new();
                 frontend::query(DENIED_MARKER, &mut out);
                 s.server.conn.queue(&out);
+                s.server.statements.unnamed = None;
                 self.replies.push(Sent::Query, Handling::Replace(err));
                 self.syncs_sent += 1;
                 self.pending += 1;
@@ -380,46 +380,5 @@ impl Session {
             }
         }
         Ok(Flow::Continue)
-    }
-
-    /// Session state a statement changes: the search_path we judge with, and whether the
-    /// server needs a reset before another client may have it.
-    pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>) {
-        self.note_session_state(decision);
-        for st in &decision.statements {
-            match &st.session_change {
-                Some(SessionChange::SearchPath(path)) => {
-                    self.search_path = path.clone();
-                    self.recent.clear();
-                    // It may fail or be rolled back: ask the server once the unit is done.
-                    self.path_check = PathCheck::AfterUnit;
-                    let quoted: Vec<String> = path
-                        .iter()
-                        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
-                        .collect();
-                    self.set_desired("search_path", &quoted.join(", "));
-                }
-                Some(SessionChange::SearchPathDefault) => {
-                    self.recent.clear();
-                    self.path_check = PathCheck::AfterUnit;
-                    self.search_path = vec!["$user".to_string(), "public".to_string()];
-                    self.desired.retain(|(k, _)| k != "search_path");
-                }
-                // Transaction mode asks the server what is left once it is idle
-                // (`session_state.rs`); session mode resets the server when the client leaves.
-                Some(SessionChange::Other) | None => {}
-            }
-        }
-    }
-
-    pub(super) fn set_desired(&mut self, name: &str, value: &str) {
-        let lower = name.to_ascii_lowercase();
-        if lower == "application_name" {
-            self.application_name = Arc::from(value);
-        }
-        match self.desired.iter_mut().find(|(k, _)| *k == lower) {
-            Some(entry) => entry.1 = value.to_string(),
-            None => self.desired.push((lower, value.to_string())),
-        }
     }
 }

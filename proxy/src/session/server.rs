@@ -47,6 +47,9 @@ impl Session {
                 backend::raw_message(b'C', &body, &mut out);
                 Frame::from_raw(out.freeze())
             }
+            // A notification this client's own server sent carries the pid the client knows
+            // (BackendKeyData's), as straight against PostgreSQL.
+            (b'A', _) => self.own_notification(frame),
             _ => frame,
         };
         match frame.tag() {
@@ -183,6 +186,25 @@ impl Session {
             }
         }
         (a.replace, a.answered)
+    }
+
+    /// NotificationResponse: the sender's pid becomes the client's own when the sender is
+    /// the server it is using.
+    fn own_notification(&self, frame: Frame) -> Frame {
+        let Some(s) = self.server.as_ref() else {
+            return frame;
+        };
+        let body = frame.body();
+        match body.get(..4) {
+            Some(pid) if pid == s.server.cancel.pid.to_be_bytes() => {
+                let mut rewritten = self.cancel.pid.to_be_bytes().to_vec();
+                rewritten.extend_from_slice(&body[4..]);
+                let mut out = BytesMut::new();
+                backend::raw_message(b'A', &rewritten, &mut out);
+                Frame::from_raw(out.freeze())
+            }
+            _ => frame,
+        }
     }
 
     /// A ParameterStatus that contradicts a pin ends the session: the server is closed (never

@@ -5,9 +5,10 @@
 //! idle, which settings are in force and whether such state remains: pgward asks instead of
 //! guessing what a statement (or the user code it ran) did.
 
-use pgward_policy::StatementKind;
+use pgward_policy::{SessionChange, StatementKind};
 
 use super::prepared::Space;
+use super::PathCheck;
 use super::*;
 use crate::config::SessionStatePolicy;
 
@@ -185,6 +186,49 @@ impl Session {
                 entry.set_pin(reason);
             }
             self.pinned = reason;
+        }
+    }
+}
+
+impl Session {
+    /// Session state a statement changes: the search_path we judge with, and whether the
+    /// server needs a reset before another client may have it.
+    pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>) {
+        self.note_session_state(decision);
+        for st in &decision.statements {
+            match &st.session_change {
+                Some(SessionChange::SearchPath(path)) => {
+                    self.search_path = path.clone();
+                    self.recent.clear();
+                    // It may fail or be rolled back: ask the server once the unit is done.
+                    self.path_check = PathCheck::AfterUnit;
+                    let quoted: Vec<String> = path
+                        .iter()
+                        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+                        .collect();
+                    self.set_desired("search_path", &quoted.join(", "));
+                }
+                Some(SessionChange::SearchPathDefault) => {
+                    self.recent.clear();
+                    self.path_check = PathCheck::AfterUnit;
+                    self.search_path = vec!["$user".to_string(), "public".to_string()];
+                    self.desired.retain(|(k, _)| k != "search_path");
+                }
+                // Transaction mode asks the server what is left once it is idle
+                // (`session_state.rs`); session mode resets the server when the client leaves.
+                Some(SessionChange::Other) | None => {}
+            }
+        }
+    }
+
+    pub(super) fn set_desired(&mut self, name: &str, value: &str) {
+        let lower = name.to_ascii_lowercase();
+        if lower == "application_name" {
+            self.application_name = Arc::from(value);
+        }
+        match self.desired.iter_mut().find(|(k, _)| *k == lower) {
+            Some(entry) => entry.1 = value.to_string(),
+            None => self.desired.push((lower, value.to_string())),
         }
     }
 }

@@ -1,0 +1,101 @@
+//! Unit tests of `prepared.rs`.
+
+use super::*;
+
+fn decision(tag: &str) -> Arc<Decision> {
+    Arc::new(Decision {
+        verdict: pgward_policy::Verdict::Allow,
+        fingerprint: 0,
+        normalized: Arc::from(tag),
+        statements: Vec::new(),
+        mask: None,
+    })
+}
+
+fn found(l: Lookup) -> String {
+    match l {
+        Lookup::Found(d) => d.normalized.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn failed_parse_leaves_nothing_and_a_reparse_takes_the_name() {
+    let mut p = Prepared::default();
+    let c = p.create(Space::Statement, "s1", decision("select"), 0);
+    p.undo(c, false);
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "Missing");
+    let c = p.create(Space::Statement, "s1", decision("update"), 1);
+    p.confirm(&c);
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 2)), "update");
+}
+
+#[test]
+fn reparse_of_a_live_name_keeps_the_old_statement() {
+    let mut p = Prepared::default();
+    let c = p.create(Space::Statement, "s1", decision("select"), 0);
+    p.confirm(&c);
+    assert!(matches!(
+        p.create(Space::Statement, "s1", decision("update"), 1),
+        Change::None
+    ));
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+    // The unnamed statement is replaced.
+    p.create(Space::Statement, "", decision("a"), 1);
+    p.create(Space::Statement, "", decision("b"), 1);
+    assert_eq!(found(p.lookup(Space::Statement, "", 1)), "b");
+}
+
+#[test]
+fn unconfirmed_from_an_earlier_batch_is_unsettled() {
+    let mut p = Prepared::default();
+    let first = p.create(Space::Statement, "s1", decision("select"), 0);
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 0)), "select");
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "Unsettled");
+    p.undo(first, false);
+    assert!(p.settled(Space::Statement, "s1", 1));
+}
+
+#[test]
+fn a_later_creation_survives_the_failure_of_an_earlier_one() {
+    let mut p = Prepared::default();
+    let first = p.create(Space::Statement, "", decision("select"), 0);
+    let second = p.create(Space::Statement, "", decision("update"), 1);
+    p.undo(first, false);
+    p.confirm(&second);
+    assert_eq!(found(p.lookup(Space::Statement, "", 2)), "update");
+}
+
+#[test]
+fn a_skipped_close_restores_only_what_the_server_has() {
+    let mut p = Prepared::default();
+    // Parse s1, Close s1 pipelined; the Parse succeeds, an error skips the Close.
+    let parse = p.create(Space::Statement, "s1", decision("select"), 0);
+    let close = p.close(Space::Statement, "s1");
+    p.confirm(&parse);
+    p.undo(close, true);
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+    // Confirmed while closed: settled, not waiting for an answer that already came.
+    assert!(p.settled(Space::Statement, "s1", 5));
+    // The Parse failed: the skipped Close brings back nothing.
+    let mut p = Prepared::default();
+    let parse = p.create(Space::Statement, "s2", decision("update"), 0);
+    let close = p.close(Space::Statement, "s2");
+    p.undo(parse, false);
+    p.undo(close, true);
+    assert_eq!(found(p.lookup(Space::Statement, "s2", 1)), "Missing");
+}
+
+#[test]
+fn skipped_close_restores_and_forget_drops_named() {
+    let mut p = Prepared::default();
+    let c = p.create(Space::Statement, "s1", decision("select"), 0);
+    p.confirm(&c);
+    let close = p.close(Space::Statement, "s1");
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "Missing");
+    p.undo(close, true);
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "select");
+    p.create(Space::Statement, "", decision("u"), 1);
+    p.forget_named();
+    assert_eq!(p.len(), 1);
+}

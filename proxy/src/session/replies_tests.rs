@@ -1,0 +1,95 @@
+//! Unit tests of `replies.rs`.
+
+use super::*;
+use BackendTag as B;
+
+fn queue(sent: &[Sent]) -> ReplyQueue {
+    let mut q = ReplyQueue::default();
+    for s in sent {
+        q.push(s.clone(), Handling::Forward);
+    }
+    q
+}
+
+#[test]
+fn extended_batch_in_order() {
+    let mut q = queue(&[
+        Sent::Parse(Change::None),
+        Sent::Bind(Change::None),
+        Sent::Describe,
+        Sent::Execute { portal: "".into() },
+        Sent::Sync,
+    ]);
+    assert_eq!(q.batch(), 1);
+    assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+    assert!(matches!(q.on_server(B::BindComplete), Step::Done(_)));
+    assert!(matches!(q.on_server(B::RowDescription), Step::Done(_)));
+    assert_eq!(q.executing_portal(), Some(""));
+    assert!(matches!(q.on_server(B::DataRow), Step::Continue));
+    assert!(matches!(q.on_server(B::NoticeResponse), Step::Continue));
+    assert!(matches!(q.on_server(B::CommandComplete), Step::Done(_)));
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+    assert!(!q.owes());
+}
+
+#[test]
+fn an_error_skips_to_the_sync() {
+    let mut q = queue(&[
+        Sent::Parse(Change::None),
+        Sent::Bind(Change::None),
+        Sent::Execute { portal: "".into() },
+        Sent::Sync,
+        Sent::Parse(Change::None),
+        Sent::Sync,
+    ]);
+    match q.on_server(B::ErrorResponse) {
+        Step::Failed { failed, skipped } => {
+            assert!(matches!(failed.sent, Sent::Parse(_)));
+            assert_eq!(skipped.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+    // The next batch is untouched.
+    assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+}
+
+#[test]
+fn paged_execute_and_simple_query() {
+    let mut q = queue(&[Sent::Execute { portal: "p".into() }, Sent::Query]);
+    assert!(matches!(q.on_server(B::DataRow), Step::Continue));
+    assert!(matches!(
+        q.on_server(B::PortalSuspended),
+        Step::Suspended(_)
+    ));
+    assert!(q.in_query());
+    for t in [
+        B::RowDescription,
+        B::DataRow,
+        B::CommandComplete,
+        B::ErrorResponse,
+    ] {
+        assert!(!matches!(q.on_server(t), Step::Unexpected | Step::Done(_)));
+    }
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Unexpected));
+}
+
+#[test]
+fn replies_nobody_asked_for_are_unexpected() {
+    let mut q = ReplyQueue::default();
+    for t in [
+        B::ParseComplete,
+        B::DataRow,
+        B::ErrorResponse,
+        B::ReadyForQuery,
+    ] {
+        assert!(matches!(q.on_server(t), Step::Unexpected));
+    }
+    let mut q = queue(&[Sent::Describe]);
+    assert!(matches!(
+        q.on_server(B::ParameterDescription),
+        Step::Continue
+    ));
+    assert!(matches!(q.on_server(B::NoData), Step::Done(_)));
+}
