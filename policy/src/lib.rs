@@ -42,6 +42,7 @@ pub use catalog::Catalog;
 pub use duration::parse_pg_duration;
 pub use ident::{fold_identifier, parse_search_path};
 pub use normalize::UNPARSED;
+pub use settings::is_unsafe_encoding;
 pub use startup::parse_startup_options;
 pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;

@@ -2,8 +2,9 @@
 //! clients in transaction mode: psycopg 3 (auto-prepare, prepare=True, pipeline, named cursor,
 //! threads), asyncpg (create_pool, prepare()), node-postgres (named queries over pg.Pool), pgjdbc
 //! (default prepareThreshold, prepareThreshold=1, executeBatch, autocommit off reusing
-//! statements) and `pgbench -M prepared`. Each must finish without an error, and the audit must
-//! hold no 26000 (prepared statement does not exist) or 34000 (portal does not exist).
+//! statements) and `pgbench -M prepared`. Each must finish without an error, and neither the
+//! audit nor the server's log may hold a 26000 (prepared statement does not exist) or 34000
+//! (portal does not exist).
 //!
 //! In transaction mode named statements follow the client to whatever server it gets
 //! (`proxy/src/session/replay.rs`), and SQL cursors are portals pgward knows.
@@ -46,6 +47,24 @@ fn assert_check(proxy: &Proxy, cmd: Command, what: &str) {
     assert!(
         lost.is_empty(),
         "{what}: statements or portals lost: {lost:?}"
+    );
+    assert_server_missed_nothing(what);
+}
+
+/// The server never missed a statement or portal (no driver retried its way around a
+/// 26000/34000). The upstream belongs to this test binary, where no test provokes those.
+fn assert_server_missed_nothing(what: &str) {
+    let log = upstream::shared().pg().log();
+    let missing: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            (l.contains("prepared statement \"") || l.contains("portal \""))
+                && l.contains("does not exist")
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: the server missed statements or portals: {missing:?}"
     );
 }
 
@@ -148,6 +167,7 @@ fn pgbench_prepared(mode: &str) {
         "{}",
         out.stdout
     );
+    assert_server_missed_nothing(&format!("pgbench -M prepared ({mode} pooling)"));
 }
 
 #[test]

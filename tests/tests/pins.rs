@@ -77,7 +77,7 @@ async fn a_broken_pin_ends_the_session_and_closes_the_server() {
                 "standard_conforming_strings",
             ),
             (
-                "SELECT public.pin_flip('client_encoding', 'LATIN1')",
+                "SELECT public.pin_flip('client_encoding', 'SJIS')",
                 "client_encoding",
             ),
             (

@@ -470,3 +470,121 @@ async fn a_clients_own_notification_carries_the_pid_it_was_given() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_after_unsynced_extended_messages_runs_or_is_skipped_like_postgresql() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txqmid");
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .pool_size(2)
+            .start();
+        let mut raw =
+            raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
+                .await
+                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        // asyncpg's prepare(): Parse + Describe + Flush, then a simple Query, no Sync between.
+        raw.send(&wire::batch(&[
+            wire::parse("s1", "SELECT 1 AS one"),
+            wire::describe(b'S', "s1"),
+            wire::flush(),
+            raw::query_frame("SELECT 2 AS two"),
+        ]))
+        .await
+        .unwrap();
+        let msgs = raw.until_ready(30).await;
+        assert!(wire::codes(&msgs).is_empty(), "{mode}: {msgs:?}");
+        assert_eq!(
+            raw::rows(&msgs),
+            vec![vec![Some("2".to_string())]],
+            "{mode}"
+        );
+        // The statement parsed before the Query is still there.
+        raw.send(&wire::batch(&[
+            wire::bind("", "s1", &[]),
+            wire::execute("", 0),
+            wire::sync(),
+        ]))
+        .await
+        .unwrap();
+        let msgs = raw.until_ready(30).await;
+        assert_eq!(
+            raw::rows(&msgs),
+            vec![vec![Some("1".to_string())]],
+            "{mode}: {msgs:?}"
+        );
+        // A failed message before the Query: PostgreSQL skips the Query up to the Sync.
+        raw.send(&wire::batch(&[
+            wire::parse("", "SELECT * FROM no_such_table"),
+            wire::flush(),
+            raw::query_frame("SELECT 3"),
+            wire::sync(),
+        ]))
+        .await
+        .unwrap();
+        let msgs = raw.until_ready(30).await;
+        assert_eq!(
+            wire::codes(&msgs),
+            vec!["42P01".to_string()],
+            "{mode}: {msgs:?}"
+        );
+        assert!(
+            raw::rows(&msgs).is_empty(),
+            "{mode}: the Query ran: {msgs:?}"
+        );
+        let msgs = raw.simple_query("SELECT 4").await;
+        assert_eq!(
+            raw::rows(&msgs),
+            vec![vec![Some("4".to_string())]],
+            "{mode}: {msgs:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_backend_reaches_the_client_as_postgresql_said_it() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txfatal");
+    for mode in ["session", "transaction"] {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .pool_size(2)
+            .start();
+        let mut raw =
+            raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
+                .await
+                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        // In transaction mode the client holds its server only inside a transaction.
+        raw.simple_query("BEGIN").await;
+        let msgs = raw.simple_query("SELECT pg_backend_pid()").await;
+        let backend = raw::rows(&msgs)[0][0].clone().expect("pid");
+        up.sql(
+            "postgres",
+            &format!("SELECT pg_terminate_backend({backend})"),
+        );
+        let mut seen = Vec::new();
+        loop {
+            match raw.read_msg(20).await {
+                raw::ReadResult::Msg(m) => {
+                    let fatal = m.tag == b'E';
+                    seen.push(m);
+                    if fatal {
+                        break;
+                    }
+                }
+                other => {
+                    panic!("{mode}: expected the server's FATAL, got {other:?} after {seen:?}")
+                }
+            }
+        }
+        let err = seen.last().expect("an error");
+        assert_eq!(err.code().as_deref(), Some("57P01"), "{mode}: {seen:?}");
+        assert_eq!(err.fields().get(&'S').map(String::as_str), Some("FATAL"));
+        // Then the connection closes, as PostgreSQL's would.
+        assert!(
+            !matches!(raw.read_msg(20).await, raw::ReadResult::Msg(_)),
+            "{mode}: the session went on"
+        );
+    }
+}

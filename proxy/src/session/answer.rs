@@ -20,6 +20,8 @@ pub struct Answer {
     pub unexpected: bool,
     /// Statements pgward prepared on the server whose Parse failed or was skipped.
     pub not_prepared: Vec<StatementKey>,
+    /// Queries skipped with a failed batch: sync points that get no ReadyForQuery.
+    pub skipped_queries: usize,
 }
 
 fn undo(e: Expected, skipped: bool, prepared: &mut Prepared, lost: &mut Vec<StatementKey>) {
@@ -68,6 +70,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 _ => None,
             };
             let mut not_prepared = Vec::new();
+            let skipped_queries = skipped.iter().filter(|e| e.conditional).count();
             // Undo the skipped ones last-first, then the failed one.
             for e in skipped.into_iter().rev() {
                 undo(e, true, prepared, &mut not_prepared);
@@ -81,6 +84,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     batch: failed.batch,
                     mask: failed.mask.clone(),
                     server_key: None,
+                    conditional: false,
                 }),
                 _ => None,
             };
@@ -90,6 +94,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 answered,
                 unexpected: false,
                 not_prepared,
+                skipped_queries,
             }
         }
         Step::ErrorWithin => Answer {

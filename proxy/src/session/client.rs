@@ -47,10 +47,14 @@ impl Session {
                 ),
             ));
         }
-        if self.unsynced && matches!(frame.tag(), b'Q' | b'F') {
+        // PostgreSQL runs a Query that follows extended-protocol messages without a Sync (as
+        // the end of their implicit transaction), and skips it when one of them failed: the
+        // reply queue enters it as conditional (see `replies.rs`). A FunctionCall there is
+        // refused like any other.
+        if self.unsynced && frame.tag() == b'F' {
             return Err(PgError::fatal(
                 sqlstate::PROTOCOL_VIOLATION,
-                "simple Query inside an unfinished extended-query batch: send Sync first",
+                "FunctionCall inside an unfinished extended-query batch: send Sync first",
             ));
         }
         match frame.tag() {
@@ -273,7 +277,13 @@ impl Session {
             // A simple Query drops the unnamed statement.
             s.server.statements.unnamed = None;
         }
-        self.replies.push_masked(Sent::Query, handling, mask);
+        if self.unsynced {
+            // Skipped with the batch if an earlier message of it fails.
+            self.replies.push_conditional(Sent::Query, handling, mask);
+            self.unsynced = false;
+        } else {
+            self.replies.push_masked(Sent::Query, handling, mask);
+        }
         self.syncs_sent += 1;
         self.pending += 1;
         Ok(Flow::Continue)

@@ -1,7 +1,7 @@
 //! The upstream session's pinned settings, watched: PostgreSQL reports each of them in
 //! ParameterStatus whenever it changes, so a change is seen, not assumed away. A value that
 //! contradicts a pin (a read-only role's server turned read-write, `standard_conforming_strings`
-//! off, another identity, an encoding other than UTF8) ends the client's session and closes the
+//! off, another identity, an encoding whose bytes can hide a quote) ends the client's session and closes the
 //! server.
 
 /// What a server connection must keep, for the pool it belongs to.
@@ -40,7 +40,13 @@ impl Pins {
             "standard_conforming_strings" if !is_on(value) => {
                 broken("standard_conforming_strings", "on")
             }
-            "client_encoding" if !is_utf8(value) => broken("client_encoding", "UTF8"),
+            // Encodings whose multi-byte characters may hold `'` or `\` bytes (SJIS, BIG5,
+            // GBK, ...) would make the policy's reading of the text differ from the server's;
+            // any other encoding reads the same (text that is not UTF-8 is refused anyway).
+            "client_encoding" if pgward_policy::is_unsafe_encoding(value) => broken(
+                "client_encoding",
+                "an encoding without quote or backslash bytes",
+            ),
             "session_authorization" if value != self.login_user => {
                 broken("session_authorization", &self.login_user)
             }
@@ -55,15 +61,6 @@ impl Pins {
 
 fn is_on(v: &str) -> bool {
     v.eq_ignore_ascii_case("on")
-}
-
-fn is_utf8(v: &str) -> bool {
-    let folded: String = v
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    folded == "utf8" || folded == "unicode"
 }
 
 #[cfg(test)]
@@ -98,7 +95,9 @@ mod tests {
         assert!(ro
             .check("standard_conforming_strings", "on", None)
             .is_none());
-        assert!(ro.check("client_encoding", "LATIN1", None).is_some());
+        assert!(ro.check("client_encoding", "SJIS", None).is_some());
+        assert!(ro.check("client_encoding", "BIG5", None).is_some());
+        assert!(ro.check("client_encoding", "LATIN1", None).is_none());
         assert!(ro.check("client_encoding", "UTF8", None).is_none());
         assert!(ro.check("client_encoding", "utf-8", None).is_none());
         assert!(ro

@@ -66,6 +66,9 @@ pub struct Expected {
     /// A Parse of a statement pgward keeps on the server under this key: if it fails or is
     /// skipped, the server does not have it.
     pub server_key: Option<crate::server_state::StatementKey>,
+    /// A Query sent after extended-protocol messages with no Sync between: answered like any
+    /// Query, but skipped (no ReadyForQuery) when one of those messages fails.
+    pub conditional: bool,
 }
 
 /// What a server message did to the queue.
@@ -112,6 +115,19 @@ impl ReplyQueue {
         self.push_entry(sent, handling, mask, None);
     }
 
+    /// A Query inside an unsynced extended-protocol batch.
+    pub fn push_conditional(
+        &mut self,
+        sent: Sent,
+        handling: Handling,
+        mask: Option<super::masking::ReplyMask>,
+    ) {
+        self.push_entry(sent, handling, mask, None);
+        if let Some(e) = self.entries.back_mut() {
+            e.conditional = true;
+        }
+    }
+
     /// A Parse that prepares `key` on the server.
     pub fn push_keyed(
         &mut self,
@@ -136,6 +152,7 @@ impl ReplyQueue {
             batch: self.sync_points,
             mask,
             server_key,
+            conditional: false,
         });
         if point {
             self.sync_points += 1;
@@ -293,7 +310,7 @@ impl ReplyQueue {
                 while self
                     .entries
                     .front()
-                    .is_some_and(|e| !e.sent.is_sync_point())
+                    .is_some_and(|e| !e.sent.is_sync_point() || e.conditional)
                 {
                     if let Some(e) = self.entries.pop_front() {
                         skipped.push(e);

@@ -93,3 +93,27 @@ fn replies_nobody_asked_for_are_unexpected() {
     ));
     assert!(matches!(q.on_server(B::NoData), Step::Done(_)));
 }
+
+#[test]
+fn a_query_inside_a_failed_batch_is_skipped_with_it() {
+    let mut q = queue(&[Sent::Parse(Change::None), Sent::Describe]);
+    q.push_conditional(Sent::Query, Handling::Forward, None);
+    q.push(Sent::Sync, Handling::Forward);
+    match q.on_server(B::ErrorResponse) {
+        Step::Failed { skipped, .. } => {
+            assert_eq!(skipped.len(), 2);
+            assert!(skipped[1].conditional);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The Sync's ReadyForQuery is the only one.
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+    assert!(!q.owes());
+    // Without a failure the Query is answered like any other.
+    let mut q = queue(&[Sent::Parse(Change::None)]);
+    q.push_conditional(Sent::Query, Handling::Forward, None);
+    assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+    assert!(matches!(q.on_server(B::CommandComplete), Step::Continue));
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+    assert!(!q.owes());
+}

@@ -91,6 +91,14 @@ impl Session {
                     }
                 }
             }
+            b'E' if is_fatal(frame.body()) => {
+                // The server ends the session (terminated by an administrator, shutting down):
+                // the client hears PostgreSQL's own words, and its session ends with it.
+                self.note_error_for_audit(decode::error_field(frame.body(), b'C'));
+                self.client.queue(frame.raw());
+                self.client.flush().await.map_err(super::io_lost)?;
+                return Ok(Flow::Stop);
+            }
             b'E' => {
                 let body = frame.body();
                 let code = decode::error_field(body, b'C');
@@ -184,6 +192,12 @@ impl Session {
             for key in a.not_prepared {
                 s.server.statements.remove(key);
             }
+        }
+        if a.skipped_queries > 0 {
+            // No ReadyForQuery comes for them, and the server skips on to the client's Sync.
+            self.pending = self.pending.saturating_sub(a.skipped_queries);
+            self.syncs_done += a.skipped_queries as u64;
+            self.unsynced = true;
         }
         (a.replace, a.answered)
     }
@@ -353,6 +367,12 @@ impl Session {
         }
         self.count_result_row(tag, answered).await
     }
+}
+
+/// An ErrorResponse whose severity ends the server's session.
+fn is_fatal(body: &[u8]) -> bool {
+    let severity = decode::error_field(body, b'V').or_else(|| decode::error_field(body, b'S'));
+    matches!(severity.as_deref(), Some("FATAL" | "PANIC"))
 }
 
 /// Reported settings that belong to the client's session (others, like
