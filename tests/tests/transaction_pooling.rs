@@ -444,7 +444,7 @@ async fn sql_cursors_work_in_both_modes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_clients_own_notification_carries_the_pid_it_was_given() {
+async fn backend_identity_the_client_learns_is_consistent() {
     let up = upstream::shared();
     let db = up.fresh_db("txnotify");
     for mode in ["transaction", "session"] {
@@ -457,6 +457,11 @@ async fn a_clients_own_notification_carries_the_pid_it_was_given() {
                 .await
                 .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
         let known = raw.backend_pid.expect("BackendKeyData");
+        if mode == "session" {
+            // The client keeps this backend: it is told the backend's own pid.
+            let msgs = raw.simple_query("SELECT pg_backend_pid()").await;
+            assert_eq!(raw::rows(&msgs)[0][0], Some(known.to_string()), "{msgs:?}");
+        }
         raw.simple_query("LISTEN self_channel").await;
         let msgs = raw.simple_query("NOTIFY self_channel, 'hi'").await;
         let note = msgs

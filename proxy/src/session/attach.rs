@@ -84,6 +84,19 @@ impl Session {
         Ok(())
     }
 
+    /// Session pooling: the client keeps this server, so it gets the backend's own pid in
+    /// its cancel key.
+    pub(super) async fn take_backend_identity(&mut self) {
+        let Some(s) = self.server.as_ref() else {
+            return;
+        };
+        let target = s.server.cancel.clone();
+        let key = self.shared.cancels.register_backend(target.pid);
+        *key.slot.lock().await = Some(target);
+        // The old key leaves the registry as it drops.
+        self.cancel = key;
+    }
+
     pub(super) async fn clear_cancel_target(&mut self) {
         *self.cancel.slot.lock().await = None;
     }

@@ -287,6 +287,9 @@ impl Session {
                     .unwrap_or_default()
             }
         };
+        if self.mode == PoolMode::Session {
+            self.take_backend_identity().await;
+        }
         out.clear();
         for (k, v) in &params {
             let v = self
