@@ -179,11 +179,15 @@ impl Session {
             .as_deref()
             .map(pgward_policy::parse_search_path)
             .unwrap_or_else(|| vec!["$user".to_string(), "public".to_string()]);
-        let desired = info
+        let mut desired: Vec<(String, String)> = info
             .params
             .iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
             .collect();
+        // A client that names no application has none (not pgward's own upstream name).
+        if !desired.iter().any(|(k, _)| k == "application_name") {
+            desired.push(("application_name".to_string(), String::new()));
+        }
         let id = shared.next_session_id();
         let audit_who = Arc::new(crate::audit::AuditSession {
             session: id,
@@ -291,13 +295,22 @@ impl Session {
             self.take_backend_identity().await;
         }
         out.clear();
+        // A server that took the client's settings reports them as PostgreSQL spells them;
+        // greeted from the pool's figures, the client's own values stand in.
+        let synced = self.server.is_some();
         for (k, v) in &params {
-            let v = self
+            let wanted = self
                 .desired
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v)
-                .unwrap_or(v);
+                .map(|(_, v)| v.as_str());
+            let v = match wanted {
+                Some(w) if !synced && k.eq_ignore_ascii_case("client_encoding") => {
+                    session_state::canonical_encoding(w).unwrap_or(w)
+                }
+                Some(w) if !synced => w,
+                _ => v.as_str(),
+            };
             backend::parameter_status(k, v, &mut out);
         }
         backend::backend_key_data(self.cancel.pid, self.cancel.secret, &mut out);

@@ -60,6 +60,86 @@ pub fn merged_settings(
     out
 }
 
+/// PostgreSQL's own name for a client encoding (what its ParameterStatus reports), for the
+/// names and common aliases it accepts.
+pub fn canonical_encoding(name: &str) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "SQL_ASCII",
+        "EUC_JP",
+        "EUC_CN",
+        "EUC_KR",
+        "EUC_TW",
+        "EUC_JIS_2004",
+        "UTF8",
+        "MULE_INTERNAL",
+        "LATIN1",
+        "LATIN2",
+        "LATIN3",
+        "LATIN4",
+        "LATIN5",
+        "LATIN6",
+        "LATIN7",
+        "LATIN8",
+        "LATIN9",
+        "LATIN10",
+        "WIN1256",
+        "WIN1258",
+        "WIN866",
+        "WIN874",
+        "KOI8R",
+        "WIN1251",
+        "WIN1252",
+        "ISO_8859_5",
+        "ISO_8859_6",
+        "ISO_8859_7",
+        "ISO_8859_8",
+        "WIN1250",
+        "WIN1253",
+        "WIN1254",
+        "WIN1255",
+        "WIN1257",
+        "KOI8U",
+        "SJIS",
+        "BIG5",
+        "GBK",
+        "UHC",
+        "GB18030",
+        "JOHAB",
+        "SHIFT_JIS_2004",
+    ];
+    const ALIASES: &[(&str, &str)] = &[
+        ("unicode", "UTF8"),
+        ("iso88591", "LATIN1"),
+        ("iso88592", "LATIN2"),
+        ("iso88593", "LATIN3"),
+        ("iso88594", "LATIN4"),
+        ("iso88599", "LATIN5"),
+        ("iso885910", "LATIN6"),
+        ("iso885913", "LATIN7"),
+        ("iso885914", "LATIN8"),
+        ("iso885915", "LATIN9"),
+        ("iso885916", "LATIN10"),
+        ("koi8", "KOI8R"),
+        ("shiftjis", "SJIS"),
+        ("mskanji", "SJIS"),
+        ("windows1252", "WIN1252"),
+        ("windows1251", "WIN1251"),
+        ("windows1250", "WIN1250"),
+    ];
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let wanted = clean(name);
+    NAMES
+        .iter()
+        .find(|n| clean(n) == wanted)
+        .copied()
+        .or_else(|| ALIASES.iter().find(|(a, _)| *a == wanted).map(|(_, n)| *n))
+}
+
 impl Session {
     /// What an allowed statement does to session state, as it starts to run.
     pub(super) fn note_session_state(&mut self, decision: &Arc<Decision>) {
@@ -241,6 +321,16 @@ mod tests {
         p.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn encodings_as_postgresql_names_them() {
+        assert_eq!(canonical_encoding("utf-8"), Some("UTF8"));
+        assert_eq!(canonical_encoding("Unicode"), Some("UTF8"));
+        assert_eq!(canonical_encoding("eucjp"), Some("EUC_JP"));
+        assert_eq!(canonical_encoding("latin-1"), Some("LATIN1"));
+        assert_eq!(canonical_encoding("ISO-8859-15"), Some("LATIN9"));
+        assert_eq!(canonical_encoding("klingon"), None);
     }
 
     #[test]
