@@ -166,14 +166,12 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     }
     shared.clients.insert(entry.clone());
     tracing::info!(user = %info.user, role = %info.role, database = %info.database, application_name = %info.application_name, tls = info.tls, "client connected");
-    // The session is built inside the scope: it takes its id (audit records) from there.
-    let session_shared = shared.clone();
-    let run = CURRENT_CLIENT.scope(entry.clone(), async move {
-        Session::new(*client, info, peer, session_shared, pool, mode)
-            .run()
-            .await
+    // The session is built inside the scope: it takes its id (audit records) from there. It
+    // is built before its future so that future holds one Session, not a second in waiting.
+    let session = CURRENT_CLIENT.sync_scope(entry.clone(), || {
+        Session::new(*client, info, peer, shared.clone(), pool, mode)
     });
-    let mut run = Box::pin(run);
+    let mut run = Box::pin(CURRENT_CLIENT.scope(entry.clone(), session.run()));
     let forced = tokio::select! {
         _ = &mut run => None,
         reason = entry.ended() => Some(reason),
