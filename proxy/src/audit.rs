@@ -190,13 +190,11 @@ fn write_loop(mut rx: mpsc::Receiver<AuditEvent>, out: Box<dyn Write + Send>) {
 }
 
 fn write_record(out: &mut impl Write, r: &AuditEvent) {
-    match serde_json::to_vec(&r.record()) {
-        Ok(mut line) => {
-            line.push(b'\n');
-            if let Err(e) = out.write_all(&line) {
-                tracing::error!(error = %e, "cannot write the audit log");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "cannot encode an audit record"),
+    // Straight into the buffered writer: no line allocated per record.
+    let written = serde_json::to_writer(&mut *out, &r.record())
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = written {
+        tracing::error!(error = %e, "cannot write the audit log");
     }
 }

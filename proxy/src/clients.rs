@@ -322,6 +322,20 @@ impl ClientRegistry {
 
     /// Count one judged statement for a session.
     pub fn note_statement(&self, session: u64) {
+        // On the session's own task its entry is at hand, without a lookup in the map.
+        let counted = CURRENT_CLIENT.try_with(|e| {
+            if e.id != session {
+                return false;
+            }
+            e.statements.fetch_add(1, Ordering::Relaxed);
+            if let Some(p) = &e.pool {
+                p.note_query();
+            }
+            true
+        });
+        if counted == Ok(true) {
+            return;
+        }
         if let Some(e) = self.clients.get(&session) {
             e.statements.fetch_add(1, Ordering::Relaxed);
             if let Some(p) = &e.pool {

@@ -77,14 +77,14 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     let _slot = ClientSlot(shared.clone());
     if count > max {
         tracing::warn!(max, "refused: too many client connections");
-        refuse(
+        Box::pin(refuse(
             tcp,
             PgError::fatal(
                 sqlstate::TOO_MANY_CONNECTIONS,
                 "pgward: too many client connections",
             )
             .with_detail(format!("listen.max_client_connections is {max}")),
-        )
+        ))
         .await;
         return;
     }
@@ -97,8 +97,12 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         None
     };
     let deadline = snap.config.listen.startup_timeout;
-    let negotiated =
-        tokio::time::timeout(deadline, negotiate(tcp, &snap.config, &snap.engine)).await;
+    // Boxed: the startup's state is large and over once the client is in.
+    let negotiated = tokio::time::timeout(
+        deadline,
+        Box::pin(negotiate(tcp, &snap.config, &snap.engine)),
+    )
+    .await;
     let (client, info) = match negotiated {
         Err(_) => {
             tracing::info!("startup timed out");
@@ -123,17 +127,23 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
             return;
         }
         Ok(Ok(Negotiated::Cancel { pid, secret })) => {
-            shared
-                .cancels
-                .cancel(pid, secret, snap.config.peers.as_ref())
-                .await;
+            // Boxed, like every rare path here, so a client's task stays small while it idles.
+            Box::pin(
+                shared
+                    .cancels
+                    .cancel(pid, secret, snap.config.peers.as_ref()),
+            )
+            .await;
             return;
         }
         Ok(Ok(Negotiated::Session(client, info))) => (client, info),
     };
     shared.metrics.login("ok");
     if info.database == crate::admin::DATABASE {
-        crate::admin::serve(*client, info, peer, shared, session, socket, raw_fd).await;
+        Box::pin(crate::admin::serve(
+            *client, info, peer, shared, session, socket, raw_fd,
+        ))
+        .await;
         return;
     }
     let pool = pool_for(&shared, &snap.config, &info);
@@ -156,14 +166,12 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     }
     shared.clients.insert(entry.clone());
     tracing::info!(user = %info.user, role = %info.role, database = %info.database, application_name = %info.application_name, tls = info.tls, "client connected");
-    // The session is built inside the scope: it takes its id (audit records) from there.
-    let session_shared = shared.clone();
-    let run = CURRENT_CLIENT.scope(entry.clone(), async move {
-        Session::new(*client, info, peer, session_shared, pool, mode)
-            .run()
-            .await
+    // The session is built inside the scope: it takes its id (audit records) from there. It
+    // is built before its future so that future holds one Session, not a second in waiting.
+    let session = CURRENT_CLIENT.sync_scope(entry.clone(), || {
+        Session::new(*client, info, peer, shared.clone(), pool, mode)
     });
-    let mut run = Box::pin(run);
+    let mut run = Box::pin(CURRENT_CLIENT.scope(entry.clone(), session.run()));
     let forced = tokio::select! {
         _ = &mut run => None,
         reason = entry.ended() => Some(reason),

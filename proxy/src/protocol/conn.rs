@@ -1,80 +1,102 @@
 //! A framed connection: frames in, bytes out, and a flush that keeps reading while it writes so
 //! that two peers each waiting for the other to read can never deadlock the relay.
+//!
+//! It owns its stream whole (no split halves, so no lock per read or write) and holds buffers
+//! only while they have bytes: the read buffer is given back whenever a read must wait with
+//! nothing buffered, the write buffer whenever a flush empties it. A connection at rest (an
+//! idle client) holds no buffer.
 
-use std::future::Future;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::frame::{Frame, FrameError, FrameReader};
+use super::frame::{Frame, FrameError};
+use super::input::Input;
 
 /// How much a peer may send us while we are blocked writing to it; past this the peer is
 /// back-pressured (bounded buffers everywhere).
 const READ_AHEAD_LIMIT: usize = 4 * 1024 * 1024;
+/// The write buffer's first allocation (small enough for the allocator's per-thread cache).
+const FIRST_OUT: usize = 1000;
 /// Flush early once this much output is queued.
 pub const FLUSH_THRESHOLD: usize = 64 * 1024;
 
 pub struct FramedConn<S> {
-    reader: FrameReader<ReadHalf<S>>,
-    writer: WriteHalf<S>,
+    stream: S,
+    input: Input,
     out: BytesMut,
     read_closed: bool,
 }
 
-impl<S: AsyncRead + AsyncWrite> FramedConn<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
     pub fn new(stream: S, max_frame: usize) -> Self {
-        let (r, w) = tokio::io::split(stream);
-        FramedConn {
-            reader: FrameReader::new(r, max_frame),
-            writer: w,
-            out: BytesMut::with_capacity(16 * 1024),
-            read_closed: false,
-        }
+        Self::with_buffer(stream, BytesMut::new(), max_frame)
     }
 
     /// Wrap a stream from which `already_read` was read but not yet consumed.
     pub fn with_buffer(stream: S, already_read: BytesMut, max_frame: usize) -> Self {
-        let (r, w) = tokio::io::split(stream);
         FramedConn {
-            reader: FrameReader::with_buffer(r, already_read, max_frame),
-            writer: w,
-            out: BytesMut::with_capacity(16 * 1024),
+            stream,
+            input: Input::with_buffer(already_read, max_frame),
+            out: BytesMut::new(),
             read_closed: false,
         }
     }
 
-    /// An untyped startup-phase packet (see [`FrameReader::next_untyped`]).
+    /// An untyped startup-phase packet (see [`Input::poll_untyped`]).
     pub async fn read_untyped(&mut self) -> Result<Option<bytes::Bytes>, FrameError> {
-        self.reader.next_untyped().await
+        poll_fn(|cx| self.input.poll_untyped(&mut self.stream, cx)).await
     }
 
     pub fn set_max_frame(&mut self, max: usize) {
-        self.reader.set_max_len(max);
+        self.input.set_max_len(max);
     }
 
-    /// Cancel-safe.
+    /// Cancel-safe: everything read stays in `self`.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, FrameError> {
-        self.reader.next_frame().await
+        poll_fn(|cx| self.input.poll_frame(&mut self.stream, cx)).await
+    }
+
+    /// Wait until the peer has sent something (or closed, or failed: the next read says
+    /// which), holding no buffer while waiting. Cancel-safe.
+    pub async fn wait_input(&mut self) {
+        if self.input.buffered() > 0 || self.read_closed {
+            return;
+        }
+        let got = poll_fn(|cx| self.input.poll_fill(&mut self.stream, cx)).await;
+        if !matches!(got, Ok(n) if n > 0) {
+            self.read_closed = true;
+        }
+    }
+
+    /// Bytes are buffered, or the stream has ended: a read will not wait.
+    pub fn has_input(&self) -> bool {
+        self.input.buffered() > 0 || self.read_closed
     }
 
     /// A whole frame is already buffered.
     pub fn has_frame(&self) -> bool {
-        self.reader.has_frame()
+        self.input.has_frame()
     }
 
     /// An idle connection has nothing to say: buffered bytes, an end of stream or an error
     /// (the server shut down, or sent a FATAL) mean it must not be reused.
     pub fn is_healthy(&mut self) -> bool {
-        if self.reader.buffered() > 0 || self.read_closed {
+        if self.input.buffered() > 0 || self.read_closed {
             return false;
         }
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let fill = std::pin::pin!(self.reader.fill());
-        fill.poll(&mut cx).is_pending()
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        self.input.poll_fill(&mut self.stream, &mut cx).is_pending()
     }
 
     pub fn queue(&mut self, bytes: &[u8]) {
+        if self.out.capacity() == 0 {
+            // A reply is several small frames: room for them at once, not a regrowth each.
+            self.out.reserve(bytes.len().max(FIRST_OUT));
+        }
         self.out.extend_from_slice(bytes);
     }
 
@@ -85,25 +107,37 @@ impl<S: AsyncRead + AsyncWrite> FramedConn<S> {
     /// Write everything queued. While the peer is slow to read, keep reading what it sends
     /// (up to a bound) so it is never stuck writing to us.
     pub async fn flush(&mut self) -> std::io::Result<()> {
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while !self.out.is_empty() {
-            let can_read = !self.read_closed && self.reader.buffered() < READ_AHEAD_LIMIT;
-            tokio::select! {
-                biased;
-                n = self.writer.write(&self.out) => {
-                    let n = n?;
-                    if n == 0 {
-                        return Err(std::io::ErrorKind::WriteZero.into());
-                    }
-                    let _ = self.out.split_to(n);
+            match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()))
                 }
-                r = self.reader.fill(), if can_read => {
-                    if !matches!(r, Ok(n) if n > 0) {
-                        self.read_closed = true;
+                Poll::Ready(Ok(n)) => self.out.advance(n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    if self.read_closed || self.input.buffered() >= READ_AHEAD_LIMIT {
+                        return Poll::Pending;
+                    }
+                    match self.input.poll_fill(&mut self.stream, cx) {
+                        Poll::Ready(Ok(n)) if n > 0 => {}
+                        Poll::Ready(_) => self.read_closed = true,
+                        Poll::Pending => return Poll::Pending,
                     }
                 }
             }
         }
-        self.writer.flush().await
+        // Everything is out: give the buffer back (the next message gets one its size).
+        self.out = BytesMut::new();
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    /// Bytes of buffer memory held (read and write): 0 for a connection at rest.
+    pub fn held(&self) -> usize {
+        self.input.held() + self.out.capacity()
     }
 
     pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -114,6 +148,113 @@ impl<S: AsyncRead + AsyncWrite> FramedConn<S> {
     /// Close the write side (TLS close_notify where there is TLS).
     pub async fn shutdown(&mut self) {
         let _ = self.flush().await;
-        let _ = self.writer.shutdown().await;
+        let _ = poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Waker;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn frame(tag: u8, body_len: usize) -> Vec<u8> {
+        let mut f = vec![tag];
+        f.extend_from_slice(&((body_len + 4) as u32).to_be_bytes());
+        f.extend((0..body_len).map(|i| (i % 251) as u8));
+        f
+    }
+
+    #[tokio::test]
+    async fn holds_no_buffer_at_rest() {
+        let (a, mut peer) = tokio::io::duplex(1 << 20);
+        let mut conn = FramedConn::new(a, 1 << 20);
+        assert_eq!(conn.held(), 0);
+        let mut sent = frame(b'Q', 2);
+        sent.extend(frame(b'S', 0));
+        peer.write_all(&sent).await.unwrap();
+        assert_eq!(
+            conn.read_frame().await.unwrap().unwrap().raw()[..],
+            sent[..7]
+        );
+        assert_eq!(conn.read_frame().await.unwrap().unwrap().tag(), b'S');
+        // Nothing more to read: the wait holds no buffer.
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(pin!(conn.read_frame()).poll(&mut cx).is_pending());
+        assert_eq!(conn.held(), 0);
+        conn.send(&frame(b'Z', 1)).await.unwrap();
+        assert_eq!(conn.held(), 0, "a flushed write buffer is given back");
+        let mut got = [0u8; 6];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got[..], frame(b'Z', 1)[..]);
+    }
+
+    #[tokio::test]
+    async fn frames_across_reads_and_larger_than_one_read() {
+        let (a, mut peer) = tokio::io::duplex(1 << 20);
+        let mut conn = FramedConn::new(a, 1 << 20);
+        let big = frame(b'd', 100_000);
+        let mut cx = Context::from_waker(Waker::noop());
+        // Half a header, then the rest: the partial frame stays buffered across waits.
+        peer.write_all(&big[..3]).await.unwrap();
+        assert!(pin!(conn.read_frame()).poll(&mut cx).is_pending());
+        assert!(conn.held() >= 3);
+        peer.write_all(&big[3..50_000]).await.unwrap();
+        assert!(pin!(conn.read_frame()).poll(&mut cx).is_pending());
+        peer.write_all(&big[50_000..]).await.unwrap();
+        peer.write_all(&frame(b'c', 0)).await.unwrap();
+        let f = conn.read_frame().await.unwrap().unwrap();
+        assert_eq!(f.raw()[..], big[..]);
+        assert_eq!(conn.read_frame().await.unwrap().unwrap().tag(), b'c');
+        drop(peer);
+        assert!(conn.read_frame().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn truncated_and_oversized_frames_are_errors() {
+        let (a, mut peer) = tokio::io::duplex(1 << 20);
+        let mut conn = FramedConn::new(a, 100);
+        peer.write_all(&frame(b'Q', 200)[..5]).await.unwrap();
+        assert!(matches!(
+            conn.read_frame().await,
+            Err(FrameError::TooLarge { .. })
+        ));
+        let (a, mut peer) = tokio::io::duplex(1 << 20);
+        let mut conn = FramedConn::new(a, 100);
+        peer.write_all(&frame(b'Q', 20)[..10]).await.unwrap();
+        drop(peer);
+        assert!(matches!(
+            conn.read_frame().await,
+            Err(FrameError::Truncated)
+        ));
+    }
+
+    /// Both sides write more than the pipe holds before reading: the flush must read while
+    /// it waits, or neither side ever finishes.
+    #[tokio::test]
+    async fn flush_reads_while_the_peer_is_full() {
+        let (a, mut peer) = tokio::io::duplex(4096);
+        let mut conn = FramedConn::new(a, 1 << 20);
+        let theirs: Vec<u8> = (0..50).flat_map(|_| frame(b'd', 2000)).collect();
+        let expected = theirs.clone();
+        let peer_task = tokio::spawn(async move {
+            peer.write_all(&theirs).await.unwrap();
+            let mut got = vec![0u8; 200_000];
+            peer.read_exact(&mut got).await.unwrap();
+            got
+        });
+        conn.queue(&vec![7u8; 200_000]);
+        tokio::time::timeout(std::time::Duration::from_secs(10), conn.flush())
+            .await
+            .expect("flush deadlocked")
+            .unwrap();
+        let mut read = Vec::new();
+        for _ in 0..50 {
+            read.extend_from_slice(conn.read_frame().await.unwrap().unwrap().raw());
+        }
+        assert_eq!(read, expected);
+        assert!(peer_task.await.unwrap().iter().all(|b| *b == 7));
     }
 }

@@ -1,8 +1,10 @@
 //! One protocol message as raw bytes (`Frame`), and a cancel-safe reader that checks each
 //! declared length against a limit before buffering it.
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncRead;
+
+use super::input::Input;
 
 /// The largest message a client may send (a big COPY row or query text fits; an absurd length
 /// prefix does not get a buffer).
@@ -50,29 +52,19 @@ impl Frame {
     }
 }
 
-/// Reads frames from a stream into one growing buffer. `next_frame` is cancel-safe: bytes read
-/// before a cancellation stay in the buffer for the next call.
+/// Reads frames from a stream (the startup phase, before a [`super::FramedConn`] takes over).
+/// `next_frame` is cancel-safe: bytes read before a cancellation stay buffered for the next
+/// call.
 pub struct FrameReader<R> {
     inner: R,
-    buf: BytesMut,
-    max_len: usize,
+    input: Input,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R, max_len: usize) -> Self {
         FrameReader {
             inner,
-            buf: BytesMut::with_capacity(16 * 1024),
-            max_len,
-        }
-    }
-
-    /// Continue reading a stream some of whose bytes were already read (into `buf`).
-    pub fn with_buffer(inner: R, buf: BytesMut, max_len: usize) -> Self {
-        FrameReader {
-            inner,
-            buf,
-            max_len,
+            input: Input::new(max_len),
         }
     }
 
@@ -80,104 +72,19 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         &mut self.inner
     }
 
-    pub fn set_max_len(&mut self, max_len: usize) {
-        self.max_len = max_len;
-    }
-
-    /// A frame is fully buffered and can be had without waiting.
-    pub fn has_frame(&self) -> bool {
-        matches!(self.peek_len(), Ok(Some(n)) if self.buf.len() >= n)
-    }
-
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Total length (type byte included) of the frame at the head of the buffer, once its
-    /// header is in.
-    fn peek_len(&self) -> Result<Option<usize>, FrameError> {
-        if self.buf.len() < 5 {
-            return Ok(None);
-        }
-        let len = i32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
-        if len < 4 {
-            return Err(FrameError::BadLength(len.into()));
-        }
-        let len = len as usize;
-        if len > self.max_len {
-            return Err(FrameError::TooLarge {
-                len,
-                limit: self.max_len,
-            });
-        }
-        Ok(Some(len + 1))
-    }
-
     /// The next frame; `Ok(None)` on a clean end of stream between frames.
     pub async fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
-        loop {
-            if let Some(total) = self.peek_len()? {
-                if self.buf.len() >= total {
-                    let raw = self.buf.split_to(total).freeze();
-                    return Ok(Some(Frame { raw }));
-                }
-                // Grow towards the declared size in steps, so a lying prefix costs nothing.
-                let missing = total - self.buf.len();
-                self.buf.reserve(missing.min(1024 * 1024));
-            } else if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(16 * 1024);
-            }
-            if self.fill().await? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(FrameError::Truncated)
-                };
-            }
-        }
+        std::future::poll_fn(|cx| self.input.poll_frame(&mut self.inner, cx)).await
     }
 
-    /// Read whatever is available into the buffer; 0 at end of stream. Cancel-safe.
-    pub async fn fill(&mut self) -> Result<usize, FrameError> {
-        if self.buf.capacity() == self.buf.len() {
-            self.buf.reserve(16 * 1024);
-        }
-        Ok(self.inner.read_buf(&mut self.buf).await?)
-    }
-
-    /// The untyped startup-phase packet (length, then body): the startup message, SSLRequest,
-    /// GSSENCRequest or CancelRequest. Returns the body after the length.
+    /// The untyped startup-phase packet (see [`Input::poll_untyped`]).
     pub async fn next_untyped(&mut self) -> Result<Option<Bytes>, FrameError> {
-        loop {
-            if self.buf.len() >= 4 {
-                let len = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-                if !(8..=MAX_STARTUP_FRAME as i32).contains(&len) {
-                    return Err(FrameError::BadLength(len.into()));
-                }
-                let len = len as usize;
-                if self.buf.len() >= len {
-                    let mut packet = self.buf.split_to(len);
-                    packet.advance(4);
-                    return Ok(Some(packet.freeze()));
-                }
-            }
-            if self.fill().await? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(FrameError::Truncated)
-                };
-            }
-        }
+        std::future::poll_fn(|cx| self.input.poll_untyped(&mut self.inner, cx)).await
     }
 
     /// Bytes already read past the last frame (for handing a stream to TLS: must be empty).
     pub fn into_parts(self) -> (R, BytesMut) {
-        (self.inner, self.buf)
-    }
-
-    pub fn get_ref(&self) -> &R {
-        &self.inner
+        (self.inner, self.input.into_buffer())
     }
 }
 

@@ -4,13 +4,47 @@
 
 use super::*;
 
+/// Where the active relay loop left off.
+enum Phase {
+    /// Nothing held, owed or timed: the session can wait for its client in a small state.
+    Rest,
+    Stop,
+}
+
 impl Session {
+    /// Relay until the client leaves. At rest (transaction pooling between transactions) the
+    /// session waits for its client's next bytes holding no buffer and only this small
+    /// future; the loop that serves a transaction, whose state is large, lives in a box while
+    /// there is work and is dropped when the session comes to rest again.
     pub(super) async fn relay(&mut self) -> Result<(), PgError> {
+        loop {
+            if self.at_rest() {
+                self.client.wait_input().await;
+            }
+            match Box::pin(self.relay_active()).await? {
+                Phase::Rest => continue,
+                Phase::Stop => return Ok(()),
+            }
+        }
+    }
+
+    /// No server held, nothing to send, no timer running, nothing read and unhandled.
+    fn at_rest(&mut self) -> bool {
+        self.server.is_none()
+            && self.client.queued() == 0
+            && !self.client.has_input()
+            && !self.guard_blocks_client()
+            && !self.replies.owes()
+            && self.idle_in_transaction_deadline().is_none()
+    }
+
+    async fn relay_active(&mut self) -> Result<Phase, PgError> {
         // One timer for the statement backstop, moved only when its deadline changes (once a
         // statement, not once a message).
         let backstop = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(backstop);
         let mut armed_for = None;
+        let woke_at = Instant::now();
         loop {
             let server_has_frame = self
                 .server
@@ -31,8 +65,17 @@ impl Session {
                     }
                 }
             }
+            if self.at_rest() {
+                return Ok(Phase::Rest);
+            }
             let idle_deadline = self.idle_in_transaction_deadline();
-            let statement_deadline = self.statement_deadline(Instant::now());
+            // The clock is read only while the server owes a reply (otherwise `now` is unused).
+            let now = if self.replies.owes() {
+                Instant::now()
+            } else {
+                woke_at
+            };
+            let statement_deadline = self.statement_deadline(now);
             if let Some(d) = statement_deadline.filter(|d| armed_for != Some(*d)) {
                 backstop.as_mut().reset(d);
                 armed_for = Some(d);
@@ -64,7 +107,7 @@ impl Session {
                 }
             };
             if let Flow::Stop = flow {
-                return Ok(());
+                return Ok(Phase::Stop);
             }
         }
     }
