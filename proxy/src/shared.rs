@@ -39,7 +39,8 @@ impl Snapshot {
 type LoadedCatalog = Option<(String, Arc<Catalog>)>;
 
 pub struct Shared {
-    current: RwLock<Arc<Snapshot>>,
+    /// Read on every statement: lock-free (`arc-swap`), swapped whole on reload.
+    current: arc_swap::ArcSwap<Snapshot>,
     pub pools: PoolRegistry,
     pub cancels: Arc<CancelRegistry>,
     pub audit: AuditSink,
@@ -63,7 +64,7 @@ impl Shared {
         let clients = Arc::new(ClientRegistry::new());
         let peer_id = config.peers.as_ref().map_or(0, |p| p.self_id);
         Arc::new(Shared {
-            current: RwLock::new(Snapshot::new(config)),
+            current: arc_swap::ArcSwap::new(Snapshot::new(config)),
             pools: PoolRegistry::new(metrics.clone()),
             cancels: Arc::new(CancelRegistry::new(peer_id, metrics.clone())),
             audit: audit.with_stats(metrics.clone(), clients.clone()),
@@ -79,10 +80,7 @@ impl Shared {
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current
-            .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.current.load_full()
     }
 
     /// Swap in a new config (SIGHUP). Sessions pick it up at their next statement; the
@@ -94,10 +92,7 @@ impl Shared {
     }
 
     fn install(&self, snap: Arc<Snapshot>) {
-        match self.current.write() {
-            Ok(mut g) => *g = snap,
-            Err(p) => *p.into_inner() = snap,
-        }
+        self.current.store(snap);
     }
 
     fn current_catalog(&self) -> Option<Arc<Catalog>> {

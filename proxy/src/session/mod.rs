@@ -245,7 +245,7 @@ impl Session {
     /// Finish the startup (parameters, cancel key, ReadyForQuery) and run until the client
     /// leaves.
     pub async fn run(mut self) {
-        if let Err(e) = self.greet().await {
+        if let Err(e) = Box::pin(self.greet()).await {
             let mut out = BytesMut::new();
             backend::error_response(
                 &PgError {
@@ -265,7 +265,7 @@ impl Session {
             backend::error_response(&e, &mut out);
             let _ = self.client.send(&out).await;
         }
-        self.finish().await;
+        Box::pin(self.finish()).await;
     }
 
     /// AuthenticationOk, the server's parameters, our cancel key, ReadyForQuery. Checking a
