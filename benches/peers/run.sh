@@ -71,22 +71,23 @@ for s in $SUITES; do
     # pgward's own errors (messages start "pgward:") in everything the suite logged
     grep -rhoE 'pgward: [^"]{0,160}' "$R" --include='*.log' --include='*.xml' --include='*.diffs' --include='*.out' 2>/dev/null \
       | sed -E 's/[0-9]{3,}/N/g' | sort | uniq -c | sort -rn > "$R/pgward-errors.txt"
-    # pgward's refusals and failed statements during this run, from its audit log (literals
-    # are already replaced there): count, decision, rule, sqlstate, statement
+    # pgward's refusals during this run, from its audit log (literals already replaced there)
     if [ -n "$audit" ] && [ -f "$audit" ]; then
-      tail -n +"$((a0 + 1))" "$audit" | python3 -c '
-import collections, json, sys
-c = collections.Counter()
-for line in sys.stdin:
-    try: r = json.loads(line)
-    except ValueError: continue
-    if r.get("decision") == "denied" or r.get("sqlstate"):
-        c[(r.get("decision"), r.get("rule", "-"), r.get("sqlstate", "-"), r.get("statement", "")[:140])] += 1
-for (d, rule, st, sql), n in c.most_common():
-    print(f"{n:6} {d:8} {rule:28} {st:6} {sql}")' > "$R/audit-failures.txt"
+      tail -n +"$((a0 + 1))" "$audit" | python3 "$D/audit_denials.py" > "$R/audit-denials.txt"
     fi
     n=$(awk '{s+=$1} END{print s+0}' "$R/pgward-errors.txt")
     echo "$t | $s | $line | $(( $(date +%s) - t0 ))s | pgward: lines $n | $R" | tee -a "$OUT"
+    if [ "$s" = pg-regress ] && [ "${t%%-*}" = pgward ] && [ -z "${NO_SETUP_VARIANT:-}" ]; then
+      # pgward refuses test_setup's server-side COPY, which empties the tables ~80 later
+      # tests read: also run the schedule with test_setup loaded straight into PostgreSQL
+      R=$PEERS_DIR/results/$s-setup-direct-$t-$STAMP; mkdir -p "$R"
+      a0=0; [ -n "$audit" ] && [ -f "$audit" ] && a0=$(wc -l < "$audit")
+      t0=$(date +%s)
+      SETUP_PORT=55432 RESULTS="$R" timeout "${SUITE_TIMEOUT:-2700}" bash "$D/$s.sh" 127.0.0.1 "$port" "$U" "$PW" "$db" >"$R/suite.out" 2>&1
+      line=$(tail -1 "$R/suite.out")
+      [ -n "$audit" ] && [ -f "$audit" ] && tail -n +"$((a0 + 1))" "$audit" | python3 "$D/audit_denials.py" > "$R/audit-denials.txt"
+      echo "$t | $s (test_setup direct) | $line | $(( $(date +%s) - t0 ))s | | $R" | tee -a "$OUT"
+    fi
   done
 done
 echo
