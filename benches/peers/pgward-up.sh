@@ -97,7 +97,9 @@ start() { # label mode port pool
   fi
   write_config "$2" "$3" "$4" "$cfg" "$1"
   "$BIN" check --config "$cfg" > "$W/$1.check.log" 2>&1 || { cat "$W/$1.check.log" >&2; exit 4; }
-  PGWARD_LOG=${PGWARD_LOG:-info} nohup "$BIN" run --config "$cfg" >"$W/$1.log" 2>&1 &
+  # append: the log of an instance that died must survive its restart
+  echo "=== pgward-up.sh $(date -u +%FT%TZ): starting $BIN" >>"$W/$1.log"
+  PGWARD_LOG=${PGWARD_LOG:-info} nohup "$BIN" run --config "$cfg" >>"$W/$1.log" 2>&1 &
   echo $! > "$W/$1.pid"
   for _ in $(seq 50); do
     PGPASSWORD=$PW psql -X -At "host=127.0.0.1 port=$3 user=postgres dbname=postgres sslmode=disable" -c 'select 1' >/dev/null 2>&1 && break

@@ -76,6 +76,13 @@ for s in $SUITES; do
     t0=$(date +%s)
     env "${extra[@]}" RESULTS="$R" timeout "${SUITE_TIMEOUT:-2700}" bash "$D/$s.sh" 127.0.0.1 "$port" "$U" "$PW" "$db" >"$R/suite.out" 2>&1
     line=$(tail -1 "$R/suite.out")
+    # an instance that died during the run is reported (and restarted for the next run)
+    died=""
+    case $t in pgward-session) pidf=$PEERS_DIR/pgward/session.pid;; pgward-tx) pidf=$PEERS_DIR/pgward/tx.pid;; *) pidf="";; esac
+    if [ -n "$pidf" ] && ! kill -0 "$(cat "$pidf" 2>/dev/null)" 2>/dev/null; then
+      died=" | PGWARD $t DIED during this run (see $PEERS_DIR/pgward/*.log)"
+      bash "$D/pgward-down.sh"; bash "$D/pgward-up.sh" >/dev/null || echo "pgward restart failed" >&2
+    fi
     # pgward's own errors (messages start "pgward:") in everything the suite logged
     grep -rhoE 'pgward: [^"]{0,160}' "$R" --include='*.log' --include='*.xml' --include='*.diffs' --include='*.out' 2>/dev/null \
       | sed -E 's/[0-9]{3,}/N/g' | sort | uniq -c | sort -rn > "$R/pgward-errors.txt"
@@ -84,7 +91,7 @@ for s in $SUITES; do
       tail -n +"$((a0 + 1))" "$audit" | python3 "$D/audit_denials.py" > "$R/audit-denials.txt"
     fi
     n=$(awk '{s+=$1} END{print s+0}' "$R/pgward-errors.txt")
-    echo "$t | $s | $line | $(( $(date +%s) - t0 ))s | pgward: lines $n | $R" | tee -a "$OUT"
+    echo "$t | $s | $line | $(( $(date +%s) - t0 ))s | pgward: lines $n | $R$died" | tee -a "$OUT"
     if [ "$s" = pg-regress ] && [ "${t%%-*}" = pgward ] && [ -z "${NO_SETUP_VARIANT:-}" ]; then
       # pgward refuses test_setup's server-side COPY, which empties the tables ~80 later
       # tests read: also run the schedule with test_setup loaded straight into PostgreSQL
