@@ -39,6 +39,14 @@ port_of() {
 db_for() { case $1 in pg-regress) echo regression;; psycopg) echo psycopg_test;; node-postgres) echo pg_test;; *) echo postgres;; esac; }
 up() { PGPASSWORD=$PW psql -X -At "host=127.0.0.1 port=$1 user=$U dbname=postgres sslmode=disable" -c 'select 1' >/dev/null 2>&1; }
 
+# leftovers a refused DROP DATABASE (parser_disagreement) left in the lab, cleaned straight
+# on the server so that the next run starts as the suites' expected output assumes
+preclean() {
+  PGPASSWORD=$PW psql -X -q "host=127.0.0.1 port=55432 user=$U dbname=postgres sslmode=disable" \
+    -c "DROP DATABASE IF EXISTS regression_utf8 WITH (FORCE)" -c "DROP DATABASE IF EXISTS regression_tbd WITH (FORCE)" \
+    -c "DROP DATABASE IF EXISTS testdb WITH (FORCE)" -c "DROP DATABASE IF EXISTS asyncpg_intro_test WITH (FORCE)" >/dev/null 2>&1
+}
+
 for t in "${TARGETS[@]}"; do port_of "$t" >/dev/null || exit 2; done
 up 55432 || bash "$D/lab-up.sh" || { echo "lab-up.sh failed" >&2; exit 3; }
 if printf '%s\n' "${TARGETS[@]}" | grep -q '^pgward'; then
@@ -58,10 +66,7 @@ for s in $SUITES; do
     # the suites' databases (pg-regress re-creates its own)
     PGPASSWORD=$PW psql -X -q "host=127.0.0.1 port=$port user=$U dbname=postgres sslmode=disable" \
       -c "CREATE DATABASE psycopg_test TEMPLATE template0" -c "CREATE DATABASE pg_test TEMPLATE template0" >/dev/null 2>&1
-    # leftovers a refused DROP DATABASE (parser_disagreement) left in the lab, cleaned
-    # straight on the server so that the next run starts as PostgreSQL's expected output assumes
-    PGPASSWORD=$PW psql -X -q "host=127.0.0.1 port=55432 user=$U dbname=postgres sslmode=disable" \
-      -c "DROP DATABASE IF EXISTS regression_utf8 WITH (FORCE)" -c "DROP DATABASE IF EXISTS regression_tbd WITH (FORCE)" >/dev/null 2>&1
+    preclean
     extra=()
     # PgBouncer refuses pg_regress's "options" startup parameter; pgward accepts it
     [ "$s" = pg-regress ] && [ "${t%%-*}" = pgbouncer ] && extra=(NO_PGOPTIONS=1)
@@ -97,6 +102,7 @@ for s in $SUITES; do
       # tests read: also run the schedule with test_setup loaded straight into PostgreSQL
       R=$PEERS_DIR/results/$s-setup-direct-$t-$STAMP; mkdir -p "$R"
       a0=0; [ -n "$audit" ] && [ -f "$audit" ] && a0=$(wc -l < "$audit")
+      preclean
       t0=$(date +%s)
       env "${extra[@]}" SETUP_PORT=55432 RESULTS="$R" timeout "${SUITE_TIMEOUT:-2700}" bash "$D/$s.sh" 127.0.0.1 "$port" "$U" "$PW" "$db" >"$R/suite.out" 2>&1
       line=$(tail -1 "$R/suite.out")
