@@ -45,6 +45,10 @@ preclean() {
   PGPASSWORD=$PW psql -X -q "host=127.0.0.1 port=55432 user=$U dbname=postgres sslmode=disable" \
     -c "DROP DATABASE IF EXISTS regression_utf8 WITH (FORCE)" -c "DROP DATABASE IF EXISTS regression_tbd WITH (FORCE)" \
     -c "DROP DATABASE IF EXISTS testdb WITH (FORCE)" -c "DROP DATABASE IF EXISTS asyncpg_intro_test WITH (FORCE)" >/dev/null 2>&1
+  # tables and types a test could not drop (its connection was closed under it) would fail
+  # the next run's CREATE: the lab's database "postgres" starts each run with an empty public
+  PGPASSWORD=$PW psql -X -q "host=127.0.0.1 port=55432 user=$U dbname=postgres sslmode=disable" \
+    -c "DROP SCHEMA IF EXISTS public CASCADE" -c "CREATE SCHEMA public" -c "GRANT ALL ON SCHEMA public TO PUBLIC" >/dev/null 2>&1
 }
 
 for t in "${TARGETS[@]}"; do port_of "$t" >/dev/null || exit 2; done
