@@ -53,6 +53,15 @@ preclean() {
 
 for t in "${TARGETS[@]}"; do port_of "$t" >/dev/null || exit 2; done
 up 55432 || bash "$D/lab-up.sh" || { echo "lab-up.sh failed" >&2; exit 3; }
+# a PgBouncer that died (1.18's session process did, during rust-postgres' cancel tests)
+for mode in session transaction; do
+  p=56432; [ $mode = transaction ] && p=57432
+  ini=$PEERS_DIR/lab/bouncer/pgb-$mode.ini
+  if [ -f "$ini" ] && ! up $p; then
+    echo "PgBouncer $mode is not answering on :$p; starting it again" >&2
+    runuser -u postgres -- pgbouncer -d "$ini" || echo "could not start PgBouncer $mode" >&2
+  fi
+done
 if printf '%s\n' "${TARGETS[@]}" | grep -q '^pgward'; then
   if [ "${KEEP_PGWARD:-}" ] && up 6432 && up 6433; then :; else
     bash "$D/pgward-down.sh"; bash "$D/pgward-up.sh" || exit 3
