@@ -593,3 +593,27 @@ async fn a_terminated_backend_reaches_the_client_as_postgresql_said_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_returns_to_the_clients_startup_value() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txreset");
+    for mode in ["session", "transaction"] {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .pool_size(2)
+            .start();
+        let mut config = pg_config(&proxy, CAROL.0, &db);
+        config.options("-c DateStyle=German -c work_mem=6MB");
+        let c = connect_with(config).await.unwrap();
+        let started = simple_value(&c, "SHOW DateStyle").await;
+        assert!(started.starts_with("German"), "{mode}: {started}");
+        c.simple_query("SET DateStyle = 'ISO, YMD'").await.unwrap();
+        c.simple_query("SET work_mem = '9MB'").await.unwrap();
+        c.simple_query("RESET DateStyle").await.unwrap();
+        assert_eq!(simple_value(&c, "SHOW DateStyle").await, started, "{mode}");
+        c.simple_query("RESET ALL").await.unwrap();
+        assert_eq!(simple_value(&c, "SHOW work_mem").await, "6MB", "{mode}");
+        assert_eq!(simple_value(&c, "SHOW DateStyle").await, started, "{mode}");
+    }
+}

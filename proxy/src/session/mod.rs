@@ -102,6 +102,8 @@ pub struct Session {
     replies: ReplyQueue,
     /// Session parameters the client asked for, by lower-cased name: (name, value).
     desired: Vec<(String, String)>,
+    /// Those it started with (startup packet and `options`): what RESET returns to.
+    startup_settings: Vec<(String, String)>,
     search_path: Vec<String>,
     /// Statements and portals as the server has them, each with its decision.
     prepared: Prepared,
@@ -223,6 +225,7 @@ impl Session {
             unsynced: false,
             skipping: false,
             replies: ReplyQueue::default(),
+            startup_settings: desired.clone(),
             desired,
             search_path,
             prepared: Prepared::default(),

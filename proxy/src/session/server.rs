@@ -78,12 +78,14 @@ impl Session {
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
                 self.timers.touch(Instant::now());
-                if self.mode == PoolMode::Transaction
-                    && self.pending == 0
-                    && !self.replies.owes()
-                    && !self.unsynced
-                    && status == b'I'
-                {
+                let idle = self.pending == 0 && !self.replies.owes() && !self.unsynced;
+                if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
+                    // Settings changed: what RESET returned to PostgreSQL's defaults goes back
+                    // to the client's startup values.
+                    self.client.flush().await.map_err(super::io_lost)?;
+                    self.settle_unit().await;
+                }
+                if self.mode == PoolMode::Transaction && idle && status == b'I' {
                     // Send the client its answer before the housekeeping of giving back.
                     self.client.flush().await.map_err(super::io_lost)?;
                     if !self.settle_unit().await {

@@ -206,10 +206,41 @@ impl Session {
         if unit.settings {
             self.read_back_settings().await;
         }
-        if unit.may_pin || self.pinned.is_some() {
+        if self.mode == PoolMode::Transaction && (unit.may_pin || self.pinned.is_some()) {
             self.check_pin().await;
         }
         self.pinned.is_some()
+    }
+
+    /// A client that keeps its server (session mode, or pinned) after RESET of a setting it
+    /// started with: PostgreSQL's RESET returns to the startup value, which pgward applied
+    /// with `set_config`, so it is applied again and the client told.
+    async fn restore_startup_values(&mut self) {
+        if self.mode == PoolMode::Transaction && self.pinned.is_none() {
+            return; // the next checkout syncs whatever server the client gets
+        }
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        let Some(sql) = s.server.settings.sync_sql(&self.desired) else {
+            return;
+        };
+        let before = s.server.params.clone();
+        match s.server.run_internal(&sql).await {
+            Ok(_) => {
+                s.server.settings.synced(&self.desired);
+                let mut out = BytesMut::new();
+                for (k, v) in &s.server.params {
+                    if before.get(k) != Some(v) {
+                        backend::parameter_status(k, v, &mut out);
+                    }
+                }
+                self.client.queue(&out);
+            }
+            Err(e) => {
+                tracing::warn!(session = self.id, error = %e, "could not restore startup settings");
+            }
+        }
     }
 
     async fn read_back_settings(&mut self) {
@@ -226,10 +257,11 @@ impl Session {
                     })
                     .collect();
                 s.server.settings.values = session.iter().cloned().collect();
-                self.desired = merged_settings(&self.info.params, &session);
+                self.desired = merged_settings(&self.startup_settings, &session);
                 if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
                     self.application_name = Arc::from(v.as_str());
                 }
+                self.restore_startup_values().await;
             }
             Err(e) => {
                 // Unknown state: the server is reset before anyone else gets it.
