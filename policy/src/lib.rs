@@ -28,6 +28,7 @@ mod normalize;
 mod parse;
 mod pg_facts;
 mod pg_judge;
+mod pg_tree;
 mod reach;
 mod rules;
 mod settings;
