@@ -50,9 +50,17 @@ use std::sync::Arc;
 
 use cache::DecisionCache;
 
-/// Texts longer than this are analyzed on a thread of their own with [`ANALYSIS_STACK_BYTES`].
-const BIG_STACK_ABOVE_BYTES: usize = 32 * 1024;
-/// Stack of that thread (reserved address space; only touched pages are committed).
+/// Texts up to this size are analyzed on the caller's stack (on a fresh stack of
+/// [`ANALYSIS_STACK_BYTES`] when less than [`INLINE_RED_ZONE`] of it is left); every other text
+/// on a thread with that stack. The tree decoder has no depth limit (prost's
+/// `no-recursion-limit`: its default of 100 refused SQL PostgreSQL runs), and decoding, walking
+/// and dropping a tree recurse once per level: a level takes at least 2 bytes of text
+/// (`1+1+...`) and up to ~20 KiB of stack in a debug build, so this text nests at most 32
+/// levels. libpg_query sizes its own stack check (at most 2 MiB of C stack, as PostgreSQL) from
+/// the thread's real stack, which is why longer texts get a thread rather than a stack segment.
+const INLINE_MAX_BYTES: usize = 64;
+const INLINE_RED_ZONE: usize = 1 << 20;
+/// Stack of the analysis thread (reserved address space; only touched pages are committed).
 const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
@@ -151,42 +159,49 @@ impl Engine {
         self.judge(sql, facts, norm.text).0
     }
 
-    /// The decision and whether it may be cached. Long texts are judged on a thread with a
-    /// known large stack: every walk is depth-bounded, this is the second belt.
+    /// The decision and whether it may be cached. Every walk is iterative or depth-bounded
+    /// except the tree decoder's: the stack it runs on is sized for the deepest tree
+    /// PostgreSQL's parser accepts. A panic in the analysis refuses the text, never crashes.
     fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
-        if sql.len() <= BIG_STACK_ABOVE_BYTES {
-            return self.judge_here(sql, facts, normalized);
-        }
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new()
-                .name("pgward-judge".into())
-                .stack_size(ANALYSIS_STACK_BYTES)
-                .spawn_scoped(scope, || self.judge_here(sql, facts, normalized.clone()));
-            match worker.map(|h| h.join()) {
-                Ok(Ok(judged)) => judged,
-                // No thread could be started, or the analysis panicked: refuse, never crash.
-                _ => {
-                    let fingerprint = normalize::fingerprint(&normalized);
-                    let decision = Decision {
-                        verdict: Verdict::Deny(syntax::too_deep()),
-                        fingerprint,
-                        normalized: Arc::from(normalized.as_str()),
-                        statements: vec![],
-                        mask: None,
-                    };
-                    (decision, false)
-                }
+        let run = || self.judge_here(sql, facts, &normalized);
+        let judged = if sql.len() <= INLINE_MAX_BYTES {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                stacker::maybe_grow(INLINE_RED_ZONE, ANALYSIS_STACK_BYTES, run)
+            }))
+            .ok()
+        } else {
+            std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("pgward-judge".into())
+                    .stack_size(ANALYSIS_STACK_BYTES)
+                    .spawn_scoped(scope, run)
+                    .ok()
+                    .and_then(|worker| worker.join().ok())
+            })
+        };
+        match judged {
+            Some(judged) => judged,
+            // No thread could be started, or the analysis panicked: refuse, never crash.
+            None => {
+                let decision = Decision {
+                    verdict: Verdict::Deny(syntax::too_deep()),
+                    fingerprint: normalize::fingerprint(&normalized),
+                    normalized: Arc::from(normalized.as_str()),
+                    statements: vec![],
+                    mask: None,
+                };
+                (decision, false)
             }
-        })
+        }
     }
 
     fn judge_here(
         &self,
         sql: &str,
         facts: &SessionFacts<'_>,
-        normalized: String,
+        normalized: &str,
     ) -> (Decision, bool) {
-        let fingerprint = normalize::fingerprint(&normalized);
+        let fingerprint = normalize::fingerprint(normalized);
         let normalized: Arc<str> = Arc::from(normalized);
         let ctx = Ctx {
             role: facts.role,
