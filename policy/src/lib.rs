@@ -25,6 +25,7 @@ mod functions;
 mod ident;
 pub mod mask;
 mod normalize;
+mod operators;
 mod parse;
 mod pg_facts;
 mod pg_judge;

@@ -8,7 +8,8 @@
 //! own node for kinds judged from PostgreSQL's reading alone, each UPDATE/DELETE/MERGE for
 //! require_where) are turned into `serde_json` values.
 
-use pg_query::protobuf::{AExprKind, CoercionForm, Node, SubLinkType};
+use pg_query::protobuf::a_const::Val;
+use pg_query::protobuf::{AExpr, AExprKind, CoercionForm, Node, SubLinkType};
 use pg_query::{NodeEnum, NodeRef};
 use serde_json::Value;
 
@@ -23,8 +24,12 @@ pub struct PgFacts {
     /// Includes calls PostgreSQL builds from SQL syntax (`EXTRACT`, `TRIM`, ...), which are
     /// pg_catalog functions.
     pub functions: Vec<Vec<String>>,
-    /// Every operator name (`["="]`, `["public", "==="]` for `OPERATOR(public.===)`).
-    pub operators: Vec<Vec<String>>,
+    /// Every operator used: its name (`["="]`, `["public", "==="]` for
+    /// `OPERATOR(public.===)`) and what can be told of its operands' types.
+    pub operators: Vec<OperatorUse>,
+    /// A FROM item other than a plain relation (CTE, subquery, function, VALUES, ...):
+    /// columns may come from somewhere the catalog does not describe.
+    pub other_sources: bool,
     /// Every type named in the statement (casts, column definitions): name parts.
     pub types: Vec<Vec<String>>,
     /// Every relation named: (schema, name).
@@ -50,6 +55,92 @@ pub struct PgFacts {
     pub top: Value,
     /// Every UPDATE/DELETE/MERGE (top level and nested): node type and fields.
     pub writes: Vec<(&'static str, Value)>,
+}
+
+/// What can be told of an operator's operand from the text alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operand {
+    /// No operand: the left side of a prefix operator.
+    Absent,
+    /// An untyped literal (`'x'`, NULL): PostgreSQL gives it the other operand's type.
+    Literal,
+    /// A constant or a cast of this type: name parts as the grammar writes them
+    /// (`["pg_catalog", "int4"]` for `1` or `::int`, `["citext"]` for `::citext`).
+    Typed(Vec<String>),
+    /// A column reference: the column's name.
+    Column(String),
+    /// Anything else (expressions, parameters, subqueries, lists): unknown here.
+    Unknown,
+}
+
+/// One use of an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorUse {
+    pub name: Vec<String>,
+    pub left: Operand,
+    pub right: Operand,
+}
+
+fn typed(schema_type: [&str; 2]) -> Operand {
+    Operand::Typed(schema_type.iter().map(|s| (*s).to_string()).collect())
+}
+
+/// The operand `node` is, as far as its type goes.
+fn operand(node: Option<&Node>) -> Operand {
+    let Some(node) = node else {
+        return Operand::Absent;
+    };
+    match node.node.as_ref() {
+        Some(NodeEnum::AConst(c)) => match &c.val {
+            None => Operand::Literal,
+            Some(Val::Sval(_)) => Operand::Literal,
+            Some(Val::Ival(_)) => typed(["pg_catalog", "int4"]),
+            Some(Val::Boolval(_)) => typed(["pg_catalog", "bool"]),
+            // A large integer is int8 or numeric, a bit string bit or varbit.
+            Some(Val::Fval(_) | Val::Bsval(_)) => Operand::Unknown,
+        },
+        Some(NodeEnum::TypeCast(t)) => match &t.type_name {
+            // An array cast (`::int[]`) is of another type than its name says.
+            Some(tn) if tn.array_bounds.is_empty() => {
+                Operand::Typed(pg_tree::name_parts(&tn.names))
+            }
+            _ => Operand::Unknown,
+        },
+        Some(NodeEnum::ColumnRef(c)) => match c.fields.last().and_then(|f| f.node.as_ref()) {
+            Some(NodeEnum::String(s)) => Operand::Column(s.sval.clone()),
+            _ => Operand::Unknown,
+        },
+        _ => Operand::Unknown,
+    }
+}
+
+/// The operands of an `A_Expr` whose operator applies to them as written: plain operators,
+/// IS [NOT] DISTINCT FROM, NULLIF and LIKE; `IN (...)` compares with each listed value (known
+/// when all are alike); the rest (ANY/ALL arrays, BETWEEN, SIMILAR) are unknown here.
+fn operands(e: &AExpr) -> (Operand, Operand) {
+    use AExprKind as K;
+    let kind = AExprKind::try_from(e.kind).unwrap_or(K::Undefined);
+    let left = operand(e.lexpr.as_deref());
+    match kind {
+        K::AexprOp
+        | K::AexprDistinct
+        | K::AexprNotDistinct
+        | K::AexprNullif
+        | K::AexprLike
+        | K::AexprIlike => (left, operand(e.rexpr.as_deref())),
+        K::AexprIn => {
+            let items = match e.rexpr.as_deref().and_then(|r| r.node.as_ref()) {
+                Some(NodeEnum::List(l)) => l.items.iter().map(|i| operand(Some(i))).collect(),
+                _ => vec![],
+            };
+            let right = match items.split_first() {
+                Some((first, rest)) if rest.iter().all(|i| i == first) => first.clone(),
+                _ => Operand::Unknown,
+            };
+            (left, right)
+        }
+        _ => (Operand::Unknown, Operand::Unknown),
+    }
 }
 
 /// The text of a constant node (`AConst`, possibly under a cast): strings, numbers, booleans.
@@ -151,7 +242,7 @@ impl PgFacts {
                 self.relations.push((schema, r.relname.clone()));
             }
             NodeRef::AExpr(e) => {
-                self.operator(&e.name);
+                self.operator(&e.name, operands(e));
                 // BETWEEN (AEXPR_BETWEEN .. AEXPR_NOT_BETWEEN_SYM) is `>=`/`<=` (`<`/`>`
                 // when negated), looked up through search_path.
                 if (AExprKind::AexprBetween as i32..=AExprKind::AexprNotBetweenSym as i32)
@@ -163,13 +254,19 @@ impl PgFacts {
             // `CASE x WHEN v`: `x = v`.
             NodeRef::CaseExpr(c) if c.arg.is_some() => self.implied(&["="]),
             NodeRef::SubLink(s) => {
-                self.operator(&s.oper_name);
+                self.operator(&s.oper_name, (Operand::Unknown, Operand::Unknown));
                 // `x IN (SELECT ...)`: `=`.
                 if s.sub_link_type == SubLinkType::AnySublink as i32 && s.oper_name.is_empty() {
                     self.implied(&["="]);
                 }
             }
-            NodeRef::SortBy(s) => self.operator(&s.use_op),
+            NodeRef::SortBy(s) => self.operator(&s.use_op, (Operand::Unknown, Operand::Unknown)),
+            NodeRef::CommonTableExpr(_)
+            | NodeRef::RangeSubselect(_)
+            | NodeRef::RangeFunction(_)
+            | NodeRef::RangeTableFunc(_)
+            | NodeRef::JsonTable(_)
+            | NodeRef::RangeTableSample(_) => self.other_sources = true,
             // `JOIN ... USING (...)` and `NATURAL JOIN`: `=` per column.
             NodeRef::JoinExpr(j) if j.is_natural || !j.using_clause.is_empty() => {
                 self.implied(&["="])
@@ -203,14 +300,17 @@ impl PgFacts {
 
     /// Operators PostgreSQL looks up through search_path although the text names none.
     fn implied(&mut self, ops: &[&str]) {
-        self.operators
-            .extend(ops.iter().map(|op| vec![(*op).to_string()]));
+        self.operators.extend(ops.iter().map(|op| OperatorUse {
+            name: vec![(*op).to_string()],
+            left: Operand::Unknown,
+            right: Operand::Unknown,
+        }));
     }
 
-    fn operator(&mut self, name: &[Node]) {
+    fn operator(&mut self, name: &[Node], (left, right): (Operand, Operand)) {
         let name = pg_tree::name_parts(name);
         if !name.is_empty() {
-            self.operators.push(name);
+            self.operators.push(OperatorUse { name, left, right });
         }
     }
 }
@@ -256,7 +356,10 @@ mod tests {
     #[test]
     fn operators_types_locks_and_into() {
         let f = facts("SELECT a OPERATOR(public.===) b, x::public.dom FROM s.t FOR NO KEY UPDATE");
-        assert!(f.operators.contains(&vec!["public".into(), "===".into()]));
+        assert!(f
+            .operators
+            .iter()
+            .any(|o| o.name == vec!["public".to_string(), "===".to_string()]));
         assert!(f.types.contains(&vec!["public".into(), "dom".into()]));
         assert!(f.relations.contains(&(Some("s".into()), "t".into())));
         assert!(f.row_locks);
