@@ -103,8 +103,9 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
                     if filter::depends_on_literals(node) {
                         j.cacheable = false;
                     }
-                    let filters = filter::Target::of(kind, node)
-                        .is_none_or(|(target, pred)| filter::filters(pred.as_ref(), &target));
+                    let filters = filter::Target::of(kind, node).is_none_or(|(target, pred)| {
+                        filter::filters(pred.as_ref(), &target, ctx.catalog, ctx.search_path)
+                    });
                     if !filters {
                         let label = kind.trim_end_matches("Stmt").to_ascii_uppercase();
                         j.deny(deny(

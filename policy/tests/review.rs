@@ -454,7 +454,6 @@ fn nesting_beyond_postgres_is_refused_without_crashing() {
 /// the subquery's relations have no such column: `id IN (SELECT id FROM v)` with `v(x)` is
 /// `id IN (SELECT t.id FROM v)` and PostgreSQL deletes every row (checked on PostgreSQL 15).
 #[test]
-#[ignore = "review: filter.rs judges without the catalog; resolving a subquery's unqualified columns needs the relations' columns from the snapshot"]
 fn outer_column_through_a_subquery_from_does_not_filter() {
     let v = Relation {
         oid: 8003,
@@ -479,6 +478,14 @@ fn outer_column_through_a_subquery_from_does_not_filter() {
                 view_definition: None,
             },
             v,
+            Relation {
+                oid: 8004,
+                schema: "public".into(),
+                name: "u".into(),
+                kind: RelationKind::Table,
+                columns: vec![column("id", 1, 23)],
+                view_definition: None,
+            },
         ],
         types: vec![ty(23, "int4")],
         casts: vec![],
@@ -492,6 +499,36 @@ fn outer_column_through_a_subquery_from_does_not_filter() {
         &[
             ("DELETE FROM t WHERE id IN (SELECT id FROM v)", false),
             ("DELETE FROM t WHERE id IN (SELECT x FROM v)", true),
+            // Variants: other shapes, joins of relations lacking the column, scalar
+            // subqueries, deeper nesting, EXISTS, and relations that do have the column.
+            ("DELETE FROM t WHERE id IN (SELECT id FROM public.v)", false),
+            (
+                "UPDATE t SET id = 2 WHERE id = (SELECT id FROM v LIMIT 1)",
+                false,
+            ),
+            (
+                "DELETE FROM t WHERE id IN (SELECT id FROM v JOIN v v2 ON true)",
+                false,
+            ),
+            ("DELETE FROM t WHERE id = ANY (SELECT id FROM v)", false),
+            (
+                "DELETE FROM t WHERE id IN (SELECT (SELECT id FROM v) FROM v)",
+                false,
+            ),
+            ("DELETE FROM t WHERE EXISTS (SELECT t.id)", false),
+            ("DELETE FROM t WHERE id IN (SELECT id FROM u)", true),
+            (
+                "DELETE FROM t WHERE id IN (SELECT u.id FROM u JOIN v ON true)",
+                true,
+            ),
+            (
+                "DELETE FROM t WHERE EXISTS (SELECT 1 FROM v WHERE x = id)",
+                true,
+            ),
+            (
+                "DELETE FROM t WHERE id IN (SELECT id FROM v AS w(id))",
+                true,
+            ),
         ],
     );
 }
