@@ -51,17 +51,22 @@ use std::sync::Arc;
 
 use cache::DecisionCache;
 
-/// Texts up to this size are analyzed on the caller's stack (on a fresh stack of
-/// [`ANALYSIS_STACK_BYTES`] when less than [`INLINE_RED_ZONE`] of it is left); every other text
-/// on a thread with that stack. The tree decoder has no depth limit (prost's
-/// `no-recursion-limit`: its default of 100 refused SQL PostgreSQL runs), and decoding, walking
-/// and dropping a tree recurse once per level: a level takes at least 2 bytes of text
-/// (`1+1+...`) and up to ~20 KiB of stack in a debug build, so this text nests at most 32
-/// levels. libpg_query sizes its own stack check (at most 2 MiB of C stack, as PostgreSQL) from
-/// the thread's real stack, which is why longer texts get a thread rather than a stack segment.
+/// Texts up to this size are analyzed on the caller's stack (on a fresh stack segment when
+/// less than [`INLINE_RED_ZONE`] of it is left); longer ones up to [`SEGMENT_MAX_BYTES`] on a
+/// fresh stack segment of [`ANALYSIS_STACK_BYTES`] (same thread: no scheduling delay); longer
+/// still on a thread with that stack. The tree decoder has no depth limit (prost's
+/// `no-recursion-limit`: its default of 100 refused SQL PostgreSQL runs), and decoding,
+/// walking and dropping a tree recurse once per level: a level takes at least 2 bytes of text
+/// (`1+1+...`) and up to ~20 KiB of stack in a debug build, so an inline text nests at most 32
+/// levels. libpg_query bounds the depth with its own stack check, sized from the thread's
+/// real stack (at most 2 MiB of C stack, as PostgreSQL); on a segment it keeps its default of
+/// 100 KiB, which still allows hundreds of nested levels; the thread gives long texts the
+/// full bound.
 const INLINE_MAX_BYTES: usize = 64;
 const INLINE_RED_ZONE: usize = 1 << 20;
-/// Stack of the analysis thread (reserved address space; only touched pages are committed).
+const SEGMENT_MAX_BYTES: usize = 32 * 1024;
+/// Stack of an analysis segment or thread (reserved address space; only touched pages are
+/// committed).
 const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
@@ -165,9 +170,13 @@ impl Engine {
     /// PostgreSQL's parser accepts. A panic in the analysis refuses the text, never crashes.
     fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
         let run = || self.judge_here(sql, facts, &normalized);
-        let judged = if sql.len() <= INLINE_MAX_BYTES {
+        let judged = if sql.len() <= SEGMENT_MAX_BYTES {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                stacker::maybe_grow(INLINE_RED_ZONE, ANALYSIS_STACK_BYTES, run)
+                if sql.len() <= INLINE_MAX_BYTES {
+                    stacker::maybe_grow(INLINE_RED_ZONE, ANALYSIS_STACK_BYTES, run)
+                } else {
+                    stacker::grow(ANALYSIS_STACK_BYTES, run)
+                }
             }))
             .ok()
         } else {
