@@ -51,23 +51,32 @@ use std::sync::Arc;
 
 use cache::DecisionCache;
 
-/// Texts up to this size are analyzed on the caller's stack (on a fresh stack segment when
-/// less than [`INLINE_RED_ZONE`] of it is left); longer ones up to [`SEGMENT_MAX_BYTES`] on a
-/// fresh stack segment of [`ANALYSIS_STACK_BYTES`] (same thread: no scheduling delay); longer
-/// still on a thread with that stack. The tree decoder has no depth limit (prost's
-/// `no-recursion-limit`: its default of 100 refused SQL PostgreSQL runs), and decoding,
-/// walking and dropping a tree recurse once per level: a level takes at least 2 bytes of text
-/// (`1+1+...`) and up to ~20 KiB of stack in a debug build, so an inline text nests at most 32
-/// levels. libpg_query bounds the depth with its own stack check, sized from the thread's
-/// real stack (at most 2 MiB of C stack, as PostgreSQL); on a segment it keeps its default of
-/// 100 KiB, which still allows hundreds of nested levels; the thread gives long texts the
-/// full bound.
-const INLINE_MAX_BYTES: usize = 64;
-const INLINE_RED_ZONE: usize = 1 << 20;
+/// Texts up to this size are analyzed on the caller's thread: on its own stack when enough
+/// of it is left ([`stack_needed`]), else on a fresh stack segment of [`ANALYSIS_STACK_BYTES`]
+/// (a thread would cost milliseconds of scheduling on a loaded machine); longer texts on a
+/// thread with that stack. The tree decoder has no depth limit (prost's `no-recursion-limit`:
+/// its default of 100 refused SQL PostgreSQL runs) and decoding, walking and dropping a tree
+/// recurse once per level. libpg_query bounds the depth with its own stack check, sized from
+/// the thread's real stack (at most 2 MiB of C stack, as PostgreSQL); on a segment it keeps
+/// its default of 100 KiB, which still allows hundreds of levels; a thread gives the longest
+/// texts the full bound.
 const SEGMENT_MAX_BYTES: usize = 32 * 1024;
 /// Stack of an analysis segment or thread (reserved address space; only touched pages are
 /// committed).
 const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// The stack an analysis of `len` bytes of text may use: a fixed part plus a bound per byte
+/// (a nesting level takes at least 2 bytes of text; measured in a release build: 1,000 levels
+/// of `1+` overflow 2 MiB, 800 fit, and no shape costs more per byte; twice that here, and
+/// twelve times in a debug build, whose frames are larger).
+fn stack_needed(len: usize) -> usize {
+    let per_byte = if cfg!(debug_assertions) {
+        24 << 10
+    } else {
+        2 << 10
+    };
+    (256usize << 10).saturating_add(len.saturating_mul(per_byte))
+}
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
@@ -172,11 +181,7 @@ impl Engine {
         let run = || self.judge_here(sql, facts, &normalized);
         let judged = if sql.len() <= SEGMENT_MAX_BYTES {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                if sql.len() <= INLINE_MAX_BYTES {
-                    stacker::maybe_grow(INLINE_RED_ZONE, ANALYSIS_STACK_BYTES, run)
-                } else {
-                    stacker::grow(ANALYSIS_STACK_BYTES, run)
-                }
+                stacker::maybe_grow(stack_needed(sql.len()), ANALYSIS_STACK_BYTES, run)
             }))
             .ok()
         } else {
