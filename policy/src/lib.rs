@@ -27,7 +27,9 @@ pub mod mask;
 mod normalize;
 mod operators;
 mod parse;
+mod pg_alone;
 mod pg_facts;
+mod pg_fields;
 mod pg_judge;
 mod pg_tree;
 mod reach;
@@ -257,8 +259,8 @@ impl Engine {
         let mut verdict = Verdict::Allow;
         let mut cacheable = true;
         for parsed in &units {
-            let judged: Judged = if pg_judge::decides_alone(&parsed.facts) {
-                pg_judge::judge_alone(&parsed.facts, &ctx)
+            let judged: Judged = if pg_alone::decides_alone(&parsed.facts) {
+                pg_alone::judge_alone(&parsed.facts, &ctx)
             } else {
                 match &parsed.unit {
                     parse::Unit::Sql(stmt) => {
@@ -266,7 +268,7 @@ impl Engine {
                         if matches!(&j.verdict, Err(d) if d.rule == "unanalyzable") {
                             // A construct sqlparser's tree does not carry (TABLESAMPLE, ...):
                             // PostgreSQL's reading decides.
-                            pg_judge::judge_alone(&parsed.facts, &ctx)
+                            pg_alone::judge_alone(&parsed.facts, &ctx)
                         } else {
                             pg_judge::check(&parsed.facts, &ctx, &mut j);
                             j
@@ -277,7 +279,7 @@ impl Engine {
                         pg_judge::check(&parsed.facts, &ctx, &mut j);
                         j
                     }
-                    parse::Unit::PgOnly => pg_judge::judge_alone(&parsed.facts, &ctx),
+                    parse::Unit::PgOnly => pg_alone::judge_alone(&parsed.facts, &ctx),
                 }
             };
             cacheable &= judged.cacheable;
