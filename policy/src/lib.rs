@@ -25,9 +25,13 @@ mod functions;
 mod ident;
 pub mod mask;
 mod normalize;
+mod operators;
 mod parse;
+mod pg_alone;
 mod pg_facts;
+mod pg_fields;
 mod pg_judge;
+mod pg_tree;
 mod reach;
 mod rules;
 mod settings;
@@ -51,10 +55,32 @@ use std::sync::Arc;
 
 use cache::DecisionCache;
 
-/// Texts longer than this are analyzed on a thread of their own with [`ANALYSIS_STACK_BYTES`].
-const BIG_STACK_ABOVE_BYTES: usize = 32 * 1024;
-/// Stack of that thread (reserved address space; only touched pages are committed).
+/// Texts up to this size are analyzed on the caller's thread: on its own stack when enough
+/// of it is left ([`stack_needed`]), else on a fresh stack segment of [`ANALYSIS_STACK_BYTES`]
+/// (a thread would cost milliseconds of scheduling on a loaded machine); longer texts on a
+/// thread with that stack. The tree decoder has no depth limit (prost's `no-recursion-limit`:
+/// its default of 100 refused SQL PostgreSQL runs) and decoding, walking and dropping a tree
+/// recurse once per level. libpg_query bounds the depth with its own stack check, sized from
+/// the thread's real stack (at most 2 MiB of C stack, as PostgreSQL); on a segment it keeps
+/// its default of 100 KiB, which still allows hundreds of levels; a thread gives the longest
+/// texts the full bound.
+const SEGMENT_MAX_BYTES: usize = 32 * 1024;
+/// Stack of an analysis segment or thread (reserved address space; only touched pages are
+/// committed).
 const ANALYSIS_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// The stack an analysis of `len` bytes of text may use: a fixed part plus a bound per byte
+/// (a nesting level takes at least 2 bytes of text; measured in a release build: 1,000 levels
+/// of `1+` overflow 2 MiB, 800 fit, and no shape costs more per byte; twice that here, and
+/// twelve times in a debug build, whose frames are larger).
+fn stack_needed(len: usize) -> usize {
+    let per_byte = if cfg!(debug_assertions) {
+        24 << 10
+    } else {
+        2 << 10
+    };
+    (256usize << 10).saturating_add(len.saturating_mul(per_byte))
+}
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
@@ -152,42 +178,49 @@ impl Engine {
         self.judge(sql, facts, norm.text).0
     }
 
-    /// The decision and whether it may be cached. Long texts are judged on a thread with a
-    /// known large stack: every walk is depth-bounded, this is the second belt.
+    /// The decision and whether it may be cached. Every walk is iterative or depth-bounded
+    /// except the tree decoder's: the stack it runs on is sized for the deepest tree
+    /// PostgreSQL's parser accepts. A panic in the analysis refuses the text, never crashes.
     fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
-        if sql.len() <= BIG_STACK_ABOVE_BYTES {
-            return self.judge_here(sql, facts, normalized);
-        }
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new()
-                .name("pgward-judge".into())
-                .stack_size(ANALYSIS_STACK_BYTES)
-                .spawn_scoped(scope, || self.judge_here(sql, facts, normalized.clone()));
-            match worker.map(|h| h.join()) {
-                Ok(Ok(judged)) => judged,
-                // No thread could be started, or the analysis panicked: refuse, never crash.
-                _ => {
-                    let fingerprint = normalize::fingerprint(&normalized);
-                    let decision = Decision {
-                        verdict: Verdict::Deny(syntax::too_deep()),
-                        fingerprint,
-                        normalized: Arc::from(normalized.as_str()),
-                        statements: vec![],
-                        mask: None,
-                    };
-                    (decision, false)
-                }
+        let run = || self.judge_here(sql, facts, &normalized);
+        let judged = if sql.len() <= SEGMENT_MAX_BYTES {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                stacker::maybe_grow(stack_needed(sql.len()), ANALYSIS_STACK_BYTES, run)
+            }))
+            .ok()
+        } else {
+            std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("pgward-judge".into())
+                    .stack_size(ANALYSIS_STACK_BYTES)
+                    .spawn_scoped(scope, run)
+                    .ok()
+                    .and_then(|worker| worker.join().ok())
+            })
+        };
+        match judged {
+            Some(judged) => judged,
+            // No thread could be started, or the analysis panicked: refuse, never crash.
+            None => {
+                let decision = Decision {
+                    verdict: Verdict::Deny(syntax::too_deep()),
+                    fingerprint: normalize::fingerprint(&normalized),
+                    normalized: Arc::from(normalized.as_str()),
+                    statements: vec![],
+                    mask: None,
+                };
+                (decision, false)
             }
-        })
+        }
     }
 
     fn judge_here(
         &self,
         sql: &str,
         facts: &SessionFacts<'_>,
-        normalized: String,
+        normalized: &str,
     ) -> (Decision, bool) {
-        let fingerprint = normalize::fingerprint(&normalized);
+        let fingerprint = normalize::fingerprint(normalized);
         let normalized: Arc<str> = Arc::from(normalized);
         let ctx = Ctx {
             role: facts.role,
@@ -228,8 +261,8 @@ impl Engine {
         let mut verdict = Verdict::Allow;
         let mut cacheable = true;
         for parsed in &units {
-            let judged: Judged = if pg_judge::decides_alone(&parsed.facts) {
-                pg_judge::judge_alone(&parsed.facts, &ctx)
+            let judged: Judged = if pg_alone::decides_alone(&parsed.facts) {
+                pg_alone::judge_alone(&parsed.facts, &ctx)
             } else {
                 match &parsed.unit {
                     parse::Unit::Sql(stmt) => {
@@ -237,7 +270,7 @@ impl Engine {
                         if matches!(&j.verdict, Err(d) if d.rule == "unanalyzable") {
                             // A construct sqlparser's tree does not carry (TABLESAMPLE, ...):
                             // PostgreSQL's reading decides.
-                            pg_judge::judge_alone(&parsed.facts, &ctx)
+                            pg_alone::judge_alone(&parsed.facts, &ctx)
                         } else {
                             pg_judge::check(&parsed.facts, &ctx, &mut j);
                             j
@@ -248,7 +281,7 @@ impl Engine {
                         pg_judge::check(&parsed.facts, &ctx, &mut j);
                         j
                     }
-                    parse::Unit::PgOnly => pg_judge::judge_alone(&parsed.facts, &ctx),
+                    parse::Unit::PgOnly => pg_alone::judge_alone(&parsed.facts, &ctx),
                 }
             };
             cacheable &= judged.cacheable;

@@ -25,7 +25,7 @@ use crate::types::Denial;
 pub enum Unit {
     Sql(Box<Statement>),
     Pg(PgStatement),
-    /// Judged from PostgreSQL's facts alone ([`crate::pg_judge::judge_alone`]).
+    /// Judged from PostgreSQL's facts alone ([`crate::pg_alone::judge_alone`]).
     PgOnly,
 }
 

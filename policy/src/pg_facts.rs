@@ -1,12 +1,19 @@
 //! Facts from PostgreSQL's own parse tree: what the server will run, whatever sqlparser read.
 //!
-//! The walk is generic and therefore exhaustive: the statement's protobuf tree is turned into
-//! a plain value (every node type derives `Serialize`) and every node of it is visited with an
-//! explicit stack, so no node type (present or added in a later libpg_query) can hide a
-//! function call, an operator, a cast or a nested write. Depth is bounded before we get here:
-//! libpg_query checks its stack and the protobuf decoder refuses trees deeper than 100.
+//! The walk is exhaustive: [`pg_tree::walk`] visits every node of the typed protobuf tree (the
+//! children of each node type are generated from pg_query's own definitions, and a node type
+//! added in a later pg_query fails to compile until it is covered), with an explicit stack, so
+//! no node can hide a function call, an operator, a cast or a nested write, and no depth can
+//! overflow the stack here. Only the few values the judgement reads as fields (the statement's
+//! own node for kinds judged from PostgreSQL's reading alone, each UPDATE/DELETE/MERGE for
+//! require_where) are turned into `serde_json` values.
 
+use pg_query::protobuf::a_const::Val;
+use pg_query::protobuf::{AExpr, AExprKind, CoercionForm, Node, SubLinkType};
+use pg_query::{NodeEnum, NodeRef};
 use serde_json::Value;
+
+use crate::pg_tree;
 
 /// What one statement does, as PostgreSQL reads it.
 #[derive(Debug, Default, Clone)]
@@ -17,8 +24,12 @@ pub struct PgFacts {
     /// Includes calls PostgreSQL builds from SQL syntax (`EXTRACT`, `TRIM`, ...), which are
     /// pg_catalog functions.
     pub functions: Vec<Vec<String>>,
-    /// Every operator name (`["="]`, `["public", "==="]` for `OPERATOR(public.===)`).
-    pub operators: Vec<Vec<String>>,
+    /// Every operator used: its name (`["="]`, `["public", "==="]` for
+    /// `OPERATOR(public.===)`) and what can be told of its operands' types.
+    pub operators: Vec<OperatorUse>,
+    /// A FROM item other than a plain relation (CTE, subquery, function, VALUES, ...):
+    /// columns may come from somewhere the catalog does not describe.
+    pub other_sources: bool,
     /// Every type named in the statement (casts, column definitions): name parts.
     pub types: Vec<Vec<String>>,
     /// Every relation named: (schema, name).
@@ -39,37 +50,97 @@ pub struct PgFacts {
     pub syntax_calls: Vec<usize>,
     /// The literal arguments of each `set_config` call (`None` for a non-literal).
     pub set_config_calls: Vec<Vec<Option<String>>>,
-    /// The statement's own node (its fields), for judging statement kinds from it alone.
+    /// The statement's own node (its fields), for judging statement kinds from it alone;
+    /// `Null` for SELECT/INSERT/UPDATE/DELETE/MERGE without `set_config` (never read there).
     pub top: Value,
     /// Every UPDATE/DELETE/MERGE (top level and nested): node type and fields.
     pub writes: Vec<(&'static str, Value)>,
 }
 
-fn write_label(kind: &str) -> Option<&'static str> {
-    match kind {
-        "InsertStmt" => Some("INSERT"),
-        "UpdateStmt" => Some("UPDATE"),
-        "DeleteStmt" => Some("DELETE"),
-        "MergeStmt" => Some("MERGE"),
-        _ => None,
+/// What can be told of an operator's operand from the text alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operand {
+    /// No operand: the left side of a prefix operator.
+    Absent,
+    /// An untyped literal (`'x'`, NULL): PostgreSQL gives it the other operand's type.
+    Literal,
+    /// A constant or a cast of this type: name parts as the grammar writes them
+    /// (`["pg_catalog", "int4"]` for `1` or `::int`, `["citext"]` for `::citext`).
+    Typed(Vec<String>),
+    /// A column reference: the column's name.
+    Column(String),
+    /// Anything else (expressions, parameters, subqueries, lists): unknown here.
+    Unknown,
+}
+
+/// One use of an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorUse {
+    pub name: Vec<String>,
+    pub left: Operand,
+    pub right: Operand,
+}
+
+fn typed(schema_type: [&str; 2]) -> Operand {
+    Operand::Typed(schema_type.iter().map(|s| (*s).to_string()).collect())
+}
+
+/// The operand `node` is, as far as its type goes.
+fn operand(node: Option<&Node>) -> Operand {
+    let Some(node) = node else {
+        return Operand::Absent;
+    };
+    match node.node.as_ref() {
+        Some(NodeEnum::AConst(c)) => match &c.val {
+            None => Operand::Literal,
+            Some(Val::Sval(_)) => Operand::Literal,
+            Some(Val::Ival(_)) => typed(["pg_catalog", "int4"]),
+            Some(Val::Boolval(_)) => typed(["pg_catalog", "bool"]),
+            // A large integer is int8 or numeric, a bit string bit or varbit.
+            Some(Val::Fval(_) | Val::Bsval(_)) => Operand::Unknown,
+        },
+        Some(NodeEnum::TypeCast(t)) => match &t.type_name {
+            // An array cast (`::int[]`) is of another type than its name says.
+            Some(tn) if tn.array_bounds.is_empty() => {
+                Operand::Typed(pg_tree::name_parts(&tn.names))
+            }
+            _ => Operand::Unknown,
+        },
+        Some(NodeEnum::ColumnRef(c)) => match c.fields.last().and_then(|f| f.node.as_ref()) {
+            Some(NodeEnum::String(s)) => Operand::Column(s.sval.clone()),
+            _ => Operand::Unknown,
+        },
+        _ => Operand::Unknown,
     }
 }
 
-/// The `sval`s of a list of `String` nodes (`funcname`, `names`, `name`).
-fn name_parts(list: Option<&Value>) -> Vec<String> {
-    let Some(Value::Array(items)) = list else {
-        return vec![];
-    };
-    items
-        .iter()
-        .filter_map(|n| {
-            n.get("node")
-                .and_then(|n| n.get("String"))
-                .and_then(|s| s.get("sval"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect()
+/// The operands of an `A_Expr` whose operator applies to them as written: plain operators,
+/// IS [NOT] DISTINCT FROM, NULLIF and LIKE; `IN (...)` compares with each listed value (known
+/// when all are alike); the rest (ANY/ALL arrays, BETWEEN, SIMILAR) are unknown here.
+fn operands(e: &AExpr) -> (Operand, Operand) {
+    use AExprKind as K;
+    let kind = AExprKind::try_from(e.kind).unwrap_or(K::Undefined);
+    let left = operand(e.lexpr.as_deref());
+    match kind {
+        K::AexprOp
+        | K::AexprDistinct
+        | K::AexprNotDistinct
+        | K::AexprNullif
+        | K::AexprLike
+        | K::AexprIlike => (left, operand(e.rexpr.as_deref())),
+        K::AexprIn => {
+            let items = match e.rexpr.as_deref().and_then(|r| r.node.as_ref()) {
+                Some(NodeEnum::List(l)) => l.items.iter().map(|i| operand(Some(i))).collect(),
+                _ => vec![],
+            };
+            let right = match items.split_first() {
+                Some((first, rest)) if rest.iter().all(|i| i == first) => first.clone(),
+                _ => Operand::Unknown,
+            };
+            (left, right)
+        }
+        _ => (Operand::Unknown, Operand::Unknown),
+    }
 }
 
 /// The text of a constant node (`AConst`, possibly under a cast): strings, numbers, booleans.
@@ -104,189 +175,142 @@ pub fn const_text(node: &Value) -> Option<String> {
     None
 }
 
-fn non_empty(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(_) => true,
-    }
+/// The `set_config` of pg_catalog (unqualified or qualified so).
+fn is_set_config(name: &[String]) -> bool {
+    name.last().map(String::as_str) == Some("set_config")
+        && (name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog"))
+}
+
+/// Statement kinds whose judgement reads the statement's own fields ([`PgFacts::top`]).
+fn needs_top(kind: &str) -> bool {
+    !matches!(
+        kind,
+        "SelectStmt" | "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt"
+    )
+}
+
+fn to_value<T: serde::Serialize>(node: &T) -> Result<Value, String> {
+    serde_json::to_value(node).map_err(|e| e.to_string())
 }
 
 impl PgFacts {
     /// Collects the facts of one statement node.
-    pub fn of(stmt: &pg_query::NodeEnum) -> Result<PgFacts, String> {
-        let tree = serde_json::to_value(stmt).map_err(|e| e.to_string())?;
-        let mut facts = PgFacts::default();
-        if let Value::Object(top) = &tree {
-            if let Some(k) = top.keys().next() {
-                facts.kind = k.clone();
+    pub fn of(stmt: &NodeEnum) -> Result<PgFacts, String> {
+        let root = stmt.to_ref();
+        let mut facts = PgFacts {
+            kind: pg_tree::kind(root).to_string(),
+            ..PgFacts::default()
+        };
+        let mut failed = None;
+        pg_tree::walk(root, |node, is_root| {
+            if let Err(e) = facts.node(node, is_root) {
+                failed = Some(e);
             }
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
-        // (value, is the statement's own top node)
-        let mut stack: Vec<(&Value, bool)> = vec![(&tree, true)];
-        while let Some((value, top)) = stack.pop() {
-            match value {
-                Value::Object(map) => {
-                    facts.shape(map);
-                    for (key, inner) in map {
-                        if let (Some(label), false) = (write_label(key), top) {
-                            facts.nested_writes.push(label);
-                        }
-                        if let Some(kind) = ["UpdateStmt", "DeleteStmt", "MergeStmt"]
-                            .into_iter()
-                            .find(|k| k == key)
-                        {
-                            facts.writes.push((kind, inner.clone()));
-                        }
-                        stack.push((inner, false));
-                    }
+        if needs_top(&facts.kind) || !facts.set_config_calls.is_empty() {
+            // The statement's own fields (the value under its node type's name).
+            if let Value::Object(top) = to_value(stmt)? {
+                if let Some((_, v)) = top.into_iter().next() {
+                    facts.top = v;
                 }
-                Value::Array(items) => stack.extend(items.iter().map(|v| (v, false))),
-                _ => {}
-            }
-        }
-        // The statement's own fields, moved rather than copied.
-        if let Value::Object(top) = tree {
-            if let Some((_, v)) = top.into_iter().next() {
-                facts.top = v;
             }
         }
         Ok(facts)
     }
 
-    /// Recognizes a node by its fields: a struct-typed field (`TypeCast.type_name`,
-    /// `InsertStmt.relation`, `CallStmt.funccall`, `SelectStmt.larg`) is serialized without its
-    /// type's name, so shapes, not tags, are what every occurrence has in common.
-    fn shape(&mut self, map: &serde_json::Map<String, Value>) {
+    /// The facts one node contributes (its children are walked by the caller).
+    fn node(&mut self, node: NodeRef<'_>, is_root: bool) -> Result<(), String> {
         self.nodes += 1;
-        // One pass over the keys (most nodes have none of interest), then lookups only for
-        // the shapes present.
-        let mut keys = 0u32;
-        for k in map.keys() {
-            keys |= match k.as_str() {
-                "funcname" => 1,
-                "funcformat" => 1 << 1,
-                "names" => 1 << 2,
-                "typemod" => 1 << 3,
-                "array_bounds" => 1 << 4,
-                "relname" => 1 << 5,
-                "inh" => 1 << 6,
-                "kind" => 1 << 7,
-                "lexpr" => 1 << 8,
-                "rexpr" => 1 << 9,
-                "name" => 1 << 10,
-                "oper_name" | "use_op" | "opername" => 1 << 11,
-                "strength" => 1 << 12,
-                "locked_rels" => 1 << 13,
-                "wait_policy" => 1 << 14,
-                "boolop" => 1 << 15,
-                "args" => 1 << 16,
-                "into_clause" => 1 << 17,
-                "casetype" | "sub_link_type" | "is_natural" => 1 << 18,
-                _ => 0,
-            };
-        }
-        if keys == 0 {
-            return;
-        }
-        let all = |bits: u32| keys & bits == bits;
-        if all(1 | 1 << 1) {
-            let name = name_parts(map.get("funcname"));
-            // CoercionForm::CoerceSqlSyntax
-            if map.get("funcformat").and_then(Value::as_i64) == Some(4) {
-                self.syntax_calls.push(self.functions.len());
+        match node {
+            NodeRef::FuncCall(f) => {
+                let name = pg_tree::name_parts(&f.funcname);
+                if f.funcformat == CoercionForm::CoerceSqlSyntax as i32 {
+                    self.syntax_calls.push(self.functions.len());
+                }
+                if is_set_config(&name) {
+                    self.set_config_calls
+                        .push(f.args.iter().map(pg_tree::const_text).collect());
+                }
+                self.functions.push(name);
             }
-            let base = name.last().map(String::as_str);
-            let schema_ok =
-                name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog");
-            if base == Some("set_config") && schema_ok {
-                let args = match map.get("args") {
-                    Some(Value::Array(a)) => a.iter().map(const_text).collect(),
-                    _ => vec![],
-                };
-                self.set_config_calls.push(args);
+            NodeRef::TypeName(t) => self.types.push(pg_tree::name_parts(&t.names)),
+            NodeRef::RangeVar(r) => {
+                let schema = Some(r.schemaname.clone()).filter(|s| !s.is_empty());
+                self.relations.push((schema, r.relname.clone()));
             }
-            self.functions.push(name);
-        }
-        if all(1 << 2 | 1 << 3 | 1 << 4) {
-            self.types.push(name_parts(map.get("names")));
-        }
-        if all(1 << 5 | 1 << 6) {
-            let schema = map
-                .get("schemaname")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            if let Some(rel) = map.get("relname").and_then(Value::as_str) {
-                self.relations.push((schema, rel.to_string()));
+            NodeRef::AExpr(e) => {
+                self.operator(&e.name, operands(e));
+                // BETWEEN (AEXPR_BETWEEN .. AEXPR_NOT_BETWEEN_SYM) is `>=`/`<=` (`<`/`>`
+                // when negated), looked up through search_path.
+                if (AExprKind::AexprBetween as i32..=AExprKind::AexprNotBetweenSym as i32)
+                    .contains(&e.kind)
+                {
+                    self.implied(&["<", ">", "<=", ">="]);
+                }
             }
-        }
-        if all(1 << 7 | 1 << 8 | 1 << 9 | 1 << 10) {
-            self.operator(map.get("name"));
-        }
-        // BETWEEN (an A_Expr), CaseExpr, SubLink and JoinExpr imply operators.
-        if keys & (1 << 7 | 1 << 18) != 0 {
-            self.implied_operators(map);
-        }
-        if all(1 << 11) {
-            for key in ["oper_name", "use_op", "opername"] {
-                self.operator(map.get(key));
+            // `CASE x WHEN v`: `x = v`.
+            NodeRef::CaseExpr(c) if c.arg.is_some() => self.implied(&["="]),
+            NodeRef::SubLink(s) => {
+                self.operator(&s.oper_name, (Operand::Unknown, Operand::Unknown));
+                // `x IN (SELECT ...)`: `=`.
+                if s.sub_link_type == SubLinkType::AnySublink as i32 && s.oper_name.is_empty() {
+                    self.implied(&["="]);
+                }
             }
-        }
-        if all(1 << 12 | 1 << 13 | 1 << 14) {
-            self.row_locks = true;
-        }
-        if all(1 << 15 | 1 << 16) {
-            if let Some(Value::Array(args)) = map.get("args") {
-                self.bool_args += args.len();
+            NodeRef::SortBy(s) => self.operator(&s.use_op, (Operand::Unknown, Operand::Unknown)),
+            NodeRef::CommonTableExpr(_)
+            | NodeRef::RangeSubselect(_)
+            | NodeRef::RangeFunction(_)
+            | NodeRef::RangeTableFunc(_)
+            | NodeRef::JsonTable(_)
+            | NodeRef::RangeTableSample(_) => self.other_sources = true,
+            // `JOIN ... USING (...)` and `NATURAL JOIN`: `=` per column.
+            NodeRef::JoinExpr(j) if j.is_natural || !j.using_clause.is_empty() => {
+                self.implied(&["="])
             }
+            NodeRef::LockingClause(_) => self.row_locks = true,
+            NodeRef::BoolExpr(b) => self.bool_args += b.args.len(),
+            NodeRef::SelectStmt(s) if s.into_clause.is_some() => self.select_into = true,
+            NodeRef::InsertStmt(_) if !is_root => self.nested_writes.push("INSERT"),
+            NodeRef::UpdateStmt(u) => self.write("UpdateStmt", "UPDATE", u, is_root)?,
+            NodeRef::DeleteStmt(d) => self.write("DeleteStmt", "DELETE", d, is_root)?,
+            NodeRef::MergeStmt(m) => self.write("MergeStmt", "MERGE", m, is_root)?,
+            _ => {}
         }
-        if all(1 << 17) && non_empty(map.get("into_clause")) {
-            self.select_into = true;
-        }
+        Ok(())
     }
 
-    /// Operators PostgreSQL looks up through search_path although the text names none:
-    /// `BETWEEN` (as `>=`/`<=`, `<`/`>` when negated), `CASE x WHEN` and `IN (SELECT ...)`
-    /// (`=`), `JOIN ... USING` and `NATURAL JOIN` (`=` per column).
-    fn implied_operators(&mut self, map: &serde_json::Map<String, Value>) {
-        let has = |k: &str| map.contains_key(k);
-        let int = |k: &str| map.get(k).and_then(Value::as_i64);
-        let mut implied: &[&str] = &[];
-        // A_Expr kinds AEXPR_BETWEEN .. AEXPR_NOT_BETWEEN_SYM
-        if has("kind") && has("lexpr") && has("rexpr") && has("name") {
-            if let Some(11..=14) = int("kind") {
-                implied = &["<", ">", "<=", ">="];
-            }
+    /// An UPDATE/DELETE/MERGE: its fields for require_where, and nested unless `is_root`.
+    fn write<T: serde::Serialize>(
+        &mut self,
+        kind: &'static str,
+        label: &'static str,
+        node: &T,
+        is_root: bool,
+    ) -> Result<(), String> {
+        if !is_root {
+            self.nested_writes.push(label);
         }
-        // CaseExpr with a test value
-        if has("casetype") && has("defresult") && non_empty(map.get("arg")) {
-            implied = &["="];
-        }
-        // SubLink ANY_SUBLINK without an operator: `x IN (SELECT ...)`
-        if has("sub_link_type")
-            && int("sub_link_type") == Some(3)
-            && !non_empty(map.get("oper_name"))
-        {
-            implied = &["="];
-        }
-        // JoinExpr USING (...) / NATURAL
-        if has("is_natural") && has("using_clause") {
-            let natural = map.get("is_natural").and_then(Value::as_bool) == Some(true);
-            if natural || non_empty(map.get("using_clause")) {
-                implied = &["="];
-            }
-        }
-        for op in implied {
-            self.operators.push(vec![(*op).to_string()]);
-        }
+        self.writes.push((kind, to_value(node)?));
+        Ok(())
     }
 
-    fn operator(&mut self, name: Option<&Value>) {
-        let name = name_parts(name);
+    /// Operators PostgreSQL looks up through search_path although the text names none.
+    fn implied(&mut self, ops: &[&str]) {
+        self.operators.extend(ops.iter().map(|op| OperatorUse {
+            name: vec![(*op).to_string()],
+            left: Operand::Unknown,
+            right: Operand::Unknown,
+        }));
+    }
+
+    fn operator(&mut self, name: &[Node], (left, right): (Operand, Operand)) {
+        let name = pg_tree::name_parts(name);
         if !name.is_empty() {
-            self.operators.push(name);
+            self.operators.push(OperatorUse { name, left, right });
         }
     }
 }
@@ -332,7 +356,10 @@ mod tests {
     #[test]
     fn operators_types_locks_and_into() {
         let f = facts("SELECT a OPERATOR(public.===) b, x::public.dom FROM s.t FOR NO KEY UPDATE");
-        assert!(f.operators.contains(&vec!["public".into(), "===".into()]));
+        assert!(f
+            .operators
+            .iter()
+            .any(|o| o.name == vec!["public".to_string(), "===".to_string()]));
         assert!(f.types.contains(&vec!["public".into(), "dom".into()]));
         assert!(f.relations.contains(&(Some("s".into()), "t".into())));
         assert!(f.row_locks);

@@ -8,7 +8,8 @@
 //! to be pg_catalog's, as PostgreSQL finds it first for built-in types.
 
 use crate::catalog::{Catalog, Function, Oid, RelationKind, TypeKind};
-use crate::pg_facts::PgFacts;
+use crate::operators;
+use crate::pg_facts::{OperatorUse, PgFacts};
 
 /// How deep views over views and domains over domains are followed.
 const MAX_DEPTH: usize = 8;
@@ -105,7 +106,7 @@ impl Walk<'_> {
 
     fn facts(&mut self, facts: &PgFacts, search_path: &[String], depth: usize) {
         for op in &facts.operators {
-            self.operator(op, search_path);
+            self.operator(op, facts, search_path);
         }
         for t in &facts.types {
             self.type_name(t, search_path, depth);
@@ -132,7 +133,8 @@ impl Walk<'_> {
         }
     }
 
-    fn operator(&mut self, name: &[String], search_path: &[String]) {
+    fn operator(&mut self, use_: &OperatorUse, facts: &PgFacts, search_path: &[String]) {
+        let name = use_.name.as_slice();
         // BETWEEN's operators are collected as the comparisons PostgreSQL looks up for it.
         if let [op] = name {
             if op.contains("BETWEEN") {
@@ -168,9 +170,11 @@ impl Walk<'_> {
             self.out
                 .push(Reached::Unresolved(format!("operator {}", name.join("."))));
         }
-        let user: Vec<(Oid, String)> = candidates
+        let user: Vec<(Oid, String)> =
+            operators::reachable(candidates, use_, facts, c, search_path, |o| {
+                user_schema(&o.schema)
+            })
             .into_iter()
-            .filter(|o| user_schema(&o.schema))
             .map(|o| (o.function, format!("operator {}.{}", o.schema, o.name)))
             .collect();
         for (f, via) in user {

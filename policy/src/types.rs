@@ -207,6 +207,18 @@ impl Decision {
             Verdict::Allow => None,
         }
     }
+
+    /// Whether running this text may change what the catalog snapshot holds (DDL, SELECT
+    /// INTO, and DO/CALL, whose bodies may run DDL): once it has run, the proxy should
+    /// reload the snapshot rather than wait for the periodic refresh.
+    pub fn changes_catalog(&self) -> bool {
+        self.is_allowed()
+            && self.statements.iter().any(|s| match s.kind {
+                StatementKind::Ddl | StatementKind::Do | StatementKind::Call => true,
+                StatementKind::Select => s.writes,
+                _ => false,
+            })
+    }
 }
 
 /// What to do with one startup parameter (from the startup packet or from `options`).

@@ -34,9 +34,9 @@ fn huge_and_deep_texts_are_answered() {
     let too_large = format!("SELECT '{}'", "x".repeat(2 << 20));
     let d = decide(&engine, &readonly(), &too_large);
     assert_eq!(d.denial().map(|d| d.sqlstate), Some("54001"));
+    // Deep but within what PostgreSQL parses: allowed (prost's 100-level limit is lifted).
     let deep = format!("SELECT {}", vec!["1"; 100].join("+"));
-    let d = decide(&engine, &admin(), &deep);
-    assert_eq!(d.denial().map(|d| d.sqlstate), Some("54001"));
+    assert!(decide(&engine, &admin(), &deep).is_allowed());
     let hundred_parens = format!("SELECT {}1{}", "(".repeat(100), ")".repeat(100));
     assert!(decide(&engine, &readonly(), &hundred_parens).is_allowed());
 }

@@ -420,3 +420,51 @@ async fn the_false_positives_of_the_issue_pass() {
         }
     }
 }
+
+/// Operators are resolved by operand types and moderately nested SQL is not "too complex":
+/// with citext installed in `public`, a read-only role's `id = 1` on an int4 column runs
+/// (PostgreSQL picks pg_catalog's `=`) while a citext comparison (citext's C function in a
+/// user schema) is still refused; 60 chained `||` and 40 nested CASEs run for every role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operands_decide_operators_and_nesting_postgres_runs_passes() {
+    let up = upstream::shared();
+    let db = up.fresh_db("judge_ops");
+    up.sql(
+        &db,
+        "CREATE EXTENSION citext;
+CREATE TABLE public.accounts (id int PRIMARY KEY, email citext);
+INSERT INTO public.accounts VALUES (1, 'A@b.c');
+GRANT SELECT ON public.accounts TO app_ro;",
+    );
+    let concat = format!("SELECT {}", vec!["'a'"; 60].join(" || "));
+    let cases = format!(
+        "SELECT {}1{}",
+        "CASE WHEN true THEN ".repeat(40),
+        " END".repeat(40)
+    );
+    for mode in MODES {
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        let mut c = login(&proxy, ALICE, &db).await;
+        wait_for_catalog(&proxy).await;
+        for proto in PROTOS {
+            let what = format!("{mode} {proto:?}");
+            for sql in [
+                "SELECT id FROM accounts WHERE id = 1",
+                "SELECT id FROM accounts WHERE id IN (1, 2) AND id < 5",
+                concat.as_str(),
+                cases.as_str(),
+            ] {
+                let msgs = run(&mut c, proto, sql).await;
+                assert!(error(&msgs).is_none(), "{what} {}: {msgs:?}", &sql[..30]);
+            }
+            let msgs = run(
+                &mut c,
+                proto,
+                "SELECT id FROM accounts WHERE email = 'a@b.c'",
+            )
+            .await;
+            assert_pgward_denied(&msgs, &format!("{what}: citext comparison"));
+            usable(&mut c, &what).await;
+        }
+    }
+}

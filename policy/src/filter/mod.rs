@@ -11,6 +11,7 @@
 //! (`id IN (SELECT id FROM t)`). `AND` counts when one conjunct does; `OR` only when every
 //! branch does; `NOT` is pushed inward.
 
+mod scope;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,8 @@ mod tree;
 
 use serde_json::Value;
 
+use crate::catalog::Catalog;
+use scope::Scope;
 pub use target::Target;
 use tree::*;
 
@@ -37,13 +40,26 @@ pub fn depends_on_literals(write: &Value) -> bool {
         || text.contains("\"kind\":3")
 }
 
-/// Whether `predicate` filters the target's rows.
-pub fn filters(predicate: Option<&Value>, target: &Target) -> bool {
-    predicate.is_some_and(|p| Judge { target }.filters(p, false, 0))
+/// Whether `predicate` filters the target's rows (the catalog, when known, resolves
+/// unqualified names in subqueries).
+pub fn filters(
+    predicate: Option<&Value>,
+    target: &Target,
+    catalog: Option<&Catalog>,
+    search_path: &[String],
+) -> bool {
+    let judge = Judge {
+        target,
+        catalog,
+        search_path,
+    };
+    predicate.is_some_and(|p| judge.filters(p, false, 0))
 }
 
 struct Judge<'t> {
     target: &'t Target,
+    catalog: Option<&'t Catalog>,
+    search_path: &'t [String],
 }
 
 impl Judge<'_> {
@@ -88,7 +104,7 @@ impl Judge<'_> {
                 let is_null = f.get("nulltesttype").and_then(Value::as_i64) == Some(1);
                 is_null != negated
                     && f.get("arg")
-                        .is_some_and(|a| self.mentions_target(a, false, depth + 1))
+                        .is_some_and(|a| self.mentions_target(a, &[], depth + 1))
             }
             "AExpr" => self.comparison(f, negated, depth),
             "SubLink" => self.sublink(f, depth),
@@ -96,14 +112,13 @@ impl Judge<'_> {
                 .get("arg")
                 .is_some_and(|a| self.filters(a, false, depth + 1)),
             // A boolean column of the target.
-            "ColumnRef" => self.is_target_column(f, false),
+            "ColumnRef" => self.is_target_column(f, &[]),
             "FuncCall" => {
                 let args: Vec<&Value> = match f.get("args") {
                     Some(Value::Array(a)) => a.iter().collect(),
                     _ => vec![],
                 };
-                args.iter()
-                    .any(|a| self.mentions_target(a, false, depth + 1))
+                args.iter().any(|a| self.mentions_target(a, &[], depth + 1))
                     && args
                         .iter()
                         .any(|a| self.independent(a, depth + 1) && !is_null_const(a))
@@ -224,8 +239,8 @@ impl Judge<'_> {
         if l.is_null() || r.is_null() {
             return false;
         }
-        (self.mentions_target(l, false, depth + 1) && self.independent(r, depth + 1))
-            || (self.mentions_target(r, false, depth + 1) && self.independent(l, depth + 1))
+        (self.mentions_target(l, &[], depth + 1) && self.independent(r, depth + 1))
+            || (self.mentions_target(r, &[], depth + 1) && self.independent(l, depth + 1))
     }
 
     fn sublink(&self, f: &Value, depth: usize) -> bool {
@@ -236,24 +251,31 @@ impl Judge<'_> {
             // A subquery without FROM (`SELECT id`, `VALUES (id)`, a UNION branch) sees the
             // target's row through unqualified names.
             Some(test) => {
-                self.mentions_target(test, false, depth + 1)
+                self.mentions_target(test, &[], depth + 1)
                     && !reads_target
-                    && !self.mentions_target(sub, false, depth + 1)
+                    && !self.mentions_target(sub, &[], depth + 1)
             }
             // EXISTS (SELECT ... FROM other WHERE other.x = target.y): a correlated semi-join
-            // with another table.
+            // with another table (without a FROM, `EXISTS (SELECT t.id)` is true of every row).
             None => {
+                let has_from = node(sub)
+                    .and_then(|(_, s)| s.get("from_clause"))
+                    .is_some_and(|f| matches!(f, Value::Array(a) if !a.is_empty()));
                 f.get("sub_link_type").and_then(Value::as_i64) == Some(1)
+                    && has_from
                     && !reads_target
-                    && self.mentions_target(sub, true, depth + 1)
+                    && self.mentions_target(sub, &[], depth + 1)
             }
         }
     }
 
-    fn is_target_column(&self, colref: &Value, in_subquery: bool) -> bool {
+    /// Whether a column reference names the target, inside subqueries opening `scopes`
+    /// (outermost first).
+    fn is_target_column(&self, colref: &Value, scopes: &[Scope]) -> bool {
         match column_names(colref).as_slice() {
-            // Unqualified: the target's when nothing else is in scope.
-            [_] => !self.target.has_other_relations && !in_subquery,
+            // Unqualified: the nearest level that provides it; the target's when no subquery
+            // level does and nothing else is in the write's own scope.
+            [c] => !scopes.iter().any(|s| s.binds(c)) && !self.target.has_other_relations,
             [q, _] => self.target.names_target(q),
             [_, rel, _] => self.target.alias.is_none() && &self.target.relname == rel,
             [_, _, rel, _] => self.target.alias.is_none() && &self.target.relname == rel,
@@ -263,33 +285,33 @@ impl Judge<'_> {
 
     /// Whether `e` refers to a column (or the whole row) of the target. In a subquery, an
     /// unqualified column refers to the subquery's own relations when it has some.
-    fn mentions_target(&self, e: &Value, in_subquery: bool, depth: usize) -> bool {
+    fn mentions_target(&self, e: &Value, scopes: &[Scope], depth: usize) -> bool {
         if depth > MAX_DEPTH {
             return true;
         }
         match e {
             Value::Object(m) => {
                 if let Some(cr) = m.get("ColumnRef") {
-                    if self.is_target_column(cr, in_subquery) {
+                    if self.is_target_column(cr, scopes) {
                         return true;
                     }
                 }
                 if let Some(sel) = m.get("SelectStmt") {
-                    let has_from =
-                        matches!(sel.get("from_clause"), Some(Value::Array(a)) if !a.is_empty());
+                    let from = sel.get("from_clause").unwrap_or(&Value::Null);
                     // A subquery without FROM sees the outer row through unqualified names.
-                    let inner = in_subquery || has_from;
+                    let mut inner = scopes.to_vec();
+                    if matches!(from, Value::Array(a) if !a.is_empty()) {
+                        inner.push(Scope::of(from, self.catalog, self.search_path));
+                    }
                     return sel.as_object().is_some_and(|s| {
                         s.values()
-                            .any(|v| self.mentions_target(v, inner, depth + 1))
+                            .any(|v| self.mentions_target(v, &inner, depth + 1))
                     });
                 }
                 m.values()
-                    .any(|v| self.mentions_target(v, in_subquery, depth + 1))
+                    .any(|v| self.mentions_target(v, scopes, depth + 1))
             }
-            Value::Array(a) => a
-                .iter()
-                .any(|v| self.mentions_target(v, in_subquery, depth + 1)),
+            Value::Array(a) => a.iter().any(|v| self.mentions_target(v, scopes, depth + 1)),
             _ => false,
         }
     }
@@ -314,6 +336,6 @@ impl Judge<'_> {
 
     /// Not derived from the target's row: no reference to its columns, no read of the table.
     fn independent(&self, e: &Value, depth: usize) -> bool {
-        !self.mentions_target(e, false, depth) && !self.reads_target(e, depth)
+        !self.mentions_target(e, &[], depth) && !self.reads_target(e, depth)
     }
 }

@@ -12,7 +12,7 @@ fn judge(sql: &str) -> bool {
     let v = serde_json::to_value(node).expect("tree");
     let (kind, fields) = v.as_object().and_then(|m| m.iter().next()).expect("kind");
     let (target, pred) = Target::of(kind, fields).expect("a write");
-    filters(pred.as_ref(), &target)
+    filters(pred.as_ref(), &target, None, &[])
 }
 
 #[test]
