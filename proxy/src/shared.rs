@@ -115,7 +115,13 @@ impl Shared {
         self.install(Snapshot::with_catalog(config, engine_catalog));
     }
 
-    /// The catalog should be reloaded now (config reloaded).
+    /// A statement that changes the catalog (DDL, SELECT INTO, DO, CALL) has run: reload
+    /// the snapshot soon rather than at the periodic refresh.
+    pub fn catalog_changed(&self) {
+        self.catalog_stale.store(true, Ordering::Release);
+    }
+
+    /// The catalog should be reloaded now (config reloaded, or a statement changed it).
     pub fn catalog_stale(&self) -> bool {
         self.catalog_stale.load(Ordering::Acquire)
     }

@@ -154,6 +154,8 @@ struct UnitEffects {
     may_pin: bool,
     /// Session-level settings changed (read back from the server when idle).
     settings: bool,
+    /// The catalog may have changed (the snapshot is reloaded once the unit is over).
+    catalog: bool,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {

@@ -79,6 +79,9 @@ impl Session {
                 self.finish_audit_at_sync().await;
                 self.timers.touch(Instant::now());
                 let idle = self.pending == 0 && !self.replies.owes() && !self.unsynced;
+                if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
+                    self.shared.catalog_changed();
+                }
                 if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
                     // Settings changed: what RESET returned to PostgreSQL's defaults goes back
                     // to the client's startup values.

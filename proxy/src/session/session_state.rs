@@ -144,6 +144,7 @@ impl Session {
     /// What an allowed statement does to session state, as it starts to run.
     pub(super) fn note_session_state(&mut self, decision: &Arc<Decision>) {
         let batch = self.replies.batch();
+        self.unit.catalog |= decision.changes_catalog();
         for st in &decision.statements {
             let state = &st.state;
             self.unit.may_pin |= state.may_pin;

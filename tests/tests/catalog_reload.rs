@@ -1,0 +1,55 @@
+//! The catalog snapshot follows DDL run through pgward: once a statement that changes the
+//! catalog has run, the snapshot is reloaded at once (not at the 60 s periodic refresh), so
+//! user code created a moment ago is judged as what it is.
+
+use std::time::{Duration, Instant};
+
+use pgward_e2e::proxy::{ALICE, CAROL};
+use pgward_e2e::upstream::{self, OWNER_USER, RO_USER};
+use pgward_e2e::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_through_pgward_reloads_the_catalog() {
+    let up = upstream::shared();
+    let db = up.fresh_db("catreload");
+    up.sql(
+        &db,
+        &format!(
+            "CREATE TABLE names (id int, name text); ALTER TABLE names OWNER TO {OWNER_USER}; \
+             GRANT SELECT ON names TO {RO_USER}"
+        ),
+    );
+    let proxy = ProxyBuilder::new(up.port()).start();
+    let reader = connect(&proxy, ALICE.0, &db).await;
+    simple_rows(&reader, "SELECT count(*) FROM names")
+        .await
+        .unwrap_or_else(|e| panic!("before: {}", describe(&e)));
+    wait_for_catalog(&proxy).await;
+    let loads = proxy.stderr().matches("catalog snapshot loaded").count();
+    // A view over a user function, created through pgward: reading it runs user code, which
+    // a read-only role may not, and only the catalog can tell.
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    admin
+        .batch_execute(&format!(
+            "CREATE FUNCTION public.bump() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1'; \
+             CREATE VIEW public.bumped AS SELECT public.bump() AS n; \
+             GRANT SELECT ON public.bumped TO {RO_USER}"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("CREATE VIEW: {}", describe(&e)));
+    let query = "SELECT n FROM bumped";
+    let started = Instant::now();
+    loop {
+        match simple_rows(&reader, query).await {
+            Err(e) if sqlstate(&e) == "42501" => break,
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the catalog never learned of the new operator:\n{}",
+            proxy.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(proxy.stderr().matches("catalog snapshot loaded").count() > loads);
+}
