@@ -81,6 +81,26 @@ fn stack_needed(len: usize) -> usize {
     };
     (256usize << 10).saturating_add(len.saturating_mul(per_byte))
 }
+/// Run an analysis of `len` bytes of text with the stack it may need (see [`stack_needed`]);
+/// `None` when no thread could be started or the analysis panicked.
+pub(crate) fn on_analysis_stack<R: Send>(len: usize, run: impl FnOnce() -> R + Send) -> Option<R> {
+    if len <= SEGMENT_MAX_BYTES {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stacker::maybe_grow(stack_needed(len), ANALYSIS_STACK_BYTES, run)
+        }))
+        .ok()
+    } else {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("pgward-judge".into())
+                .stack_size(ANALYSIS_STACK_BYTES)
+                .spawn_scoped(scope, run)
+                .ok()
+                .and_then(|worker| worker.join().ok())
+        })
+    }
+}
+
 use context::{Ctx, Judged};
 use functions::FunctionPolicy;
 
@@ -182,22 +202,7 @@ impl Engine {
     /// except the tree decoder's: the stack it runs on is sized for the deepest tree
     /// PostgreSQL's parser accepts. A panic in the analysis refuses the text, never crashes.
     fn judge(&self, sql: &str, facts: &SessionFacts<'_>, normalized: String) -> (Decision, bool) {
-        let run = || self.judge_here(sql, facts, &normalized);
-        let judged = if sql.len() <= SEGMENT_MAX_BYTES {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                stacker::maybe_grow(stack_needed(sql.len()), ANALYSIS_STACK_BYTES, run)
-            }))
-            .ok()
-        } else {
-            std::thread::scope(|scope| {
-                std::thread::Builder::new()
-                    .name("pgward-judge".into())
-                    .stack_size(ANALYSIS_STACK_BYTES)
-                    .spawn_scoped(scope, run)
-                    .ok()
-                    .and_then(|worker| worker.join().ok())
-            })
-        };
+        let judged = on_analysis_stack(sql.len(), || self.judge_here(sql, facts, &normalized));
         match judged {
             Some(judged) => judged,
             // No thread could be started, or the analysis panicked: refuse, never crash.

@@ -168,12 +168,16 @@ fn copy(top: &Value, ctx: &Ctx<'_>) -> Judged {
     let from = bool_field(top, "is_from");
     let server_side = !str_field(top, "filename").is_empty() || bool_field(top, "is_program");
     if server_side {
-        return ddl(
-            if from { K::CopyFrom } else { K::CopyTo },
-            "COPY to or from a server file or program",
-            ctx,
-            from,
-        );
+        // The server's files and programs are out of every role's reach, as on sqlparser's
+        // side (`classify.rs`).
+        let mut j = Judged::new(if from { K::CopyFrom } else { K::CopyTo });
+        j.cacheable = false;
+        j.deny(deny(
+            "copy.server_side",
+            "COPY to or from a server file or program is not allowed",
+            "use COPY ... TO STDOUT / FROM STDIN (psql's \\copy)",
+        ));
+        return j;
     }
     if !from {
         return Judged::new(K::CopyTo);

@@ -73,7 +73,9 @@ pub fn mask_plan(
     index: &MaskIndex,
     search_path: &[String],
 ) -> Result<Vec<MaskPlan>, Denial> {
-    lineage::analyze(sql, index, search_path)
+    // Called on its own (not from `Engine::decide`), it needs the same stack as the judge.
+    crate::on_analysis_stack(sql.len(), || lineage::analyze(sql, index, search_path))
+        .unwrap_or_else(|| Err(crate::syntax::too_deep()))
 }
 
 /// Like [`mask_plan`] on a statement text already parsed by libpg_query (the judge parses it
@@ -94,14 +96,17 @@ pub fn mask_plan_with_allowances(
     search_path: &[String],
     allow: &InferenceAllowances,
 ) -> Result<Vec<MaskPlan>, Denial> {
-    let parsed = pg_query::parse(sql, 0).map_err(|_| {
-        crate::denial::deny(
-            "masking.unanalyzable",
-            "could not trace the masked columns of this statement",
-            "simplify the query or ask for an unmasked role",
-        )
-    })?;
-    lineage::analyze_parsed(&parsed.protobuf, index, search_path, Some(allow))
+    let run = || {
+        let parsed = pg_query::parse(sql, 0).map_err(|_| {
+            crate::denial::deny(
+                "masking.unanalyzable",
+                "could not trace the masked columns of this statement",
+                "simplify the query or ask for an unmasked role",
+            )
+        })?;
+        lineage::analyze_parsed(&parsed.protobuf, index, search_path, Some(allow))
+    };
+    crate::on_analysis_stack(sql.len(), run).unwrap_or_else(|| Err(crate::syntax::too_deep()))
 }
 
 /// How each column of a COPY's rows is masked (COPY has no RowDescription: a column's type is
