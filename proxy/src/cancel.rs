@@ -25,7 +25,7 @@ const PEER_SHIFT: u32 = 23;
 pub const MAX_PEER_ID: u8 = 127;
 
 /// The server a client's cancel would go to right now.
-pub type CancelSlot = Arc<Mutex<Option<CancelTarget>>>;
+pub type CancelSlot = Arc<Mutex<Option<Arc<CancelTarget>>>>;
 
 #[derive(Default)]
 pub struct CancelRegistry {

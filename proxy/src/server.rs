@@ -112,7 +112,8 @@ pub struct ServerConnection {
     pub conn: FramedConn<ServerStream>,
     /// The server's current reported parameters (ParameterStatus).
     pub params: BTreeMap<String, String>,
-    pub cancel: CancelTarget,
+    /// Shared with the client's cancel slot (set at every checkout in transaction mode).
+    pub cancel: Arc<CancelTarget>,
     pub created: Instant,
     pub last_used: Instant,
     /// Session state changed (SET, PREPARE, LISTEN, ...): reset before another client.
@@ -249,12 +250,12 @@ impl ServerConnection {
             params: reported,
             statements: Default::default(),
             settings,
-            cancel: CancelTarget {
+            cancel: Arc::new(CancelTarget {
                 host: spec.host.clone(),
                 port: spec.port,
                 pid: key.0,
                 secret: key.1,
-            },
+            }),
             created: now,
             last_used: now,
             dirty: false,

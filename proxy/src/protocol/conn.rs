@@ -10,6 +10,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::BufMut;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -98,6 +99,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
             self.out.reserve(bytes.len().max(FIRST_OUT));
         }
         self.out.extend_from_slice(bytes);
+    }
+
+    /// Queue one message built from `parts` (its body, in pieces), without building it
+    /// elsewhere first.
+    pub fn queue_message(&mut self, tag: u8, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum::<usize>() + 4;
+        if self.out.capacity() == 0 {
+            self.out.reserve((len + 1).max(FIRST_OUT));
+        }
+        self.out.put_u8(tag);
+        // Bodies pgward builds stay far below 4 GiB (they are client frames, bounded).
+        self.out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+        for p in parts {
+            self.out.extend_from_slice(p);
+        }
     }
 
     pub fn queued(&self) -> usize {

@@ -87,20 +87,18 @@ impl Session {
                 Ok((_, stmt)) => {
                     let stmt = stmt.to_string();
                     self.ensure_statement(&stmt)
-                        .and_then(|n| replay::renamed_bind(frame.body(), &n))
                 }
                 Err(_) => None,
             },
             (Sent::Describe, Ok((b'S', name))) => {
                 let name = name.to_string();
                 self.ensure_statement(&name)
-                    .map(|n| replay::describe_statement(&n))
             }
             _ => None,
         };
         if let Some(s) = self.server.as_mut() {
             match &renamed {
-                Some(out) => s.server.conn.queue(out),
+                Some(name) => replay::queue_renamed(&mut s.server.conn, &frame, name),
                 None => s.server.conn.queue(frame.raw()),
             }
         }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::prepared::{Change, Space};
 use super::replies::{Handling, Sent};
 use super::*;
-use crate::protocol::Frame;
+use crate::protocol::{Frame, FramedConn};
 use crate::server_state::StatementKey;
 use crate::sqlstate;
 
@@ -20,6 +20,8 @@ use crate::sqlstate;
 pub struct Replay {
     /// Its name on the servers; `None` for the unnamed statement.
     pub key: Option<StatementKey>,
+    /// `key`'s server name, made once.
+    pub server_name: Arc<str>,
     /// The Parse body after the statement name: the text and the parameter types.
     pub rest: Bytes,
     /// This session's parse number (who owns a server's unnamed statement).
@@ -50,19 +52,28 @@ fn parse_message(name: &str, rest: &[u8]) -> BytesMut {
     message(b'P', &[name.as_bytes(), b"\0", rest])
 }
 
-/// The Bind `body` with its statement name replaced.
-pub fn renamed_bind(body: &[u8], statement: &str) -> Option<BytesMut> {
+/// A Bind `body` split around its statement name: the portal name with its terminator, and
+/// what follows the statement name's terminator.
+fn bind_parts(body: &[u8]) -> Option<(&[u8], &[u8])> {
     let portal_end = body.iter().position(|&b| b == 0)?;
     let rest = after_cstr(&body[portal_end + 1..])?;
-    Some(message(
-        b'B',
-        &[&body[..=portal_end], statement.as_bytes(), b"\0", rest],
-    ))
+    Some((&body[..=portal_end], rest))
 }
 
-/// A Describe of the statement under its server name.
-pub fn describe_statement(statement: &str) -> BytesMut {
-    message(b'D', &[b"S", statement.as_bytes(), b"\0"])
+/// Queue the client's Bind (or Describe of a statement) with the statement under `name`.
+pub fn queue_renamed(
+    conn: &mut FramedConn<crate::stream::ServerStream>,
+    frame: &Frame,
+    name: &str,
+) {
+    match (frame.tag(), bind_parts(frame.body())) {
+        (b'B', Some((portal, rest))) => {
+            conn.queue_message(b'B', &[portal, name.as_bytes(), b"\0", rest]);
+        }
+        (b'D', _) => conn.queue_message(b'D', &[b"S", name.as_bytes(), b"\0"]),
+        // Not a message pgward renames (a malformed Bind was refused before): as it came.
+        _ => conn.queue(frame.raw()),
+    }
 }
 
 fn already_exists(name: &str) -> PgError {
@@ -102,6 +113,7 @@ impl Session {
         let key = (!name.is_empty()).then(|| StatementKey::of(rest, &self.path_key()));
         let replay = Arc::new(Replay {
             key,
+            server_name: Arc::from(key.map(|k| k.server_name()).unwrap_or_default()),
             rest: Bytes::copy_from_slice(rest),
             seq: self.parse_seq,
         });
@@ -160,7 +172,7 @@ impl Session {
 
     /// Before a Bind or Describe of the client's statement `name`: make sure this server has
     /// it, and say what it is called there (`None`: as the client calls it).
-    pub(super) fn ensure_statement(&mut self, name: &str) -> Option<String> {
+    pub(super) fn ensure_statement(&mut self, name: &str) -> Option<Arc<str>> {
         if !self.replaying() {
             return None;
         }
@@ -172,7 +184,7 @@ impl Session {
                 if !s.server.statements.touch(key) {
                     self.prepare_on_server(key, &replay.rest, Change::None, Handling::Quiet);
                 }
-                Some(key.server_name())
+                Some(replay.server_name.clone())
             }
             None => {
                 if s.server.statements.unnamed != Some((id, replay.seq)) {
@@ -238,26 +250,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bind_keeps_portal_and_parameters_and_renames_the_statement() {
+    fn bind_splits_around_the_statement_name() {
         let body = b"p1\0client_stmt\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0";
-        let out = renamed_bind(body, "pgward_x").unwrap_or_default();
-        assert_eq!(out[0], b'B');
-        assert_eq!(
-            &out[5..],
-            b"p1\0pgward_x\0\0\x01\0\x01\0\x00\x00\x00\x011\0\0"
-        );
-        let len = u32::from_be_bytes([out[1], out[2], out[3], out[4]]) as usize;
-        assert_eq!(len, out.len() - 1);
-        assert!(renamed_bind(b"no terminator", "x").is_none());
+        let (portal, rest) = bind_parts(body).unwrap_or_default();
+        assert_eq!(portal, b"p1\0");
+        assert_eq!(rest, b"\0\x01\0\x01\0\x00\x00\x00\x011\0\0");
+        assert!(bind_parts(b"no terminator").is_none());
+        assert!(bind_parts(b"portal\0no terminator").is_none());
     }
 
     #[test]
-    fn parse_and_describe_messages() {
+    fn parse_messages() {
         let p = parse_message("pgward_y", b"select 1\0\0\0");
         assert_eq!(&p[5..], b"pgward_y\0select 1\0\0\0");
-        let d = describe_statement("pgward_y");
-        assert_eq!(&d[..1], b"D");
-        assert_eq!(&d[5..], b"Spgward_y\0");
         assert_eq!(after_cstr(b"name\0rest"), Some(&b"rest"[..]));
     }
 }
