@@ -21,6 +21,21 @@ fn tx_proxy(size: i64) -> Proxy {
         .start()
 }
 
+/// A proxy in `mode` with a pool of two.
+fn proxy_in(mode: &str) -> Proxy {
+    ProxyBuilder::new(upstream::shared().port())
+        .pool_mode(mode)
+        .pool_size(2)
+        .start()
+}
+
+/// A raw wire-protocol client logged in as `user`.
+async fn raw_login(proxy: &Proxy, user: &str, db: &str) -> raw::RawConn {
+    raw::RawConn::startup(proxy.addr(), user, &proxy.password(user), db, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()))
+}
+
 async fn pid(c: &Client) -> String {
     simple_value(c, "SELECT pg_backend_pid()").await
 }
@@ -98,9 +113,7 @@ async fn named_statements_follow_the_client_to_another_server() {
         10
     );
     // A duplicate name is refused as PostgreSQL refuses it, and the session goes on.
-    let mut raw = raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
-        .await
-        .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+    let mut raw = raw_login(&proxy, ALICE.0, &db).await;
     raw.send(&wire::batch(&[
         wire::parse("dup", "SELECT 1"),
         wire::sync(),
@@ -384,10 +397,7 @@ async fn sql_cursors_work_in_both_modes() {
     let up = upstream::shared();
     let db = up.fresh_db("txcur");
     for mode in ["transaction", "session"] {
-        let proxy = ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .pool_size(2)
-            .start();
+        let proxy = proxy_in(mode);
         let a = connect(&proxy, ALICE.0, &db).await;
         a.simple_query("BEGIN").await.unwrap();
         a.simple_query("DECLARE c1 SCROLL CURSOR FOR SELECT g FROM generate_series(1, 10) g")
@@ -410,10 +420,7 @@ async fn sql_cursors_work_in_both_modes() {
         assert_eq!(sqlstate(&e), "34000", "{mode}");
         a.simple_query("ROLLBACK").await.unwrap();
         // The protocol's Execute of a portal SQL DECLARE opened, row by row.
-        let mut raw =
-            raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
-                .await
-                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        let mut raw = raw_login(&proxy, ALICE.0, &db).await;
         raw.simple_query("BEGIN").await;
         raw.simple_query("DECLARE pc CURSOR FOR SELECT g FROM generate_series(1, 5) g")
             .await;
@@ -448,14 +455,8 @@ async fn backend_identity_the_client_learns_is_consistent() {
     let up = upstream::shared();
     let db = up.fresh_db("txnotify");
     for mode in ["transaction", "session"] {
-        let proxy = ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .pool_size(2)
-            .start();
-        let mut raw =
-            raw::RawConn::startup(proxy.addr(), CAROL.0, &proxy.password(CAROL.0), &db, &[])
-                .await
-                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        let proxy = proxy_in(mode);
+        let mut raw = raw_login(&proxy, CAROL.0, &db).await;
         let known = raw.backend_pid.expect("BackendKeyData");
         if mode == "session" {
             // The client keeps this backend: it is told the backend's own pid.
@@ -481,14 +482,8 @@ async fn a_query_after_unsynced_extended_messages_runs_or_is_skipped_like_postgr
     let up = upstream::shared();
     let db = up.fresh_db("txqmid");
     for mode in ["transaction", "session"] {
-        let proxy = ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .pool_size(2)
-            .start();
-        let mut raw =
-            raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
-                .await
-                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        let proxy = proxy_in(mode);
+        let mut raw = raw_login(&proxy, ALICE.0, &db).await;
         // asyncpg's prepare(): Parse + Describe + Flush, then a simple Query, no Sync between.
         raw.send(&wire::batch(&[
             wire::parse("s1", "SELECT 1 AS one"),
@@ -552,14 +547,8 @@ async fn a_terminated_backend_reaches_the_client_as_postgresql_said_it() {
     let up = upstream::shared();
     let db = up.fresh_db("txfatal");
     for mode in ["session", "transaction"] {
-        let proxy = ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .pool_size(2)
-            .start();
-        let mut raw =
-            raw::RawConn::startup(proxy.addr(), ALICE.0, &proxy.password(ALICE.0), &db, &[])
-                .await
-                .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()));
+        let proxy = proxy_in(mode);
+        let mut raw = raw_login(&proxy, ALICE.0, &db).await;
         // In transaction mode the client holds its server only inside a transaction.
         raw.simple_query("BEGIN").await;
         let msgs = raw.simple_query("SELECT pg_backend_pid()").await;
@@ -599,10 +588,7 @@ async fn reset_returns_to_the_clients_startup_value() {
     let up = upstream::shared();
     let db = up.fresh_db("txreset");
     for mode in ["session", "transaction"] {
-        let proxy = ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .pool_size(2)
-            .start();
+        let proxy = proxy_in(mode);
         let mut config = pg_config(&proxy, CAROL.0, &db);
         config.options("-c DateStyle=German -c work_mem=6MB");
         let c = connect_with(config).await.unwrap();
