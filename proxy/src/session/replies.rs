@@ -3,10 +3,14 @@
 //! order, and after an error skips everything up to the next Sync, so the queue always knows
 //! which message a reply belongs to, which failed and which were skipped.
 //!
-//! Each entry carries a [`Handling`]: forward the reply as it came, or replace its error with
-//! pgward's own (a refused statement sent as `pgward_denied` to keep its place in line). The
-//! entry for an Execute names its portal, where row limits count and where a result-masking
-//! plan can hang later.
+//! Each entry carries a [`Handling`]: forward the reply as it came, replace its error with
+//! pgward's own (a refused statement sent as `pgward_denied` to keep its place in line), keep
+//! pgward's own message quiet (a statement prepared again on a new server: only its error is
+//! the client's), answer locally in its place in line (a Parse the server already has), or
+//! turn a stand-in's EmptyQueryResponse into a CommandComplete. A Query sent inside an
+//! unsynced extended batch is *conditional*: skipped with the batch when an earlier message
+//! fails, as PostgreSQL skips it. The entry for an Execute names its portal, where row limits
+//! count and where a result-masking plan can hang later.
 
 use std::collections::VecDeque;
 
