@@ -41,12 +41,38 @@ fn flag(v: &Value, key: &str) -> bool {
     v.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// `relpersistence` of a RangeVar: `t` is a temporary relation.
+/// A RangeVar of a temporary relation: `TEMP`, or created in `pg_temp` by name.
 fn temporary(range_var: Option<&Value>) -> bool {
-    range_var
-        .and_then(|r| r.get("relpersistence"))
-        .and_then(Value::as_str)
-        == Some("t")
+    let Some(r) = range_var else { return false };
+    r.get("relpersistence").and_then(Value::as_str) == Some("t")
+        || r.get("schemaname")
+            .and_then(Value::as_str)
+            .is_some_and(is_temp_schema)
+}
+
+/// `pg_temp` (or a backend's own `pg_temp_N`), as PostgreSQL folds it.
+fn is_temp_schema(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "pg_temp" || lower.starts_with("pg_temp_")
+}
+
+/// Any name in the statement that puts an object in the temporary schema (a type, domain,
+/// function or table created as `pg_temp.name`).
+fn names_temp_schema(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_temp_schema(s),
+        Value::Array(a) => a.iter().any(names_temp_schema),
+        Value::Object(o) => o.values().any(names_temp_schema),
+        _ => false,
+    }
+}
+
+/// Statements that read or write rows (no object of theirs outlives them).
+fn is_dml(kind: &str) -> bool {
+    matches!(
+        kind,
+        "SelectStmt" | "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt"
+    )
 }
 
 /// The session-state facts of one statement.
@@ -96,6 +122,10 @@ pub fn of(facts: &PgFacts) -> SessionState {
         // User code may create temporary objects, take session locks or LISTEN.
         "DoStmt" | "CallStmt" => s.may_pin = true,
         _ => {}
+    }
+    // DDL naming the temporary schema (`CREATE TYPE pg_temp.t`, `CREATE FUNCTION pg_temp.f`).
+    if !s.may_pin && !is_dml(&facts.kind) && names_temp_schema(top) {
+        s.may_pin = true;
     }
     for name in &facts.functions {
         let Some(last) = name.last() else { continue };
@@ -162,6 +192,11 @@ mod tests {
             "create temporary table t as select 1",
             "CREATE TEMP VIEW v AS SELECT 1",
             "CREATE TEMP SEQUENCE s",
+            "CREATE TABLE pg_temp.foo (a int)",
+            "CREATE TYPE pg_temp.inventory_item AS (name text)",
+            "CREATE DOMAIN pg_temp.posint AS int CHECK (VALUE > 0)",
+            "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE VIEW PG_TEMP.v AS SELECT 1",
             "SELECT pg_advisory_lock(1)",
             "select pg_catalog.pg_try_advisory_lock(1, 2)",
             "DO $$ BEGIN END $$",

@@ -88,30 +88,6 @@ impl CancelRegistry {
         }
     }
 
-    /// A key for a client that keeps one server for its whole session (session pooling):
-    /// that backend's own pid, so what the client learns of its backend (BackendKeyData,
-    /// `pg_backend_pid()`, notification senders) agrees. With `[peers]`, pids carry the
-    /// instance id instead, and the key is a fresh one.
-    pub fn register_backend(self: &Arc<Self>, backend_pid: i32) -> CancelKey {
-        if self.peer_id != 0 || backend_pid <= 0 {
-            return self.register();
-        }
-        let mut rng = rand::thread_rng();
-        loop {
-            let secret = rng.gen::<i32>();
-            let slot: CancelSlot = Arc::new(Mutex::new(None));
-            if let dashmap::Entry::Vacant(v) = self.slots.entry((backend_pid, secret)) {
-                v.insert(slot.clone());
-                return CancelKey {
-                    pid: backend_pid,
-                    secret,
-                    slot,
-                    registry: self.clone(),
-                };
-            }
-        }
-    }
-
     /// Forward a client's CancelRequest. The slot stays locked until the cancel is delivered,
     /// and a session clears its slot (taking the lock) before its server goes back to the
     /// pool, so the cancel hits this client's query or nothing.

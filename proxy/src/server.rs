@@ -122,6 +122,9 @@ pub struct ServerConnection {
     pub statements: crate::server_state::ServerStatements,
     /// Session-level settings in force here beyond the connection's own.
     pub settings: crate::server_state::AppliedSettings,
+    /// NotificationResponses that arrived while pgward ran its own statements: the client's,
+    /// forwarded once pgward is done.
+    pub held_notifications: Vec<bytes::Bytes>,
 }
 
 async fn open_stream(spec: &ConnectSpec) -> Result<ServerStream, ServerError> {
@@ -250,6 +253,7 @@ impl ServerConnection {
             params: reported,
             statements: Default::default(),
             settings,
+            held_notifications: Vec::new(),
             cancel: Arc::new(CancelTarget {
                 host: spec.host.clone(),
                 port: spec.port,
@@ -331,6 +335,7 @@ impl ServerConnection {
                 .ok_or_else(|| ServerError::Lost("closed".into()))?;
             match frame.tag() {
                 b'S' => self.note_parameter(frame.body()),
+                b'A' => self.held_notifications.push(frame.into_raw()),
                 b'E' => {
                     failure = Some(ServerError::Query {
                         code: decode::error_field(frame.body(), b'C').unwrap_or_default(),

@@ -7,6 +7,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use lru::LruCache;
@@ -17,16 +18,30 @@ use lru::LruCache;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StatementKey(u128);
 
+/// Bumped when the schema may have changed under the statements servers keep (DDL through
+/// pgward, or a server saying a cached plan's result type changed): statements parsed from
+/// then on get new server names, so a client that prepares again gets a fresh plan instead of
+/// the stale shared one.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Statements parsed from now on are prepared afresh on every server.
+pub fn new_statement_epoch() {
+    EPOCH.fetch_add(1, Ordering::Relaxed);
+}
+
 impl StatementKey {
     /// `parse_rest` is a Parse message's body after the statement name (text, parameter
-    /// types): two statements that agree there and on the search_path are the same.
+    /// types): two statements that agree there and on the search_path (in one schema epoch)
+    /// are the same.
     pub fn of(parse_rest: &[u8], search_path: &str) -> StatementKey {
         static KEYS: OnceLock<(RandomState, RandomState)> = OnceLock::new();
         let (a, b) = KEYS.get_or_init(|| (RandomState::new(), RandomState::new()));
+        let epoch = EPOCH.load(Ordering::Relaxed);
         let half = |s: &RandomState| {
             let mut h = s.build_hasher();
             parse_rest.hash(&mut h);
             search_path.hash(&mut h);
+            epoch.hash(&mut h);
             h.finish()
         };
         StatementKey((u128::from(half(a)) << 64) | u128::from(half(b)))
@@ -183,6 +198,13 @@ mod tests {
         );
         assert_ne!(a, StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "app"));
         assert!(a.server_name().starts_with("pgward_"));
+    }
+
+    #[test]
+    fn a_new_epoch_gives_new_names() {
+        let before = StatementKey::of(b"select 1\0\0\0", "");
+        new_statement_epoch();
+        assert_ne!(before, StatementKey::of(b"select 1\0\0\0", ""));
     }
 
     #[test]

@@ -281,7 +281,7 @@ async fn state_that_cannot_follow_pins_the_client_until_it_is_gone() {
     let a = connect(&proxy, CAROL.0, &db).await;
     let b = connect(&proxy, CAROL.0, &db).await;
     let c = connect(&proxy, CAROL.0, &db).await;
-    let cases: [(&str, &str, &str); 5] = [
+    let cases: [(&str, &str, &str); 7] = [
         (
             "CREATE TEMP TABLE tmp_pin AS SELECT 1 AS n",
             "SELECT count(*) FROM tmp_pin",
@@ -306,6 +306,16 @@ async fn state_that_cannot_follow_pins_the_client_until_it_is_gone() {
             "DECLARE held CURSOR WITH HOLD FOR SELECT generate_series(1, 10)",
             "FETCH 2 FROM held",
             "CLOSE held",
+        ),
+        (
+            "CREATE TABLE pg_temp.named_temp (n int)",
+            "SELECT count(*) FROM pg_temp.named_temp",
+            "DROP TABLE pg_temp.named_temp",
+        ),
+        (
+            "CREATE TYPE pg_temp.temp_pair AS (a int, b int)",
+            "SELECT (1, 2)::pg_temp.temp_pair",
+            "DROP TYPE pg_temp.temp_pair",
         ),
     ];
     for (make, use_it, undo) in cases {
@@ -458,11 +468,10 @@ async fn backend_identity_the_client_learns_is_consistent() {
         let proxy = proxy_in(mode);
         let mut raw = raw_login(&proxy, CAROL.0, &db).await;
         let known = raw.backend_pid.expect("BackendKeyData");
-        if mode == "session" {
-            // The client keeps this backend: it is told the backend's own pid.
-            let msgs = raw.simple_query("SELECT pg_backend_pid()").await;
-            assert_eq!(raw::rows(&msgs)[0][0], Some(known.to_string()), "{msgs:?}");
-        }
+        // pgward's own key, never a pooled backend's pid: a pid the client keeps can never
+        // name a backend that serves another client later.
+        let msgs = raw.simple_query("SELECT pg_backend_pid()").await;
+        assert_ne!(raw::rows(&msgs)[0][0], Some(known.to_string()), "{msgs:?}");
         raw.simple_query("LISTEN self_channel").await;
         let msgs = raw.simple_query("NOTIFY self_channel, 'hi'").await;
         let note = msgs
@@ -602,4 +611,35 @@ async fn reset_returns_to_the_clients_startup_value() {
         assert_eq!(simple_value(&c, "SHOW work_mem").await, "6MB", "{mode}");
         assert_eq!(simple_value(&c, "SHOW DateStyle").await, started, "{mode}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_prepares_again_after_ddl_gets_a_fresh_statement() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txepoch");
+    let proxy = proxy_in("transaction");
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    admin
+        .batch_execute("CREATE TABLE evolving (a int); INSERT INTO evolving VALUES (1)")
+        .await
+        .unwrap();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let first = a.prepare("SELECT * FROM evolving").await.unwrap();
+    assert_eq!(a.query(&first, &[]).await.unwrap()[0].len(), 1);
+    admin
+        .batch_execute("ALTER TABLE evolving ADD COLUMN b int")
+        .await
+        .unwrap();
+    // PostgreSQL's answer to the old statement (as straight against it)...
+    match a.query(&first, &[]).await {
+        Err(e) => assert_eq!(sqlstate(&e), "0A000", "{}", describe(&e)),
+        Ok(rows) => assert_eq!(rows[0].len(), 2),
+    }
+    // ...and preparing the same text again gives a statement with the new shape.
+    let again = a.prepare("SELECT * FROM evolving").await.unwrap();
+    let rows = a
+        .query(&again, &[])
+        .await
+        .unwrap_or_else(|e| panic!("prepared again: {}", describe(&e)));
+    assert_eq!(rows[0].len(), 2);
 }

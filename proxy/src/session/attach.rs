@@ -24,6 +24,7 @@ pub(super) async fn reset(server: &mut ServerConnection) -> bool {
         Ok(b'I') => {
             server.params.retain(|k, _| is_reported(k));
             server.dirty = false;
+            server.held_notifications.clear();
             // DISCARD ALL deallocates every statement and resets every setting.
             server.statements.clear();
             server.settings.values.clear();
@@ -61,40 +62,37 @@ impl Session {
         if self.server.is_some() {
             return Ok(());
         }
-        let mut pooled = self.pool.checkout().await.map_err(|e| e.to_pg())?;
-        match sync_params(&mut pooled.server, &self.desired).await {
-            Ok(()) => {}
-            // The server refused one of the client's settings (a bad TimeZone, say): the
-            // server itself is fine and goes back; the client hears the server's reason.
-            Err(crate::server::ServerError::Query { code, message }) => {
-                pooled.pool.clone().release(pooled);
-                return Err(PgError::error(
-                    sqlstate::INVALID_PARAMETER_VALUE,
-                    format!("pgward: a session parameter was refused upstream: {message}"),
-                )
-                .with_detail(format!("upstream SQLSTATE {code}")));
+        // A pooled server whose backend died since it was last used (terminated, restarted)
+        // is closed and another one tried: the client never hears of it.
+        let mut attempts = 0;
+        let pooled = loop {
+            attempts += 1;
+            let mut pooled = self.pool.checkout().await.map_err(|e| e.to_pg())?;
+            match sync_params(&mut pooled.server, &self.desired).await {
+                Ok(()) => break pooled,
+                // The server refused one of the client's settings (a bad TimeZone, say): the
+                // server itself is fine and goes back; the client hears the server's reason.
+                Err(crate::server::ServerError::Query { code, message }) => {
+                    pooled.pool.clone().release(pooled);
+                    return Err(PgError::error(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        format!("pgward: a session parameter was refused upstream: {message}"),
+                    )
+                    .with_detail(format!("upstream SQLSTATE {code}")));
+                }
+                Err(e) => {
+                    tokio::spawn(pooled.server.terminate());
+                    if attempts >= 3 {
+                        return Err(e.to_pg());
+                    }
+                    tracing::info!(session = self.id, error = %e, "a pooled server was gone; trying another");
+                }
             }
-            Err(e) => {
-                tokio::spawn(pooled.server.terminate());
-                return Err(e.to_pg());
-            }
-        }
+        };
         *self.cancel.slot.lock().await = Some(pooled.server.cancel.clone());
         self.server = Some(pooled);
+        self.forward_held_notifications();
         Ok(())
-    }
-
-    /// Session pooling: the client keeps this server, so it gets the backend's own pid in
-    /// its cancel key.
-    pub(super) async fn take_backend_identity(&mut self) {
-        let Some(s) = self.server.as_ref() else {
-            return;
-        };
-        let target = s.server.cancel.clone();
-        let key = self.shared.cancels.register_backend(target.pid);
-        *key.slot.lock().await = Some(target);
-        // The old key leaves the registry as it drops.
-        self.cancel = key;
     }
 
     pub(super) async fn clear_cancel_target(&mut self) {
@@ -110,6 +108,8 @@ impl Session {
         let Some(mut pooled) = self.server.take() else {
             return;
         };
+        // Nothing the server held is another client's business.
+        pooled.server.held_notifications.clear();
         if pooled.server.conn.queued() > 0 || pooled.server.conn.has_frame() {
             tracing::debug!(
                 session = self.id,

@@ -296,9 +296,6 @@ impl Session {
                     .unwrap_or_default()
             }
         };
-        if self.mode == PoolMode::Session {
-            self.take_backend_identity().await;
-        }
         out.clear();
         // A server that took the client's settings reports them as PostgreSQL spells them;
         // greeted from the pool's figures, the client's own values stand in.

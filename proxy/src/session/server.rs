@@ -81,6 +81,7 @@ impl Session {
                 let idle = self.pending == 0 && !self.replies.owes() && !self.unsynced;
                 if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
                     self.shared.catalog_changed();
+                    crate::server_state::new_statement_epoch();
                 }
                 if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
                     // Settings changed: what RESET returned to PostgreSQL's defaults goes back
@@ -107,6 +108,14 @@ impl Session {
             b'E' => {
                 let body = frame.body();
                 let code = decode::error_field(body, b'C');
+                if code.as_deref() == Some(sqlstate::FEATURE_NOT_SUPPORTED)
+                    && decode::error_field(body, b'M')
+                        .is_some_and(|m| m.starts_with("cached plan must not change result type"))
+                {
+                    // The schema changed under a kept statement: the client prepares again,
+                    // and must get a fresh one, not the stale shared one.
+                    crate::server_state::new_statement_epoch();
+                }
                 let ours = code.as_deref() == Some(sqlstate::SYNTAX_ERROR)
                     && decode::error_field(body, b'M').is_some_and(|m| m.contains(DENIED_MARKER));
                 if let (true, Some(err)) = (ours, replace) {
@@ -285,6 +294,7 @@ impl Session {
             }
             Err(e) => tracing::warn!(session = self.id, error = %e, "could not read search_path"),
         }
+        self.forward_held_notifications();
         self.path_check = if status == b'I' {
             PathCheck::No
         } else {

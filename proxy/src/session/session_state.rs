@@ -18,7 +18,9 @@ const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_se
 
 /// State that cannot move to another server, one count per kind.
 const STATE_SQL: &str = "SELECT \
-     (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()), \
+     (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()) \
+       + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = pg_catalog.pg_my_temp_schema()) \
+       + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.pg_my_temp_schema()), \
      (SELECT count(*) FROM pg_catalog.pg_listening_channels()), \
      (SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable), \
      (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql), \
@@ -210,7 +212,18 @@ impl Session {
         if self.mode == PoolMode::Transaction && (unit.may_pin || self.pinned.is_some()) {
             self.check_pin().await;
         }
+        self.forward_held_notifications();
         self.pinned.is_some()
+    }
+
+    /// Notifications that arrived while pgward ran its own statements on the client's server.
+    pub(super) fn forward_held_notifications(&mut self) {
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        for n in std::mem::take(&mut s.server.held_notifications) {
+            self.client.queue(&n);
+        }
     }
 
     /// A client that keeps its server (session mode, or pinned) after RESET of a setting it
