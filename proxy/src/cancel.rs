@@ -24,8 +24,29 @@ const PEER_SHIFT: u32 = 23;
 /// The largest instance id a key can carry.
 pub const MAX_PEER_ID: u8 = 127;
 
-/// The server a client's cancel would go to right now.
-pub type CancelSlot = Arc<Mutex<Option<Arc<CancelTarget>>>>;
+/// Where a client's cancel goes right now: the server running its work, or, while it waits
+/// for one, the wait itself.
+#[derive(Default)]
+pub struct CancelState {
+    target: Mutex<Option<Arc<CancelTarget>>>,
+    /// Woken by a cancel that finds no server: a client waiting for a free server stops
+    /// waiting (as PostgreSQL cancels a statement that has not started).
+    waiting: tokio::sync::Notify,
+}
+
+pub type CancelSlot = Arc<CancelState>;
+
+impl CancelState {
+    /// The server this client's cancel reaches from now on (`None`: none).
+    pub async fn set(&self, target: Option<Arc<CancelTarget>>) {
+        *self.target.lock().await = target;
+    }
+
+    /// Resolves when a cancel arrives while no server runs the client's work.
+    pub async fn cancelled_while_waiting(&self) {
+        self.waiting.notified().await;
+    }
+}
 
 #[derive(Default)]
 pub struct CancelRegistry {
@@ -75,7 +96,7 @@ impl CancelRegistry {
                     | rng.gen_range(1..(1i32 << PEER_SHIFT))
             };
             let secret = rng.gen::<i32>();
-            let slot: CancelSlot = Arc::new(Mutex::new(None));
+            let slot: CancelSlot = Arc::new(CancelState::default());
             if let dashmap::Entry::Vacant(v) = self.slots.entry((pid, secret)) {
                 v.insert(slot.clone());
                 return CancelKey {
@@ -113,9 +134,11 @@ impl CancelRegistry {
             return;
         };
         self.metrics.cancel("local");
-        let guard = slot.lock().await;
-        if let Some(target) = guard.as_ref() {
-            send_cancel(target).await;
+        let guard = slot.target.lock().await;
+        match guard.as_ref() {
+            Some(target) => send_cancel(target).await,
+            // Only a client waiting right now is woken: no permit is stored for later.
+            None => slot.waiting.notify_waiters(),
         }
     }
 }

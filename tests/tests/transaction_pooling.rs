@@ -643,3 +643,38 @@ async fn a_client_that_prepares_again_after_ddl_gets_a_fresh_statement() {
         .unwrap_or_else(|e| panic!("prepared again: {}", describe(&e)));
     assert_eq!(rows[0].len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_reaches_a_statement_still_waiting_for_a_server() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txcancelwait");
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(1)
+        .checkout_timeout("60s")
+        .start();
+    let holder = connect(&proxy, CAROL.0, &db).await;
+    holder.simple_query("BEGIN").await.unwrap();
+    pid(&holder).await;
+    let a = std::sync::Arc::new(connect(&proxy, CAROL.0, &db).await);
+    let token = a.cancel_token();
+    let waiting = {
+        let a = a.clone();
+        tokio::spawn(async move { a.simple_query("SELECT 1").await })
+    };
+    // Cancel until the waiting statement hears it (the first may come before it waits).
+    let started = std::time::Instant::now();
+    while !waiting.is_finished() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the cancel never reached the wait"
+        );
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let e = waiting.await.unwrap().expect_err("cancelled");
+    assert_eq!(sqlstate(&e), "57014", "{}", describe(&e));
+    release(&holder).await;
+    // The session goes on.
+    assert_eq!(simple_value(&a, "SELECT 2").await, "2");
+}

@@ -67,7 +67,15 @@ impl Session {
         let mut attempts = 0;
         let pooled = loop {
             attempts += 1;
-            let mut pooled = self.pool.checkout().await.map_err(|e| e.to_pg())?;
+            let slot = self.cancel.slot.clone();
+            let mut pooled = tokio::select! {
+                got = self.pool.checkout() => got.map_err(|e| e.to_pg())?,
+                // The client cancelled while its statement waited for a server.
+                () = slot.cancelled_while_waiting() => return Err(PgError::error(
+                    sqlstate::QUERY_CANCELED,
+                    "canceling statement due to user request",
+                )),
+            };
             match sync_params(&mut pooled.server, &self.desired).await {
                 Ok(()) => break pooled,
                 // The server refused one of the client's settings (a bad TimeZone, say): the
@@ -89,14 +97,17 @@ impl Session {
                 }
             }
         };
-        *self.cancel.slot.lock().await = Some(pooled.server.cancel.clone());
+        self.cancel
+            .slot
+            .set(Some(pooled.server.cancel.clone()))
+            .await;
         self.server = Some(pooled);
         self.forward_held_notifications();
         Ok(())
     }
 
     pub(super) async fn clear_cancel_target(&mut self) {
-        *self.cancel.slot.lock().await = None;
+        self.cancel.slot.set(None).await;
     }
 
     /// Give the server back (transaction mode, after ReadyForQuery 'I' with nothing pending).
