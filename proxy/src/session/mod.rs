@@ -25,6 +25,7 @@ mod masking;
 pub mod model;
 #[cfg(test)]
 mod model_tests;
+mod pin_watch;
 mod pins;
 mod prepared;
 mod relay;

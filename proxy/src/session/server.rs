@@ -235,51 +235,6 @@ impl Session {
         }
     }
 
-    /// A ParameterStatus that contradicts a pin ends the session: the server is closed (never
-    /// pooled again) and the statements in flight are audited with the error.
-    async fn watch_pins(&mut self, body: &[u8]) -> Result<(), PgError> {
-        let Ok((name, value)) = decode::parameter_status(body) else {
-            return Ok(());
-        };
-        let pins = pins::Pins {
-            read_only: self.pool.read_only(),
-            login_user: self.pool.upstream_user().to_string(),
-        };
-        let previous = self.server.as_ref().and_then(|s| {
-            s.server
-                .params
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        });
-        let Some(broken) = pins.check(name, value, previous) else {
-            return Ok(());
-        };
-        tracing::error!(
-            session = self.id,
-            setting = broken.setting,
-            value = %broken.value,
-            expected = %broken.expected,
-            "an upstream session broke a pinned setting; closing it"
-        );
-        self.clear_cancel_target().await;
-        if let Some(s) = self.server.take() {
-            tokio::spawn(s.server.terminate());
-        }
-        self.replies.clear();
-        self.pending = 0;
-        self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE).await;
-        Err(PgError::fatal(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            format!(
-                "pgward: the upstream session changed the pinned setting {} to \"{}\"; the session is closed",
-                broken.setting, broken.value
-            ),
-        )
-        .with_detail(format!("rule: pin ({} must stay {})", broken.setting, broken.expected))
-        .with_hint("the pinned settings cannot be changed through pgward"))
-    }
-
     /// Judge with the search_path the server really has after a statement that set it (which
     /// may have failed, or been rolled back with its transaction).
     async fn reread_search_path(&mut self, status: u8) {

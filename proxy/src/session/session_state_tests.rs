@@ -1,0 +1,51 @@
+//! Unit tests of `session_state.rs`.
+
+use super::*;
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn encodings_as_postgresql_names_them() {
+    assert_eq!(canonical_encoding("utf-8"), Some("UTF8"));
+    assert_eq!(canonical_encoding("Unicode"), Some("UTF8"));
+    assert_eq!(canonical_encoding("eucjp"), Some("EUC_JP"));
+    assert_eq!(canonical_encoding("latin-1"), Some("LATIN1"));
+    assert_eq!(canonical_encoding("ISO-8859-15"), Some("LATIN9"));
+    assert_eq!(canonical_encoding("klingon"), None);
+}
+
+#[test]
+fn first_kind_with_state_pins() {
+    let row = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+    assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "0"])), None);
+    assert_eq!(
+        pin_reason(&row(&["2", "0", "0", "0", "0"])),
+        Some("temporary objects")
+    );
+    assert_eq!(pin_reason(&row(&["0", "1", "0", "0", "0"])), Some("LISTEN"));
+    assert_eq!(
+        pin_reason(&row(&["0", "0", "0", "0", "3"])),
+        Some("session advisory lock")
+    );
+    assert_eq!(pin_reason(&[]), None);
+}
+
+#[test]
+fn session_settings_override_startup_ones() {
+    let merged = merged_settings(
+        &pairs(&[("TimeZone", "UTC"), ("application_name", "app")]),
+        &pairs(&[("timezone", "Europe/Paris"), ("work_mem", "8MB")]),
+    );
+    assert_eq!(
+        merged,
+        pairs(&[
+            ("timezone", "Europe/Paris"),
+            ("application_name", "app"),
+            ("work_mem", "8MB")
+        ])
+    );
+}
