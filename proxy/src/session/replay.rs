@@ -102,8 +102,14 @@ impl Session {
         decision: Arc<Decision>,
     ) {
         let Some(rest) = after_cstr(frame.body()) else {
+            let err = PgError::error(sqlstate::PROTOCOL_VIOLATION, "invalid Parse message");
+            self.refuse_extended(err, None).await;
             return;
         };
+        if self.server.is_none() {
+            self.refuse_extended(super::lost_meanwhile(), None).await;
+            return;
+        }
         if !name.is_empty() && self.prepared.has_statement(name) {
             // PostgreSQL keeps the one it has and fails the Parse.
             self.refuse_extended(already_exists(name), None).await;
