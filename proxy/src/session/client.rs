@@ -223,9 +223,7 @@ impl Session {
             // Transaction mode: the statement lives on the servers under another name, kept
             // for other clients; the client's name is forgotten and the server runs an empty
             // query in the DEALLOCATE's place in line.
-            let _ = self
-                .prepared
-                .close(super::prepared::Space::Statement, &name);
+            self.prepared.drop_statement(&name);
             let mut raw = BytesMut::new();
             frontend::query("", &mut raw);
             return self

@@ -288,6 +288,12 @@ impl Prepared {
         );
     }
 
+    /// SQL `DEALLOCATE name` ran: the statement is gone. (Not a protocol Close: no reply
+    /// settles it, so nothing is kept to restore.)
+    pub fn drop_statement(&mut self, name: &str) {
+        self.statements.remove(name);
+    }
+
     /// SQL `CLOSE name` / `CLOSE ALL`.
     pub fn close_cursor(&mut self, name: Option<&str>) {
         match name {

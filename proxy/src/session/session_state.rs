@@ -7,7 +7,6 @@
 
 use pgward_policy::{SessionChange, StatementKind};
 
-use super::prepared::Space;
 use super::PathCheck;
 use super::*;
 use crate::config::SessionStatePolicy;
@@ -160,9 +159,7 @@ impl Session {
                 }
                 StatementKind::ClosePortal => self.prepared.close_cursor(state.name.as_deref()),
                 StatementKind::Deallocate => match &state.name {
-                    Some(name) => {
-                        let _ = self.prepared.close(Space::Statement, name);
-                    }
+                    Some(name) => self.prepared.drop_statement(name),
                     None => {
                         self.prepared.forget_named();
                         self.server_statements_dropped();
