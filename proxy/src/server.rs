@@ -284,6 +284,23 @@ impl ServerConnection {
         self.run_prepared_messages(&out).await
     }
 
+    /// Close named statements (protocol Close: no error for one the server lacks) and wait
+    /// for ReadyForQuery. The server must be idle.
+    pub async fn close_statements(&mut self, names: &[Arc<str>]) -> Result<u8, ServerError> {
+        let mut out = BytesMut::new();
+        for name in names {
+            close_statement_message(name, &mut out);
+        }
+        self.run_extended_messages(out).await
+    }
+
+    /// Run pgward's own extended-protocol messages (Parse, Close) with a Sync of their own
+    /// and wait for ReadyForQuery. The server must be idle.
+    pub async fn run_extended_messages(&mut self, mut out: BytesMut) -> Result<u8, ServerError> {
+        frontend::sync(&mut out);
+        self.run_prepared_messages(&out).await
+    }
+
     /// The server's current value of a setting (`SHOW`), read without touching the
     /// client's unnamed statement.
     pub async fn show(&mut self, setting: &str) -> Result<String, ServerError> {
@@ -423,4 +440,13 @@ pub async fn send_cancel(target: &CancelTarget) {
         Ok(Err(e)) => tracing::warn!(error = %e, "cancel request to upstream failed"),
         Err(_) => tracing::warn!("cancel request to upstream timed out"),
     }
+}
+
+/// A protocol Close of the named statement `name`.
+pub fn close_statement_message(name: &str, out: &mut BytesMut) {
+    let mut body = Vec::with_capacity(name.len() + 2);
+    body.push(b'S');
+    body.extend_from_slice(name.as_bytes());
+    body.push(0);
+    crate::protocol::backend::raw_message(b'C', &body, out);
 }

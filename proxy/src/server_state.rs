@@ -1,14 +1,15 @@
 //! What pgward knows a pooled server connection holds on behalf of its clients, so that
 //! transaction pooling can move a client between servers unnoticed: the named statements
-//! pgward prepared there (under names derived from their text, shared by every client of the
-//! pool, least recently used out), who parsed the unnamed statement, and the session-level
+//! pgward prepared there (shared by every client of the pool that parses the same text,
+//! under the first client's name where it is free on that server, least recently used out,
+//! closed once no live client uses them), who parsed the unnamed statement, and the session-level
 //! settings in force.
 
 use std::collections::hash_map::RandomState;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, Weak};
 
 use lru::LruCache;
 
@@ -53,50 +54,202 @@ impl StatementKey {
     }
 }
 
+/// Sessions that ended, ever: a server whose statements were last swept at another count may
+/// hold statements no live client owns.
+static SESSIONS_ENDED: AtomicU64 = AtomicU64::new(0);
+
+/// A client session's claim on the server statements it uses; when the session ends, the
+/// statements only it used are closed on each server at that server's next checkout, so a
+/// server shows (in `pg_prepared_statements`) what its live clients prepared, as PostgreSQL
+/// would.
+pub struct StatementOwner(Arc<()>);
+
+impl Default for StatementOwner {
+    fn default() -> Self {
+        StatementOwner(Arc::new(()))
+    }
+}
+
+impl Drop for StatementOwner {
+    fn drop(&mut self) {
+        SESSIONS_ENDED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One statement pgward prepared on a server.
+struct Kept {
+    /// Its name there: the client's own where that was free, else derived from the key.
+    name: Arc<str>,
+    /// The sessions that used it on this server (dead ones swept).
+    owners: Vec<Weak<()>>,
+}
+
+impl Kept {
+    fn claim(&mut self, owner: &StatementOwner) {
+        if !self
+            .owners
+            .iter()
+            .any(|w| w.as_ptr() == Arc::as_ptr(&owner.0))
+        {
+            self.owners.push(Arc::downgrade(&owner.0));
+        }
+    }
+}
+
+/// Longest client name used as is on a server (SQL names past it are truncated).
+const MAX_PLAIN_NAME: usize = 63;
+
 /// The named statements pgward prepared on one server connection, most recently used last.
 pub struct ServerStatements {
-    lru: LruCache<StatementKey, ()>,
+    lru: LruCache<StatementKey, Kept>,
+    /// Server name -> statement.
+    names: HashMap<Arc<str>, StatementKey>,
     /// The unnamed statement the server holds: (session id, that session's parse number).
     pub unnamed: Option<(u64, u64)>,
+    /// [`SESSIONS_ENDED`] when the statements were last swept.
+    swept_at: u64,
 }
 
 impl Default for ServerStatements {
     fn default() -> Self {
         ServerStatements {
             lru: LruCache::unbounded(),
+            names: HashMap::new(),
             unnamed: None,
+            swept_at: SESSIONS_ENDED.load(Ordering::Relaxed),
         }
     }
 }
 
+/// Where a statement lives on a server, and what must be closed there first.
+#[derive(Debug, Default)]
+pub struct Placement {
+    pub name: Arc<str>,
+    pub close: Vec<Arc<str>>,
+}
+
 impl ServerStatements {
-    /// Whether the server has it (and mark it used).
-    pub fn touch(&mut self, key: StatementKey) -> bool {
-        self.lru.get(&key).is_some()
+    /// The statement's name on this server, if it has it (marked used by `owner`).
+    pub fn lookup(&mut self, key: StatementKey, owner: &StatementOwner) -> Option<Arc<str>> {
+        let kept = self.lru.get_mut(&key)?;
+        kept.claim(owner);
+        Some(kept.name.clone())
     }
 
-    /// The statement is being prepared; returns the ones to close first to stay within
-    /// `limit`.
-    pub fn insert(&mut self, key: StatementKey, limit: usize) -> Vec<StatementKey> {
+    /// The statement is being prepared under the client's name `wanted` where this server
+    /// has no statement of that name, else under its key's name; what to close first to stay
+    /// within `limit`.
+    pub fn place(
+        &mut self,
+        key: StatementKey,
+        wanted: &str,
+        limit: usize,
+        owner: &StatementOwner,
+    ) -> Placement {
+        let own_name = !wanted.is_empty()
+            && wanted.len() <= MAX_PLAIN_NAME
+            && !self.names.contains_key(wanted)
+            && !wanted.starts_with("pgward_");
+        let name: Arc<str> = if own_name {
+            Arc::from(wanted)
+        } else {
+            Arc::from(key.server_name())
+        };
+        let mut close = Vec::new();
+        if let Some(old) = self.remove(key) {
+            close.push(old);
+        }
+        close.extend(self.make_room(limit));
+        self.insert(key, name.clone(), owner);
+        Placement { name, close }
+    }
+
+    /// The statement under exactly `name` (SQL `EXECUTE name` must find it there): what to
+    /// close first, the statement under another name and another statement under this one;
+    /// `None` when it is there already.
+    pub fn place_exactly(
+        &mut self,
+        key: StatementKey,
+        name: &str,
+        limit: usize,
+        owner: &StatementOwner,
+    ) -> Option<Placement> {
+        if let Some(kept) = self.lru.get_mut(&key) {
+            if &*kept.name == name {
+                kept.claim(owner);
+                return None;
+            }
+        }
+        let mut close = Vec::new();
+        close.extend(self.remove(key));
+        close.extend(self.free_name(name));
+        close.extend(self.make_room(limit));
+        let name: Arc<str> = Arc::from(name);
+        self.insert(key, name.clone(), owner);
+        Some(Placement { name, close })
+    }
+
+    /// Forget the statement pgward keeps under `name` (a client's SQL PREPARE of that name
+    /// is about to run): the name to close, if one was kept.
+    pub fn free_name(&mut self, name: &str) -> Option<Arc<str>> {
+        let key = self.names.get(name).copied()?;
+        self.remove(key)
+    }
+
+    fn make_room(&mut self, limit: usize) -> Vec<Arc<str>> {
         let mut evicted = Vec::new();
         while self.lru.len() >= limit.max(1) {
             match self.lru.pop_lru() {
-                Some((k, ())) => evicted.push(k),
+                Some((_, kept)) => {
+                    self.names.remove(&kept.name);
+                    evicted.push(kept.name);
+                }
                 None => break,
             }
         }
-        self.lru.put(key, ());
         evicted
     }
 
-    /// Its Parse failed or was skipped: the server does not have it.
-    pub fn remove(&mut self, key: StatementKey) {
-        self.lru.pop(&key);
+    fn insert(&mut self, key: StatementKey, name: Arc<str>, owner: &StatementOwner) {
+        let mut kept = Kept {
+            name: name.clone(),
+            owners: Vec::new(),
+        };
+        kept.claim(owner);
+        self.names.insert(name, key);
+        self.lru.put(key, kept);
+    }
+
+    /// Its Parse failed or was skipped, or it is being closed: the server does not have it.
+    /// Returns the name it had.
+    pub fn remove(&mut self, key: StatementKey) -> Option<Arc<str>> {
+        let kept = self.lru.pop(&key)?;
+        self.names.remove(&kept.name);
+        Some(kept.name)
+    }
+
+    /// The statements no live session uses any more, forgotten here and returned to be
+    /// closed on the server; cheap when no session ended since the last sweep.
+    pub fn sweep(&mut self) -> Vec<Arc<str>> {
+        let ended = SESSIONS_ENDED.load(Ordering::Relaxed);
+        if ended == self.swept_at {
+            return Vec::new();
+        }
+        self.swept_at = ended;
+        let mut dead = Vec::new();
+        for (key, kept) in self.lru.iter_mut() {
+            kept.owners.retain(|w| w.strong_count() > 0);
+            if kept.owners.is_empty() {
+                dead.push(*key);
+            }
+        }
+        dead.into_iter().filter_map(|k| self.remove(k)).collect()
     }
 
     /// DEALLOCATE ALL / DISCARD ALL ran: the server has none.
     pub fn clear(&mut self) {
         self.lru.clear();
+        self.names.clear();
         self.unnamed = None;
     }
 
@@ -175,69 +328,5 @@ impl AppliedSettings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn desired(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn keys_differ_by_text_types_and_path() {
-        let a = StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "public");
-        assert_eq!(
-            a,
-            StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "public")
-        );
-        assert_ne!(
-            a,
-            StatementKey::of(b"select $1\0\0\x01\0\0\0\x19", "public")
-        );
-        assert_ne!(a, StatementKey::of(b"select $1\0\0\x01\0\0\0\x17", "app"));
-        assert!(a.server_name().starts_with("pgward_"));
-    }
-
-    #[test]
-    fn a_new_epoch_gives_new_names() {
-        let before = StatementKey::of(b"select 1\0\0\0", "");
-        new_statement_epoch();
-        assert_ne!(before, StatementKey::of(b"select 1\0\0\0", ""));
-    }
-
-    #[test]
-    fn least_recently_used_goes_first() {
-        let mut s = ServerStatements::default();
-        let k: Vec<_> = (0..3)
-            .map(|i| StatementKey::of(format!("q{i}").as_bytes(), ""))
-            .collect();
-        assert!(s.insert(k[0], 2).is_empty());
-        assert!(s.insert(k[1], 2).is_empty());
-        assert!(s.touch(k[0]));
-        assert_eq!(s.insert(k[2], 2), vec![k[1]]);
-        assert!(s.touch(k[0]) && s.touch(k[2]) && !s.touch(k[1]));
-        s.remove(k[0]);
-        assert_eq!(s.len(), 1);
-    }
-
-    #[test]
-    fn settings_sync_sets_what_differs_and_resets_what_the_client_lacks() {
-        let mut a = AppliedSettings::default();
-        a.initial.insert("timezone".into(), "UTC".into());
-        assert_eq!(a.sync_sql(&desired(&[("timezone", "UTC")])), None);
-        let want = desired(&[("work_mem", "8MB"), ("timezone", "UTC")]);
-        let sql = a.sync_sql(&want).unwrap_or_default();
-        assert!(sql.contains("'work_mem', '8MB'") && !sql.contains("timezone"));
-        a.synced(&want);
-        assert_eq!(a.sync_sql(&want), None);
-        let sql = a.sync_sql(&desired(&[])).unwrap_or_default();
-        assert_eq!(sql, "RESET work_mem;");
-        // Quotes stay inside the literal; odd names never reach SQL.
-        let sql = a
-            .sync_sql(&desired(&[("application_name", "o'x"), ("bad;name", "1")]))
-            .unwrap_or_default();
-        assert!(sql.contains("'o''x'") && !sql.contains("bad"));
-    }
-}
+#[path = "server_state_tests.rs"]
+mod tests;

@@ -678,3 +678,73 @@ async fn a_cancel_reaches_a_statement_still_waiting_for_a_server() {
     // The session goes on.
     assert_eq!(simple_value(&a, "SELECT 2").await, "2");
 }
+
+/// The single value of `sql` run over a raw connection.
+async fn raw_value(c: &mut raw::RawConn, sql: &str) -> Option<String> {
+    let msgs = c.simple_query(sql).await;
+    assert!(raw::first_error(&msgs).is_none(), "{sql}: {msgs:?}");
+    raw::rows(&msgs).first().and_then(|r| r[0].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_statements_keep_the_clients_names_for_sql_and_go_with_the_client() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txnames");
+    let proxy = tx_proxy(2);
+    let mut a = raw_login(&proxy, ALICE.0, &db).await;
+    a.send(&wire::batch(&[
+        wire::parse("my stmt", "SELECT $1::int + 1"),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    a.until_ready(30).await;
+    // As on PostgreSQL: SQL sees the protocol statement under the client's name.
+    assert_eq!(
+        raw_value(&mut a, r#"EXECUTE "my stmt"(41)"#)
+            .await
+            .as_deref(),
+        Some("42")
+    );
+    let listed = "SELECT string_agg(name, ',' ORDER BY name) FROM pg_prepared_statements";
+    assert_eq!(raw_value(&mut a, listed).await.as_deref(), Some("my stmt"));
+    // On the other server too: hold a's server, move it, and EXECUTE there.
+    let h1 = connect(&proxy, DAVE.0, &db).await;
+    let h2 = connect(&proxy, DAVE.0, &db).await;
+    let before = raw_value(&mut a, "SELECT pg_backend_pid()").await;
+    let pids = hold_both([&h1, &h2]).await;
+    let keeper = if Some(&pids[0]) == before.as_ref() {
+        0
+    } else {
+        1
+    };
+    release([&h1, &h2][1 - keeper]).await;
+    assert_ne!(raw_value(&mut a, "SELECT pg_backend_pid()").await, before);
+    assert_eq!(
+        raw_value(&mut a, r#"EXECUTE "my stmt"(1)"#)
+            .await
+            .as_deref(),
+        Some("2")
+    );
+    // Another client's SQL PREPARE of the same name is not hit by the kept statement.
+    let mut b = raw_login(&proxy, ALICE.0, &db).await;
+    let msgs = b
+        .simple_query(r#"PREPARE "my stmt" AS SELECT 'b'; EXECUTE "my stmt""#)
+        .await;
+    assert!(raw::first_error(&msgs).is_none(), "{msgs:?}");
+    assert_eq!(raw::rows(&msgs), vec![vec![Some("b".to_string())]]);
+    b.simple_query("DEALLOCATE ALL").await;
+    release([&h1, &h2][keeper]).await;
+    // Once a's session ends, no server keeps its statement.
+    drop(a);
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let [c1, c2] = [&h1, &h2];
+    hold_both([c1, c2]).await;
+    for c in [c1, c2] {
+        let n = simple_value(c, "SELECT count(*) FROM pg_prepared_statements").await;
+        assert_eq!(n, "0", "statements of ended sessions are closed");
+    }
+    release(c1).await;
+    release(c2).await;
+}

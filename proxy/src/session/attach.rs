@@ -17,6 +17,15 @@ async fn sync_params(
     Ok(())
 }
 
+/// Close the statements no live client uses any more (one round trip, only when there are).
+async fn sweep_statements(server: &mut ServerConnection) -> Result<(), crate::server::ServerError> {
+    let dead = server.statements.sweep();
+    if dead.is_empty() {
+        return Ok(());
+    }
+    server.close_statements(&dead).await.map(|_| ())
+}
+
 /// Make a server fit for the next client; false when it must be closed instead.
 pub(super) async fn reset(server: &mut ServerConnection) -> bool {
     // Forget remembered unreported settings: DISCARD ALL resets them.
@@ -76,7 +85,11 @@ impl Session {
                     "canceling statement due to user request",
                 )),
             };
-            match sync_params(&mut pooled.server, &self.desired).await {
+            let synced = match sweep_statements(&mut pooled.server).await {
+                Ok(()) => sync_params(&mut pooled.server, &self.desired).await,
+                Err(e) => Err(e),
+            };
+            match synced {
                 Ok(()) => break pooled,
                 // The server refused one of the client's settings (a bad TimeZone, say): the
                 // server itself is fine and goes back; the client hears the server's reason.

@@ -141,6 +141,8 @@ pub struct Session {
     statement_limit: usize,
     /// Parses sent (who owns a server's unnamed statement).
     parse_seq: u64,
+    /// This session's claim on the server statements it uses (released when it ends).
+    owner: crate::server_state::StatementOwner,
     /// What the statements of the unit now running did to the server's session state.
     unit: UnitEffects,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
@@ -207,6 +209,7 @@ impl Session {
             statement_limit: pool_settings.max_prepared_statements,
             on_session_state: pool_settings.on_session_state,
             parse_seq: 0,
+            owner: Default::default(),
             unit: UnitEffects::default(),
             pinned: None,
             path_check: PathCheck::No,

@@ -12,16 +12,14 @@ use super::prepared::{Change, Space};
 use super::replies::{Handling, Sent};
 use super::*;
 use crate::protocol::{Frame, FramedConn};
-use crate::server_state::StatementKey;
+use crate::server_state::{Placement, StatementKey};
 use crate::sqlstate;
 
 /// A client's statement, as it can be prepared again.
 #[derive(Debug)]
 pub struct Replay {
-    /// Its name on the servers; `None` for the unnamed statement.
+    /// Its identity on the servers; `None` for the unnamed statement.
     pub key: Option<StatementKey>,
-    /// `key`'s server name, made once.
-    pub server_name: Arc<str>,
     /// The Parse body after the statement name: the text and the parameter types.
     pub rest: Bytes,
     /// This session's parse number (who owns a server's unnamed statement).
@@ -44,6 +42,13 @@ fn message(tag: u8, parts: &[&[u8]]) -> BytesMut {
     }
     let mut out = BytesMut::new();
     backend::raw_message(tag, &body, &mut out);
+    out
+}
+
+/// Close the statement `name`.
+fn close_message(name: &str) -> BytesMut {
+    let mut out = BytesMut::new();
+    crate::server::close_statement_message(name, &mut out);
     out
 }
 
@@ -119,7 +124,6 @@ impl Session {
         let key = (!name.is_empty()).then(|| StatementKey::of(rest, &self.path_key()));
         let replay = Arc::new(Replay {
             key,
-            server_name: Arc::from(key.map(|k| k.server_name()).unwrap_or_default()),
             rest: Bytes::copy_from_slice(rest),
             seq: self.parse_seq,
         });
@@ -143,36 +147,38 @@ impl Session {
                 s.server.statements.unnamed = Some((id, seq));
                 self.replies.push(Sent::Parse(change), Handling::Forward);
             }
-            Some(key) if s.server.statements.touch(key) => {
+            Some(key) if s.server.statements.lookup(key, &self.owner).is_some() => {
                 self.replies
                     .push(Sent::Parse(change), Handling::Local(PARSE_COMPLETE));
                 self.answer_local();
             }
-            Some(key) => self.prepare_on_server(key, &replay.rest, change, Handling::Forward),
+            Some(key) => {
+                let limit = self.statement_limit;
+                let placed = s.server.statements.place(key, name, limit, &self.owner);
+                self.prepare_on_server(key, placed, &replay.rest, change, Handling::Forward);
+            }
         }
     }
 
-    /// Send the Parse of a kept statement (after closing what the bound pushes out).
+    /// Send the Parse of a kept statement where `placed` says (after closing what it pushes
+    /// out).
     fn prepare_on_server(
         &mut self,
         key: StatementKey,
+        placed: Placement,
         rest: &[u8],
         change: Change,
         handling: Handling,
     ) {
-        let limit = self.statement_limit;
         let Some(s) = self.server.as_mut() else {
             return;
         };
-        for old in s.server.statements.insert(key, limit) {
-            let close = message(b'C', &[b"S", old.server_name().as_bytes(), b"\0"]);
-            s.server.conn.queue(&close);
+        for old in &placed.close {
+            s.server.conn.queue(&close_message(old));
             self.replies
                 .push(Sent::Close(Change::None), Handling::Quiet);
         }
-        s.server
-            .conn
-            .queue(&parse_message(&key.server_name(), rest));
+        s.server.conn.queue(&parse_message(&placed.name, rest));
         self.replies.push_keyed(Sent::Parse(change), handling, key);
     }
 
@@ -187,10 +193,14 @@ impl Session {
         let s = self.server.as_mut()?;
         match replay.key {
             Some(key) => {
-                if !s.server.statements.touch(key) {
-                    self.prepare_on_server(key, &replay.rest, Change::None, Handling::Quiet);
+                if let Some(there) = s.server.statements.lookup(key, &self.owner) {
+                    return Some(there);
                 }
-                Some(replay.server_name.clone())
+                let limit = self.statement_limit;
+                let placed = s.server.statements.place(key, name, limit, &self.owner);
+                let there = placed.name.clone();
+                self.prepare_on_server(key, placed, &replay.rest, Change::None, Handling::Quiet);
+                Some(there)
             }
             None => {
                 if s.server.statements.unnamed != Some((id, replay.seq)) {
@@ -201,6 +211,67 @@ impl Session {
                 }
                 None
             }
+        }
+    }
+
+    /// Before a Query with SQL `EXECUTE name` of one of the client's protocol statements:
+    /// the server has it under exactly that name. Before SQL `PREPARE name`: no statement
+    /// pgward keeps for others holds that name. Done in a round trip of pgward's own while
+    /// the server is idle (its failure is left for the client's statement to meet); with
+    /// replies still owed, the names are left as they are.
+    pub(super) async fn ensure_sql_names(&mut self, decision: &Decision) {
+        if !self.replaying() || self.pending > 0 || self.unsynced || self.replies.owes() {
+            return;
+        }
+        let mut out = BytesMut::new();
+        for st in &decision.statements {
+            let Some(name) = st.state.name.as_deref() else {
+                continue;
+            };
+            match st.kind {
+                pgward_policy::StatementKind::Execute => self.place_exactly(name, &mut out),
+                pgward_policy::StatementKind::Prepare => {
+                    let freed = self
+                        .server
+                        .as_mut()
+                        .and_then(|s| s.server.statements.free_name(name));
+                    if let Some(old) = freed {
+                        crate::server::close_statement_message(&old, &mut out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            return;
+        }
+        if let Some(s) = self.server.as_mut() {
+            if s.server.run_extended_messages(out).await.is_err() {
+                // What the server has is no longer known for sure.
+                s.server.statements.clear();
+            }
+        }
+    }
+
+    /// The messages that put the client's statement `name` on the server under that name.
+    fn place_exactly(&mut self, name: &str, out: &mut BytesMut) {
+        let Some(replay) = self.prepared.replay(name) else {
+            return;
+        };
+        let Some(key) = replay.key else { return };
+        let limit = self.statement_limit;
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        let placed = s
+            .server
+            .statements
+            .place_exactly(key, name, limit, &self.owner);
+        if let Some(placed) = placed {
+            for old in &placed.close {
+                crate::server::close_statement_message(old, out);
+            }
+            out.extend_from_slice(&parse_message(&placed.name, &replay.rest));
         }
     }
 
