@@ -80,18 +80,17 @@ impl Drop for StatementOwner {
 struct Kept {
     /// Its name there: the client's own where that was free, else derived from the key.
     name: Arc<str>,
-    /// The sessions that used it on this server (dead ones swept).
-    owners: Vec<Weak<()>>,
+    /// The sessions that used it on this server, by address (dead ones swept).
+    owners: HashMap<usize, Weak<()>>,
 }
 
 impl Kept {
     fn claim(&mut self, owner: &StatementOwner) {
-        if !self
-            .owners
-            .iter()
-            .any(|w| w.as_ptr() == Arc::as_ptr(&owner.0))
-        {
-            self.owners.push(Arc::downgrade(&owner.0));
+        // An address tells live owners apart; a dead owner's address may be reused.
+        let at = Arc::as_ptr(&owner.0) as usize;
+        let w = self.owners.entry(at).or_default();
+        if w.strong_count() == 0 {
+            *w = Arc::downgrade(&owner.0);
         }
     }
 }
@@ -213,7 +212,7 @@ impl ServerStatements {
     fn insert(&mut self, key: StatementKey, name: Arc<str>, owner: &StatementOwner) {
         let mut kept = Kept {
             name: name.clone(),
-            owners: Vec::new(),
+            owners: HashMap::new(),
         };
         kept.claim(owner);
         self.names.insert(name, key);
@@ -238,7 +237,7 @@ impl ServerStatements {
         self.swept_at = ended;
         let mut dead = Vec::new();
         for (key, kept) in self.lru.iter_mut() {
-            kept.owners.retain(|w| w.strong_count() > 0);
+            kept.owners.retain(|_, w| w.strong_count() > 0);
             if kept.owners.is_empty() {
                 dead.push(*key);
             }
