@@ -15,7 +15,8 @@ use crate::config::SessionStatePolicy;
 const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) \
      FROM pg_catalog.pg_settings WHERE source = 'session'";
 
-/// State that cannot move to another server, one count per kind.
+/// State that cannot move to another server, one count per kind (the identity column is
+/// appended by [`state_sql`]).
 const STATE_SQL: &str = "SELECT \
      (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()) \
        + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = pg_catalog.pg_my_temp_schema()) \
@@ -24,15 +25,31 @@ const STATE_SQL: &str = "SELECT \
      (SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable), \
      (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql), \
      (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' \
-        AND pid = pg_catalog.pg_backend_pid())";
+        AND pid = pg_catalog.pg_backend_pid()), ";
 
-/// The pin reason for each column of [`STATE_SQL`].
-const STATE_KINDS: [&str; 5] = [
+/// The pin check for a server that logged in as `login`: besides [`STATE_SQL`]'s counts, an
+/// identity changed by SET ROLE or SET SESSION AUTHORIZATION. Neither shows in pg_settings,
+/// so neither could be carried to another server: the client keeps this one until it is
+/// back to the login's identity.
+pub fn state_sql(login: Option<&str>) -> String {
+    let identity = match login {
+        Some(login) => format!(
+            "(pg_catalog.current_setting('role') <> 'none' OR session_user <> {})::int",
+            crate::server_state::literal(login)
+        ),
+        None => "(pg_catalog.current_setting('role') <> 'none')::int".to_string(),
+    };
+    format!("{STATE_SQL}{identity}")
+}
+
+/// The pin reason for each column of [`state_sql`].
+const STATE_KINDS: [&str; 6] = [
     "temporary objects",
     "LISTEN",
     "WITH HOLD cursor",
     "SQL prepared statement",
     "session advisory lock",
+    "SET ROLE or SESSION AUTHORIZATION",
 ];
 
 /// What [`STATE_SQL`]'s row says pins the client, if anything.
@@ -206,7 +223,10 @@ impl Session {
         if unit.settings {
             self.read_back_settings().await;
         }
-        if self.mode == PoolMode::Transaction && (unit.may_pin || self.pinned.is_some()) {
+        // A setting may be the session's identity (SET ROLE), which only the pin check sees.
+        if self.mode == PoolMode::Transaction
+            && (unit.may_pin || unit.settings || self.pinned.is_some())
+        {
             self.check_pin().await;
         }
         self.forward_held_notifications();
@@ -286,7 +306,8 @@ impl Session {
         let Some(s) = self.server.as_mut() else {
             return;
         };
-        let reason = match s.server.query_rows(STATE_SQL).await {
+        let login = s.server.settings.initial.get("session_authorization").cloned();
+        let reason = match s.server.query_rows(&state_sql(login.as_deref())).await {
             Ok(rows) => rows.first().and_then(|r| pin_reason(r)),
             Err(e) => {
                 tracing::warn!(session = self.id, error = %e, "could not check the session's state");

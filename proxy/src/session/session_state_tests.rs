@@ -21,7 +21,7 @@ fn encodings_as_postgresql_names_them() {
 #[test]
 fn first_kind_with_state_pins() {
     let row = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
-    assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "0"])), None);
+    assert_eq!(pin_reason(&row(&["0", "0", "0", "0", "0", "0"])), None);
     assert_eq!(
         pin_reason(&row(&["2", "0", "0", "0", "0"])),
         Some("temporary objects")
@@ -31,7 +31,15 @@ fn first_kind_with_state_pins() {
         pin_reason(&row(&["0", "0", "0", "0", "3"])),
         Some("session advisory lock")
     );
+    assert_eq!(
+        pin_reason(&row(&["0", "0", "0", "0", "0", "1"])),
+        Some("SET ROLE or SESSION AUTHORIZATION")
+    );
     assert_eq!(pin_reason(&[]), None);
+    // The login is a literal; without one only the role is compared.
+    let sql = state_sql(Some("o'wner"));
+    assert!(sql.ends_with("session_user <> 'o''wner')::int"), "{sql}");
+    assert!(!state_sql(None).contains("session_user"));
 }
 
 #[test]
