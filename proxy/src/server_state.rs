@@ -227,6 +227,19 @@ impl ServerStatements {
         Some(kept.name)
     }
 
+    /// `owner` is done with the statement here (its SQL DEALLOCATE): when no other live
+    /// session uses it, it is forgotten and its name returned, to be closed on the server.
+    pub fn release(&mut self, key: StatementKey, owner: &StatementOwner) -> Option<Arc<str>> {
+        let kept = self.lru.peek_mut(&key)?;
+        kept.owners.remove(&(Arc::as_ptr(&owner.0) as usize));
+        kept.owners.retain(|_, w| w.strong_count() > 0);
+        if kept.owners.is_empty() {
+            self.remove(key)
+        } else {
+            None
+        }
+    }
+
     /// The statements no live session uses any more, forgotten here and returned to be
     /// closed on the server; cheap when no session ended since the last sweep.
     pub fn sweep(&mut self) -> Vec<Arc<str>> {

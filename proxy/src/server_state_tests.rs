@@ -90,10 +90,14 @@ fn statements_of_ended_sessions_are_swept() {
     s.place(k[1], "shared", 10, &leaves);
     s.lookup(k[1], &stays);
     s.place(k[2], "theirs", 10, &stays);
+    // Released by one owner: kept while another uses it.
+    assert!(s.release(k[1], &leaves).is_none());
+    assert_eq!(s.release(k[2], &stays).as_deref(), Some("theirs"));
+    s.lookup(k[1], &leaves);
     drop(leaves);
     assert_eq!(s.sweep(), vec![Arc::from("mine")]);
     assert!(s.sweep().is_empty());
-    assert_eq!(s.len(), 2);
+    assert_eq!(s.len(), 1);
     s.clear();
     assert!(s.is_empty());
 }

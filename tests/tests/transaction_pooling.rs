@@ -708,6 +708,18 @@ async fn protocol_statements_keep_the_clients_names_for_sql_and_go_with_the_clie
     );
     let listed = "SELECT string_agg(name, ',' ORDER BY name) FROM pg_prepared_statements";
     assert_eq!(raw_value(&mut a, listed).await.as_deref(), Some("my stmt"));
+    // DEALLOCATE by the only client that used it: gone from the server, as on PostgreSQL.
+    a.send(&wire::batch(&[wire::parse("s2", "SELECT 2"), wire::sync()]))
+        .await
+        .unwrap();
+    a.until_ready(30).await;
+    assert_eq!(
+        raw_value(&mut a, listed).await.as_deref(),
+        Some("my stmt,s2")
+    );
+    let msgs = a.simple_query("DEALLOCATE s2").await;
+    assert!(raw::first_error(&msgs).is_none(), "{msgs:?}");
+    assert_eq!(raw_value(&mut a, listed).await.as_deref(), Some("my stmt"));
     // On the other server too: hold a's server, move it, and EXECUTE there.
     let h1 = connect(&proxy, DAVE.0, &db).await;
     let h2 = connect(&proxy, DAVE.0, &db).await;

@@ -220,10 +220,14 @@ impl Session {
             return self.run_script_piece(&first).await;
         }
         if let Some(name) = self.deallocates_kept_statement(&decision) {
-            // Transaction mode: the statement lives on the servers under another name, kept
-            // for other clients; the client's name is forgotten and the server runs an empty
-            // query in the DEALLOCATE's place in line.
+            // Transaction mode: the statement is kept on the servers for every client that
+            // uses it. The last one's DEALLOCATE runs; otherwise the client's name is
+            // forgotten and the server runs an empty query in the DEALLOCATE's place in line.
+            let runs = self.release_kept(&name).await;
             self.prepared.drop_statement(&name);
+            if runs {
+                return self.run_query(decision, frame.raw()).await;
+            }
             let mut raw = BytesMut::new();
             frontend::query("", &mut raw);
             return self

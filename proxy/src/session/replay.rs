@@ -314,6 +314,33 @@ impl Session {
         }
     }
 
+    /// SQL `DEALLOCATE name` of a kept statement, on the server now attached: this session
+    /// lets go of it there, and when no other live session uses it the server deallocates
+    /// it for real. True when the client's own DEALLOCATE can run as sent (the server has
+    /// it under that name and nobody else needs it). Only while the server owes nothing.
+    pub(super) async fn release_kept(&mut self, name: &str) -> bool {
+        if self.attach().await.is_err() || self.pending > 0 || self.unsynced || self.replies.owes()
+        {
+            return false;
+        }
+        let Some(key) = self.prepared.replay(name).and_then(|r| r.key) else {
+            return false;
+        };
+        let Some(s) = self.server.as_mut() else {
+            return false;
+        };
+        match s.server.statements.release(key, &self.owner) {
+            Some(there) if &*there == name => true,
+            Some(there) => {
+                if s.server.close_statements(&[there]).await.is_err() {
+                    s.server.statements.clear();
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
     /// The server dropped every prepared statement (DEALLOCATE ALL, DISCARD ALL/PLANS).
     pub(super) fn server_statements_dropped(&mut self) {
         if let Some(s) = self.server.as_mut() {

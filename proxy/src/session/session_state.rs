@@ -306,7 +306,12 @@ impl Session {
         let Some(s) = self.server.as_mut() else {
             return;
         };
-        let login = s.server.settings.initial.get("session_authorization").cloned();
+        let login = s
+            .server
+            .settings
+            .initial
+            .get("session_authorization")
+            .cloned();
         let reason = match s.server.query_rows(&state_sql(login.as_deref())).await {
             Ok(rows) => rows.first().and_then(|r| pin_reason(r)),
             Err(e) => {
