@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cancel;
 pub mod catalog;
 pub mod cli;
+pub mod client_text;
 pub mod clients;
 pub mod config;
 pub mod demo;
