@@ -180,6 +180,15 @@ impl Pool {
     pub async fn checkout(self: &Arc<Self>) -> Result<PooledServer, PoolError> {
         let client = crate::clients::current();
         let settings = self.settings();
+        // A free slot with nobody queued (a queued waiter holds every free permit) and no
+        // PAUSE: no wait ticket, no clock, no queue bookkeeping.
+        if !*self.paused.borrow() {
+            if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+                self.metrics.pool_wait(Duration::ZERO);
+                self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+                return self.serve(permit, client, settings).await;
+            }
+        }
         let started = Instant::now();
         let ticket = self.ids.fetch_add(1, Ordering::Relaxed);
         let wait = WaitTicket {
@@ -212,6 +221,16 @@ impl Pool {
             .wait_us
             .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
         self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+        self.serve(permit, client, settings).await
+    }
+
+    /// With a slot held: a healthy idle connection, or a new one.
+    async fn serve(
+        self: &Arc<Self>,
+        permit: OwnedSemaphorePermit,
+        client: Option<Arc<ClientEntry>>,
+        settings: PoolSettings,
+    ) -> Result<PooledServer, PoolError> {
         while let Some(IdleServer { id, server: mut s }) = self.take_idle() {
             if Self::expired(&settings, &s) || !s.conn.is_healthy() {
                 self.forget_server(id);
