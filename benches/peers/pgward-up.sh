@@ -4,7 +4,8 @@
 #   transaction mode  on 127.0.0.1:6433, pool of POOL_SIZE (default 5) servers per
 #                     (database, login): smaller than the suites' concurrency (pg_regress
 #                     runs 20 at once, the pool tests of asyncpg/node-postgres/psycopg 10+).
-# Every user is a DBA role: read-write, allow_ddl, no require_where, no limits, unmasked.
+# Every user is a DBA role: read-write, allow_ddl, allow_set_role, no require_where, no
+# limits, unmasked.
 # Users: postgres/peers (the suites' superuser) and rust-postgres' auth-test roles
 # pass_user, md5_user, scram_user (password "password"), each through an upstream login of
 # the same name. TLS with the lab's self-signed certificate (client_tls = allow), as the
@@ -43,6 +44,7 @@ password = "$pw"
 login = "$name"
 access = "read-write"
 allow_ddl = true
+allow_set_role = true
 require_where = false
 max_affected_rows = 0
 max_result_rows = 0

@@ -59,6 +59,7 @@ pub fn key(normalized_key: &[u8], role: &RoleRules, search_path: &[String]) -> K
         role.require_where as u8,
         role.allow_ddl as u8,
         role.unmasked as u8,
+        role.allow_set_role as u8,
     ]);
     field(
         &role

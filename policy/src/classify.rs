@@ -180,11 +180,9 @@ fn copy(source: &CopySource, to: bool, target: &CopyTarget, ctx: &Ctx<'_>) -> Ju
         CopyTarget::Stdin | CopyTarget::Stdout => {}
         CopyTarget::File { .. } | CopyTarget::Program { .. } => {
             j.cacheable = false;
-            j.deny(deny(
-                "copy.server_side",
-                "COPY to or from a server file or program is not allowed",
-                "use COPY ... TO STDOUT / FROM STDIN (psql's \\copy)",
-            ));
+            if let Some(d) = crate::rules::server_copy(ctx.role) {
+                j.deny(d);
+            }
         }
     }
     j
@@ -320,14 +318,18 @@ fn judge_set(set: &Set, ctx: &Ctx<'_>) -> Judged {
         Set::SetNamesDefault {} => {
             set_named("client_encoding", Some(SettingValue::Default), false, ctx)
         }
-        Set::SetRole { .. } | Set::SetSessionAuthorization(_) => {
-            let mut j = Judged::new(K::Set);
-            j.deny(deny(
-                "session.role",
-                "changing the session's role is not allowed",
-                "connect as a pgward user whose role has the access you need",
-            ));
-            j
+        Set::SetRole {
+            context_modifier, ..
+        } => {
+            let local = matches!(
+                context_modifier,
+                Some(sqlparser::ast::ContextModifier::Local)
+            );
+            identity("role", local, ctx)
+        }
+        Set::SetSessionAuthorization(p) => {
+            let local = matches!(p.scope, sqlparser::ast::ContextModifier::Local);
+            identity("session_authorization", local, ctx)
         }
         Set::SetTransaction {
             modes,
@@ -350,6 +352,17 @@ fn judge_set(set: &Set, ctx: &Ctx<'_>) -> Judged {
     }
 }
 
+/// `SET [LOCAL] ROLE` / `SET SESSION AUTHORIZATION` (whose value the judgement does not need:
+/// `allow_set_role` allows any, read-only roles none): judged as the setting it changes.
+fn identity(name: &str, local: bool, ctx: &Ctx<'_>) -> Judged {
+    set_named(
+        name,
+        Some(SettingValue::Values(vec![String::new()])),
+        local,
+        ctx,
+    )
+}
+
 fn reset(r: &Reset, ctx: &Ctx<'_>) -> Judged {
     match r {
         // RESET ALL returns every setting to its session default: the pins pgward put in the
@@ -361,12 +374,8 @@ fn reset(r: &Reset, ctx: &Ctx<'_>) -> Judged {
             j
         }
         Reset::SessionAuthorization => {
-            let mut j = Judged::new(K::Reset);
-            j.deny(deny(
-                "session.role",
-                "changing the session's role is not allowed",
-                "connect as a pgward user whose role has the access you need",
-            ));
+            let mut j = identity("session_authorization", false, ctx);
+            j.info.kind = K::Reset;
             j
         }
         Reset::ConfigurationParameter(name) => {

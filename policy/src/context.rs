@@ -11,6 +11,9 @@ pub struct Ctx<'a> {
     pub functions: &'a FunctionPolicy,
     /// The upstream's catalog snapshot, when the proxy has loaded one.
     pub catalog: Option<&'a Catalog>,
+    /// Results are masked for this role (it is not `unmasked` and `[masking]` names columns):
+    /// masking depends on the session's search_path.
+    pub masked: bool,
 }
 
 /// The judgement of one statement.

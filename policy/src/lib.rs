@@ -232,6 +232,7 @@ impl Engine {
             search_path: facts.search_path,
             functions: &self.functions,
             catalog: self.catalog.as_deref(),
+            masked: !facts.role.unmasked && self.mask_index.is_some(),
         };
         let max = match self.config.max_statement_bytes {
             0 => syntax::DEFAULT_MAX_STATEMENT_BYTES,

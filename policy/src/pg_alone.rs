@@ -166,17 +166,16 @@ fn write(facts: &PgFacts, ctx: &Ctx<'_>) -> Judged {
 
 fn copy(top: &Value, ctx: &Ctx<'_>) -> Judged {
     let from = bool_field(top, "is_from");
+    // The server's files and programs: server administration, as on sqlparser's side
+    // (`classify.rs`).
     let server_side = !str_field(top, "filename").is_empty() || bool_field(top, "is_program");
-    if server_side {
-        // The server's files and programs are out of every role's reach, as on sqlparser's
-        // side (`classify.rs`).
+    if let Some(d) = server_side
+        .then(|| crate::rules::server_copy(ctx.role))
+        .flatten()
+    {
         let mut j = Judged::new(if from { K::CopyFrom } else { K::CopyTo });
         j.cacheable = false;
-        j.deny(deny(
-            "copy.server_side",
-            "COPY to or from a server file or program is not allowed",
-            "use COPY ... TO STDOUT / FROM STDIN (psql's \\copy)",
-        ));
+        j.deny(d);
         return j;
     }
     if !from {

@@ -161,7 +161,9 @@ fn judge_function(name: &[String], from_syntax: bool, ctx: &Ctx<'_>, j: &mut Jud
 }
 
 /// `set_config(name, value, is_local)` as PostgreSQL reads the call: judged like the SET it
-/// amounts to; refused when its name or value is not a literal (we cannot know what it sets).
+/// amounts to when its arguments are literals. Arguments pgward cannot read are refused only
+/// where the role has a guardrail that depends on a setting PostgreSQL does not report in
+/// ParameterStatus (see docs/guardrails.md, "set_config with arguments pgward cannot read").
 fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
     match args {
         [Some(name), Some(value), Some(is_local)] => {
@@ -175,8 +177,18 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
                 Err(d) => j.deny(d),
             }
         }
-        // A known name with a value we cannot read: refused only where the role's rules or a
-        // pin care about that setting.
+        // A literal value that would break a lexer pin, whatever the name turns out to be:
+        // refused before it runs rather than seen afterwards in ParameterStatus.
+        [None, Some(value), _] if breaks_lexer_pin(value) => j.deny(deny(
+            "session.set_config",
+            "set_config() of a setting pgward cannot name, to a value that would change how SQL text is read",
+            "name the setting with a literal",
+        )),
+        _ if !depends_on_unreported_settings(ctx) => {
+            j.info.session_change = Some(SessionChange::Other);
+        }
+        // A known name with a value we cannot read: refused only where the role's rules care
+        // about that setting.
         [Some(name), _, _] if !guarded_setting(name, ctx) => {
             j.info.session_change = Some(SessionChange::Other);
         }
@@ -188,24 +200,43 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
     }
 }
 
-/// Settings whose value a guardrail of the role, or a pin every role keeps, must see.
+/// `standard_conforming_strings` off or an encoding whose bytes can look like quotes: the
+/// value would make the server read later text differently from pgward's lexers.
+fn breaks_lexer_pin(value: &str) -> bool {
+    crate::settings::parse_bool(value) == Some(false) || crate::settings::is_unsafe_encoding(value)
+}
+
+/// The role has a guardrail whose enforcement depends on a setting PostgreSQL does not report
+/// in ParameterStatus, so that pgward must know every value set: read-only
+/// (`transaction_read_only`, `search_path`), `require_where` and masking (`search_path`), a
+/// statement_timeout limit (the timeouts), no `allow_set_role` (`role`), no `allow_ddl`
+/// (`session_replication_role`). The lexer pins a role without any of these keeps are
+/// reported (`standard_conforming_strings`, `client_encoding`) and watched by the proxy.
+fn depends_on_unreported_settings(ctx: &Ctx<'_>) -> bool {
+    let role = ctx.role;
+    role.access == Access::ReadOnly
+        || role.require_where
+        || ctx.masked
+        || role.statement_timeout_ms.is_some()
+        || !role.allow_set_role
+        || !role.allow_ddl
+}
+
+/// Settings whose value a guardrail of the role, or a pin, must see.
 fn guarded_setting(name: &str, ctx: &Ctx<'_>) -> bool {
     let name = name.to_ascii_lowercase();
-    ctx.role.access == Access::ReadOnly
-        || (ctx.role.statement_timeout_ms.is_some()
-            && crate::settings::TIMEOUT_SETTINGS.contains(&name.as_str()))
-        || matches!(
-            name.as_str(),
-            "standard_conforming_strings"
-                | "backslash_quote"
-                | "client_encoding"
-                | "role"
-                | "session_authorization"
-                | "session_replication_role"
-                | "search_path"
-                | "default_transaction_read_only"
-                | "transaction_read_only"
-        )
+    let role = ctx.role;
+    match name.as_str() {
+        _ if role.access == Access::ReadOnly => true,
+        n if crate::settings::TIMEOUT_SETTINGS.contains(&n) => role.statement_timeout_ms.is_some(),
+        "role" | "session_authorization" => !role.allow_set_role,
+        "session_replication_role" => !role.allow_ddl,
+        "search_path" => role.require_where || ctx.masked,
+        // The lexer pins: a restricted role's later text must be read as the server reads it
+        // (ParameterStatus reports a change only at the next Sync, after a pipeline has run).
+        "standard_conforming_strings" | "backslash_quote" | "client_encoding" => true,
+        _ => false,
+    }
 }
 
 /// The setting names a `SELECT ... FROM pg_settings WHERE name = 'x'` (or `name IN (...)`,

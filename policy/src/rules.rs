@@ -54,3 +54,33 @@ pub fn do_or_call(kind: K, what: &str, ctx: &Ctx<'_>) -> Judged {
     }
     j
 }
+
+/// Server administration outside SQL's data (server-side COPY to or from a file or program,
+/// `session_replication_role`): the same class as `ALTER SYSTEM` and `ALTER TABLE ... DISABLE
+/// TRIGGER`, so read-write roles with allow_ddl only. The refusal keeps the statement's own
+/// rule name (`copy.server_side`, `session.replication_role`).
+pub fn server_admin(
+    rule: &'static str,
+    what: &str,
+    hint: &str,
+    role: &crate::types::RoleRules,
+) -> Option<crate::types::Denial> {
+    if role.access == Access::ReadWrite && role.allow_ddl {
+        return None;
+    }
+    let who = match role.access {
+        Access::ReadOnly => "read-only role",
+        Access::ReadWrite => "a role without allow_ddl",
+    };
+    Some(deny(rule, format!("{who} may not {what}"), hint))
+}
+
+/// `COPY ... FROM/TO 'file'` or `PROGRAM`: the server's filesystem and shell.
+pub fn server_copy(role: &crate::types::RoleRules) -> Option<crate::types::Denial> {
+    server_admin(
+        "copy.server_side",
+        "COPY to or from a server file or program",
+        "use COPY ... TO STDOUT / FROM STDIN (psql's \\copy), or a role with allow_ddl",
+        role,
+    )
+}

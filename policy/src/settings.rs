@@ -1,10 +1,12 @@
 //! Judging run-time settings (`SET`, `RESET`, `set_config`, startup parameters) against a role.
 //!
-//! Read-only roles may change only settings on an allowlist of harmless ones; settings that
-//! would loosen the session (read-only mode, role, statement_timeout above the role's limit)
-//! or make our lexer read text differently from the server's (client_encoding to SJIS and
-//! friends, standard_conforming_strings off, backslash_quote) are refused. Read-write roles may
-//! change any setting except the ones refused for every role.
+//! Read-only roles may change only settings on an allowlist of harmless ones (identity is not
+//! one of them, whatever `allow_set_role` says); settings that would loosen the session
+//! (read-only mode, statement_timeout above the role's limit) or make our lexer read text
+//! differently from the server's (client_encoding to SJIS and friends,
+//! standard_conforming_strings off, backslash_quote) are refused. Read-write roles may change
+//! any setting except the lexer pins and the ones a rule they lack names (identity without
+//! `allow_set_role`, session_replication_role without `allow_ddl`).
 
 use sqlparser::ast::{Expr, UnaryOperator, Value};
 
@@ -233,19 +235,23 @@ fn first(value: &SettingValue) -> Option<&str> {
     }
 }
 
-/// Settings refused for every role: they change who we are or how text is lexed.
-fn refused_for_all(name: &str, value: &SettingValue) -> Option<Denial> {
+/// Settings a role changes only with the rule that names them (identity: `allow_set_role`;
+/// `session_replication_role`: server administration, read-write with `allow_ddl`), and the
+/// lexer pins every role keeps (they make our lexers read text as the server does).
+fn pinned(name: &str, value: &SettingValue, role: &RoleRules) -> Option<Denial> {
     match name {
+        "role" | "session_authorization" if role.allow_set_role => None,
         "role" | "session_authorization" => Some(deny(
             "session.role",
-            format!("changing {name} is not allowed"),
-            "connect as a pgward user whose role has the access you need",
+            format!("changing {name} is not allowed for this role"),
+            "connect as a pgward user whose role has the access you need (or allow_set_role)",
         )),
-        "session_replication_role" => Some(deny(
+        "session_replication_role" => crate::rules::server_admin(
             "session.replication_role",
-            "changing session_replication_role is not allowed",
-            "triggers and foreign keys stay enforced through pgward",
-        )),
+            "change session_replication_role",
+            "triggers and foreign keys stay enforced for roles without allow_ddl",
+            role,
+        ),
         "client_encoding" | "names" => match first(value) {
             Some(enc) if is_unsafe_encoding(enc) => Some(deny(
                 "session.client_encoding",
@@ -322,7 +328,7 @@ fn timeout(name: &str, value: &SettingValue, role: &RoleRules) -> Result<(), Den
 pub fn judge_setting(name: &str, value: &SettingValue, role: &RoleRules) -> Result<(), Denial> {
     let name = name.to_ascii_lowercase();
     let name = name.as_str();
-    if let Some(d) = refused_for_all(name, value) {
+    if let Some(d) = pinned(name, value, role) {
         return Err(d);
     }
     if TIMEOUT_SETTINGS.contains(&name) {

@@ -112,6 +112,8 @@ pub fn of(facts: &PgFacts) -> SessionState {
             // SET TRANSACTION lasts one transaction; SET SESSION CHARACTERISTICS does not.
             s.settings = !flag(top, "is_local")
                 && (!multi || name.eq_ignore_ascii_case("session characteristics"));
+            // The identity is no setting pg_settings shows: it cannot follow the client.
+            s.may_pin = s.settings && is_identity(&name);
         }
         "CreateStmt" => s.may_pin = temporary(top.get("relation")),
         "CreateTableAsStmt" => {
@@ -135,13 +137,24 @@ pub fn of(facts: &PgFacts) -> SessionState {
         }
     }
     // set_config(name, value, false) changes the session like SET does.
-    if facts.set_config_calls.iter().any(|args| match args.get(2) {
-        Some(Some(local)) => crate::settings::parse_bool(local) != Some(true),
-        _ => true,
-    }) {
-        s.settings = true;
+    for args in &facts.set_config_calls {
+        let session = match args.get(2) {
+            Some(Some(local)) => crate::settings::parse_bool(local) != Some(true),
+            _ => true,
+        };
+        if session {
+            s.settings = true;
+            if matches!(args.first(), Some(Some(name)) if is_identity(name)) {
+                s.may_pin = true;
+            }
+        }
     }
     s
+}
+
+/// `role` and `session_authorization` (`SET ROLE`, `SET SESSION AUTHORIZATION`).
+fn is_identity(name: &str) -> bool {
+    name.eq_ignore_ascii_case("role") || name.eq_ignore_ascii_case("session_authorization")
 }
 
 #[cfg(test)]
@@ -183,6 +196,28 @@ mod tests {
         let all = state("DISCARD ALL");
         assert!(all.drops_statements && all.settings && all.releases);
         assert!(state("DISCARD TEMP").releases);
+    }
+
+    #[test]
+    fn identity_changes_may_pin() {
+        for sql in [
+            "SET ROLE r",
+            "RESET ROLE",
+            "SET SESSION AUTHORIZATION r",
+            "RESET SESSION AUTHORIZATION",
+            "SELECT set_config('role', 'r', false)",
+            "SELECT pg_catalog.set_config('SESSION_AUTHORIZATION', 'r', false)",
+        ] {
+            let s = state(sql);
+            assert!(s.may_pin && s.settings, "{sql}: {s:?}");
+        }
+        for sql in [
+            "SET LOCAL ROLE r",
+            "SELECT set_config('role', 'r', true)",
+            "SET work_mem = '8MB'",
+        ] {
+            assert!(!state(sql).may_pin, "{sql}");
+        }
     }
 
     #[test]

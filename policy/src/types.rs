@@ -32,6 +32,9 @@ pub struct RoleRules {
     pub max_affected_rows: u64,
     /// Sees PII in clear.
     pub unmasked: bool,
+    /// May change the session's identity: `SET ROLE`, `SET SESSION AUTHORIZATION` and their
+    /// `RESET`s (and the same through `set_config('role' | 'session_authorization', ...)`).
+    pub allow_set_role: bool,
 }
 
 /// Engine-wide settings that come from the config file (not per role).

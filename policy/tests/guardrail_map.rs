@@ -7,15 +7,27 @@ mod common;
 use common::*;
 use pgward_policy::{Access, RoleRules};
 
-/// Read-write, DDL, no require_where, no limits.
+/// Read-write, DDL, no require_where, no limits, unmasked, identity changes allowed: the
+/// peer suites' DBA role (`benches/peers/pgward-up.sh`).
 fn unrestricted() -> RoleRules {
     RoleRules {
         name: "dba".into(),
         access: Access::ReadWrite,
         allow_ddl: true,
+        unmasked: true,
+        allow_set_role: true,
         ..Default::default()
     }
 }
+
+/// set_config with a name or value pgward cannot read (psycopg's `set_config($1, $2, false)`
+/// in the extended protocol): refused by every guardrail that depends on a setting
+/// PostgreSQL does not report.
+const OPAQUE_SET_CONFIG: &[&str] = &[
+    "SELECT set_config($1, $2, false)",
+    "SELECT pg_catalog.set_config($1, $2, true)",
+    "SELECT set_config(name, setting, false) FROM pg_settings WHERE name LIKE 'enable%'",
+];
 
 struct Guardrail {
     name: &'static str,
@@ -41,6 +53,9 @@ const GUARDRAILS: &[Guardrail] = &[
             "read_only.row_lock",
             "read_only.setting",
             "read_only.loosen",
+            "copy.server_side",
+            "session.replication_role",
+            "session.set_config",
         ],
         refuses: &[
             "UPDATE documents SET status = 'x' WHERE id = 1",
@@ -56,6 +71,16 @@ const GUARDRAILS: &[Guardrail] = &[
             "BEGIN READ WRITE",
             "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
             "SELECT 'a' OPERATOR(public.===) 'b'",
+            // allow_ddl and allow_set_role have no effect on a read-only role.
+            "COPY documents TO '/tmp/documents.out'",
+            "COPY (SELECT 1) TO PROGRAM 'cat'",
+            "SET session_replication_role = replica",
+            "SET ROLE postgres",
+            "RESET ROLE",
+            "SET SESSION AUTHORIZATION postgres",
+            "SELECT set_config('role', 'postgres', false)",
+            "SELECT set_config($1, $2, false)",
+            "SELECT set_config('application_name', $1, false)",
         ],
     },
     Guardrail {
@@ -64,8 +89,10 @@ const GUARDRAILS: &[Guardrail] = &[
             require_where: true,
             ..unrestricted()
         },
-        rules: &["require_where", "opaque_code"],
+        rules: &["require_where", "opaque_code", "session.set_config"],
         refuses: &[
+            "SELECT set_config($1, $2, false)",
+            "SELECT set_config('search_path', $1, false)",
             "DELETE FROM documents",
             "UPDATE documents SET status = 'x' WHERE id IS NOT NULL",
             "UPDATE documents SET status = 'x' WHERE id = id",
@@ -80,8 +107,24 @@ const GUARDRAILS: &[Guardrail] = &[
             allow_ddl: false,
             ..unrestricted()
         },
-        rules: &["ddl", "opaque_code"],
+        rules: &[
+            "ddl",
+            "opaque_code",
+            "copy.server_side",
+            "session.replication_role",
+            "session.set_config",
+        ],
         refuses: &[
+            "COPY documents FROM '/tmp/documents.data'",
+            "COPY documents TO '/tmp/documents.out'",
+            "COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'",
+            "COPY documents (id) FROM PROGRAM 'echo 1' WITH (FORMAT csv)",
+            "SET session_replication_role = replica",
+            "SET LOCAL session_replication_role TO 'local'",
+            "RESET session_replication_role",
+            "SELECT set_config('session_replication_role', 'replica', false)",
+            "SELECT set_config('session_replication_role', $1, false)",
+            "SELECT set_config($1, $2, false)",
             "CREATE TABLE t2 (x int)",
             "CREATE DATABASE x TEMPLATE template0",
             "ALTER TABLE documents ADD COLUMN y int",
@@ -99,8 +142,10 @@ const GUARDRAILS: &[Guardrail] = &[
             statement_timeout_ms: Some(30_000),
             ..unrestricted()
         },
-        rules: &["session.statement_timeout"],
+        rules: &["session.statement_timeout", "session.set_config"],
         refuses: &[
+            "SELECT set_config('statement_timeout', $1, false)",
+            "SELECT set_config($1, $2, false)",
             "SET statement_timeout = 0",
             "SET statement_timeout = '0.4'",
             "SET statement_timeout = '1h'",
@@ -119,9 +164,32 @@ const GUARDRAILS: &[Guardrail] = &[
         rules: &["max_affected_rows"],
         refuses: &["WITH w AS (UPDATE documents SET status = 'x' WHERE id = 1 RETURNING 1) SELECT * FROM w"],
     },
+    Guardrail {
+        name: "allow_set_role = false",
+        with: || RoleRules {
+            allow_set_role: false,
+            ..unrestricted()
+        },
+        rules: &["session.role", "session.set_config"],
+        refuses: &[
+            "SET ROLE postgres",
+            "SET ROLE NONE",
+            "SET LOCAL ROLE postgres",
+            "RESET ROLE",
+            "SET role TO DEFAULT",
+            "SET SESSION AUTHORIZATION postgres",
+            "SET SESSION AUTHORIZATION DEFAULT",
+            "RESET SESSION AUTHORIZATION",
+            "SELECT set_config('role', 'postgres', false)",
+            "SELECT set_config('session_authorization', 'postgres', true)",
+            "SELECT set_config('role', $1, false)",
+            "SELECT set_config($1, $2, false)",
+        ],
+    },
 ];
 
-/// Refused for every role: the pins (lexer settings, identity, replication role).
+/// Refused for every role: the lexer pins (a value that would change how text is read, also
+/// when the setting's name is not a literal).
 const PINNED: &[&str] = &[
     "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'",
     "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name IN ('application_name', 'standard_conforming_strings')",
@@ -129,9 +197,8 @@ const PINNED: &[&str] = &[
     "SET standard_conforming_strings = off",
     "SET backslash_quote = on",
     "SET client_encoding = 'SJIS'",
-    "SET ROLE postgres",
-    "SET SESSION AUTHORIZATION postgres",
-    "SET session_replication_role = replica",
+    "SELECT set_config($1, 'off', false)",
+    "SELECT set_config(name, 'SJIS', false) FROM pg_settings WHERE name LIKE 'client%'",
 ];
 
 /// Valid PostgreSQL an unrestricted role runs, sqlparser or not.
@@ -154,6 +221,26 @@ const UNRESTRICTED_RUNS: &[&str] = &[
     "ALTER SYSTEM SET work_mem = '8MB'",
     "SECURITY LABEL ON TABLE users IS 'x'",
     "CREATE PUBLICATION p FOR ALL TABLES",
+    // allow_set_role
+    "SET ROLE postgres",
+    "SET LOCAL ROLE NONE",
+    "RESET ROLE",
+    "SET SESSION AUTHORIZATION postgres",
+    "RESET SESSION AUTHORIZATION",
+    "SELECT set_config('role', 'postgres', false)",
+    "SELECT pg_catalog.set_config('session_authorization', 'postgres', false)",
+    // server administration (allow_ddl)
+    "COPY users FROM '/tmp/users.data'",
+    "COPY users TO '/tmp/users.out' WITH (FORMAT csv)",
+    "COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'",
+    "SET session_replication_role = replica",
+    "SELECT set_config('session_replication_role', 'replica', false)",
+    // set_config pgward cannot read: nothing of this role depends on a setting PostgreSQL
+    // does not report
+    "SELECT set_config($1, $2, false)",
+    "SELECT set_config('search_path', $1, false)",
+    "SELECT set_config(name, setting, false) FROM pg_settings WHERE name LIKE 'enable%'",
+    "SELECT set_config($1, 'on', false)",
 ];
 
 #[test]
@@ -203,5 +290,146 @@ fn pins_hold_for_every_role_and_an_unrestricted_role_runs_the_rest() {
     for sql in UNRESTRICTED_RUNS {
         let d = decide(&engine, &unrestricted(), sql);
         assert!(d.is_allowed(), "{sql}: {}", describe(&d));
+    }
+}
+
+/// Statements one key allows: for each, refused to the unrestricted role without that key
+/// (with the rule named), allowed with it, and refused to a read-only role that has it.
+type Gated = (&'static str, &'static str, fn(&mut RoleRules));
+const GATED: &[Gated] = &[
+    ("SET ROLE postgres", "session.role", |r| {
+        r.allow_set_role = false
+    }),
+    ("RESET ROLE", "session.role", |r| r.allow_set_role = false),
+    ("SET SESSION AUTHORIZATION postgres", "session.role", |r| {
+        r.allow_set_role = false
+    }),
+    ("RESET SESSION AUTHORIZATION", "session.role", |r| {
+        r.allow_set_role = false
+    }),
+    (
+        "SELECT set_config('role', 'x', false)",
+        "session.role",
+        |r| r.allow_set_role = false,
+    ),
+    (
+        "SELECT set_config('session_authorization', 'x', false)",
+        "session.role",
+        |r| r.allow_set_role = false,
+    ),
+    ("COPY users FROM '/tmp/u'", "copy.server_side", |r| {
+        r.allow_ddl = false
+    }),
+    ("COPY users TO '/tmp/u'", "copy.server_side", |r| {
+        r.allow_ddl = false
+    }),
+    ("COPY users TO PROGRAM 'cat'", "copy.server_side", |r| {
+        r.allow_ddl = false
+    }),
+    ("COPY users FROM PROGRAM 'cat'", "copy.server_side", |r| {
+        r.allow_ddl = false
+    }),
+    (
+        "SET session_replication_role = replica",
+        "session.replication_role",
+        |r| r.allow_ddl = false,
+    ),
+    (
+        "SET session_replication_role TO DEFAULT",
+        "session.replication_role",
+        |r| r.allow_ddl = false,
+    ),
+    (
+        "SELECT set_config('session_replication_role', 'origin', false)",
+        "session.replication_role",
+        |r| r.allow_ddl = false,
+    ),
+];
+
+#[test]
+fn each_key_allows_what_it_names_and_read_only_roles_stay_refused() {
+    let engine = engine();
+    for (sql, rule, without) in GATED {
+        let mut lacking = unrestricted();
+        without(&mut lacking);
+        let d = decide(&engine, &lacking, sql);
+        assert_eq!(
+            d.denial().map(|d| d.rule),
+            Some(*rule),
+            "without the key: {sql}: {}",
+            describe(&d)
+        );
+        let d = decide(&engine, &unrestricted(), sql);
+        assert!(d.is_allowed(), "with the key: {sql}: {}", describe(&d));
+        let read_only = RoleRules {
+            access: Access::ReadOnly,
+            ..unrestricted()
+        };
+        let d = decide(&engine, &read_only, sql);
+        assert!(!d.is_allowed(), "read-only with the key: {sql}");
+    }
+}
+
+/// Masking depends on the session's search_path, which PostgreSQL does not report: a masked
+/// role's set_config must be readable; the same role unmasked, or with no `[masking]`, runs it.
+#[test]
+fn masking_is_a_guardrail_of_set_config() {
+    use pgward_policy::mask::MaskConfig;
+    use pgward_policy::{Engine, PolicyConfig};
+    let masking = MaskConfig::new(&["public.users.email".into()], None, &[], vec![], &[])
+        .expect("masking config");
+    let masked_engine = Engine::new(PolicyConfig {
+        masking: Some(masking),
+        ..Default::default()
+    });
+    let masked = RoleRules {
+        unmasked: false,
+        ..unrestricted()
+    };
+    for sql in [
+        "SELECT set_config($1, $2, false)",
+        "SELECT set_config('search_path', $1, false)",
+    ] {
+        let d = decide(&masked_engine, &masked, sql);
+        assert_eq!(
+            d.denial().map(|d| d.rule),
+            Some("session.set_config"),
+            "{sql}"
+        );
+        let d = decide(&masked_engine, &unrestricted(), sql);
+        assert!(d.is_allowed(), "unmasked: {sql}: {}", describe(&d));
+        // Without [masking], `unmasked = false` masks nothing.
+        let d = decide(&engine(), &masked, sql);
+        assert!(d.is_allowed(), "no [masking]: {sql}: {}", describe(&d));
+    }
+    // A setting no guardrail of the role reads passes with a value pgward cannot read.
+    let d = decide(
+        &masked_engine,
+        &masked,
+        "SELECT set_config('application_name', $1, false)",
+    );
+    assert!(d.is_allowed(), "{}", describe(&d));
+}
+
+/// Every guardrail that depends on a setting PostgreSQL does not report refuses a set_config
+/// pgward cannot read; max_affected_rows (enforced on the row count) does not.
+#[test]
+fn set_config_pgward_cannot_read_is_refused_by_the_guardrails_that_need_it() {
+    let engine = engine();
+    for g in GUARDRAILS {
+        let role = (g.with)();
+        for sql in OPAQUE_SET_CONFIG {
+            let d = decide(&engine, &role, sql);
+            if g.name == "max_affected_rows" {
+                assert!(d.is_allowed(), "{}: {sql}: {}", g.name, describe(&d));
+            } else {
+                assert_eq!(
+                    d.denial().map(|d| d.rule),
+                    Some("session.set_config"),
+                    "{}: {sql}",
+                    g.name
+                );
+            }
+        }
     }
 }

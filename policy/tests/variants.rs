@@ -348,8 +348,12 @@ fn admin_role_runs_ddl_and_maintenance() {
             ("TRUNCATE documents", true),
             ("DELETE FROM documents", true),
             ("DO $$ BEGIN END $$", true),
-            ("COPY documents FROM '/etc/passwd'", false),
+            // Server administration, the same class as ALTER SYSTEM: allowed with allow_ddl.
+            ("COPY documents FROM '/etc/passwd'", true),
+            ("SET session_replication_role = replica", true),
+            // Identity changes need allow_set_role, which admin() does not have.
             ("SET ROLE postgres", false),
+            ("SELECT set_config($1, $2, false)", false),
         ],
     );
 }

@@ -180,9 +180,10 @@ fn check(path: &Path) -> i32 {
         let access = match r.access {
             Access::ReadOnly => "read-only".to_string(),
             Access::ReadWrite => format!(
-                "read-write (require_where {}, allow_ddl {}, max_affected_rows {})",
+                "read-write (require_where {}, allow_ddl {}, allow_set_role {}, max_affected_rows {})",
                 on_off(r.require_where),
                 on_off(r.allow_ddl),
+                on_off(r.allow_set_role),
                 limit(r.max_affected_rows)
             ),
         };

@@ -468,3 +468,184 @@ GRANT SELECT ON public.accounts TO app_ro;",
         }
     }
 }
+
+/// Parse/Bind/Execute/Sync of `sql` with text parameters (the unnamed statement), as psycopg
+/// sends `select set_config($1, $2, false)`.
+async fn run_with_params(c: &mut RawConn, sql: &str, params: &[&str]) -> Vec<Msg> {
+    let mut bytes = Vec::new();
+    let mut parse = cstr("");
+    parse.extend(cstr(sql));
+    parse.extend_from_slice(&0u16.to_be_bytes());
+    bytes.extend(frame(b'P', &parse));
+    let mut bind = cstr("");
+    bind.extend(cstr(""));
+    bind.extend_from_slice(&0u16.to_be_bytes());
+    bind.extend_from_slice(&(params.len() as u16).to_be_bytes());
+    for p in params {
+        bind.extend_from_slice(&(p.len() as i32).to_be_bytes());
+        bind.extend_from_slice(p.as_bytes());
+    }
+    bind.extend_from_slice(&0u16.to_be_bytes());
+    bytes.extend(frame(b'B', &bind));
+    let mut exec = cstr("");
+    exec.extend_from_slice(&0u32.to_be_bytes());
+    bytes.extend(frame(b'E', &exec));
+    bytes.extend(frame(b'S', &[]));
+    c.send(&bytes).await.expect("send");
+    c.until_ready(60).await
+}
+
+#[track_caller]
+fn assert_rule(msgs: &[Msg], rule: &str, what: &str) {
+    assert_pgward_denied(msgs, what);
+    let detail = raw::first_error(msgs)
+        .and_then(|e| e.fields().get(&'D').cloned())
+        .unwrap_or_default();
+    assert!(
+        detail.contains(&format!("rule: {rule}")),
+        "{what}: {detail}"
+    );
+}
+
+/// A role is refused only what its rules name: identity changes with `allow_set_role`, server
+/// administration (server-side COPY, session_replication_role) with `allow_ddl`, and a
+/// `set_config` pgward cannot read for a role none of whose guardrails depends on a setting
+/// PostgreSQL does not report. Without the key the same statements are refused by the rule
+/// that names them; with it, PostgreSQL decides (its own privilege errors are not pgward's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_allow_what_they_name_identity_server_admin_and_set_config() {
+    let up = upstream::shared();
+    let db = up.fresh_db("judge_keys");
+    up.sql(
+        &db,
+        "DO $$ BEGIN CREATE ROLE judge_reporter NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT judge_reporter TO app_owner;
+GRANT SET ON PARAMETER session_replication_role TO app_owner;",
+    );
+    for mode in MODES {
+        let proxy = ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .role("admin", "allow_set_role", true)
+            .role("admin", "unmasked", true)
+            .start();
+        for proto in PROTOS {
+            let what = format!("{mode} {proto:?}");
+            // CAROL: read-write, allow_ddl, allow_set_role, no require_where, no limits.
+            let mut dba = login(&proxy, CAROL, &db).await;
+            for sql in [
+                "BEGIN",
+                "SET LOCAL ROLE judge_reporter",
+                "SELECT current_user",
+            ] {
+                let msgs = run(&mut dba, proto, sql).await;
+                assert!(error(&msgs).is_none(), "{what} {sql}: {msgs:?}");
+                if sql == "SELECT current_user" {
+                    assert_eq!(
+                        raw::rows(&msgs)[0][0].as_deref(),
+                        Some("judge_reporter"),
+                        "{what}"
+                    );
+                }
+            }
+            assert!(error(&run(&mut dba, proto, "COMMIT").await).is_none());
+            for sql in [
+                "SET ROLE judge_reporter",
+                "RESET ROLE",
+                "SELECT set_config('role', 'judge_reporter', false)",
+                "SET ROLE NONE",
+                "SET session_replication_role = replica",
+                "RESET session_replication_role",
+            ] {
+                let msgs = run(&mut dba, proto, sql).await;
+                assert!(error(&msgs).is_none(), "{what} {sql}: {msgs:?}");
+            }
+            if mode == "session" {
+                run(&mut dba, proto, "SET ROLE judge_reporter").await;
+                assert_eq!(
+                    value(&mut dba, "SELECT current_user").await,
+                    "judge_reporter"
+                );
+                run(&mut dba, proto, "RESET ROLE").await;
+                assert_eq!(value(&mut dba, "SELECT current_user").await, "app_owner");
+                run(&mut dba, proto, "SET session_replication_role = replica").await;
+                assert_eq!(
+                    value(&mut dba, "SHOW session_replication_role").await,
+                    "replica"
+                );
+                run(&mut dba, proto, "RESET session_replication_role").await;
+            }
+            // Server-side COPY reaches PostgreSQL, which checks its own privileges.
+            for sql in [
+                "COPY users TO '/tmp/judge_keys.out'",
+                "COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'",
+            ] {
+                let msgs = run(&mut dba, proto, sql).await;
+                assert_not_refused_by_pgward(&msgs, &format!("{what} {sql}"));
+            }
+            // psycopg's set_config with parameters.
+            let msgs = run_with_params(
+                &mut dba,
+                "select set_config($1, $2, false)",
+                &["application_name", "judge_keys"],
+            )
+            .await;
+            assert!(error(&msgs).is_none(), "{what}: {msgs:?}");
+            if mode == "session" {
+                assert_eq!(value(&mut dba, "SHOW application_name").await, "judge_keys");
+            }
+            // A literal value that would break a lexer pin stays refused, whatever the name.
+            let msgs = run_with_params(
+                &mut dba,
+                "select set_config($1, 'off', false)",
+                &["standard_conforming_strings"],
+            )
+            .await;
+            assert_rule(&msgs, "session.set_config", &what);
+            usable(&mut dba, &what).await;
+
+            // BOB: read-write, require_where, no allow_ddl, no allow_set_role.
+            let mut oncall = login(&proxy, BOB, &db).await;
+            for (sql, rule) in [
+                ("SET ROLE judge_reporter", "session.role"),
+                ("RESET ROLE", "session.role"),
+                ("SET SESSION AUTHORIZATION app_owner", "session.role"),
+                (
+                    "SELECT set_config('role', 'judge_reporter', false)",
+                    "session.role",
+                ),
+                (
+                    "SET session_replication_role = replica",
+                    "session.replication_role",
+                ),
+                ("COPY users TO '/tmp/judge_keys.out'", "copy.server_side"),
+                ("COPY users FROM PROGRAM 'true'", "copy.server_side"),
+            ] {
+                assert_rule(
+                    &run(&mut oncall, proto, sql).await,
+                    rule,
+                    &format!("{what} {sql}"),
+                );
+            }
+            let msgs = run_with_params(
+                &mut oncall,
+                "select set_config($1, $2, false)",
+                &["role", "judge_reporter"],
+            )
+            .await;
+            assert_rule(&msgs, "session.set_config", &what);
+            assert_eq!(value(&mut oncall, "SELECT current_user").await, "app_owner");
+            usable(&mut oncall, &what).await;
+
+            // ALICE: read-only; allow_set_role would change nothing.
+            let mut reader = login(&proxy, ALICE, &db).await;
+            for sql in [
+                "SET ROLE judge_reporter",
+                "COPY users TO '/tmp/judge_keys.out'",
+                "SET session_replication_role = replica",
+            ] {
+                assert_pgward_denied(&run(&mut reader, proto, sql).await, sql);
+            }
+            usable(&mut reader, &what).await;
+        }
+    }
+}

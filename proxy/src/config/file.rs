@@ -189,6 +189,8 @@ struct RoleFile {
     max_affected_rows: u64,
     #[serde(default)]
     allow_ddl: bool,
+    #[serde(default)]
+    allow_set_role: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,6 +326,11 @@ impl ConfigFile {
                     "{key}: require_where/allow_ddl have no effect on a read-only role"
                 ));
             }
+            if access == Access::ReadOnly && r.allow_set_role {
+                warnings.push(format!(
+                    "{key}.allow_set_role has no effect on a read-only role"
+                ));
+            }
             if access == Access::ReadOnly && r.max_affected_rows > 0 {
                 warnings.push(format!(
                     "{key}.max_affected_rows has no effect on a read-only role"
@@ -336,6 +343,7 @@ impl ConfigFile {
             rules.max_result_rows = r.max_result_rows;
             rules.max_affected_rows = r.max_affected_rows;
             rules.unmasked = r.unmasked;
+            rules.allow_set_role = r.allow_set_role && access == Access::ReadWrite;
             roles.insert(
                 name,
                 Role {

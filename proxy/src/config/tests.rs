@@ -221,3 +221,22 @@ fn masking_problems_name_their_key() {
         assert!(e.contains(key), "{section}: {e}");
     }
 }
+
+#[test]
+fn allow_set_role_reaches_the_rules_of_read_write_roles_only() {
+    let c = Config::from_toml(MINIMAL).unwrap();
+    assert!(!c.roles["engineer"].rules.allow_set_role, "off by default");
+    let read_write = MINIMAL.replace(
+        "login = \"readonly\"",
+        "login = \"readonly\"\naccess = \"read-write\"\nallow_set_role = true",
+    );
+    let c = Config::from_toml(&read_write).unwrap();
+    assert!(c.roles["engineer"].rules.allow_set_role);
+    let read_only = MINIMAL.replace(
+        "login = \"readonly\"",
+        "login = \"readonly\"\nallow_set_role = true",
+    );
+    let c = Config::from_toml(&read_only).unwrap();
+    assert!(!c.roles["engineer"].rules.allow_set_role);
+    assert!(c.warnings.iter().any(|w| w.contains("allow_set_role")));
+}
