@@ -760,3 +760,55 @@ async fn protocol_statements_keep_the_clients_names_for_sql_and_go_with_the_clie
     release(c1).await;
     release(c2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_identity_pins_the_client_until_it_is_back() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txrole");
+    up.sql(
+        &db,
+        "DO $$ BEGIN CREATE ROLE tx_reporter NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT tx_reporter TO app_owner;",
+    );
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(2)
+        .checkout_timeout("30s")
+        .role("admin", "allow_set_role", true)
+        .start();
+    // CAROL: role admin (allow_set_role); the holders share its pool.
+    let c = connect(&proxy, CAROL.0, &db).await;
+    let h1 = connect(&proxy, CAROL.0, &db).await;
+    let h2 = connect(&proxy, CAROL.0, &db).await;
+    c.simple_query("SET ROLE tx_reporter").await.unwrap();
+    let mine = pid(&c).await;
+    // The other server, held by h1: c keeps its own and its identity with it.
+    h1.simple_query("BEGIN").await.unwrap();
+    assert_ne!(pid(&h1).await, mine);
+    assert_eq!(simple_value(&h1, "SELECT current_user").await, "app_owner");
+    for _ in 0..3 {
+        assert_eq!(simple_value(&c, "SELECT current_user").await, "tx_reporter");
+        assert_eq!(pid(&c).await, mine);
+    }
+    // Back to the login's identity: the server is free again for h2.
+    c.simple_query("RESET ROLE").await.unwrap();
+    h2.simple_query("BEGIN").await.unwrap();
+    assert_eq!(pid(&h2).await, mine);
+    assert_eq!(simple_value(&h2, "SELECT current_user").await, "app_owner");
+    release(&h2).await;
+    release(&h1).await;
+    // A client that leaves while another identity is in force leaves nothing behind.
+    c.simple_query("SET SESSION AUTHORIZATION tx_reporter")
+        .await
+        .ok();
+    c.simple_query("SET ROLE tx_reporter").await.unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for h in [&h1, &h2] {
+        h.simple_query("BEGIN").await.unwrap();
+        assert_eq!(simple_value(h, "SELECT current_user").await, "app_owner");
+        assert_eq!(simple_value(h, "SELECT session_user").await, "app_owner");
+    }
+    release(&h1).await;
+    release(&h2).await;
+}

@@ -11,9 +11,17 @@ impl Session {
         let Ok((name, value)) = decode::parameter_status(body) else {
             return Ok(());
         };
+        let identity_may_change = self
+            .shared
+            .snapshot()
+            .config
+            .roles
+            .get(&self.info.role)
+            .is_some_and(|r| r.rules.allow_set_role);
         let pins = pins::Pins {
             read_only: self.pool.read_only(),
             login_user: self.pool.upstream_user().to_string(),
+            identity_may_change,
         };
         let previous = self.server.as_ref().and_then(|s| {
             s.server

@@ -11,6 +11,9 @@ pub struct Pins {
     pub read_only: bool,
     /// The upstream login's user name (`session_authorization`).
     pub login_user: String,
+    /// The role may change the session's identity (`allow_set_role`): SET SESSION
+    /// AUTHORIZATION and a role without superuser are its rules' business, not a broken pin.
+    pub identity_may_change: bool,
 }
 
 /// A reported setting that contradicts a pin.
@@ -47,10 +50,10 @@ impl Pins {
                 "client_encoding",
                 "an encoding without quote or backslash bytes",
             ),
-            "session_authorization" if value != self.login_user => {
+            "session_authorization" if !self.identity_may_change && value != self.login_user => {
                 broken("session_authorization", &self.login_user)
             }
-            "is_superuser" => match previous {
+            "is_superuser" if !self.identity_may_change => match previous {
                 Some(prev) if prev != value => broken("is_superuser", prev),
                 _ => None,
             },
@@ -71,6 +74,7 @@ mod tests {
         Pins {
             read_only,
             login_user: "app_ro".into(),
+            identity_may_change: false,
         }
     }
 
@@ -107,6 +111,19 @@ mod tests {
         assert!(ro.check("is_superuser", "on", Some("off")).is_some());
         assert!(ro.check("is_superuser", "off", Some("off")).is_none());
         assert!(ro.check("TimeZone", "UTC", None).is_none());
+        // A role allowed SET ROLE / SESSION AUTHORIZATION changes its identity by its rules;
+        // the lexer pins stay.
+        let may = Pins {
+            identity_may_change: true,
+            ..pins(false)
+        };
+        assert!(may
+            .check("session_authorization", "postgres", None)
+            .is_none());
+        assert!(may.check("is_superuser", "off", Some("on")).is_none());
+        assert!(may
+            .check("standard_conforming_strings", "off", None)
+            .is_some());
         // Names are matched as PostgreSQL reports them, in any case.
         assert!(ro
             .check("Standard_Conforming_Strings", "off", None)
