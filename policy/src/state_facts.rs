@@ -114,6 +114,9 @@ pub fn of(facts: &PgFacts) -> SessionState {
                 && (!multi || name.eq_ignore_ascii_case("session characteristics"));
             // The identity is no setting pg_settings shows: it cannot follow the client.
             s.may_pin = s.settings && is_identity(&name);
+            if s.settings && name.contains('.') {
+                s.custom_settings.push(name.to_ascii_lowercase());
+            }
         }
         "CreateStmt" => s.may_pin = temporary(top.get("relation")),
         "CreateTableAsStmt" => {
@@ -144,8 +147,14 @@ pub fn of(facts: &PgFacts) -> SessionState {
         };
         if session {
             s.settings = true;
-            if matches!(args.first(), Some(Some(name)) if is_identity(name)) {
-                s.may_pin = true;
+            match args.first() {
+                Some(Some(name)) if is_identity(name) => s.may_pin = true,
+                Some(Some(name)) if name.contains('.') => {
+                    s.custom_settings.push(name.to_ascii_lowercase())
+                }
+                Some(Some(_)) => {}
+                // A name only the server knows: it may be the identity or a custom setting.
+                _ => s.opaque_settings = true,
             }
         }
     }
@@ -267,5 +276,28 @@ mod tests {
         ] {
             assert!(!state(sql).settings, "{sql}");
         }
+    }
+
+    #[test]
+    fn custom_settings_are_named_and_opaque_ones_flagged() {
+        for sql in [
+            "SET app.Tenant = '42'",
+            "RESET app.tenant",
+            "SELECT set_config('App.tenant', '42', false)",
+        ] {
+            let s = state(sql);
+            assert_eq!(s.custom_settings, vec!["app.tenant".to_string()], "{sql}");
+            assert!(!s.opaque_settings, "{sql}");
+        }
+        for sql in [
+            "SET LOCAL app.tenant = '42'",
+            "SELECT set_config('app.tenant', '42', true)",
+            "SET work_mem = '1MB'",
+        ] {
+            assert!(state(sql).custom_settings.is_empty(), "{sql}");
+        }
+        assert!(state("SELECT set_config($1, '42', false)").opaque_settings);
+        assert!(state("SELECT set_config(name, 'x', false) FROM t").opaque_settings);
+        assert!(!state("SELECT set_config($1, '42', true)").opaque_settings);
     }
 }

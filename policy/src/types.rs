@@ -175,6 +175,13 @@ pub struct SessionState {
     /// Session-level settings change (SET, RESET, set_config(..., false), SET SESSION
     /// CHARACTERISTICS, DISCARD ALL).
     pub settings: bool,
+    /// The names of the custom (dotted, `app.tenant`) settings it sets or resets at session
+    /// level, lower-cased: PostgreSQL lists none of them in pg_settings, so transaction
+    /// pooling reads them back by name.
+    pub custom_settings: Vec<String>,
+    /// A session-level `set_config` whose name is not a literal: which setting it changes
+    /// (a custom one, the identity) only the server knows.
+    pub opaque_settings: bool,
 }
 
 /// Allowed, or denied with the reason.

@@ -812,3 +812,48 @@ GRANT tx_reporter TO app_owner;",
     release(&h1).await;
     release(&h2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_settings_follow_the_client_and_never_reach_another() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txcustom");
+    // One server: every client gets the one the others used. The admin role may run a
+    // set_config pgward cannot read (no guardrail of its depends on one).
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(1)
+        .checkout_timeout("30s")
+        .role("admin", "allow_set_role", true)
+        .role("admin", "unmasked", true)
+        .start();
+    let tenant = "SELECT coalesce(current_setting('app.tenant', true), '<none>')";
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query("SET app.tenant = '42'").await.unwrap();
+    let seen = simple_value(&b, tenant).await;
+    assert!(
+        seen == "<none>" || seen.is_empty(),
+        "b saw a's tenant: {seen}"
+    );
+    assert_eq!(simple_value(&a, tenant).await, "42");
+    a.simple_query("SELECT set_config('app.tenant', '43', false)")
+        .await
+        .unwrap();
+    let seen = simple_value(&b, tenant).await;
+    assert!(
+        seen == "<none>" || seen.is_empty(),
+        "b saw a's tenant: {seen}"
+    );
+    assert_eq!(simple_value(&a, tenant).await, "43");
+    // A name only the server knows (a parameter): the server is reset before b has it.
+    a.query("SELECT set_config($1, '7', false)", &[&"app.other"])
+        .await
+        .unwrap();
+    let other = "SELECT coalesce(current_setting('app.other', true), '<none>')";
+    let seen = simple_value(&b, other).await;
+    assert!(
+        seen == "<none>" || seen.is_empty(),
+        "b saw a's setting: {seen}"
+    );
+    assert_eq!(simple_value(&a, tenant).await, "43");
+}

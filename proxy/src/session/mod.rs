@@ -143,6 +143,9 @@ pub struct Session {
     parse_seq: u64,
     /// This session's claim on the server statements it uses (released when it ends).
     owner: crate::server_state::StatementOwner,
+    /// Custom (dotted) settings the client set at session level: pg_settings lists none of
+    /// them, so they are read back by name.
+    custom_settings: Vec<String>,
     /// What the statements of the unit now running did to the server's session state.
     unit: UnitEffects,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
@@ -159,6 +162,9 @@ struct UnitEffects {
     settings: bool,
     /// The catalog may have changed (the snapshot is reloaded once the unit is over).
     catalog: bool,
+    /// A setting whose name only the server knows changed (`set_config($1, ...)`): it
+    /// cannot be read back, so the server is reset before another client has it.
+    opaque_settings: bool,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
@@ -195,6 +201,12 @@ impl Session {
         if !desired.iter().any(|(k, _)| k == "application_name") {
             desired.push(("application_name".to_string(), String::new()));
         }
+        // Custom settings from the startup packet or `options` are read back by name too.
+        let custom_settings = desired
+            .iter()
+            .filter(|(k, _)| k.contains('.'))
+            .map(|(k, _)| k.clone())
+            .collect();
         let id = shared.next_session_id();
         let audit_who = Arc::new(crate::audit::AuditSession {
             session: id,
@@ -210,6 +222,7 @@ impl Session {
             on_session_state: pool_settings.on_session_state,
             parse_seq: 0,
             owner: Default::default(),
+            custom_settings,
             unit: UnitEffects::default(),
             pinned: None,
             path_check: PathCheck::No,

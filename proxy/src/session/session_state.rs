@@ -15,6 +15,24 @@ use crate::config::SessionStatePolicy;
 const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) \
      FROM pg_catalog.pg_settings WHERE source = 'session'";
 
+/// [`SETTINGS_SQL`] and the custom settings the client set, read back by name (`NULL` for
+/// one that does not exist on this server).
+pub fn settings_sql(custom: &[String]) -> String {
+    if custom.is_empty() {
+        return SETTINGS_SQL.to_string();
+    }
+    let names: Vec<String> = custom
+        .iter()
+        .map(|n| crate::server_state::literal(n))
+        .collect();
+    format!(
+        "{SETTINGS_SQL} UNION ALL SELECT n, pg_catalog.current_setting(n, true) \
+         FROM pg_catalog.unnest(ARRAY[{}]::text[]) AS n \
+         WHERE pg_catalog.current_setting(n, true) IS NOT NULL",
+        names.join(", ")
+    )
+}
+
 /// State that cannot move to another server, one count per kind (the identity column is
 /// appended by [`state_sql`]).
 const STATE_SQL: &str = "SELECT \
@@ -89,6 +107,12 @@ impl Session {
             let state = &st.state;
             self.unit.may_pin |= state.may_pin;
             self.unit.settings |= state.settings;
+            self.unit.opaque_settings |= state.opaque_settings;
+            for name in &state.custom_settings {
+                if !self.custom_settings.contains(name) {
+                    self.custom_settings.push(name.clone());
+                }
+            }
             match st.kind {
                 StatementKind::Declare => {
                     if let Some(name) = &state.name {
@@ -145,9 +169,15 @@ impl Session {
         if unit.settings {
             self.read_back_settings().await;
         }
-        // A setting may be the session's identity (SET ROLE), which only the pin check sees.
+        if unit.opaque_settings {
+            // Unknown: it may be the identity (the pin check sees that) or a custom setting
+            // nobody can list, which must not reach the next client.
+            if let Some(s) = self.server.as_mut() {
+                s.server.dirty = true;
+            }
+        }
         if self.mode == PoolMode::Transaction
-            && (unit.may_pin || unit.settings || self.pinned.is_some())
+            && (unit.may_pin || unit.opaque_settings || self.pinned.is_some())
         {
             self.check_pin().await;
         }
@@ -200,7 +230,8 @@ impl Session {
         let Some(s) = self.server.as_mut() else {
             return;
         };
-        match s.server.query_rows(SETTINGS_SQL).await {
+        let sql = settings_sql(&self.custom_settings);
+        match s.server.query_rows(&sql).await {
             Ok(rows) => {
                 let session: Vec<(String, String)> = rows
                     .into_iter()
