@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::search_path::effective_search_path;
+
 /// A PostgreSQL object identifier.
 pub type Oid = u32;
 
@@ -427,19 +429,6 @@ impl Catalog {
             .flat_map(|schema| self.functions_named(schema, name))
             .collect()
     }
-}
-
-/// The schemas PostgreSQL searches for an unqualified function, type or operator name:
-/// `pg_catalog` first unless the path names it, then the path; `$user` and `pg_temp` are
-/// skipped (functions and operators are never looked up in `pg_temp` implicitly).
-pub fn effective_search_path(search_path: &[String]) -> impl Iterator<Item = &str> {
-    let implicit_catalog = !search_path.iter().any(|s| s == "pg_catalog");
-    implicit_catalog.then_some("pg_catalog").into_iter().chain(
-        search_path
-            .iter()
-            .map(String::as_str)
-            .filter(|s| *s != "$user" && *s != "pg_temp"),
-    )
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct RoleRules {
     /// May change the session's identity: `SET ROLE`, `SET SESSION AUTHORIZATION` and their
     /// `RESET`s (and the same through `set_config('role' | 'session_authorization', ...)`).
     pub allow_set_role: bool,
+    /// The user name of the role's upstream login (empty: unknown): the session's current
+    /// user, whose schema `$user` in search_path names (unless the role may SET ROLE, when
+    /// pgward cannot tell who the current user is).
+    pub upstream_user: String,
 }
 
 /// Engine-wide settings that come from the config file (not per role).
