@@ -232,7 +232,12 @@ impl Engine {
         // SET ROLE.
         let user = Some(facts.role.upstream_user.as_str())
             .filter(|u| !u.is_empty() && !facts.role.allow_set_role);
-        let path = search_path::resolve_user(facts.search_path, user, self.catalog.as_deref());
+        let user_schema = match (user, self.catalog.as_deref()) {
+            (Some(u), Some(c)) if c.has_schema(u) => search_path::UserSchema::Exists(u),
+            (Some(_), Some(_)) => search_path::UserSchema::Missing,
+            _ => search_path::UserSchema::Unknown,
+        };
+        let path = search_path::resolve_user(facts.search_path, user_schema);
         let ctx = Ctx {
             role: facts.role,
             search_path: &path,

@@ -5,32 +5,33 @@
 
 use std::borrow::Cow;
 
-use crate::catalog::Catalog;
-
 /// search_path's placeholder for the current user's schema.
 pub const USER: &str = "$user";
 
-/// `search_path` with `$user` resolved: the current user's schema when `catalog` has a schema
-/// of that name, dropped when it has none. Kept as `$user` (unresolved: a schema pgward
-/// cannot name, judged as one it knows nothing about) when the user or the catalog is unknown.
-pub fn resolve_user<'a>(
-    search_path: &'a [String],
-    user: Option<&str>,
-    catalog: Option<&Catalog>,
-) -> Cow<'a, [String]> {
-    if !search_path.iter().any(|s| s == USER) {
+/// What pgward knows of the current user's schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserSchema<'a> {
+    /// A schema of the user's name exists (the name).
+    Exists(&'a str),
+    /// No schema has the user's name: PostgreSQL skips `$user`.
+    Missing,
+    /// The user or the catalog is unknown.
+    Unknown,
+}
+
+/// `search_path` with `$user` resolved: the current user's schema when it exists, dropped
+/// when it does not. Kept as `$user` (unresolved: a schema pgward cannot name, judged as one
+/// it knows nothing about) when unknown.
+pub fn resolve_user<'a>(search_path: &'a [String], user: UserSchema<'_>) -> Cow<'a, [String]> {
+    if user == UserSchema::Unknown || !search_path.iter().any(|s| s == USER) {
         return Cow::Borrowed(search_path);
     }
-    let (Some(user), Some(catalog)) = (user, catalog) else {
-        return Cow::Borrowed(search_path);
-    };
-    let exists = catalog.has_schema(user);
     Cow::Owned(
         search_path
             .iter()
-            .filter_map(|s| match s.as_str() {
-                USER if exists => Some(user.to_string()),
-                USER => None,
+            .filter_map(|s| match (s.as_str(), user) {
+                (USER, UserSchema::Exists(name)) => Some(name.to_string()),
+                (USER, _) => None,
                 _ => Some(s.clone()),
             })
             .collect(),
@@ -59,20 +60,6 @@ pub fn effective_search_path(search_path: &[String]) -> impl Iterator<Item = &st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{CatalogParts, Schema};
-
-    fn catalog(schemas: &[&str]) -> Catalog {
-        Catalog::new(CatalogParts {
-            schemas: schemas
-                .iter()
-                .map(|s| Schema {
-                    oid: 0,
-                    name: s.to_string(),
-                })
-                .collect(),
-            ..Default::default()
-        })
-    }
 
     fn path(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()
@@ -81,30 +68,15 @@ mod tests {
     #[test]
     fn user_is_the_schema_named_like_the_user_when_it_exists() {
         let p = path(&["$user", "public"]);
-        let with = catalog(&["public", "app_ro"]);
         assert_eq!(
-            resolve_user(&p, Some("app_ro"), Some(&with)).as_ref(),
+            resolve_user(&p, UserSchema::Exists("app_ro")).as_ref(),
             path(&["app_ro", "public"]).as_slice()
         );
-        let without = catalog(&["public"]);
         assert_eq!(
-            resolve_user(&p, Some("app_ro"), Some(&without)).as_ref(),
+            resolve_user(&p, UserSchema::Missing).as_ref(),
             path(&["public"]).as_slice()
         );
-        // Case matters: a role "App" has schema "App", not "app".
-        let upper = catalog(&["app"]);
-        assert_eq!(
-            resolve_user(&p, Some("App"), Some(&upper)).as_ref(),
-            path(&["public"]).as_slice()
-        );
-    }
-
-    #[test]
-    fn an_unknown_user_or_catalog_leaves_user_unresolved() {
-        let p = path(&["$user", "public"]);
-        let c = catalog(&["public"]);
-        assert!(has_unresolved_user(&resolve_user(&p, None, Some(&c))));
-        assert!(has_unresolved_user(&resolve_user(&p, Some("x"), None)));
-        assert!(!has_unresolved_user(&resolve_user(&p, Some("x"), Some(&c))));
+        assert!(has_unresolved_user(&resolve_user(&p, UserSchema::Unknown)));
+        assert!(!has_unresolved_user(&resolve_user(&p, UserSchema::Missing)));
     }
 }
