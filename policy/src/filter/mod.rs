@@ -56,6 +56,61 @@ pub fn filters(
     predicate.is_some_and(|p| judge.filters(p, false, 0))
 }
 
+/// The target and predicate of a write (see [`Target::of`]), where a CTE that keeps only some
+/// rows of the target (its WHERE filters them) is no copy of it.
+pub fn target_of(
+    kind: &str,
+    write: &Value,
+    catalog: Option<&Catalog>,
+    search_path: &[String],
+) -> Option<(Target, Option<Value>)> {
+    Target::of(kind, write, &|query, names| {
+        filtered_subset(query, names, catalog, search_path)
+    })
+}
+
+/// `SELECT ... FROM r [AS a] WHERE p` with `r` one of `names` and `p` filtering r's rows.
+fn filtered_subset(
+    query: &Value,
+    names: &[String],
+    catalog: Option<&Catalog>,
+    search_path: &[String],
+) -> bool {
+    let Some(("SelectStmt", select)) = node(query) else {
+        return false;
+    };
+    let Some(Value::Array(from)) = select.get("from_clause") else {
+        return false;
+    };
+    let [item] = from.as_slice() else {
+        return false;
+    };
+    let Some(("RangeVar", rel)) = node(item) else {
+        return false;
+    };
+    let relname = rel
+        .get("relname")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !names.iter().any(|n| n == relname) {
+        return false;
+    }
+    let alias = rel
+        .get("alias")
+        .and_then(|a| a.get("aliasname"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let target = Target {
+        relname: relname.to_string(),
+        alias,
+        has_other_relations: false,
+        self_names: vec![],
+        self_ctes: vec![],
+    };
+    filters(select.get("where_clause"), &target, catalog, search_path)
+}
+
 struct Judge<'t> {
     target: &'t Target,
     catalog: Option<&'t Catalog>,
@@ -108,9 +163,7 @@ impl Judge<'_> {
             }
             "AExpr" => self.comparison(f, negated, depth),
             "SubLink" => self.sublink(f, depth),
-            "BooleanTest" => f
-                .get("arg")
-                .is_some_and(|a| self.filters(a, false, depth + 1)),
+            "BooleanTest" => self.boolean_test(f, negated, depth),
             // A boolean column of the target.
             "ColumnRef" => self.is_target_column(f, &[]),
             "FuncCall" => {
@@ -123,6 +176,24 @@ impl Judge<'_> {
                         .iter()
                         .any(|a| self.independent(a, depth + 1) && !is_null_const(a))
             }
+            _ => false,
+        }
+    }
+
+    /// `p IS [NOT] TRUE/FALSE/UNKNOWN`: `IS NOT UNKNOWN` is true wherever `p` is not null
+    /// (every row, for `p` over NOT NULL columns); `IS UNKNOWN` keeps the rows where `p` is
+    /// null; the others filter as `p` or `NOT p` does.
+    fn boolean_test(&self, f: &Value, negated: bool, depth: usize) -> bool {
+        let Some(arg) = f.get("arg") else {
+            return false;
+        };
+        // BoolTestType: IS_TRUE 1, IS_NOT_TRUE 2, IS_FALSE 3, IS_NOT_FALSE 4, IS_UNKNOWN 5,
+        // IS_NOT_UNKNOWN 6.
+        match (f.get("booltesttype").and_then(Value::as_i64), negated) {
+            (Some(6), false) | (Some(5), true) => false,
+            (Some(5), false) | (Some(6), true) => self.mentions_target(arg, &[], depth + 1),
+            (Some(2 | 3), _) => self.filters(arg, !negated, depth + 1),
+            (Some(1 | 4), _) => self.filters(arg, negated, depth + 1),
             _ => false,
         }
     }
@@ -231,6 +302,16 @@ impl Judge<'_> {
         {
             return false;
         }
+        // A side that is constant whatever the row (`id * 0`, `id % 1`, `id - id`), or a
+        // non-negative function compared with what it always exceeds (`length(s) >= 0`).
+        if [f.get("lexpr"), f.get("rexpr")]
+            .into_iter()
+            .flatten()
+            .any(|side| annihilated(side, 0))
+            || always_within(f, negated)
+        {
+            return false;
+        }
         // AEXPR_NOT_DISTINCT (5) with itself, and every other kind, go through the same test:
         // a self-comparison has the target on both sides.
         let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
@@ -250,9 +331,13 @@ impl Judge<'_> {
             // x IN / op ANY (SELECT ...): x is the target's, the subquery independent of it.
             // A subquery without FROM (`SELECT id`, `VALUES (id)`, a UNION branch) sees the
             // target's row through unqualified names.
+            // A subquery over the target itself counts when its own WHERE keeps only some of
+            // the target's rows (`id IN (SELECT id FROM t WHERE status = 'x')`).
             Some(test) => {
+                let names = [self.target.relname.clone()];
                 self.mentions_target(test, &[], depth + 1)
-                    && !reads_target
+                    && (!reads_target
+                        || filtered_subset(sub, &names, self.catalog, self.search_path))
                     && !self.mentions_target(sub, &[], depth + 1)
             }
             // EXISTS (SELECT ... FROM other WHERE other.x = target.y): a correlated semi-join
@@ -264,8 +349,57 @@ impl Judge<'_> {
                 f.get("sub_link_type").and_then(Value::as_i64) == Some(1)
                     && has_from
                     && !reads_target
-                    && self.mentions_target(sub, &[], depth + 1)
+                    && self.correlates(sub, depth + 1)
             }
+        }
+    }
+
+    /// An `EXISTS` subquery's WHERE (or join condition) compares a column of the target with
+    /// a value of the subquery's own row: some conjunct has the target on one side only
+    /// (`EXISTS (SELECT FROM u WHERE t.id = t.id)` is true of every row when `u` has one).
+    fn correlates(&self, sub: &Value, depth: usize) -> bool {
+        let Some((_, select)) = node(sub) else {
+            return false;
+        };
+        let from = select.get("from_clause").unwrap_or(&Value::Null);
+        let scopes = [Scope::of(from, self.catalog, self.search_path)];
+        let mut predicates: Vec<&Value> = select.get("where_clause").into_iter().collect();
+        let mut items: Vec<&Value> = match from {
+            Value::Array(a) => a.iter().collect(),
+            _ => vec![],
+        };
+        while let Some(item) = items.pop() {
+            if let Some(("JoinExpr", j)) = node(item) {
+                predicates.extend(j.get("quals"));
+                items.extend(j.get("larg"));
+                items.extend(j.get("rarg"));
+            }
+        }
+        predicates
+            .into_iter()
+            .any(|p| self.correlation(p, &scopes, depth + 1))
+    }
+
+    fn correlation(&self, p: &Value, scopes: &[Scope], depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        match node(p) {
+            Some(("BoolExpr", b)) if b.get("boolop").and_then(Value::as_i64) == Some(1) => b
+                .get("args")
+                .and_then(Value::as_array)
+                .is_some_and(|args| args.iter().any(|a| self.correlation(a, scopes, depth + 1))),
+            Some(("AExpr", e)) => {
+                let (Some(l), Some(r)) = (e.get("lexpr"), e.get("rexpr")) else {
+                    return false;
+                };
+                let (lt, rt) = (
+                    self.mentions_target(l, scopes, depth + 1),
+                    self.mentions_target(r, scopes, depth + 1),
+                );
+                !matches_everything(e) && lt != rt && !annihilated(l, 0) && !annihilated(r, 0)
+            }
+            _ => false,
         }
     }
 
@@ -324,8 +458,7 @@ impl Judge<'_> {
         match e {
             Value::Object(m) => {
                 if m.contains_key("relname") && m.contains_key("inh") {
-                    return m.get("relname").and_then(Value::as_str)
-                        == Some(self.target.relname.as_str());
+                    return self.range_var_reads_target(m);
                 }
                 m.values().any(|v| self.reads_target(v, depth + 1))
             }
@@ -334,8 +467,46 @@ impl Judge<'_> {
         }
     }
 
+    /// A relation in a subquery's FROM that is the target table, a CTE of the statement over
+    /// it, or (with the catalog) a view whose definition reads it.
+    fn range_var_reads_target(&self, range_var: &serde_json::Map<String, Value>) -> bool {
+        let name = range_var
+            .get("relname")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let schema = range_var
+            .get("schemaname")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        if name == self.target.relname
+            || (schema.is_none() && self.target.self_ctes.iter().any(|c| c == name))
+        {
+            return true;
+        }
+        let Some(catalog) = self.catalog else {
+            return false;
+        };
+        let view = match schema {
+            Some(s) => catalog.relation_by_name(s, name),
+            None => catalog.resolve_relation(name, self.search_path),
+        };
+        view.and_then(|v| v.view_definition.as_deref())
+            .is_some_and(|def| names_word(def, &self.target.relname))
+    }
+
     /// Not derived from the target's row: no reference to its columns, no read of the table.
     fn independent(&self, e: &Value, depth: usize) -> bool {
         !self.mentions_target(e, &[], depth) && !self.reads_target(e, depth)
     }
+}
+
+/// `word` appears in `text` as a whole identifier (a view definition naming the target; a
+/// false match only refuses).
+fn names_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
 }
