@@ -51,6 +51,7 @@ pub fn key(normalized_key: &[u8], role: &RoleRules, search_path: &[String]) -> K
     };
     field(normalized_key);
     field(role.name.as_bytes());
+    field(role.upstream_user.as_bytes());
     field(&[
         match role.access {
             Access::ReadOnly => 0,

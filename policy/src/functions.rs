@@ -9,8 +9,9 @@
 //! Unqualified names resolve as PostgreSQL resolves them: `pg_catalog` first unless the
 //! search_path lists it explicitly later; schemas are then tried in order. Assumptions (stated
 //! in ARCHITECTURE.md): a name on neither built-in list does not exist in `pg_catalog`;
-//! `$user` holds no functions; PostgreSQL never looks up functions in pg_temp. Any other schema
-//! met before the name is decided may define it, so an unlisted name there is unknown.
+//! PostgreSQL never looks up functions in pg_temp. `$user` comes resolved (`search_path.rs`);
+//! one left unresolved, like any other schema met before the name is decided, may define it,
+//! so an unlisted name there is unknown.
 //! A name qualified with another schema (`public.lower`) is never the pg_catalog one.
 
 use std::collections::HashSet;
@@ -320,8 +321,13 @@ impl FunctionPolicy {
             }
         }
         for schema in search_path {
-            if schema == "$user" || schema == "pg_temp" || schema.starts_with("pg_temp_") {
+            if schema == "pg_temp" || schema.starts_with("pg_temp_") {
                 continue;
+            }
+            // `$user` left unresolved (no catalog, or a current user pgward cannot name) may
+            // be any schema: one we know nothing about, as below.
+            if schema == crate::search_path::USER {
+                return FunctionVerdict::Unknown(format!("{schema}.{name}"));
             }
             match self.schema_verdict(schema, name) {
                 Some(v) => return v,
@@ -364,10 +370,13 @@ mod tests {
             v(&["pg_catalog", "nextval"], &[]),
             FunctionVerdict::SideEffect(_)
         ));
-        assert_eq!(
+        assert_eq!(v(&["my_report"], &["public"]), FunctionVerdict::Safe);
+        // An unresolved `$user` may be a schema defining my_report.
+        assert!(matches!(
             v(&["my_report"], &["$user", "public"]),
-            FunctionVerdict::Safe
-        );
+            FunctionVerdict::Unknown(_)
+        ));
+        assert_eq!(v(&["lower"], &["$user", "public"]), FunctionVerdict::Safe);
         assert!(matches!(
             v(&["wipe"], &["public"]),
             FunctionVerdict::SideEffect(_)

@@ -34,6 +34,7 @@ mod pg_judge;
 mod pg_tree;
 mod reach;
 mod rules;
+mod search_path;
 mod settings;
 mod startup;
 mod state_facts;
@@ -227,9 +228,19 @@ impl Engine {
     ) -> (Decision, bool) {
         let fingerprint = normalize::fingerprint(normalized);
         let normalized: Arc<str> = Arc::from(normalized);
+        // `$user` is the current user's schema: the upstream login's, for a role that cannot
+        // SET ROLE.
+        let user = Some(facts.role.upstream_user.as_str())
+            .filter(|u| !u.is_empty() && !facts.role.allow_set_role);
+        let user_schema = match (user, self.catalog.as_deref()) {
+            (Some(u), Some(c)) if c.has_schema(u) => search_path::UserSchema::Exists(u),
+            (Some(_), Some(_)) => search_path::UserSchema::Missing,
+            _ => search_path::UserSchema::Unknown,
+        };
+        let path = search_path::resolve_user(facts.search_path, user_schema);
         let ctx = Ctx {
             role: facts.role,
-            search_path: facts.search_path,
+            search_path: &path,
             functions: &self.functions,
             catalog: self.catalog.as_deref(),
             masked: !facts.role.unmasked && self.mask_index.is_some(),
@@ -301,7 +312,7 @@ impl Engine {
         let mut mask = None;
         if let (Verdict::Allow, Some(index)) = (&verdict, &self.mask_index) {
             if !facts.role.unmasked {
-                match mask::mask_plan(sql, index, facts.search_path) {
+                match mask::mask_plan(sql, index, &path) {
                     Ok(plans) => {
                         mask = Some(Arc::new(mask::DecisionMask {
                             plans,

@@ -92,7 +92,8 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
                     if filter::depends_on_literals(node) {
                         j.cacheable = false;
                     }
-                    let filters = filter::Target::of(kind, node).is_none_or(|(target, pred)| {
+                    let target = filter::target_of(kind, node, ctx.catalog, ctx.search_path);
+                    let filters = target.is_none_or(|(target, pred)| {
                         filter::filters(pred.as_ref(), &target, ctx.catalog, ctx.search_path)
                     });
                     if !filters {

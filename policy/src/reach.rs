@@ -10,6 +10,7 @@
 use crate::catalog::{Catalog, Function, Oid, RelationKind, TypeKind};
 use crate::operators;
 use crate::pg_facts::{OperatorUse, PgFacts};
+use crate::search_path::has_unresolved_user;
 
 /// How deep views over views and domains over domains are followed.
 const MAX_DEPTH: usize = 8;
@@ -166,6 +167,9 @@ impl Walk<'_> {
             Some(s) => c.operators_named(s, op),
             None => c.resolve_operators(op, search_path),
         };
+        if schema.is_none() && !candidates.iter().any(|o| o.schema == "pg_catalog") {
+            self.shadowed_by_user(&format!("operator {op}"), None, search_path);
+        }
         if candidates.is_empty() && schema.is_some_and(user_schema) {
             self.out
                 .push(Reached::Unresolved(format!("operator {}", name.join("."))));
@@ -205,7 +209,12 @@ impl Walk<'_> {
         };
         let found = match schema {
             Some(s) => c.type_by_name(s, base),
-            None => c.resolve_type(base, search_path),
+            None => {
+                let t = c.resolve_type(base, search_path);
+                let found_in = t.map(|t| t.schema.clone());
+                self.shadowed_by_user(&format!("type {base}"), found_in.as_deref(), search_path);
+                t
+            }
         };
         match found {
             Some(t) => {
@@ -271,11 +280,33 @@ impl Walk<'_> {
         }
     }
 
+    /// An unqualified name found outside pg_catalog (or not at all) while the path holds a
+    /// `$user` pgward could not resolve: that schema may hold one of the same name first.
+    fn shadowed_by_user(&mut self, what: &str, found_in: Option<&str>, search_path: &[String]) {
+        if has_unresolved_user(search_path) && found_in != Some("pg_catalog") {
+            self.out.push(Reached::Unresolved(format!(
+                "{what} (search_path's $user names a schema pgward cannot resolve)"
+            )));
+        }
+    }
+
     fn relation(&mut self, schema: Option<&str>, name: &str, search_path: &[String], depth: usize) {
         let Some(c) = self.catalog else { return };
         let rel = match schema {
             Some(s) => c.relation_by_name(s, name),
-            None => c.resolve_relation(name, search_path),
+            None => {
+                let rel = c.resolve_relation(name, search_path);
+                let temp = rel.is_some_and(|r| r.schema.starts_with("pg_temp_"));
+                if !temp {
+                    let found_in = rel.map(|r| r.schema.clone());
+                    self.shadowed_by_user(
+                        &format!("relation {name}"),
+                        found_in.as_deref(),
+                        search_path,
+                    );
+                }
+                rel
+            }
         };
         let Some(rel) = rel else { return };
         if depth > MAX_DEPTH || self.seen_relations.contains(&rel.oid) {

@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use crate::types::{Denial, SQLSTATE_SYNTAX_ERROR, SQLSTATE_TOO_COMPLEX};
+use crate::denial::{Denial, SQLSTATE_SYNTAX_ERROR, SQLSTATE_TOO_COMPLEX};
 
 /// Statement-size bound used when the config does not set one (1 MiB).
 pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 1 << 20;

@@ -35,6 +35,10 @@ pub struct RoleRules {
     /// May change the session's identity: `SET ROLE`, `SET SESSION AUTHORIZATION` and their
     /// `RESET`s (and the same through `set_config('role' | 'session_authorization', ...)`).
     pub allow_set_role: bool,
+    /// The user name of the role's upstream login (empty: unknown): the session's current
+    /// user, whose schema `$user` in search_path names (unless the role may SET ROLE, when
+    /// pgward cannot tell who the current user is).
+    pub upstream_user: String,
 }
 
 /// Engine-wide settings that come from the config file (not per role).
@@ -61,40 +65,7 @@ pub struct SessionFacts<'a> {
     pub in_transaction: bool,
 }
 
-/// Why a statement was refused; the proxy sends it as SQLSTATE [`Denial::sqlstate`] (42501
-/// for a guardrail: `pgward: <message>`, DETAIL `rule: <rule>...`, HINT).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Denial {
-    /// Stable rule name, e.g. `read_only.write`, `require_where`, `unanalyzable`.
-    pub rule: &'static str,
-    /// Plain words, without the `pgward: ` prefix (for a syntax error: PostgreSQL's own
-    /// message, sent without the prefix).
-    pub message: String,
-    pub detail: String,
-    pub hint: String,
-    /// The SQLSTATE to answer with: 42501 for a guardrail, 42601 for PostgreSQL's syntax
-    /// error, 54001 for a statement too large or too deep.
-    pub sqlstate: &'static str,
-    /// PostgreSQL's cursor position (1-based, in characters) for a syntax error.
-    pub position: Option<u32>,
-    /// False when the refusal is not a guardrail's (a syntax error): the proxy answers it but
-    /// does not audit it as a denial.
-    pub audited: bool,
-}
-
-/// SQLSTATE of a guardrail refusal (insufficient_privilege).
-pub const SQLSTATE_DENIED: &str = "42501";
-/// SQLSTATE of a syntax error.
-pub const SQLSTATE_SYNTAX_ERROR: &str = "42601";
-/// SQLSTATE of a statement too large or too deeply nested (statement_too_complex).
-pub const SQLSTATE_TOO_COMPLEX: &str = "54001";
-
-impl Denial {
-    /// A syntax error as PostgreSQL reports it (not a guardrail; not audited as a denial).
-    pub fn is_syntax_error(&self) -> bool {
-        self.sqlstate == SQLSTATE_SYNTAX_ERROR
-    }
-}
+pub use crate::denial::{Denial, SQLSTATE_DENIED, SQLSTATE_SYNTAX_ERROR, SQLSTATE_TOO_COMPLEX};
 
 /// The top-level kind of one statement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -102,8 +102,13 @@ fn lexer_text() -> impl Strategy<Value = String> {
 fn lexer_sensitive_texts_are_refused_or_read_only_as_postgres_reads() {
     let engine = engine();
     let role = readonly();
+    // PROPTEST_CASES runs it longer (the same seed, more cases).
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
     let config = Config {
-        cases: 600,
+        cases,
         rng_seed: RngSeed::Fixed(0x7067_7761_7264),
         failure_persistence: None,
         ..Config::default()

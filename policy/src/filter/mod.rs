@@ -12,6 +12,7 @@
 //! branch does; `NOT` is pushed inward.
 
 mod scope;
+mod subquery;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,8 @@ use serde_json::Value;
 
 use crate::catalog::Catalog;
 use scope::Scope;
+use subquery::filtered_subset;
+pub use subquery::target_of;
 pub use target::Target;
 use tree::*;
 
@@ -108,9 +111,7 @@ impl Judge<'_> {
             }
             "AExpr" => self.comparison(f, negated, depth),
             "SubLink" => self.sublink(f, depth),
-            "BooleanTest" => f
-                .get("arg")
-                .is_some_and(|a| self.filters(a, false, depth + 1)),
+            "BooleanTest" => self.boolean_test(f, negated, depth),
             // A boolean column of the target.
             "ColumnRef" => self.is_target_column(f, &[]),
             "FuncCall" => {
@@ -123,6 +124,24 @@ impl Judge<'_> {
                         .iter()
                         .any(|a| self.independent(a, depth + 1) && !is_null_const(a))
             }
+            _ => false,
+        }
+    }
+
+    /// `p IS [NOT] TRUE/FALSE/UNKNOWN`: `IS NOT UNKNOWN` is true wherever `p` is not null
+    /// (every row, for `p` over NOT NULL columns); `IS UNKNOWN` keeps the rows where `p` is
+    /// null; the others filter as `p` or `NOT p` does.
+    fn boolean_test(&self, f: &Value, negated: bool, depth: usize) -> bool {
+        let Some(arg) = f.get("arg") else {
+            return false;
+        };
+        // BoolTestType: IS_TRUE 1, IS_NOT_TRUE 2, IS_FALSE 3, IS_NOT_FALSE 4, IS_UNKNOWN 5,
+        // IS_NOT_UNKNOWN 6.
+        match (f.get("booltesttype").and_then(Value::as_i64), negated) {
+            (Some(6), false) | (Some(5), true) => false,
+            (Some(5), false) | (Some(6), true) => self.mentions_target(arg, &[], depth + 1),
+            (Some(2 | 3), _) => self.filters(arg, !negated, depth + 1),
+            (Some(1 | 4), _) => self.filters(arg, negated, depth + 1),
             _ => false,
         }
     }
@@ -231,6 +250,16 @@ impl Judge<'_> {
         {
             return false;
         }
+        // A side that is constant whatever the row (`id * 0`, `id % 1`, `id - id`), or a
+        // non-negative function compared with what it always exceeds (`length(s) >= 0`).
+        if [f.get("lexpr"), f.get("rexpr")]
+            .into_iter()
+            .flatten()
+            .any(|side| annihilated(side, 0))
+            || always_within(f, negated)
+        {
+            return false;
+        }
         // AEXPR_NOT_DISTINCT (5) with itself, and every other kind, go through the same test:
         // a self-comparison has the target on both sides.
         let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
@@ -250,9 +279,13 @@ impl Judge<'_> {
             // x IN / op ANY (SELECT ...): x is the target's, the subquery independent of it.
             // A subquery without FROM (`SELECT id`, `VALUES (id)`, a UNION branch) sees the
             // target's row through unqualified names.
+            // A subquery over the target itself counts when its own WHERE keeps only some of
+            // the target's rows (`id IN (SELECT id FROM t WHERE status = 'x')`).
             Some(test) => {
+                let names = [self.target.relname.clone()];
                 self.mentions_target(test, &[], depth + 1)
-                    && !reads_target
+                    && (!reads_target
+                        || filtered_subset(sub, &names, self.catalog, self.search_path))
                     && !self.mentions_target(sub, &[], depth + 1)
             }
             // EXISTS (SELECT ... FROM other WHERE other.x = target.y): a correlated semi-join
@@ -264,7 +297,7 @@ impl Judge<'_> {
                 f.get("sub_link_type").and_then(Value::as_i64) == Some(1)
                     && has_from
                     && !reads_target
-                    && self.mentions_target(sub, &[], depth + 1)
+                    && self.correlates(sub, depth + 1)
             }
         }
     }
@@ -285,7 +318,7 @@ impl Judge<'_> {
 
     /// Whether `e` refers to a column (or the whole row) of the target. In a subquery, an
     /// unqualified column refers to the subquery's own relations when it has some.
-    fn mentions_target(&self, e: &Value, scopes: &[Scope], depth: usize) -> bool {
+    pub(super) fn mentions_target(&self, e: &Value, scopes: &[Scope], depth: usize) -> bool {
         if depth > MAX_DEPTH {
             return true;
         }
@@ -324,8 +357,7 @@ impl Judge<'_> {
         match e {
             Value::Object(m) => {
                 if m.contains_key("relname") && m.contains_key("inh") {
-                    return m.get("relname").and_then(Value::as_str)
-                        == Some(self.target.relname.as_str());
+                    return self.range_var_reads_target(m);
                 }
                 m.values().any(|v| self.reads_target(v, depth + 1))
             }

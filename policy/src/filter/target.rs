@@ -15,12 +15,21 @@ pub struct Target {
     /// Names (aliases) of FROM/USING/MERGE-source items that read the target table itself
     /// (`USING t t2`, a subquery or CTE over it): their columns are derived from the target.
     pub self_names: Vec<String>,
+    /// The statement's CTEs that read the target table (or such a CTE): reading one of them
+    /// in a subquery is reading the target.
+    pub self_ctes: Vec<String>,
 }
 
 impl Target {
     /// The target and predicate of a write node (`UpdateStmt`, `DeleteStmt`, `MergeStmt`);
     /// `None` for a write that touches no existing row (MERGE that only inserts).
-    pub fn of(kind: &str, node: &Value) -> Option<(Target, Option<Value>)> {
+    /// `subset(query, names)` says whether a CTE's query over one of `names` keeps only some
+    /// of its rows (its CTE is then no copy of the target).
+    pub fn of(
+        kind: &str,
+        node: &Value,
+        subset: &dyn Fn(&Value, &[String]) -> bool,
+    ) -> Option<(Target, Option<Value>)> {
         let rel = node.get("relation")?;
         let relname = rel.get("relname")?.as_str()?.to_string();
         let alias = rel
@@ -55,8 +64,9 @@ impl Target {
             }
             _ => return None,
         };
+        let ctes = self_ctes(node, &relname, subset);
         let mut names = vec![relname.clone()];
-        names.extend(self_ctes(node, &relname));
+        names.extend(ctes.iter().cloned());
         let mut self_names = vec![];
         for key in ["from_clause", "using_clause", "source_relation"] {
             match node.get(key) {
@@ -85,6 +95,7 @@ impl Target {
                 alias,
                 has_other_relations: has_other,
                 self_names,
+                self_ctes: ctes,
             },
             predicate,
         ))
@@ -114,8 +125,13 @@ fn merge_by_source(node: &Value) -> Option<Value> {
     (!conditions.is_empty()).then_some(Value::Array(conditions))
 }
 
-/// Names of the statement's CTEs whose query reads `relname` (or an earlier such CTE).
-fn self_ctes(node: &Value, relname: &str) -> Vec<String> {
+/// Names of the statement's CTEs whose query reads `relname` (or an earlier such CTE) and is
+/// not a filtered subset of it.
+fn self_ctes(
+    node: &Value,
+    relname: &str,
+    subset: &dyn Fn(&Value, &[String]) -> bool,
+) -> Vec<String> {
     let mut names = vec![relname.to_string()];
     let ctes = node
         .get("with_clause")
@@ -126,7 +142,8 @@ fn self_ctes(node: &Value, relname: &str) -> Vec<String> {
             continue;
         };
         let name = c.get("ctename").and_then(Value::as_str).unwrap_or_default();
-        if reads_any(c.get("ctequery").unwrap_or(&Value::Null), &names, 0) {
+        let query = c.get("ctequery").unwrap_or(&Value::Null);
+        if reads_any(query, &names, 0) && !subset(query, &names) {
             names.push(name.to_string());
         }
     }

@@ -11,7 +11,7 @@ fn judge(sql: &str) -> bool {
         .expect("statement");
     let v = serde_json::to_value(node).expect("tree");
     let (kind, fields) = v.as_object().and_then(|m| m.iter().next()).expect("kind");
-    let (target, pred) = Target::of(kind, fields).expect("a write");
+    let (target, pred) = target_of(kind, fields, None, &[]).expect("a write");
     filters(pred.as_ref(), &target, None, &[])
 }
 

@@ -180,3 +180,136 @@ pub(super) fn is_tableoid(v: &Value) -> bool {
         _ => false,
     })
 }
+
+/// An integer constant (possibly signed, possibly cast).
+fn const_number(v: &Value) -> Option<f64> {
+    let (k, f) = node(v)?;
+    match k {
+        "AConst" => {
+            let val = f.get("val")?;
+            if let Some(i) = val.get("Ival") {
+                return Some(i.get("ival").and_then(Value::as_i64).unwrap_or(0) as f64);
+            }
+            val.get("Fval")?.get("fval")?.as_str()?.parse().ok()
+        }
+        "TypeCast" => const_number(f.get("arg")?),
+        "AExpr"
+            if f.get("lexpr").is_none_or(Value::is_null) && operator(f).as_deref() == Some("-") =>
+        {
+            const_number(f.get("rexpr")?).map(|n| -n)
+        }
+        _ => None,
+    }
+}
+
+/// Arithmetic whose value is the same for every row: `x * 0`, `0 * x`, `0 / x`, `x % 1`,
+/// `x ^ 0`, `x & 0`, `x - x`, `x # x` (possibly cast or parenthesized).
+pub(super) fn annihilated(v: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    let Some((k, f)) = node(v) else {
+        return false;
+    };
+    match k {
+        "TypeCast" => f.get("arg").is_some_and(|a| annihilated(a, depth + 1)),
+        "AExpr" if f.get("kind").and_then(Value::as_i64) == Some(1) => {
+            let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
+                return false;
+            };
+            if l.is_null() {
+                return annihilated(r, depth + 1);
+            }
+            let (ln, rn) = (const_number(l), const_number(r));
+            let zero = |n: Option<f64>| n == Some(0.0);
+            match operator(f).as_deref() {
+                Some("*") => {
+                    zero(ln) || zero(rn) || annihilated(l, depth + 1) || annihilated(r, depth + 1)
+                }
+                Some("/") => zero(ln) || annihilated(l, depth + 1),
+                Some("%") => matches!(rn, Some(n) if n.abs() == 1.0) || zero(ln),
+                Some("^") => zero(rn),
+                Some("&") => zero(ln) || zero(rn),
+                Some("-" | "#") => canonical(l, 0) == canonical(r, 0),
+                Some("+") => annihilated(l, depth + 1) && annihilated(r, depth + 1),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Functions whose value is never negative.
+const NON_NEGATIVE: &[&str] = &[
+    "length",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "bit_length",
+    "abs",
+    "cardinality",
+    "pg_column_size",
+    "num_nulls",
+    "num_nonnulls",
+    "bit_count",
+];
+
+fn non_negative(v: &Value) -> bool {
+    match node(v) {
+        Some(("FuncCall", f)) => f
+            .get("funcname")
+            .and_then(Value::as_array)
+            .and_then(|n| n.last())
+            .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str())
+            .is_some_and(|name| NON_NEGATIVE.contains(&name)),
+        // `@ x` (absolute value), `x * x`.
+        Some(("AExpr", f)) => match operator(f).as_deref() {
+            Some("@") => f.get("lexpr").is_none_or(Value::is_null),
+            Some("*") => match (f.get("lexpr"), f.get("rexpr")) {
+                (Some(l), Some(r)) => canonical(l, 0) == canonical(r, 0),
+                _ => false,
+            },
+            _ => false,
+        },
+        Some(("TypeCast", f)) => f.get("arg").is_some_and(non_negative),
+        _ => false,
+    }
+}
+
+/// A non-negative value compared with what it always satisfies: `f >= 0`, `f > -1`,
+/// `f <> -1`, `0 <= f` (and `NOT (f < 0)`).
+pub(super) fn always_within(f: &Value, negated: bool) -> bool {
+    let Some(op) = effective_operator(f) else {
+        return false;
+    };
+    let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
+        return false;
+    };
+    let (op, bound) = if non_negative(l) {
+        (op, const_number(r))
+    } else if non_negative(r) {
+        (commuted(&op).to_string(), const_number(l))
+    } else {
+        return false;
+    };
+    let op = if negated {
+        match op.as_str() {
+            "<" => ">=",
+            ">=" => "<",
+            ">" => "<=",
+            "<=" => ">",
+            "=" => "<>",
+            "<>" | "!=" => "=",
+            _ => return false,
+        }
+        .to_string()
+    } else {
+        op
+    };
+    let Some(c) = bound else { return false };
+    match op.as_str() {
+        ">=" => c <= 0.0,
+        ">" | "<>" | "!=" => c < 0.0,
+        _ => false,
+    }
+}

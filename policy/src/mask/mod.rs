@@ -45,7 +45,7 @@ pub use value::ValueKind;
 
 use std::sync::Arc;
 
-use crate::types::Denial;
+use crate::denial::Denial;
 
 /// What a decision carries for the relay of a masked role: one plan per statement and the
 /// index the plans were made with (for the RowDescription cross-check and the hash key).
@@ -135,15 +135,15 @@ pub fn copy_mask(plan: &MaskPlan, index: &MaskIndex) -> copy::CopyMask {
     }
 }
 
-/// The mask plans of `sql` for `role`: `Ok(None)` when the role sees PII in clear
+/// The mask plans of `sql` for a role: `Ok(None)` when the role sees PII in clear
 /// (`unmasked = true`) or masking names no column.
 pub fn mask_plan_for_role(
     sql: &str,
-    role: &crate::types::RoleRules,
+    unmasked: bool,
     index: &MaskIndex,
     search_path: &[String],
 ) -> Result<Option<Vec<MaskPlan>>, Denial> {
-    if role.unmasked || !index.is_active() {
+    if unmasked || !index.is_active() {
         return Ok(None);
     }
     mask_plan(sql, index, search_path).map(Some)

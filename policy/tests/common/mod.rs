@@ -44,6 +44,7 @@ pub fn readonly() -> RoleRules {
         name: "engineer".into(),
         access: Access::ReadOnly,
         statement_timeout_ms: Some(30_000),
+        upstream_user: "app_ro".into(),
         ..Default::default()
     }
 }
@@ -54,6 +55,7 @@ pub fn oncall() -> RoleRules {
         access: Access::ReadWrite,
         require_where: true,
         allow_ddl: false,
+        upstream_user: "app_owner".into(),
         ..Default::default()
     }
 }

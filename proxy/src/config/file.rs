@@ -344,6 +344,11 @@ impl ConfigFile {
             rules.max_affected_rows = r.max_affected_rows;
             rules.unmasked = r.unmasked;
             rules.allow_set_role = r.allow_set_role && access == Access::ReadWrite;
+            // The session's current user: what `$user` in search_path names.
+            rules.upstream_user = logins
+                .get(&r.login)
+                .map(|l: &super::Login| l.user.clone())
+                .unwrap_or_default();
             roles.insert(
                 name,
                 Role {

@@ -226,6 +226,8 @@ fn masking_problems_name_their_key() {
 fn allow_set_role_reaches_the_rules_of_read_write_roles_only() {
     let c = Config::from_toml(MINIMAL).unwrap();
     assert!(!c.roles["engineer"].rules.allow_set_role, "off by default");
+    // `$user` in search_path names the login's user.
+    assert_eq!(c.roles["engineer"].rules.upstream_user, "app_ro");
     let read_write = MINIMAL.replace(
         "login = \"readonly\"",
         "login = \"readonly\"\naccess = \"read-write\"\nallow_set_role = true",

@@ -3,10 +3,10 @@
 //! (whether an opaque origin counts as PII depends on whether the statement reads PII at all).
 
 use super::sources::{Lineage, Source, UnknownColumn};
+use crate::denial::Denial;
 use crate::denial::{deny, deny_with_detail};
 use crate::mask::config::{InferenceAllowances, Strategy};
 use crate::mask::index::MaskIndex;
-use crate::types::Denial;
 
 /// Deeper nesting than this (expressions, subqueries, views) is refused rather than risking
 /// the stack.
@@ -101,7 +101,7 @@ impl<'a> Analyzer<'a> {
                 "statement too complex: too deeply nested to trace masked columns",
                 "simplify the query",
             );
-            d.sqlstate = crate::types::SQLSTATE_TOO_COMPLEX;
+            d.sqlstate = crate::denial::SQLSTATE_TOO_COMPLEX;
             return Err(d);
         }
         Ok(())

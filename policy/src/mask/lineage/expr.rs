@@ -11,7 +11,7 @@ use super::nodes::{str_of, strings};
 use super::scope::{Resolved, Scope};
 use super::sources::Lineage;
 use crate::denial::deny;
-use crate::types::Denial;
+use crate::denial::Denial;
 
 const SUBLINK_EXISTS: i32 = 1;
 const SUBLINK_EXPR: i32 = 5;

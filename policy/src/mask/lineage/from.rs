@@ -10,9 +10,9 @@ use super::nodes::strings;
 use super::scope::{Col, Columns, Item, Scope};
 use super::sources::{Lineage, Source};
 use crate::denial::deny;
+use crate::denial::Denial;
 use crate::mask::config::is_system_schema;
 use crate::mask::index::schemas_searched;
-use crate::types::Denial;
 
 /// What one FROM item contributes to its query level.
 pub struct FromOut {

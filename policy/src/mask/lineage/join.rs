@@ -9,7 +9,7 @@ use super::from::{rename, FromOut};
 use super::nodes::{strings, unreadable};
 use super::scope::{Col, Columns, Item, Scope};
 use super::sources::Lineage;
-use crate::types::Denial;
+use crate::denial::Denial;
 
 impl Analyzer<'_> {
     pub(super) fn join(&mut self, j: &JoinExpr, scope: &Scope) -> Result<FromOut, Denial> {

@@ -3,7 +3,7 @@
 use pg_query::{Node, NodeEnum};
 
 use crate::denial::deny;
-use crate::types::Denial;
+use crate::denial::Denial;
 
 /// The text of a `String` node.
 pub fn str_of(node: &Node) -> Option<&str> {

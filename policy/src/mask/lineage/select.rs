@@ -10,7 +10,7 @@ use super::nodes::{str_of, strings};
 use super::output_name::output_name;
 use super::scope::{Col, Columns, Item, Resolved, Scope};
 use super::sources::Lineage;
-use crate::types::Denial;
+use crate::denial::Denial;
 
 /// Rounds a recursive CTE is re-read until its lineage stops growing.
 const RECURSIVE_ROUNDS: usize = 8;

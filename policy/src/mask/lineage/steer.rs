@@ -8,7 +8,7 @@ use super::analyzer::{Analyzer, Check, SteerKind};
 use super::nodes::strings;
 use super::scope::Scope;
 use super::sources::Lineage;
-use crate::types::Denial;
+use crate::denial::Denial;
 
 const AEXPR_OP: i32 = 1;
 const AEXPR_OP_ANY: i32 = 2;

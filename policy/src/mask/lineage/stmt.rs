@@ -9,11 +9,11 @@ use super::nodes::unreadable;
 use super::scope::{Columns, Scope};
 use super::sources::Lineage;
 use crate::denial::deny;
+use crate::denial::Denial;
 use crate::mask::config::{InferenceAllowances, Strategy};
 use crate::mask::copy::CopyFormat;
 use crate::mask::index::MaskIndex;
 use crate::mask::plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
-use crate::types::Denial;
 
 /// The mask plans of every statement of `sql`, in order; a refusal when one of them cannot be
 /// masked safely.

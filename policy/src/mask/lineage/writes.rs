@@ -9,7 +9,7 @@ use super::nodes::unreadable;
 use super::scope::{Columns, Scope};
 use super::sources::Lineage;
 use crate::denial::deny;
-use crate::types::Denial;
+use crate::denial::Denial;
 
 impl Analyzer<'_> {
     /// Statements without rows (DDL, SET, ...): one that names a relation with PII has its
