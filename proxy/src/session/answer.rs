@@ -20,8 +20,11 @@ pub struct Answer {
     pub unexpected: bool,
     /// Statements pgward prepared on the server whose Parse failed or was skipped.
     pub not_prepared: Vec<StatementKey>,
-    /// Queries skipped with a failed batch: sync points that get no ReadyForQuery.
+    /// Sync points that get no ReadyForQuery: Queries skipped with a failed batch, Syncs
+    /// the server ignored because a COPY FROM STDIN started.
     pub skipped_queries: usize,
+    /// The handling of the sync point a ReadyForQuery answered.
+    pub ready: Option<Handling>,
 }
 
 fn undo(e: Expected, skipped: bool, prepared: &mut Prepared, lost: &mut Vec<StatementKey>) {
@@ -85,6 +88,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     mask: failed.mask.clone(),
                     server_key: None,
                     conditional: false,
+                    in_copy: false,
                 }),
                 _ => None,
             };
@@ -95,6 +99,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 unexpected: false,
                 not_prepared,
                 skipped_queries,
+                ready: None,
             }
         }
         Step::ErrorWithin => Answer {
@@ -104,16 +109,21 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
             },
             ..Answer::default()
         },
-        Step::Ready { skipped } => {
+        Step::Ready { skipped, point } => {
             let mut not_prepared = Vec::new();
             for e in skipped.into_iter().rev() {
                 undo(e, true, prepared, &mut not_prepared);
             }
             Answer {
                 not_prepared,
+                ready: point.map(|p| p.handling),
                 ..Answer::default()
             }
         }
+        Step::CopyIn { voided } => Answer {
+            skipped_queries: voided,
+            ..Answer::default()
+        },
         Step::Suspended(e) => Answer {
             answered: Some(e),
             ..Answer::default()

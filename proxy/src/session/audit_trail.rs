@@ -56,7 +56,7 @@ impl Session {
         self.audit.push_back(PendingAudit {
             decision,
             kind,
-            started: Instant::now(),
+            started: self.now,
             rows: 0,
             sqlstate: None,
             sync_seq: self.syncs_sent,
@@ -105,7 +105,12 @@ impl Session {
         }
         let completed = std::mem::take(&mut self.completed);
         for a in completed {
-            let r = self.record(&a.decision, a.rows, a.started.elapsed(), a.sqlstate);
+            let r = self.record(
+                &a.decision,
+                a.rows,
+                self.now.saturating_duration_since(a.started),
+                a.sqlstate,
+            );
             self.shared.audit.record(r).await;
         }
     }
@@ -118,7 +123,12 @@ impl Session {
             a
         }));
         for a in all {
-            let r = self.record(&a.decision, a.rows, a.started.elapsed(), a.sqlstate);
+            let r = self.record(
+                &a.decision,
+                a.rows,
+                self.now.saturating_duration_since(a.started),
+                a.sqlstate,
+            );
             self.shared.audit.record(r).await;
         }
     }

@@ -33,8 +33,10 @@ pub(super) fn missing_portal(name: &str) -> PgError {
 }
 
 impl Session {
-    pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        self.timers.touch(Instant::now());
+    /// One client message, read by the relay at `now`.
+    pub(super) async fn on_client(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
+        self.now = now;
+        self.timers.touch(now);
         // PostgreSQL would swallow these without a ReadyForQuery (as a COPY protocol error, or
         // while skipping to Sync), which would leave pgward's count of sync points wrong; no
         // driver sends them, so they end the session instead.
@@ -364,16 +366,20 @@ impl Session {
     async fn on_sync(&mut self, frame: Frame) -> Result<Flow, PgError> {
         self.skipping = false;
         // PostgreSQL ignores a Sync that arrives while it is in COPY FROM STDIN (drivers send
-        // one right after the Execute): it gets no ReadyForQuery, so it must not be counted.
-        // Hold it until the server says whether the COPY started.
+        // one right after the Execute): it gets no ReadyForQuery. Once the COPY is known to
+        // run, such a Sync is not sent; one sent while it starts is entered as voided by the
+        // COPY's start (see `ReplyQueue::push_copy_sync`).
         if self.copy_in {
             return Ok(Flow::Continue);
         }
-        if self.copy_from_started && self.held_sync.is_none() {
-            self.held_sync = Some(frame.into_raw());
-            return Ok(Flow::Continue);
-        }
         match self.server.as_mut() {
+            Some(s) if self.copy_from_started => {
+                s.server.conn.queue(frame.raw());
+                self.replies.push_copy_sync();
+                self.syncs_sent += 1;
+                self.pending += 1;
+                self.unsynced = false;
+            }
             Some(s) if self.unsynced || self.pending > 0 || self.mode == PoolMode::Session => {
                 s.server.conn.queue(frame.raw());
                 self.replies.push(Sent::Sync, Handling::Forward);

@@ -26,10 +26,6 @@ pub(super) struct WriteGuard {
     kind: GuardKind,
     /// The sync point (ReadyForQuery) that ends the client's guarded unit.
     unit_seq: u64,
-    /// The sync point of pgward's closing statement, once sent.
-    closing_seq: Option<u64>,
-    /// The closing statement is the `pgward_denied` marker, whose error the client must not see.
-    closing_is_marker: bool,
     tripped: bool,
     limit: u64,
 }
@@ -82,48 +78,20 @@ impl Session {
     /// with a Sync of pgward's own, whose ReadyForQuery the client never sees), then open the
     /// guard for the client message being handled.
     pub(super) async fn open_guard(&mut self) -> Result<(), PgError> {
-        let mut silent = None;
         if self.unsynced {
             if let Some(s) = self.server.as_mut() {
                 let mut out = BytesMut::new();
                 frontend::sync(&mut out);
                 s.server.conn.queue(&out);
-                self.replies.push(Sent::Sync, Handling::Forward);
-                silent = Some(self.syncs_sent);
+                self.replies.push(Sent::Sync, Handling::Silent);
                 self.syncs_sent += 1;
                 self.pending += 1;
                 self.unsynced = false;
             }
         }
-        while self.pending > 0 {
-            let Some(s) = self.server.as_mut() else {
-                break;
-            };
-            if let Err(e) = s.server.conn.flush().await {
-                self.server_lost(&e.to_string()).await?;
-                break;
-            }
-            let frame = match s.server.conn.read_frame().await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    self.server_lost("closed by the server").await?;
-                    break;
-                }
-                Err(e) => {
-                    self.server_lost(&e.to_string()).await?;
-                    break;
-                }
-            };
-            if frame.tag() == b'Z' && silent == Some(self.syncs_done) {
-                let _ = self.advance_replies(b'Z');
-                self.pending -= 1;
-                self.syncs_done += 1;
-                self.tx_status = frame.body().first().copied().unwrap_or(b'I');
-                silent = None;
-                continue;
-            }
-            Box::pin(self.on_server(frame)).await?;
-        }
+        // The relay serves the server's answers until nothing is owed (or the server is
+        // lost, and another is checked out below).
+        self.serve_until(|s| s.pending == 0, false).await?;
         self.attach().await?;
         let kind = match self.tx_status {
             b'I' => GuardKind::Transaction,
@@ -147,18 +115,23 @@ impl Session {
         self.guard = Some(WriteGuard {
             kind,
             unit_seq: self.syncs_sent,
-            closing_seq: None,
-            closing_is_marker: false,
             tripped: false,
             limit: self.limits.max_affected_rows,
         });
         Ok(())
     }
 
-    /// pgward's own statement (`frontend::internal_extended`): Parse, Bind, Execute, two
-    /// Closes and a Sync, each owed a reply.
-    pub(super) fn push_internal_extended(&mut self) {
+    /// The guard's closing statement (`frontend::internal_extended`): Parse, Bind, Execute,
+    /// two Closes, each owed a reply the client does not see (`quiet`: but its error, which
+    /// is the client's; otherwise not even that), and a Sync whose ReadyForQuery is the
+    /// client's and ends the guard.
+    fn push_closing_statement(&mut self, quiet: bool) {
         use super::prepared::Change;
+        let hidden = if quiet {
+            Handling::Quiet
+        } else {
+            Handling::Swallow
+        };
         for sent in [
             Sent::Parse(Change::None),
             Sent::Bind(Change::None),
@@ -167,10 +140,10 @@ impl Session {
             },
             Sent::Close(Change::None),
             Sent::Close(Change::None),
-            Sent::Sync,
         ] {
-            self.replies.push(sent, Handling::Forward);
+            self.replies.push(sent, hidden.clone());
         }
+        self.replies.push(Sent::Sync, Handling::ClosesGuard);
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
@@ -192,20 +165,7 @@ impl Session {
         let Some(g) = self.guard.as_mut() else {
             return false;
         };
-        if g.closing_seq == Some(current) {
-            return match tag {
-                // pgward's verdict ends here; the client gets this ReadyForQuery.
-                b'Z' => {
-                    self.guard = None;
-                    false
-                }
-                // A COMMIT that fails (deferred constraint, serialization) is the client's
-                // error; the marker's error is not.
-                b'E' => g.closing_is_marker,
-                b'S' | b'N' => false,
-                _ => true,
-            };
-        }
+        // Past the unit, the closing statement's replies are the queue's to hide.
         if g.unit_seq != current {
             return false;
         }
@@ -251,8 +211,6 @@ impl Session {
                     (GuardKind::Transaction, false) => ("COMMIT", false),
                     (GuardKind::Transaction, true) => ("ROLLBACK", false),
                 };
-                g.closing_seq = Some(self.syncs_sent);
-                g.closing_is_marker = marker;
                 self.syncs_sent += 1;
                 // The unit's own ReadyForQuery is accounted for here, and not forwarded.
                 self.syncs_done += 1;
@@ -261,7 +219,9 @@ impl Session {
                     frontend::internal_extended(sql, &mut out);
                     s.server.conn.queue(&out);
                 }
-                self.push_internal_extended();
+                // A COMMIT that fails (deferred constraint, serialization) is the client's
+                // error; the marker's error is not.
+                self.push_closing_statement(!marker);
                 self.finish_audit_at_sync().await;
                 true
             }

@@ -126,8 +126,6 @@ pub struct Session {
     copy_in: bool,
     /// An Execute of COPY FROM STDIN was sent and the COPY has not ended.
     copy_from_started: bool,
-    /// A Sync sent after that Execute, held until we know whether the server ignores it.
-    held_sync: Option<bytes::Bytes>,
     path_check: PathCheck,
     /// The statement backstop and idle-in-transaction clocks.
     timers: timers::Timers,
@@ -146,6 +144,9 @@ pub struct Session {
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
     on_session_state: crate::config::SessionStatePolicy,
+    /// The relay's clock at its last wake-up: the machine reads no clock of its own (timers
+    /// and audit durations use this).
+    now: Instant,
 }
 
 /// What the statements sent since the server was last idle may have left on it.
@@ -177,6 +178,7 @@ impl Session {
         shared: Arc<Shared>,
         pool: Arc<Pool>,
         mode: PoolMode,
+        now: Instant,
     ) -> Session {
         let cancel = shared.cancels.register();
         let search_path = info
@@ -210,7 +212,8 @@ impl Session {
             unit: UnitEffects::default(),
             pinned: None,
             path_check: PathCheck::No,
-            timers: timers::Timers::new(Instant::now()),
+            timers: timers::Timers::new(now),
+            now,
             audit_who,
             application_name,
             id,
@@ -244,7 +247,6 @@ impl Session {
             script_failed: false,
             copy_in: false,
             copy_from_started: false,
-            held_sync: None,
         }
     }
 

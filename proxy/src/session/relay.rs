@@ -44,7 +44,6 @@ impl Session {
         let backstop = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(backstop);
         let mut armed_for = None;
-        let woke_at = Instant::now();
         loop {
             let server_has_frame = self
                 .server
@@ -69,13 +68,8 @@ impl Session {
                 return Ok(Phase::Rest);
             }
             let idle_deadline = self.idle_in_transaction_deadline();
-            // The clock is read only while the server owes a reply (otherwise `now` is unused).
-            let now = if self.replies.owes() {
-                Instant::now()
-            } else {
-                woke_at
-            };
-            let statement_deadline = self.statement_deadline(now);
+            // A request sent at the last wake-up starts the statement clock then.
+            let statement_deadline = self.statement_deadline(self.now);
             if let Some(d) = statement_deadline.filter(|d| armed_for != Some(*d)) {
                 backstop.as_mut().reset(d);
                 armed_for = Some(d);
@@ -84,7 +78,7 @@ impl Session {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, "client message");
-                        self.on_client(frame).await?
+                        self.on_client(frame, Instant::now()).await?
                     }
                     Ok(None) => Flow::Stop,
                     Err(e) => {
@@ -94,15 +88,17 @@ impl Session {
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, done = self.syncs_done, "server message");
-                        self.on_server(frame).await?
+                        self.on_server(frame, Instant::now()).await?
                     }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
                     Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
                 },
                 _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
+                    self.now = Instant::now();
                     self.idle_in_transaction_expired().await
                 }
                 _ = &mut backstop, if statement_deadline.is_some() => {
+                    self.now = Instant::now();
                     self.statement_timeout_backstop().await
                 }
             };
@@ -195,7 +191,6 @@ impl Session {
         self.script.clear();
         self.copy_in = false;
         self.copy_from_started = false;
-        self.held_sync = None;
         self.row_counter.clear();
         self.masking.clear();
         self.next_mask = None;
@@ -206,8 +201,51 @@ impl Session {
         Ok(())
     }
 
+    /// Read the server, handing each message to the machine with the time it came, until
+    /// `done` says the machine has what it waits for (a name settled, a batch answered).
+    /// `ask`: send a Flush first, so the server sends what it has. False when the server
+    /// was lost (or there is none).
+    pub(super) async fn serve_until(
+        &mut self,
+        done: impl Fn(&Session) -> bool,
+        ask: bool,
+    ) -> Result<bool, PgError> {
+        let mut asked = !ask;
+        while !done(self) {
+            let Some(s) = self.server.as_mut() else {
+                return Ok(false);
+            };
+            if !asked {
+                // A Flush has no reply of its own.
+                let mut out = BytesMut::new();
+                backend::raw_message(b'H', &[], &mut out);
+                s.server.conn.queue(&out);
+                asked = true;
+            }
+            if let Err(e) = s.server.conn.flush().await {
+                self.server_lost(&e.to_string()).await?;
+                return Ok(false);
+            }
+            match s.server.conn.read_frame().await {
+                Ok(Some(frame)) => {
+                    Box::pin(self.on_server(frame, Instant::now())).await?;
+                }
+                Ok(None) => {
+                    self.server_lost("closed by the server").await?;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.server_lost(&e.to_string()).await?;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// The client is gone or said Terminate: leave its server clean or close it.
     pub(super) async fn finish(&mut self) {
+        self.now = Instant::now();
         self.flush_audit_all(sqlstate::CONNECTION_FAILURE).await;
         self.clear_cancel_target().await;
         let Some(mut pooled) = self.server.take() else {

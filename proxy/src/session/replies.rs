@@ -57,6 +57,12 @@ pub enum Handling {
     /// A stand-in empty query: its EmptyQueryResponse becomes CommandComplete with this tag
     /// (a statement pgward carried out itself).
     Complete(&'static str),
+    /// pgward's own Sync, ending the client's open batch before the write guard opens: its
+    /// errors (the batch's commit) are the client's, its ReadyForQuery is not.
+    Silent,
+    /// The Sync of the write guard's closing statement (COMMIT, ROLLBACK or the marker that
+    /// aborts the client's block): its ReadyForQuery is the client's and ends the guard.
+    ClosesGuard,
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +71,8 @@ pub struct Expected {
     pub handling: Handling,
     /// Sync points sent before this message (its batch).
     pub batch: u64,
+    /// A Sync the server ignores if the COPY FROM STDIN ahead of it starts.
+    pub in_copy: bool,
     /// The masking of this message's results (a masked role's Query, Execute or Describe).
     pub mask: Option<super::masking::ReplyMask>,
     /// A Parse of a statement pgward keeps on the server under this key: if it fails or is
@@ -91,8 +99,15 @@ pub enum Step {
     },
     /// An error inside a reply that goes on (a Query's, or a Sync's commit).
     ErrorWithin,
-    /// ReadyForQuery: its sync point is answered; `skipped` the server never reached.
-    Ready { skipped: Vec<Expected> },
+    /// ReadyForQuery: its sync point (`point`) is answered; `skipped` the server never
+    /// reached.
+    Ready {
+        skipped: Vec<Expected>,
+        point: Option<Expected>,
+    },
+    /// CopyInResponse to an Execute: the COPY started, and the server ignores the `voided`
+    /// Syncs sent after it while it was starting (they get no ReadyForQuery).
+    CopyIn { voided: usize },
     /// A reply nothing in the queue asked for.
     Unexpected,
 }
@@ -157,9 +172,20 @@ impl ReplyQueue {
             mask,
             server_key,
             conditional: false,
+            in_copy: false,
         });
         if point {
             self.sync_points += 1;
+        }
+    }
+
+    /// A Sync sent after an Execute of COPY FROM STDIN whose COPY has not ended: the server
+    /// ignores it if the COPY starts (it is in COPY IN when it reads it), and answers it if
+    /// the COPY fails before starting.
+    pub fn push_copy_sync(&mut self) {
+        self.push(Sent::Sync, Handling::Forward);
+        if let Some(e) = self.entries.back_mut() {
+            e.in_copy = true;
         }
     }
 
@@ -288,6 +314,14 @@ impl ReplyQueue {
                 Some(e) => Step::Suspended(e),
                 None => Step::Unexpected,
             },
+            (B::CopyInResponse, Some(Sent::Execute { .. })) => {
+                let mut voided = 0;
+                while self.entries.get(1).is_some_and(|e| e.in_copy) {
+                    self.entries.remove(1);
+                    voided += 1;
+                }
+                Step::CopyIn { voided }
+            }
             (
                 B::DataRow
                 | B::CopyInResponse
@@ -324,13 +358,15 @@ impl ReplyQueue {
             }
             (B::ReadyForQuery, Some(_)) => {
                 let mut skipped = Vec::new();
+                let mut point = None;
                 while let Some(e) = self.entries.pop_front() {
                     if e.sent.is_sync_point() {
+                        point = Some(e);
                         break;
                     }
                     skipped.push(e);
                 }
-                Step::Ready { skipped }
+                Step::Ready { skipped, point }
             }
             _ => Step::Unexpected,
         }

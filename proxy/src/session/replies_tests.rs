@@ -117,3 +117,68 @@ fn a_query_inside_a_failed_batch_is_skipped_with_it() {
     assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
     assert!(!q.owes());
 }
+
+#[test]
+fn a_sync_sent_while_a_copy_starts_is_voided_when_it_starts() {
+    // Execute of COPY FROM STDIN, then the driver's Sync before CopyInResponse came.
+    let mut q = queue(&[Sent::Execute { portal: "".into() }]);
+    q.push_copy_sync();
+    assert!(matches!(
+        q.on_server(B::CopyInResponse),
+        Step::CopyIn { voided: 1 }
+    ));
+    // The client's CopyDone ends the COPY; the Sync after it is answered.
+    q.push(Sent::Sync, Handling::Forward);
+    assert!(matches!(q.on_server(B::CommandComplete), Step::Done(_)));
+    assert!(matches!(
+        q.on_server(B::ReadyForQuery),
+        Step::Ready { point: Some(_), .. }
+    ));
+    assert!(!q.owes());
+}
+
+#[test]
+fn a_copy_that_fails_before_starting_has_its_sync_answered() {
+    let mut q = queue(&[Sent::Execute { portal: "".into() }]);
+    q.push_copy_sync();
+    assert!(matches!(q.on_server(B::ErrorResponse), Step::Failed { .. }));
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+    assert!(!q.owes());
+}
+
+#[test]
+fn ready_for_query_names_the_sync_point_it_answers() {
+    // pgward's own Sync (before a guard opens), then the guard's closing statement.
+    let mut q = queue(&[Sent::Parse(Change::None)]);
+    q.push(Sent::Sync, Handling::Silent);
+    for s in [
+        Sent::Parse(Change::None),
+        Sent::Bind(Change::None),
+        Sent::Execute { portal: "".into() },
+    ] {
+        q.push(s, Handling::Quiet);
+    }
+    q.push(Sent::Sync, Handling::ClosesGuard);
+    assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+    match q.on_server(B::ReadyForQuery) {
+        Step::Ready {
+            point: Some(p),
+            skipped,
+        } => {
+            assert_eq!(p.handling, Handling::Silent);
+            assert!(skipped.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The COMMIT fails (a deferred constraint): its error is the client's, not hidden.
+    assert!(q.front_hides(B::ParseComplete));
+    assert!(!q.front_hides(B::ErrorResponse));
+    assert!(matches!(q.on_server(B::ParseComplete), Step::Done(_)));
+    assert!(matches!(q.on_server(B::BindComplete), Step::Done(_)));
+    assert!(matches!(q.on_server(B::ErrorResponse), Step::Failed { .. }));
+    match q.on_server(B::ReadyForQuery) {
+        Step::Ready { point: Some(p), .. } => assert_eq!(p.handling, Handling::ClosesGuard),
+        other => panic!("{other:?}"),
+    }
+    assert!(!q.owes());
+}

@@ -8,7 +8,9 @@ use crate::protocol::decode;
 use crate::protocol::{BackendTag, Frame};
 
 impl Session {
-    pub(super) async fn on_server(&mut self, frame: Frame) -> Result<Flow, PgError> {
+    /// One server message, read by the relay at `now`.
+    pub(super) async fn on_server(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
+        self.now = now;
         let flow = self.on_server_frame(frame).await?;
         // pgward's own answers waiting behind this reply go out after it.
         self.answer_local();
@@ -16,22 +18,12 @@ impl Session {
     }
 
     async fn on_server_frame(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        if matches!(
-            frame.tag(),
-            b'C' | b'Z' | b'I' | b's' | b'1' | b'2' | b'3' | b'n' | b't' | b'G' | b'H'
-        ) {
-            // The server finished a step: the statement timer starts again.
-            self.timers.progressed();
-        }
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
-        let (replace, answered) = self.advance_replies(frame.tag());
-        if !self.replies.owes() {
-            // Idle time counts from the server's last answer as much as from the client.
-            self.timers.touch(Instant::now());
-        }
+        let (replace, answered, ready) = self.advance_replies(frame.tag());
+        self.timers.on_server(tag, self.replies.owes(), self.now);
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
         }
@@ -59,6 +51,20 @@ impl Session {
                 self.syncs_done += 1;
                 self.tx_status = status;
                 self.copy_in = false;
+                if ready == Some(replies::Handling::Silent) {
+                    // pgward's own Sync, ending the client's batch before a guard opens: the
+                    // server is at rest, the client's unit goes on.
+                    if status == b'I' && self.pending == 0 {
+                        self.prepared.clear_portals();
+                        self.row_counter.clear();
+                    }
+                    self.finish_audit_at_sync().await;
+                    return Ok(Flow::Continue);
+                }
+                if ready == Some(replies::Handling::ClosesGuard) {
+                    // pgward's verdict is in; the client gets this ReadyForQuery.
+                    self.guard = None;
+                }
                 if status == b'I' && self.pending == 0 && !self.unsynced {
                     // Portals end with their transaction.
                     self.prepared.clear_portals();
@@ -77,7 +83,7 @@ impl Session {
                 }
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
-                self.timers.touch(Instant::now());
+                self.timers.touch(self.now);
                 let idle = self.pending == 0 && !self.replies.owes() && !self.unsynced;
                 if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
                     self.shared.catalog_changed();
@@ -135,12 +141,12 @@ impl Session {
                     self.client.queue(&out);
                     self.note_error_for_audit(code);
                     self.script_failed = true;
-                    self.release_held_sync();
+                    self.copy_ended();
                 } else {
                     self.note_error_for_audit(code);
                     self.script_failed = true;
                     self.client.queue(frame.raw());
-                    self.release_held_sync();
+                    self.copy_ended();
                 }
             }
             b'S' => {
@@ -168,9 +174,9 @@ impl Session {
                 self.client.queue(frame.raw());
             }
             b'G' => {
+                // The COPY started (a Sync sent after its Execute is ignored by the server,
+                // and the queue has dropped it).
                 self.copy_in = true;
-                // The COPY started: the Sync sent after its Execute is ignored by the server.
-                self.held_sync = None;
                 self.client.queue(frame.raw());
             }
             b'I' | b's' => {
@@ -193,7 +199,11 @@ impl Session {
     pub(super) fn advance_replies(
         &mut self,
         tag: u8,
-    ) -> (Option<PgError>, Option<replies::Expected>) {
+    ) -> (
+        Option<PgError>,
+        Option<replies::Expected>,
+        Option<replies::Handling>,
+    ) {
         let a = answer::advance(
             &mut self.replies,
             &mut self.prepared,
@@ -208,12 +218,13 @@ impl Session {
             }
         }
         if a.skipped_queries > 0 {
-            // No ReadyForQuery comes for them, and the server skips on to the client's Sync.
+            // No ReadyForQuery comes for them: the server skips on to the client's Sync (or,
+            // in COPY IN, waits for the one after the COPY).
             self.pending = self.pending.saturating_sub(a.skipped_queries);
             self.syncs_done += a.skipped_queries as u64;
             self.unsynced = true;
         }
-        (a.replace, a.answered)
+        (a.replace, a.answered, a.ready)
     }
 
     /// NotificationResponse: the sender's pid becomes the client's own when the sender is
@@ -257,20 +268,12 @@ impl Session {
         };
     }
 
-    /// A COPY FROM STDIN failed (before or during the copy): the server now skips to a Sync
-    /// it will answer, so the held one goes out and counts.
-    fn release_held_sync(&mut self) {
+    /// A COPY FROM STDIN failed (before or during the copy): the server skips on to the
+    /// next Sync it reads (one sent while the COPY was starting, if it never started: the
+    /// queue has it).
+    fn copy_ended(&mut self) {
         self.copy_in = false;
         self.copy_from_started = false;
-        if let Some(sync) = self.held_sync.take() {
-            if let Some(s) = self.server.as_mut() {
-                s.server.conn.queue(&sync);
-                self.replies.push(Sent::Sync, Handling::Forward);
-                self.syncs_sent += 1;
-                self.pending += 1;
-                self.unsynced = false;
-            }
-        }
     }
 
     /// Masking for a masked role's results: the frame as the client must see it.
