@@ -20,9 +20,10 @@ pub struct Answer {
     pub unexpected: bool,
     /// Statements pgward prepared on the server whose Parse failed or was skipped.
     pub not_prepared: Vec<StatementKey>,
-    /// Sync points that get no ReadyForQuery: Queries skipped with a failed batch, Syncs
-    /// the server ignored because a COPY FROM STDIN started.
+    /// Queries skipped with a failed batch: sync points that get no ReadyForQuery.
     pub skipped_queries: usize,
+    /// Syncs the server ignored because a COPY FROM STDIN started.
+    pub voided_syncs: usize,
     /// The handling of the sync point a ReadyForQuery answered.
     pub ready: Option<Handling>,
 }
@@ -89,6 +90,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     server_key: None,
                     conditional: false,
                     in_copy: false,
+                    doomed: false,
                 }),
                 _ => None,
             };
@@ -99,6 +101,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 unexpected: false,
                 not_prepared,
                 skipped_queries,
+                voided_syncs: 0,
                 ready: None,
             }
         }
@@ -110,18 +113,21 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
             ..Answer::default()
         },
         Step::Ready { skipped, point } => {
+            // Queries sent while the server skipped to this Sync.
+            let skipped_queries = skipped.iter().filter(|e| e.conditional).count();
             let mut not_prepared = Vec::new();
             for e in skipped.into_iter().rev() {
                 undo(e, true, prepared, &mut not_prepared);
             }
             Answer {
                 not_prepared,
+                skipped_queries,
                 ready: point.map(|p| p.handling),
                 ..Answer::default()
             }
         }
         Step::CopyIn { voided } => Answer {
-            skipped_queries: voided,
+            voided_syncs: voided,
             ..Answer::default()
         },
         Step::Suspended(e) => Answer {

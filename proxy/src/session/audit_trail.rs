@@ -59,7 +59,7 @@ impl Session {
             started: self.now,
             rows: 0,
             sqlstate: None,
-            sync_seq: self.syncs_sent,
+            sync_seq: self.sync.syncs_sent,
         });
     }
 
@@ -97,7 +97,7 @@ impl Session {
 
     /// ReadyForQuery ends a Query, and any Execute of the batch that never ran.
     pub(super) async fn finish_audit_at_sync(&mut self) {
-        let done = self.syncs_done;
+        let done = self.sync.syncs_done;
         while self.audit.front().is_some_and(|a| a.sync_seq < done) {
             if let Some(a) = self.audit.pop_front() {
                 self.completed.push(a);

@@ -103,7 +103,7 @@ impl Session {
             }
         }
         self.replies.push_masked(sent, Handling::Forward, mask);
-        self.unsynced = true;
+        self.sync.sent_in_batch();
         Ok(Flow::Continue)
     }
 

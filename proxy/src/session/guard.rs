@@ -78,22 +78,20 @@ impl Session {
     /// with a Sync of pgward's own, whose ReadyForQuery the client never sees), then open the
     /// guard for the client message being handled.
     pub(super) async fn open_guard(&mut self) -> Result<(), PgError> {
-        if self.unsynced {
+        if self.sync.unsynced {
             if let Some(s) = self.server.as_mut() {
                 let mut out = BytesMut::new();
                 frontend::sync(&mut out);
                 s.server.conn.queue(&out);
                 self.replies.push(Sent::Sync, Handling::Silent);
-                self.syncs_sent += 1;
-                self.pending += 1;
-                self.unsynced = false;
+                self.sync.sent_sync_point();
             }
         }
         // The relay serves the server's answers until nothing is owed (or the server is
         // lost, and another is checked out below).
-        self.serve_until(|s| s.pending == 0, false).await?;
+        self.serve_until(|s| s.sync.pending == 0, false).await?;
         self.attach().await?;
-        let kind = match self.tx_status {
+        let kind = match self.sync.tx_status {
             b'I' => GuardKind::Transaction,
             b'T' => GuardKind::InTransaction,
             // An aborted block runs nothing: the write will fail on its own.
@@ -114,7 +112,7 @@ impl Session {
         }
         self.guard = Some(WriteGuard {
             kind,
-            unit_seq: self.syncs_sent,
+            unit_seq: self.sync.syncs_sent,
             tripped: false,
             limit: self.limits.max_affected_rows,
         });
@@ -156,12 +154,12 @@ impl Session {
             || self
                 .guard
                 .as_ref()
-                .is_some_and(|g| self.syncs_sent > g.unit_seq)
+                .is_some_and(|g| self.sync.syncs_sent > g.unit_seq)
     }
 
     /// Look at a server frame for the guard. Returns true when the frame was consumed.
     pub(super) async fn guard_on_frame(&mut self, tag: u8, body: &[u8]) -> bool {
-        let current = self.syncs_done;
+        let current = self.sync.syncs_done;
         let Some(g) = self.guard.as_mut() else {
             return false;
         };
@@ -211,9 +209,9 @@ impl Session {
                     (GuardKind::Transaction, false) => ("COMMIT", false),
                     (GuardKind::Transaction, true) => ("ROLLBACK", false),
                 };
-                self.syncs_sent += 1;
+                self.sync.syncs_sent += 1;
                 // The unit's own ReadyForQuery is accounted for here, and not forwarded.
-                self.syncs_done += 1;
+                self.sync.syncs_done += 1;
                 if let Some(s) = self.server.as_mut() {
                     let mut out = BytesMut::new();
                     frontend::internal_extended(sql, &mut out);
@@ -275,7 +273,7 @@ impl Session {
                     // The client sees the batch fail here, as after any error; the server
                     // goes on, so what it answers until the Sync is not forwarded.
                     self.replies.swallow_rest_of_batch();
-                    self.skipping = self.unsynced;
+                    self.skipping = self.sync.unsynced;
                 }
                 let err = PgError::error(
                     sqlstate::PROGRAM_LIMIT_EXCEEDED,

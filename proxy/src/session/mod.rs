@@ -19,6 +19,7 @@ mod decision_memo;
 mod extended;
 mod guard;
 mod guard_rules;
+mod ledger;
 mod masking;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -89,14 +90,8 @@ pub struct Session {
     mode: PoolMode,
     server: Option<PooledServer>,
     cancel: CancelKey,
-    /// The status of the last ReadyForQuery the client was sent (or will be).
-    tx_status: u8,
-    /// Sync points (Query, Sync) sent to the server whose ReadyForQuery has not come back.
-    pending: usize,
-    syncs_sent: u64,
-    syncs_done: u64,
-    /// Extended-protocol messages were forwarded since the last Sync.
-    unsynced: bool,
+    /// Sync points sent and answered, the open batch, the transaction status.
+    sync: ledger::Ledger,
     /// After an error in an extended-protocol batch: drop messages until Sync.
     skipping: bool,
     /// What every message sent to the server is owed, in order.
@@ -224,11 +219,7 @@ impl Session {
             mode,
             server: None,
             cancel,
-            tx_status: b'I',
-            pending: 0,
-            syncs_sent: 0,
-            syncs_done: 0,
-            unsynced: false,
+            sync: ledger::Ledger::default(),
             skipping: false,
             replies: ReplyQueue::default(),
             startup_settings: desired.clone(),

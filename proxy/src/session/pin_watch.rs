@@ -37,7 +37,7 @@ impl Session {
             tokio::spawn(s.server.terminate());
         }
         self.replies.clear();
-        self.pending = 0;
+        self.sync.pending = 0;
         self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE).await;
         Err(PgError::fatal(
             sqlstate::INSUFFICIENT_PRIVILEGE,

@@ -77,7 +77,7 @@ impl Session {
             let flow = tokio::select! {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
-                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, "client message");
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, "client message");
                         self.on_client(frame, Instant::now()).await?
                     }
                     Ok(None) => Flow::Stop,
@@ -87,7 +87,7 @@ impl Session {
                 },
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {
-                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, done = self.syncs_done, "server message");
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
                         self.on_server(frame, Instant::now()).await?
                     }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
@@ -130,7 +130,7 @@ impl Session {
     }
 
     fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
-        let open = self.tx_status != b'I' || self.unsynced;
+        let open = self.sync.tx_status != b'I' || self.sync.unsynced;
         self.timers
             .idle_deadline(
                 self.replies.owes(),
@@ -143,11 +143,11 @@ impl Session {
     /// The client sat in an open transaction too long: roll it back upstream, give the server
     /// back, and end the session as PostgreSQL does (25P03).
     async fn idle_in_transaction_expired(&mut self) -> Flow {
-        if !self.unsynced {
+        if !self.sync.unsynced {
             // Mid-batch the server is not at rest: it is closed instead (see `finish`).
             if let Some(s) = self.server.as_mut() {
                 if s.server.run_internal("ROLLBACK").await.is_ok() {
-                    self.tx_status = b'I';
+                    self.sync.tx_status = b'I';
                 }
             }
         }
@@ -173,7 +173,7 @@ impl Session {
             sqlstate::CONNECTION_FAILURE,
             format!("pgward: upstream connection lost: {why}"),
         );
-        if self.tx_status != b'I' || self.mode == PoolMode::Session {
+        if self.sync.tx_status != b'I' || self.mode == PoolMode::Session {
             // Its transaction or session state is gone with the server: end like PostgreSQL.
             return Err(PgError {
                 severity: "FATAL",
@@ -181,12 +181,10 @@ impl Session {
             });
         }
         let mut out = BytesMut::new();
-        for _ in 0..self.pending {
+        for _ in 0..self.sync.lost() {
             backend::error_response(&err, &mut out);
             backend::ready_for_query(b'I', &mut out);
         }
-        self.pending = 0;
-        self.syncs_done = self.syncs_sent;
         self.guard = None;
         self.script.clear();
         self.copy_in = false;
@@ -194,7 +192,6 @@ impl Session {
         self.row_counter.clear();
         self.masking.clear();
         self.next_mask = None;
-        self.unsynced = false;
         self.replies.clear();
         self.prepared.clear();
         self.client.queue(&out);
@@ -252,13 +249,11 @@ impl Session {
             self.client.shutdown().await;
             return;
         };
-        let reusable = self.pending == 0
-            && !self.replies.owes()
-            && !self.unsynced
-            && !pooled.server.conn.has_frame();
+        let reusable =
+            self.sync.at_rest() && !self.replies.owes() && !pooled.server.conn.has_frame();
         if reusable {
             let mut ok = true;
-            if self.tx_status != b'I' {
+            if self.sync.tx_status != b'I' {
                 ok = matches!(pooled.server.run_internal("ROLLBACK").await, Ok(b'I'));
             }
             if ok && (self.mode == PoolMode::Session || pooled.server.dirty) {

@@ -73,6 +73,8 @@ pub struct Expected {
     pub batch: u64,
     /// A Sync the server ignores if the COPY FROM STDIN ahead of it starts.
     pub in_copy: bool,
+    /// Sent while the server skips to the next Sync: it gets no reply.
+    pub doomed: bool,
     /// The masking of this message's results (a masked role's Query, Execute or Describe).
     pub mask: Option<super::masking::ReplyMask>,
     /// A Parse of a statement pgward keeps on the server under this key: if it fails or is
@@ -117,6 +119,13 @@ pub struct ReplyQueue {
     entries: VecDeque<Expected>,
     /// Sync points entered so far.
     sync_points: u64,
+    /// Extended-protocol messages were sent since the last Sync: a Query sent now is
+    /// skipped if one of them fails (PostgreSQL skips every message but Sync after an
+    /// extended-protocol error, Queries included, however many).
+    extended_since_sync: bool,
+    /// A batch failed with no Sync owed: the server skips everything sent until the next
+    /// Sync, so what is entered meanwhile is *doomed* (answered by nothing).
+    skipping_to_sync: bool,
 }
 
 impl ReplyQueue {
@@ -134,7 +143,8 @@ impl ReplyQueue {
         self.push_entry(sent, handling, mask, None);
     }
 
-    /// A Query inside an unsynced extended-protocol batch.
+    /// A Query inside an unsynced extended-protocol batch (as `push` enters one).
+    #[cfg(test)]
     pub fn push_conditional(
         &mut self,
         sent: Sent,
@@ -165,14 +175,25 @@ impl ReplyQueue {
         server_key: Option<crate::server_state::StatementKey>,
     ) {
         let point = sent.is_sync_point();
+        let conditional = matches!(sent, Sent::Query) && self.extended_since_sync;
+        let doomed = self.skipping_to_sync && !matches!(sent, Sent::Sync);
+        match sent {
+            Sent::Sync => {
+                self.extended_since_sync = false;
+                self.skipping_to_sync = false;
+            }
+            Sent::Query => {}
+            _ => self.extended_since_sync = true,
+        }
         self.entries.push_back(Expected {
             sent,
             handling,
             batch: self.sync_points,
             mask,
             server_key,
-            conditional: false,
+            conditional,
             in_copy: false,
+            doomed,
         });
         if point {
             self.sync_points += 1;
@@ -203,7 +224,11 @@ impl ReplyQueue {
     /// The server still owes an answer to a message of a batch before `batch` (only those
     /// can settle what a name holds for a message of `batch`).
     pub fn owes_before(&self, batch: u64) -> bool {
-        self.entries.front().is_some_and(|e| e.batch < batch)
+        // Doomed entries are answered by nothing before the Sync that ends their batch.
+        self.entries
+            .iter()
+            .find(|e| !e.doomed)
+            .is_some_and(|e| e.batch < batch)
     }
 
     /// The server owes an answer to something pgward sent.
@@ -275,8 +300,10 @@ impl ReplyQueue {
     /// The front entry, when pgward answers it itself (with a message of this type; 0 for
     /// none).
     pub fn pop_local(&mut self) -> Option<(Expected, u8)> {
-        match self.entries.front().map(|e| &e.handling) {
-            Some(Handling::Local(tag)) => {
+        match self.entries.front().map(|e| (&e.handling, e.doomed)) {
+            // Skipped by the server's error: answered with nothing, as the server would.
+            Some((Handling::Local(_), true)) => self.entries.pop_front().map(|e| (e, 0)),
+            Some((Handling::Local(tag), false)) => {
                 let tag = *tag;
                 self.entries.pop_front().map(|e| (e, tag))
             }
@@ -284,8 +311,15 @@ impl ReplyQueue {
         }
     }
 
+    /// A Sync is owed: a batch that failed ends there.
+    pub fn sync_owed(&self) -> bool {
+        self.entries.iter().any(|e| matches!(e.sent, Sent::Sync))
+    }
+
     /// The connection is gone: everything owed is dropped.
     pub fn clear(&mut self) -> Vec<Expected> {
+        self.extended_since_sync = false;
+        self.skipping_to_sync = false;
         self.entries.drain(..).collect()
     }
 
@@ -354,13 +388,15 @@ impl ReplyQueue {
                         skipped.push(e);
                     }
                 }
+                // No Sync owed: the server goes on skipping what is sent next.
+                self.skipping_to_sync = self.entries.is_empty();
                 Step::Failed { failed, skipped }
             }
             (B::ReadyForQuery, Some(_)) => {
                 let mut skipped = Vec::new();
                 let mut point = None;
                 while let Some(e) = self.entries.pop_front() {
-                    if e.sent.is_sync_point() {
+                    if e.sent.is_sync_point() && !e.doomed {
                         point = Some(e);
                         break;
                     }

@@ -182,3 +182,52 @@ fn ready_for_query_names_the_sync_point_it_answers() {
     }
     assert!(!q.owes());
 }
+
+#[test]
+fn every_query_after_a_failed_extended_message_is_skipped_until_sync() {
+    // Parse (fails), Query, Query, Sync: PostgreSQL skips both Queries, not just the first.
+    let mut q = queue(&[
+        Sent::Parse(Change::None),
+        Sent::Query,
+        Sent::Query,
+        Sent::Sync,
+    ]);
+    match q.on_server(B::ErrorResponse) {
+        Step::Failed { skipped, .. } => assert_eq!(skipped.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        q.on_server(B::ReadyForQuery),
+        Step::Ready { point: Some(_), .. }
+    ));
+    assert!(!q.owes());
+}
+
+#[test]
+fn what_is_sent_while_the_server_skips_to_sync_is_answered_by_nothing() {
+    // Parse (fails) + Flush: nothing owed, but the server now skips to the next Sync.
+    let mut q = queue(&[Sent::Parse(Change::None)]);
+    assert!(matches!(q.on_server(B::ErrorResponse), Step::Failed { .. }));
+    let batch = q.batch();
+    q.push(Sent::Parse(Change::None), Handling::Forward);
+    q.push(Sent::Query, Handling::Forward);
+    q.push(Sent::Bind(Change::None), Handling::Forward);
+    // Nothing earlier can be waited for: the server answers none of it.
+    assert!(!q.owes_before(batch + 1));
+    q.push(Sent::Sync, Handling::Forward);
+    match q.on_server(B::ReadyForQuery) {
+        Step::Ready {
+            skipped,
+            point: Some(p),
+        } => {
+            assert_eq!(skipped.len(), 3);
+            assert!(matches!(p.sent, Sent::Sync));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!q.owes());
+    // The next batch is answered as usual.
+    q.push(Sent::Query, Handling::Forward);
+    assert!(matches!(q.on_server(B::CommandComplete), Step::Continue));
+    assert!(matches!(q.on_server(B::ReadyForQuery), Step::Ready { .. }));
+}

@@ -47,14 +47,12 @@ impl Session {
         match frame.tag() {
             b'Z' => {
                 let status = frame.body().first().copied().unwrap_or(b'I');
-                self.pending = self.pending.saturating_sub(1);
-                self.syncs_done += 1;
-                self.tx_status = status;
+                self.sync.ready(status);
                 self.copy_in = false;
                 if ready == Some(replies::Handling::Silent) {
                     // pgward's own Sync, ending the client's batch before a guard opens: the
                     // server is at rest, the client's unit goes on.
-                    if status == b'I' && self.pending == 0 {
+                    if status == b'I' && self.sync.pending == 0 {
                         self.prepared.clear_portals();
                         self.row_counter.clear();
                     }
@@ -65,7 +63,7 @@ impl Session {
                     // pgward's verdict is in; the client gets this ReadyForQuery.
                     self.guard = None;
                 }
-                if status == b'I' && self.pending == 0 && !self.unsynced {
+                if status == b'I' && self.sync.pending == 0 && !self.sync.unsynced {
                     // Portals end with their transaction.
                     self.prepared.clear_portals();
                     self.row_counter.clear();
@@ -78,13 +76,16 @@ impl Session {
                     }
                     self.script.clear();
                 }
-                if self.path_check == PathCheck::AfterUnit && self.pending == 0 && !self.unsynced {
+                if self.path_check == PathCheck::AfterUnit
+                    && self.sync.pending == 0
+                    && !self.sync.unsynced
+                {
                     self.reread_search_path(status).await;
                 }
                 self.client.queue(frame.raw());
                 self.finish_audit_at_sync().await;
                 self.timers.touch(self.now);
-                let idle = self.pending == 0 && !self.replies.owes() && !self.unsynced;
+                let idle = self.sync.at_rest() && !self.replies.owes();
                 if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
                     self.shared.catalog_changed();
                     crate::server_state::new_statement_epoch();
@@ -95,7 +96,7 @@ impl Session {
                     self.client.flush().await.map_err(super::io_lost)?;
                     self.settle_unit().await;
                 }
-                if self.mode == PoolMode::Transaction && idle && status == b'I' {
+                if self.mode == PoolMode::Transaction && self.sync.releasable(self.replies.owes()) {
                     // Send the client its answer before the housekeeping of giving back.
                     self.client.flush().await.map_err(super::io_lost)?;
                     if !self.settle_unit().await {
@@ -218,11 +219,15 @@ impl Session {
             }
         }
         if a.skipped_queries > 0 {
-            // No ReadyForQuery comes for them: the server skips on to the client's Sync (or,
-            // in COPY IN, waits for the one after the COPY).
-            self.pending = self.pending.saturating_sub(a.skipped_queries);
-            self.syncs_done += a.skipped_queries as u64;
-            self.unsynced = true;
+            // No ReadyForQuery comes for them: the server skips on to the client's Sync.
+            // The batch ends at this ReadyForQuery, or at a Sync already sent.
+            let ends = a.ready.is_some() || self.replies.sync_owed();
+            self.sync.skipped(a.skipped_queries, ends);
+        }
+        if a.voided_syncs > 0 {
+            // The COPY started: the Syncs sent meanwhile were ignored, and the one after the
+            // COPY ends the batch.
+            self.sync.voided(a.voided_syncs);
         }
         (a.replace, a.answered, a.ready)
     }
