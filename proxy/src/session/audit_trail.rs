@@ -1,6 +1,7 @@
 //! The session's side of the audit log: statements in flight, matched to their results
 //! (CommandComplete, errors, ReadyForQuery) to record rows, duration and SQLSTATE.
 
+use super::outbox::Event;
 use super::*;
 use crate::audit::AuditEvent;
 
@@ -40,13 +41,13 @@ impl Session {
         }
     }
 
-    pub(super) async fn audit_denied(&mut self, decision: &Arc<Decision>) {
+    pub(super) fn audit_denied(&mut self, decision: &Arc<Decision>) {
         // Syntax errors and statements too complex to analyze are not a guardrail's refusal.
         if !self.shared.audit.enabled() || decision.denial().is_some_and(|d| !d.audited) {
             return;
         }
         let r = self.record(decision, 0, Duration::ZERO, None);
-        self.shared.audit.record(r).await;
+        self.outbox.push(Event::Audit(r));
     }
 
     pub(super) fn begin_audit(&mut self, decision: Arc<Decision>, kind: AuditKind) {
@@ -96,7 +97,7 @@ impl Session {
     }
 
     /// ReadyForQuery ends a Query, and any Execute of the batch that never ran.
-    pub(super) async fn finish_audit_at_sync(&mut self) {
+    pub(super) fn finish_audit_at_sync(&mut self) {
         let done = self.sync.syncs_done;
         while self.audit.front().is_some_and(|a| a.sync_seq < done) {
             if let Some(a) = self.audit.pop_front() {
@@ -111,12 +112,12 @@ impl Session {
                 self.now.saturating_duration_since(a.started),
                 a.sqlstate,
             );
-            self.shared.audit.record(r).await;
+            self.outbox.push(Event::Audit(r));
         }
     }
 
     /// The session ends with statements in flight: record them as cut off.
-    pub(super) async fn flush_audit_all(&mut self, sqlstate: &str) {
+    pub(super) fn flush_audit_all(&mut self, sqlstate: &str) {
         let mut all = std::mem::take(&mut self.completed);
         all.extend(self.audit.drain(..).map(|mut a| {
             a.sqlstate.get_or_insert_with(|| sqlstate.to_string());
@@ -129,7 +130,7 @@ impl Session {
                 self.now.saturating_duration_since(a.started),
                 a.sqlstate,
             );
-            self.shared.audit.record(r).await;
+            self.outbox.push(Event::Audit(r));
         }
     }
 }

@@ -131,7 +131,7 @@ impl Session {
     /// the open transaction, if any, aborted upstream as PostgreSQL would.
     async fn refuse_simple(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
-            self.audit_denied(&d).await;
+            self.audit_denied(&d);
         }
         if self.server_in_line() {
             if let Some(s) = self.server.as_mut() {
@@ -155,7 +155,7 @@ impl Session {
     /// Sync like PostgreSQL.
     pub(super) async fn refuse_extended(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
-            self.audit_denied(&d).await;
+            self.audit_denied(&d);
         }
         self.skipping = true;
         if self.server_in_line() {

@@ -8,6 +8,7 @@
 //! ROLLBACK. While a guard is open no further client message is read, so nothing can slip in
 //! between the write and its verdict.
 
+use super::outbox::Event;
 use super::prepared::Space;
 use super::row_limit::{ResultOf, RowStep};
 use super::*;
@@ -158,7 +159,7 @@ impl Session {
     }
 
     /// Look at a server frame for the guard. Returns true when the frame was consumed.
-    pub(super) async fn guard_on_frame(&mut self, tag: u8, body: &[u8]) -> bool {
+    pub(super) fn guard_on_frame(&mut self, tag: u8, body: &[u8]) -> bool {
         let current = self.sync.syncs_done;
         let Some(g) = self.guard.as_mut() else {
             return false;
@@ -220,7 +221,7 @@ impl Session {
                 // A COMMIT that fails (deferred constraint, serialization) is the client's
                 // error; the marker's error is not.
                 self.push_closing_statement(!marker);
-                self.finish_audit_at_sync().await;
+                self.finish_audit_at_sync();
                 true
             }
             b'S' | b'N' => false,
@@ -231,7 +232,7 @@ impl Session {
     /// `max_result_rows` (`row_limit.rs`): past the limit, cancel the statement upstream,
     /// drop the rest, and answer 54000 where the result ends. `answered` is the Execute this
     /// frame completed, if it completed one. Returns true when the frame was consumed.
-    pub(super) async fn count_result_row(
+    pub(super) fn count_result_row(
         &mut self,
         tag: u8,
         answered: Option<&replies::Expected>,
@@ -262,7 +263,8 @@ impl Session {
             RowStep::Drop => true,
             RowStep::DropAndCancel => {
                 if let Some(s) = self.server.as_ref() {
-                    crate::server::send_cancel(&s.server.cancel).await;
+                    self.outbox
+                        .push(Event::CancelUpstream(s.server.cancel.clone()));
                 }
                 true
             }

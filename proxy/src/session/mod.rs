@@ -26,6 +26,7 @@ mod masking;
 pub mod model;
 #[cfg(test)]
 mod model_tests;
+mod outbox;
 mod pin_watch;
 mod pins;
 mod prepared;
@@ -142,6 +143,8 @@ pub struct Session {
     /// The relay's clock at its last wake-up: the machine reads no clock of its own (timers
     /// and audit durations use this).
     now: Instant,
+    /// Cancels and audit records the relay carries out after each handler call.
+    outbox: outbox::Outbox,
 }
 
 /// What the statements sent since the server was last idle may have left on it.
@@ -209,6 +212,7 @@ impl Session {
             path_check: PathCheck::No,
             timers: timers::Timers::new(now),
             now,
+            outbox: outbox::Outbox::default(),
             audit_who,
             application_name,
             id,

@@ -38,7 +38,7 @@ impl Session {
         }
         self.replies.clear();
         self.sync.pending = 0;
-        self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE).await;
+        self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE);
         Err(PgError::fatal(
             sqlstate::INSUFFICIENT_PRIVILEGE,
             format!(

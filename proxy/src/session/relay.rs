@@ -102,6 +102,7 @@ impl Session {
                     self.statement_timeout_backstop().await
                 }
             };
+            self.carry_out().await;
             if let Flow::Stop = flow {
                 return Ok(Phase::Stop);
             }
@@ -226,6 +227,7 @@ impl Session {
             match s.server.conn.read_frame().await {
                 Ok(Some(frame)) => {
                     Box::pin(self.on_server(frame, Instant::now())).await?;
+                    self.carry_out().await;
                 }
                 Ok(None) => {
                     self.server_lost("closed by the server").await?;
@@ -240,10 +242,24 @@ impl Session {
         Ok(true)
     }
 
+    /// What the machine asked for besides bytes, in order: cancels upstream, audit records
+    /// (the audit channel is bounded: a slow writer slows the session, nothing is dropped).
+    pub(super) async fn carry_out(&mut self) {
+        while let Some(event) = self.outbox.pop() {
+            match event {
+                outbox::Event::CancelUpstream(target) => {
+                    crate::server::send_cancel(&target).await;
+                }
+                outbox::Event::Audit(record) => self.shared.audit.record(record).await,
+            }
+        }
+    }
+
     /// The client is gone or said Terminate: leave its server clean or close it.
     pub(super) async fn finish(&mut self) {
         self.now = Instant::now();
-        self.flush_audit_all(sqlstate::CONNECTION_FAILURE).await;
+        self.flush_audit_all(sqlstate::CONNECTION_FAILURE);
+        self.carry_out().await;
         self.clear_cancel_target().await;
         let Some(mut pooled) = self.server.take() else {
             self.client.shutdown().await;

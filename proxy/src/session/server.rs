@@ -27,7 +27,7 @@ impl Session {
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
         }
-        if self.consumed_internally(&frame, answered.as_ref()).await {
+        if self.consumed_internally(&frame, answered.as_ref()) {
             return Ok(Flow::Continue);
         }
         let frame = self.mask_frame(frame, answered.as_ref());
@@ -56,7 +56,7 @@ impl Session {
                         self.prepared.clear_portals();
                         self.row_counter.clear();
                     }
-                    self.finish_audit_at_sync().await;
+                    self.finish_audit_at_sync();
                     return Ok(Flow::Continue);
                 }
                 if ready == Some(replies::Handling::ClosesGuard) {
@@ -71,7 +71,7 @@ impl Session {
                 if let Some(next) = self.script.pop_front() {
                     if !self.script_failed && status != b'E' {
                         // Not the string's last statement: its ReadyForQuery is not the client's.
-                        self.finish_audit_at_sync().await;
+                        self.finish_audit_at_sync();
                         return Box::pin(self.run_script_piece(&next)).await;
                     }
                     self.script.clear();
@@ -83,7 +83,7 @@ impl Session {
                     self.reread_search_path(status).await;
                 }
                 self.client.queue(frame.raw());
-                self.finish_audit_at_sync().await;
+                self.finish_audit_at_sync();
                 self.timers.touch(self.now);
                 let idle = self.sync.at_rest() && !self.replies.owes();
                 if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
@@ -334,16 +334,12 @@ impl Session {
     }
 
     /// Frames the write guard or the result-row limit take over.
-    async fn consumed_internally(
-        &mut self,
-        frame: &Frame,
-        answered: Option<&replies::Expected>,
-    ) -> bool {
+    fn consumed_internally(&mut self, frame: &Frame, answered: Option<&replies::Expected>) -> bool {
         let tag = frame.tag();
-        if self.guard_on_frame(tag, frame.body()).await {
+        if self.guard_on_frame(tag, frame.body()) {
             return true;
         }
-        self.count_result_row(tag, answered).await
+        self.count_result_row(tag, answered)
     }
 }
 
