@@ -89,3 +89,69 @@ impl Ledger {
         self.at_rest() && !owes && self.tx_status == b'I'
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_is_releasable_only_idle_at_rest_and_owed_nothing() {
+        let mut l = Ledger::default();
+        assert!(l.releasable(false));
+        l.sent_in_batch();
+        assert!(!l.releasable(false), "an open batch");
+        l.sent_sync_point();
+        assert!(!l.releasable(false), "a ReadyForQuery is owed");
+        l.ready(b'T');
+        assert!(l.at_rest());
+        assert!(!l.releasable(false), "a transaction block is open");
+        l.sent_sync_point();
+        l.ready(b'I');
+        assert!(l.releasable(false));
+        assert!(!l.releasable(true), "the reply queue still owes something");
+    }
+
+    #[test]
+    fn skipped_queries_leave_the_batch_open_only_without_a_sync() {
+        // Parse (fails), Query, Sync: the Query is skipped, the Sync ends the batch.
+        let mut l = Ledger::default();
+        l.sent_in_batch();
+        l.sent_sync_point();
+        l.sent_sync_point();
+        l.skipped(1, true);
+        l.ready(b'I');
+        assert!(l.releasable(false));
+        // Parse (fails), Query, no Sync: the server skips until one comes.
+        let mut l = Ledger::default();
+        l.sent_in_batch();
+        l.sent_sync_point();
+        l.skipped(1, false);
+        assert_eq!(l.pending, 0);
+        assert!(!l.at_rest());
+    }
+
+    #[test]
+    fn a_sync_ignored_by_a_starting_copy_was_never_a_sync_point() {
+        let mut l = Ledger::default();
+        l.sent_in_batch();
+        l.sent_sync_point();
+        let sent = l.syncs_sent;
+        l.voided(1);
+        assert_eq!((l.pending, l.syncs_sent), (0, sent - 1));
+        assert!(
+            !l.at_rest(),
+            "the COPY's batch goes on to the Sync after it"
+        );
+    }
+
+    #[test]
+    fn a_lost_server_answers_everything_owed() {
+        let mut l = Ledger::default();
+        l.sent_sync_point();
+        l.sent_sync_point();
+        l.sent_in_batch();
+        assert_eq!(l.lost(), 2);
+        assert!(l.at_rest());
+        assert_eq!(l.syncs_done, l.syncs_sent);
+    }
+}
