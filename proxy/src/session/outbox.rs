@@ -14,6 +14,11 @@ pub enum Event {
     CancelUpstream(Arc<CancelTarget>),
     /// A finished or refused statement for the audit sink.
     Audit(AuditEvent),
+    /// The server is idle after the client's unit: send the client its answer, then
+    /// pgward's housekeeping (settings read back, pins checked) and, with `release`
+    /// (transaction pooling, `Ledger::releasable`), the server back to the pool unless
+    /// the client must keep it.
+    SettleUnit { release: bool },
 }
 
 /// Events not yet carried out; emptied after every handler call, so it holds at most what

@@ -102,7 +102,7 @@ impl Session {
                     self.statement_timeout_backstop().await
                 }
             };
-            self.carry_out().await;
+            self.carry_out().await?;
             if let Flow::Stop = flow {
                 return Ok(Phase::Stop);
             }
@@ -227,7 +227,7 @@ impl Session {
             match s.server.conn.read_frame().await {
                 Ok(Some(frame)) => {
                     Box::pin(self.on_server(frame, Instant::now())).await?;
-                    self.carry_out().await;
+                    self.carry_out().await?;
                 }
                 Ok(None) => {
                     self.server_lost("closed by the server").await?;
@@ -243,23 +243,34 @@ impl Session {
     }
 
     /// What the machine asked for besides bytes, in order: cancels upstream, audit records
-    /// (the audit channel is bounded: a slow writer slows the session, nothing is dropped).
-    pub(super) async fn carry_out(&mut self) {
+    /// (the audit channel is bounded: a slow writer slows the session, nothing is dropped),
+    /// the housekeeping and return of an idle server.
+    pub(super) async fn carry_out(&mut self) -> Result<(), PgError> {
         while let Some(event) = self.outbox.pop() {
             match event {
                 outbox::Event::CancelUpstream(target) => {
                     crate::server::send_cancel(&target).await;
                 }
                 outbox::Event::Audit(record) => self.shared.audit.record(record).await,
+                outbox::Event::SettleUnit { release } => {
+                    // The client's answer goes out before pgward's own statements.
+                    self.client.flush().await.map_err(io_lost)?;
+                    let keeps = self.settle_unit().await;
+                    if release && !keeps {
+                        self.detach().await;
+                    }
+                }
             }
         }
+        Ok(())
     }
 
     /// The client is gone or said Terminate: leave its server clean or close it.
     pub(super) async fn finish(&mut self) {
         self.now = Instant::now();
         self.flush_audit_all(sqlstate::CONNECTION_FAILURE);
-        self.carry_out().await;
+        // Only audit records are left to carry out; a lost client changes nothing here.
+        let _ = self.carry_out().await;
         self.clear_cancel_target().await;
         let Some(mut pooled) = self.server.take() else {
             self.client.shutdown().await;

@@ -2,6 +2,7 @@
 //! error (swapped for pgward's own). ReadyForQuery drives the transaction status, the audit
 //! trail and, in transaction mode, the server's return to the pool.
 
+use super::outbox::Event;
 use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
@@ -93,15 +94,10 @@ impl Session {
                 if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
                     // Settings changed: what RESET returned to PostgreSQL's defaults goes back
                     // to the client's startup values.
-                    self.client.flush().await.map_err(super::io_lost)?;
-                    self.settle_unit().await;
+                    self.outbox.push(Event::SettleUnit { release: false });
                 }
                 if self.mode == PoolMode::Transaction && self.sync.releasable(self.replies.owes()) {
-                    // Send the client its answer before the housekeeping of giving back.
-                    self.client.flush().await.map_err(super::io_lost)?;
-                    if !self.settle_unit().await {
-                        self.detach().await;
-                    }
+                    self.outbox.push(Event::SettleUnit { release: true });
                 }
             }
             b'E' if is_fatal(frame.body()) => {
