@@ -1,9 +1,8 @@
 //! The session's side of the audit log: statements in flight, matched to their results
 //! (CommandComplete, errors, ReadyForQuery) to record rows, duration and SQLSTATE.
 
-use super::outbox::Event;
+use super::outbox::{AuditEntry, Event};
 use super::*;
-use crate::audit::AuditEvent;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum AuditKind {
@@ -29,10 +28,8 @@ impl Session {
         rows: u64,
         elapsed: Duration,
         sqlstate: Option<String>,
-    ) -> AuditEvent {
-        AuditEvent {
-            at: std::time::SystemTime::now(),
-            who: self.audit_who.clone(),
+    ) -> AuditEntry {
+        AuditEntry {
             application_name: self.application_name.clone(),
             decision: decision.clone(),
             rows,

@@ -4,8 +4,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::audit::AuditEvent;
+use pgward_policy::Decision;
+
 use crate::server::CancelTarget;
 
 #[derive(Debug)]
@@ -13,12 +15,24 @@ pub enum Event {
     /// Cancel the statement running on this server (a CancelRequest of its own).
     CancelUpstream(Arc<CancelTarget>),
     /// A finished or refused statement for the audit sink.
-    Audit(AuditEvent),
+    Audit(AuditEntry),
     /// The server is idle after the client's unit: send the client its answer, then
     /// pgward's housekeeping (settings read back, pins checked) and, with `release`
     /// (transaction pooling, `Ledger::releasable`), the server back to the pool unless
     /// the client must keep it.
     SettleUnit { release: bool },
+}
+
+/// A statement for the audit sink as the machine knows it (the relay adds who, and the
+/// wall-clock time it is written at).
+#[derive(Debug)]
+pub struct AuditEntry {
+    pub decision: Arc<Decision>,
+    /// The client's application_name when the statement finished.
+    pub application_name: Arc<str>,
+    pub rows: u64,
+    pub duration: Duration,
+    pub sqlstate: Option<String>,
 }
 
 /// Events not yet carried out; emptied after every handler call, so it holds at most what

@@ -251,7 +251,18 @@ impl Session {
                 outbox::Event::CancelUpstream(target) => {
                     crate::server::send_cancel(&target).await;
                 }
-                outbox::Event::Audit(record) => self.shared.audit.record(record).await,
+                outbox::Event::Audit(entry) => {
+                    let record = crate::audit::AuditEvent {
+                        at: std::time::SystemTime::now(),
+                        who: self.audit_who.clone(),
+                        application_name: entry.application_name,
+                        decision: entry.decision,
+                        rows: entry.rows,
+                        duration: entry.duration,
+                        sqlstate: entry.sqlstate,
+                    };
+                    self.shared.audit.record(record).await;
+                }
                 outbox::Event::SettleUnit { release } => {
                     // The client's answer goes out before pgward's own statements.
                     self.client.flush().await.map_err(io_lost)?;
