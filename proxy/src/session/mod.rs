@@ -24,6 +24,8 @@ mod masking;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;
+#[cfg(any(test, feature = "fuzzing"))]
+mod model_pg;
 #[cfg(test)]
 mod model_tests;
 mod outbox;

@@ -7,11 +7,11 @@
 //! the server back to the pool (`Ledger::releasable`), the server is idle ('I'), has nothing
 //! left to read and skips nothing; nothing may grow without bound.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::answer;
 use super::ledger::Ledger;
+use super::model_pg::{Msg, Server};
 use super::prepared::{Lookup, Prepared, Space};
 use super::replies::{Handling, ReplyQueue, Sent};
 use crate::protocol::backend::PgError;
@@ -63,119 +63,6 @@ fn decision(id: u64) -> Arc<Decision> {
         statements: Vec::new(),
         mask: None,
     })
-}
-
-/// What PostgreSQL receives.
-enum Msg {
-    Parse { name: String, id: u64, fails: bool },
-    Bind { name: String, judged_as: u64 },
-    Close { name: String },
-    Sync,
-    Query(QueryKind),
-}
-
-/// One server message (the status byte for ReadyForQuery).
-type Reply = (BackendTag, u8);
-
-/// PostgreSQL's extended-query processing, reduced to names and errors.
-struct Server {
-    inbox: VecDeque<Msg>,
-    statements: HashMap<String, u64>,
-    skipping: bool,
-    /// The transaction block: 'I' (none), 'T' (open), 'E' (failed).
-    block: u8,
-    violation: Option<String>,
-}
-
-impl Default for Server {
-    fn default() -> Server {
-        Server {
-            inbox: VecDeque::new(),
-            statements: HashMap::new(),
-            skipping: false,
-            block: b'I',
-            violation: None,
-        }
-    }
-}
-
-impl Server {
-    /// An error: a block fails, an extended batch skips to its Sync.
-    fn error(&mut self, extended: bool) -> Reply {
-        if self.block == b'T' {
-            self.block = b'E';
-        }
-        self.skipping = extended;
-        (BackendTag::ErrorResponse, 0)
-    }
-
-    fn query(&mut self, kind: QueryKind) -> Vec<Reply> {
-        let done = (BackendTag::CommandComplete, 0);
-        let first = match (kind, self.block) {
-            (QueryKind::Commit, _) => {
-                self.block = b'I';
-                done
-            }
-            (_, b'E') | (QueryKind::Fails, _) => self.error(false),
-            (QueryKind::Begin, _) => {
-                self.block = b'T';
-                done
-            }
-            (QueryKind::Plain, _) => done,
-        };
-        vec![first, (BackendTag::ReadyForQuery, self.block)]
-    }
-
-    fn step(&mut self) -> Vec<Reply> {
-        let Some(msg) = self.inbox.pop_front() else {
-            return Vec::new();
-        };
-        if self.skipping && !matches!(msg, Msg::Sync) {
-            return Vec::new();
-        }
-        if self.block == b'E' && !matches!(msg, Msg::Sync | Msg::Query(_) | Msg::Close { .. }) {
-            // A failed block runs nothing but its end.
-            return vec![self.error(true)];
-        }
-        let tags = match msg {
-            Msg::Parse { name, id, fails } => {
-                if name.is_empty() {
-                    self.statements.remove("");
-                }
-                if fails || self.statements.contains_key(&name) {
-                    return vec![self.error(true)];
-                }
-                self.statements.insert(name, id);
-                vec![BackendTag::ParseComplete]
-            }
-            Msg::Bind { name, judged_as } => match self.statements.get(&name) {
-                Some(actual) => {
-                    if *actual != judged_as {
-                        self.violation = Some(format!(
-                            "Bind of {name:?} judged as statement {judged_as}, server runs {actual}"
-                        ));
-                    }
-                    vec![BackendTag::BindComplete]
-                }
-                None => return vec![self.error(true)],
-            },
-            Msg::Close { name } => {
-                self.statements.remove(&name);
-                vec![BackendTag::CloseComplete]
-            }
-            Msg::Sync => {
-                self.skipping = false;
-                return vec![(BackendTag::ReadyForQuery, self.block)];
-            }
-            Msg::Query(kind) => return self.query(kind),
-        };
-        tags.into_iter().map(|t| (t, 0)).collect()
-    }
-
-    /// Nothing left to read, nothing skipped, no transaction open.
-    fn idle_and_clean(&self) -> bool {
-        self.inbox.is_empty() && !self.skipping && self.block == b'I'
-    }
 }
 
 /// pgward's side, doing what the session does with each client message.

@@ -143,20 +143,6 @@ impl ReplyQueue {
         self.push_entry(sent, handling, mask, None);
     }
 
-    /// A Query inside an unsynced extended-protocol batch (as `push` enters one).
-    #[cfg(test)]
-    pub fn push_conditional(
-        &mut self,
-        sent: Sent,
-        handling: Handling,
-        mask: Option<super::masking::ReplyMask>,
-    ) {
-        self.push_entry(sent, handling, mask, None);
-        if let Some(e) = self.entries.back_mut() {
-            e.conditional = true;
-        }
-    }
-
     /// A Parse that prepares `key` on the server.
     pub fn push_keyed(
         &mut self,
@@ -240,30 +226,6 @@ impl ReplyQueue {
         self.entries.front()
     }
 
-    /// The portal whose Execute is answering now.
-    #[cfg(test)]
-    pub fn executing_portal(&self) -> Option<&str> {
-        match self.entries.front() {
-            Some(Expected {
-                sent: Sent::Execute { portal },
-                ..
-            }) => Some(portal),
-            _ => None,
-        }
-    }
-
-    /// A simple Query is answering now.
-    #[cfg(test)]
-    pub fn in_query(&self) -> bool {
-        matches!(
-            self.entries.front(),
-            Some(Expected {
-                sent: Sent::Query,
-                ..
-            })
-        )
-    }
-
     /// pgward ended the batch for the client (an error of its own) while the server goes on:
     /// the replies up to the batch's Sync are not the client's.
     pub fn swallow_rest_of_batch(&mut self) {
@@ -277,14 +239,6 @@ impl ReplyQueue {
                 _ => Handling::Swallow,
             };
         }
-    }
-
-    /// Whether the reply now going on (the front entry's) is swallowed.
-    #[cfg(test)]
-    pub fn front_swallowed(&self) -> bool {
-        self.entries
-            .front()
-            .is_some_and(|e| e.handling == Handling::Swallow)
     }
 
     /// Whether a server message of type `tag` answering the front entry is kept from the

@@ -3,6 +3,51 @@
 use super::*;
 use BackendTag as B;
 
+/// Views of the queue only tests need.
+impl ReplyQueue {
+    /// A Query inside an unsynced extended-protocol batch (as `push` enters one).
+    pub fn push_conditional(
+        &mut self,
+        sent: Sent,
+        handling: Handling,
+        mask: Option<crate::session::masking::ReplyMask>,
+    ) {
+        self.push_entry(sent, handling, mask, None);
+        if let Some(e) = self.entries.back_mut() {
+            e.conditional = true;
+        }
+    }
+
+    /// The portal whose Execute is answering now.
+    pub fn executing_portal(&self) -> Option<&str> {
+        match self.entries.front() {
+            Some(Expected {
+                sent: Sent::Execute { portal },
+                ..
+            }) => Some(portal),
+            _ => None,
+        }
+    }
+
+    /// A simple Query is answering now.
+    pub fn in_query(&self) -> bool {
+        matches!(
+            self.entries.front(),
+            Some(Expected {
+                sent: Sent::Query,
+                ..
+            })
+        )
+    }
+
+    /// Whether the reply now going on (the front entry's) is swallowed.
+    pub fn front_swallowed(&self) -> bool {
+        self.entries
+            .front()
+            .is_some_and(|e| e.handling == Handling::Swallow)
+    }
+}
+
 fn queue(sent: &[Sent]) -> ReplyQueue {
     let mut q = ReplyQueue::default();
     for s in sent {
