@@ -1,6 +1,8 @@
-//! Arbitrary client pipelines (Parse/Bind/Close/Sync, failures anywhere, any interleaving with
-//! the server's answers) against the session's pure core and a model of PostgreSQL: a name
-//! must mean to pgward what it means to the server, and nothing may grow without bound.
+//! Arbitrary client pipelines (Parse/Bind/Close/Sync and simple Queries that open, end or
+//! fail transaction blocks; failures anywhere, any interleaving with the server's answers)
+//! against the session's pure core and a model of PostgreSQL: a name must mean to pgward
+//! what it means to the server, a server is given back to the pool only idle ('I') and
+//! clean (nothing owed, nothing skipped, nothing unread), and nothing may grow without bound.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

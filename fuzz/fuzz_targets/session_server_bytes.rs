@@ -1,5 +1,7 @@
-//! Arbitrary server messages against an arbitrary queue of expected replies: no panic, and
-//! the queue and the statement table never grow from what a server sends.
+//! Arbitrary server messages (ReadyForQuery with any status, messages nothing asked for)
+//! against an arbitrary queue of expected replies and the sync-point ledger: no panic, the
+//! queue and the statement table never grow from what a server sends, and the server is
+//! never releasable while the queue says something is owed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

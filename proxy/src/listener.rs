@@ -169,7 +169,15 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     // The session is built inside the scope: it takes its id (audit records) from there. It
     // is built before its future so that future holds one Session, not a second in waiting.
     let session = CURRENT_CLIENT.sync_scope(entry.clone(), || {
-        Session::new(*client, info, peer, shared.clone(), pool, mode)
+        Session::new(
+            *client,
+            info,
+            peer,
+            shared.clone(),
+            pool,
+            mode,
+            std::time::Instant::now(),
+        )
     });
     let mut run = Box::pin(CURRENT_CLIENT.scope(entry.clone(), session.run()));
     let forced = tokio::select! {

@@ -22,6 +22,10 @@ pub struct Answer {
     pub not_prepared: Vec<StatementKey>,
     /// Queries skipped with a failed batch: sync points that get no ReadyForQuery.
     pub skipped_queries: usize,
+    /// Syncs the server ignored because a COPY FROM STDIN started.
+    pub voided_syncs: usize,
+    /// The handling of the sync point a ReadyForQuery answered.
+    pub ready: Option<Handling>,
 }
 
 fn undo(e: Expected, skipped: bool, prepared: &mut Prepared, lost: &mut Vec<StatementKey>) {
@@ -85,6 +89,8 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     mask: failed.mask.clone(),
                     server_key: None,
                     conditional: false,
+                    in_copy: false,
+                    doomed: false,
                 }),
                 _ => None,
             };
@@ -95,6 +101,8 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 unexpected: false,
                 not_prepared,
                 skipped_queries,
+                voided_syncs: 0,
+                ready: None,
             }
         }
         Step::ErrorWithin => Answer {
@@ -104,16 +112,24 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
             },
             ..Answer::default()
         },
-        Step::Ready { skipped } => {
+        Step::Ready { skipped, point } => {
+            // Queries sent while the server skipped to this Sync.
+            let skipped_queries = skipped.iter().filter(|e| e.conditional).count();
             let mut not_prepared = Vec::new();
             for e in skipped.into_iter().rev() {
                 undo(e, true, prepared, &mut not_prepared);
             }
             Answer {
                 not_prepared,
+                skipped_queries,
+                ready: point.map(|p| p.handling),
                 ..Answer::default()
             }
         }
+        Step::CopyIn { voided } => Answer {
+            voided_syncs: voided,
+            ..Answer::default()
+        },
         Step::Suspended(e) => Answer {
             answered: Some(e),
             ..Answer::default()

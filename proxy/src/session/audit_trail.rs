@@ -1,8 +1,8 @@
 //! The session's side of the audit log: statements in flight, matched to their results
 //! (CommandComplete, errors, ReadyForQuery) to record rows, duration and SQLSTATE.
 
+use super::outbox::{AuditEntry, Event};
 use super::*;
-use crate::audit::AuditEvent;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum AuditKind {
@@ -28,10 +28,8 @@ impl Session {
         rows: u64,
         elapsed: Duration,
         sqlstate: Option<String>,
-    ) -> AuditEvent {
-        AuditEvent {
-            at: std::time::SystemTime::now(),
-            who: self.audit_who.clone(),
+    ) -> AuditEntry {
+        AuditEntry {
             application_name: self.application_name.clone(),
             decision: decision.clone(),
             rows,
@@ -40,13 +38,13 @@ impl Session {
         }
     }
 
-    pub(super) async fn audit_denied(&mut self, decision: &Arc<Decision>) {
+    pub(super) fn audit_denied(&mut self, decision: &Arc<Decision>) {
         // Syntax errors and statements too complex to analyze are not a guardrail's refusal.
         if !self.shared.audit.enabled() || decision.denial().is_some_and(|d| !d.audited) {
             return;
         }
         let r = self.record(decision, 0, Duration::ZERO, None);
-        self.shared.audit.record(r).await;
+        self.outbox.push(Event::Audit(r));
     }
 
     pub(super) fn begin_audit(&mut self, decision: Arc<Decision>, kind: AuditKind) {
@@ -56,10 +54,10 @@ impl Session {
         self.audit.push_back(PendingAudit {
             decision,
             kind,
-            started: Instant::now(),
+            started: self.now,
             rows: 0,
             sqlstate: None,
-            sync_seq: self.syncs_sent,
+            sync_seq: self.sync.syncs_sent,
         });
     }
 
@@ -96,8 +94,8 @@ impl Session {
     }
 
     /// ReadyForQuery ends a Query, and any Execute of the batch that never ran.
-    pub(super) async fn finish_audit_at_sync(&mut self) {
-        let done = self.syncs_done;
+    pub(super) fn finish_audit_at_sync(&mut self) {
+        let done = self.sync.syncs_done;
         while self.audit.front().is_some_and(|a| a.sync_seq < done) {
             if let Some(a) = self.audit.pop_front() {
                 self.completed.push(a);
@@ -105,21 +103,31 @@ impl Session {
         }
         let completed = std::mem::take(&mut self.completed);
         for a in completed {
-            let r = self.record(&a.decision, a.rows, a.started.elapsed(), a.sqlstate);
-            self.shared.audit.record(r).await;
+            let r = self.record(
+                &a.decision,
+                a.rows,
+                self.now.saturating_duration_since(a.started),
+                a.sqlstate,
+            );
+            self.outbox.push(Event::Audit(r));
         }
     }
 
     /// The session ends with statements in flight: record them as cut off.
-    pub(super) async fn flush_audit_all(&mut self, sqlstate: &str) {
+    pub(super) fn flush_audit_all(&mut self, sqlstate: &str) {
         let mut all = std::mem::take(&mut self.completed);
         all.extend(self.audit.drain(..).map(|mut a| {
             a.sqlstate.get_or_insert_with(|| sqlstate.to_string());
             a
         }));
         for a in all {
-            let r = self.record(&a.decision, a.rows, a.started.elapsed(), a.sqlstate);
-            self.shared.audit.record(r).await;
+            let r = self.record(
+                &a.decision,
+                a.rows,
+                self.now.saturating_duration_since(a.started),
+                a.sqlstate,
+            );
+            self.outbox.push(Event::Audit(r));
         }
     }
 }

@@ -33,8 +33,10 @@ pub(super) fn missing_portal(name: &str) -> PgError {
 }
 
 impl Session {
-    pub(super) async fn on_client(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        self.timers.touch(Instant::now());
+    /// One client message, read by the relay at `now`.
+    pub(super) async fn on_client(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
+        self.now = now;
+        self.timers.touch(now);
         // PostgreSQL would swallow these without a ReadyForQuery (as a COPY protocol error, or
         // while skipping to Sync), which would leave pgward's count of sync points wrong; no
         // driver sends them, so they end the session instead.
@@ -51,7 +53,7 @@ impl Session {
         // the end of their implicit transaction), and skips it when one of them failed: the
         // reply queue enters it as conditional (see `replies.rs`). A FunctionCall there is
         // refused like any other.
-        if self.unsynced && frame.tag() == b'F' {
+        if self.sync.unsynced && frame.tag() == b'F' {
             return Err(PgError::fatal(
                 sqlstate::PROTOCOL_VIOLATION,
                 "FunctionCall inside an unfinished extended-query batch: send Sync first",
@@ -112,7 +114,7 @@ impl Session {
         let facts = SessionFacts {
             role: &role.rules,
             search_path: &self.search_path,
-            in_transaction: self.tx_status != b'I',
+            in_transaction: self.sync.tx_status != b'I',
         };
         let decision = snap.engine.decide(sql, &facts);
         self.recent.put(&snap, sql, decision.clone());
@@ -121,14 +123,15 @@ impl Session {
 
     /// Whether a reply must go through the server to keep its place in line.
     fn server_in_line(&self) -> bool {
-        self.server.is_some() && (self.pending > 0 || self.unsynced || self.tx_status != b'I')
+        self.server.is_some()
+            && (self.sync.pending > 0 || self.sync.unsynced || self.sync.tx_status != b'I')
     }
 
     /// Refuse a simple-protocol message (Query, FunctionCall): error then ReadyForQuery, and
     /// the open transaction, if any, aborted upstream as PostgreSQL would.
     async fn refuse_simple(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
-            self.audit_denied(&d).await;
+            self.audit_denied(&d);
         }
         if self.server_in_line() {
             if let Some(s) = self.server.as_mut() {
@@ -137,14 +140,14 @@ impl Session {
                 s.server.conn.queue(&out);
                 s.server.statements.unnamed = None;
                 self.replies.push(Sent::Query, Handling::Replace(err));
-                self.syncs_sent += 1;
-                self.pending += 1;
+                self.sync.syncs_sent += 1;
+                self.sync.pending += 1;
                 return;
             }
         }
         let mut out = BytesMut::new();
         backend::error_response(&err, &mut out);
-        backend::ready_for_query(self.tx_status, &mut out);
+        backend::ready_for_query(self.sync.tx_status, &mut out);
         self.client.queue(&out);
     }
 
@@ -152,7 +155,7 @@ impl Session {
     /// Sync like PostgreSQL.
     pub(super) async fn refuse_extended(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
-            self.audit_denied(&d).await;
+            self.audit_denied(&d);
         }
         self.skipping = true;
         if self.server_in_line() {
@@ -165,7 +168,7 @@ impl Session {
                 let change = self.prepared.close(Space::Statement, "");
                 self.replies
                     .push(Sent::Parse(change), Handling::Replace(err));
-                self.unsynced = true;
+                self.sync.sent_in_batch();
                 return;
             }
         }
@@ -280,15 +283,10 @@ impl Session {
             // A simple Query drops the unnamed statement.
             s.server.statements.unnamed = None;
         }
-        if self.unsynced {
-            // Skipped with the batch if an earlier message of it fails.
-            self.replies.push_conditional(Sent::Query, handling, mask);
-            self.unsynced = false;
-        } else {
-            self.replies.push_masked(Sent::Query, handling, mask);
-        }
-        self.syncs_sent += 1;
-        self.pending += 1;
+        // After extended-protocol messages with no Sync, the queue enters it as skipped with
+        // the batch if one of them fails.
+        self.replies.push_masked(Sent::Query, handling, mask);
+        self.sync.sent_sync_point();
         Ok(Flow::Continue)
     }
 
@@ -362,33 +360,37 @@ impl Session {
             .prepared
             .create(Space::Statement, &name, decision, self.replies.batch());
         self.replies.push(Sent::Parse(change), Handling::Forward);
-        self.unsynced = true;
+        self.sync.sent_in_batch();
         Ok(Flow::Continue)
     }
 
     async fn on_sync(&mut self, frame: Frame) -> Result<Flow, PgError> {
         self.skipping = false;
         // PostgreSQL ignores a Sync that arrives while it is in COPY FROM STDIN (drivers send
-        // one right after the Execute): it gets no ReadyForQuery, so it must not be counted.
-        // Hold it until the server says whether the COPY started.
+        // one right after the Execute): it gets no ReadyForQuery. Once the COPY is known to
+        // run, such a Sync is not sent; one sent while it starts is entered as voided by the
+        // COPY's start (see `ReplyQueue::push_copy_sync`).
         if self.copy_in {
             return Ok(Flow::Continue);
         }
-        if self.copy_from_started && self.held_sync.is_none() {
-            self.held_sync = Some(frame.into_raw());
-            return Ok(Flow::Continue);
-        }
         match self.server.as_mut() {
-            Some(s) if self.unsynced || self.pending > 0 || self.mode == PoolMode::Session => {
+            Some(s) if self.copy_from_started => {
+                s.server.conn.queue(frame.raw());
+                self.replies.push_copy_sync();
+                self.sync.sent_sync_point();
+            }
+            Some(s)
+                if self.sync.unsynced
+                    || self.sync.pending > 0
+                    || self.mode == PoolMode::Session =>
+            {
                 s.server.conn.queue(frame.raw());
                 self.replies.push(Sent::Sync, Handling::Forward);
-                self.syncs_sent += 1;
-                self.pending += 1;
-                self.unsynced = false;
+                self.sync.sent_sync_point();
             }
             _ => {
                 let mut out = BytesMut::new();
-                backend::ready_for_query(self.tx_status, &mut out);
+                backend::ready_for_query(self.sync.tx_status, &mut out);
                 self.client.queue(&out);
             }
         }

@@ -103,7 +103,7 @@ impl Session {
             }
         }
         self.replies.push_masked(sent, Handling::Forward, mask);
-        self.unsynced = true;
+        self.sync.sent_in_batch();
         Ok(Flow::Continue)
     }
 
@@ -195,39 +195,14 @@ impl Session {
     /// Read the server's answers until what an earlier batch did to `name` is known. False
     /// when the server was lost meanwhile.
     pub(super) async fn settle(&mut self, space: Space, name: &str) -> Result<bool, PgError> {
-        let mut asked = false;
-        while !self.prepared.settled(space, name, self.replies.batch())
-            && self.replies.owes_before(self.replies.batch())
-        {
-            let Some(s) = self.server.as_mut() else {
-                return Ok(false);
-            };
-            if !asked {
-                // Make the server send what it has (a Flush has no reply of its own).
-                let mut out = BytesMut::new();
-                backend::raw_message(b'H', &[], &mut out);
-                s.server.conn.queue(&out);
-                asked = true;
-            }
-            if let Err(e) = s.server.conn.flush().await {
-                self.server_lost(&e.to_string()).await?;
-                return Ok(false);
-            }
-            match s.server.conn.read_frame().await {
-                Ok(Some(frame)) => {
-                    Box::pin(self.on_server(frame)).await?;
-                }
-                Ok(None) => {
-                    self.server_lost("closed by the server").await?;
-                    return Ok(false);
-                }
-                Err(e) => {
-                    self.server_lost(&e.to_string()).await?;
-                    return Ok(false);
-                }
-            }
+        let settled = move |s: &Session| {
+            let batch = s.replies.batch();
+            s.prepared.settled(space, name, batch) || !s.replies.owes_before(batch)
+        };
+        if settled(self) {
+            return Ok(true);
         }
-        Ok(true)
+        self.serve_until(settled, true).await
     }
 }
 

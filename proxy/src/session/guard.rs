@@ -8,6 +8,7 @@
 //! ROLLBACK. While a guard is open no further client message is read, so nothing can slip in
 //! between the write and its verdict.
 
+use super::outbox::Event;
 use super::prepared::Space;
 use super::row_limit::{ResultOf, RowStep};
 use super::*;
@@ -26,10 +27,6 @@ pub(super) struct WriteGuard {
     kind: GuardKind,
     /// The sync point (ReadyForQuery) that ends the client's guarded unit.
     unit_seq: u64,
-    /// The sync point of pgward's closing statement, once sent.
-    closing_seq: Option<u64>,
-    /// The closing statement is the `pgward_denied` marker, whose error the client must not see.
-    closing_is_marker: bool,
     tripped: bool,
     limit: u64,
 }
@@ -82,50 +79,20 @@ impl Session {
     /// with a Sync of pgward's own, whose ReadyForQuery the client never sees), then open the
     /// guard for the client message being handled.
     pub(super) async fn open_guard(&mut self) -> Result<(), PgError> {
-        let mut silent = None;
-        if self.unsynced {
+        if self.sync.unsynced {
             if let Some(s) = self.server.as_mut() {
                 let mut out = BytesMut::new();
                 frontend::sync(&mut out);
                 s.server.conn.queue(&out);
-                self.replies.push(Sent::Sync, Handling::Forward);
-                silent = Some(self.syncs_sent);
-                self.syncs_sent += 1;
-                self.pending += 1;
-                self.unsynced = false;
+                self.replies.push(Sent::Sync, Handling::Silent);
+                self.sync.sent_sync_point();
             }
         }
-        while self.pending > 0 {
-            let Some(s) = self.server.as_mut() else {
-                break;
-            };
-            if let Err(e) = s.server.conn.flush().await {
-                self.server_lost(&e.to_string()).await?;
-                break;
-            }
-            let frame = match s.server.conn.read_frame().await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    self.server_lost("closed by the server").await?;
-                    break;
-                }
-                Err(e) => {
-                    self.server_lost(&e.to_string()).await?;
-                    break;
-                }
-            };
-            if frame.tag() == b'Z' && silent == Some(self.syncs_done) {
-                let _ = self.advance_replies(b'Z');
-                self.pending -= 1;
-                self.syncs_done += 1;
-                self.tx_status = frame.body().first().copied().unwrap_or(b'I');
-                silent = None;
-                continue;
-            }
-            Box::pin(self.on_server(frame)).await?;
-        }
+        // The relay serves the server's answers until nothing is owed (or the server is
+        // lost, and another is checked out below).
+        self.serve_until(|s| s.sync.pending == 0, false).await?;
         self.attach().await?;
-        let kind = match self.tx_status {
+        let kind = match self.sync.tx_status {
             b'I' => GuardKind::Transaction,
             b'T' => GuardKind::InTransaction,
             // An aborted block runs nothing: the write will fail on its own.
@@ -146,19 +113,24 @@ impl Session {
         }
         self.guard = Some(WriteGuard {
             kind,
-            unit_seq: self.syncs_sent,
-            closing_seq: None,
-            closing_is_marker: false,
+            unit_seq: self.sync.syncs_sent,
             tripped: false,
             limit: self.limits.max_affected_rows,
         });
         Ok(())
     }
 
-    /// pgward's own statement (`frontend::internal_extended`): Parse, Bind, Execute, two
-    /// Closes and a Sync, each owed a reply.
-    pub(super) fn push_internal_extended(&mut self) {
+    /// The guard's closing statement (`frontend::internal_extended`): Parse, Bind, Execute,
+    /// two Closes, each owed a reply the client does not see (`quiet`: but its error, which
+    /// is the client's; otherwise not even that), and a Sync whose ReadyForQuery is the
+    /// client's and ends the guard.
+    fn push_closing_statement(&mut self, quiet: bool) {
         use super::prepared::Change;
+        let hidden = if quiet {
+            Handling::Quiet
+        } else {
+            Handling::Swallow
+        };
         for sent in [
             Sent::Parse(Change::None),
             Sent::Bind(Change::None),
@@ -167,10 +139,10 @@ impl Session {
             },
             Sent::Close(Change::None),
             Sent::Close(Change::None),
-            Sent::Sync,
         ] {
-            self.replies.push(sent, Handling::Forward);
+            self.replies.push(sent, hidden.clone());
         }
+        self.replies.push(Sent::Sync, Handling::ClosesGuard);
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
@@ -183,29 +155,16 @@ impl Session {
             || self
                 .guard
                 .as_ref()
-                .is_some_and(|g| self.syncs_sent > g.unit_seq)
+                .is_some_and(|g| self.sync.syncs_sent > g.unit_seq)
     }
 
     /// Look at a server frame for the guard. Returns true when the frame was consumed.
-    pub(super) async fn guard_on_frame(&mut self, tag: u8, body: &[u8]) -> bool {
-        let current = self.syncs_done;
+    pub(super) fn guard_on_frame(&mut self, tag: u8, body: &[u8]) -> bool {
+        let current = self.sync.syncs_done;
         let Some(g) = self.guard.as_mut() else {
             return false;
         };
-        if g.closing_seq == Some(current) {
-            return match tag {
-                // pgward's verdict ends here; the client gets this ReadyForQuery.
-                b'Z' => {
-                    self.guard = None;
-                    false
-                }
-                // A COMMIT that fails (deferred constraint, serialization) is the client's
-                // error; the marker's error is not.
-                b'E' => g.closing_is_marker,
-                b'S' | b'N' => false,
-                _ => true,
-            };
-        }
+        // Past the unit, the closing statement's replies are the queue's to hide.
         if g.unit_seq != current {
             return false;
         }
@@ -251,18 +210,18 @@ impl Session {
                     (GuardKind::Transaction, false) => ("COMMIT", false),
                     (GuardKind::Transaction, true) => ("ROLLBACK", false),
                 };
-                g.closing_seq = Some(self.syncs_sent);
-                g.closing_is_marker = marker;
-                self.syncs_sent += 1;
+                self.sync.syncs_sent += 1;
                 // The unit's own ReadyForQuery is accounted for here, and not forwarded.
-                self.syncs_done += 1;
+                self.sync.syncs_done += 1;
                 if let Some(s) = self.server.as_mut() {
                     let mut out = BytesMut::new();
                     frontend::internal_extended(sql, &mut out);
                     s.server.conn.queue(&out);
                 }
-                self.push_internal_extended();
-                self.finish_audit_at_sync().await;
+                // A COMMIT that fails (deferred constraint, serialization) is the client's
+                // error; the marker's error is not.
+                self.push_closing_statement(!marker);
+                self.finish_audit_at_sync();
                 true
             }
             b'S' | b'N' => false,
@@ -273,7 +232,7 @@ impl Session {
     /// `max_result_rows` (`row_limit.rs`): past the limit, cancel the statement upstream,
     /// drop the rest, and answer 54000 where the result ends. `answered` is the Execute this
     /// frame completed, if it completed one. Returns true when the frame was consumed.
-    pub(super) async fn count_result_row(
+    pub(super) fn count_result_row(
         &mut self,
         tag: u8,
         answered: Option<&replies::Expected>,
@@ -304,7 +263,8 @@ impl Session {
             RowStep::Drop => true,
             RowStep::DropAndCancel => {
                 if let Some(s) = self.server.as_ref() {
-                    crate::server::send_cancel(&s.server.cancel).await;
+                    self.outbox
+                        .push(Event::CancelUpstream(s.server.cancel.clone()));
                 }
                 true
             }
@@ -315,7 +275,7 @@ impl Session {
                     // The client sees the batch fail here, as after any error; the server
                     // goes on, so what it answers until the Sync is not forwarded.
                     self.replies.swallow_rest_of_batch();
-                    self.skipping = self.unsynced;
+                    self.skipping = self.sync.unsynced;
                 }
                 let err = PgError::error(
                     sqlstate::PROGRAM_LIMIT_EXCEEDED,

@@ -19,12 +19,16 @@ mod decision_memo;
 mod extended;
 mod guard;
 mod guard_rules;
+mod ledger;
 mod masking;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;
+#[cfg(any(test, feature = "fuzzing"))]
+mod model_pg;
 #[cfg(test)]
 mod model_tests;
+mod outbox;
 mod pin_watch;
 mod pins;
 mod prepared;
@@ -89,14 +93,8 @@ pub struct Session {
     mode: PoolMode,
     server: Option<PooledServer>,
     cancel: CancelKey,
-    /// The status of the last ReadyForQuery the client was sent (or will be).
-    tx_status: u8,
-    /// Sync points (Query, Sync) sent to the server whose ReadyForQuery has not come back.
-    pending: usize,
-    syncs_sent: u64,
-    syncs_done: u64,
-    /// Extended-protocol messages were forwarded since the last Sync.
-    unsynced: bool,
+    /// Sync points sent and answered, the open batch, the transaction status.
+    sync: ledger::Ledger,
     /// After an error in an extended-protocol batch: drop messages until Sync.
     skipping: bool,
     /// What every message sent to the server is owed, in order.
@@ -126,8 +124,6 @@ pub struct Session {
     copy_in: bool,
     /// An Execute of COPY FROM STDIN was sent and the COPY has not ended.
     copy_from_started: bool,
-    /// A Sync sent after that Execute, held until we know whether the server ignores it.
-    held_sync: Option<bytes::Bytes>,
     path_check: PathCheck,
     /// The statement backstop and idle-in-transaction clocks.
     timers: timers::Timers,
@@ -151,6 +147,11 @@ pub struct Session {
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
     on_session_state: crate::config::SessionStatePolicy,
+    /// The relay's clock at its last wake-up: the machine reads no clock of its own (timers
+    /// and audit durations use this).
+    now: Instant,
+    /// Cancels and audit records the relay carries out after each handler call.
+    outbox: outbox::Outbox,
 }
 
 /// What the statements sent since the server was last idle may have left on it.
@@ -185,6 +186,7 @@ impl Session {
         shared: Arc<Shared>,
         pool: Arc<Pool>,
         mode: PoolMode,
+        now: Instant,
     ) -> Session {
         let cancel = shared.cancels.register();
         let search_path = info
@@ -226,7 +228,9 @@ impl Session {
             unit: UnitEffects::default(),
             pinned: None,
             path_check: PathCheck::No,
-            timers: timers::Timers::new(Instant::now()),
+            timers: timers::Timers::new(now),
+            now,
+            outbox: outbox::Outbox::default(),
             audit_who,
             application_name,
             id,
@@ -237,11 +241,7 @@ impl Session {
             mode,
             server: None,
             cancel,
-            tx_status: b'I',
-            pending: 0,
-            syncs_sent: 0,
-            syncs_done: 0,
-            unsynced: false,
+            sync: ledger::Ledger::default(),
             skipping: false,
             replies: ReplyQueue::default(),
             startup_settings: desired.clone(),
@@ -260,7 +260,6 @@ impl Session {
             script_failed: false,
             copy_in: false,
             copy_from_started: false,
-            held_sync: None,
         }
     }
 

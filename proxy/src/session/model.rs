@@ -1,14 +1,17 @@
-//! A small model of PostgreSQL's extended-query processing (names and errors only) and of
-//! what the session does with each client message, driving the pure core (reply queue,
-//! statement table, `answer::advance`). Used by the proptests in `model_tests.rs` and by the
-//! cargo-fuzz target in `fuzz/` (feature `fuzzing`): every Bind pgward judges with a
-//! statement's decision must reach a server holding exactly that statement (or none), and
-//! nothing may grow without bound.
+//! A small model of PostgreSQL's query processing (names, errors, transaction blocks; simple
+//! and extended protocol) and of what the session does with each client message, driving
+//! the pure core (reply queue, statement table, `answer::advance`, the sync-point
+//! `Ledger`). Used by the proptests in `model_tests.rs` and by the cargo-fuzz targets in
+//! `fuzz/` (feature `fuzzing`): every Bind pgward judges with a statement's decision must
+//! reach a server holding exactly that statement (or none); whenever the session would give
+//! the server back to the pool (`Ledger::releasable`), the server is idle ('I'), has nothing
+//! left to read and skips nothing; nothing may grow without bound.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::answer;
+use super::ledger::Ledger;
+use super::model_pg::{Msg, Server};
 use super::prepared::{Lookup, Prepared, Space};
 use super::replies::{Handling, ReplyQueue, Sent};
 use crate::protocol::backend::PgError;
@@ -17,11 +20,30 @@ use pgward_policy::{Decision, Verdict};
 
 #[derive(Clone, Debug)]
 pub enum Op {
-    Parse { name: u8, fails: bool },
-    Bind { name: u8 },
-    Close { name: u8 },
+    Parse {
+        name: u8,
+        fails: bool,
+    },
+    Bind {
+        name: u8,
+    },
+    Close {
+        name: u8,
+    },
     Sync,
+    /// A simple Query (inside an open batch: PostgreSQL runs it as the batch's end, or
+    /// skips it with the batch).
+    Query(QueryKind),
     Serve,
+}
+
+/// What a simple Query does to the transaction.
+#[derive(Clone, Copy, Debug)]
+pub enum QueryKind {
+    Begin,
+    Commit,
+    Plain,
+    Fails,
 }
 
 fn name(n: u8) -> String {
@@ -43,74 +65,12 @@ fn decision(id: u64) -> Arc<Decision> {
     })
 }
 
-/// What PostgreSQL receives.
-enum Msg {
-    Parse { name: String, id: u64, fails: bool },
-    Bind { name: String, judged_as: u64 },
-    Close { name: String },
-    Sync,
-}
-
-/// PostgreSQL's extended-query processing, reduced to names and errors.
-#[derive(Default)]
-struct Server {
-    inbox: VecDeque<Msg>,
-    statements: HashMap<String, u64>,
-    skipping: bool,
-    violation: Option<String>,
-}
-
-impl Server {
-    fn step(&mut self) -> Vec<BackendTag> {
-        let Some(msg) = self.inbox.pop_front() else {
-            return Vec::new();
-        };
-        if self.skipping && !matches!(msg, Msg::Sync) {
-            return Vec::new();
-        }
-        match msg {
-            Msg::Parse { name, id, fails } => {
-                if name.is_empty() {
-                    self.statements.remove("");
-                }
-                if fails || self.statements.contains_key(&name) {
-                    self.skipping = true;
-                    return vec![BackendTag::ErrorResponse];
-                }
-                self.statements.insert(name, id);
-                vec![BackendTag::ParseComplete]
-            }
-            Msg::Bind { name, judged_as } => match self.statements.get(&name) {
-                Some(actual) => {
-                    if *actual != judged_as {
-                        self.violation = Some(format!(
-                            "Bind of {name:?} judged as statement {judged_as}, server runs {actual}"
-                        ));
-                    }
-                    vec![BackendTag::BindComplete]
-                }
-                None => {
-                    self.skipping = true;
-                    vec![BackendTag::ErrorResponse]
-                }
-            },
-            Msg::Close { name } => {
-                self.statements.remove(&name);
-                vec![BackendTag::CloseComplete]
-            }
-            Msg::Sync => {
-                self.skipping = false;
-                vec![BackendTag::ReadyForQuery]
-            }
-        }
-    }
-}
-
 /// pgward's side, doing what the session does with each client message.
 #[derive(Default)]
 pub struct Proxy {
     replies: ReplyQueue,
     prepared: Prepared,
+    ledger: Ledger,
     server: Server,
     /// After a refusal: drop client messages until Sync, as PostgreSQL would.
     skipping: bool,
@@ -118,12 +78,35 @@ pub struct Proxy {
     sent: usize,
     /// The queue and the server disagreed about what is owed.
     desync: bool,
+    /// The session would have given back a server that was not idle and clean.
+    bad_release: Option<String>,
+    /// Times the session would have given the server back.
+    releases: usize,
 }
 
 impl Proxy {
     pub fn serve(&mut self) {
-        for tag in self.server.step() {
-            answer::advance(&mut self.replies, &mut self.prepared, tag);
+        for (tag, status) in self.server.step() {
+            // As `server.rs` does with each server message.
+            let a = answer::advance(&mut self.replies, &mut self.prepared, tag);
+            if a.skipped_queries > 0 {
+                let ends = a.ready.is_some() || self.replies.sync_owed();
+                self.ledger.skipped(a.skipped_queries, ends);
+            }
+            if tag == BackendTag::ReadyForQuery {
+                self.ledger.ready(status);
+                if self.ledger.releasable(self.replies.owes()) {
+                    self.releases += 1;
+                    if !self.server.idle_and_clean() && self.bad_release.is_none() {
+                        self.bad_release = Some(format!(
+                            "server released while {} messages unread, skipping {}, block {}",
+                            self.server.inbox.len(),
+                            self.server.skipping,
+                            self.server.block as char
+                        ));
+                    }
+                }
+            }
         }
     }
 
@@ -142,6 +125,10 @@ impl Proxy {
     }
 
     fn push(&mut self, sent: Sent, handling: Handling, msg: Msg) {
+        match sent {
+            Sent::Sync => self.ledger.sent_sync_point(),
+            _ => self.ledger.sent_in_batch(),
+        }
         self.replies.push(sent, handling);
         self.server.inbox.push_back(msg);
         self.sent += 1;
@@ -221,6 +208,13 @@ impl Proxy {
                 self.skipping = false;
                 self.push(Sent::Sync, Handling::Forward, Msg::Sync);
             }
+            Op::Query(kind) => {
+                // As `client.rs::run_query_as`.
+                self.replies.push(Sent::Query, Handling::Forward);
+                self.ledger.sent_sync_point();
+                self.server.inbox.push_back(Msg::Query(kind));
+                self.sent += 1;
+            }
             Op::Serve => self.serve(),
         }
     }
@@ -237,6 +231,7 @@ pub fn run(ops: impl IntoIterator<Item = Op>) -> Result<(), String> {
         }
     }
     p.client(Op::Sync);
+    p.client(Op::Query(QueryKind::Commit));
     if p.desync {
         return Err("replies owed that the server will never send (while settling)".into());
     }
@@ -248,6 +243,18 @@ pub fn run(ops: impl IntoIterator<Item = Op>) -> Result<(), String> {
     }
     if let Some(v) = p.server.violation.take() {
         return Err(v);
+    }
+    if let Some(v) = p.bad_release.take() {
+        return Err(v);
+    }
+    if p.replies.entries_len() > 0 || !p.ledger.at_rest() {
+        return Err(format!("not at rest at the end: {:?}", p.ledger));
+    }
+    if p.releases == 0 {
+        return Err(format!(
+            "the server was never given back at the end: {:?}",
+            p.ledger
+        ));
     }
     // At rest, every name pgward knows is the server's.
     for n in 0..3 {
@@ -276,9 +283,15 @@ pub fn ops_from_bytes(bytes: &[u8]) -> Vec<Op> {
                     name: n,
                     fails: b & 0x80 != 0,
                 },
-                3..=5 => Op::Bind { name: n },
-                6 | 7 => Op::Close { name: n },
-                8 | 9 => Op::Sync,
+                3 | 4 => Op::Bind { name: n },
+                5 | 6 => Op::Close { name: n },
+                7 | 8 => Op::Sync,
+                9 => Op::Query(match b >> 6 {
+                    0 => QueryKind::Begin,
+                    1 => QueryKind::Commit,
+                    2 => QueryKind::Plain,
+                    _ => QueryKind::Fails,
+                }),
                 _ => Op::Serve,
             }
         })
@@ -290,6 +303,7 @@ pub fn ops_from_bytes(bytes: &[u8]) -> Vec<Op> {
 pub fn arbitrary_server(sent: &[u8], tags: &[u8]) -> bool {
     let mut replies = ReplyQueue::default();
     let mut prepared = Prepared::default();
+    let mut ledger = Ledger::default();
     for s in sent {
         let sent = match s % 7 {
             0 => Sent::Parse(prepared.create(Space::Statement, "a", decision(1), replies.batch())),
@@ -302,13 +316,29 @@ pub fn arbitrary_server(sent: &[u8], tags: &[u8]) -> bool {
             5 => Sent::Sync,
             _ => Sent::Query,
         };
+        match sent {
+            Sent::Sync | Sent::Query => ledger.sent_sync_point(),
+            _ => ledger.sent_in_batch(),
+        }
         replies.push(sent, Handling::Forward);
     }
     let mut owed = replies.entries_len();
-    for t in tags {
-        answer::advance(&mut replies, &mut prepared, BackendTag::from_byte(*t));
+    for (i, t) in tags.iter().enumerate() {
+        let tag = BackendTag::from_byte(*t);
+        // As `server.rs` does with each server message, whatever the server sends.
+        let a = answer::advance(&mut replies, &mut prepared, tag);
+        if a.skipped_queries > 0 {
+            ledger.skipped(a.skipped_queries, a.ready.is_some() || replies.sync_owed());
+        }
+        if tag == BackendTag::ReadyForQuery {
+            ledger.ready(b"ITE"[i % 3]);
+        }
         let now = replies.entries_len();
         if now > owed || prepared.len() > 2 {
+            return false;
+        }
+        // Never given back while the queue says something is owed.
+        if ledger.releasable(replies.owes()) && replies.owes() {
             return false;
         }
         owed = now;

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::model::{self, Op};
+use super::model::{self, Op, QueryKind};
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -12,16 +12,32 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..3).prop_map(|name| Op::Bind { name }),
         (0u8..3).prop_map(|name| Op::Close { name }),
         Just(Op::Sync),
+        prop_oneof![
+            Just(QueryKind::Begin),
+            Just(QueryKind::Commit),
+            Just(QueryKind::Plain),
+            Just(QueryKind::Fails),
+        ]
+        .prop_map(Op::Query),
         Just(Op::Serve),
         Just(Op::Serve),
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
 
-    /// Whatever the pipeline and wherever it fails, a statement name means to pgward what it
-    /// means to the server when the server gets there.
+proptest! {
+    // PROPTEST_CASES raises the budget for a longer run (see `fuzz/README.md`).
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Whatever the pipeline (simple Queries and transaction blocks among extended batches)
+    /// and wherever it fails, a statement name means to pgward what it means to the server
+    /// when the server gets there, and the server is given back only idle and clean.
     #[test]
     fn names_mean_what_the_server_has(ops in prop::collection::vec(op(), 0..60)) {
         if let Err(e) = model::run(ops) {

@@ -45,8 +45,8 @@ impl Session {
             tokio::spawn(s.server.terminate());
         }
         self.replies.clear();
-        self.pending = 0;
-        self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE).await;
+        self.sync.pending = 0;
+        self.flush_audit_all(sqlstate::INSUFFICIENT_PRIVILEGE);
         Err(PgError::fatal(
             sqlstate::INSUFFICIENT_PRIVILEGE,
             format!(

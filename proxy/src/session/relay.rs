@@ -44,7 +44,6 @@ impl Session {
         let backstop = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(backstop);
         let mut armed_for = None;
-        let woke_at = Instant::now();
         loop {
             let server_has_frame = self
                 .server
@@ -69,13 +68,8 @@ impl Session {
                 return Ok(Phase::Rest);
             }
             let idle_deadline = self.idle_in_transaction_deadline();
-            // The clock is read only while the server owes a reply (otherwise `now` is unused).
-            let now = if self.replies.owes() {
-                Instant::now()
-            } else {
-                woke_at
-            };
-            let statement_deadline = self.statement_deadline(now);
+            // A request sent at the last wake-up starts the statement clock then.
+            let statement_deadline = self.statement_deadline(self.now);
             if let Some(d) = statement_deadline.filter(|d| armed_for != Some(*d)) {
                 backstop.as_mut().reset(d);
                 armed_for = Some(d);
@@ -83,8 +77,8 @@ impl Session {
             let flow = tokio::select! {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
-                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, "client message");
-                        self.on_client(frame).await?
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, "client message");
+                        self.on_client(frame, Instant::now()).await?
                     }
                     Ok(None) => Flow::Stop,
                     Err(e) => {
@@ -93,19 +87,22 @@ impl Session {
                 },
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {
-                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.pending, done = self.syncs_done, "server message");
-                        self.on_server(frame).await?
+                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
+                        self.on_server(frame, Instant::now()).await?
                     }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
                     Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
                 },
                 _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
+                    self.now = Instant::now();
                     self.idle_in_transaction_expired().await
                 }
                 _ = &mut backstop, if statement_deadline.is_some() => {
+                    self.now = Instant::now();
                     self.statement_timeout_backstop().await
                 }
             };
+            self.carry_out().await?;
             if let Flow::Stop = flow {
                 return Ok(Phase::Stop);
             }
@@ -134,7 +131,7 @@ impl Session {
     }
 
     fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
-        let open = self.tx_status != b'I' || self.unsynced;
+        let open = self.sync.tx_status != b'I' || self.sync.unsynced;
         self.timers
             .idle_deadline(
                 self.replies.owes(),
@@ -147,11 +144,11 @@ impl Session {
     /// The client sat in an open transaction too long: roll it back upstream, give the server
     /// back, and end the session as PostgreSQL does (25P03).
     async fn idle_in_transaction_expired(&mut self) -> Flow {
-        if !self.unsynced {
+        if !self.sync.unsynced {
             // Mid-batch the server is not at rest: it is closed instead (see `finish`).
             if let Some(s) = self.server.as_mut() {
                 if s.server.run_internal("ROLLBACK").await.is_ok() {
-                    self.tx_status = b'I';
+                    self.sync.tx_status = b'I';
                 }
             }
         }
@@ -177,7 +174,7 @@ impl Session {
             sqlstate::CONNECTION_FAILURE,
             format!("pgward: upstream connection lost: {why}"),
         );
-        if self.tx_status != b'I' || self.mode == PoolMode::Session {
+        if self.sync.tx_status != b'I' || self.mode == PoolMode::Session {
             // Its transaction or session state is gone with the server: end like PostgreSQL.
             return Err(PgError {
                 severity: "FATAL",
@@ -185,42 +182,116 @@ impl Session {
             });
         }
         let mut out = BytesMut::new();
-        for _ in 0..self.pending {
+        for _ in 0..self.sync.lost() {
             backend::error_response(&err, &mut out);
             backend::ready_for_query(b'I', &mut out);
         }
-        self.pending = 0;
-        self.syncs_done = self.syncs_sent;
         self.guard = None;
         self.script.clear();
         self.copy_in = false;
         self.copy_from_started = false;
-        self.held_sync = None;
         self.row_counter.clear();
         self.masking.clear();
         self.next_mask = None;
-        self.unsynced = false;
         self.replies.clear();
         self.prepared.clear();
         self.client.queue(&out);
         Ok(())
     }
 
+    /// Read the server, handing each message to the machine with the time it came, until
+    /// `done` says the machine has what it waits for (a name settled, a batch answered).
+    /// `ask`: send a Flush first, so the server sends what it has. False when the server
+    /// was lost (or there is none).
+    pub(super) async fn serve_until(
+        &mut self,
+        done: impl Fn(&Session) -> bool,
+        ask: bool,
+    ) -> Result<bool, PgError> {
+        let mut asked = !ask;
+        while !done(self) {
+            let Some(s) = self.server.as_mut() else {
+                return Ok(false);
+            };
+            if !asked {
+                // A Flush has no reply of its own.
+                let mut out = BytesMut::new();
+                backend::raw_message(b'H', &[], &mut out);
+                s.server.conn.queue(&out);
+                asked = true;
+            }
+            if let Err(e) = s.server.conn.flush().await {
+                self.server_lost(&e.to_string()).await?;
+                return Ok(false);
+            }
+            match s.server.conn.read_frame().await {
+                Ok(Some(frame)) => {
+                    Box::pin(self.on_server(frame, Instant::now())).await?;
+                    self.carry_out().await?;
+                }
+                Ok(None) => {
+                    self.server_lost("closed by the server").await?;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.server_lost(&e.to_string()).await?;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// What the machine asked for besides bytes, in order: cancels upstream, audit records
+    /// (the audit channel is bounded: a slow writer slows the session, nothing is dropped),
+    /// the housekeeping and return of an idle server.
+    pub(super) async fn carry_out(&mut self) -> Result<(), PgError> {
+        while let Some(event) = self.outbox.pop() {
+            match event {
+                outbox::Event::CancelUpstream(target) => {
+                    crate::server::send_cancel(&target).await;
+                }
+                outbox::Event::Audit(entry) => {
+                    let record = crate::audit::AuditEvent {
+                        at: std::time::SystemTime::now(),
+                        who: self.audit_who.clone(),
+                        application_name: entry.application_name,
+                        decision: entry.decision,
+                        rows: entry.rows,
+                        duration: entry.duration,
+                        sqlstate: entry.sqlstate,
+                    };
+                    self.shared.audit.record(record).await;
+                }
+                outbox::Event::SettleUnit { release } => {
+                    // The client's answer goes out before pgward's own statements.
+                    self.client.flush().await.map_err(io_lost)?;
+                    let keeps = self.settle_unit().await;
+                    if release && !keeps {
+                        self.detach().await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The client is gone or said Terminate: leave its server clean or close it.
     pub(super) async fn finish(&mut self) {
-        self.flush_audit_all(sqlstate::CONNECTION_FAILURE).await;
+        self.now = Instant::now();
+        self.flush_audit_all(sqlstate::CONNECTION_FAILURE);
+        // Only audit records are left to carry out; a lost client changes nothing here.
+        let _ = self.carry_out().await;
         self.clear_cancel_target().await;
         let Some(mut pooled) = self.server.take() else {
             self.client.shutdown().await;
             return;
         };
-        let reusable = self.pending == 0
-            && !self.replies.owes()
-            && !self.unsynced
-            && !pooled.server.conn.has_frame();
+        let reusable =
+            self.sync.at_rest() && !self.replies.owes() && !pooled.server.conn.has_frame();
         if reusable {
             let mut ok = true;
-            if self.tx_status != b'I' {
+            if self.sync.tx_status != b'I' {
                 ok = matches!(pooled.server.run_internal("ROLLBACK").await, Ok(b'I'));
             }
             if ok && (self.mode == PoolMode::Session || pooled.server.dirty) {

@@ -136,7 +136,7 @@ impl Session {
             batch,
             Some(replay.clone()),
         );
-        self.unsynced = true;
+        self.sync.sent_in_batch();
         let (id, seq) = (self.id, self.parse_seq);
         let Some(s) = self.server.as_mut() else {
             return;
@@ -282,7 +282,7 @@ impl Session {
         self.replies
             .push(Sent::Close(change), Handling::Local(CLOSE_COMPLETE));
         if self.server.is_some() {
-            self.unsynced = true;
+            self.sync.sent_in_batch();
         }
         self.answer_local();
     }

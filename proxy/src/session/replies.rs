@@ -57,6 +57,12 @@ pub enum Handling {
     /// A stand-in empty query: its EmptyQueryResponse becomes CommandComplete with this tag
     /// (a statement pgward carried out itself).
     Complete(&'static str),
+    /// pgward's own Sync, ending the client's open batch before the write guard opens: its
+    /// errors (the batch's commit) are the client's, its ReadyForQuery is not.
+    Silent,
+    /// The Sync of the write guard's closing statement (COMMIT, ROLLBACK or the marker that
+    /// aborts the client's block): its ReadyForQuery is the client's and ends the guard.
+    ClosesGuard,
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +71,10 @@ pub struct Expected {
     pub handling: Handling,
     /// Sync points sent before this message (its batch).
     pub batch: u64,
+    /// A Sync the server ignores if the COPY FROM STDIN ahead of it starts.
+    pub in_copy: bool,
+    /// Sent while the server skips to the next Sync: it gets no reply.
+    pub doomed: bool,
     /// The masking of this message's results (a masked role's Query, Execute or Describe).
     pub mask: Option<super::masking::ReplyMask>,
     /// A Parse of a statement pgward keeps on the server under this key: if it fails or is
@@ -91,8 +101,15 @@ pub enum Step {
     },
     /// An error inside a reply that goes on (a Query's, or a Sync's commit).
     ErrorWithin,
-    /// ReadyForQuery: its sync point is answered; `skipped` the server never reached.
-    Ready { skipped: Vec<Expected> },
+    /// ReadyForQuery: its sync point (`point`) is answered; `skipped` the server never
+    /// reached.
+    Ready {
+        skipped: Vec<Expected>,
+        point: Option<Expected>,
+    },
+    /// CopyInResponse to an Execute: the COPY started, and the server ignores the `voided`
+    /// Syncs sent after it while it was starting (they get no ReadyForQuery).
+    CopyIn { voided: usize },
     /// A reply nothing in the queue asked for.
     Unexpected,
 }
@@ -102,6 +119,13 @@ pub struct ReplyQueue {
     entries: VecDeque<Expected>,
     /// Sync points entered so far.
     sync_points: u64,
+    /// Extended-protocol messages were sent since the last Sync: a Query sent now is
+    /// skipped if one of them fails (PostgreSQL skips every message but Sync after an
+    /// extended-protocol error, Queries included, however many).
+    extended_since_sync: bool,
+    /// A batch failed with no Sync owed: the server skips everything sent until the next
+    /// Sync, so what is entered meanwhile is *doomed* (answered by nothing).
+    skipping_to_sync: bool,
 }
 
 impl ReplyQueue {
@@ -117,19 +141,6 @@ impl ReplyQueue {
         mask: Option<super::masking::ReplyMask>,
     ) {
         self.push_entry(sent, handling, mask, None);
-    }
-
-    /// A Query inside an unsynced extended-protocol batch.
-    pub fn push_conditional(
-        &mut self,
-        sent: Sent,
-        handling: Handling,
-        mask: Option<super::masking::ReplyMask>,
-    ) {
-        self.push_entry(sent, handling, mask, None);
-        if let Some(e) = self.entries.back_mut() {
-            e.conditional = true;
-        }
     }
 
     /// A Parse that prepares `key` on the server.
@@ -150,16 +161,38 @@ impl ReplyQueue {
         server_key: Option<crate::server_state::StatementKey>,
     ) {
         let point = sent.is_sync_point();
+        let conditional = matches!(sent, Sent::Query) && self.extended_since_sync;
+        let doomed = self.skipping_to_sync && !matches!(sent, Sent::Sync);
+        match sent {
+            Sent::Sync => {
+                self.extended_since_sync = false;
+                self.skipping_to_sync = false;
+            }
+            Sent::Query => {}
+            _ => self.extended_since_sync = true,
+        }
         self.entries.push_back(Expected {
             sent,
             handling,
             batch: self.sync_points,
             mask,
             server_key,
-            conditional: false,
+            conditional,
+            in_copy: false,
+            doomed,
         });
         if point {
             self.sync_points += 1;
+        }
+    }
+
+    /// A Sync sent after an Execute of COPY FROM STDIN whose COPY has not ended: the server
+    /// ignores it if the COPY starts (it is in COPY IN when it reads it), and answers it if
+    /// the COPY fails before starting.
+    pub fn push_copy_sync(&mut self) {
+        self.push(Sent::Sync, Handling::Forward);
+        if let Some(e) = self.entries.back_mut() {
+            e.in_copy = true;
         }
     }
 
@@ -177,7 +210,11 @@ impl ReplyQueue {
     /// The server still owes an answer to a message of a batch before `batch` (only those
     /// can settle what a name holds for a message of `batch`).
     pub fn owes_before(&self, batch: u64) -> bool {
-        self.entries.front().is_some_and(|e| e.batch < batch)
+        // Doomed entries are answered by nothing before the Sync that ends their batch.
+        self.entries
+            .iter()
+            .find(|e| !e.doomed)
+            .is_some_and(|e| e.batch < batch)
     }
 
     /// The server owes an answer to something pgward sent.
@@ -187,30 +224,6 @@ impl ReplyQueue {
 
     pub fn front(&self) -> Option<&Expected> {
         self.entries.front()
-    }
-
-    /// The portal whose Execute is answering now.
-    #[cfg(test)]
-    pub fn executing_portal(&self) -> Option<&str> {
-        match self.entries.front() {
-            Some(Expected {
-                sent: Sent::Execute { portal },
-                ..
-            }) => Some(portal),
-            _ => None,
-        }
-    }
-
-    /// A simple Query is answering now.
-    #[cfg(test)]
-    pub fn in_query(&self) -> bool {
-        matches!(
-            self.entries.front(),
-            Some(Expected {
-                sent: Sent::Query,
-                ..
-            })
-        )
     }
 
     /// pgward ended the batch for the client (an error of its own) while the server goes on:
@@ -228,14 +241,6 @@ impl ReplyQueue {
         }
     }
 
-    /// Whether the reply now going on (the front entry's) is swallowed.
-    #[cfg(test)]
-    pub fn front_swallowed(&self) -> bool {
-        self.entries
-            .front()
-            .is_some_and(|e| e.handling == Handling::Swallow)
-    }
-
     /// Whether a server message of type `tag` answering the front entry is kept from the
     /// client (a swallowed reply; a quiet one unless it is an error).
     pub fn front_hides(&self, tag: BackendTag) -> bool {
@@ -249,8 +254,10 @@ impl ReplyQueue {
     /// The front entry, when pgward answers it itself (with a message of this type; 0 for
     /// none).
     pub fn pop_local(&mut self) -> Option<(Expected, u8)> {
-        match self.entries.front().map(|e| &e.handling) {
-            Some(Handling::Local(tag)) => {
+        match self.entries.front().map(|e| (&e.handling, e.doomed)) {
+            // Skipped by the server's error: answered with nothing, as the server would.
+            Some((Handling::Local(_), true)) => self.entries.pop_front().map(|e| (e, 0)),
+            Some((Handling::Local(tag), false)) => {
                 let tag = *tag;
                 self.entries.pop_front().map(|e| (e, tag))
             }
@@ -258,8 +265,15 @@ impl ReplyQueue {
         }
     }
 
+    /// A Sync is owed: a batch that failed ends there.
+    pub fn sync_owed(&self) -> bool {
+        self.entries.iter().any(|e| matches!(e.sent, Sent::Sync))
+    }
+
     /// The connection is gone: everything owed is dropped.
     pub fn clear(&mut self) -> Vec<Expected> {
+        self.extended_since_sync = false;
+        self.skipping_to_sync = false;
         self.entries.drain(..).collect()
     }
 
@@ -288,6 +302,14 @@ impl ReplyQueue {
                 Some(e) => Step::Suspended(e),
                 None => Step::Unexpected,
             },
+            (B::CopyInResponse, Some(Sent::Execute { .. })) => {
+                let mut voided = 0;
+                while self.entries.get(1).is_some_and(|e| e.in_copy) {
+                    self.entries.remove(1);
+                    voided += 1;
+                }
+                Step::CopyIn { voided }
+            }
             (
                 B::DataRow
                 | B::CopyInResponse
@@ -320,17 +342,21 @@ impl ReplyQueue {
                         skipped.push(e);
                     }
                 }
+                // No Sync owed: the server goes on skipping what is sent next.
+                self.skipping_to_sync = self.entries.is_empty();
                 Step::Failed { failed, skipped }
             }
             (B::ReadyForQuery, Some(_)) => {
                 let mut skipped = Vec::new();
+                let mut point = None;
                 while let Some(e) = self.entries.pop_front() {
-                    if e.sent.is_sync_point() {
+                    if e.sent.is_sync_point() && !e.doomed {
+                        point = Some(e);
                         break;
                     }
                     skipped.push(e);
                 }
-                Step::Ready { skipped }
+                Step::Ready { skipped, point }
             }
             _ => Step::Unexpected,
         }

@@ -2,13 +2,16 @@
 //! error (swapped for pgward's own). ReadyForQuery drives the transaction status, the audit
 //! trail and, in transaction mode, the server's return to the pool.
 
+use super::outbox::Event;
 use super::PathCheck;
 use super::*;
 use crate::protocol::decode;
 use crate::protocol::{BackendTag, Frame};
 
 impl Session {
-    pub(super) async fn on_server(&mut self, frame: Frame) -> Result<Flow, PgError> {
+    /// One server message, read by the relay at `now`.
+    pub(super) async fn on_server(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
+        self.now = now;
         let flow = self.on_server_frame(frame).await?;
         // pgward's own answers waiting behind this reply go out after it.
         self.answer_local();
@@ -16,26 +19,16 @@ impl Session {
     }
 
     async fn on_server_frame(&mut self, frame: Frame) -> Result<Flow, PgError> {
-        if matches!(
-            frame.tag(),
-            b'C' | b'Z' | b'I' | b's' | b'1' | b'2' | b'3' | b'n' | b't' | b'G' | b'H'
-        ) {
-            // The server finished a step: the statement timer starts again.
-            self.timers.progressed();
-        }
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
-        let (replace, answered) = self.advance_replies(frame.tag());
-        if !self.replies.owes() {
-            // Idle time counts from the server's last answer as much as from the client.
-            self.timers.touch(Instant::now());
-        }
+        let (replace, answered, ready) = self.advance_replies(frame.tag());
+        self.timers.on_server(tag, self.replies.owes(), self.now);
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
         }
-        if self.consumed_internally(&frame, answered.as_ref()).await {
+        if self.consumed_internally(&frame, answered.as_ref()) {
             return Ok(Flow::Continue);
         }
         let frame = self.mask_frame(frame, answered.as_ref());
@@ -55,11 +48,23 @@ impl Session {
         match frame.tag() {
             b'Z' => {
                 let status = frame.body().first().copied().unwrap_or(b'I');
-                self.pending = self.pending.saturating_sub(1);
-                self.syncs_done += 1;
-                self.tx_status = status;
+                self.sync.ready(status);
                 self.copy_in = false;
-                if status == b'I' && self.pending == 0 && !self.unsynced {
+                if ready == Some(replies::Handling::Silent) {
+                    // pgward's own Sync, ending the client's batch before a guard opens: the
+                    // server is at rest, the client's unit goes on.
+                    if status == b'I' && self.sync.pending == 0 {
+                        self.prepared.clear_portals();
+                        self.row_counter.clear();
+                    }
+                    self.finish_audit_at_sync();
+                    return Ok(Flow::Continue);
+                }
+                if ready == Some(replies::Handling::ClosesGuard) {
+                    // pgward's verdict is in; the client gets this ReadyForQuery.
+                    self.guard = None;
+                }
+                if status == b'I' && self.sync.pending == 0 && !self.sync.unsynced {
                     // Portals end with their transaction.
                     self.prepared.clear_portals();
                     self.row_counter.clear();
@@ -67,18 +72,21 @@ impl Session {
                 if let Some(next) = self.script.pop_front() {
                     if !self.script_failed && status != b'E' {
                         // Not the string's last statement: its ReadyForQuery is not the client's.
-                        self.finish_audit_at_sync().await;
+                        self.finish_audit_at_sync();
                         return Box::pin(self.run_script_piece(&next)).await;
                     }
                     self.script.clear();
                 }
-                if self.path_check == PathCheck::AfterUnit && self.pending == 0 && !self.unsynced {
+                if self.path_check == PathCheck::AfterUnit
+                    && self.sync.pending == 0
+                    && !self.sync.unsynced
+                {
                     self.reread_search_path(status).await;
                 }
                 self.client.queue(frame.raw());
-                self.finish_audit_at_sync().await;
-                self.timers.touch(Instant::now());
-                let idle = self.pending == 0 && !self.replies.owes() && !self.unsynced;
+                self.finish_audit_at_sync();
+                self.timers.touch(self.now);
+                let idle = self.sync.at_rest() && !self.replies.owes();
                 if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
                     self.shared.catalog_changed();
                     crate::server_state::new_statement_epoch();
@@ -86,15 +94,10 @@ impl Session {
                 if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
                     // Settings changed: what RESET returned to PostgreSQL's defaults goes back
                     // to the client's startup values.
-                    self.client.flush().await.map_err(super::io_lost)?;
-                    self.settle_unit().await;
+                    self.outbox.push(Event::SettleUnit { release: false });
                 }
-                if self.mode == PoolMode::Transaction && idle && status == b'I' {
-                    // Send the client its answer before the housekeeping of giving back.
-                    self.client.flush().await.map_err(super::io_lost)?;
-                    if !self.settle_unit().await {
-                        self.detach().await;
-                    }
+                if self.mode == PoolMode::Transaction && self.sync.releasable(self.replies.owes()) {
+                    self.outbox.push(Event::SettleUnit { release: true });
                 }
             }
             b'E' if is_fatal(frame.body()) => {
@@ -135,12 +138,12 @@ impl Session {
                     self.client.queue(&out);
                     self.note_error_for_audit(code);
                     self.script_failed = true;
-                    self.release_held_sync();
+                    self.copy_ended();
                 } else {
                     self.note_error_for_audit(code);
                     self.script_failed = true;
                     self.client.queue(frame.raw());
-                    self.release_held_sync();
+                    self.copy_ended();
                 }
             }
             b'S' => {
@@ -168,9 +171,9 @@ impl Session {
                 self.client.queue(frame.raw());
             }
             b'G' => {
+                // The COPY started (a Sync sent after its Execute is ignored by the server,
+                // and the queue has dropped it).
                 self.copy_in = true;
-                // The COPY started: the Sync sent after its Execute is ignored by the server.
-                self.held_sync = None;
                 self.client.queue(frame.raw());
             }
             b'I' | b's' => {
@@ -193,7 +196,11 @@ impl Session {
     pub(super) fn advance_replies(
         &mut self,
         tag: u8,
-    ) -> (Option<PgError>, Option<replies::Expected>) {
+    ) -> (
+        Option<PgError>,
+        Option<replies::Expected>,
+        Option<replies::Handling>,
+    ) {
         let a = answer::advance(
             &mut self.replies,
             &mut self.prepared,
@@ -208,12 +215,17 @@ impl Session {
             }
         }
         if a.skipped_queries > 0 {
-            // No ReadyForQuery comes for them, and the server skips on to the client's Sync.
-            self.pending = self.pending.saturating_sub(a.skipped_queries);
-            self.syncs_done += a.skipped_queries as u64;
-            self.unsynced = true;
+            // No ReadyForQuery comes for them: the server skips on to the client's Sync.
+            // The batch ends at this ReadyForQuery, or at a Sync already sent.
+            let ends = a.ready.is_some() || self.replies.sync_owed();
+            self.sync.skipped(a.skipped_queries, ends);
         }
-        (a.replace, a.answered)
+        if a.voided_syncs > 0 {
+            // The COPY started: the Syncs sent meanwhile were ignored, and the one after the
+            // COPY ends the batch.
+            self.sync.voided(a.voided_syncs);
+        }
+        (a.replace, a.answered, a.ready)
     }
 
     /// NotificationResponse: the sender's pid becomes the client's own when the sender is
@@ -257,20 +269,12 @@ impl Session {
         };
     }
 
-    /// A COPY FROM STDIN failed (before or during the copy): the server now skips to a Sync
-    /// it will answer, so the held one goes out and counts.
-    fn release_held_sync(&mut self) {
+    /// A COPY FROM STDIN failed (before or during the copy): the server skips on to the
+    /// next Sync it reads (one sent while the COPY was starting, if it never started: the
+    /// queue has it).
+    fn copy_ended(&mut self) {
         self.copy_in = false;
         self.copy_from_started = false;
-        if let Some(sync) = self.held_sync.take() {
-            if let Some(s) = self.server.as_mut() {
-                s.server.conn.queue(&sync);
-                self.replies.push(Sent::Sync, Handling::Forward);
-                self.syncs_sent += 1;
-                self.pending += 1;
-                self.unsynced = false;
-            }
-        }
     }
 
     /// Masking for a masked role's results: the frame as the client must see it.
@@ -326,16 +330,12 @@ impl Session {
     }
 
     /// Frames the write guard or the result-row limit take over.
-    async fn consumed_internally(
-        &mut self,
-        frame: &Frame,
-        answered: Option<&replies::Expected>,
-    ) -> bool {
+    fn consumed_internally(&mut self, frame: &Frame, answered: Option<&replies::Expected>) -> bool {
         let tag = frame.tag();
-        if self.guard_on_frame(tag, frame.body()).await {
+        if self.guard_on_frame(tag, frame.body()) {
             return true;
         }
-        self.count_result_row(tag, answered).await
+        self.count_result_row(tag, answered)
     }
 }
 

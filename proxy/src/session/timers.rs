@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::protocol::BackendTag;
+
 /// How long past the role's statement_timeout pgward waits for the server's own cancel.
 pub const STATEMENT_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
@@ -30,6 +32,18 @@ impl Timers {
     /// The client sent something, or the server finished answering.
     pub fn touch(&mut self, now: Instant) {
         self.idle_since = now;
+    }
+
+    /// A server message, after the reply queue took it (`owes`: what is still owed then).
+    /// A finished step restarts the statement clock; once nothing is owed, idle time counts
+    /// from the server's last answer as much as from the client's last message.
+    pub fn on_server(&mut self, tag: BackendTag, owes: bool, now: Instant) {
+        if finishes_step(tag) {
+            self.progressed();
+        }
+        if !owes {
+            self.touch(now);
+        }
     }
 
     /// The server finished a step (a command, a page, a reply): the statement clock restarts.
@@ -81,6 +95,30 @@ impl Timers {
         Some(self.idle_since + limit?)
     }
 }
+
+/// Messages that end one step of the server's work (a command, a page, a reply to one
+/// message); rows and COPY data do not.
+fn finishes_step(tag: BackendTag) -> bool {
+    use BackendTag as B;
+    matches!(
+        tag,
+        B::CommandComplete
+            | B::ReadyForQuery
+            | B::EmptyQueryResponse
+            | B::PortalSuspended
+            | B::ParseComplete
+            | B::BindComplete
+            | B::CloseComplete
+            | B::NoData
+            | B::ParameterDescription
+            | B::CopyInResponse
+            | B::CopyOutResponse
+    )
+}
+
+#[cfg(test)]
+#[path = "timers_pipeline_tests.rs"]
+mod pipeline_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,83 @@
+//! What the machine asks of the relay besides bytes: the events it cannot carry out itself
+//! (it holds no socket to cancel with, no channel to the audit writer). Handlers push; the
+//! relay carries them out, in order, after every call into the machine.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgward_policy::Decision;
+
+use crate::server::CancelTarget;
+
+#[derive(Debug)]
+pub enum Event {
+    /// Cancel the statement running on this server (a CancelRequest of its own).
+    CancelUpstream(Arc<CancelTarget>),
+    /// A finished or refused statement for the audit sink.
+    Audit(AuditEntry),
+    /// The server is idle after the client's unit: send the client its answer, then
+    /// pgward's housekeeping (settings read back, pins checked) and, with `release`
+    /// (transaction pooling, `Ledger::releasable`), the server back to the pool unless
+    /// the client must keep it.
+    SettleUnit { release: bool },
+}
+
+/// A statement for the audit sink as the machine knows it (the relay adds who, and the
+/// wall-clock time it is written at).
+#[derive(Debug)]
+pub struct AuditEntry {
+    pub decision: Arc<Decision>,
+    /// The client's application_name when the statement finished.
+    pub application_name: Arc<str>,
+    pub rows: u64,
+    pub duration: Duration,
+    pub sqlstate: Option<String>,
+}
+
+/// Events not yet carried out; emptied after every handler call, so it holds at most what
+/// one client or server message caused.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    events: VecDeque<Event>,
+}
+
+impl Outbox {
+    pub fn push(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    pub fn pop(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_come_out_in_order() {
+        let target = Arc::new(CancelTarget {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            pid: 1,
+            secret: 2,
+        });
+        let mut o = Outbox::default();
+        o.push(Event::CancelUpstream(target.clone()));
+        o.push(Event::CancelUpstream(Arc::new(CancelTarget {
+            pid: 3,
+            ..(*target).clone()
+        })));
+        assert_eq!(o.len(), 2);
+        assert!(matches!(o.pop(), Some(Event::CancelUpstream(t)) if t.pid == 1));
+        assert!(matches!(o.pop(), Some(Event::CancelUpstream(t)) if t.pid == 3));
+        assert!(o.pop().is_none());
+    }
+}
