@@ -220,7 +220,7 @@ impl Session {
     /// the server is idle (its failure is left for the client's statement to meet); with
     /// replies still owed, the names are left as they are.
     pub(super) async fn ensure_sql_names(&mut self, decision: &Decision) {
-        if !self.replaying() || self.pending > 0 || self.unsynced || self.replies.owes() {
+        if !self.replaying() || self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
             return;
         }
         let mut out = BytesMut::new();
@@ -319,7 +319,10 @@ impl Session {
     /// it for real. True when the client's own DEALLOCATE can run as sent (the server has
     /// it under that name and nobody else needs it). Only while the server owes nothing.
     pub(super) async fn release_kept(&mut self, name: &str) -> bool {
-        if self.attach().await.is_err() || self.pending > 0 || self.unsynced || self.replies.owes()
+        if self.attach().await.is_err()
+            || self.sync.pending > 0
+            || self.sync.unsynced
+            || self.replies.owes()
         {
             return false;
         }
