@@ -80,11 +80,30 @@ pub fn query(body: &[u8]) -> Result<&str, DecodeError> {
     Ok(sql)
 }
 
+/// Query ('Q') text as the client's bytes (read in its client_encoding by `client_text`).
+pub fn query_bytes(body: &[u8]) -> Result<&[u8], DecodeError> {
+    let mut c = Cursor::new(body);
+    let sql = c.cstr_bytes()?;
+    c.finish()?;
+    Ok(sql)
+}
+
 /// Parse ('P'): statement name and SQL text (parameter types are forwarded untouched).
 pub fn parse(body: &[u8]) -> Result<(&str, &str), DecodeError> {
     let mut c = Cursor::new(body);
     let name = c.cstr()?;
     let sql = c.cstr()?;
+    let n = c.count16()?;
+    c.take(n * 4)?;
+    c.finish()?;
+    Ok((name, sql))
+}
+
+/// Parse ('P') with the SQL text as the client's bytes (the statement name is UTF-8).
+pub fn parse_bytes(body: &[u8]) -> Result<(&str, &[u8]), DecodeError> {
+    let mut c = Cursor::new(body);
+    let name = c.cstr()?;
+    let sql = c.cstr_bytes()?;
     let n = c.count16()?;
     c.take(n * 4)?;
     c.finish()?;

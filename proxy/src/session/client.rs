@@ -181,17 +181,17 @@ impl Session {
         if self.skipping {
             return Ok(Flow::Continue);
         }
-        let sql = match decode::query(frame.body()) {
+        let text = decode::query_bytes(frame.body())
+            .map_err(|e| PgError::error(sqlstate::PROTOCOL_VIOLATION, e.to_string()))
+            .and_then(|b| self.client_text(b));
+        let sql = match text {
             Ok(s) => s,
             Err(e) => {
-                self.refuse_simple(
-                    PgError::error(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, e.to_string()),
-                    None,
-                )
-                .await;
+                self.refuse_simple(e, None).await;
                 return Ok(Flow::Continue);
             }
         };
+        let sql = sql.as_ref();
         let decision = self.facts_decide(sql)?;
         if let Some(d) = decision.denial() {
             let err = denial_error(d);
@@ -205,8 +205,11 @@ impl Session {
         if self.needs_guard(&decision) && decision.statements.len() > 1 && has_txn_control {
             // A guard around the whole string could not stop the string's own COMMIT: run it
             // one statement at a time, each write under its own guard.
+            // The pieces are sent as UTF-8: only text that reads the same in the client's
+            // encoding (ASCII) is split.
             let pieces = pgward_policy::split_statements(sql)
-                .filter(|p| p.len() == decision.statements.len());
+                .filter(|p| p.len() == decision.statements.len())
+                .filter(|_| sql.is_ascii() || self.client_is_utf8());
             let Some(mut pieces) = pieces else {
                 let err = PgError::error(
                     sqlstate::INSUFFICIENT_PRIVILEGE,
@@ -223,29 +226,21 @@ impl Session {
             return self.run_script_piece(&first).await;
         }
         if let Some(name) = self.deallocates_kept_statement(&decision) {
-            // Transaction mode: the statement is kept on the servers for every client that
-            // uses it. The last one's DEALLOCATE runs; otherwise the client's name is
-            // forgotten and the server runs an empty query in the DEALLOCATE's place in line.
-            let runs = self.release_kept(&name).await;
-            self.prepared.drop_statement(&name);
-            if runs {
-                return self.run_query(decision, frame.raw()).await;
-            }
-            let mut raw = BytesMut::new();
-            frontend::query("", &mut raw);
-            return self
-                .run_query_as(decision, &raw, Handling::Complete("DEALLOCATE"))
-                .await;
+            return self.deallocate_kept(decision, &name, frame.raw()).await;
         }
         self.run_query(decision, frame.raw()).await
     }
 
     /// Forward an allowed Query (raw bytes) with its guard and audit.
-    async fn run_query(&mut self, decision: Arc<Decision>, raw: &[u8]) -> Result<Flow, PgError> {
+    pub(super) async fn run_query(
+        &mut self,
+        decision: Arc<Decision>,
+        raw: &[u8],
+    ) -> Result<Flow, PgError> {
         self.run_query_as(decision, raw, Handling::Forward).await
     }
 
-    async fn run_query_as(
+    pub(super) async fn run_query_as(
         &mut self,
         decision: Arc<Decision>,
         raw: &[u8],
@@ -309,15 +304,18 @@ impl Session {
         if self.skipping {
             return Ok(Flow::Continue);
         }
-        let (name, sql) = match decode::parse(frame.body()) {
+        let parsed = decode::parse_bytes(frame.body())
+            .map_err(|e| e.to_pg())
+            .and_then(|(name, bytes)| Ok((name, self.client_text(bytes)?)));
+        let (name, sql) = match parsed {
             Ok(p) => p,
             Err(e) => {
-                self.refuse_extended(e.to_pg(), None).await;
+                self.refuse_extended(e, None).await;
                 return Ok(Flow::Continue);
             }
         };
         let name = name.to_string();
-        let decision = self.facts_decide(sql)?;
+        let decision = self.facts_decide(sql.as_ref())?;
         if let Some(d) = decision.denial() {
             let err = denial_error(d);
             // Never reaches the server; a later Bind of the name is refused here.

@@ -15,6 +15,7 @@ mod answer;
 mod attach;
 mod audit_trail;
 mod client;
+mod client_encoding;
 mod decision_memo;
 mod extended;
 mod guard;

@@ -314,6 +314,27 @@ impl Session {
         }
     }
 
+    /// SQL `DEALLOCATE name` of a kept statement in transaction mode: the statement is kept on
+    /// the servers for every client that uses it. The last one's DEALLOCATE runs (`raw`);
+    /// otherwise the client's name is forgotten and the server runs an empty query in the
+    /// DEALLOCATE's place in line.
+    pub(super) async fn deallocate_kept(
+        &mut self,
+        decision: Arc<Decision>,
+        name: &str,
+        raw: &[u8],
+    ) -> Result<super::Flow, PgError> {
+        let runs = self.release_kept(name).await;
+        self.prepared.drop_statement(name);
+        if runs {
+            return self.run_query(decision, raw).await;
+        }
+        let mut stand_in = BytesMut::new();
+        crate::protocol::frontend::query("", &mut stand_in);
+        self.run_query_as(decision, &stand_in, Handling::Complete("DEALLOCATE"))
+            .await
+    }
+
     /// SQL `DEALLOCATE name` of a kept statement, on the server now attached: this session
     /// lets go of it there, and when no other live session uses it the server deallocates
     /// it for real. True when the client's own DEALLOCATE can run as sent (the server has
