@@ -66,18 +66,30 @@ async fn latin9_text_is_judged_as_the_server_reads_it() {
         .unwrap();
         let msgs = c.until_ready(30).await;
         assert!(raw::first_error(&msgs).is_none(), "{mode}: {msgs:?}");
-        assert_eq!(raw::rows(&msgs), vec![vec![Some("t".to_string())]], "{mode}");
+        assert_eq!(
+            raw::rows(&msgs),
+            vec![vec![Some("t".to_string())]],
+            "{mode}"
+        );
         // The judge reads the same text: a read-only role's write is refused as such.
         let mut ro = login(ALICE, "LATIN9").await;
         ro.send(&query_bytes(b"SELECT '\xa4'; DELETE FROM users"))
             .await
             .unwrap();
         let msgs = ro.until_ready(30).await;
-        assert_eq!(wire::codes(&msgs), vec!["42501".to_string()], "{mode}: {msgs:?}");
+        assert_eq!(
+            wire::codes(&msgs),
+            vec!["42501".to_string()],
+            "{mode}: {msgs:?}"
+        );
         // Bytes that are not text in UTF8 are still refused for a UTF8 client.
         let mut u = login(ALICE, "UTF8").await;
         u.send(&query_bytes(b"SELECT '\xa4'")).await.unwrap();
         let msgs = u.until_ready(30).await;
-        assert_eq!(wire::codes(&msgs), vec!["22021".to_string()], "{mode}: {msgs:?}");
+        assert_eq!(
+            wire::codes(&msgs),
+            vec!["22021".to_string()],
+            "{mode}: {msgs:?}"
+        );
     }
 }

@@ -281,7 +281,7 @@ async fn state_that_cannot_follow_pins_the_client_until_it_is_gone() {
     let a = connect(&proxy, CAROL.0, &db).await;
     let b = connect(&proxy, CAROL.0, &db).await;
     let c = connect(&proxy, CAROL.0, &db).await;
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 9] = [
         (
             "CREATE TEMP TABLE tmp_pin AS SELECT 1 AS n",
             "SELECT count(*) FROM tmp_pin",
@@ -316,6 +316,16 @@ async fn state_that_cannot_follow_pins_the_client_until_it_is_gone() {
             "CREATE TYPE pg_temp.temp_pair AS (a int, b int)",
             "SELECT (1, 2)::pg_temp.temp_pair",
             "DROP TYPE pg_temp.temp_pair",
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS pin_stats (a int, b int); CREATE STATISTICS pg_temp.temp_stats ON a, b FROM pin_stats",
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'temp_stats'",
+            "DROP STATISTICS pg_temp.temp_stats",
+        ),
+        (
+            "CREATE OPERATOR pg_temp.=== (FUNCTION = int4eq, LEFTARG = int4, RIGHTARG = int4)",
+            "SELECT 1 OPERATOR(pg_temp.===) 1",
+            "DROP OPERATOR pg_temp.=== (int4, int4)",
         ),
     ];
     for (make, use_it, undo) in cases {
