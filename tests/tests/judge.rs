@@ -284,6 +284,14 @@ async fn tautologies_do_not_satisfy_require_where() {
         "ctid IS NOT NULL",
         "id IN (SELECT id FROM documents)",
         "documents.id IS NOT DISTINCT FROM documents.id",
+        // Hostile variants (policy/tests/hostile_review.rs).
+        "(id = 1) IS NOT UNKNOWN",
+        "EXISTS (SELECT FROM users WHERE documents.id = documents.id)",
+        "id * 0 = 0",
+        "id % 1 = 0",
+        "length(status) >= 0",
+        "abs(id) > -1",
+        "id IN (WITH c AS (SELECT id FROM documents) SELECT id FROM c)",
     ];
     for mode in MODES {
         let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
@@ -295,14 +303,16 @@ async fn tautologies_do_not_satisfy_require_where() {
                 let sql = format!("DELETE FROM documents WHERE {w}");
                 assert_pgward_denied(&run(&mut c, proto, &sql).await, &sql);
             }
-            // A real filter still runs.
-            let msgs = run(
-                &mut c,
-                proto,
+            let cte = "WITH c AS (SELECT id FROM documents) UPDATE documents SET status = 'pwned' WHERE id IN (SELECT id FROM c)";
+            assert_pgward_denied(&run(&mut c, proto, cte).await, cte);
+            // Real filters still run, a CTE keeping some rows of the target among them.
+            for sql in [
                 "UPDATE documents SET status = status WHERE id = 1",
-            )
-            .await;
-            assert!(error(&msgs).is_none(), "{mode} {proto:?}: {msgs:?}");
+                "WITH c AS (SELECT id FROM documents WHERE id = 2) UPDATE documents SET status = status WHERE id IN (SELECT id FROM c)",
+            ] {
+                let msgs = run(&mut c, proto, sql).await;
+                assert!(error(&msgs).is_none(), "{mode} {proto:?} {sql}: {msgs:?}");
+            }
         }
     }
     let after = up.sql(
