@@ -118,6 +118,12 @@ pub fn of(facts: &PgFacts) -> SessionState {
                 s.custom_settings.push(name.to_ascii_lowercase());
             }
         }
+        // Databases that must have no other session for the statement to run: pgward's own
+        // idle connections to them are closed first.
+        "CreatedbStmt" => s
+            .databases
+            .push(template_of(top).unwrap_or_else(|| "template1".into())),
+        "DropdbStmt" => s.databases.extend(text(top, "dbname")),
         "CreateStmt" => s.may_pin = temporary(top.get("relation")),
         "CreateTableAsStmt" => {
             s.may_pin = temporary(top.get("into").and_then(|i| i.get("rel")));
@@ -159,6 +165,30 @@ pub fn of(facts: &PgFacts) -> SessionState {
         }
     }
     s
+}
+
+/// The TEMPLATE option of CREATE DATABASE.
+fn template_of(top: &Value) -> Option<String> {
+    top.get("options")?.as_array()?.iter().find_map(|o| {
+        let d = o.get("node").unwrap_or(o).get("DefElem")?;
+        if d.get("defname")?.as_str()? != "template" {
+            return None;
+        }
+        first_string(d.get("arg")?)
+    })
+}
+
+/// The first string value (`sval`) in a node.
+fn first_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(o) => o
+            .get("sval")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| o.values().find_map(first_string)),
+        Value::Array(a) => a.iter().find_map(first_string),
+        _ => None,
+    }
 }
 
 /// `role` and `session_authorization` (`SET ROLE`, `SET SESSION AUTHORIZATION`).
@@ -276,6 +306,23 @@ mod tests {
         ] {
             assert!(!state(sql).settings, "{sql}");
         }
+    }
+
+    #[test]
+    fn databases_that_must_be_free_of_sessions() {
+        let dbs = |sql: &str| state(sql).databases;
+        assert_eq!(
+            dbs("CREATE DATABASE x TEMPLATE template0"),
+            vec!["template0"]
+        );
+        assert_eq!(
+            dbs("CREATE DATABASE x WITH TEMPLATE = \"My T\""),
+            vec!["My T"]
+        );
+        assert_eq!(dbs("CREATE DATABASE x"), vec!["template1"]);
+        assert_eq!(dbs("DROP DATABASE IF EXISTS old_db"), vec!["old_db"]);
+        assert_eq!(dbs("DROP DATABASE old_db WITH (FORCE)"), vec!["old_db"]);
+        assert!(dbs("SELECT 1").is_empty());
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub struct SessionState {
     /// A session-level `set_config` whose name is not a literal: which setting it changes
     /// (a custom one, the identity) only the server knows.
     pub opaque_settings: bool,
+    /// Databases no other session may be connected to for it to run (CREATE DATABASE's
+    /// template, DROP DATABASE's target): pgward closes its idle connections to them first.
+    pub databases: Vec<String>,
 }
 
 /// Allowed, or denied with the reason.

@@ -331,6 +331,17 @@ impl Pool {
         drop(idle);
     }
 
+    /// Take every idle connection out of the pool, to be closed by the caller.
+    pub fn take_all_idle(&self) -> Vec<ServerConnection> {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        idle.into_iter()
+            .map(|s| {
+                self.forget_server(s.id);
+                s.server
+            })
+            .collect()
+    }
+
     /// Close idle connections past idle_timeout or lifetime.
     pub fn reap(&self) {
         let settings = self.settings();

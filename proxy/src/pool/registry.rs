@@ -64,6 +64,16 @@ impl PoolRegistry {
         }
     }
 
+    /// Every idle server connected to `database`, out of its pool (CREATE DATABASE with it
+    /// as the template, or DROP DATABASE, needs no other session there). Servers in use stay.
+    pub fn take_idle_to(&self, database: &str) -> Vec<crate::server::ServerConnection> {
+        self.pools
+            .iter()
+            .filter(|p| p.key().database == database)
+            .flat_map(|p| p.take_all_idle())
+            .collect()
+    }
+
     pub fn reap_all(&self) {
         for p in self.pools.iter() {
             p.reap();

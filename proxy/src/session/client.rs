@@ -268,6 +268,7 @@ impl Session {
         }
         self.apply_effects(&decision);
         self.ensure_sql_names(&decision).await;
+        self.free_databases(&decision).await;
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
             decision: d,
             reply: super::masking::MaskedReply::Query,

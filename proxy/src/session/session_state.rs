@@ -330,6 +330,27 @@ impl Session {
         }
     }
 
+    /// CREATE DATABASE (its template) and DROP DATABASE need no other session on the
+    /// database: pgward's own idle connections to it are closed first (PostgreSQL waits a
+    /// few seconds for backends that are exiting).
+    pub(super) async fn free_databases(&mut self, decision: &Decision) {
+        for st in &decision.statements {
+            for db in &st.state.databases {
+                let idle = self.shared.pools.take_idle_to(db);
+                if !idle.is_empty() {
+                    tracing::info!(
+                        session = self.id,
+                        closed = idle.len(),
+                        "closing idle server connections to a database a statement needs free"
+                    );
+                }
+                for server in idle {
+                    server.terminate().await;
+                }
+            }
+        }
+    }
+
     pub(super) fn set_desired(&mut self, name: &str, value: &str) {
         let lower = name.to_ascii_lowercase();
         if lower == "application_name" {
