@@ -33,6 +33,10 @@ const BAD: &[&str] = &[
     "SELECT ( -- an open parenthesis, then a comment",
     "INSERT INTO {t} VALUES (1); SELEC 2",
     "INSERT INTO {t} VALUES (2); SELECT 'open",
+    // A rule's action list takes `;` inside parentheses (`DO (SELECT 1; )`): no guard
+    // may complete it into a statement that runs.
+    "CREATE RULE r AS ON INSERT TO {t} DO (SELECT 1",
+    "CREATE RULE r AS ON INSERT TO {t} DO INSTEAD (NOTIFY x; SELECT 1",
 ];
 
 /// Texts PostgreSQL 15 runs but pg_query (PostgreSQL 17's grammar) rejects: pgward answers
@@ -181,6 +185,11 @@ async fn syntax_errors_are_postgresqls_own_in_both_modes_and_protocols() {
             "0",
             "{mode}: a statement of a bad string ran"
         );
+        let rules = up.sql(
+            &db,
+            &format!("SELECT count(*) FROM pg_rules WHERE tablename = '{table}'"),
+        );
+        assert_eq!(rules.trim(), "0", "{mode}: a rule was created");
         let denied: Vec<_> = proxy
             .audit_records()
             .into_iter()

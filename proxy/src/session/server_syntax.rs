@@ -3,9 +3,12 @@
 //! it (message, position, HINT, DETAIL, its own grammar's verdict) and nothing of it runs
 //! (PostgreSQL parses a whole string before it executes any statement of it).
 //!
-//! The guard `"\n;\n)"`: the newline ends a `--` comment, inside parentheses `;` is an
-//! error, no statement starts with `)`, and inside an unterminated string, comment or
-//! dollar quote it is absorbed and the text stays unterminated. The server's first error is
+//! The guard `"\n;\n)\n\\"`: the newline ends a `--` comment; then a backslash, a character
+//! no rule of PostgreSQL's grammar accepts anywhere, makes the whole string a syntax error;
+//! inside an unterminated string, quoted identifier, comment or dollar quote the guard is
+//! absorbed (it closes none of them) and the text stays unterminated. (`;` and `)` alone
+//! are not enough: a rule's action list takes them, `CREATE RULE ... DO (SELECT 1` + `;)`
+//! is a valid statement.) The server's first error is
 //! the client's when its position lies inside the client's own text; otherwise the server's
 //! grammar accepted the text pgward cannot read, and the error is pgward's own.
 
@@ -15,7 +18,7 @@ use crate::protocol::decode;
 use crate::protocol::Frame;
 
 /// What follows the client's text; see the module doc.
-const GUARD: &[u8] = b"\n;\n)";
+const GUARD: &[u8] = b"\n;\n)\n\\";
 
 /// What the client gets for the server's error to a text sent with the guard.
 #[derive(Debug, PartialEq, Eq)]

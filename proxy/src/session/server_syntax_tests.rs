@@ -61,10 +61,9 @@ fn an_error_with_no_usable_position_is_replaced() {
 #[test]
 fn an_unterminated_token_quotes_the_clients_text_only() {
     // `SELECT 'abc` (11 characters): the server quotes the rest of the input, guard included.
-    let body = server_error(
-        "unterminated quoted string at or near \"'abc\n;\n)\"",
-        Some(8),
-    );
+    let guard = String::from_utf8_lossy(GUARD);
+    let message = format!("unterminated quoted string at or near \"'abc{guard}\"");
+    let body = server_error(&message, Some(8));
     let SyntaxReply::Trimmed(trimmed) = reply(&body, &own(), 11) else {
         panic!("the guard is not cut from the message");
     };
