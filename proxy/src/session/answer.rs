@@ -14,6 +14,9 @@ use crate::server_state::StatementKey;
 pub struct Answer {
     /// The error the client sees instead of this one (a refused statement's stand-in).
     pub replace: Option<PgError>,
+    /// The server's error answers a syntax error sent with its guard: pgward's own error
+    /// and the client's text length in characters (`server_syntax::replacement` decides).
+    pub syntax: Option<(PgError, u32)>,
     /// The message this one completed, when it completed one (for row limits and guards).
     pub answered: Option<Expected>,
     /// Nothing in the queue asked for it.
@@ -57,6 +60,13 @@ pub fn take_local(replies: &mut ReplyQueue, prepared: &mut Prepared) -> Vec<u8> 
     tags
 }
 
+fn syntax_of(handling: &Handling) -> Option<(PgError, u32)> {
+    match handling {
+        Handling::ServerSyntax { own, text_chars } => Some((own.clone(), *text_chars)),
+        _ => None,
+    }
+}
+
 pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTag) -> Answer {
     match replies.on_server(tag) {
         Step::Done(e) => {
@@ -73,6 +83,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 Handling::Replace(err) => Some(err.clone()),
                 _ => None,
             };
+            let syntax = syntax_of(&failed.handling);
             let mut not_prepared = Vec::new();
             let skipped_queries = skipped.iter().filter(|e| e.conditional).count();
             // Undo the skipped ones last-first, then the failed one.
@@ -97,6 +108,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
             undo(failed, false, prepared, &mut not_prepared);
             Answer {
                 replace,
+                syntax,
                 answered,
                 unexpected: false,
                 not_prepared,
@@ -110,6 +122,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                 Some(Handling::Replace(err)) => Some(err.clone()),
                 _ => None,
             },
+            syntax: replies.front().and_then(|e| syntax_of(&e.handling)),
             ..Answer::default()
         },
         Step::Ready { skipped, point } => {

@@ -129,7 +129,7 @@ impl Session {
 
     /// Refuse a simple-protocol message (Query, FunctionCall): error then ReadyForQuery, and
     /// the open transaction, if any, aborted upstream as PostgreSQL would.
-    async fn refuse_simple(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
+    pub(super) async fn refuse_simple(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
             self.audit_denied(&d);
         }
@@ -193,9 +193,8 @@ impl Session {
         };
         let sql = sql.as_ref();
         let decision = self.facts_decide(sql)?;
-        if let Some(d) = decision.denial() {
-            let err = denial_error(d);
-            self.refuse_simple(err, Some(decision.clone())).await;
+        if decision.denial().is_some() {
+            self.refuse_denied_query(&frame, sql, decision).await;
             return Ok(Flow::Continue);
         }
         let has_txn_control = decision
@@ -317,11 +316,11 @@ impl Session {
         };
         let name = name.to_string();
         let decision = self.facts_decide(sql.as_ref())?;
-        if let Some(d) = decision.denial() {
-            let err = denial_error(d);
+        if decision.denial().is_some() {
             // Never reaches the server; a later Bind of the name is refused here.
             let _ = self.prepared.close(Space::Statement, &name);
-            self.refuse_extended(err, Some(decision.clone())).await;
+            self.refuse_denied_parse(&frame, sql.as_ref(), decision)
+                .await;
             return Ok(Flow::Continue);
         }
         if let Err(e) = self.attach().await {

@@ -9,7 +9,9 @@
 //! A refused statement is answered in the order PostgreSQL would answer it: with nothing in
 //! flight the reply is local; otherwise pgward sends the server a statement that fails at
 //! PostgreSQL's raw parser (`pgward_denied`) in its place and swaps that error for its own, so
-//! the server aborts the transaction and skips to Sync exactly as it would have.
+//! the server aborts the transaction and skips to Sync exactly as it would have. A syntax
+//! error is the exception: the client's text goes to the server behind a guard that keeps
+//! it invalid, so PostgreSQL answers in its own words (`server_syntax.rs`).
 
 mod answer;
 mod attach;
@@ -38,6 +40,7 @@ mod replay;
 mod replies;
 mod row_limit;
 mod server;
+mod server_syntax;
 mod session_state;
 mod timers;
 

@@ -48,6 +48,10 @@ pub enum Handling {
     Swallow,
     /// The reply is an error that stands for this one.
     Replace(PgError),
+    /// The client's text pgward's parser rejected, sent with a guard (`server_syntax.rs`):
+    /// the server's error is forwarded when its position lies within the client's
+    /// `text_chars` characters, else replaced by `own`.
+    ServerSyntax { own: PgError, text_chars: u32 },
     /// pgward's own message (a statement prepared again on this server, or one evicted):
     /// its success is not the client's, its error is (it fails the client's next message).
     Quiet,

@@ -23,7 +23,13 @@ impl Session {
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
-        let (replace, answered, ready) = self.advance_replies(frame.tag());
+        let answer::Answer {
+            replace,
+            syntax,
+            answered,
+            ready,
+            ..
+        } = self.advance_replies(frame.tag());
         self.timers.on_server(tag, self.replies.owes(), self.now);
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
@@ -121,7 +127,17 @@ impl Session {
                 }
                 let ours = code.as_deref() == Some(sqlstate::SYNTAX_ERROR)
                     && decode::error_field(body, b'M').is_some_and(|m| m.contains(DENIED_MARKER));
-                if let (true, Some(err)) = (ours, replace) {
+                if let Some((own, text_chars)) = syntax {
+                    // PostgreSQL's own syntax error, unless it is the guard's.
+                    use super::server_syntax::{reply, SyntaxReply};
+                    let mut out = BytesMut::new();
+                    match reply(body, &own, text_chars) {
+                        SyntaxReply::Forward => out.extend_from_slice(frame.raw()),
+                        SyntaxReply::Trimmed(b) => backend::raw_message(b'E', &b, &mut out),
+                        SyntaxReply::Own(err) => backend::error_response(&err, &mut out),
+                    }
+                    self.client.queue(&out);
+                } else if let (true, Some(err)) = (ours, replace) {
                     let mut out = BytesMut::new();
                     backend::error_response(&err, &mut out);
                     self.client.queue(&out);
@@ -191,17 +207,10 @@ impl Session {
 
 impl Session {
     /// Advance the reply queue by one server frame and apply what it settles to the statement
-    /// table. Returns the error that replaces this frame's, when the frame is the answer to a
-    /// refused statement's stand-in.
-    pub(super) fn advance_replies(
-        &mut self,
-        tag: u8,
-    ) -> (
-        Option<PgError>,
-        Option<replies::Expected>,
-        Option<replies::Handling>,
-    ) {
-        let a = answer::advance(
+    /// table. Returns what the frame means (the error that replaces it, when it answers a
+    /// refused statement's stand-in or a syntax error sent with its guard).
+    pub(super) fn advance_replies(&mut self, tag: u8) -> answer::Answer {
+        let mut a = answer::advance(
             &mut self.replies,
             &mut self.prepared,
             BackendTag::from_byte(tag),
@@ -210,7 +219,7 @@ impl Session {
             tracing::debug!(session = self.id, tag = %(tag as char), "server message outside any expected reply");
         }
         if let Some(s) = self.server.as_mut() {
-            for key in a.not_prepared {
+            for key in a.not_prepared.drain(..) {
                 s.server.statements.remove(key);
             }
         }
@@ -225,7 +234,7 @@ impl Session {
             // COPY ends the batch.
             self.sync.voided(a.voided_syncs);
         }
-        (a.replace, a.answered, a.ready)
+        a
     }
 
     /// NotificationResponse: the sender's pid becomes the client's own when the sender is
