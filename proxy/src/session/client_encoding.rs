@@ -11,16 +11,18 @@ impl Session {
         &self,
         bytes: &'a [u8],
     ) -> Result<std::borrow::Cow<'a, str>, PgError> {
-        if let Ok(s) = std::str::from_utf8(bytes) {
-            if s.is_ascii() {
-                return Ok(std::borrow::Cow::Borrowed(s));
-            }
-        }
         let encoding = self
             .desired
             .iter()
             .find(|(k, _)| k == "client_encoding")
             .map_or("UTF8", |(_, v)| v.as_str());
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            // ASCII reads the same in every encoding read here; the usual UTF8 client needs
+            // no encoding lookup.
+            if s.is_ascii() || encoding.eq_ignore_ascii_case("UTF8") {
+                return Ok(std::borrow::Cow::Borrowed(s));
+            }
+        }
         crate::client_text::ClientText::for_encoding(encoding)
             .read(bytes, encoding)
             .map_err(|e| PgError::error(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, e.to_string()))
