@@ -287,7 +287,7 @@ pub struct AppliedSettings {
 pub fn plain_setting_name(n: &str) -> bool {
     !n.is_empty()
         && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
 }
 
 /// A string literal (standard_conforming_strings is pinned on).

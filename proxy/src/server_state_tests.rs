@@ -119,4 +119,7 @@ fn settings_sync_sets_what_differs_and_resets_what_the_client_lacks() {
         .sync_sql(&desired(&[("application_name", "o'x"), ("bad;name", "1")]))
         .unwrap_or_default();
     assert!(sql.contains("'o''x'") && !sql.contains("bad"));
+    // Custom names may hold `$` (as identifiers do); a client's is reset like any other.
+    a.synced(&desired(&[("app.t$1", "7")]));
+    assert_eq!(a.sync_sql(&desired(&[])).as_deref(), Some("RESET app.t$1;"));
 }
