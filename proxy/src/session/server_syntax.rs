@@ -76,6 +76,21 @@ fn trim_guard(body: &[u8]) -> Option<Vec<u8>> {
     trimmed.then_some(out)
 }
 
+/// A `tag` message whose body is `head`, the client's text and the guard as a C string, then
+/// `tail` (a Query: nothing around it; a Parse: the unnamed statement's name before it, no
+/// parameter types after it).
+fn guarded_message(tag: u8, head: &[u8], text: &[u8], tail: &[u8]) -> BytesMut {
+    let mut body = Vec::with_capacity(head.len() + text.len() + GUARD.len() + 1 + tail.len());
+    body.extend_from_slice(head);
+    body.extend_from_slice(text);
+    body.extend_from_slice(GUARD);
+    body.push(0);
+    body.extend_from_slice(tail);
+    let mut out = BytesMut::new();
+    backend::raw_message(tag, &body, &mut out);
+    out
+}
+
 fn chars(sql: &str) -> u32 {
     u32::try_from(sql.chars().count()).unwrap_or(u32::MAX)
 }
@@ -97,13 +112,7 @@ impl Session {
         if let (true, Some(text)) = (d.is_syntax_error(), text) {
             if self.attach().await.is_ok() {
                 if let Some(s) = self.server.as_mut() {
-                    let mut body = Vec::with_capacity(text.len() + GUARD.len() + 1);
-                    body.extend_from_slice(text);
-                    body.extend_from_slice(GUARD);
-                    body.push(0);
-                    let mut out = BytesMut::new();
-                    backend::raw_message(b'Q', &body, &mut out);
-                    s.server.conn.queue(&out);
+                    s.server.conn.queue(&guarded_message(b'Q', b"", text, b""));
                     // A simple Query drops the unnamed statement.
                     s.server.statements.unnamed = None;
                     let handling = Handling::ServerSyntax {
@@ -136,15 +145,10 @@ impl Session {
         if let (true, Some(text)) = (d.is_syntax_error(), text) {
             if self.attach().await.is_ok() {
                 if let Some(s) = self.server.as_mut() {
-                    let mut body = Vec::with_capacity(text.len() + GUARD.len() + 4);
-                    body.push(0);
-                    body.extend_from_slice(text);
-                    body.extend_from_slice(GUARD);
-                    body.push(0);
-                    body.extend_from_slice(&0i16.to_be_bytes());
-                    let mut out = BytesMut::new();
-                    backend::raw_message(b'P', &body, &mut out);
-                    s.server.conn.queue(&out);
+                    let no_types = 0i16.to_be_bytes();
+                    s.server
+                        .conn
+                        .queue(&guarded_message(b'P', b"\0", text, &no_types));
                     s.server.statements.unnamed = None;
                     // The server drops its unnamed statement before parsing.
                     let change = self.prepared.close(Space::Statement, "");
