@@ -97,11 +97,11 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         None
     };
     let deadline = snap.config.listen.startup_timeout;
-    // Boxed: the startup's state is large and over once the client is in.
-    let negotiated = tokio::time::timeout(
+    // Boxed with its timer: the startup's state is large and over once the client is in.
+    let negotiated = Box::pin(tokio::time::timeout(
         deadline,
-        Box::pin(negotiate(tcp, &snap.config, &snap.engine)),
-    )
+        negotiate(tcp, &snap.config, &snap.engine),
+    ))
     .await;
     let (client, info) = match negotiated {
         Err(_) => {
@@ -146,40 +146,17 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         .await;
         return;
     }
-    let pool = pool_for(&shared, &snap.config, &info);
-    let mode = snap.config.pool.mode;
-    let entry = Arc::new(ClientEntry::new(
-        session,
-        info.user.clone(),
-        info.role.clone(),
-        info.database.clone(),
+    let (entry, mut run) = start_session(
+        &shared,
+        &snap.config,
+        *client,
+        info,
         peer,
-        info.application_name.clone(),
-        info.tls,
-        false,
+        session,
         socket,
         raw_fd,
-        Some(pool.clone()),
-    ));
-    if mode == PoolMode::Session {
-        entry.set_pin(Some("pool.mode = session"));
-    }
-    shared.clients.insert(entry.clone());
-    tracing::info!(user = %info.user, role = %info.role, database = %info.database, application_name = %info.application_name, tls = info.tls, "client connected");
-    // The session is built inside the scope: it takes its id (audit records) from there. It
-    // is built before its future so that future holds one Session, not a second in waiting.
-    let session = CURRENT_CLIENT.sync_scope(entry.clone(), || {
-        Session::new(
-            *client,
-            info,
-            peer,
-            shared.clone(),
-            pool,
-            mode,
-            std::time::Instant::now(),
-        )
-    });
-    let mut run = Box::pin(CURRENT_CLIENT.scope(entry.clone(), session.run()));
+    );
+    drop(snap);
     let forced = tokio::select! {
         _ = &mut run => None,
         reason = entry.ended() => Some(reason),
@@ -206,6 +183,59 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
     }
     drop(run);
     log_disconnect(&shared, &entry);
+}
+
+/// The client is in: register it and build its session (a plain function, so nothing it
+/// builds from stays in the client's task while the session runs).
+#[allow(clippy::too_many_arguments)]
+fn start_session(
+    shared: &Arc<Shared>,
+    config: &Config,
+    client: crate::protocol::FramedConn<crate::stream::ClientStream>,
+    info: StartupInfo,
+    peer: SocketAddr,
+    session: u64,
+    socket: Option<socket2::Socket>,
+    raw_fd: std::os::fd::RawFd,
+) -> (
+    Arc<ClientEntry>,
+    std::pin::Pin<Box<impl std::future::Future<Output = ()>>>,
+) {
+    let pool = pool_for(shared, config, &info);
+    let mode = config.pool.mode;
+    let entry = Arc::new(ClientEntry::new(
+        session,
+        info.user.clone(),
+        info.role.clone(),
+        info.database.clone(),
+        peer,
+        info.application_name.clone(),
+        info.tls,
+        false,
+        socket,
+        raw_fd,
+        Some(pool.clone()),
+    ));
+    if mode == PoolMode::Session {
+        entry.set_pin(Some("pool.mode = session"));
+    }
+    shared.clients.insert(entry.clone());
+    tracing::info!(user = %info.user, role = %info.role, database = %info.database, application_name = %info.application_name, tls = info.tls, "client connected");
+    // The session is built inside the scope: it takes its id (audit records) from there. It
+    // is boxed before its future is made, so that future holds a pointer, not the Session.
+    let session = CURRENT_CLIENT.sync_scope(entry.clone(), || {
+        Box::new(Session::new(
+            client,
+            info,
+            peer,
+            shared.clone(),
+            pool,
+            mode,
+            std::time::Instant::now(),
+        ))
+    });
+    let run = Box::pin(CURRENT_CLIENT.scope(entry.clone(), session.run()));
+    (entry, run)
 }
 
 /// The disconnect line: who, how long, how much.

@@ -95,12 +95,14 @@ impl std::fmt::Debug for Pool {
 
 struct IdleServer {
     id: u64,
-    server: ServerConnection,
+    server: Box<ServerConnection>,
 }
 
 /// A checked-out server connection. Give it back with [`Pool::release`] or drop it (closing).
 pub struct PooledServer {
-    pub server: ServerConnection,
+    /// Boxed once when connected, so a session holding none (or one) stays small and a
+    /// checkout moves a pointer.
+    pub server: Box<ServerConnection>,
     pub pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
     lease: Lease,
@@ -242,7 +244,7 @@ impl Pool {
         }
         let spec = self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server = match ServerConnection::connect(&spec).await {
-            Ok(s) => s,
+            Ok(s) => Box::new(s),
             Err(e) => {
                 // The upstream's own words, for whoever is on call (the client gets 08001).
                 tracing::warn!(database = %self.key.database, login = %self.key.login, upstream = %spec.addr(), error = %e, "cannot open a server connection");
@@ -274,7 +276,7 @@ impl Pool {
     fn lease(
         self: &Arc<Self>,
         id: u64,
-        server: ServerConnection,
+        server: Box<ServerConnection>,
         permit: OwnedSemaphorePermit,
         client: Option<Arc<ClientEntry>>,
     ) -> PooledServer {
@@ -332,7 +334,7 @@ impl Pool {
     }
 
     /// Take every idle connection out of the pool, to be closed by the caller.
-    pub fn take_all_idle(&self) -> Vec<ServerConnection> {
+    pub fn take_all_idle(&self) -> Vec<Box<ServerConnection>> {
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
         idle.into_iter()
             .map(|s| {

@@ -66,7 +66,7 @@ impl PoolRegistry {
 
     /// Every idle server connected to `database`, out of its pool (CREATE DATABASE with it
     /// as the template, or DROP DATABASE, needs no other session there). Servers in use stay.
-    pub fn take_idle_to(&self, database: &str) -> Vec<crate::server::ServerConnection> {
+    pub fn take_idle_to(&self, database: &str) -> Vec<Box<crate::server::ServerConnection>> {
         self.pools
             .iter()
             .filter(|p| p.key().database == database)

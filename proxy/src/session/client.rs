@@ -353,7 +353,7 @@ impl Session {
             s.server.dirty = true;
         }
         s.server.conn.queue(frame.raw());
-        self.masking.on_parse(&name);
+        self.masking.on_parse(&name, decision.mask.is_some());
         let change = self
             .prepared
             .create(Space::Statement, &name, decision, self.replies.batch());

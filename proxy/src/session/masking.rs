@@ -44,9 +44,93 @@ fn mask_everything(source: ResultSource) -> MaskPlan {
     }
 }
 
-/// Per-session masking state.
+/// Per-session masking state, held only once a masked statement has been seen: a session
+/// that never meets one (most of them) holds a null pointer instead of the maps.
 #[derive(Default)]
-pub struct ResultMasking {
+pub struct ResultMasking(Option<Box<State>>);
+
+impl ResultMasking {
+    /// The state, made on first need: every call that carries a mask makes it, so nothing a
+    /// masked reply depends on is missed.
+    fn state(&mut self) -> &mut State {
+        self.0.get_or_insert_with(Default::default)
+    }
+
+    pub fn on_row_description(&mut self, body: &[u8], owner: &ReplyMask) -> usize {
+        self.state().on_row_description(body, owner)
+    }
+
+    pub fn on_no_data(&mut self, owner: &ReplyMask) {
+        self.state().on_no_data(owner)
+    }
+
+    /// Recorded only once masking is in use: a portal bound before any masked statement
+    /// existed cannot be bound from one (its statement's Parse, carrying the mask, made the
+    /// state).
+    pub fn on_bind(&mut self, statement: &str, portal: &str) {
+        if let Some(s) = self.0.as_mut() {
+            s.on_bind(statement, portal);
+        }
+    }
+
+    /// `masked`: the statement's decision carries a mask.
+    pub fn on_parse(&mut self, statement: &str, masked: bool) {
+        if masked {
+            self.state();
+        }
+        if let Some(s) = self.0.as_mut() {
+            s.on_parse(statement);
+        }
+    }
+
+    pub fn mask_row(&mut self, body: &[u8], owner: &ReplyMask) -> Option<Vec<u8>> {
+        self.state().mask_row(body, owner)
+    }
+
+    pub fn on_copy_out(&mut self, owner: &ReplyMask) {
+        self.state().on_copy_out(owner)
+    }
+
+    pub fn mask_copy(&mut self, body: &[u8]) -> Option<Vec<u8>> {
+        self.0.as_mut()?.mask_copy(body)
+    }
+
+    pub fn scrub(&mut self, body: &[u8], owner: &ReplyMask) -> Option<Vec<u8>> {
+        self.state().scrub(body, owner)
+    }
+
+    pub fn on_complete(&mut self, owner: Option<&ReplyMask>, suspended: bool) {
+        match owner {
+            Some(_) => self.state().on_complete(owner, suspended),
+            None => {
+                if let Some(s) = self.0.as_mut() {
+                    s.on_complete(None, suspended);
+                }
+            }
+        }
+    }
+
+    pub fn on_error(&mut self) {
+        if let Some(s) = self.0.as_mut() {
+            s.on_error();
+        }
+    }
+
+    pub fn on_ready(&mut self) {
+        if let Some(s) = self.0.as_mut() {
+            s.on_ready();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        if let Some(s) = self.0.as_mut() {
+            s.clear();
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
     /// RowDescriptions from Describe, by statement or portal (the types and origins an
     /// Execute's DataRows have).
     described: HashMap<(Space, String), Arc<[FieldInfo]>>,
@@ -117,7 +201,7 @@ fn null_row(count: usize) -> Vec<u8> {
     out
 }
 
-impl ResultMasking {
+impl State {
     /// The plan of the statement answering `owner` now, with DECLARE/PREPARE plans
     /// substituted for FETCH/EXECUTE.
     fn plan(&self, owner: &ReplyMask) -> MaskPlan {
@@ -298,10 +382,10 @@ impl ResultMasking {
 
     /// The server connection is gone: statements and portals went with it.
     pub fn clear(&mut self) {
-        *self = ResultMasking {
+        *self = State {
             cursors: std::mem::take(&mut self.cursors),
             prepares: std::mem::take(&mut self.prepares),
-            ..ResultMasking::default()
+            ..State::default()
         };
     }
 }

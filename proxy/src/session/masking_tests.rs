@@ -84,7 +84,7 @@ fn a_query_masks_each_statement_with_its_own_plan() {
         Some(row(&["1", "****"]))
     );
     m.on_ready();
-    assert_eq!(m.statement, 0);
+    assert_eq!(m.0.as_ref().map(|s| s.statement), Some(0));
 }
 
 #[test]
@@ -122,6 +122,8 @@ fn a_statement_described_after_its_bind_still_gives_the_types() {
     );
     let d = owner(vec![], MaskedReply::Describe(Space::Statement, "s".into()));
     let mut m = ResultMasking::default();
+    // The statement's Parse carried its mask (as it does in a session) before the Bind.
+    m.on_parse("s", true);
     m.on_bind("s", "p");
     m.on_row_description(&text_fields(1), &d);
     assert_eq!(m.mask_row(&row(&["secret"]), &o), Some(row(&["****"])));
@@ -167,4 +169,18 @@ fn a_row_of_the_wrong_width_becomes_nulls() {
     let mut m = ResultMasking::default();
     m.on_row_description(&text_fields(1), &o);
     assert_eq!(m.mask_row(&row(&["a", "b"]), &o), Some(null_row(2)));
+}
+
+#[test]
+fn a_session_without_masked_statements_holds_no_state() {
+    let mut m = ResultMasking::default();
+    m.on_parse("s", false);
+    m.on_bind("s", "p");
+    m.on_complete(None, false);
+    m.on_error();
+    m.on_ready();
+    m.clear();
+    assert!(m.0.is_none());
+    m.on_parse("t", true);
+    assert!(m.0.is_some());
 }

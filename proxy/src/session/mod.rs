@@ -268,29 +268,42 @@ impl Session {
     }
 
     /// Finish the startup (parameters, cancel key, ReadyForQuery) and run until the client
-    /// leaves.
-    pub async fn run(mut self) {
+    /// leaves. Boxed: an async fn keeps its arguments twice (as given and as moved in), and
+    /// an idle client's task would hold two copies of this large struct.
+    pub async fn run(mut self: Box<Self>) {
+        // Every step but the relay is boxed: the relay's state is what an idle client keeps.
         if let Err(e) = Box::pin(self.greet()).await {
-            let mut out = BytesMut::new();
-            backend::error_response(
-                &PgError {
-                    severity: "FATAL",
-                    ..e
-                },
-                &mut out,
-            );
-            let _ = self.client.send(&out).await;
-            self.client.shutdown().await;
+            Box::pin(self.refuse_login(e)).await;
             return;
         }
         let result = self.relay().await;
-        if let Err(e) = result {
+        Box::pin(self.finish_with(result.err())).await;
+    }
+
+    /// The greeting failed: the client gets it as FATAL and the connection ends.
+    async fn refuse_login(&mut self, e: PgError) {
+        let mut out = BytesMut::new();
+        backend::error_response(
+            &PgError {
+                severity: "FATAL",
+                ..e
+            },
+            &mut out,
+        );
+        let _ = self.client.send(&out).await;
+        self.client.shutdown().await;
+    }
+
+    /// The relay ended (with the error that ended it, if one did): tell the client, then
+    /// leave the server clean.
+    async fn finish_with(&mut self, error: Option<PgError>) {
+        if let Some(e) = error {
             tracing::debug!(session = self.id, error = %e.message, "session ended with an error");
             let mut out = BytesMut::new();
             backend::error_response(&e, &mut out);
             let _ = self.client.send(&out).await;
         }
-        Box::pin(self.finish()).await;
+        self.finish().await;
     }
 
     /// AuthenticationOk, the server's parameters, our cancel key, ReadyForQuery. Checking a

@@ -127,7 +127,7 @@ impl Session {
             rest: Bytes::copy_from_slice(rest),
             seq: self.parse_seq,
         });
-        self.masking.on_parse(name);
+        self.masking.on_parse(name, decision.mask.is_some());
         let batch = self.replies.batch();
         let change = self.prepared.create_replayable(
             Space::Statement,
