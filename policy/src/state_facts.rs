@@ -26,6 +26,10 @@ const SESSION_LOCKS: &[&str] = &[
     "pg_try_advisory_lock_shared",
 ];
 
+/// Functions that answer from the session's own sequence state (the values its `nextval`
+/// calls got), which stays on the server connection that ran them.
+const SEQUENCE_STATE_READERS: &[&str] = &["currval", "lastval"];
+
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key)
         .and_then(Value::as_str)
@@ -72,6 +76,27 @@ fn is_dml(kind: &str) -> bool {
     matches!(
         kind,
         "SelectStmt" | "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt"
+    )
+}
+
+/// Statements that run no function, default or trigger of their own (a SELECT's function
+/// calls are checked apart; FETCH and EXECUTE run a query judged elsewhere, so they are not
+/// here).
+fn runs_no_code(kind: &str) -> bool {
+    matches!(
+        kind,
+        "SelectStmt"
+            | "VariableShowStmt"
+            | "VariableSetStmt"
+            | "TransactionStmt"
+            | "ListenStmt"
+            | "UnlistenStmt"
+            | "NotifyStmt"
+            | "PrepareStmt"
+            | "DeallocateStmt"
+            | "DeclareCursorStmt"
+            | "ClosePortalStmt"
+            | "DiscardStmt"
     )
 }
 
@@ -138,11 +163,18 @@ pub fn of(facts: &PgFacts) -> SessionState {
     if !s.may_pin && !is_dml(&facts.kind) && names_temp_schema(top) {
         s.may_pin = true;
     }
+    s.may_set_sequences = !runs_no_code(&facts.kind)
+        || !facts.functions.is_empty()
+        || !facts.nested_writes.is_empty()
+        || facts.select_into;
     for name in &facts.functions {
         let Some(last) = name.last() else { continue };
         let in_catalog = name.len() == 1 || name[0] == "pg_catalog";
         if in_catalog && SESSION_LOCKS.contains(&last.as_str()) {
             s.may_pin = true;
+        }
+        if in_catalog && SEQUENCE_STATE_READERS.contains(&last.as_str()) {
+            s.reads_sequences = true;
         }
     }
     // set_config(name, value, false) changes the session like SET does.
@@ -235,6 +267,55 @@ mod tests {
         let all = state("DISCARD ALL");
         assert!(all.drops_statements && all.settings && all.releases);
         assert!(state("DISCARD TEMP").releases);
+    }
+
+    #[test]
+    fn sequence_state_readers() {
+        for sql in [
+            "SELECT currval('s')",
+            "select pg_catalog.LASTVAL()",
+            "INSERT INTO t VALUES (1) RETURNING currval('t_id_seq')",
+            "SELECT x FROM t WHERE id = (SELECT currval(pg_get_serial_sequence('t', 'id')))",
+            "UPDATE t SET a = 1 WHERE id = lastval()",
+        ] {
+            assert!(state(sql).reads_sequences, "{sql}");
+        }
+        for sql in [
+            "SELECT nextval('s')",
+            "SELECT setval('s', 1)",
+            "SELECT last_value FROM s",
+            "SELECT app.currval('s')",
+            "SELECT 'currval(1)'",
+        ] {
+            assert!(!state(sql).reads_sequences, "{sql}");
+        }
+        for sql in [
+            "SELECT nextval('s')",
+            "INSERT INTO t (a) VALUES (1)",
+            "UPDATE t SET a = DEFAULT WHERE id = 1",
+            "COPY t FROM STDIN",
+            "SELECT f(1)",
+            "SELECT count(*) FROM t",
+            "WITH w AS (INSERT INTO t DEFAULT VALUES RETURNING id) SELECT id FROM w",
+            "SELECT 1 INTO t2",
+            "FETCH 1 FROM c",
+            "EXECUTE q(1)",
+            "CALL p()",
+            // Conservative: the cursor's query names a function.
+            "DECLARE c CURSOR FOR SELECT nextval('s')",
+        ] {
+            assert!(state(sql).may_set_sequences, "{sql}");
+        }
+        for sql in [
+            "SELECT a FROM t WHERE id = $1",
+            "SET search_path = app",
+            "BEGIN",
+            "COMMIT",
+            "SHOW TimeZone",
+            "DECLARE c CURSOR FOR SELECT a FROM t",
+        ] {
+            assert!(!state(sql).may_set_sequences, "{sql}");
+        }
     }
 
     #[test]

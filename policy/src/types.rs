@@ -156,6 +156,13 @@ pub struct SessionState {
     /// Databases no other session may be connected to for it to run (CREATE DATABASE's
     /// template, DROP DATABASE's target): pgward closes its idle connections to them first.
     pub databases: Vec<String>,
+    /// It reads the session's sequence state (`currval`, `lastval`): what earlier `nextval`
+    /// calls on this server connection left.
+    pub reads_sequences: bool,
+    /// It may change that state: it calls a function (`nextval`, or user code that may), or
+    /// writes or runs rows whose defaults or triggers may. Only a plain read of rows and
+    /// statements that run nothing are known not to.
+    pub may_set_sequences: bool,
 }
 
 /// Allowed, or denied with the reason.

@@ -125,6 +125,9 @@ pub struct ServerConnection {
     /// NotificationResponses that arrived while pgward ran its own statements: the client's,
     /// forwarded once pgward is done.
     pub held_notifications: Vec<bytes::Bytes>,
+    /// The session whose units last ran here (0: none since it was opened or reset): the
+    /// sequence state here (`currval`, `lastval`) is that session's.
+    pub sequence_user: u64,
 }
 
 async fn open_stream(spec: &ConnectSpec) -> Result<ServerStream, ServerError> {
@@ -266,6 +269,7 @@ impl ServerConnection {
             created: now,
             last_used: now,
             dirty: false,
+            sequence_user: 0,
         })
     }
 

@@ -34,6 +34,7 @@ pub(super) async fn reset(server: &mut ServerConnection) -> bool {
             server.params.retain(|k, _| is_reported(k));
             server.dirty = false;
             server.held_notifications.clear();
+            server.sequence_user = 0;
             // DISCARD ALL deallocates every statement and resets every setting.
             server.statements.clear();
             server.settings.values.clear();
@@ -115,6 +116,7 @@ impl Session {
             .set(Some(pooled.server.cancel.clone()))
             .await;
         self.server = Some(pooled);
+        self.take_sequence_state();
         self.forward_held_notifications();
         Ok(())
     }

@@ -265,6 +265,7 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         }
+        self.clear_foreign_sequences(&decision).await;
         self.apply_effects(&decision);
         self.ensure_sql_names(&decision).await;
         self.free_databases(&decision).await;
@@ -334,6 +335,7 @@ impl Session {
             self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
+        self.clear_foreign_sequences(&decision).await;
         // A Parse over a name whose fate an earlier batch still decides waits for the server.
         if !self.settle(Space::Statement, &name).await? {
             self.refuse_extended(super::lost_meanwhile(), None).await;

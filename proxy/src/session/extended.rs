@@ -128,6 +128,7 @@ impl Session {
                 return Ok(Err((e, None)));
             }
         }
+        self.clear_foreign_sequences(&d).await;
         self.masking.on_bind(stmt, portal);
         let change = self
             .prepared
@@ -163,6 +164,7 @@ impl Session {
         {
             self.copy_from_started = true;
         }
+        self.clear_foreign_sequences(&d).await;
         // Session effects (search_path above all) take hold when a statement runs.
         self.apply_effects(&d);
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {

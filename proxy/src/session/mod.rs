@@ -39,6 +39,7 @@ mod relay;
 mod replay;
 mod replies;
 mod row_limit;
+mod sequences;
 mod server;
 mod server_syntax;
 mod session_state;
@@ -148,6 +149,8 @@ pub struct Session {
     custom_settings: Vec<String>,
     /// What the statements of the unit now running did to the server's session state.
     unit: UnitEffects,
+    /// Whose sequence state the attached server holds.
+    sequences: sequences::SequenceState,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
     on_session_state: crate::config::SessionStatePolicy,
@@ -170,6 +173,8 @@ struct UnitEffects {
     /// A setting whose name only the server knows changed (`set_config($1, ...)`): it
     /// cannot be read back, so the server is reset before another client has it.
     opaque_settings: bool,
+    /// A statement that may set sequence state (`nextval`) ran.
+    sets_sequences: bool,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
@@ -230,6 +235,7 @@ impl Session {
             owner: Default::default(),
             custom_settings,
             unit: UnitEffects::default(),
+            sequences: Default::default(),
             pinned: None,
             path_check: PathCheck::No,
             timers: timers::Timers::new(now),

@@ -112,6 +112,7 @@ impl Session {
         self.unit.catalog |= decision.changes_catalog();
         for st in &decision.statements {
             let state = &st.state;
+            self.unit.sets_sequences |= state.may_set_sequences;
             self.unit.may_pin |= state.may_pin;
             self.unit.settings |= state.settings;
             self.unit.opaque_settings |= state.opaque_settings;
@@ -188,6 +189,7 @@ impl Session {
         {
             self.check_pin().await;
         }
+        self.settle_sequence_state(unit.sets_sequences);
         self.forward_held_notifications();
         self.pinned.is_some()
     }

@@ -1,0 +1,145 @@
+//! Sequence state under transaction pooling: `currval` and `lastval` answer from what
+//! `nextval` left on a server connection, which other clients share. A client reads its own
+//! value when its server is the one its `nextval` ran on and nobody else's unit ran there
+//! since, and otherwise PostgreSQL's own "not yet defined in this session" (55000): never
+//! another client's value or a stale one of its own. Within one unit the value is always
+//! the unit's own, on whatever server.
+
+use pgward_e2e::proxy::CAROL;
+use pgward_e2e::upstream;
+use pgward_e2e::*;
+use tokio_postgres::Client;
+
+fn tx_proxy(size: i64) -> Proxy {
+    ProxyBuilder::new(upstream::shared().port())
+        .pool_mode("transaction")
+        .pool_size(size)
+        .checkout_timeout("30s")
+        .start()
+}
+
+/// One row of text values of a simple Query, or its SQLSTATE.
+async fn row_or_code(c: &Client, sql: &str) -> Result<Vec<String>, String> {
+    match c.simple_query(sql).await {
+        Ok(msgs) => Ok(msgs
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default()),
+        Err(e) => Err(sqlstate(&e)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_never_reads_another_clients_sequence_values() {
+    let up = upstream::shared();
+    let db = up.fresh_db("seqs");
+    // One server: every client's units run on it, one after another.
+    let proxy = tx_proxy(1);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query("CREATE SEQUENCE s").await.unwrap();
+    assert_eq!(
+        row_or_code(&a, "SELECT nextval('s')").await,
+        Ok(vec!["1".into()])
+    );
+    // Nobody else ran anything since: the client's own value, in a later transaction.
+    assert_eq!(
+        row_or_code(&a, "SELECT currval('s')").await,
+        Ok(vec!["1".into()])
+    );
+    assert_eq!(
+        row_or_code(&a, "SELECT lastval()").await,
+        Ok(vec!["1".into()])
+    );
+    // b never called nextval: what PostgreSQL says in a session of its own, not a's value.
+    assert_eq!(
+        row_or_code(&b, "SELECT currval('s')").await,
+        Err("55000".into())
+    );
+    assert_eq!(
+        row_or_code(&b, "SELECT lastval()").await,
+        Err("55000".into())
+    );
+    // The same through the extended protocol (Parse, Bind, Execute).
+    let next: i64 = a
+        .query_one("SELECT nextval('s')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 2);
+    let err = b
+        .query_one("SELECT currval('s') + 0", &[])
+        .await
+        .expect_err("b's currval");
+    assert_eq!(sqlstate(&err), "55000", "{}", describe(&err));
+    // After a reader in a transaction block, still PostgreSQL's answer.
+    b.simple_query("BEGIN").await.unwrap();
+    assert_eq!(
+        row_or_code(&b, "SELECT 1 AS one, currval('s')").await,
+        Err("55000".into())
+    );
+    b.simple_query("ROLLBACK").await.unwrap();
+    // Within one unit the value is the unit's own, whoever used the server before.
+    let both = row_or_code(&b, "SELECT nextval('s') AS n, currval('s') AS c").await;
+    let both = both.expect("nextval and currval in one statement");
+    assert_eq!(both[0], both[1]);
+    a.simple_query("BEGIN").await.unwrap();
+    let n = row_or_code(&a, "SELECT nextval('s')").await.unwrap();
+    assert_eq!(row_or_code(&a, "SELECT currval('s')").await.unwrap(), n);
+    a.simple_query("COMMIT").await.unwrap();
+    let n: i64 = n[0].parse().unwrap();
+    let rows = b
+        .simple_query("SELECT nextval('s'); SELECT currval('s'), lastval()")
+        .await
+        .unwrap();
+    let values: Vec<String> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        })
+        .collect();
+    let m = n + 1;
+    assert_eq!(values, vec![format!("{m}"), format!("{m},{m}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_never_reads_its_own_stale_value_from_another_server() {
+    let up = upstream::shared();
+    let db = up.fresh_db("seqstale");
+    let proxy = tx_proxy(2);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let h = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query("CREATE SEQUENCE s").await.unwrap();
+    let first = row_or_code(&a, "SELECT nextval('s'), pg_backend_pid()")
+        .await
+        .unwrap();
+    // h holds that server (the pool hands out the most recently released one first) ...
+    h.simple_query("BEGIN").await.unwrap();
+    let held = row_or_code(&h, "SELECT pg_backend_pid()").await.unwrap();
+    assert_eq!(held[0], first[1], "h should hold a's last server");
+    // ... so a's next value comes from the other server.
+    let second = row_or_code(&a, "SELECT nextval('s'), pg_backend_pid()")
+        .await
+        .unwrap();
+    assert_ne!(second[1], first[1], "a should be on the other server");
+    h.simple_query("COMMIT").await.unwrap();
+    // Back on the first server (released last): its value for a is stale.
+    match row_or_code(&a, "SELECT currval('s')").await {
+        Ok(v) => assert_eq!(v[0], second[0], "a read its stale value {first:?}"),
+        Err(code) => assert_eq!(code, "55000"),
+    }
+    assert_usable(&a, "after currval").await;
+}
