@@ -180,6 +180,15 @@ impl ServerConnection {
 
     async fn connect_inner(spec: &ConnectSpec) -> Result<ServerConnection, ServerError> {
         let stream = open_stream(spec).await?;
+        Self::start_on(stream, spec).await
+    }
+
+    /// The startup exchange on an open stream: startup packet, authentication, the
+    /// parameters and key the server reports, up to its first ReadyForQuery.
+    pub(crate) async fn start_on(
+        stream: ServerStream,
+        spec: &ConnectSpec,
+    ) -> Result<ServerConnection, ServerError> {
         let mut conn = FramedConn::new(stream, MAX_SERVER_FRAME);
         let mut params: Vec<(&str, &str)> =
             vec![("user", &spec.user), ("database", &spec.database)];

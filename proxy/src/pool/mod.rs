@@ -333,6 +333,36 @@ impl Pool {
         drop(idle);
     }
 
+    /// A server connection opened elsewhere (the session's scripted-frame tests) joins the
+    /// pool as if it had opened it.
+    #[cfg(test)]
+    pub fn add_idle(&self, server: ServerConnection) {
+        if let Ok(mut r) = self.reported.lock() {
+            *r = Some(server.params.clone());
+        }
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id,
+                ServerRow {
+                    id,
+                    backend_pid: server.cancel.pid,
+                    connected_at: SystemTime::now(),
+                    client: None,
+                    since: Instant::now(),
+                },
+            );
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(IdleServer {
+                id,
+                server: Box::new(server),
+            });
+    }
+
     /// Take every idle connection out of the pool, to be closed by the caller.
     pub fn take_all_idle(&self) -> Vec<Box<ServerConnection>> {
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));

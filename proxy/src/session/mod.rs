@@ -39,6 +39,12 @@ mod relay;
 mod replay;
 mod replies;
 mod row_limit;
+#[cfg(test)]
+mod scripted;
+#[cfg(test)]
+mod scripted_frames;
+#[cfg(test)]
+mod scripted_tests;
 mod sequences;
 mod server;
 mod server_syntax;

@@ -78,7 +78,7 @@ impl Session {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, "client message");
-                        self.on_client(frame, Instant::now()).await?
+                        self.on_client(frame, clock()).await?
                     }
                     Ok(None) => Flow::Stop,
                     Err(e) => {
@@ -88,17 +88,17 @@ impl Session {
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
-                        self.on_server(frame, Instant::now()).await?
+                        self.on_server(frame, clock()).await?
                     }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
                     Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
                 },
                 _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
-                    self.now = Instant::now();
+                    self.now = clock();
                     self.idle_in_transaction_expired().await
                 }
                 _ = &mut backstop, if statement_deadline.is_some() => {
-                    self.now = Instant::now();
+                    self.now = clock();
                     self.statement_timeout_backstop().await
                 }
             };
@@ -226,7 +226,7 @@ impl Session {
             }
             match s.server.conn.read_frame().await {
                 Ok(Some(frame)) => {
-                    Box::pin(self.on_server(frame, Instant::now())).await?;
+                    Box::pin(self.on_server(frame, clock())).await?;
                     self.carry_out().await?;
                 }
                 Ok(None) => {
@@ -278,7 +278,7 @@ impl Session {
 
     /// The client is gone or said Terminate: leave its server clean or close it.
     pub(super) async fn finish(&mut self) {
-        self.now = Instant::now();
+        self.now = clock();
         self.flush_audit_all(sqlstate::CONNECTION_FAILURE);
         // Only audit records are left to carry out; a lost client changes nothing here.
         let _ = self.carry_out().await;
@@ -307,6 +307,12 @@ impl Session {
         }
         self.client.shutdown().await;
     }
+}
+
+/// The relay's clock: tokio's, which is std's own unless a test paused it (the session's
+/// scripted-frame tests run on virtual time).
+fn clock() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 async fn read_server(

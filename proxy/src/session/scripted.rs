@@ -1,0 +1,247 @@
+//! Scripted frames for the whole session, without a socket or a PostgreSQL: the test plays
+//! the client on one in-memory pipe and the server on another, frame by frame, on tokio's
+//! paused clock (virtual time: a timeout fires as soon as nothing else can run). The session
+//! under test is the real one: its decision point, queue, guard, timers and pool.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::DuplexStream;
+
+use crate::config::{Config, PoolMode};
+use crate::protocol::backend;
+use crate::protocol::FramedConn;
+use crate::server::{ConnectSpec, ServerConnection};
+use crate::shared::Shared;
+use crate::startup::StartupInfo;
+use crate::stream::MaybeTls;
+
+/// The upstream login every scripted role uses.
+const LOGIN: &str = "app";
+/// The scripted server's backend pid.
+pub const SERVER_PID: i32 = 4242;
+
+/// One protocol message: its tag and body.
+pub type Msg = (u8, Bytes);
+
+/// A session under test, with the test's ends of its two connections.
+pub struct Scripted {
+    pub client: FramedConn<DuplexStream>,
+    pub server: FramedConn<DuplexStream>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A config with one role, `tester`, whose rules are `rules` (TOML lines of `[roles.tester]`).
+fn config(mode: PoolMode, rules: &str) -> Config {
+    let mode = match mode {
+        PoolMode::Transaction => "transaction",
+        PoolMode::Session => "session",
+    };
+    let text = format!(
+        r#"
+[upstream]
+host = "127.0.0.1"
+port = 1
+tls = "disable"
+[logins.{LOGIN}]
+user = "{LOGIN}"
+password = "x"
+[pool]
+mode = "{mode}"
+size = 1
+checkout_timeout = "5s"
+[roles.tester]
+login = "{LOGIN}"
+{rules}
+"#
+    );
+    match Config::from_toml(&text) {
+        Ok(c) => c,
+        Err(e) => panic!("scripted config: {e}"),
+    }
+}
+
+impl Scripted {
+    /// A session of role `tester` (`rules`) in `mode`, greeted and idle, over a pool of one
+    /// scripted server (already started: its startup is scripted here).
+    pub async fn start(mode: PoolMode, rules: &str) -> Scripted {
+        let config = config(mode, rules);
+        let read_only = config
+            .roles
+            .get("tester")
+            .is_none_or(|r| r.rules.access == pgward_policy::Access::ReadOnly);
+        let shared = Shared::new(config.clone(), crate::audit::AuditSink::disabled());
+        let info = StartupInfo {
+            user: "tester".into(),
+            database: "db".into(),
+            role: "tester".into(),
+            params: vec![],
+            search_path: None,
+            application_name: String::new(),
+            tls: false,
+        };
+        let pool = crate::listener::pool_for(&shared, &config, &info);
+        let (server_end, mut server) = duplex();
+        let (spec, _) = crate::listener::pool_spec(&config, pool.key());
+        let started = tokio::spawn(async move { start_server(server_end, &spec).await });
+        script_startup(&mut server, read_only).await;
+        let conn = match started.await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => panic!("scripted server startup: {e}"),
+            Err(e) => panic!("scripted server startup: {e}"),
+        };
+        pool.add_idle(conn);
+        let (client_end, client) = duplex();
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 5000));
+        let session = Box::new(super::Session::new(
+            FramedConn::new(MaybeTls::Memory(client_end), 1 << 20),
+            info,
+            peer,
+            shared,
+            pool,
+            mode,
+            tokio::time::Instant::now().into_std(),
+        ));
+        let task = tokio::spawn(session.run());
+        let mut s = Scripted {
+            client,
+            server,
+            task,
+        };
+        if mode == PoolMode::Session {
+            // The session checks its server out at once and greets with its parameters.
+            assert!(s.server_reads().await.is_empty());
+        }
+        let greeting = s.client_until_ready().await;
+        assert_eq!(greeting.last().map(|m| m.0), Some(b'Z'), "{greeting:?}");
+        s
+    }
+
+    /// Send the client's messages (one write, as a pipelining client does).
+    pub async fn client_sends(&mut self, msgs: &[BytesMut]) {
+        let mut out = BytesMut::new();
+        for m in msgs {
+            out.extend_from_slice(m);
+        }
+        if let Err(e) = self.client.send(&out).await {
+            panic!("client write: {e}");
+        }
+    }
+
+    /// What the client got, up to and including the next ReadyForQuery.
+    pub async fn client_until_ready(&mut self) -> Vec<Msg> {
+        let mut got = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(600), self.client.read_frame()).await {
+                Ok(Ok(Some(f))) => {
+                    let done = f.tag() == b'Z';
+                    got.push((f.tag(), Bytes::copy_from_slice(f.body())));
+                    if done {
+                        return got;
+                    }
+                }
+                other => panic!("client: no ReadyForQuery after {got:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// What the client got until the session closed the connection.
+    pub async fn client_until_closed(&mut self) -> Vec<Msg> {
+        let mut got = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(600), self.client.read_frame()).await {
+                Ok(Ok(Some(f))) => got.push((f.tag(), Bytes::copy_from_slice(f.body()))),
+                Ok(Ok(None)) | Ok(Err(_)) => return got,
+                Err(_) => panic!("client: the session did not close after {got:?}"),
+            }
+        }
+    }
+
+    /// Whatever the client got until the session went quiet.
+    pub async fn client_reads(&mut self) -> Vec<Msg> {
+        read_quiet(&mut self.client).await
+    }
+
+    /// Whatever pgward sent the server until the session went quiet (nothing else can run).
+    pub async fn server_reads(&mut self) -> Vec<Msg> {
+        read_quiet(&mut self.server).await
+    }
+
+    /// The server answers (one write).
+    pub async fn server_sends(&mut self, msgs: &[BytesMut]) {
+        let mut out = BytesMut::new();
+        for m in msgs {
+            out.extend_from_slice(m);
+        }
+        if let Err(e) = self.server.send(&out).await {
+            panic!("server write: {e}");
+        }
+    }
+
+    /// The session task has ended (the client was told FATAL, or left).
+    pub async fn ended(&mut self) -> bool {
+        tokio::time::timeout(Duration::from_millis(1), &mut self.task)
+            .await
+            .is_ok()
+    }
+}
+
+/// pgward's end of an in-memory connection, and the test's end, framed.
+fn duplex() -> (DuplexStream, FramedConn<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(1 << 20);
+    (a, FramedConn::new(b, 1 << 24))
+}
+
+async fn start_server(
+    pipe: DuplexStream,
+    spec: &ConnectSpec,
+) -> Result<ServerConnection, crate::server::ServerError> {
+    ServerConnection::start_on(MaybeTls::Memory(pipe), spec).await
+}
+
+/// The server's side of startup: trust authentication, the parameters PostgreSQL reports
+/// (with the pool's pins in force), a key, ReadyForQuery.
+async fn script_startup(server: &mut FramedConn<DuplexStream>, read_only: bool) {
+    match server.read_untyped().await {
+        Ok(Some(_startup)) => {}
+        other => panic!("expected a startup packet: {other:?}"),
+    }
+    let mut out = BytesMut::new();
+    backend::auth_ok(&mut out);
+    for (k, v) in [
+        ("application_name", ""),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        (
+            "default_transaction_read_only",
+            if read_only { "on" } else { "off" },
+        ),
+        ("integer_datetimes", "on"),
+        ("IntervalStyle", "postgres"),
+        ("is_superuser", "off"),
+        ("server_encoding", "UTF8"),
+        ("server_version", "15.0"),
+        ("session_authorization", LOGIN),
+        ("standard_conforming_strings", "on"),
+        ("TimeZone", "UTC"),
+    ] {
+        backend::parameter_status(k, v, &mut out);
+    }
+    backend::backend_key_data(SERVER_PID, 7, &mut out);
+    backend::ready_for_query(b'I', &mut out);
+    if let Err(e) = server.send(&out).await {
+        panic!("server startup write: {e}");
+    }
+}
+
+/// Frames until the peer has been silent for a moment of virtual time, which passes only
+/// once every task is waiting.
+async fn read_quiet(conn: &mut FramedConn<DuplexStream>) -> Vec<Msg> {
+    let mut got = Vec::new();
+    while let Ok(Ok(Some(f))) =
+        tokio::time::timeout(Duration::from_millis(5), conn.read_frame()).await
+    {
+        got.push((f.tag(), Bytes::copy_from_slice(f.body())));
+    }
+    got
+}
