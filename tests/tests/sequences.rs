@@ -8,6 +8,7 @@
 use pgward_e2e::proxy::CAROL;
 use pgward_e2e::upstream;
 use pgward_e2e::*;
+use pgward_e2e::{raw, wire};
 use tokio_postgres::Client;
 
 fn tx_proxy(size: i64) -> Proxy {
@@ -142,4 +143,134 @@ async fn a_client_never_reads_its_own_stale_value_from_another_server() {
         Err(code) => assert_eq!(code, "55000"),
     }
     assert_usable(&a, "after currval").await;
+}
+
+/// A raw wire-protocol client logged in as carol.
+async fn raw_login(proxy: &Proxy, db: &str) -> raw::RawConn {
+    raw::RawConn::startup(proxy.addr(), CAROL.0, &proxy.password(CAROL.0), db, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_another_client_left_is_cleared_in_every_way_it_can_remain() {
+    let up = upstream::shared();
+    let db = up.fresh_db("seqleft");
+    let proxy = tx_proxy(1);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query("CREATE SEQUENCE s; CREATE TABLE log (msg text)")
+        .await
+        .unwrap();
+    // b's own write on a server holding a's value does not make a's value b's.
+    assert_eq!(
+        row_or_code(&a, "SELECT nextval('s')").await,
+        Ok(vec!["1".into()])
+    );
+    b.simple_query("INSERT INTO log VALUES ('x')")
+        .await
+        .unwrap();
+    assert_eq!(
+        row_or_code(&b, "SELECT currval('s')").await,
+        Err("55000".into())
+    );
+    // A client that leaves inside a transaction leaves its value behind: not the next's.
+    let c = connect(&proxy, CAROL.0, &db).await;
+    c.simple_query("BEGIN").await.unwrap();
+    assert_eq!(
+        row_or_code(&c, "SELECT nextval('s')").await,
+        Ok(vec!["2".into()])
+    );
+    drop(c);
+    let d = connect(&proxy, CAROL.0, &db).await;
+    assert_eq!(
+        row_or_code(&d, "SELECT currval('s')").await,
+        Err("55000".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearing_keeps_the_protocol_state_of_the_client() {
+    let up = upstream::shared();
+    let db = up.fresh_db("seqproto");
+    let proxy = tx_proxy(1);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query("CREATE SEQUENCE s").await.unwrap();
+    let mut r = raw_login(&proxy, &db).await;
+    // A reader after a failed message of an unsynced batch: PostgreSQL skips it to the
+    // Sync, and so does pgward (no round trip of its own that would wait forever).
+    assert_eq!(
+        row_or_code(&a, "SELECT nextval('s')").await,
+        Ok(vec!["1".into()])
+    );
+    r.send(&wire::batch(&[
+        wire::parse("", "SELECT 1/0"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::flush(),
+    ]))
+    .await
+    .unwrap();
+    let mut before = Vec::new();
+    loop {
+        match r.read_msg(30).await {
+            raw::ReadResult::Msg(m) if m.tag == b'E' => break,
+            raw::ReadResult::Msg(m) => before.push(m.tag as char),
+            other => panic!("expected the division's error after {before:?}: {other:?}"),
+        }
+    }
+    assert_eq!(before.first(), Some(&'1'));
+    r.send(&wire::batch(&[
+        wire::parse("", "SELECT currval('s')"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    let got = r.until_ready(30).await;
+    assert_eq!(wire::tags(&got), "Z", "{got:?}");
+    // A suspended portal of the client's survives the clearing before a reader.
+    assert_eq!(
+        row_or_code(&a, "SELECT nextval('s')").await,
+        Ok(vec!["2".into()])
+    );
+    r.send(&wire::batch(&[
+        wire::parse("", "BEGIN"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::parse("", "SELECT g FROM (VALUES (1), (2), (3), (4), (5)) v (g)"),
+        wire::bind("", "", &[]),
+        wire::execute("", 2),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    let got = r.until_ready(30).await;
+    assert_eq!(wire::tags(&got), "12C12DDsZ", "{got:?}");
+    // The clearing runs first (another client's value is there); the reader's own nextval
+    // then gives the value its currval reads.
+    r.send(&wire::batch(&[
+        wire::parse("r", "SELECT nextval('s') = currval('s')"),
+        wire::bind("rp", "r", &[]),
+        wire::execute("rp", 0),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    let got = r.until_ready(30).await;
+    assert_eq!(
+        raw::rows(&got),
+        vec![vec![Some("t".to_string())]],
+        "{got:?}"
+    );
+    r.send(&wire::batch(&[wire::execute("", 2), wire::sync()]))
+        .await
+        .unwrap();
+    let got = r.until_ready(30).await;
+    assert_eq!(wire::tags(&got), "DDsZ", "{got:?}");
+    assert_eq!(
+        raw::rows(&got),
+        vec![vec![Some("3".to_string())], vec![Some("4".to_string())]]
+    );
 }

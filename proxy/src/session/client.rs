@@ -1,8 +1,6 @@
 //! Messages from the client: the decision point for everything that can run SQL, and the
 //! bookkeeping of sync points that lets replies keep PostgreSQL's order.
 
-use pgward_policy::SessionFacts;
-
 use super::audit_trail::AuditKind;
 use super::prepared::Space;
 use super::*;
@@ -92,33 +90,6 @@ impl Session {
                 format!("invalid frontend message type {other}"),
             )),
         }
-    }
-
-    fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
-        let snap = self.shared.snapshot();
-        if let Some(d) = self.recent.get(&snap, sql) {
-            return Ok(d);
-        }
-        let Some(role) = snap.config.roles.get(&self.info.role) else {
-            return Err(PgError::fatal(
-                sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
-                "pgward: the user's role no longer exists in the configuration",
-            ));
-        };
-        self.limits = super::guard::Limits {
-            max_result_rows: role.rules.max_result_rows,
-            max_affected_rows: role.rules.max_affected_rows,
-            idle_in_transaction_timeout: role.idle_in_transaction_timeout,
-            statement_timeout: role.statement_timeout,
-        };
-        let facts = SessionFacts {
-            role: &role.rules,
-            search_path: &self.search_path,
-            in_transaction: self.sync.tx_status != b'I',
-        };
-        let decision = snap.engine.decide(sql, &facts);
-        self.recent.put(&snap, sql, decision.clone());
-        Ok(decision)
     }
 
     /// Whether a reply must go through the server to keep its place in line.
@@ -265,7 +236,11 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         }
-        self.clear_foreign_sequences(&decision).await;
+        if let Err(e) = self.clear_foreign_sequences(&decision).await {
+            self.script.clear();
+            self.refuse_simple(e, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
         self.apply_effects(&decision);
         self.ensure_sql_names(&decision).await;
         self.free_databases(&decision).await;
@@ -335,7 +310,10 @@ impl Session {
             self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        self.clear_foreign_sequences(&decision).await;
+        if let Err(e) = self.clear_foreign_sequences(&decision).await {
+            self.refuse_extended(e, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
         // A Parse over a name whose fate an earlier batch still decides waits for the server.
         if !self.settle(Space::Statement, &name).await? {
             self.refuse_extended(super::lost_meanwhile(), None).await;

@@ -2,13 +2,16 @@
 //! text again (every extended-protocol driver, every prepared statement) skips even the
 //! engine's normalizing lexer. Exact text means exact parse; the memo is tied to one policy
 //! snapshot and cleared when the session's search_path changes, the only session facts a
-//! decision reads besides the role.
+//! decision reads besides the role. `Session::facts_decide` is the session's way to a
+//! decision: the memo, else the engine with the session's facts.
 
 use std::sync::Arc;
 
-use pgward_policy::Decision;
+use pgward_policy::{Decision, SessionFacts};
 
+use crate::protocol::backend::PgError;
 use crate::shared::Snapshot;
+use crate::sqlstate;
 
 const SLOTS: usize = 16;
 
@@ -56,5 +59,36 @@ impl DecisionMemo {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.next = 0;
+    }
+}
+
+impl super::Session {
+    /// The decision for `sql` under the role's current rules and the session's facts (the
+    /// memo first), and the role's limits as they stand now.
+    pub(super) fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
+        let snap = self.shared.snapshot();
+        if let Some(d) = self.recent.get(&snap, sql) {
+            return Ok(d);
+        }
+        let Some(role) = snap.config.roles.get(&self.info.role) else {
+            return Err(PgError::fatal(
+                sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+                "pgward: the user's role no longer exists in the configuration",
+            ));
+        };
+        self.limits = super::guard::Limits {
+            max_result_rows: role.rules.max_result_rows,
+            max_affected_rows: role.rules.max_affected_rows,
+            idle_in_transaction_timeout: role.idle_in_transaction_timeout,
+            statement_timeout: role.statement_timeout,
+        };
+        let facts = SessionFacts {
+            role: &role.rules,
+            search_path: &self.search_path,
+            in_transaction: self.sync.tx_status != b'I',
+        };
+        let decision = snap.engine.decide(sql, &facts);
+        self.recent.put(&snap, sql, decision.clone());
+        Ok(decision)
     }
 }

@@ -128,7 +128,9 @@ impl Session {
                 return Ok(Err((e, None)));
             }
         }
-        self.clear_foreign_sequences(&d).await;
+        if let Err(e) = self.clear_foreign_sequences(&d).await {
+            return Ok(Err((e, Some(d))));
+        }
         self.masking.on_bind(stmt, portal);
         let change = self
             .prepared
@@ -164,7 +166,9 @@ impl Session {
         {
             self.copy_from_started = true;
         }
-        self.clear_foreign_sequences(&d).await;
+        if let Err(e) = self.clear_foreign_sequences(&d).await {
+            return Ok(Err((e, Some(d))));
+        }
         // Session effects (search_path above all) take hold when a statement runs.
         self.apply_effects(&d);
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {

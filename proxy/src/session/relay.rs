@@ -170,6 +170,8 @@ impl Session {
         tracing::warn!(session = self.id, reason = why, "upstream connection lost");
         self.clear_cancel_target().await;
         self.server = None;
+        // What the unit may have set went with the server.
+        self.unit.sets_sequences = false;
         let err = PgError::error(
             sqlstate::CONNECTION_FAILURE,
             format!("pgward: upstream connection lost: {why}"),
@@ -287,6 +289,10 @@ impl Session {
             self.client.shutdown().await;
             return;
         };
+        // A nextval survives a rollback: what the unit may have set is nobody's own now.
+        if self.unit.sets_sequences {
+            pooled.server.sequence_user = super::sequences::MIXED;
+        }
         let reusable =
             self.sync.at_rest() && !self.replies.owes() && !pooled.server.conn.has_frame();
         if reusable {

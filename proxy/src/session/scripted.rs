@@ -180,9 +180,10 @@ impl Scripted {
 
     /// The session task has ended (the client was told FATAL, or left).
     pub async fn ended(&mut self) -> bool {
-        tokio::time::timeout(Duration::from_millis(1), &mut self.task)
-            .await
-            .is_ok()
+        matches!(
+            tokio::time::timeout(Duration::from_millis(1), &mut self.task).await,
+            Ok(Ok(()))
+        )
     }
 }
 
@@ -235,13 +236,14 @@ async fn script_startup(server: &mut FramedConn<DuplexStream>, read_only: bool) 
 }
 
 /// Frames until the peer has been silent for a moment of virtual time, which passes only
-/// once every task is waiting.
+/// once every task is waiting. The connection must stay open.
 async fn read_quiet(conn: &mut FramedConn<DuplexStream>) -> Vec<Msg> {
     let mut got = Vec::new();
-    while let Ok(Ok(Some(f))) =
-        tokio::time::timeout(Duration::from_millis(5), conn.read_frame()).await
-    {
-        got.push((f.tag(), Bytes::copy_from_slice(f.body())));
+    loop {
+        match tokio::time::timeout(Duration::from_millis(5), conn.read_frame()).await {
+            Ok(Ok(Some(f))) => got.push((f.tag(), Bytes::copy_from_slice(f.body()))),
+            Ok(other) => panic!("the session closed the connection after {got:?}: {other:?}"),
+            Err(_) => return got,
+        }
     }
-    got
 }

@@ -232,7 +232,14 @@ async fn a_statement_timeout_postgresql_rounds_to_no_limit_is_refused() {
         ] {
             s.client_sends(&[query(sql)]).await;
             let got = s.client_until_ready().await;
-            assert_eq!(codes(&got).len(), 1, "{mode:?} {sql}: {}", tags(&got));
+            assert_eq!(codes(&got), ["42501"], "{mode:?} {sql}: {}", tags(&got));
+            let text = got
+                .iter()
+                .find(|m| m.0 == b'E')
+                .and_then(|m| crate::protocol::decode::error_field(&m.1, b'M'))
+                .unwrap_or_default()
+                .to_string();
+            assert!(text.contains("statement_timeout"), "{sql}: {text}");
             assert!(s.server_reads().await.is_empty(), "{mode:?} {sql}");
         }
     }
