@@ -153,25 +153,31 @@ async fn raw_login(proxy: &Proxy, db: &str) -> raw::RawConn {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_another_client_left_is_cleared_in_every_way_it_can_remain() {
+async fn a_clients_insert_then_currval_reads_its_own_value_and_a_leaver_leaves_nothing() {
     let up = upstream::shared();
     let db = up.fresh_db("seqleft");
     let proxy = tx_proxy(1);
     let a = connect(&proxy, CAROL.0, &db).await;
     let b = connect(&proxy, CAROL.0, &db).await;
-    a.simple_query("CREATE SEQUENCE s; CREATE TABLE log (msg text)")
+    a.simple_query("CREATE SEQUENCE s; CREATE TABLE item (id serial, msg text)")
         .await
         .unwrap();
-    // b's own write on a server holding a's value does not make a's value b's.
     assert_eq!(
         row_or_code(&a, "SELECT nextval('s')").await,
         Ok(vec!["1".into()])
     );
-    b.simple_query("INSERT INTO log VALUES ('x')")
+    // b's INSERT (its serial's nextval hidden in the default), then currval in its own
+    // transaction, as PDO's lastInsertId does: b's value, on a server a used before.
+    b.simple_query("INSERT INTO item (msg) VALUES ('x')")
         .await
         .unwrap();
     assert_eq!(
-        row_or_code(&b, "SELECT currval('s')").await,
+        row_or_code(&b, "SELECT currval('item_id_seq')").await,
+        Ok(vec!["1".into()])
+    );
+    // a's value went with b's unit on that server: PostgreSQL's answer, not b's state.
+    assert_eq!(
+        row_or_code(&a, "SELECT currval('s')").await,
         Err("55000".into())
     );
     // A client that leaves inside a transaction leaves its value behind: not the next's.
@@ -186,6 +192,41 @@ async fn what_another_client_left_is_cleared_in_every_way_it_can_remain() {
     assert_eq!(
         row_or_code(&d, "SELECT currval('s')").await,
         Err("55000".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_gets_the_server_its_value_is_on_when_it_is_idle() {
+    let up = upstream::shared();
+    let db = up.fresh_db("seqaff");
+    let proxy = tx_proxy(2);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let h1 = connect(&proxy, CAROL.0, &db).await;
+    let h2 = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query("CREATE SEQUENCE s").await.unwrap();
+    // Both servers open.
+    h1.simple_query("BEGIN").await.unwrap();
+    h2.simple_query("BEGIN").await.unwrap();
+    h1.simple_query("COMMIT").await.unwrap();
+    h2.simple_query("COMMIT").await.unwrap();
+    assert_eq!(
+        row_or_code(&a, "SELECT nextval('s')").await,
+        Ok(vec!["1".into()])
+    );
+    // h1 takes a's server (the most recently released), h2 the other; h2 gives its back
+    // last, so the pool would hand out the other server next.
+    h1.simple_query("BEGIN").await.unwrap();
+    h2.simple_query("BEGIN").await.unwrap();
+    h1.simple_query("COMMIT").await.unwrap();
+    h2.simple_query("COMMIT").await.unwrap();
+    // The reader is sent where a's value is.
+    assert_eq!(
+        row_or_code(&a, "SELECT currval('s')").await,
+        Ok(vec!["1".into()])
+    );
+    assert_eq!(
+        row_or_code(&a, "SELECT lastval()").await,
+        Ok(vec!["1".into()])
     );
 }
 

@@ -10,6 +10,8 @@
 mod admin;
 mod lease;
 mod registry;
+#[cfg(test)]
+mod scripted;
 
 pub use admin::{PoolStats, ServerRow};
 pub use registry::PoolRegistry;
@@ -168,9 +170,14 @@ impl Pool {
             || settings.idle_timeout.is_some_and(|t| s.idle_for() >= t)
     }
 
-    fn take_idle(&self) -> Option<IdleServer> {
+    fn take_idle(&self, prefer: Option<i32>) -> Option<IdleServer> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.pop()
+        let preferred =
+            prefer.and_then(|pid| idle.iter().rposition(|s| s.server.cancel.pid == pid));
+        match preferred {
+            Some(at) => Some(idle.remove(at)),
+            None => idle.pop(),
+        }
     }
 
     fn forget_server(&self, id: u64) {
@@ -180,6 +187,15 @@ impl Pool {
 
     /// Wait for a free slot (FIFO), then reuse a healthy idle connection or open a new one.
     pub async fn checkout(self: &Arc<Self>) -> Result<PooledServer, PoolError> {
+        self.checkout_preferring(None).await
+    }
+
+    /// [`Pool::checkout`], taking the idle server of backend `prefer` if there is one (the
+    /// server holding the client's sequence state), else the most recently used.
+    pub async fn checkout_preferring(
+        self: &Arc<Self>,
+        prefer: Option<i32>,
+    ) -> Result<PooledServer, PoolError> {
         let client = crate::clients::current();
         let settings = self.settings();
         // A free slot with nobody queued (a queued waiter holds every free permit) and no
@@ -188,7 +204,7 @@ impl Pool {
             if let Ok(permit) = self.permits.clone().try_acquire_owned() {
                 self.metrics.pool_wait(Duration::ZERO);
                 self.counters.xacts.fetch_add(1, Ordering::Relaxed);
-                return self.serve(permit, client, settings).await;
+                return self.serve(permit, client, settings, prefer).await;
             }
         }
         let started = Instant::now();
@@ -223,7 +239,7 @@ impl Pool {
             .wait_us
             .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
         self.counters.xacts.fetch_add(1, Ordering::Relaxed);
-        self.serve(permit, client, settings).await
+        self.serve(permit, client, settings, prefer).await
     }
 
     /// With a slot held: a healthy idle connection, or a new one.
@@ -232,8 +248,9 @@ impl Pool {
         permit: OwnedSemaphorePermit,
         client: Option<Arc<ClientEntry>>,
         settings: PoolSettings,
+        mut prefer: Option<i32>,
     ) -> Result<PooledServer, PoolError> {
-        while let Some(IdleServer { id, server: mut s }) = self.take_idle() {
+        while let Some(IdleServer { id, server: mut s }) = self.take_idle(prefer.take()) {
             if Self::expired(&settings, &s) || !s.conn.is_healthy() {
                 self.forget_server(id);
                 tokio::spawn(s.terminate());
@@ -331,36 +348,6 @@ impl Pool {
         // The lease (client link, row) drops before the permit frees the slot.
         drop(lease);
         drop(idle);
-    }
-
-    /// A server connection opened elsewhere (the session's scripted-frame tests) joins the
-    /// pool as if it had opened it.
-    #[cfg(test)]
-    pub fn add_idle(&self, server: ServerConnection) {
-        if let Ok(mut r) = self.reported.lock() {
-            *r = Some(server.params.clone());
-        }
-        let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        self.servers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                id,
-                ServerRow {
-                    id,
-                    backend_pid: server.cancel.pid,
-                    connected_at: SystemTime::now(),
-                    client: None,
-                    since: Instant::now(),
-                },
-            );
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(IdleServer {
-                id,
-                server: Box::new(server),
-            });
     }
 
     /// Take every idle connection out of the pool, to be closed by the caller.

@@ -79,7 +79,7 @@ impl Session {
             attempts += 1;
             let slot = self.cancel.slot.clone();
             let mut pooled = tokio::select! {
-                got = self.pool.checkout() => got.map_err(|e| e.to_pg())?,
+                got = self.pool.checkout_preferring(self.sequences.wanted.take()) => got.map_err(|e| e.to_pg())?,
                 // The client cancelled while its statement waited for a server.
                 () = slot.cancelled_while_waiting() => return Err(PgError::error(
                     sqlstate::QUERY_CANCELED,

@@ -216,6 +216,7 @@ impl Session {
         raw: &[u8],
         handling: Handling,
     ) -> Result<Flow, PgError> {
+        self.want_sequence_server(&decision);
         if let Err(e) = self.attach().await {
             self.script.clear();
             self.refuse_simple(e, None).await;
@@ -299,6 +300,7 @@ impl Session {
                 .await;
             return Ok(Flow::Continue);
         }
+        self.want_sequence_server(&decision);
         if let Err(e) = self.attach().await {
             self.refuse_extended(e, None).await;
             return Ok(Flow::Continue);

@@ -120,6 +120,7 @@ impl Session {
         if let Some(err) = self.unguardable(&d) {
             return Ok(Err((err, Some(d))));
         }
+        self.want_sequence_server(&d);
         if let Err(e) = self.attach().await {
             return Ok(Err((e, None)));
         }
@@ -151,6 +152,7 @@ impl Session {
         if let Some(err) = self.guard_refusal(&d, Some(max_rows)) {
             return Ok(Err((err, Some(d))));
         }
+        self.want_sequence_server(&d);
         if let Err(e) = self.attach().await {
             return Ok(Err((e, None)));
         }

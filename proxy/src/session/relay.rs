@@ -289,9 +289,10 @@ impl Session {
             self.client.shutdown().await;
             return;
         };
-        // A nextval survives a rollback: what the unit may have set is nobody's own now.
+        // A nextval survives a rollback: what the unit may have set stays this (departed)
+        // session's, nobody else's own.
         if self.unit.sets_sequences {
-            pooled.server.sequence_user = super::sequences::MIXED;
+            pooled.server.sequence_user = self.id;
         }
         let reusable =
             self.sync.at_rest() && !self.replies.owes() && !pooled.server.conn.has_frame();

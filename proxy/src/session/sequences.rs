@@ -1,18 +1,16 @@
 //! Sequence state under transaction pooling. `currval` and `lastval` answer from what
 //! `nextval` left on the server connection: another client's unit may have changed it since,
 //! or this client's latest `nextval` may have run on another server, and either way the value
-//! read would be wrong. Each server records whose units may have set it (one session's, or
-//! several: [`MIXED`]); a statement reading it, before anything in its unit may have set it,
-//! on a server whose state is not this client's, runs after `DISCARD SEQUENCES`: the client
-//! then gets PostgreSQL's own "not yet defined in this session" error, not a wrong value.
-//! `nextval` itself, often hidden in a column default, costs nothing; only the rare reader
-//! pays a round trip, and only on a server another unit used.
+//! read would be wrong. Each server records the session whose unit last may have set it; a
+//! client's statement that reads it is sent to the server its own last such unit ran on when
+//! that server is idle, and there, or on a server whose state is not the client's, before
+//! anything in its unit may have set it, it runs after `DISCARD SEQUENCES`: the client gets
+//! the value its last unit set, or PostgreSQL's own "not yet defined in this session" error,
+//! not a value another client's unit or an older unit of its own set. `nextval` itself,
+//! often hidden in a column default, costs nothing; only the rare reader pays a round trip,
+//! and only on a server another unit used.
 
 use super::*;
-
-/// `ServerConnection::sequence_user` of a server whose sequence state more than one session
-/// may have set: nobody's own.
-pub(super) const MIXED: u64 = u64::MAX;
 
 impl Session {
     /// Is the attached server's sequence state this client's own (or empty)?
@@ -20,9 +18,16 @@ impl Session {
         self.server.as_ref().is_some_and(|s| {
             s.server.sequence_user == 0
                 || (s.server.sequence_user == self.id
-                    && self.sequences.server_pid == s.server.cancel.pid
-                    && !self.sequences.spread)
+                    && self.sequences.server_pid == s.server.cancel.pid)
         })
+    }
+
+    /// Before a checkout for `decision`: a statement that reads sequence state asks for the
+    /// server this client's last unit that may have set it ran on.
+    pub(super) fn want_sequence_server(&mut self, decision: &Decision) {
+        let reads = decision.statements.iter().any(|s| s.state.reads_sequences);
+        self.sequences.wanted = (reads && self.server.is_none() && self.sequences.server_pid != 0)
+            .then_some(self.sequences.server_pid);
     }
 
     /// A server was checked out.
@@ -59,9 +64,6 @@ impl Session {
             Ok(_) => {
                 s.server.sequence_user = 0;
                 self.sequences.trusted = true;
-                // What this client set elsewhere is stale there, and nothing of it is here.
-                self.sequences.spread = false;
-                self.sequences.server_pid = s.server.cancel.pid;
                 Ok(())
             }
             Err(e) => Err(PgError::error(
@@ -71,25 +73,15 @@ impl Session {
         }
     }
 
-    /// A unit ended on the attached server (or the client left it): if it may have set
-    /// sequence state, what the server holds is this client's when it was before, and
-    /// nobody's own when another client's was there too.
+    /// A unit ended on the attached server: if it may have set sequence state, what that
+    /// unit set is this client's latest, here (what it set on other servers is older).
+    /// Another client's values for sequences the unit did not touch may remain: reading one
+    /// of those is the one read this cannot tell from the client's own.
     pub(super) fn settle_sequence_state(&mut self, unit_set_sequences: bool) {
         if unit_set_sequences {
-            let trusted = self.sequences.trusted;
             if let Some(s) = self.server.as_mut() {
-                let pid = s.server.cancel.pid;
-                if !trusted {
-                    s.server.sequence_user = MIXED;
-                } else {
-                    // Set on two servers since the last clearing: neither holds all of it
-                    // (a unit that may have set it here need not have set every sequence).
-                    if self.sequences.server_pid != 0 && self.sequences.server_pid != pid {
-                        self.sequences.spread = true;
-                    }
-                    s.server.sequence_user = self.id;
-                    self.sequences.server_pid = pid;
-                }
+                s.server.sequence_user = self.id;
+                self.sequences.server_pid = s.server.cancel.pid;
             }
         }
         self.sequences.trusted = self.sequences_are_mine();
@@ -103,6 +95,6 @@ pub(super) struct SequenceState {
     pub server_pid: i32,
     /// The attached server's sequence state is this session's (or empty).
     pub trusted: bool,
-    /// Units that may have set it ran on more than one server: no server holds all of it.
-    pub spread: bool,
+    /// The server a statement about to be checked out for wants (a reader's).
+    pub wanted: Option<i32>,
 }
