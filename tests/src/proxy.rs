@@ -432,6 +432,13 @@ impl Proxy {
     }
 
     /// Password of a configured user.
+    /// A raw wire-protocol client logged in as `user` to `db` (panics if refused).
+    pub async fn raw_login(&self, user: &str, db: &str) -> crate::raw::RawConn {
+        crate::raw::RawConn::startup(self.addr(), user, &self.password(user), db, &[])
+            .await
+            .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()))
+    }
+
     pub fn password(&self, user: &str) -> String {
         self.builder
             .users

@@ -145,13 +145,6 @@ async fn a_client_never_reads_its_own_stale_value_from_another_server() {
     assert_usable(&a, "after currval").await;
 }
 
-/// A raw wire-protocol client logged in as carol.
-async fn raw_login(proxy: &Proxy, db: &str) -> raw::RawConn {
-    raw::RawConn::startup(proxy.addr(), CAROL.0, &proxy.password(CAROL.0), db, &[])
-        .await
-        .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clients_insert_then_currval_reads_its_own_value_and_a_leaver_leaves_nothing() {
     let up = upstream::shared();
@@ -237,7 +230,7 @@ async fn clearing_keeps_the_protocol_state_of_the_client() {
     let proxy = tx_proxy(1);
     let a = connect(&proxy, CAROL.0, &db).await;
     a.simple_query("CREATE SEQUENCE s").await.unwrap();
-    let mut r = raw_login(&proxy, &db).await;
+    let mut r = proxy.raw_login(CAROL.0, &db).await;
     // A reader after a failed message of an unsynced batch: PostgreSQL skips it to the
     // Sync, and so does pgward (no round trip of its own that would wait forever).
     assert_eq!(

@@ -29,13 +29,6 @@ fn proxy_in(mode: &str) -> Proxy {
         .start()
 }
 
-/// A raw wire-protocol client logged in as `user`.
-async fn raw_login(proxy: &Proxy, user: &str, db: &str) -> raw::RawConn {
-    raw::RawConn::startup(proxy.addr(), user, &proxy.password(user), db, &[])
-        .await
-        .unwrap_or_else(|e| panic!("startup: {:?}", e.fields()))
-}
-
 async fn pid(c: &Client) -> String {
     simple_value(c, "SELECT pg_backend_pid()").await
 }
@@ -113,7 +106,7 @@ async fn named_statements_follow_the_client_to_another_server() {
         10
     );
     // A duplicate name is refused as PostgreSQL refuses it, and the session goes on.
-    let mut raw = raw_login(&proxy, ALICE.0, &db).await;
+    let mut raw = proxy.raw_login(ALICE.0, &db).await;
     raw.send(&wire::batch(&[
         wire::parse("dup", "SELECT 1"),
         wire::sync(),
@@ -440,7 +433,7 @@ async fn sql_cursors_work_in_both_modes() {
         assert_eq!(sqlstate(&e), "34000", "{mode}");
         a.simple_query("ROLLBACK").await.unwrap();
         // The protocol's Execute of a portal SQL DECLARE opened, row by row.
-        let mut raw = raw_login(&proxy, ALICE.0, &db).await;
+        let mut raw = proxy.raw_login(ALICE.0, &db).await;
         raw.simple_query("BEGIN").await;
         raw.simple_query("DECLARE pc CURSOR FOR SELECT g FROM generate_series(1, 5) g")
             .await;
@@ -476,7 +469,7 @@ async fn backend_identity_the_client_learns_is_consistent() {
     let db = up.fresh_db("txnotify");
     for mode in ["transaction", "session"] {
         let proxy = proxy_in(mode);
-        let mut raw = raw_login(&proxy, CAROL.0, &db).await;
+        let mut raw = proxy.raw_login(CAROL.0, &db).await;
         let known = raw.backend_pid.expect("BackendKeyData");
         // pgward's own key, never a pooled backend's pid: a pid the client keeps can never
         // name a backend that serves another client later.
@@ -502,7 +495,7 @@ async fn a_query_after_unsynced_extended_messages_runs_or_is_skipped_like_postgr
     let db = up.fresh_db("txqmid");
     for mode in ["transaction", "session"] {
         let proxy = proxy_in(mode);
-        let mut raw = raw_login(&proxy, ALICE.0, &db).await;
+        let mut raw = proxy.raw_login(ALICE.0, &db).await;
         // asyncpg's prepare(): Parse + Describe + Flush, then a simple Query, no Sync between.
         raw.send(&wire::batch(&[
             wire::parse("s1", "SELECT 1 AS one"),
@@ -567,7 +560,7 @@ async fn a_terminated_backend_reaches_the_client_as_postgresql_said_it() {
     let db = up.fresh_db("txfatal");
     for mode in ["session", "transaction"] {
         let proxy = proxy_in(mode);
-        let mut raw = raw_login(&proxy, ALICE.0, &db).await;
+        let mut raw = proxy.raw_login(ALICE.0, &db).await;
         // In transaction mode the client holds its server only inside a transaction.
         raw.simple_query("BEGIN").await;
         let msgs = raw.simple_query("SELECT pg_backend_pid()").await;
@@ -701,7 +694,7 @@ async fn protocol_statements_keep_the_clients_names_for_sql_and_go_with_the_clie
     let up = upstream::shared();
     let db = up.fresh_db("txnames");
     let proxy = tx_proxy(2);
-    let mut a = raw_login(&proxy, ALICE.0, &db).await;
+    let mut a = proxy.raw_login(ALICE.0, &db).await;
     a.send(&wire::batch(&[
         wire::parse("my stmt", "SELECT $1::int + 1"),
         wire::sync(),
@@ -749,7 +742,7 @@ async fn protocol_statements_keep_the_clients_names_for_sql_and_go_with_the_clie
         Some("2")
     );
     // Another client's SQL PREPARE of the same name is not hit by the kept statement.
-    let mut b = raw_login(&proxy, ALICE.0, &db).await;
+    let mut b = proxy.raw_login(ALICE.0, &db).await;
     let msgs = b
         .simple_query(r#"PREPARE "my stmt" AS SELECT 'b'; EXECUTE "my stmt""#)
         .await;

@@ -268,11 +268,19 @@ impl Pool {
                 return Err(e.into());
             }
         };
+        let id = self.register(&server);
+        self.counters.opened.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
+        Ok(self.lease(id, server, permit, client))
+    }
+
+    /// A new server connection joins the pool's rows (SHOW SERVERS); its parameters are
+    /// what the pool reports to clients greeted without a server. Returns its id.
+    fn register(&self, server: &ServerConnection) -> u64 {
         if let Ok(mut r) = self.reported.lock() {
             *r = Some(server.params.clone());
         }
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        self.counters.opened.fetch_add(1, Ordering::Relaxed);
         self.servers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -286,8 +294,7 @@ impl Pool {
                     since: Instant::now(),
                 },
             );
-        tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
-        Ok(self.lease(id, server, permit, client))
+        id
     }
 
     fn lease(

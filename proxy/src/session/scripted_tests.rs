@@ -47,6 +47,20 @@ async fn answer_guard_open(s: &mut Scripted, before: &[bytes::BytesMut]) {
     .await;
 }
 
+/// The guard's closing statement (Parse, Bind, Execute, two Closes, Sync), answered as
+/// PostgreSQL answers it (`tag`: COMMIT, or ROLLBACK for a failed block).
+async fn answer_guard_close(s: &mut Scripted, tag: &str) {
+    s.server_sends(&[
+        parse_complete(),
+        bind_complete(),
+        command_complete(tag),
+        close_complete(),
+        close_complete(),
+        ready(b'I'),
+    ])
+    .await;
+}
+
 /// Finding 1: a COMMIT parsed before a guarded UPDATE and bound after it cannot commit the
 /// UPDATE's rows: it never reaches the server, and the guard rolls back.
 #[tokio::test(start_paused = true)]
@@ -77,15 +91,7 @@ async fn a_commit_in_the_batch_cannot_commit_a_guarded_write() {
         .await;
         let up = s.server_reads().await;
         assert_eq!(texts(&up), ["ROLLBACK"], "{mode:?}");
-        s.server_sends(&[
-            parse_complete(),
-            bind_complete(),
-            command_complete("ROLLBACK"),
-            close_complete(),
-            close_complete(),
-            ready(b'I'),
-        ])
-        .await;
+        answer_guard_close(&mut s, "ROLLBACK").await;
         let got = s.client_until_ready().await;
         assert_eq!(codes(&got), ["54000"], "{mode:?}: {}", tags(&got));
         assert_eq!(got.last().map(|m| m.1.as_ref()), Some(&b"I"[..]));
@@ -120,15 +126,7 @@ async fn a_guarded_write_paged_with_a_row_limit_is_refused() {
         // The block is aborted: its closing statement is answered with a rollback.
         let up = s.server_reads().await;
         assert_eq!(tags(&up), "PBECCS", "{mode:?}");
-        s.server_sends(&[
-            parse_complete(),
-            bind_complete(),
-            command_complete("ROLLBACK"),
-            close_complete(),
-            close_complete(),
-            ready(b'I'),
-        ])
-        .await;
+        answer_guard_close(&mut s, "ROLLBACK").await;
         let got = s.client_until_ready().await;
         assert_eq!(codes(&got), ["42501"], "{mode:?}: {}", tags(&got));
         assert_eq!(got.last().map(|m| m.1.as_ref()), Some(&b"I"[..]));
@@ -167,15 +165,7 @@ async fn a_name_parsed_again_after_a_failed_parse_carries_the_new_decision() {
         // Within the limit: the guard commits.
         let up = s.server_reads().await;
         assert_eq!(texts(&up), ["COMMIT"], "{mode:?}");
-        s.server_sends(&[
-            parse_complete(),
-            bind_complete(),
-            command_complete("COMMIT"),
-            close_complete(),
-            close_complete(),
-            ready(b'I'),
-        ])
-        .await;
+        answer_guard_close(&mut s, "COMMIT").await;
         let got = s.client_until_ready().await;
         assert_eq!(tags(&got), "12CZ", "{mode:?}");
     }
