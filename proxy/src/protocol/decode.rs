@@ -118,6 +118,16 @@ pub fn bind(body: &[u8]) -> Result<(&str, &str), DecodeError> {
     let stmt = c.cstr()?;
     let formats = c.count16()?;
     c.take(formats * 2)?;
+    skip_values(&mut c)?;
+    let results = c.count16()?;
+    c.take(results * 2)?;
+    c.finish()?;
+    Ok((portal, stmt))
+}
+
+/// A parameter count (UInt16) and that many values (Int32 length, -1 for NULL, then the
+/// bytes), as Bind and FunctionCall carry them. Returns the count.
+fn skip_values(c: &mut Cursor<'_>) -> Result<usize, DecodeError> {
     let params = c.count16()?;
     for _ in 0..params {
         let len = c.i32()?;
@@ -127,10 +137,20 @@ pub fn bind(body: &[u8]) -> Result<(&str, &str), DecodeError> {
             return Err(DecodeError::Short);
         }
     }
-    let results = c.count16()?;
-    c.take(results * 2)?;
+    Ok(params)
+}
+
+/// FunctionCall ('F', the fastpath interface): the function's OID and how many arguments
+/// the call carries.
+pub fn function_call(body: &[u8]) -> Result<(u32, usize), DecodeError> {
+    let mut c = Cursor::new(body);
+    let oid = u32::from_be_bytes(c.i32()?.to_be_bytes());
+    let formats = c.count16()?;
+    c.take(formats * 2)?;
+    let args = skip_values(&mut c)?;
+    c.take(2)?; // the result's format code
     c.finish()?;
-    Ok((portal, stmt))
+    Ok((oid, args))
 }
 
 /// Execute ('E'): portal name and the row limit (Int32; 0 or less means all rows).
@@ -203,6 +223,21 @@ mod tests {
         assert_eq!(query(b"SELECT '\xff'\0"), Err(DecodeError::NotUtf8));
         assert_eq!(query(b"SELECT 1"), Err(DecodeError::Unterminated));
         assert_eq!(query(b"SELECT 1\0x"), Err(DecodeError::Trailing));
+    }
+
+    #[test]
+    fn function_call_fields() {
+        // OID above i32::MAX, one format code, 40,000 NULL arguments, a result format.
+        let mut b = 3_000_000_000u32.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0, 1, 0, 1]);
+        b.extend_from_slice(&40_000u16.to_be_bytes());
+        for _ in 0..40_000 {
+            b.extend_from_slice(&(-1i32).to_be_bytes());
+        }
+        b.extend_from_slice(&[0, 0]);
+        assert_eq!(function_call(&b), Ok((3_000_000_000, 40_000)));
+        assert!(function_call(&b[..b.len() - 1]).is_err());
+        assert!(function_call(&[b.as_slice(), &[0]].concat()).is_err());
     }
 
     #[test]

@@ -74,17 +74,7 @@ impl Session {
                 Ok(Flow::Continue)
             }
             b'X' => Ok(Flow::Stop),
-            b'F' => {
-                // The fastpath interface calls a function by OID: nothing to analyze.
-                let err = PgError::error(
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    "pgward: the fastpath function call interface is not allowed",
-                )
-                .with_detail("rule: fastpath")
-                .with_hint("call the function from a SQL statement instead");
-                self.refuse_simple(err, None).await;
-                Ok(Flow::Continue)
-            }
+            b'F' => self.on_function_call(frame).await,
             other => Err(PgError::fatal(
                 sqlstate::PROTOCOL_VIOLATION,
                 format!("invalid frontend message type {other}"),

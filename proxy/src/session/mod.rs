@@ -20,6 +20,7 @@ mod client;
 mod client_encoding;
 mod decision_memo;
 mod extended;
+mod fastpath;
 mod guard;
 mod guard_rules;
 mod ledger;

@@ -1,0 +1,71 @@
+//! The fastpath interface (FunctionCall): a function called by OID with argument values, as
+//! libpq's and pgjdbc's large-object APIs do. No parser sees a call by OID, so pgward names it
+//! from its catalog snapshot and judges `SELECT schema.function($1, ...)` under the role's
+//! rules like any statement; what the role may call it runs, through the same queue, audit
+//! and pool as a Query. A function the snapshot lacks, or a call whose result the role's
+//! masking would have to read (a FunctionCallResponse is no row), is refused
+//! (`rule: fastpath`).
+
+use super::*;
+use crate::protocol::decode;
+use crate::protocol::Frame;
+use crate::sqlstate::ToPg;
+
+impl Session {
+    pub(super) async fn on_function_call(&mut self, frame: Frame) -> Result<Flow, PgError> {
+        let (oid, args) = match decode::function_call(frame.body()) {
+            Ok(call) => call,
+            Err(e) => {
+                self.refuse_simple(e.to_pg(), None).await;
+                return Ok(Flow::Continue);
+            }
+        };
+        let Some(sql) = self.fastpath_statement(oid, args) else {
+            self.refuse_simple(
+                refusal(format!(
+                    "pgward: function {oid} called through the fastpath interface is not in pgward's catalog"
+                )),
+                None,
+            )
+            .await;
+            return Ok(Flow::Continue);
+        };
+        let decision = self.facts_decide(&sql)?;
+        if let Some(d) = decision.denial() {
+            let err = denial_error(d);
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
+        if decision.mask.is_some() {
+            let err =
+                refusal("pgward: a fastpath function call's result cannot be masked".to_string());
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
+        self.run_query(decision, frame.raw()).await
+    }
+
+    /// `SELECT "schema"."name"($1, ..., $n)` for the function of `oid`, from the catalog
+    /// snapshot the policy judges with.
+    fn fastpath_statement(&self, oid: u32, args: usize) -> Option<String> {
+        let snap = self.shared.snapshot();
+        let f = snap.engine.catalog()?.function(oid)?;
+        let params: Vec<String> = (1..=args).map(|i| format!("${i}")).collect();
+        Some(format!(
+            "SELECT {}.{}({})",
+            quote_ident(&f.schema),
+            quote_ident(&f.name),
+            params.join(", ")
+        ))
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn refusal(message: String) -> PgError {
+    PgError::error(sqlstate::INSUFFICIENT_PRIVILEGE, message)
+        .with_detail("rule: fastpath")
+        .with_hint("call the function from a SQL statement instead")
+}
