@@ -269,6 +269,25 @@ pub async fn load(config: &Config, database: &str) -> Result<Catalog, CatalogErr
     result
 }
 
+/// PostgreSQL's own functions (OIDs below FirstNormalObjectId, 16384), read once from
+/// `database`: the same in every database of the server.
+pub async fn load_builtin_functions(
+    config: &Config,
+    database: &str,
+) -> Result<crate::shared::BuiltinFunctions, CatalogError> {
+    let spec = spec_for(config, database)?;
+    let mut server = ServerConnection::connect(&spec).await?;
+    let sql = "SELECT p.oid, n.nspname, p.proname FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid < 16384";
+    let result = rows(&mut server, sql).await.map(|rows| {
+        rows.iter()
+            .map(|r| (oid(r, 0), (text(r, 1), text(r, 2))))
+            .collect()
+    });
+    server.terminate().await;
+    result
+}
+
 /// The databases the proxy's pools serve.
 fn databases_in_use(shared: &Shared) -> BTreeSet<String> {
     shared
@@ -283,11 +302,24 @@ fn databases_in_use(shared: &Shared) -> BTreeSet<String> {
 /// several in use, the engine runs without a catalog.
 pub async fn refresh(shared: &Shared) {
     let databases = databases_in_use(shared);
+    let config = shared.snapshot();
+    if !shared.has_builtin_functions() {
+        if let Some(database) = databases.iter().next() {
+            match load_builtin_functions(&config.config, database).await {
+                Ok(functions) => {
+                    tracing::info!(functions = functions.len(), "built-in functions read");
+                    shared.set_builtin_functions(functions)
+                }
+                Err(e) => {
+                    tracing::warn!(database = %database, error = %e, "could not read the built-in functions")
+                }
+            }
+        }
+    }
     let [database] = databases.iter().collect::<Vec<_>>()[..] else {
         shared.set_catalog(None);
         return;
     };
-    let config = shared.snapshot();
     match load(&config.config, database).await {
         Ok(catalog) => {
             tracing::info!(

@@ -56,7 +56,14 @@ pub struct Shared {
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
     catalog: RwLock<LoadedCatalog>,
     catalog_stale: AtomicBool,
+    /// PostgreSQL's built-in functions by OID (schema, name): the same in every database, so
+    /// kept when several databases are in use and the engine judges without a catalog (a
+    /// FunctionCall by OID is named from it).
+    builtin_functions: arc_swap::ArcSwapOption<BuiltinFunctions>,
 }
+
+/// Built-in functions by OID: (schema, name).
+pub type BuiltinFunctions = std::collections::HashMap<u32, (String, String)>;
 
 impl Shared {
     pub fn new(config: Config, audit: AuditSink) -> Arc<Shared> {
@@ -76,6 +83,7 @@ impl Shared {
             shutdown_requested: tokio::sync::Notify::new(),
             catalog: RwLock::new(None),
             catalog_stale: AtomicBool::new(false),
+            builtin_functions: arc_swap::ArcSwapOption::empty(),
         })
     }
 
@@ -104,6 +112,19 @@ impl Shared {
     }
 
     /// A new catalog snapshot (or none): a new engine with the same config.
+    /// The built-in function of `oid`: (schema, name).
+    pub fn builtin_function(&self, oid: u32) -> Option<(String, String)> {
+        self.builtin_functions.load().as_ref()?.get(&oid).cloned()
+    }
+
+    pub fn has_builtin_functions(&self) -> bool {
+        self.builtin_functions.load().is_some()
+    }
+
+    pub fn set_builtin_functions(&self, functions: BuiltinFunctions) {
+        self.builtin_functions.store(Some(Arc::new(functions)));
+    }
+
     pub fn set_catalog(&self, catalog: LoadedCatalog) {
         self.catalog_stale.store(false, Ordering::Release);
         let engine_catalog = catalog.as_ref().map(|(_, c)| Arc::clone(c));

@@ -106,3 +106,32 @@ async fn a_call_by_an_oid_no_function_has_is_refused_and_the_session_goes_on() {
     let rows = raw::rows(&raw.simple_query("SELECT 1").await);
     assert_eq!(rows, vec![vec![Some("1".to_string())]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_several_databases_in_use_builtin_functions_are_still_named() {
+    let up = upstream::shared();
+    let one = up.fresh_db("fastpath1");
+    let two = up.fresh_db("fastpath2");
+    let proxy = ProxyBuilder::new(up.port()).start();
+    let a = connect(&proxy, CAROL.0, &one).await;
+    let b = connect(&proxy, CAROL.0, &two).await;
+    assert_usable(&a, "one").await;
+    assert_usable(&b, "two").await;
+    let t = std::time::Instant::now();
+    while !proxy.stderr().contains("built-in functions read") {
+        assert!(t.elapsed().as_secs() < 30, "{}", proxy.stderr());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "forty-two\n").unwrap();
+    let import = psql(
+        &proxy,
+        CAROL.0,
+        &two,
+        &["-c", &format!("\\lo_import {}", input.display())],
+        None,
+    );
+    assert!(import.ok(), "{}", import.stderr);
+    assert!(import.stdout.starts_with("lo_import "), "{}", import.stdout);
+}

@@ -1,6 +1,7 @@
 //! The fastpath interface (FunctionCall): a function called by OID with argument values, as
 //! libpq's and pgjdbc's large-object APIs do. No parser sees a call by OID, so pgward names it
-//! from its catalog snapshot and judges `SELECT schema.function($1, ...)` under the role's
+//! from its catalog snapshot (or, with several databases in use, PostgreSQL's built-in
+//! functions) and judges `SELECT schema.function($1, ...)` under the role's
 //! rules like any statement; what the role may call it runs, through the same queue, audit
 //! and pool as a Query. A function the snapshot lacks, or a call whose result the role's
 //! masking would have to read (a FunctionCallResponse is no row), is refused
@@ -47,14 +48,19 @@ impl Session {
 
     /// `SELECT "schema"."name"($1, ..., $n)` for the function of `oid`, from the catalog
     /// snapshot the policy judges with.
+    /// With several databases in use the engine has no catalog: PostgreSQL's built-in
+    /// functions are named from the map every database shares.
     fn fastpath_statement(&self, oid: u32, args: usize) -> Option<String> {
         let snap = self.shared.snapshot();
-        let f = snap.engine.catalog()?.function(oid)?;
+        let (schema, name) = match snap.engine.catalog().and_then(|c| c.function(oid)) {
+            Some(f) => (f.schema.clone(), f.name.clone()),
+            None => self.shared.builtin_function(oid)?,
+        };
         let params: Vec<String> = (1..=args).map(|i| format!("${i}")).collect();
         Some(format!(
             "SELECT {}.{}({})",
-            quote_ident(&f.schema),
-            quote_ident(&f.name),
+            quote_ident(&schema),
+            quote_ident(&name),
             params.join(", ")
         ))
     }
