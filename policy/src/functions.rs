@@ -225,6 +225,12 @@ pub struct FunctionPolicy {
 }
 
 /// Splits `schema.name` (each part folded as an identifier) into a pair.
+/// A pg_catalog function one of the built-in lists names (folded name): anything else may
+/// be user code.
+pub(crate) fn is_listed_builtin(name: &str) -> bool {
+    ALLOWED.contains(&name) || DENIED.contains(&name)
+}
+
 fn split_qualified(name: &str) -> Option<(String, String)> {
     let (schema, func) = split_unquoted_dot(name)?;
     Some((fold_identifier(schema), fold_identifier(func)))

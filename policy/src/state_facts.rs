@@ -79,6 +79,16 @@ fn is_dml(kind: &str) -> bool {
     )
 }
 
+/// A called function that may be user code: qualified with a schema other than
+/// `pg_catalog`, or a name no built-in list has.
+fn may_be_user_code(name: &[String]) -> bool {
+    match name {
+        [only] => !crate::functions::is_listed_builtin(only),
+        [schema, last] => schema != "pg_catalog" || !crate::functions::is_listed_builtin(last),
+        _ => true,
+    }
+}
+
 /// Statements that run no function, default or trigger of their own (a SELECT's function
 /// calls are checked apart; FETCH and EXECUTE run a query judged elsewhere, so they are not
 /// here).
@@ -162,6 +172,13 @@ pub fn of(facts: &PgFacts) -> SessionState {
     // DDL naming the temporary schema (`CREATE TYPE pg_temp.t`, `CREATE FUNCTION pg_temp.f`).
     if !s.may_pin && !is_dml(&facts.kind) && names_temp_schema(top) {
         s.may_pin = true;
+    }
+    // User code may SET at session level (a PL/pgSQL function's `SET`, not `SET LOCAL`):
+    // such a statement is one whose settings are read back.
+    if matches!(facts.kind.as_str(), "DoStmt" | "CallStmt")
+        || facts.functions.iter().any(|n| may_be_user_code(n))
+    {
+        s.settings = true;
     }
     s.may_set_sequences = !runs_no_code(&facts.kind)
         || !facts.functions.is_empty()
@@ -267,6 +284,26 @@ mod tests {
         let all = state("DISCARD ALL");
         assert!(all.drops_statements && all.settings && all.releases);
         assert!(state("DISCARD TEMP").releases);
+    }
+
+    #[test]
+    fn user_code_may_change_settings() {
+        for sql in [
+            "SELECT my_explain('x')",
+            "SELECT public.lower('x')",
+            "SELECT a FROM t WHERE f(a)",
+            "DO $$ BEGIN SET enable_seqscan = off; END $$",
+            "CALL p()",
+        ] {
+            assert!(state(sql).settings, "{sql}");
+        }
+        for sql in [
+            "SELECT lower('x'), now(), count(*) FROM t",
+            "SELECT pg_catalog.upper(a) FROM t",
+            "SELECT a FROM t WHERE id = $1",
+        ] {
+            assert!(!state(sql).settings, "{sql}");
+        }
     }
 
     #[test]

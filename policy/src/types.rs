@@ -143,8 +143,9 @@ pub struct SessionState {
     pub drops_statements: bool,
     /// DISCARD ALL/TEMP: temporary objects (and for ALL, the rest) are gone.
     pub releases: bool,
-    /// Session-level settings change (SET, RESET, set_config(..., false), SET SESSION
-    /// CHARACTERISTICS, DISCARD ALL).
+    /// Session-level settings may change (SET, RESET, set_config(..., false), SET SESSION
+    /// CHARACTERISTICS, DISCARD ALL, or user code that may SET: DO, CALL, a function no
+    /// built-in list names).
     pub settings: bool,
     /// The names of the custom (dotted, `app.tenant`) settings it sets or resets at session
     /// level, lower-cased: PostgreSQL lists none of them in pg_settings, so transaction

@@ -860,3 +860,27 @@ async fn custom_settings_follow_the_client_and_never_reach_another() {
     );
     assert_eq!(simple_value(&a, tenant).await, "43");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_user_code_sets_follow_the_client_and_never_reach_another() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txusercode");
+    // One server: the next client gets exactly the server the first used.
+    let proxy = tx_proxy(1);
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    a.simple_query(
+        "CREATE FUNCTION seqscan_off() RETURNS int LANGUAGE plpgsql AS \
+         $$ BEGIN SET enable_seqscan = off; RETURN 1; END $$",
+    )
+    .await
+    .unwrap();
+    assert_eq!(simple_value(&a, "SELECT seqscan_off()").await, "1");
+    assert_eq!(simple_value(&b, "SHOW enable_seqscan").await, "on");
+    assert_eq!(simple_value(&a, "SHOW enable_seqscan").await, "off");
+    a.simple_query("DO $$ BEGIN SET enable_bitmapscan = off; END $$")
+        .await
+        .unwrap();
+    assert_eq!(simple_value(&b, "SHOW enable_bitmapscan").await, "on");
+    assert_eq!(simple_value(&a, "SHOW enable_bitmapscan").await, "off");
+}
