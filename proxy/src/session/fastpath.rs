@@ -4,8 +4,8 @@
 //! functions) and judges `SELECT schema.function($1, ...)` under the role's
 //! rules like any statement; what the role may call it runs, through the same queue, audit
 //! and pool as a Query. A function the snapshot lacks, or a call whose result the role's
-//! masking would have to read (a FunctionCallResponse is no row), is refused
-//! (`rule: fastpath`).
+//! masking would have to read or whose writes its affected-rows guard would have to count (a
+//! FunctionCallResponse is no row and no count), is refused (`rule: fastpath`).
 
 use super::*;
 use crate::protocol::decode;
@@ -37,9 +37,17 @@ impl Session {
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        if decision.mask.is_some() {
-            let err =
-                refusal("pgward: a fastpath function call's result cannot be masked".to_string());
+        // A FunctionCallResponse carries no row and no count: neither masking nor the
+        // affected-rows guard could see what the call did.
+        let unseen = if decision.mask.is_some() {
+            Some("pgward: a fastpath function call's result cannot be masked")
+        } else if self.needs_guard(&decision) {
+            Some("pgward: a fastpath function call's affected rows cannot be counted")
+        } else {
+            None
+        };
+        if let Some(message) = unseen {
+            let err = refusal(message.to_string());
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
