@@ -337,3 +337,50 @@ async fn copy_in_both_directions() {
         assert_eq!(tags(&s.client_until_ready().await), "CZ", "{mode:?}");
     }
 }
+
+/// An error in the middle of a pipeline: PostgreSQL skips the rest to the Sync; the client
+/// gets exactly what the server sent, and the session is at rest for its next query (nothing
+/// owed, nothing held back).
+#[tokio::test(start_paused = true)]
+async fn an_error_in_the_middle_of_a_pipeline_skips_to_the_sync() {
+    for mode in MODES {
+        let mut s = Scripted::start(mode, READER).await;
+        s.client_sends(&[
+            parse("", "SELECT a FROM t"),
+            bind("", ""),
+            execute("", 0),
+            parse("", "SELECT nope FROM t"),
+            bind("", ""),
+            execute("", 0),
+            parse("", "SELECT 1"),
+            bind("", ""),
+            execute("", 0),
+            sync(),
+        ])
+        .await;
+        let up = s.server_reads().await;
+        assert_eq!(tags(&up), "PBEPBEPBES", "{mode:?}");
+        s.server_sends(&[
+            parse_complete(),
+            bind_complete(),
+            data_row("1"),
+            command_complete("SELECT 1"),
+            server_error("42703", "column \"nope\" does not exist"),
+            ready(b'I'),
+        ])
+        .await;
+        let got = s.client_until_ready().await;
+        assert_eq!(tags(&got), "12DCEZ", "{mode:?}");
+        assert_eq!(codes(&got), ["42703"]);
+        s.client_sends(&[query("SELECT 2")]).await;
+        assert_eq!(texts(&s.server_reads().await), ["SELECT 2"], "{mode:?}");
+        s.server_sends(&[
+            row_description(),
+            data_row("2"),
+            command_complete("SELECT 1"),
+            ready(b'I'),
+        ])
+        .await;
+        assert_eq!(tags(&s.client_until_ready().await), "TDCZ", "{mode:?}");
+    }
+}
