@@ -31,7 +31,7 @@ pub mod upstream;
 pub mod wire;
 
 pub use clients::*;
-pub use proxy::{Proxy, ProxyBuilder, User};
+pub use proxy::{tx_proxy, Proxy, ProxyBuilder, User};
 pub use upstream::Upstream;
 
 use std::future::Future;

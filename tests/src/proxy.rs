@@ -105,6 +105,16 @@ pub struct ProxyBuilder {
     fixed_port: Option<u16>,
 }
 
+/// A proxy in transaction mode with a pool of `size` and a checkout that waits up to 30 s
+/// (tests that hold servers in open transactions make the others wait).
+pub fn tx_proxy(size: i64) -> Proxy {
+    ProxyBuilder::new(crate::upstream::shared().port())
+        .pool_mode("transaction")
+        .pool_size(size)
+        .checkout_timeout("30s")
+        .start()
+}
+
 impl ProxyBuilder {
     /// Defaults: transaction pooling with 10 server connections, roles `engineer` (read-only,
     /// statement_timeout 30s), `oncall` (read-write, require_where, no DDL, max 1000 rows),

@@ -11,27 +11,13 @@ use pgward_e2e::*;
 use pgward_e2e::{raw, wire};
 use tokio_postgres::Client;
 
-fn tx_proxy(size: i64) -> Proxy {
-    ProxyBuilder::new(upstream::shared().port())
-        .pool_mode("transaction")
-        .pool_size(size)
-        .checkout_timeout("30s")
-        .start()
-}
-
-/// One row of text values of a simple Query, or its SQLSTATE.
+/// The first row of a simple Query as text (NULL as ""), or its SQLSTATE.
 async fn row_or_code(c: &Client, sql: &str) -> Result<Vec<String>, String> {
-    match c.simple_query(sql).await {
-        Ok(msgs) => Ok(msgs
-            .iter()
-            .find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                    (0..r.len())
-                        .map(|i| r.get(i).unwrap_or("").to_string())
-                        .collect(),
-                ),
-                _ => None,
-            })
+    match simple_rows(c, sql).await {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .next()
+            .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
             .unwrap_or_default()),
         Err(e) => Err(sqlstate(&e)),
     }
@@ -96,22 +82,18 @@ async fn a_client_never_reads_another_clients_sequence_values() {
     assert_eq!(row_or_code(&a, "SELECT currval('s')").await.unwrap(), n);
     a.simple_query("COMMIT").await.unwrap();
     let n: i64 = n[0].parse().unwrap();
-    let rows = b
-        .simple_query("SELECT nextval('s'); SELECT currval('s'), lastval()")
-        .await
-        .unwrap();
-    let values: Vec<String> = rows
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("").to_string())
+    let values: Vec<String> =
+        simple_rows(&b, "SELECT nextval('s'); SELECT currval('s'), lastval()")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(Option::unwrap_or_default)
                     .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            _ => None,
-        })
-        .collect();
+                    .join(",")
+            })
+            .collect();
     let m = n + 1;
     assert_eq!(values, vec![format!("{m}"), format!("{m},{m}")]);
 }

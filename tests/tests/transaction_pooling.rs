@@ -13,14 +13,6 @@ use pgward_e2e::*;
 use pgward_e2e::{raw, wire};
 use tokio_postgres::Client;
 
-fn tx_proxy(size: i64) -> Proxy {
-    ProxyBuilder::new(upstream::shared().port())
-        .pool_mode("transaction")
-        .pool_size(size)
-        .checkout_timeout("30s")
-        .start()
-}
-
 /// A proxy in `mode` with a pool of two.
 fn proxy_in(mode: &str) -> Proxy {
     ProxyBuilder::new(upstream::shared().port())
