@@ -38,6 +38,7 @@ mod search_path;
 mod settings;
 mod startup;
 mod state_facts;
+mod string_syntax;
 mod syntax;
 mod types;
 mod walk;
@@ -48,7 +49,9 @@ pub use duration::parse_pg_duration;
 pub use ident::{fold_identifier, parse_search_path};
 pub use normalize::UNPARSED;
 pub use settings::is_unsafe_encoding;
+pub use settings::parse_bool;
 pub use startup::parse_startup_options;
+pub use string_syntax::mode_independent_strings;
 pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 

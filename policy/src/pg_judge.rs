@@ -201,18 +201,19 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
     }
 }
 
-/// `standard_conforming_strings` off or an encoding whose bytes can look like quotes: the
-/// value would make the server read later text differently from pgward's lexers.
+/// An encoding whose bytes can look like quotes: the value would make the server read later
+/// text differently from pgward's lexers. (`standard_conforming_strings` cannot: pgward sends
+/// no text whose reading depends on it.)
 fn breaks_lexer_pin(value: &str) -> bool {
-    crate::settings::parse_bool(value) == Some(false) || crate::settings::is_unsafe_encoding(value)
+    crate::settings::is_unsafe_encoding(value)
 }
 
 /// The role has a guardrail whose enforcement depends on a setting PostgreSQL does not report
 /// in ParameterStatus, so that pgward must know every value set: read-only
 /// (`transaction_read_only`, `search_path`), `require_where` and masking (`search_path`), a
 /// statement_timeout limit (the timeouts), no `allow_set_role` (`role`), no `allow_ddl`
-/// (`session_replication_role`). The lexer pins a role without any of these keeps are
-/// reported (`standard_conforming_strings`, `client_encoding`) and watched by the proxy.
+/// (`session_replication_role`). The lexer pin a role without any of these keeps is reported
+/// (`client_encoding`) and watched by the proxy.
 fn depends_on_unreported_settings(ctx: &Ctx<'_>) -> bool {
     let role = ctx.role;
     role.access == Access::ReadOnly
@@ -235,7 +236,7 @@ fn guarded_setting(name: &str, ctx: &Ctx<'_>) -> bool {
         "search_path" => role.require_where || ctx.masked,
         // The lexer pins: a restricted role's later text must be read as the server reads it
         // (ParameterStatus reports a change only at the next Sync, after a pipeline has run).
-        "standard_conforming_strings" | "backslash_quote" | "client_encoding" => true,
+        "backslash_quote" | "client_encoding" => true,
         _ => false,
     }
 }

@@ -3,8 +3,9 @@
 //! Read-only roles may change only settings on an allowlist of harmless ones (identity is not
 //! one of them, whatever `allow_set_role` says); settings that would loosen the session
 //! (read-only mode, statement_timeout above the role's limit) or make our lexer read text
-//! differently from the server's (client_encoding to SJIS and friends,
-//! standard_conforming_strings off, backslash_quote) are refused. Read-write roles may change
+//! differently from the server's (client_encoding to SJIS and friends, backslash_quote on) are
+//! refused. `standard_conforming_strings` is free: pgward sends no text whose reading depends
+//! on it (`string_syntax.rs`). Read-write roles may change
 //! any setting except the lexer pins and the ones a rule they lack names (identity without
 //! `allow_set_role`, session_replication_role without `allow_ddl`).
 
@@ -259,15 +260,6 @@ fn pinned(name: &str, value: &SettingValue, role: &RoleRules) -> Option<Denial> 
                 "use UTF8 (or another encoding whose bytes never look like quotes or backslashes)",
             )),
             _ => None,
-        },
-        "standard_conforming_strings" => match value {
-            SettingValue::Default => None,
-            SettingValue::Values(_) if first(value).and_then(parse_bool) == Some(true) => None,
-            SettingValue::Values(_) => Some(deny(
-                "session.standard_conforming_strings",
-                "standard_conforming_strings must stay on",
-                "write backslash escapes as E'...' strings instead",
-            )),
         },
         "backslash_quote" => match first(value).map(str::to_ascii_lowercase).as_deref() {
             None | Some("off") | Some("false") | Some("no") | Some("0") | Some("safe_encoding") => {

@@ -95,6 +95,11 @@ pub fn check(name: &str, value: &str, role: &RoleRules) -> StartupParamVerdict {
                 Err(d) => StartupParamVerdict::Refuse(d),
             }
         }
+        // Free: pgward sends no text whose reading depends on it (`string_syntax.rs`).
+        "standard_conforming_strings" => match crate::settings::parse_bool(value) {
+            Some(_) => StartupParamVerdict::Pass,
+            None => refuse(name, "must be on or off"),
+        },
         "replication" => refuse(
             name,
             "is not allowed (replication connections are not proxied)",
@@ -103,7 +108,6 @@ pub fn check(name: &str, value: &str, role: &RoleRules) -> StartupParamVerdict {
         | "transaction_read_only"
         | "role"
         | "session_authorization"
-        | "standard_conforming_strings"
         | "session_replication_role"
         | "backslash_quote" => refuse(name, "may not be set by clients"),
         n if PASS.contains(&n) => StartupParamVerdict::Pass,

@@ -189,15 +189,11 @@ const GUARDRAILS: &[Guardrail] = &[
 ];
 
 /// Refused for every role: the lexer pins (a value that would change how text is read, also
-/// when the setting's name is not a literal).
+/// when the setting's name is not a literal). `standard_conforming_strings` is not one: pgward
+/// sends no text whose reading depends on it (`string_syntax.rs`).
 const PINNED: &[&str] = &[
-    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'",
-    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name IN ('application_name', 'standard_conforming_strings')",
-    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name LIKE 'standard%'",
-    "SET standard_conforming_strings = off",
     "SET backslash_quote = on",
     "SET client_encoding = 'SJIS'",
-    "SELECT set_config($1, 'off', false)",
     "SELECT set_config(name, 'SJIS', false) FROM pg_settings WHERE name LIKE 'client%'",
 ];
 
@@ -209,6 +205,9 @@ const UNRESTRICTED_RUNS: &[&str] = &[
     "SET SCHEMA 'public'",
     "SELECT * FROM users FOR NO KEY UPDATE",
     "SELECT 1 AS U&\"d\\0061t\"",
+    "SET standard_conforming_strings = off",
+    "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'",
+    "SELECT set_config($1, 'off', false)",
     "SELECT set_config('application_name', current_setting('application_name'), false)",
     "LOCK TABLE users IN ACCESS EXCLUSIVE MODE",
     "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name IN ('restrict_nonsystem_relation_kind')",

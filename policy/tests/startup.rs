@@ -37,7 +37,9 @@ fn startup_parameters() {
     refuse("statement_timeout", "1h");
     refuse("role", "postgres");
     refuse("session_authorization", "postgres");
-    refuse("standard_conforming_strings", "off");
+    pass("standard_conforming_strings", "off");
+    pass("standard_conforming_strings", "on");
+    refuse("standard_conforming_strings", "sometimes");
     refuse("replication", "database");
     refuse("session_replication_role", "replica");
     refuse("some_unknown_guc", "1");

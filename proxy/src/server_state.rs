@@ -290,9 +290,15 @@ pub fn plain_setting_name(n: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
 }
 
-/// A string literal (standard_conforming_strings is pinned on).
+/// A string literal that reads the same whatever the server's standard_conforming_strings
+/// (a client may have turned it off): `E'...'` when the value holds a backslash.
 pub fn literal(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "''"))
+    let quoted = v.replace('\'', "''");
+    if v.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 impl AppliedSettings {

@@ -123,3 +123,11 @@ fn settings_sync_sets_what_differs_and_resets_what_the_client_lacks() {
     a.synced(&desired(&[("app.t$1", "7")]));
     assert_eq!(a.sync_sql(&desired(&[])).as_deref(), Some("RESET app.t$1;"));
 }
+
+#[test]
+fn a_literal_reads_the_same_whatever_standard_conforming_strings() {
+    assert_eq!(literal("o'x"), "'o''x'");
+    // On, '\' would be a backslash; off, an escape: E'...' with it doubled is one backslash
+    // either way.
+    assert_eq!(literal("C:\\d'x"), "E'C:\\\\d''x'");
+}

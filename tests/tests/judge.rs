@@ -606,8 +606,8 @@ GRANT SET ON PARAMETER session_replication_role TO app_owner;",
             // A literal value that would break a lexer pin stays refused, whatever the name.
             let msgs = run_with_params(
                 &mut dba,
-                "select set_config($1, 'off', false)",
-                &["standard_conforming_strings"],
+                "select set_config($1, 'SJIS', false)",
+                &["client_encoding"],
             )
             .await;
             assert_rule(&msgs, "session.set_config", &what);

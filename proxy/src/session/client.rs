@@ -144,8 +144,8 @@ impl Session {
         }
         let text = decode::query_bytes(frame.body())
             .map_err(|e| PgError::error(sqlstate::PROTOCOL_VIOLATION, e.to_string()))
-            .and_then(|b| self.client_text(b));
-        let sql = match text {
+            .and_then(|b| self.statement_text(b));
+        let (sql, rewritten) = match text {
             Ok(s) => s,
             Err(e) => {
                 self.refuse_simple(e, None).await;
@@ -153,9 +153,12 @@ impl Session {
             }
         };
         let sql = sql.as_ref();
+        // The server gets the text as judged (see `statement_text.rs`).
+        let rebuilt = rewritten.then(|| super::statement_text::query_frame(sql));
+        let frame = rebuilt.as_ref().unwrap_or(&frame);
         let decision = self.facts_decide(sql)?;
         if decision.denial().is_some() {
-            self.refuse_denied_query(&frame, sql, decision).await;
+            self.refuse_denied_query(frame, sql, decision).await;
             return Ok(Flow::Continue);
         }
         let has_txn_control = decision
@@ -273,20 +276,24 @@ impl Session {
         }
         let parsed = decode::parse_bytes(frame.body())
             .map_err(|e| e.to_pg())
-            .and_then(|(name, bytes)| Ok((name, self.client_text(bytes)?)));
-        let (name, sql) = match parsed {
+            .and_then(|(name, bytes)| Ok((name, bytes, self.statement_text(bytes)?)));
+        let (name, old_sql, (sql, rewritten)) = match parsed {
             Ok(p) => p,
             Err(e) => {
                 self.refuse_extended(e, None).await;
                 return Ok(Flow::Continue);
             }
         };
+        // The server gets the text as judged (see `statement_text.rs`).
+        let rebuilt = rewritten
+            .then(|| super::statement_text::parse_frame(frame.body(), name, old_sql, sql.as_ref()));
+        let frame = rebuilt.as_ref().unwrap_or(&frame);
         let name = name.to_string();
         let decision = self.facts_decide(sql.as_ref())?;
         if decision.denial().is_some() {
             // Never reaches the server; a later Bind of the name is refused here.
             let _ = self.prepared.close(Space::Statement, &name);
-            self.refuse_denied_parse(&frame, sql.as_ref(), decision)
+            self.refuse_denied_parse(frame, sql.as_ref(), decision)
                 .await;
             return Ok(Flow::Continue);
         }
@@ -312,7 +319,7 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.replaying() {
-            self.parse_replayed(&frame, &name, decision).await;
+            self.parse_replayed(frame, &name, decision).await;
             return Ok(Flow::Continue);
         }
         // Session effects take hold at Execute: a Parse alone changes nothing.

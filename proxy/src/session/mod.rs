@@ -50,6 +50,7 @@ mod sequences;
 mod server;
 mod server_syntax;
 mod session_state;
+mod statement_text;
 mod timers;
 
 use crate::sqlstate;

@@ -1,8 +1,9 @@
 //! The upstream session's pinned settings, watched: PostgreSQL reports each of them in
 //! ParameterStatus whenever it changes, so a change is seen, not assumed away. A value that
-//! contradicts a pin (a read-only role's server turned read-write, `standard_conforming_strings`
-//! off, another identity, an encoding whose bytes can hide a quote) ends the client's session and closes the
-//! server.
+//! contradicts a pin (a read-only role's server turned read-write, another identity, an encoding
+//! whose bytes can hide a quote) ends the client's session and closes the server.
+//! `standard_conforming_strings` is no pin: pgward sends no text whose reading depends on it
+//! (`statement_text.rs`).
 
 /// What a server connection must keep, for the pool it belongs to.
 #[derive(Clone, Debug)]
@@ -39,9 +40,6 @@ impl Pins {
         match lower.as_str() {
             "default_transaction_read_only" if self.read_only && !is_on(value) => {
                 broken("default_transaction_read_only", "on")
-            }
-            "standard_conforming_strings" if !is_on(value) => {
-                broken("standard_conforming_strings", "on")
             }
             // Encodings whose multi-byte characters may hold `'` or `\` bytes (SJIS, BIG5,
             // GBK, ...) would make the policy's reading of the text differ from the server's;
@@ -95,9 +93,6 @@ mod tests {
             .is_none());
         assert!(ro
             .check("standard_conforming_strings", "off", None)
-            .is_some());
-        assert!(ro
-            .check("standard_conforming_strings", "on", None)
             .is_none());
         assert!(ro.check("client_encoding", "SJIS", None).is_some());
         assert!(ro.check("client_encoding", "BIG5", None).is_some());
@@ -112,7 +107,7 @@ mod tests {
         assert!(ro.check("is_superuser", "off", Some("off")).is_none());
         assert!(ro.check("TimeZone", "UTC", None).is_none());
         // A role allowed SET ROLE / SESSION AUTHORIZATION changes its identity by its rules;
-        // the lexer pins stay.
+        // the encoding pin stays.
         let may = Pins {
             identity_may_change: true,
             ..pins(false)
@@ -121,12 +116,8 @@ mod tests {
             .check("session_authorization", "postgres", None)
             .is_none());
         assert!(may.check("is_superuser", "off", Some("on")).is_none());
-        assert!(may
-            .check("standard_conforming_strings", "off", None)
-            .is_some());
+        assert!(may.check("client_encoding", "SJIS", None).is_some());
         // Names are matched as PostgreSQL reports them, in any case.
-        assert!(ro
-            .check("Standard_Conforming_Strings", "off", None)
-            .is_some());
+        assert!(ro.check("Client_Encoding", "SJIS", None).is_some());
     }
 }

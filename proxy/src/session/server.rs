@@ -363,6 +363,7 @@ fn is_client_setting(name: &str) -> bool {
         "DateStyle",
         "IntervalStyle",
         "TimeZone",
+        "standard_conforming_strings",
     ]
     .iter()
     .any(|n| n.eq_ignore_ascii_case(name))
