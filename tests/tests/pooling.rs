@@ -328,3 +328,32 @@ async fn a_client_that_vanishes_mid_transaction_leaves_nothing_behind() {
         );
     }
 }
+
+/// Transaction mode: a client whose server is idle gets that one back, not whichever server
+/// was given back last (its statements and settings are already there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gets_its_own_server_back_when_it_is_idle() {
+    let up = upstream::shared();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(2)
+        .start();
+    let a = connect(&proxy, ALICE.0, APP_DB).await;
+    let b = connect(&proxy, DAVE.0, APP_DB).await;
+    for round in 0..3 {
+        // Both in a block at once: two servers. a gives its back first, b last, so b's is the
+        // one most recently given back.
+        a.simple_query("BEGIN").await.unwrap();
+        let a_pid = simple_value(&a, "SELECT pg_backend_pid()").await;
+        b.simple_query("BEGIN").await.unwrap();
+        let b_pid = simple_value(&b, "SELECT pg_backend_pid()").await;
+        assert_ne!(a_pid, b_pid, "round {round}");
+        a.simple_query("COMMIT").await.unwrap();
+        b.simple_query("COMMIT").await.unwrap();
+        assert_eq!(
+            simple_value(&a, "SELECT pg_backend_pid()").await,
+            a_pid,
+            "round {round}: a got b's server"
+        );
+    }
+}

@@ -191,7 +191,8 @@ impl Pool {
     }
 
     /// [`Pool::checkout`], taking the idle server of backend `prefer` if there is one (the
-    /// server holding the client's sequence state), else the most recently used.
+    /// server holding the client's sequence state, or the one it last gave back), else the
+    /// most recently used.
     pub async fn checkout_preferring(
         self: &Arc<Self>,
         prefer: Option<i32>,

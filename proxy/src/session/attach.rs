@@ -79,7 +79,7 @@ impl Session {
             attempts += 1;
             let slot = self.cancel.slot.clone();
             let mut pooled = tokio::select! {
-                got = self.pool.checkout_preferring(self.sequences.wanted.take()) => got.map_err(|e| e.to_pg())?,
+                got = self.pool.checkout_preferring(self.sequences.wanted.take().or((self.last_backend != 0).then_some(self.last_backend))) => got.map_err(|e| e.to_pg())?,
                 // The client cancelled while its statement waited for a server.
                 () = slot.cancelled_while_waiting() => return Err(PgError::error(
                     sqlstate::QUERY_CANCELED,
@@ -136,6 +136,7 @@ impl Session {
         };
         // Nothing the server held is another client's business.
         pooled.server.held_notifications.clear();
+        self.last_backend = pooled.server.cancel.pid;
         if pooled.server.conn.queued() > 0 || pooled.server.conn.has_frame() {
             tracing::debug!(
                 session = self.id,

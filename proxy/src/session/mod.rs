@@ -159,6 +159,9 @@ pub struct Session {
     unit: UnitEffects,
     /// Whose sequence state the attached server holds.
     sequences: sequences::SequenceState,
+    /// The backend pid of the server this client last gave back (0: none): its next
+    /// checkout takes that one when it is idle, so an uncontended client keeps its server.
+    last_backend: i32,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
     on_session_state: crate::config::SessionStatePolicy,
@@ -244,6 +247,7 @@ impl Session {
             custom_settings,
             unit: UnitEffects::default(),
             sequences: Default::default(),
+            last_backend: 0,
             pinned: None,
             path_check: PathCheck::No,
             timers: timers::Timers::new(now),
