@@ -51,7 +51,7 @@ pub use normalize::UNPARSED;
 pub use settings::is_unsafe_encoding;
 pub use settings::parse_bool;
 pub use startup::parse_startup_options;
-pub use string_syntax::mode_independent_strings;
+pub use string_syntax::{mode_independent_strings, StringSyntax};
 pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 
@@ -171,6 +171,14 @@ impl Engine {
         self.mask_index.as_ref()
     }
 
+    /// The longest statement text judged (longer ones are refused unread, 54001).
+    pub fn max_statement_bytes(&self) -> usize {
+        match self.config.max_statement_bytes {
+            0 => syntax::DEFAULT_MAX_STATEMENT_BYTES,
+            n => n,
+        }
+    }
+
     /// Entries in the decision cache (for metrics and tests).
     pub fn cached_decisions(&self) -> usize {
         self.cache.len()
@@ -248,10 +256,7 @@ impl Engine {
             catalog: self.catalog.as_deref(),
             masked: !facts.role.unmasked && self.mask_index.is_some(),
         };
-        let max = match self.config.max_statement_bytes {
-            0 => syntax::DEFAULT_MAX_STATEMENT_BYTES,
-            n => n,
-        };
+        let max = self.max_statement_bytes();
         if sql.len() > max {
             let decision = Decision {
                 verdict: Verdict::Deny(syntax::too_large(sql.len(), max)),

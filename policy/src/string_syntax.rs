@@ -16,48 +16,104 @@ extern "C" {
     fn pgward_set_standard_conforming_strings(on: bool) -> bool;
 }
 
-/// PostgreSQL's scanner over `sql` in the given mode (`None`: it cannot read the text).
-fn scan(sql: &str, standard_conforming_strings: bool) -> Option<Vec<ScanToken>> {
+/// PostgreSQL's scanner over `sql` in the given mode, or its message.
+fn scan(sql: &str, standard_conforming_strings: bool) -> Result<Vec<ScanToken>, String> {
     // SAFETY: the shim only swaps a thread-local bool of libpg_query's, on this thread, and
     // the scan below runs on this thread; the previous value is put back.
     let previous = unsafe { pgward_set_standard_conforming_strings(standard_conforming_strings) };
     let result = pg_query::scan(sql);
     // SAFETY: as above.
     unsafe { pgward_set_standard_conforming_strings(previous) };
-    result.ok().map(|r| r.tokens)
+    result.map(|r| r.tokens).map_err(|e| e.to_string())
+}
+
+/// What the rewrite made of a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StringSyntax {
+    /// No plain string holds a backslash: the text reads the same in both modes.
+    Unchanged,
+    /// Every plain string that held a backslash is now the `E'...'` string of its value.
+    Rewritten(String),
+    /// The text holds a backslash and cannot be read for certain in both modes (PostgreSQL's
+    /// scanner refuses it in the session's mode, which a server of another version or
+    /// encoding might not): it must not be sent. The scanner's message.
+    Unreadable(String),
 }
 
 /// `sql` with every plain string that holds a backslash written as the `E'...'` string of the
-/// value it has under `standard_conforming_strings` (the session's setting); `None` when no
-/// string needs it, or when the scanner cannot read the text in that mode (the server, in
-/// that mode, cannot either: the text is judged as it is and fails there).
-pub fn mode_independent_strings(sql: &str, standard_conforming_strings: bool) -> Option<String> {
+/// value it has under `standard_conforming_strings` (the session's setting).
+///
+/// With the setting on, a text the scanner refuses is [`StringSyntax::Unchanged`]: pgward's
+/// parser refuses it too (its syntax error is the server's own, asked with a guard that keeps
+/// any reading of the text from running). With it off, a text with a backslash that the
+/// scanner refuses is [`StringSyntax::Unreadable`]: the judge reads with the setting on, and
+/// another scanner (an older server's, another encoding's) might read it off and run it.
+pub fn mode_independent_strings(sql: &str, standard_conforming_strings: bool) -> StringSyntax {
     if !sql.contains('\\') {
-        return None;
+        return StringSyntax::Unchanged;
     }
-    let tokens = scan(sql, standard_conforming_strings)?;
+    let tokens = match scan(sql, standard_conforming_strings) {
+        Ok(tokens) => tokens,
+        Err(_) if standard_conforming_strings => return StringSyntax::Unchanged,
+        Err(message) => return StringSyntax::Unreadable(message),
+    };
+    match rewrite(sql, &tokens, standard_conforming_strings) {
+        Err(message) => StringSyntax::Unreadable(message.into()),
+        Ok(None) => StringSyntax::Unchanged,
+        Ok(Some(rewritten)) => match (scan(&rewritten, true), scan(&rewritten, false)) {
+            // Belt and braces: the rewritten text must read token for token alike...
+            (Ok(on), Ok(off)) if on == off => StringSyntax::Rewritten(rewritten),
+            // ...or, read with the setting on, be refused with it off (a U&'...' string), as
+            // every server with it off refuses it.
+            (Ok(_), Err(_)) if standard_conforming_strings => StringSyntax::Rewritten(rewritten),
+            _ => StringSyntax::Unreadable(
+                "the text does not read the same whatever standard_conforming_strings".into(),
+            ),
+        },
+    }
+}
+
+/// The rewrite over the tokens of `sql` in the session's mode; `None` when nothing changes.
+fn rewrite(
+    sql: &str,
+    tokens: &[ScanToken],
+    standard_conforming_strings: bool,
+) -> Result<Option<String>, &'static str> {
+    const OFFSETS: &str = "the scanner's token offsets do not fit the text";
     let mut out = String::with_capacity(sql.len() + 16);
     let mut copied = 0usize;
     for (i, t) in tokens.iter().enumerate() {
         if t.token != Token::Sconst as i32 {
             continue;
         }
-        let start = usize::try_from(t.start).ok()?;
-        let end = usize::try_from(t.end).ok()?;
-        let text = sql.get(start..end)?;
+        let start = usize::try_from(t.start).map_err(|_| OFFSETS)?;
+        let end = usize::try_from(t.end).map_err(|_| OFFSETS)?;
+        let text = sql.get(start..end).ok_or(OFFSETS)?;
         // E'...' strings read alike already; U&'...' is another token (an error with the
         // setting off, in the server as in the scanner).
         if !text.starts_with('\'') || !text.contains('\\') {
             continue;
         }
-        // N'...' is the keyword NCHAR (its one letter) and then the string.
-        let nchar =
-            i > 0 && tokens[i - 1].token == Token::Nchar as i32 && tokens[i - 1].end == t.start;
-        let from = if nchar { start.checked_sub(1)? } else { start };
-        out.push_str(sql.get(copied..from)?);
+        // N'...' is the keyword NCHAR (its one letter) and then the string; the keyword spelled
+        // out (`NCHAR'...'`) is a name like any other before the E.
+        let nchar = i > 0
+            && tokens[i - 1].token == Token::Nchar as i32
+            && tokens[i - 1].end == t.start
+            && tokens[i - 1].end - tokens[i - 1].start == 1;
+        let from = if nchar {
+            start.checked_sub(1).ok_or(OFFSETS)?
+        } else {
+            start
+        };
+        out.push_str(sql.get(copied..from).ok_or(OFFSETS)?);
         if nchar {
             out.push_str("NCHAR ");
-        } else if sql[..from].bytes().next_back().is_some_and(ident_byte) {
+        } else if sql
+            .as_bytes()
+            .get(..from)
+            .and_then(|b| b.last())
+            .is_some_and(|b| ident_byte(*b))
+        {
             // `type'...'`: the E must not join the type's name.
             out.push(' ');
         }
@@ -72,10 +128,10 @@ pub fn mode_independent_strings(sql: &str, standard_conforming_strings: bool) ->
         copied = end;
     }
     if copied == 0 {
-        return None;
+        return Ok(None);
     }
-    out.push_str(sql.get(copied..)?);
-    Some(out)
+    out.push_str(sql.get(copied..).ok_or(OFFSETS)?);
+    Ok(Some(out))
 }
 
 /// A byte that may continue an identifier (or a number) in PostgreSQL's scanner.

@@ -194,9 +194,57 @@ impl ClientText {
     }
 }
 
+/// `rewritten` in the client's encoding, where `rewritten` is `original` (the client's
+/// `bytes`, read) with ASCII characters inserted. Every encoding read here keeps ASCII as
+/// itself and writes every other character with bytes of 0x80 and above, so the ASCII bytes
+/// of the two correspond in order and each run of other characters is one run of high bytes.
+/// `None` when the texts do not correspond so (nothing is guessed).
+pub fn with_ascii_inserted(original: &str, bytes: &[u8], rewritten: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() + rewritten.len().saturating_sub(original.len()));
+    let (mut o, mut b) = (original, bytes);
+    let mut r = rewritten;
+    while let Some(c) = r.chars().next() {
+        if c.is_ascii() {
+            // The original's next character, or one inserted.
+            if o.starts_with(c) && b.first() == Some(&(c as u8)) {
+                o = &o[1..];
+                b = &b[1..];
+            }
+            out.push(c as u8);
+            r = &r[1..];
+            continue;
+        }
+        // A run of other characters: the original's next, and the client's next high bytes.
+        let run = o.len() - o.trim_start_matches(|c: char| !c.is_ascii()).len();
+        let high = b.iter().take_while(|&&x| x >= 0x80).count();
+        if run == 0 || high == 0 || !r.starts_with(&o[..run]) {
+            return None;
+        }
+        out.extend_from_slice(&b[..high]);
+        o = &o[run..];
+        b = &b[high..];
+        r = &r[run..];
+    }
+    (o.is_empty() && b.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_inserted_into_text_in_another_encoding() {
+        let original = "SELECT '€\\x', 'ü'";
+        let bytes = b"SELECT '\xa4\\x', '\xfc'";
+        let rewritten = "SELECT E'€\\\\x', 'ü'";
+        assert_eq!(
+            with_ascii_inserted(original, bytes, rewritten).as_deref(),
+            Some(&b"SELECT E'\xa4\\\\x', '\xfc'"[..])
+        );
+        // Texts that do not correspond are not guessed at.
+        assert_eq!(with_ascii_inserted(original, bytes, "SELECT 'x'"), None);
+        assert_eq!(with_ascii_inserted(original, b"SELECT", rewritten), None);
+    }
 
     fn read(enc: &str, bytes: &[u8]) -> Result<String, TextError> {
         ClientText::for_encoding(enc)

@@ -167,3 +167,34 @@ async fn a_change_of_the_setting_earlier_in_a_pipeline_cannot_change_what_runs()
         assert_eq!(one(&mut c, "SELECT count(*) FROM t", &what).await, "3");
     }
 }
+
+/// With the setting off, a text pgward's scanner (PostgreSQL 18's) cannot read is refused,
+/// not judged with the setting on and sent: the upstream (PostgreSQL 15 here) reads
+/// `$4294967297` as `$1`, and with the setting off this text is a SELECT, a DELETE without
+/// WHERE (which bob's role, require_where, is refused) and a PREPARE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_pgward_cannot_read_with_the_setting_off_is_refused() {
+    let up = upstream::shared();
+    let db = up.fresh_db("scs_unread");
+    up.sql(
+        &db,
+        &format!(
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3);
+             GRANT ALL ON t TO {};",
+            upstream::OWNER_USER
+        ),
+    );
+    let sql = r"SELECT 'x\' , '; DELETE FROM t; PREPARE q(int) AS SELECT $4294967297 --'";
+    for mode in ["session", "transaction"] {
+        let what = format!("{mode}: unreadable");
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        let extra = [("standard_conforming_strings", "off")];
+        let mut c = RawConn::startup(proxy.addr(), BOB.0, BOB.1, &db, &extra)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: refused: {:?}", e.message()));
+        let msgs = c.simple_query(sql).await;
+        let err = raw::first_error(&msgs).unwrap_or_else(|| panic!("{what}: ran: {msgs:?}"));
+        assert_eq!(err.code().as_deref(), Some("42601"), "{what}: {err:?}");
+        assert_eq!(one(&mut c, "SELECT count(*) FROM t", &what).await, "3");
+    }
+}

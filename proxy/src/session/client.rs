@@ -154,7 +154,7 @@ impl Session {
         };
         let sql = sql.as_ref();
         // The server gets the text as judged (see `statement_text.rs`).
-        let rebuilt = rewritten.then(|| super::statement_text::query_frame(sql));
+        let rebuilt = rewritten.map(|bytes| super::statement_text::query_frame(&bytes));
         let frame = rebuilt.as_ref().unwrap_or(&frame);
         let decision = self.facts_decide(sql)?;
         if decision.denial().is_some() {
@@ -286,7 +286,7 @@ impl Session {
         };
         // The server gets the text as judged (see `statement_text.rs`).
         let rebuilt = rewritten
-            .then(|| super::statement_text::parse_frame(frame.body(), name, old_sql, sql.as_ref()));
+            .map(|bytes| super::statement_text::parse_frame(frame.body(), name, old_sql, &bytes));
         let frame = rebuilt.as_ref().unwrap_or(&frame);
         let name = name.to_string();
         let decision = self.facts_decide(sql.as_ref())?;

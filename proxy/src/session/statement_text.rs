@@ -7,8 +7,10 @@
 
 use std::borrow::Cow;
 
+use pgward_policy::StringSyntax;
+
 use super::*;
-use crate::protocol::{frontend, Frame};
+use crate::protocol::Frame;
 
 impl Session {
     /// The session's `standard_conforming_strings` as the server last reported it (or as the
@@ -20,46 +22,72 @@ impl Session {
             .is_none_or(|(_, v)| pgward_policy::parse_bool(v) != Some(false))
     }
 
-    /// The statement text to judge and send, and whether it differs from the client's.
+    /// The statement text to judge, and when it differs from the client's, the bytes to send
+    /// for it (in the client's encoding).
     pub(super) fn statement_text<'a>(
         &self,
         bytes: &'a [u8],
-    ) -> Result<(Cow<'a, str>, bool), PgError> {
+    ) -> Result<(Cow<'a, str>, Option<Vec<u8>>), PgError> {
         let text = self.client_text(bytes)?;
-        let Some(rewritten) =
-            pgward_policy::mode_independent_strings(&text, self.standard_conforming_strings())
-        else {
-            return Ok((text, false));
-        };
-        // The rewritten text is sent as UTF-8: only where the client's encoding reads it so.
-        if !(rewritten.is_ascii() || self.client_is_utf8()) {
-            return Err(PgError::error(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "pgward: a plain string with a backslash in text that is not ASCII needs client_encoding UTF8",
-            )
-            .with_hint("write the string as E'...'"));
+        // A text past the size bound is refused unread by the judge: not scanned here either.
+        if text.len() > self.shared.snapshot().engine.max_statement_bytes() {
+            return Ok((text, None));
         }
-        Ok((Cow::Owned(rewritten), true))
+        let rewritten =
+            match pgward_policy::mode_independent_strings(&text, self.standard_conforming_strings())
+            {
+                StringSyntax::Unchanged => return Ok((text, None)),
+                StringSyntax::Rewritten(rewritten) => rewritten,
+                StringSyntax::Unreadable(message) => {
+                    return Err(PgError::error(sqlstate::SYNTAX_ERROR, message).with_detail(
+                        "pgward reads a backslash in a string as the session's standard_conforming_strings says, and cannot read this text so",
+                    ).with_hint("write strings with backslashes as E'...'"))
+                }
+            };
+        let sent = self.client_bytes_of(bytes, &text, &rewritten)?;
+        Ok((Cow::Owned(rewritten), Some(sent)))
+    }
+
+    /// The bytes to send for a rewritten text: itself in UTF-8 (or ASCII), else the client's
+    /// bytes with the same ASCII inserted (`client_text::with_ascii_inserted`).
+    fn client_bytes_of(
+        &self,
+        original: &[u8],
+        text: &str,
+        rewritten: &str,
+    ) -> Result<Vec<u8>, PgError> {
+        if rewritten.is_ascii() || self.client_is_utf8() {
+            return Ok(rewritten.as_bytes().to_vec());
+        }
+        crate::client_text::with_ascii_inserted(text, original, rewritten).ok_or_else(|| {
+            PgError::error(
+                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                "pgward: could not write the statement back in the client's encoding",
+            )
+        })
     }
 }
 
-/// A Query message carrying `sql`.
-pub(super) fn query_frame(sql: &str) -> Frame {
+/// A Query message carrying `sql` (in the client's encoding).
+pub(super) fn query_frame(sql: &[u8]) -> Frame {
+    let mut body = Vec::with_capacity(sql.len() + 1);
+    body.extend_from_slice(sql);
+    body.push(0);
     let mut out = BytesMut::new();
-    frontend::query(sql, &mut out);
+    crate::protocol::backend::raw_message(b'Q', &body, &mut out);
     Frame::from_raw(out.freeze())
 }
 
 /// The Parse message `body` with its text replaced by `sql` (name and parameter types kept).
 /// `name` and `old_sql` are the slices `decode::parse_bytes` returned from `body`.
-pub(super) fn parse_frame(body: &[u8], name: &str, old_sql: &[u8], sql: &str) -> Frame {
+pub(super) fn parse_frame(body: &[u8], name: &str, old_sql: &[u8], sql: &[u8]) -> Frame {
     let types = body
         .get(name.len() + 1 + old_sql.len() + 1..)
         .unwrap_or(&[]);
     let mut msg = Vec::with_capacity(name.len() + sql.len() + types.len() + 2);
     msg.extend_from_slice(name.as_bytes());
     msg.push(0);
-    msg.extend_from_slice(sql.as_bytes());
+    msg.extend_from_slice(sql);
     msg.push(0);
     msg.extend_from_slice(types);
     let mut out = BytesMut::new();
