@@ -51,7 +51,7 @@ pub use normalize::UNPARSED;
 pub use settings::is_unsafe_encoding;
 pub use settings::parse_bool;
 pub use startup::parse_startup_options;
-pub use string_syntax::{mode_independent_strings, StringSyntax};
+pub use string_syntax::{mode_independent_strings, Escape, EscapeKind, StringSyntax};
 pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 

@@ -32,12 +32,53 @@ fn scan(sql: &str, standard_conforming_strings: bool) -> Result<Vec<ScanToken>, 
 pub enum StringSyntax {
     /// No plain string holds a backslash: the text reads the same in both modes.
     Unchanged,
-    /// Every plain string that held a backslash is now the `E'...'` string of its value.
-    Rewritten(String),
+    /// Every plain string that held a backslash is now the `E'...'` string of its value; with
+    /// the setting off, the escape each such string began with (PostgreSQL warns of them).
+    Rewritten(String, Vec<Escape>),
     /// The text holds a backslash and cannot be read for certain in both modes (PostgreSQL's
     /// scanner refuses it in the session's mode, which a server of another version or
     /// encoding might not): it must not be sent. The scanner's message.
     Unreadable(String),
+}
+
+/// The first escape in a plain string read with `standard_conforming_strings` off: PostgreSQL
+/// warns of it (`escape_string_warning`, SQLSTATE 22P06) at the string's opening quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escape {
+    /// The opening quote, 1-based in characters (as PostgreSQL reports positions).
+    pub position: usize,
+    pub kind: EscapeKind,
+}
+
+/// Which warning PostgreSQL gives, by the character after the first backslash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscapeKind {
+    /// `\'`
+    Quote,
+    /// `\\`
+    Backslash,
+    /// Any other (`\n`, octal, hex, Unicode).
+    Other,
+}
+
+impl EscapeKind {
+    /// PostgreSQL's message and hint (scan.l).
+    pub fn message_and_hint(self) -> (&'static str, &'static str) {
+        match self {
+            EscapeKind::Quote => (
+                "nonstandard use of \\' in a string literal",
+                "Use '' to write quotes in strings, or use the escape string syntax (E'...').",
+            ),
+            EscapeKind::Backslash => (
+                "nonstandard use of \\\\ in a string literal",
+                "Use the escape string syntax for backslashes, e.g., E'\\\\'.",
+            ),
+            EscapeKind::Other => (
+                "nonstandard use of escape in a string literal",
+                "Use the escape string syntax for escapes, e.g., E'\\r\\n'.",
+            ),
+        }
+    }
 }
 
 /// `sql` with every plain string that holds a backslash written as the `E'...'` string of the
@@ -60,12 +101,14 @@ pub fn mode_independent_strings(sql: &str, standard_conforming_strings: bool) ->
     match rewrite(sql, &tokens, standard_conforming_strings) {
         Err(message) => StringSyntax::Unreadable(message.into()),
         Ok(None) => StringSyntax::Unchanged,
-        Ok(Some(rewritten)) => match (scan(&rewritten, true), scan(&rewritten, false)) {
+        Ok(Some((rewritten, escapes))) => match (scan(&rewritten, true), scan(&rewritten, false)) {
             // Belt and braces: the rewritten text must read token for token alike...
-            (Ok(on), Ok(off)) if on == off => StringSyntax::Rewritten(rewritten),
+            (Ok(on), Ok(off)) if on == off => StringSyntax::Rewritten(rewritten, escapes),
             // ...or, read with the setting on, be refused with it off (a U&'...' string), as
             // every server with it off refuses it.
-            (Ok(_), Err(_)) if standard_conforming_strings => StringSyntax::Rewritten(rewritten),
+            (Ok(_), Err(_)) if standard_conforming_strings => {
+                StringSyntax::Rewritten(rewritten, escapes)
+            }
             _ => StringSyntax::Unreadable(
                 "the text does not read the same whatever standard_conforming_strings".into(),
             ),
@@ -78,9 +121,10 @@ fn rewrite(
     sql: &str,
     tokens: &[ScanToken],
     standard_conforming_strings: bool,
-) -> Result<Option<String>, &'static str> {
+) -> Result<Option<(String, Vec<Escape>)>, &'static str> {
     const OFFSETS: &str = "the scanner's token offsets do not fit the text";
     let mut out = String::with_capacity(sql.len() + 16);
+    let mut escapes = Vec::new();
     let mut copied = 0usize;
     for (i, t) in tokens.iter().enumerate() {
         if t.token != Token::Sconst as i32 {
@@ -124,6 +168,17 @@ fn rewrite(
         } else {
             // The scanner read this string exactly as it reads E'...'.
             out.push_str(text);
+            let after = text
+                .split_once('\\')
+                .and_then(|(_, rest)| rest.chars().next());
+            escapes.push(Escape {
+                position: sql.get(..start).ok_or(OFFSETS)?.chars().count() + 1,
+                kind: match after {
+                    Some('\'') => EscapeKind::Quote,
+                    Some('\\') => EscapeKind::Backslash,
+                    _ => EscapeKind::Other,
+                },
+            });
         }
         copied = end;
     }
@@ -131,7 +186,7 @@ fn rewrite(
         return Ok(None);
     }
     out.push_str(sql.get(copied..).ok_or(OFFSETS)?);
-    Ok(Some(out))
+    Ok(Some((out, escapes)))
 }
 
 /// A byte that may continue an identifier (or a number) in PostgreSQL's scanner.

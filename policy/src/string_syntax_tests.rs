@@ -15,7 +15,7 @@ fn reading(sql: &str, standard_conforming_strings: bool) -> Option<String> {
 fn sent(sql: &str, mode: bool) -> Option<String> {
     match mode_independent_strings(sql, mode) {
         StringSyntax::Unchanged => Some(sql.to_string()),
-        StringSyntax::Rewritten(s) => Some(s),
+        StringSyntax::Rewritten(s, _) => Some(s),
         StringSyntax::Unreadable(_) => None,
     }
 }
@@ -184,4 +184,28 @@ fn a_text_the_scanner_refuses_with_the_setting_off_is_not_sent() {
     let sql = "SELECT 'x\\' , $4294967297, '; DELETE FROM t; --'";
     assert_eq!(mode_independent_strings(sql, true), StringSyntax::Unchanged);
     assert!(pg_query::parse(sql, pg_query::ParserOptions::default()).is_err());
+}
+
+/// With the setting off, the first escape of each rewritten string, where PostgreSQL warns.
+#[test]
+fn the_escapes_postgresql_warns_of() {
+    let sql = "select 'a\\\\b', 'é\\'c', 'x\\n', E'\\t', 'plain'";
+    let StringSyntax::Rewritten(_, escapes) = mode_independent_strings(sql, false) else {
+        panic!("not rewritten");
+    };
+    let kinds: Vec<_> = escapes.iter().map(|e| (e.position, e.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (8, EscapeKind::Backslash),
+            (16, EscapeKind::Quote),
+            (24, EscapeKind::Other),
+        ]
+    );
+    // With it on there are no escapes in plain strings.
+    let sql = "select 'a\\\\b', 'x\\n'";
+    let StringSyntax::Rewritten(_, escapes) = mode_independent_strings(sql, true) else {
+        panic!("not rewritten");
+    };
+    assert!(escapes.is_empty());
 }

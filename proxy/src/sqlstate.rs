@@ -12,6 +12,9 @@ pub const CONNECTION_FAILURE: &str = "08006";
 pub const PROTOCOL_VIOLATION: &str = "08P01";
 /// 22021: text that is not valid in the encoding (UTF-8).
 pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+/// 22P06: a backslash escape in a plain string with standard_conforming_strings off (a
+/// warning, as PostgreSQL's).
+pub const NONSTANDARD_USE_OF_ESCAPE_CHARACTER: &str = "22P06";
 /// 22023: a parameter value the server refused.
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 /// 25P03: idle in transaction for too long.

@@ -198,3 +198,59 @@ async fn a_text_pgward_cannot_read_with_the_setting_off_is_refused() {
         assert_eq!(one(&mut c, "SELECT count(*) FROM t", &what).await, "3");
     }
 }
+
+/// With the setting off PostgreSQL warns of each plain string it reads with escapes
+/// (`escape_string_warning`); the server gets `E'...'` strings, so pgward gives the warning,
+/// as PostgreSQL words and places it, and not once the client turned the warning off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escapes_in_plain_strings_are_warned_of_as_postgresql_does() {
+    let up = upstream::shared();
+    let db = up.fresh_db("scs_warn");
+    for mode in ["session", "transaction"] {
+        let what = format!("{mode}: warnings");
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        let mut c = proxy.raw_login(CAROL.0, &db).await;
+        values(
+            &c.simple_query("SET standard_conforming_strings = off").await,
+            &what,
+        );
+        let msgs = c.simple_query(r"select 'a\\b' as f1, 'x\'y' as f2, E'\t'").await;
+        let warnings: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.tag == b'N')
+            .map(|m| {
+                let f = m.fields();
+                let get = |k| f.get(&k).cloned().unwrap_or_default();
+                (get('S'), get('C'), get('M'), get('P'))
+            })
+            .collect();
+        assert_eq!(
+            warnings,
+            vec![
+                (
+                    "WARNING".to_string(),
+                    "22P06".to_string(),
+                    r"nonstandard use of \\ in a string literal".to_string(),
+                    "8".to_string()
+                ),
+                (
+                    "WARNING".into(),
+                    "22P06".into(),
+                    r"nonstandard use of \' in a string literal".into(),
+                    "22".into()
+                ),
+            ],
+            "{what}"
+        );
+        assert_eq!(
+            values(&msgs, &what),
+            vec![vec![r"a\b".to_string(), "x'y".into(), "\t".into()]]
+        );
+        values(
+            &c.simple_query("SET escape_string_warning = off").await,
+            &what,
+        );
+        let msgs = c.simple_query(r"select 'a\\b'").await;
+        assert!(!msgs.iter().any(|m| m.tag == b'N'), "{what}: {msgs:?}");
+    }
+}

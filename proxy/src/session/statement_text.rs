@@ -25,7 +25,7 @@ impl Session {
     /// The statement text to judge, and when it differs from the client's, the bytes to send
     /// for it (in the client's encoding).
     pub(super) fn statement_text<'a>(
-        &self,
+        &mut self,
         bytes: &'a [u8],
     ) -> Result<(Cow<'a, str>, Option<Vec<u8>>), PgError> {
         let text = self.client_text(bytes)?;
@@ -37,7 +37,10 @@ impl Session {
             match pgward_policy::mode_independent_strings(&text, self.standard_conforming_strings())
             {
                 StringSyntax::Unchanged => return Ok((text, None)),
-                StringSyntax::Rewritten(rewritten) => rewritten,
+                StringSyntax::Rewritten(rewritten, escapes) => {
+                    self.warn_of_escapes(&escapes);
+                    rewritten
+                }
                 StringSyntax::Unreadable(message) => {
                     return Err(PgError::error(sqlstate::SYNTAX_ERROR, message).with_detail(
                         "pgward reads a backslash in a string as the session's standard_conforming_strings says, and cannot read this text so",
@@ -46,6 +49,36 @@ impl Session {
             };
         let sent = self.client_bytes_of(bytes, &text, &rewritten)?;
         Ok((Cow::Owned(rewritten), Some(sent)))
+    }
+
+    /// PostgreSQL warns of each plain string read with escapes (`escape_string_warning`, on
+    /// unless the client turned it off) when it parses the text; the server gets `E'...'`
+    /// strings and would not, so pgward does, in the same place of the reply: only when
+    /// nothing is owed ahead of this statement (a warning for a statement later in a
+    /// pipeline would overtake the replies before it, and is left out).
+    fn warn_of_escapes(&mut self, escapes: &[pgward_policy::Escape]) {
+        let setting = |name: &str| {
+            self.desired
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_ascii_lowercase())
+        };
+        let warns = setting("escape_string_warning")
+            .is_none_or(|v| pgward_policy::parse_bool(&v) != Some(false))
+            && setting("client_min_messages")
+                .is_none_or(|v| !matches!(v.as_str(), "error" | "fatal" | "panic"));
+        if escapes.is_empty() || !warns || self.replies.owes() || self.sync.pending > 0 {
+            return;
+        }
+        let mut out = BytesMut::new();
+        for e in escapes {
+            let (message, hint) = e.kind.message_and_hint();
+            let warning = PgError::error(sqlstate::NONSTANDARD_USE_OF_ESCAPE_CHARACTER, message)
+                .with_hint(hint)
+                .with_position(u32::try_from(e.position).ok());
+            backend::notice_response(&warning, &mut out);
+        }
+        self.client.queue(&out);
     }
 
     /// The bytes to send for a rewritten text: itself in UTF-8 (or ASCII), else the client's
