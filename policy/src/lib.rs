@@ -354,6 +354,27 @@ impl Engine {
     }
 }
 
+/// The decision for a text [`mode_independent_strings`] found [`StringSyntax::Unreadable`]:
+/// PostgreSQL's syntax error for it under the session's `standard_conforming_strings`.
+pub fn unreadable_text(
+    sql: &str,
+    standard_conforming_strings: bool,
+    scanner_message: &str,
+) -> Decision {
+    let norm = normalize::normalize(sql);
+    Decision {
+        verdict: Verdict::Deny(syntax::unreadable(
+            sql,
+            standard_conforming_strings,
+            scanner_message,
+        )),
+        fingerprint: normalize::fingerprint(&norm.text),
+        normalized: Arc::from(norm.text.as_str()),
+        statements: vec![],
+        mask: None,
+    }
+}
+
 /// The statements of a text as PostgreSQL's own grammar splits them, for a proxy that must
 /// run a multi-statement string one statement at a time; `None` when it does not split.
 pub fn split_statements(sql: &str) -> Option<Vec<String>> {

@@ -29,17 +29,17 @@ struct PgQueryParseResult {
 extern "C" {
     // libpg_query's JSON parse: the only entry point that keeps the error's cursor position
     // (the pg_query crate drops it). Linked through the pg_query crate's static library.
-    fn pg_query_parse(input: *const c_char) -> PgQueryParseResult;
+    fn pg_query_parse_opts(input: *const c_char, parser_options: c_int) -> PgQueryParseResult;
     fn pg_query_free_parse_result(result: PgQueryParseResult);
 }
 
 /// PostgreSQL's error for `sql` (message, 1-based character position), or `None` if it parses.
-fn parser_error(sql: &str) -> Option<(String, Option<u32>)> {
+fn parser_error(sql: &str, options: c_int) -> Option<(String, Option<u32>)> {
     let input = CString::new(sql).ok()?;
     // SAFETY: `input` is a valid NUL-terminated string that outlives the call; the result is
     // read before it is freed exactly once with libpg_query's own free function.
     unsafe {
-        let result = pg_query_parse(input.as_ptr());
+        let result = pg_query_parse_opts(input.as_ptr(), options);
         let out = if result.error.is_null() {
             None
         } else {
@@ -103,6 +103,33 @@ pub fn sanitize_error(msg: &str) -> String {
     out
 }
 
+/// Text with a backslash that PostgreSQL's scanner cannot read with the session's
+/// `standard_conforming_strings` (see `string_syntax.rs`): refused as PostgreSQL's syntax
+/// error in that mode where it has one (`scanner_message` otherwise).
+pub fn unreadable(sql: &str, standard_conforming_strings: bool, scanner_message: &str) -> Denial {
+    let options = match standard_conforming_strings {
+        true => 0,
+        false => pg_query::ParserOptions::DISABLE_STANDARD_CONFORMING_STRINGS.bits(),
+    };
+    let (message, position) = parser_error(sql, options).unwrap_or_else(|| {
+        (
+            scanner_message
+                .trim_start_matches("Error scanning: ")
+                .into(),
+            None,
+        )
+    });
+    Denial {
+        rule: "syntax_error",
+        message,
+        detail: String::new(),
+        hint: String::new(),
+        sqlstate: SQLSTATE_SYNTAX_ERROR,
+        position,
+        audited: false,
+    }
+}
+
 /// A statement over the size bound.
 pub fn too_large(len: usize, max: usize) -> Denial {
     too_complex(&format!("{len} bytes, over the bound of {max}"))
@@ -128,7 +155,7 @@ pub fn parse_failure(sql: &str, err: &pg_query::Error) -> Denial {
             )
         }
     }
-    match parser_error(sql) {
+    match parser_error(sql, 0) {
         Some((message, _))
             if message.contains("stack depth limit exceeded")
                 || message.contains("memory exhausted") =>

@@ -196,6 +196,16 @@ async fn a_text_pgward_cannot_read_with_the_setting_off_is_refused() {
         let err = raw::first_error(&msgs).unwrap_or_else(|| panic!("{what}: ran: {msgs:?}"));
         assert_eq!(err.code().as_deref(), Some("42601"), "{what}: {err:?}");
         assert_eq!(one(&mut c, "SELECT count(*) FROM t", &what).await, "3");
+        // What PostgreSQL refuses with the setting off is its own error, as the server gives it.
+        let msgs = c.simple_query(r"SELECT U&'d\0061t', 'a\b'").await;
+        let err = raw::first_error(&msgs).unwrap_or_else(|| panic!("{what}: ran: {msgs:?}"));
+        assert_eq!(
+            err.message().as_deref(),
+            Some("unsafe use of string constant with Unicode escapes"),
+            "{what}"
+        );
+        let detail = err.fields().get(&'D').cloned().unwrap_or_default();
+        assert!(detail.contains("standard_conforming_strings"), "{what}: {detail}");
     }
 }
 
@@ -211,10 +221,13 @@ async fn escapes_in_plain_strings_are_warned_of_as_postgresql_does() {
         let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
         let mut c = proxy.raw_login(CAROL.0, &db).await;
         values(
-            &c.simple_query("SET standard_conforming_strings = off").await,
+            &c.simple_query("SET standard_conforming_strings = off")
+                .await,
             &what,
         );
-        let msgs = c.simple_query(r"select 'a\\b' as f1, 'x\'y' as f2, E'\t'").await;
+        let msgs = c
+            .simple_query(r"select 'a\\b' as f1, 'x\'y' as f2, E'\t'")
+            .await;
         let warnings: Vec<_> = msgs
             .iter()
             .filter(|m| m.tag == b'N')

@@ -3,6 +3,7 @@
 
 use super::audit_trail::AuditKind;
 use super::prepared::Space;
+use super::statement_text::Text;
 use super::*;
 use crate::protocol::decode;
 use crate::protocol::frontend;
@@ -146,7 +147,11 @@ impl Session {
             .map_err(|e| PgError::error(sqlstate::PROTOCOL_VIOLATION, e.to_string()))
             .and_then(|b| self.statement_text(b));
         let (sql, rewritten) = match text {
-            Ok(s) => s,
+            Ok(Text::Judge(sql, rewritten)) => (sql, rewritten),
+            Ok(Text::Unreadable(sql, decision)) => {
+                self.refuse_denied_query(&frame, &sql, decision).await;
+                return Ok(Flow::Continue);
+            }
             Err(e) => {
                 self.refuse_simple(e, None).await;
                 return Ok(Flow::Continue);
@@ -278,7 +283,14 @@ impl Session {
             .map_err(|e| e.to_pg())
             .and_then(|(name, bytes)| Ok((name, bytes, self.statement_text(bytes)?)));
         let (name, old_sql, (sql, rewritten)) = match parsed {
-            Ok(p) => p,
+            Ok((name, old_sql, Text::Judge(sql, rewritten))) => (name, old_sql, (sql, rewritten)),
+            Ok((name, _, Text::Unreadable(sql, decision))) => {
+                // Never reaches the server; a later Bind of the name is refused here.
+                let name = name.to_string();
+                let _ = self.prepared.close(Space::Statement, &name);
+                self.refuse_denied_parse(&frame, &sql, decision).await;
+                return Ok(Flow::Continue);
+            }
             Err(e) => {
                 self.refuse_extended(e, None).await;
                 return Ok(Flow::Continue);

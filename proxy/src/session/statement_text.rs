@@ -12,6 +12,17 @@ use pgward_policy::StringSyntax;
 use super::*;
 use crate::protocol::Frame;
 
+/// What a Query's or Parse's text becomes.
+pub(super) enum Text<'a> {
+    /// The text to judge, and when it differs from the client's, the bytes to send for it (in
+    /// the client's encoding).
+    Judge(Cow<'a, str>, Option<Vec<u8>>),
+    /// A text with a backslash PostgreSQL's scanner cannot read in the session's mode: it is
+    /// refused as PostgreSQL's syntax error (asked of the server behind the guard that keeps
+    /// any reading of it from running, `server_syntax.rs`), never judged another way.
+    Unreadable(Cow<'a, str>, Arc<Decision>),
+}
+
 impl Session {
     /// The session's `standard_conforming_strings` as the server last reported it (or as the
     /// client asked at startup); on unless said otherwise.
@@ -22,33 +33,27 @@ impl Session {
             .is_none_or(|(_, v)| pgward_policy::parse_bool(v) != Some(false))
     }
 
-    /// The statement text to judge, and when it differs from the client's, the bytes to send
-    /// for it (in the client's encoding).
-    pub(super) fn statement_text<'a>(
-        &mut self,
-        bytes: &'a [u8],
-    ) -> Result<(Cow<'a, str>, Option<Vec<u8>>), PgError> {
+    /// The statement text to judge and send (see [`Text`]).
+    pub(super) fn statement_text<'a>(&mut self, bytes: &'a [u8]) -> Result<Text<'a>, PgError> {
         let text = self.client_text(bytes)?;
         // A text past the size bound is refused unread by the judge: not scanned here either.
         if text.len() > self.shared.snapshot().engine.max_statement_bytes() {
-            return Ok((text, None));
+            return Ok(Text::Judge(text, None));
         }
-        let rewritten =
-            match pgward_policy::mode_independent_strings(&text, self.standard_conforming_strings())
-            {
-                StringSyntax::Unchanged => return Ok((text, None)),
-                StringSyntax::Rewritten(rewritten, escapes) => {
-                    self.warn_of_escapes(&escapes);
-                    rewritten
-                }
-                StringSyntax::Unreadable(message) => {
-                    return Err(PgError::error(sqlstate::SYNTAX_ERROR, message).with_detail(
-                        "pgward reads a backslash in a string as the session's standard_conforming_strings says, and cannot read this text so",
-                    ).with_hint("write strings with backslashes as E'...'"))
-                }
-            };
+        let standard = self.standard_conforming_strings();
+        let rewritten = match pgward_policy::mode_independent_strings(&text, standard) {
+            StringSyntax::Unchanged => return Ok(Text::Judge(text, None)),
+            StringSyntax::Rewritten(rewritten, escapes) => {
+                self.warn_of_escapes(&escapes);
+                rewritten
+            }
+            StringSyntax::Unreadable(message) => {
+                let decision = pgward_policy::unreadable_text(&text, standard, &message);
+                return Ok(Text::Unreadable(text, Arc::new(decision)));
+            }
+        };
         let sent = self.client_bytes_of(bytes, &text, &rewritten)?;
-        Ok((Cow::Owned(rewritten), Some(sent)))
+        Ok(Text::Judge(Cow::Owned(rewritten), Some(sent)))
     }
 
     /// PostgreSQL warns of each plain string read with escapes (`escape_string_warning`, on
