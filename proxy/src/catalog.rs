@@ -252,7 +252,10 @@ fn spec_for(config: &Config, database: &str) -> Result<ConnectSpec, CatalogError
         params: vec![
             (
                 "options".into(),
-                "-c default_transaction_read_only=on -c statement_timeout=30000".into(),
+                // View definitions are read back as text and parsed with the setting on.
+                "-c default_transaction_read_only=on -c statement_timeout=30000 \
+                 -c standard_conforming_strings=on"
+                    .into(),
             ),
             ("client_encoding".into(), "UTF8".into()),
             ("application_name".into(), "pgward-catalog".into()),

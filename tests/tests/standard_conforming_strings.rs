@@ -205,7 +205,10 @@ async fn a_text_pgward_cannot_read_with_the_setting_off_is_refused() {
             "{what}"
         );
         let detail = err.fields().get(&'D').cloned().unwrap_or_default();
-        assert!(detail.contains("standard_conforming_strings"), "{what}: {detail}");
+        assert!(
+            detail.contains("standard_conforming_strings"),
+            "{what}: {detail}"
+        );
     }
 }
 

@@ -21,6 +21,7 @@ impl Session {
         if tag == FrontendTag::Flush {
             if let Some(s) = self.server.as_mut() {
                 s.server.conn.queue(frame.raw());
+                self.sync.sent_flush();
             }
             return Ok(Flow::Continue);
         }

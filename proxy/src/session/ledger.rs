@@ -16,6 +16,9 @@ pub struct Ledger {
     pub syncs_done: u64,
     /// Extended-protocol messages were forwarded since the last Sync.
     pub unsynced: bool,
+    /// A Flush (the client's or pgward's) or a Sync went after the last of them: the server
+    /// sends what it has.
+    pub flushed: bool,
 }
 
 impl Default for Ledger {
@@ -26,6 +29,7 @@ impl Default for Ledger {
             syncs_sent: 0,
             syncs_done: 0,
             unsynced: false,
+            flushed: true,
         }
     }
 }
@@ -36,11 +40,23 @@ impl Ledger {
         self.syncs_sent += 1;
         self.pending += 1;
         self.unsynced = false;
+        self.flushed = true;
     }
 
     /// An extended-protocol message (Parse, Bind, Execute, ...) went to the server.
     pub fn sent_in_batch(&mut self) {
         self.unsynced = true;
+        self.flushed = false;
+    }
+
+    /// A Flush went to the server.
+    pub fn sent_flush(&mut self) {
+        self.flushed = true;
+    }
+
+    /// A batch is open whose answers the server keeps until a Flush or Sync comes.
+    pub fn flush_owed(&self) -> bool {
+        self.unsynced && !self.flushed
     }
 
     /// A ReadyForQuery with this status came back.

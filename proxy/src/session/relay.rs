@@ -55,7 +55,22 @@ impl Session {
             // Batch what the client pipelined, but never wait on the server with its input
             // unsent (a guard may have stopped us reading the client's next frame).
             if !self.client.has_frame() || self.guard_blocks_client() {
+                // An extended batch sent with neither Sync nor Flush: PostgreSQL runs it but
+                // keeps the answers (and the transaction, and its locks) until one comes. A
+                // Flush of pgward's own (it has no reply) brings them, so the timeouts see the
+                // server idle in a transaction and fire; the client gets the answers early.
+                // (Not while the client's input holds the rest of a message: more is coming.)
+                let flush_owed = self.sync.flush_owed()
+                    && !self.copy_in
+                    && self.replies.owes()
+                    && !self.client.has_input();
                 if let Some(s) = self.server.as_mut() {
+                    if s.server.conn.queued() > 0 && flush_owed {
+                        let mut out = BytesMut::new();
+                        backend::raw_message(b'H', &[], &mut out);
+                        s.server.conn.queue(&out);
+                        self.sync.sent_flush();
+                    }
                     if s.server.conn.queued() > 0 {
                         if let Err(e) = s.server.conn.flush().await {
                             self.server_lost(&e.to_string()).await?;

@@ -236,20 +236,24 @@ async fn a_statement_timeout_postgresql_rounds_to_no_limit_is_refused() {
 }
 
 /// Finding 5: a transaction held open by an extended batch with no Sync (Parse, Bind,
-/// Execute, Flush) ends at the role's idle-in-transaction limit, as PostgreSQL's own would.
+/// Execute, with or without a Flush) ends at the role's idle-in-transaction limit, as
+/// PostgreSQL's own would. Without the client's Flush, pgward sends one: PostgreSQL keeps a
+/// batch's answers until one comes, and the limit would never start.
 #[tokio::test(start_paused = true)]
 async fn an_unsynced_batch_cannot_outlast_the_idle_in_transaction_limit() {
-    for mode in MODES {
+    for (mode, client_flushes) in MODES.into_iter().flat_map(|m| [(m, true), (m, false)]) {
         let mut s = Scripted::start(mode, LIMITED).await;
-        s.client_sends(&[
-            parse("", "SELECT a FROM t"),
-            bind("", ""),
-            execute("", 0),
-            flush(),
-        ])
-        .await;
+        let mut batch = vec![parse("", "SELECT a FROM t"), bind("", ""), execute("", 0)];
+        if client_flushes {
+            batch.push(flush());
+        }
+        s.client_sends(&batch).await;
         let up = s.server_reads().await;
-        assert_eq!(tags(&up), "PBEH", "{mode:?}");
+        assert_eq!(
+            tags(&up),
+            "PBEH",
+            "{mode:?}, client flushes: {client_flushes}"
+        );
         s.server_sends(&[
             parse_complete(),
             bind_complete(),
@@ -284,7 +288,8 @@ async fn a_bind_with_more_than_32767_parameters_reaches_the_server() {
         ])
         .await;
         let up = s.server_reads().await;
-        assert_eq!(tags(&up), "PBES", "{mode:?}");
+        // pgward may add a Flush of its own where the client's input ran dry mid-batch.
+        assert_eq!(tags(&up).replace('H', ""), "PBES", "{mode:?}");
         s.server_sends(&[
             parse_complete(),
             server_error(
