@@ -36,6 +36,7 @@ mod reach;
 mod rules;
 mod search_path;
 mod settings;
+mod settings_update;
 mod startup;
 mod state_facts;
 mod string_syntax;

@@ -224,6 +224,12 @@ impl PgFacts {
     /// The facts one node contributes (its children are walked by the caller).
     fn node(&mut self, node: NodeRef<'_>, is_root: bool) -> Result<(), String> {
         self.nodes += 1;
+        // pg_settings' update rule calls set_config for each row (the UPDATE is a write too).
+        if let NodeRef::UpdateStmt(u) = node {
+            if let Some(calls) = crate::settings_update::as_set_config_calls(u) {
+                self.set_config_calls.extend(calls);
+            }
+        }
         match node {
             NodeRef::FuncCall(f) => {
                 let name = pg_tree::name_parts(&f.funcname);

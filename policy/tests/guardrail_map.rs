@@ -153,6 +153,11 @@ const GUARDRAILS: &[Guardrail] = &[
             "SET lock_timeout = 0",
             "SET idle_in_transaction_session_timeout = '2h'",
             "SELECT set_config('statement_timeout', '1e-4s', false)",
+            // pg_settings' update rule is set_config, row by row.
+            "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
+            "UPDATE pg_catalog.pg_settings SET setting = reset_val WHERE name = 'statement_timeout'",
+            "WITH w AS (UPDATE pg_settings SET setting = '0' WHERE name IN ('lock_timeout') RETURNING 1) SELECT * FROM w",
+            "UPDATE pg_settings SET setting = '0' WHERE name LIKE '%timeout'",
         ],
     },
     Guardrail {
@@ -184,6 +189,7 @@ const GUARDRAILS: &[Guardrail] = &[
             "SELECT set_config('session_authorization', 'postgres', true)",
             "SELECT set_config('role', $1, false)",
             "SELECT set_config($1, $2, false)",
+            "UPDATE pg_settings SET setting = 'postgres' WHERE name = 'role'",
         ],
     },
 ];
