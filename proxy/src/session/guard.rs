@@ -269,6 +269,12 @@ impl Session {
                 true
             }
             RowStep::Cut => {
+                // The unit failed for the client: a guarded write in it is rolled back (the
+                // server went on, and its count may lie in what is not forwarded).
+                let unit = self.sync.syncs_done;
+                if let Some(g) = self.guard.as_mut().filter(|g| g.unit_seq == unit) {
+                    g.tripped = true;
+                }
                 if let Some(p) = &portal {
                     // The portal is only suspended upstream: its next page must not be read.
                     let _ = self.prepared.close(Space::Portal, p);

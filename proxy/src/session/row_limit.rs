@@ -74,7 +74,10 @@ impl RowCounter {
             // The end of a result, or of one page of a portal's.
             (b'C' | b'E' | b's' | b'I', _) => {
                 match of {
-                    ResultOf::Portal(p) if tag != b's' || self.cut => {
+                    // A cut portal keeps its count: Executes of it already on their way (a
+                    // pipeline with a Sync after each page) read on past the limit, and are
+                    // dropped and answered 54000 in turn.
+                    ResultOf::Portal(p) if tag != b's' => {
                         self.paged.remove(p);
                     }
                     ResultOf::Portal(_) | ResultOf::Other => {}
@@ -171,6 +174,23 @@ mod tests {
         assert_eq!(forwarded_rows(&steps), 10);
         assert!(steps.iter().any(|(_, s)| *s == RowStep::DropAndCancel));
         assert!(steps.iter().any(|(t, s)| *t == 's' && *s == RowStep::Cut));
+    }
+
+    #[test]
+    fn a_cut_portal_is_not_read_on_by_pages_after_the_next_sync() {
+        // In a block, a page and a Sync, again and again, all sent before the first cut.
+        let exec = Sent::Execute { portal: "p".into() };
+        let mut sent = Vec::new();
+        let mut frames = Vec::new();
+        for _ in 0..6 {
+            sent.push(exec.clone());
+            sent.push(Sent::Sync);
+            frames.extend_from_slice(b"DDDDsZ");
+        }
+        let steps = run(&sent, &frames, 10);
+        assert_eq!(forwarded_rows(&steps), 10);
+        let cuts = steps.iter().filter(|(_, s)| *s == RowStep::Cut).count();
+        assert_eq!(cuts, 4, "each page past the limit is answered 54000");
     }
 
     #[test]
