@@ -5,11 +5,13 @@
 
 mod attack_common;
 
+use std::time::{Duration, Instant};
+
 use attack_common::*;
 use pgward_e2e::proxy::{ALICE, BOB};
-use pgward_e2e::raw::{self, query_frame};
+use pgward_e2e::raw::{self, query_frame, ReadResult};
 use pgward_e2e::upstream;
-use pgward_e2e::wire::{bind, execute, parse, sync};
+use pgward_e2e::wire::{self, bind, execute, parse, sync};
 
 const MODES: [&str; 2] = ["session", "transaction"];
 
@@ -252,4 +254,53 @@ async fn statement_timeout_cannot_be_switched_off_through_pg_settings() {
         }
     }
     report("pg_settings", &got);
+}
+
+/// FINDING (class 5): a batch with neither Sync nor Flush. PostgreSQL runs the messages,
+/// buffers their answers (nothing reaches pgward) and holds the batch's transaction and
+/// locks; pgward counts the answer as owed, so the idle-in-transaction clock never starts
+/// and the statement backstop's cancel finds an idle server. alice (idle_in_transaction
+/// 1s, statement_timeout 1s) sends Parse("", "SELECT id FROM t") alone, or Parse Bind
+/// Execute: nothing comes back for 6 s and the table's lock is still held (ALTER TABLE
+/// with lock_timeout 2s fails), in both pool modes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "finding: a batch without Sync or Flush holds its transaction past both timeouts"]
+async fn idle_in_transaction_fires_for_a_batch_without_flush() {
+    let up = upstream::shared();
+    let mut got = Vec::new();
+    for mode in MODES {
+        let proxy = builder(up, mode)
+            .role("engineer", "idle_in_transaction_timeout", "1s")
+            .start();
+        for n in [1, 3] {
+            let t = table(up, &format!("atk_noflush_{mode}_{n}"), 5);
+            let mut c = login(&proxy, ALICE).await;
+            let frames = [
+                parse("", &format!("SELECT id FROM {t}")),
+                bind("", "", &[]),
+                execute("", 0),
+            ];
+            c.send(&frames[..n].concat()).await.expect("sending");
+            let t0 = Instant::now();
+            let mut seen = Vec::new();
+            while t0.elapsed() < Duration::from_secs(6) {
+                match c.read_msg(6).await {
+                    ReadResult::Msg(m) => seen.push(m),
+                    _ => break,
+                }
+            }
+            let lock = up.try_sql(
+                upstream::APP_DB,
+                &format!("SET lock_timeout = '2s'; ALTER TABLE {t} ADD COLUMN w int"),
+            );
+            if !wire::codes(&seen).contains(&"25P03".to_string()) || lock.is_err() {
+                got.push(format!(
+                    "{mode}, {n} message(s): client saw {:?}; lock held: {}",
+                    summary(&seen),
+                    lock.is_err()
+                ));
+            }
+        }
+    }
+    report("no Sync, no Flush", &got);
 }
