@@ -383,3 +383,51 @@ async fn sixteen_bit_counts_at_and_past_their_limits() {
     }
     report("session", &got);
 }
+
+/// Class 2 (holds): other paged or uncounted writes: INSERT ... SELECT ... RETURNING,
+/// DELETE ... RETURNING and MERGE executed with a row limit, a writable CTE under a SELECT
+/// (with and without a row limit), a SQL cursor over one, and a negative max_rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_cannot_be_paged_or_hidden_in_a_select() {
+    let up = upstream::shared();
+    for mode in ["session", "transaction"] {
+        let t = table(up, &format!("atk_paged_{mode}"), 60);
+        let proxy = proxy(up, mode);
+        let upd = format!("UPDATE {t} SET v = v + 1 WHERE id > 0 RETURNING id");
+        let cases = [
+            (format!("INSERT INTO {t} (id, v) SELECT id + 100, 1 FROM {t} WHERE id > 0 RETURNING id"), 1),
+            (format!("DELETE FROM {t} WHERE id > 0 RETURNING id"), 2),
+            (format!("MERGE INTO {t} USING {t} s ON s.id = {t}.id WHEN MATCHED THEN UPDATE SET v = 1"), 1),
+            (format!("WITH u AS ({upd}) SELECT * FROM u"), 1),
+            (format!("WITH u AS ({upd}) SELECT * FROM u"), 0),
+            (upd.clone(), -1),
+        ];
+        let mut got = Vec::new();
+        for (sql, max_rows) in cases {
+            reset(up, &t);
+            let mut c = login(&proxy, BOB).await;
+            let frames = [
+                parse("", &sql),
+                bind("", "", &[]),
+                execute("", max_rows),
+                sync(),
+            ];
+            let msgs = exchange(&mut c, &frames, 1).await;
+            let count = up.sql(upstream::APP_DB, &format!("SELECT count(*) FROM {t}"));
+            if changed(up, &t) != "0" || count.trim() != "60" || raw::first_error(&msgs).is_none() {
+                got.push(format!("{sql:?} max_rows {max_rows}: {}", summary(&msgs)));
+            }
+        }
+        reset(up, &t);
+        let mut c = login(&proxy, BOB).await;
+        let sql = format!(
+            "BEGIN; DECLARE c CURSOR FOR WITH u AS ({upd}) SELECT * FROM u; FETCH 1 FROM c; COMMIT"
+        );
+        let msgs = exchange(&mut c, &[query_frame(&sql)], 1).await;
+        exchange(&mut c, &[query_frame("ROLLBACK")], 1).await;
+        if changed(up, &t) != "0" {
+            got.push(format!("cursor over a writable CTE: {}", summary(&msgs)));
+        }
+        report(mode, &got);
+    }
+}
