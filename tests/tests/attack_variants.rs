@@ -139,6 +139,37 @@ async fn row_limit_cut_does_not_hide_a_guarded_write() {
     report("guarded write after a cut", &got);
 }
 
+/// Class 1/2 (holds): a write whose own RETURNING rows are cut by max_result_rows is still
+/// counted and rolled back, simple or extended, in or out of a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_write_cut_by_the_row_limit_is_still_counted() {
+    let up = upstream::shared();
+    let mut got = Vec::new();
+    for mode in MODES {
+        let t = table(up, &format!("atk_ret_{mode}"), 60);
+        let proxy = builder(up, mode)
+            .role("oncall", "max_result_rows", 10)
+            .start();
+        let upd = format!("UPDATE {t} SET v = v + 1 WHERE id > 0 RETURNING id");
+        let ext = vec![parse("", &upd), bind("", "", &[]), execute("", 0), sync()];
+        for block in [false, true] {
+            for frames in [vec![query_frame(&upd)], ext.clone()] {
+                reset(up, &t);
+                let mut c = login(&proxy, BOB).await;
+                if block {
+                    exchange(&mut c, &[query_frame("BEGIN")], 1).await;
+                }
+                let msgs = exchange(&mut c, &frames, 1).await;
+                exchange(&mut c, &[query_frame("COMMIT")], 1).await;
+                if changed(up, &t) != "0" {
+                    got.push(format!("{mode}, block={block}: {}", summary(&msgs)));
+                }
+            }
+        }
+    }
+    report("RETURNING cut", &got);
+}
+
 /// Rows alice reads from `pages` exchanges (each one write, answered up to its Syncs).
 async fn paged_rows(c: &mut pgward_e2e::raw::RawConn, page: &[Vec<u8>], pages: usize) -> usize {
     let mut n = 0;
