@@ -288,7 +288,7 @@ async fn still_serves(proxy: &Proxy, what: &str) {
 /// `Some(code)` that error first, `Some("")` one row and no error, `None` any error.
 type Case = (&'static str, Vec<Vec<u8>>, Option<&'static str>);
 
-/// Class 6: 16-bit counts at their limits and counts larger than the message holds.
+/// Class 6: 16-bit counts at their limits (Describe's ParameterDescription included) and counts larger than the message holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_bit_counts_at_and_past_their_limits() {
     let up = upstream::shared();
@@ -346,6 +346,16 @@ async fn sixteen_bit_counts_at_and_past_their_limits() {
             vec![
                 wire::parse_with_params("", "SELECT $65535::int AS x", 65535),
                 raw_bind(65535, 65535, 65535, &vec!["7"; 65535], 0, 0),
+            ],
+            Some(""),
+        ),
+        (
+            "Describe of a 65535-parameter statement and portal",
+            vec![
+                wire::parse_with_params("", "SELECT $65535::int AS x", 65535),
+                describe(b'S', ""),
+                bind("", "", &vec![Some("7"); 65535]),
+                describe(b'P', ""),
             ],
             Some(""),
         ),
