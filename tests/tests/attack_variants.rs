@@ -203,24 +203,29 @@ async fn row_limit_counts_across_fetch_pages_of_a_cursor() {
 
 /// FINDING (class 4): a WITH HOLD cursor outlives its transaction, but the row count is
 /// cleared at every ReadyForQuery(I): Query("DECLARE h CURSOR WITH HOLD FOR SELECT id
-/// FROM t") then [Execute("h", 4), Sync] x12 (or Query("FETCH 4 FROM h") x12): 40 rows.
+/// FROM t") then [Execute("h", 4), Sync] x12 (or Query("FETCH 4 FROM h") x12): 40 rows,
+/// in both pool modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "finding: a WITH HOLD cursor's row count restarts at each Sync outside a block"]
 async fn row_limit_counts_across_syncs_for_a_held_cursor() {
     let up = upstream::shared();
-    let t = table(up, "atk_hold", 40);
-    let proxy = proxy(up, "session");
     let mut got = Vec::new();
-    let declare = format!("DECLARE h CURSOR WITH HOLD FOR SELECT id FROM {t} ORDER BY id");
-    for (what, page) in [
-        ("Execute(h, 4) + Sync", vec![execute("h", 4), sync()]),
-        ("FETCH 4 FROM h", vec![query_frame("FETCH 4 FROM h")]),
-    ] {
-        let mut c = login(&proxy, ALICE).await;
-        exchange(&mut c, &[query_frame(&declare)], 1).await;
-        let n = paged_rows(&mut c, &page, 12).await;
-        if n > 10 {
-            got.push(format!("{what} x12: {n} rows past max_result_rows = 10"));
+    for mode in MODES {
+        let t = table(up, &format!("atk_hold_{mode}"), 40);
+        let proxy = proxy(up, mode);
+        let declare = format!("DECLARE h CURSOR WITH HOLD FOR SELECT id FROM {t} ORDER BY id");
+        for (what, page) in [
+            ("Execute(h, 4) + Sync", vec![execute("h", 4), sync()]),
+            ("FETCH 4 FROM h", vec![query_frame("FETCH 4 FROM h")]),
+        ] {
+            let mut c = login(&proxy, ALICE).await;
+            exchange(&mut c, &[query_frame(&declare)], 1).await;
+            let n = paged_rows(&mut c, &page, 12).await;
+            if n > 10 {
+                got.push(format!(
+                    "{mode}, {what} x12: {n} rows past max_result_rows = 10"
+                ));
+            }
         }
     }
     report("WITH HOLD cursor", &got);
