@@ -28,25 +28,15 @@ async fn guarded_write_is_not_committed_by_other_commit_paths() {
         let write = || vec![parse("", &upd), bind("", "", &[]), execute("", 0)];
         let ext = |sql: &str| vec![parse("x", sql), bind("px", "x", &[]), execute("px", 0)];
         let mut variants: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
-        for ctl in [
-            "COMMIT",
-            "END",
-            "COMMIT AND CHAIN",
-            "SELECT 1; COMMIT",
-            "COMMIT; SELECT 1",
-            "END; BEGIN",
-        ] {
+        for ctl in
+            "COMMIT|END|COMMIT AND CHAIN|SELECT 1; COMMIT|COMMIT; SELECT 1|END; BEGIN".split('|')
+        {
             variants.push((
                 format!("Query {ctl:?} in the middle of the write's batch"),
                 [write(), vec![query_frame(ctl), sync()]].concat(),
             ));
         }
-        for ctl in [
-            "END",
-            "COMMIT AND CHAIN",
-            "ABORT AND CHAIN",
-            "PREPARE TRANSACTION 'atk'",
-        ] {
+        for ctl in "END|COMMIT AND CHAIN|ABORT AND CHAIN|PREPARE TRANSACTION 'atk'".split('|') {
             variants.push((
                 format!("extended {ctl:?} after the write"),
                 [write(), ext(ctl), vec![sync()]].concat(),
