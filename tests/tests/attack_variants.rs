@@ -375,7 +375,9 @@ async fn timeouts_end_a_stalled_copy_from_stdin() {
 /// ends the server's skip-to-Sync. bob: Parse("", "SELECT 1/0") Bind Execute, then
 /// Query("UPDATE t SET v = 1 WHERE id = 1") Sync: PostgreSQL answers 1 E(22012) Z and
 /// changes nothing; through pgward 1 E(22012) C Z Z and the row is committed. The same
-/// with Bind/Execute of a write statement parsed in an earlier batch (1 E 2 C Z).
+/// with Bind/Execute of a write statement parsed in an earlier batch (1 E 2 C Z). And
+/// [P/B/E "NOTIFY atk_ch"] [P/B/E small UPDATE] [P/B/E "SELECT 1/0"] Sync: the batch fails
+/// (22012) but the NOTIFY is delivered (PostgreSQL rolls the whole batch back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "finding: pgward's Sync before the guard un-skips writes after an error in the batch"]
 async fn writes_after_an_error_in_their_batch_stay_skipped() {
@@ -413,6 +415,42 @@ async fn writes_after_an_error_in_their_batch_stay_skipped() {
                     summary(&rest)
                 ));
             }
+        }
+    }
+    // The same Sync also splits the batch's implicit transaction: a NOTIFY before the
+    // write is committed though a later message fails the batch (PostgreSQL: nothing).
+    let mut listener = raw::RawConn::startup(
+        ([127, 0, 0, 1], up.port()).into(),
+        upstream::OWNER_USER,
+        upstream::OWNER_PASSWORD,
+        upstream::APP_DB,
+        &[],
+    )
+    .await
+    .expect("direct login");
+    exchange(&mut listener, &[query_frame("LISTEN atk_ch")], 1).await;
+    for mode in MODES {
+        let t = table(up, &format!("atk_notify_{mode}"), 60);
+        let proxy = proxy(up, mode);
+        let mut frames = Vec::new();
+        for sql in [
+            "NOTIFY atk_ch".to_string(),
+            format!("UPDATE {t} SET v = 1 WHERE id = 1"),
+            "SELECT 1/0".to_string(),
+        ] {
+            frames.extend([parse("", &sql), bind("", "", &[]), execute("", 0)]);
+        }
+        frames.push(sync());
+        let msgs = exchange(&mut login(&proxy, BOB).await, &frames, 1).await;
+        let mut notes = 0;
+        while let ReadResult::Msg(m) = listener.read_msg(2).await {
+            notes += usize::from(m.tag == b'A');
+        }
+        if notes > 0 {
+            got.push(format!(
+                "{mode}, NOTIFY; small UPDATE; 1/0: {} and the NOTIFY was delivered",
+                summary(&msgs)
+            ));
         }
     }
     report("after an error", &got);
