@@ -1,6 +1,7 @@
 //! Acceptance attacks on issue 8 (guards and timeouts under pipelining): variants of each
-//! finding's class run against the landed session machine. Tests marked
-//! `#[ignore = "finding: ..."]` still get through.
+//! finding's class run against the landed session machine. Each test here was a finding (a
+//! variant that got through); those marked `#[ignore = "finding: ..."]` still do, the others
+//! are fixed and guard against it coming back.
 //! Variants that hold: `attack_variants_guard.rs` and `attack_variants_holds.rs`.
 
 mod attack_common;
@@ -21,7 +22,6 @@ const MODES: [&str; 2] = ["session", "transaction"];
 /// Parse("u", UPDATE 60 rows) Bind("pu","u") Parse("", SELECT 60 rows) Bind("","")
 /// Execute("",0) Execute("pu",0) Sync. The client sees only the SELECT's 54000.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: a row-limit cut swallows a guarded write's count; the guard commits it"]
 async fn row_limit_cut_does_not_hide_a_guarded_write() {
     let up = upstream::shared();
     let mut got = Vec::new();
@@ -132,7 +132,6 @@ async fn row_limit_counts_across_syncs_for_a_held_cursor() {
 /// write Parse("s", SELECT 40 rows) Bind("p","s") [Execute("p",4) Sync] x12: rows 1-10,
 /// 54000, 13-22, 54000, 25-34, 54000, 37-40 (34 rows).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: pipelined pages across Syncs read on past a cut portal"]
 async fn row_limit_cut_portal_is_not_read_by_pipelined_pages() {
     let up = upstream::shared();
     let mut got = Vec::new();
@@ -164,7 +163,6 @@ async fn row_limit_cut_portal_is_not_read_by_pipelined_pages() {
 /// (require_where is met), SHOW says 0, and in transaction mode the next client of the
 /// pooled server inherits 0. Only pgward's backstop (limit + 1 s grace) is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: UPDATE pg_settings loosens statement_timeout (and it leaks to the pool)"]
 async fn statement_timeout_cannot_be_switched_off_through_pg_settings() {
     let up = upstream::shared();
     let mut got = Vec::new();
@@ -195,7 +193,6 @@ async fn statement_timeout_cannot_be_switched_off_through_pg_settings() {
 /// Execute: nothing comes back for 6 s and the table's lock is still held (ALTER TABLE
 /// with lock_timeout 2s fails), in both pool modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: a batch without Sync or Flush holds its transaction past both timeouts"]
 async fn idle_in_transaction_fires_for_a_batch_without_flush() {
     let up = upstream::shared();
     let mut got = Vec::new();
