@@ -251,7 +251,6 @@ async fn still_holds(up: &upstream::Upstream, c: &mut raw::RawConn, t: &str) -> 
 /// (or "BEGIN; COPY t FROM STDIN") and then nothing: CopyInResponse, then silence, and the
 /// table's RowExclusiveLock is still held after 8 s, in both pool modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: a stalled COPY FROM STDIN outlives statement and idle timeouts"]
 async fn timeouts_end_a_stalled_copy_from_stdin() {
     let up = upstream::shared();
     let mut got = Vec::new();

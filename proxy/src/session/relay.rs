@@ -146,21 +146,22 @@ impl Session {
     }
 
     fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
-        let open = self.sync.tx_status != b'I' || self.sync.unsynced;
+        // In COPY FROM STDIN the server waits on the client, holding the COPY's transaction
+        // and locks (PostgreSQL cancels no such wait): a client that sends no data is idle
+        // in that transaction.
+        let open = self.copy_in || self.sync.tx_status != b'I' || self.sync.unsynced;
+        let owes = self.replies.owes() && !self.copy_in;
         self.timers
-            .idle_deadline(
-                self.replies.owes(),
-                open,
-                self.limits.idle_in_transaction_timeout,
-            )
+            .idle_deadline(owes, open, self.limits.idle_in_transaction_timeout)
             .map(tokio::time::Instant::from_std)
     }
 
     /// The client sat in an open transaction too long: roll it back upstream, give the server
     /// back, and end the session as PostgreSQL does (25P03).
     async fn idle_in_transaction_expired(&mut self) -> Flow {
-        if !self.sync.unsynced {
-            // Mid-batch the server is not at rest: it is closed instead (see `finish`).
+        if !self.sync.unsynced && !self.copy_in {
+            // Mid-batch or mid-COPY the server is not at rest: it is closed instead (see
+            // `finish`).
             if let Some(s) = self.server.as_mut() {
                 if s.server.run_internal("ROLLBACK").await.is_ok() {
                     self.sync.tx_status = b'I';
