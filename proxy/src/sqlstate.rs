@@ -17,6 +17,8 @@ pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 pub const NONSTANDARD_USE_OF_ESCAPE_CHARACTER: &str = "22P06";
 /// 22023: a parameter value the server refused.
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
+/// 25P02: the transaction (or batch) failed; what follows is skipped.
+pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
 /// 25P03: idle in transaction for too long.
 pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
 /// 26000: no such prepared statement.

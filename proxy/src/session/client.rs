@@ -229,10 +229,18 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.needs_guard(&decision) {
-            if let Err(e) = self.open_guard().await {
-                self.script.clear();
-                self.refuse_simple(e, None).await;
-                return Ok(Flow::Continue);
+            match self.open_guard().await {
+                Ok(super::guard::GuardOpened::Open) => {}
+                // Skipped with the rest of its failed batch, unanswered.
+                Ok(super::guard::GuardOpened::BatchFailed) => {
+                    self.script.clear();
+                    return Ok(Flow::Continue);
+                }
+                Err(e) => {
+                    self.script.clear();
+                    self.refuse_simple(e, None).await;
+                    return Ok(Flow::Continue);
+                }
             }
         }
         if let Err(e) = self.clear_foreign_sequences(&decision).await {

@@ -72,6 +72,8 @@ impl Session {
         let mask = self.next_mask.take();
         let sent = match sent {
             Ok(sent) => sent,
+            // The client's batch failed upstream meanwhile: this message is skipped with it.
+            Err(_) if self.skipping => return Ok(Flow::Continue),
             Err((err, decision)) => {
                 self.refuse_extended(err, decision).await;
                 return Ok(Flow::Continue);
@@ -126,8 +128,11 @@ impl Session {
             return Ok(Err((e, None)));
         }
         if self.needs_guard(&d) {
-            if let Err(e) = self.open_guard().await {
-                return Ok(Err((e, None)));
+            match self.open_guard().await {
+                Ok(super::guard::GuardOpened::Open) => {}
+                // Skipped with the rest of its failed batch (`self.skipping`), unanswered.
+                Ok(super::guard::GuardOpened::BatchFailed) => return Ok(Err(skipped())),
+                Err(e) => return Ok(Err((e, None))),
             }
         }
         if let Err(e) = self.clear_foreign_sequences(&d).await {
@@ -159,8 +164,11 @@ impl Session {
         }
         // A write portal bound in an earlier batch of the client's block runs here.
         if self.needs_guard(&d) {
-            if let Err(e) = self.open_guard().await {
-                return Ok(Err((e, None)));
+            match self.open_guard().await {
+                Ok(super::guard::GuardOpened::Open) => {}
+                // Skipped with the rest of its failed batch (`self.skipping`), unanswered.
+                Ok(super::guard::GuardOpened::BatchFailed) => return Ok(Err(skipped())),
+                Err(e) => return Ok(Err((e, None))),
             }
         }
         if d.statements
@@ -218,3 +226,15 @@ impl Session {
 /// What a client message becomes: sent (with its reply entry), or refused with this error
 /// (and the decision to audit as denied).
 type Refusable = Result<Sent, (PgError, Option<Arc<Decision>>)>;
+
+/// The refusal of a message skipped with its failed batch: never sent (the session is
+/// skipping to Sync, as PostgreSQL is).
+fn skipped() -> (PgError, Option<Arc<Decision>>) {
+    (
+        PgError::error(
+            sqlstate::IN_FAILED_SQL_TRANSACTION,
+            "skipped after an error earlier in the batch",
+        ),
+        None,
+    )
+}

@@ -31,6 +31,16 @@ pub(super) struct WriteGuard {
     limit: u64,
 }
 
+/// What opening the guard came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum GuardOpened {
+    /// The write may go (guarded, or in an aborted block where it fails on its own).
+    Open,
+    /// The client's open batch had failed: the write is skipped, as the rest of the batch up
+    /// to its Sync, with no answer.
+    BatchFailed,
+}
+
 /// Per-session row limits, refreshed from the policy snapshot at each decision.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Limits {
@@ -78,8 +88,9 @@ impl Session {
     /// Bring the server to rest (answers in flight forwarded; an open extended batch ended
     /// with a Sync of pgward's own, whose ReadyForQuery the client never sees), then open the
     /// guard for the client message being handled.
-    pub(super) async fn open_guard(&mut self) -> Result<(), PgError> {
-        if self.sync.unsynced {
+    pub(super) async fn open_guard(&mut self) -> Result<GuardOpened, PgError> {
+        let ends_batch = self.sync.unsynced;
+        if ends_batch {
             if let Some(s) = self.server.as_mut() {
                 let mut out = BytesMut::new();
                 frontend::sync(&mut out);
@@ -91,12 +102,19 @@ impl Session {
         // The relay serves the server's answers until nothing is owed (or the server is
         // lost, and another is checked out below).
         self.serve_until(|s| s.sync.pending == 0, false).await?;
+        if ends_batch && self.replies.last_batch_failed() {
+            // A message of the client's batch failed: PostgreSQL skips the rest of the batch
+            // to its Sync, this message included, and so does pgward (the Sync it sent ended
+            // the server's skipping, not the client's).
+            self.skipping = true;
+            return Ok(GuardOpened::BatchFailed);
+        }
         self.attach().await?;
         let kind = match self.sync.tx_status {
             b'I' => GuardKind::Transaction,
             b'T' => GuardKind::InTransaction,
             // An aborted block runs nothing: the write will fail on its own.
-            _ => return Ok(()),
+            _ => return Ok(GuardOpened::Open),
         };
         if kind == GuardKind::Transaction {
             if let Some(s) = self.server.as_mut() {
@@ -117,7 +135,7 @@ impl Session {
             tripped: false,
             limit: self.limits.max_affected_rows,
         });
-        Ok(())
+        Ok(GuardOpened::Open)
     }
 
     /// The guard's closing statement (`frontend::internal_extended`): Parse, Bind, Execute,

@@ -130,6 +130,10 @@ pub struct ReplyQueue {
     /// A batch failed with no Sync owed: the server skips everything sent until the next
     /// Sync, so what is entered meanwhile is *doomed* (answered by nothing).
     skipping_to_sync: bool,
+    /// An extended-protocol message failed since the last ReadyForQuery...
+    failed_in_batch: bool,
+    /// ...and so did the batch the last ReadyForQuery ended.
+    last_batch_failed: bool,
 }
 
 impl ReplyQueue {
@@ -269,6 +273,12 @@ impl ReplyQueue {
         }
     }
 
+    /// An extended-protocol message of the batch the last ReadyForQuery ended failed (the
+    /// server skipped the rest of it).
+    pub fn last_batch_failed(&self) -> bool {
+        self.last_batch_failed
+    }
+
     /// A Sync is owed: a batch that failed ends there.
     pub fn sync_owed(&self) -> bool {
         self.entries.iter().any(|e| matches!(e.sent, Sent::Sync))
@@ -348,9 +358,11 @@ impl ReplyQueue {
                 }
                 // No Sync owed: the server goes on skipping what is sent next.
                 self.skipping_to_sync = self.entries.is_empty();
+                self.failed_in_batch = true;
                 Step::Failed { failed, skipped }
             }
             (B::ReadyForQuery, Some(_)) => {
+                self.last_batch_failed = std::mem::take(&mut self.failed_in_batch);
                 let mut skipped = Vec::new();
                 let mut point = None;
                 while let Some(e) = self.entries.pop_front() {
