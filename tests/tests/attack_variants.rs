@@ -78,7 +78,6 @@ async fn paged_rows(c: &mut pgward_e2e::raw::RawConn, page: &[Vec<u8>], pages: u
 /// result of its own. Query("BEGIN; DECLARE c CURSOR FOR SELECT id FROM t") then
 /// Query("FETCH 4 FROM c") x12: 40 rows under max_result_rows = 10.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: FETCH pages of a SQL cursor each start the row count again"]
 async fn row_limit_counts_across_fetch_pages_of_a_cursor() {
     let up = upstream::shared();
     let mut got = Vec::new();
@@ -101,7 +100,6 @@ async fn row_limit_counts_across_fetch_pages_of_a_cursor() {
 /// FROM t") then [Execute("h", 4), Sync] x12 (or Query("FETCH 4 FROM h") x12): 40 rows,
 /// in both pool modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: a WITH HOLD cursor's row count restarts at each Sync outside a block"]
 async fn row_limit_counts_across_syncs_for_a_held_cursor() {
     let up = upstream::shared();
     let mut got = Vec::new();

@@ -102,6 +102,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     conditional: false,
                     in_copy: false,
                     doomed: false,
+                    cursor: failed.cursor.clone(),
                 }),
                 _ => None,
             };

@@ -255,6 +255,7 @@ impl Session {
             decision: d,
             reply: super::masking::MaskedReply::Query,
         });
+        let cursor = super::row_limit::fetched_cursor(&decision);
         self.begin_audit(decision, AuditKind::Query);
         if let Some(s) = self.server.as_mut() {
             s.server.conn.queue(raw);
@@ -264,6 +265,9 @@ impl Session {
         // After extended-protocol messages with no Sync, the queue enters it as skipped with
         // the batch if one of them fails.
         self.replies.push_masked(Sent::Query, handling, mask);
+        if let Some(c) = cursor {
+            self.replies.set_last_cursor(&c);
+        }
         self.sync.sent_sync_point();
         Ok(Flow::Continue)
     }

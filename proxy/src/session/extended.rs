@@ -105,7 +105,22 @@ impl Session {
                 None => s.server.conn.queue(frame.raw()),
             }
         }
+        let cursor = match &sent {
+            Sent::Execute { portal } => {
+                match self
+                    .prepared
+                    .lookup(Space::Portal, portal, self.replies.batch())
+                {
+                    Lookup::Found(d) => super::row_limit::fetched_cursor(&d),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         self.replies.push_masked(sent, Handling::Forward, mask);
+        if let Some(c) = cursor {
+            self.replies.set_last_cursor(&c);
+        }
         self.sync.sent_in_batch();
         Ok(Flow::Continue)
     }

@@ -259,6 +259,13 @@ impl Session {
         let completed;
         let of = match answered {
             Some(replies::Expected {
+                cursor: Some(cursor),
+                ..
+            }) => {
+                completed = cursor.to_string();
+                ResultOf::Cursor(&completed)
+            }
+            Some(replies::Expected {
                 sent: Sent::Execute { portal },
                 ..
             }) => {
@@ -266,9 +273,18 @@ impl Session {
                 ResultOf::Portal(&completed)
             }
             Some(_) => ResultOf::Other,
-            None => match self.replies.front().map(|e| &e.sent) {
-                Some(Sent::Execute { portal }) => ResultOf::Portal(portal),
-                Some(Sent::Query) => ResultOf::Query,
+            None => match self.replies.front() {
+                Some(replies::Expected {
+                    cursor: Some(cursor),
+                    ..
+                }) => ResultOf::Cursor(cursor),
+                Some(replies::Expected {
+                    sent: Sent::Execute { portal },
+                    ..
+                }) => ResultOf::Portal(portal),
+                Some(replies::Expected {
+                    sent: Sent::Query, ..
+                }) => ResultOf::Query,
                 _ => ResultOf::Other,
             },
         };

@@ -208,7 +208,8 @@ impl Session {
         self.script.clear();
         self.copy_in = false;
         self.copy_from_started = false;
-        self.row_counter.clear();
+        // The server's cursors, held ones too, went with it.
+        self.row_counter = Default::default();
         self.masking.clear();
         self.next_mask = None;
         self.replies.clear();

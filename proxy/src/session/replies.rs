@@ -87,6 +87,9 @@ pub struct Expected {
     /// A Query sent after extended-protocol messages with no Sync between: answered like any
     /// Query, but skipped (no ReadyForQuery) when one of those messages fails.
     pub conditional: bool,
+    /// The SQL cursor whose rows this Query or Execute returns (a FETCH): `max_result_rows`
+    /// counts them with the cursor's, not afresh.
+    pub cursor: Option<Box<str>>,
 }
 
 /// What a server message did to the queue.
@@ -188,6 +191,7 @@ impl ReplyQueue {
             conditional,
             in_copy: false,
             doomed,
+            cursor: None,
         });
         if point {
             self.sync_points += 1;
@@ -270,6 +274,13 @@ impl ReplyQueue {
                 self.entries.pop_front().map(|e| (e, tag))
             }
             _ => None,
+        }
+    }
+
+    /// The message just entered returns the rows of this SQL cursor (a FETCH).
+    pub fn set_last_cursor(&mut self, cursor: &str) {
+        if let Some(e) = self.entries.back_mut() {
+            e.cursor = Some(cursor.into());
         }
     }
 

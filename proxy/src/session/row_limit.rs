@@ -1,9 +1,20 @@
-//! `max_result_rows` as a plain value: rows are counted per result of a simple Query, and per
+//! `max_result_rows` as a plain value: rows are counted per result of a simple Query, per
 //! portal across all its pages (whatever Describes or other Executes come between, since each
-//! Execute of the portal continues the same result). The session performs what it says
-//! (cancel upstream, drop, answer 54000).
+//! Execute of the portal continues the same result), and per SQL cursor across every FETCH of
+//! it (and Execute of it as a portal), a WITH HOLD cursor's past its transaction. The session
+//! performs what it says (cancel upstream, drop, answer 54000).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// The SQL cursor a statement FETCHes from (the first, in a string of several): its rows count
+/// with the cursor's.
+pub fn fetched_cursor(decision: &pgward_policy::Decision) -> Option<String> {
+    decision
+        .statements
+        .iter()
+        .find(|s| s.kind == pgward_policy::StatementKind::Fetch)
+        .and_then(|s| s.state.name.clone())
+}
 
 /// Which reply a result frame belongs to, from the reply queue.
 #[derive(Clone, Copy, Debug)]
@@ -12,6 +23,8 @@ pub enum ResultOf<'a> {
     Query,
     /// An Execute of this portal's.
     Portal(&'a str),
+    /// A FETCH of this SQL cursor (by Query or Execute): one result of many from the cursor.
+    Cursor(&'a str),
     /// Anything else (a Describe's RowDescription, say).
     Other,
 }
@@ -32,8 +45,11 @@ pub enum RowStep {
 #[derive(Debug, Default)]
 pub struct RowCounter {
     query_rows: u64,
+    /// Rows read so far per portal or SQL cursor (a cursor is a portal by its name).
     paged: HashMap<String, u64>,
     cut: bool,
+    /// WITH HOLD cursors: their counts outlive the transaction.
+    held: HashSet<String>,
 }
 
 impl RowCounter {
@@ -47,7 +63,7 @@ impl RowCounter {
             }
             (b'D' | b'd', _) if limit > 0 => {
                 let rows = match of {
-                    ResultOf::Portal(p) => match self.paged.get_mut(p) {
+                    ResultOf::Portal(p) | ResultOf::Cursor(p) => match self.paged.get_mut(p) {
                         Some(n) => {
                             *n += 1;
                             *n
@@ -80,7 +96,8 @@ impl RowCounter {
                     ResultOf::Portal(p) if tag != b's' => {
                         self.paged.remove(p);
                     }
-                    ResultOf::Portal(_) | ResultOf::Other => {}
+                    // A FETCH's end is not its cursor's.
+                    ResultOf::Portal(_) | ResultOf::Cursor(_) | ResultOf::Other => {}
                     ResultOf::Query => self.query_rows = 0,
                 }
                 if !self.cut || tag == b'I' {
@@ -93,9 +110,41 @@ impl RowCounter {
         }
     }
 
-    /// Portals end with their transaction.
+    /// Portals and cursors end with their transaction, WITH HOLD cursors excepted.
     pub fn clear(&mut self) {
-        *self = RowCounter::default();
+        let held = std::mem::take(&mut self.held);
+        let mut paged = std::mem::take(&mut self.paged);
+        paged.retain(|name, _| held.contains(name));
+        *self = RowCounter {
+            paged,
+            held,
+            ..RowCounter::default()
+        };
+    }
+
+    /// DECLARE (also seen again when the cursor is run as a portal: its count stays; a
+    /// cursor's name is free again only after CLOSE or its transaction): `hold` keeps it past
+    /// the transaction.
+    pub fn declared(&mut self, name: &str, hold: bool) {
+        if hold {
+            self.held.insert(name.to_string());
+        } else {
+            self.held.remove(name);
+        }
+    }
+
+    /// CLOSE of a cursor (`None`: CLOSE ALL).
+    pub fn closed(&mut self, name: Option<&str>) {
+        match name {
+            Some(n) => {
+                self.paged.remove(n);
+                self.held.remove(n);
+            }
+            None => {
+                self.paged.clear();
+                self.held.clear();
+            }
+        }
     }
 }
 
@@ -191,6 +240,33 @@ mod tests {
         assert_eq!(forwarded_rows(&steps), 10);
         let cuts = steps.iter().filter(|(_, s)| *s == RowStep::Cut).count();
         assert_eq!(cuts, 4, "each page past the limit is answered 54000");
+    }
+
+    #[test]
+    fn fetches_of_a_cursor_count_together_and_a_held_one_past_its_transaction() {
+        /// Rows forwarded by one FETCH of 4 rows.
+        fn fetch(rows: &mut RowCounter, cursor: &str) -> usize {
+            b"TDDDDC"
+                .iter()
+                .map(|&tag| (tag, rows.on_frame(tag, ResultOf::Cursor(cursor), 10)))
+                .filter(|(tag, step)| *tag == b'D' && *step == RowStep::Forward)
+                .count()
+        }
+        let mut rows = RowCounter::default();
+        rows.declared("c", false);
+        rows.declared("h", true);
+        assert_eq!((0..3).map(|_| fetch(&mut rows, "c")).sum::<usize>(), 10);
+        // The transaction ends: c is gone (a new c starts afresh), h goes on counting.
+        rows.clear();
+        assert_eq!(fetch(&mut rows, "c"), 4);
+        let mut held = 0;
+        for _ in 0..3 {
+            held += fetch(&mut rows, "h");
+            rows.clear();
+        }
+        assert_eq!(held, 10);
+        rows.closed(Some("h"));
+        assert_eq!(fetch(&mut rows, "h"), 4);
     }
 
     #[test]

@@ -126,9 +126,13 @@ impl Session {
                     if let Some(name) = &state.name {
                         self.prepared
                             .declare_cursor(name, decision.clone(), state.hold, batch);
+                        self.row_counter.declared(name, state.hold);
                     }
                 }
-                StatementKind::ClosePortal => self.prepared.close_cursor(state.name.as_deref()),
+                StatementKind::ClosePortal => {
+                    self.prepared.close_cursor(state.name.as_deref());
+                    self.row_counter.closed(state.name.as_deref());
+                }
                 StatementKind::Deallocate => match &state.name {
                     Some(name) => self.prepared.drop_statement(name),
                     None => {
