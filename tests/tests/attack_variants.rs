@@ -321,7 +321,6 @@ async fn writes_after_an_error_in_their_batch_stay_skipped() {
 /// splits the batch's implicit transaction: a NOTIFY before the write is committed though a
 /// later message fails the batch (PostgreSQL delivers nothing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: the guard's Sync splits a batch's implicit transaction"]
 async fn a_guarded_batch_stays_one_transaction() {
     let up = upstream::shared();
     let mut got = Vec::new();

@@ -83,6 +83,13 @@ pub const INTERNAL_NAME: &str = "pgward_internal";
 
 /// Run `sql` with the extended protocol under [`INTERNAL_NAME`], close both, then Sync.
 pub fn internal_extended(sql: &str, out: &mut BytesMut) {
+    internal_extended_in_batch(sql, out);
+    sync(out);
+}
+
+/// [`internal_extended`] without the Sync: inside the client's batch (and its implicit
+/// transaction).
+pub fn internal_extended_in_batch(sql: &str, out: &mut BytesMut) {
     let name = INTERNAL_NAME.as_bytes();
     let mut body = Vec::with_capacity(sql.len() + 40);
     body.extend_from_slice(name);
@@ -109,5 +116,4 @@ pub fn internal_extended(sql: &str, out: &mut BytesMut) {
         body.push(0);
         raw_message(b'C', &body, out);
     }
-    sync(out);
 }

@@ -85,29 +85,26 @@ impl Session {
         guard_rules::refusal(facts, state, max_rows).map(guard_rules::Refusal::to_pg)
     }
 
-    /// Bring the server to rest (answers in flight forwarded; an open extended batch ended
-    /// with a Sync of pgward's own, whose ReadyForQuery the client never sees), then open the
-    /// guard for the client message being handled.
+    /// Bring the server's answers up to date, then open the guard for the client message
+    /// being handled. Inside an open extended batch the batch stays open: its answers so far
+    /// are asked for with a Flush, and pgward's BEGIN runs inside it, so the batch's earlier
+    /// statements and the write share one transaction, as they would without pgward (a Sync
+    /// there would commit them apart, and end the server's skipping of a failed batch).
     pub(super) async fn open_guard(&mut self) -> Result<GuardOpened, PgError> {
-        let ends_batch = self.sync.unsynced;
-        if ends_batch {
-            if let Some(s) = self.server.as_mut() {
-                let mut out = BytesMut::new();
-                frontend::sync(&mut out);
-                s.server.conn.queue(&out);
-                self.replies.push(Sent::Sync, Handling::Silent);
-                self.sync.sent_sync_point();
+        let in_batch = self.sync.unsynced;
+        if in_batch {
+            self.serve_until(|s| !s.replies.owes() || s.replies.skipping_to_sync(), true)
+                .await?;
+            if self.replies.skipping_to_sync() {
+                // A message of the client's batch failed: PostgreSQL skips the rest of the
+                // batch to its Sync, this message included, and so does pgward.
+                self.skipping = true;
+                return Ok(GuardOpened::BatchFailed);
             }
-        }
-        // The relay serves the server's answers until nothing is owed (or the server is
-        // lost, and another is checked out below).
-        self.serve_until(|s| s.sync.pending == 0, false).await?;
-        if ends_batch && self.replies.last_batch_failed() {
-            // A message of the client's batch failed: PostgreSQL skips the rest of the batch
-            // to its Sync, this message included, and so does pgward (the Sync it sent ended
-            // the server's skipping, not the client's).
-            self.skipping = true;
-            return Ok(GuardOpened::BatchFailed);
+        } else {
+            // The relay serves the server's answers until nothing is owed (or the server is
+            // lost, and another is checked out below).
+            self.serve_until(|s| s.sync.pending == 0, false).await?;
         }
         self.attach().await?;
         let kind = match self.sync.tx_status {
@@ -117,16 +114,18 @@ impl Session {
             _ => return Ok(GuardOpened::Open),
         };
         if kind == GuardKind::Transaction {
-            if let Some(s) = self.server.as_mut() {
-                match s.server.run_internal_extended("BEGIN").await {
-                    Ok(b'T') => {}
-                    Ok(_) | Err(_) => {
-                        return Err(PgError::error(
-                            sqlstate::CONNECTION_FAILURE,
-                            "pgward: could not open the transaction that guards max_affected_rows",
-                        ))
-                    }
-                }
+            let begun = match in_batch {
+                true => self.begin_in_batch().await?,
+                false => match self.server.as_mut() {
+                    Some(s) => matches!(s.server.run_internal_extended("BEGIN").await, Ok(b'T')),
+                    None => false,
+                },
+            };
+            if !begun {
+                return Err(PgError::error(
+                    sqlstate::CONNECTION_FAILURE,
+                    "pgward: could not open the transaction that guards max_affected_rows",
+                ));
             }
         }
         self.guard = Some(WriteGuard {
@@ -136,6 +135,34 @@ impl Session {
             limit: self.limits.max_affected_rows,
         });
         Ok(GuardOpened::Open)
+    }
+
+    /// BEGIN inside the client's open batch (its implicit transaction becomes the guard's),
+    /// answered before the write is sent. False when it did not run.
+    async fn begin_in_batch(&mut self) -> Result<bool, PgError> {
+        use super::prepared::Change;
+        let Some(s) = self.server.as_mut() else {
+            return Ok(false);
+        };
+        let mut out = BytesMut::new();
+        frontend::internal_extended_in_batch("BEGIN", &mut out);
+        s.server.conn.queue(&out);
+        for sent in [
+            Sent::Parse(Change::None),
+            Sent::Bind(Change::None),
+            Sent::Execute {
+                portal: frontend::INTERNAL_NAME.to_string(),
+            },
+            Sent::Close(Change::None),
+            Sent::Close(Change::None),
+        ] {
+            self.replies.push(sent, Handling::Swallow);
+        }
+        self.sync.sent_in_batch();
+        let answered = self
+            .serve_until(|s| !s.replies.owes() || s.replies.skipping_to_sync(), true)
+            .await?;
+        Ok(answered && !self.replies.skipping_to_sync())
     }
 
     /// The guard's closing statement (`frontend::internal_extended`): Parse, Bind, Execute,

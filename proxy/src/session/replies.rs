@@ -133,10 +133,6 @@ pub struct ReplyQueue {
     /// A batch failed with no Sync owed: the server skips everything sent until the next
     /// Sync, so what is entered meanwhile is *doomed* (answered by nothing).
     skipping_to_sync: bool,
-    /// An extended-protocol message failed since the last ReadyForQuery...
-    failed_in_batch: bool,
-    /// ...and so did the batch the last ReadyForQuery ended.
-    last_batch_failed: bool,
 }
 
 impl ReplyQueue {
@@ -277,17 +273,16 @@ impl ReplyQueue {
         }
     }
 
+    /// A message of the open batch failed: the server skips what is sent until its Sync.
+    pub fn skipping_to_sync(&self) -> bool {
+        self.skipping_to_sync
+    }
+
     /// The message just entered returns the rows of this SQL cursor (a FETCH).
     pub fn set_last_cursor(&mut self, cursor: &str) {
         if let Some(e) = self.entries.back_mut() {
             e.cursor = Some(cursor.into());
         }
-    }
-
-    /// An extended-protocol message of the batch the last ReadyForQuery ended failed (the
-    /// server skipped the rest of it).
-    pub fn last_batch_failed(&self) -> bool {
-        self.last_batch_failed
     }
 
     /// A Sync is owed: a batch that failed ends there.
@@ -369,11 +364,9 @@ impl ReplyQueue {
                 }
                 // No Sync owed: the server goes on skipping what is sent next.
                 self.skipping_to_sync = self.entries.is_empty();
-                self.failed_in_batch = true;
                 Step::Failed { failed, skipped }
             }
             (B::ReadyForQuery, Some(_)) => {
-                self.last_batch_failed = std::mem::take(&mut self.failed_in_batch);
                 let mut skipped = Vec::new();
                 let mut point = None;
                 while let Some(e) = self.entries.pop_front() {
