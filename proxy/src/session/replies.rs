@@ -61,9 +61,6 @@ pub enum Handling {
     /// A stand-in empty query: its EmptyQueryResponse becomes CommandComplete with this tag
     /// (a statement pgward carried out itself).
     Complete(&'static str),
-    /// pgward's own Sync, ending the client's open batch before the write guard opens: its
-    /// errors (the batch's commit) are the client's, its ReadyForQuery is not.
-    Silent,
     /// The Sync of the write guard's closing statement (COMMIT, ROLLBACK or the marker that
     /// aborts the client's block): its ReadyForQuery is the client's and ends the guard.
     ClosesGuard,

@@ -193,9 +193,9 @@ fn a_copy_that_fails_before_starting_has_its_sync_answered() {
 
 #[test]
 fn ready_for_query_names_the_sync_point_it_answers() {
-    // pgward's own Sync (before a guard opens), then the guard's closing statement.
+    // The client's Sync, then the guard's closing statement.
     let mut q = queue(&[Sent::Parse(Change::None)]);
-    q.push(Sent::Sync, Handling::Silent);
+    q.push(Sent::Sync, Handling::Forward);
     for s in [
         Sent::Parse(Change::None),
         Sent::Bind(Change::None),
@@ -210,7 +210,7 @@ fn ready_for_query_names_the_sync_point_it_answers() {
             point: Some(p),
             skipped,
         } => {
-            assert_eq!(p.handling, Handling::Silent);
+            assert_eq!(p.handling, Handling::Forward);
             assert!(skipped.is_empty());
         }
         other => panic!("{other:?}"),

@@ -56,16 +56,6 @@ impl Session {
                 let status = frame.body().first().copied().unwrap_or(b'I');
                 self.sync.ready(status);
                 self.copy_in = false;
-                if ready == Some(replies::Handling::Silent) {
-                    // pgward's own Sync, ending the client's batch before a guard opens: the
-                    // server is at rest, the client's unit goes on.
-                    if status == b'I' && self.sync.pending == 0 {
-                        self.prepared.clear_portals();
-                        self.row_counter.clear();
-                    }
-                    self.finish_audit_at_sync();
-                    return Ok(Flow::Continue);
-                }
                 if ready == Some(replies::Handling::ClosesGuard) {
                     // pgward's verdict is in; the client gets this ReadyForQuery.
                     self.guard = None;
