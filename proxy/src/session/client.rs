@@ -36,6 +36,7 @@ impl Session {
     pub(super) async fn on_client(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
         self.now = now;
         self.timers.touch(now);
+        self.flush_asked_at_limit = false;
         // PostgreSQL would swallow these without a ReadyForQuery (as a COPY protocol error, or
         // while skipping to Sync), which would leave pgward's count of sync points wrong; no
         // driver sends them, so they end the session instead.

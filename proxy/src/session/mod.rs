@@ -162,6 +162,9 @@ pub struct Session {
     /// The backend pid of the server this client last gave back (0: none): its next
     /// checkout takes that one when it is idle, so an uncontended client keeps its server.
     last_backend: i32,
+    /// pgward asked an unflushed batch's answers at the idle limit: once they are in and
+    /// nothing more is owed, the limit has passed.
+    flush_asked_at_limit: bool,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
     on_session_state: crate::config::SessionStatePolicy,
@@ -248,6 +251,7 @@ impl Session {
             unit: UnitEffects::default(),
             sequences: Default::default(),
             last_backend: 0,
+            flush_asked_at_limit: false,
             pinned: None,
             path_check: PathCheck::No,
             timers: timers::Timers::new(now),

@@ -55,22 +55,7 @@ impl Session {
             // Batch what the client pipelined, but never wait on the server with its input
             // unsent (a guard may have stopped us reading the client's next frame).
             if !self.client.has_frame() || self.guard_blocks_client() {
-                // An extended batch sent with neither Sync nor Flush: PostgreSQL runs it but
-                // keeps the answers (and the transaction, and its locks) until one comes. A
-                // Flush of pgward's own (it has no reply) brings them, so the timeouts see the
-                // server idle in a transaction and fire; the client gets the answers early.
-                // (Not while the client's input holds the rest of a message: more is coming.)
-                let flush_owed = self.sync.flush_owed()
-                    && !self.copy_in
-                    && self.replies.owes()
-                    && !self.client.has_input();
                 if let Some(s) = self.server.as_mut() {
-                    if s.server.conn.queued() > 0 && flush_owed {
-                        let mut out = BytesMut::new();
-                        backend::raw_message(b'H', &[], &mut out);
-                        s.server.conn.queue(&out);
-                        self.sync.sent_flush();
-                    }
                     if s.server.conn.queued() > 0 {
                         if let Err(e) = s.server.conn.flush().await {
                             self.server_lost(&e.to_string()).await?;
@@ -150,15 +135,40 @@ impl Session {
         // and locks (PostgreSQL cancels no such wait): a client that sends no data is idle
         // in that transaction.
         let open = self.copy_in || self.sync.tx_status != b'I' || self.sync.unsynced;
-        let owes = self.replies.owes() && !self.copy_in;
+        // An extended batch left with neither Sync nor Flush: PostgreSQL runs it but keeps
+        // the answers (and the transaction, and its locks) until one comes, so what is owed
+        // may be ready: the clock runs, and at the limit pgward asks with a Flush of its own.
+        let owes = self.replies.owes() && !self.copy_in && !self.unflushed_batch();
+        if self.flush_asked_at_limit && !owes && open {
+            return Some(tokio::time::Instant::now());
+        }
+
         self.timers
             .idle_deadline(owes, open, self.limits.idle_in_transaction_timeout)
             .map(tokio::time::Instant::from_std)
     }
 
+    /// Answers owed to an extended batch the client sent with neither Sync nor Flush.
+    fn unflushed_batch(&self) -> bool {
+        self.sync.flush_owed() && self.replies.owes() && !self.copy_in
+    }
+
     /// The client sat in an open transaction too long: roll it back upstream, give the server
     /// back, and end the session as PostgreSQL does (25P03).
     async fn idle_in_transaction_expired(&mut self) -> Flow {
+        if self.unflushed_batch() {
+            // Bring the batch's answers (a Flush has no reply of its own): if the server is
+            // idle in the batch's transaction, the limit has passed and fires at once; if it
+            // is still working, the clock starts again when it is done.
+            if let Some(s) = self.server.as_mut() {
+                let mut out = BytesMut::new();
+                backend::raw_message(b'H', &[], &mut out);
+                s.server.conn.queue(&out);
+            }
+            self.sync.sent_flush();
+            self.flush_asked_at_limit = true;
+            return Flow::Continue;
+        }
         if !self.sync.unsynced && !self.copy_in {
             // Mid-batch or mid-COPY the server is not at rest: it is closed instead (see
             // `finish`).

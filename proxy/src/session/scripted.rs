@@ -167,6 +167,18 @@ impl Scripted {
         read_quiet(&mut self.server).await
     }
 
+    /// What pgward sends the server next, waiting up to `secs` of (virtual) time for it.
+    pub async fn server_reads_within(&mut self, secs: u64) -> Vec<Msg> {
+        match tokio::time::timeout(Duration::from_secs(secs), self.server.read_frame()).await {
+            Ok(Ok(Some(f))) => {
+                let mut got = vec![(f.tag(), Bytes::copy_from_slice(f.body()))];
+                got.extend(read_quiet(&mut self.server).await);
+                got
+            }
+            other => panic!("server: nothing within {secs} s: {other:?}"),
+        }
+    }
+
     /// The server answers (one write).
     pub async fn server_sends(&mut self, msgs: &[BytesMut]) {
         let mut out = BytesMut::new();

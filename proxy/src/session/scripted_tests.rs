@@ -246,12 +246,13 @@ async fn an_unsynced_batch_cannot_outlast_the_idle_in_transaction_limit() {
             batch.push(flush());
         }
         s.client_sends(&batch).await;
-        let up = s.server_reads().await;
-        assert_eq!(
-            tags(&up),
-            "PBEH",
-            "{mode:?}, client flushes: {client_flushes}"
-        );
+        let started = tokio::time::Instant::now();
+        let mut up = tags(&s.server_reads().await);
+        if up == "PBE" {
+            // Without the client's Flush, pgward's own comes at the limit.
+            up += &tags(&s.server_reads_within(10).await);
+        }
+        assert_eq!(up, "PBEH", "{mode:?}, client flushes: {client_flushes}");
         s.server_sends(&[
             parse_complete(),
             bind_complete(),
@@ -259,7 +260,6 @@ async fn an_unsynced_batch_cannot_outlast_the_idle_in_transaction_limit() {
             command_complete("SELECT 1"),
         ])
         .await;
-        let started = tokio::time::Instant::now();
         let got = s.client_until_closed().await;
         let waited = started.elapsed();
         assert_eq!(codes(&got), ["25P03"], "{mode:?}: {}", tags(&got));
