@@ -119,6 +119,11 @@ pub fn unreadable(sql: &str, standard_conforming_strings: bool, scanner_message:
             None,
         )
     });
+    syntax_error(message, position)
+}
+
+/// PostgreSQL's 42601 (not a guardrail: not audited as a denial).
+fn syntax_error(message: String, position: Option<u32>) -> Denial {
     Denial {
         rule: "syntax_error",
         message,
@@ -162,15 +167,7 @@ pub fn parse_failure(sql: &str, err: &pg_query::Error) -> Denial {
         {
             too_deep()
         }
-        Some((message, position)) => Denial {
-            rule: "syntax_error",
-            message,
-            detail: String::new(),
-            hint: String::new(),
-            sqlstate: SQLSTATE_SYNTAX_ERROR,
-            position,
-            audited: false,
-        },
+        Some((message, position)) => syntax_error(message, position),
         // The protobuf entry point failed but the JSON one did not: not a syntax error.
         None => too_complex("PostgreSQL's parse tree could not be read"),
     }

@@ -119,18 +119,23 @@ async fn the_setting_from_the_startup_packet_and_the_extended_protocol() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_of_the_setting_earlier_in_a_pipeline_cannot_change_what_runs() {
-    let up = upstream::shared();
-    let db = up.fresh_db("scs_pipe");
+/// Table `t` in `db` with three rows, for bob.
+fn three_rows(up: &upstream::Upstream, db: &str) {
     up.sql(
-        &db,
+        db,
         &format!(
             "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3);
              GRANT ALL ON t TO {};",
             upstream::OWNER_USER
         ),
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_the_setting_earlier_in_a_pipeline_cannot_change_what_runs() {
+    let up = upstream::shared();
+    let db = up.fresh_db("scs_pipe");
+    three_rows(up, &db);
     // One string, two readings. With the setting on: two SELECTs. With it off: a string,
     // then a DELETE without WHERE, which bob's role (require_where) is refused.
     let sql = r"SELECT 'x\' AS a; SELECT '; DELETE FROM t; --' AS b";
@@ -176,14 +181,7 @@ async fn a_change_of_the_setting_earlier_in_a_pipeline_cannot_change_what_runs()
 async fn a_text_pgward_cannot_read_with_the_setting_off_is_refused() {
     let up = upstream::shared();
     let db = up.fresh_db("scs_unread");
-    up.sql(
-        &db,
-        &format!(
-            "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3);
-             GRANT ALL ON t TO {};",
-            upstream::OWNER_USER
-        ),
-    );
+    three_rows(up, &db);
     let sql = r"SELECT 'x\' , '; DELETE FROM t; PREPARE q(int) AS SELECT $4294967297 --'";
     for mode in ["session", "transaction"] {
         let what = format!("{mode}: unreadable");

@@ -140,24 +140,13 @@ impl Session {
     /// BEGIN inside the client's open batch (its implicit transaction becomes the guard's),
     /// answered before the write is sent. False when it did not run.
     async fn begin_in_batch(&mut self) -> Result<bool, PgError> {
-        use super::prepared::Change;
         let Some(s) = self.server.as_mut() else {
             return Ok(false);
         };
         let mut out = BytesMut::new();
         frontend::internal_extended_in_batch("BEGIN", &mut out);
         s.server.conn.queue(&out);
-        for sent in [
-            Sent::Parse(Change::None),
-            Sent::Bind(Change::None),
-            Sent::Execute {
-                portal: frontend::INTERNAL_NAME.to_string(),
-            },
-            Sent::Close(Change::None),
-            Sent::Close(Change::None),
-        ] {
-            self.replies.push(sent, Handling::Swallow);
-        }
+        self.push_internal_statement(Handling::Swallow);
         self.sync.sent_in_batch();
         let answered = self
             .serve_until(|s| !s.replies.owes() || s.replies.skipping_to_sync(), true)
@@ -170,12 +159,19 @@ impl Session {
     /// is the client's; otherwise not even that), and a Sync whose ReadyForQuery is the
     /// client's and ends the guard.
     fn push_closing_statement(&mut self, quiet: bool) {
-        use super::prepared::Change;
         let hidden = if quiet {
             Handling::Quiet
         } else {
             Handling::Swallow
         };
+        self.push_internal_statement(hidden);
+        self.replies.push(Sent::Sync, Handling::ClosesGuard);
+    }
+
+    /// `frontend::internal_extended_in_batch`'s messages (Parse, Bind, Execute, two Closes)
+    /// entered in the queue, each answered as `hidden` says.
+    fn push_internal_statement(&mut self, hidden: Handling) {
+        use super::prepared::Change;
         for sent in [
             Sent::Parse(Change::None),
             Sent::Bind(Change::None),
@@ -187,7 +183,6 @@ impl Session {
         ] {
             self.replies.push(sent, hidden.clone());
         }
-        self.replies.push(Sent::Sync, Handling::ClosesGuard);
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
