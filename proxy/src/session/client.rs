@@ -10,27 +10,6 @@ use crate::protocol::frontend;
 use crate::protocol::Frame;
 use crate::sqlstate::ToPg;
 
-pub(super) fn missing_statement(name: &str) -> PgError {
-    if name.is_empty() {
-        PgError::error(
-            sqlstate::INVALID_SQL_STATEMENT_NAME,
-            "unnamed prepared statement does not exist",
-        )
-    } else {
-        PgError::error(
-            sqlstate::INVALID_SQL_STATEMENT_NAME,
-            format!("prepared statement \"{name}\" does not exist"),
-        )
-    }
-}
-
-pub(super) fn missing_portal(name: &str) -> PgError {
-    PgError::error(
-        sqlstate::INVALID_CURSOR_NAME,
-        format!("portal \"{name}\" does not exist"),
-    )
-}
-
 impl Session {
     /// One client message, read by the relay at `now`.
     pub(super) async fn on_client(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {

@@ -6,7 +6,6 @@
 use pgward_policy::StatementKind;
 
 use super::audit_trail::AuditKind;
-use super::client::{missing_portal, missing_statement};
 use super::prepared::{Lookup, Space};
 use super::*;
 use crate::protocol::{decode, Frame, FrontendTag};
@@ -241,6 +240,27 @@ impl Session {
 /// What a client message becomes: sent (with its reply entry), or refused with this error
 /// (and the decision to audit as denied).
 type Refusable = Result<Sent, (PgError, Option<Arc<Decision>>)>;
+
+fn missing_statement(name: &str) -> PgError {
+    if name.is_empty() {
+        PgError::error(
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
+            "unnamed prepared statement does not exist",
+        )
+    } else {
+        PgError::error(
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
+            format!("prepared statement \"{name}\" does not exist"),
+        )
+    }
+}
+
+fn missing_portal(name: &str) -> PgError {
+    PgError::error(
+        sqlstate::INVALID_CURSOR_NAME,
+        format!("portal \"{name}\" does not exist"),
+    )
+}
 
 /// The refusal of a message skipped with its failed batch: never sent (the session is
 /// skipping to Sync, as PostgreSQL is).
