@@ -104,8 +104,9 @@ impl Session {
                 None => s.server.conn.queue(frame.raw()),
             }
         }
+        // Only a row limit needs to know which SQL cursor an Execute FETCHes from.
         let cursor = match &sent {
-            Sent::Execute { portal } => {
+            Sent::Execute { portal } if self.limits.max_result_rows > 0 => {
                 match self
                     .prepared
                     .lookup(Space::Portal, portal, self.replies.batch())

@@ -36,6 +36,10 @@ impl Session {
     /// The statement text to judge and send (see [`Text`]).
     pub(super) fn statement_text<'a>(&mut self, bytes: &'a [u8]) -> Result<Text<'a>, PgError> {
         let text = self.client_text(bytes)?;
+        // Most texts hold no backslash: nothing to read twice.
+        if !text.contains('\\') {
+            return Ok(Text::Judge(text, None));
+        }
         // A text past the size bound is refused unread by the judge: not scanned here either.
         if text.len() > self.shared.snapshot().engine.max_statement_bytes() {
             return Ok(Text::Judge(text, None));
