@@ -154,3 +154,34 @@ async fn writes_cannot_be_paged_or_hidden_in_a_select() {
         report(mode, &got);
     }
 }
+
+/// The guard opened inside a batch that began the client's own block ([BEGIN] [UPDATE]
+/// Sync, as pgjdbc sends with autocommit off): the block stays the client's, open after the
+/// Sync ('T'), and its ROLLBACK takes the write back; its COMMIT keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_write_in_a_batch_that_began_a_block_stays_in_that_block() {
+    let up = upstream::shared();
+    for mode in MODES {
+        let t = table(up, &format!("atk_block_{mode}"), 60);
+        let proxy = proxy(up, mode);
+        let small = format!("UPDATE {t} SET v = v + 1 WHERE id = 1");
+        for end in ["ROLLBACK", "COMMIT"] {
+            reset(up, &t);
+            let mut c = login(&proxy, BOB).await;
+            let frames = [
+                vec![parse("", "BEGIN"), bind("", "", &[]), execute("", 0)],
+                vec![parse("", &small), bind("", "", &[]), execute("", 0), sync()],
+            ]
+            .concat();
+            let msgs = exchange(&mut c, &frames, 1).await;
+            let what = format!("{mode}, then {end}: {}", summary(&msgs));
+            assert!(raw::first_error(&msgs).is_none(), "{what}");
+            assert_eq!(msgs.last().map(|m| m.body.clone()), Some(b"T".to_vec()), "{what}");
+            assert!(!msgs.iter().any(|m| m.tag == b'N'), "{what}: pgward's warning leaked");
+            assert_eq!(changed(up, &t), "0", "{what}: visible before the block ends");
+            exchange(&mut c, &[query_frame(end)], 1).await;
+            let want = if end == "COMMIT" { "1" } else { "0" };
+            assert_eq!(changed(up, &t), want, "{what}");
+        }
+    }
+}

@@ -107,7 +107,7 @@ impl Session {
             self.serve_until(|s| s.sync.pending == 0, false).await?;
         }
         self.attach().await?;
-        let kind = match self.sync.tx_status {
+        let mut kind = match self.sync.tx_status {
             b'I' => GuardKind::Transaction,
             b'T' => GuardKind::InTransaction,
             // An aborted block runs nothing: the write will fail on its own.
@@ -115,7 +115,17 @@ impl Session {
         };
         if kind == GuardKind::Transaction {
             let begun = match in_batch {
-                true => self.begin_in_batch().await?,
+                true => match self.begin_in_batch().await? {
+                    Some(client_block) => {
+                        // The batch had opened the client's own block (a BEGIN earlier in
+                        // it): pgward's BEGIN did nothing, and the guard works inside it.
+                        if client_block {
+                            kind = GuardKind::InTransaction;
+                        }
+                        true
+                    }
+                    None => false,
+                },
                 false => match self.server.as_mut() {
                     Some(s) => matches!(s.server.run_internal_extended("BEGIN").await, Ok(b'T')),
                     None => false,
@@ -138,20 +148,23 @@ impl Session {
     }
 
     /// BEGIN inside the client's open batch (its implicit transaction becomes the guard's),
-    /// answered before the write is sent. False when it did not run.
-    async fn begin_in_batch(&mut self) -> Result<bool, PgError> {
+    /// answered before the write is sent. `None` when it did not run; `Some(true)` when the
+    /// batch had already opened a block of the client's (PostgreSQL warns, 25001).
+    async fn begin_in_batch(&mut self) -> Result<Option<bool>, PgError> {
         let Some(s) = self.server.as_mut() else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut out = BytesMut::new();
         frontend::internal_extended_in_batch("BEGIN", &mut out);
         s.server.conn.queue(&out);
         self.push_internal_statement(Handling::Swallow);
         self.sync.sent_in_batch();
+        self.guard_begin = Some(false);
         let answered = self
             .serve_until(|s| !s.replies.owes() || s.replies.skipping_to_sync(), true)
-            .await?;
-        Ok(answered && !self.replies.skipping_to_sync())
+            .await;
+        let client_block = self.guard_begin.take() == Some(true);
+        Ok((answered? && !self.replies.skipping_to_sync()).then_some(client_block))
     }
 
     /// The guard's closing statement (`frontend::internal_extended`): Parse, Bind, Execute,

@@ -165,6 +165,9 @@ pub struct Session {
     /// pgward asked an unflushed batch's answers at the idle limit: once they are in and
     /// nothing more is owed, the limit has passed.
     flush_asked_at_limit: bool,
+    /// While pgward's BEGIN runs inside the client's batch: whether PostgreSQL said a block
+    /// was already open (the guard then works inside the client's block).
+    guard_begin: Option<bool>,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
     on_session_state: crate::config::SessionStatePolicy,
@@ -252,6 +255,7 @@ impl Session {
             sequences: Default::default(),
             last_backend: 0,
             flush_asked_at_limit: false,
+            guard_begin: None,
             pinned: None,
             path_check: PathCheck::No,
             timers: timers::Timers::new(now),

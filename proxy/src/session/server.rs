@@ -22,6 +22,14 @@ impl Session {
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
+        if frame.tag() == b'N' && self.guard_begin.is_some() {
+            // pgward's BEGIN inside the client's batch: PostgreSQL warns (25001) when the batch
+            // had already opened a block, and the warning is pgward's, not the client's.
+            if decode::error_field(frame.body(), b'C').as_deref() == Some("25001") {
+                self.guard_begin = Some(true);
+                return Ok(Flow::Continue);
+            }
+        }
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
         let answer::Answer {
             replace,
