@@ -176,9 +176,20 @@ async fn a_guarded_write_in_a_batch_that_began_a_block_stays_in_that_block() {
             let msgs = exchange(&mut c, &frames, 1).await;
             let what = format!("{mode}, then {end}: {}", summary(&msgs));
             assert!(raw::first_error(&msgs).is_none(), "{what}");
-            assert_eq!(msgs.last().map(|m| m.body.clone()), Some(b"T".to_vec()), "{what}");
-            assert!(!msgs.iter().any(|m| m.tag == b'N'), "{what}: pgward's warning leaked");
-            assert_eq!(changed(up, &t), "0", "{what}: visible before the block ends");
+            assert_eq!(
+                msgs.last().map(|m| m.body.clone()),
+                Some(b"T".to_vec()),
+                "{what}"
+            );
+            assert!(
+                !msgs.iter().any(|m| m.tag == b'N'),
+                "{what}: pgward's warning leaked"
+            );
+            assert_eq!(
+                changed(up, &t),
+                "0",
+                "{what}: visible before the block ends"
+            );
             exchange(&mut c, &[query_frame(end)], 1).await;
             let want = if end == "COMMIT" { "1" } else { "0" };
             assert_eq!(changed(up, &t), want, "{what}");

@@ -162,8 +162,7 @@ pub struct Session {
     /// The backend pid of the server this client last gave back (0: none): its next
     /// checkout takes that one when it is idle, so an uncontended client keeps its server.
     last_backend: i32,
-    /// pgward asked an unflushed batch's answers at the idle limit: once they are in and
-    /// nothing more is owed, the limit has passed.
+    /// pgward asked an unflushed batch's answers at the idle limit (then, once in, it fires).
     flush_asked_at_limit: bool,
     /// While pgward's BEGIN runs inside the client's batch: whether PostgreSQL said a block
     /// was already open (the guard then works inside the client's block).
