@@ -1,7 +1,9 @@
 // pgjdbc through pgward as an application uses it: a PreparedStatement at the default
 // prepareThreshold (server-prepared from the 5th execution) and at prepareThreshold=1,
 // executeBatch of inserts, and autocommit off with statements reused across transactions
-// (DBeaver's manual-commit mode). Usage: java DriverCheck URL USER PASSWORD BATCH_TABLE.
+// (DBeaver's manual-commit mode). Usage: java DriverCheck URL USER PASSWORD BATCH_TABLE
+// [guarded]. With "guarded" (a role with max_affected_rows), only a write with autocommit
+// off, rolled back and then committed: pgjdbc sends BEGIN and the write in one batch.
 // Prints one line per failed check and "OK" when every check passed.
 import java.sql.*;
 import java.util.*;
@@ -34,6 +36,26 @@ public class DriverCheck {
         props.setProperty("user", args[1]);
         props.setProperty("password", args[2]);
         props.setProperty("sslmode", "disable");
+        if (args.length > 4 && args[4].equals("guarded")) {
+            check("autocommit_off_guarded_write", url, props, c -> {
+                c.setAutoCommit(false);
+                String sql = "UPDATE " + table + " SET n = n + 100 WHERE n < ?";
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    ps.setInt(1, 3);
+                    int rolledBack = ps.executeUpdate();
+                    c.rollback();
+                    ps.setInt(1, 3);
+                    int kept = ps.executeUpdate();
+                    c.commit();
+                    if (rolledBack != 3 || kept != 3) {
+                        throw new AssertionError("rows " + rolledBack + " then " + kept);
+                    }
+                }
+            });
+            for (String f : failures) System.out.println(f);
+            System.out.println(failures.isEmpty() ? "OK" : failures.size() + " failed");
+            System.exit(failures.isEmpty() ? 0 : 1);
+        }
 
         check("default_threshold", url, props, c -> selects(c, 30));
         Properties one = new Properties();

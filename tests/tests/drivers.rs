@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use pgward_e2e::drivers;
-use pgward_e2e::proxy::{ALICE, CAROL};
+use pgward_e2e::proxy::{ALICE, BOB, CAROL};
 use pgward_e2e::upstream::{self, APP_DB, OWNER_USER, RO_USER};
 use pgward_e2e::*;
 
@@ -143,6 +143,49 @@ fn pgjdbc(mode: &str) {
     );
 }
 
+/// pgjdbc with autocommit off as a role with `max_affected_rows` (bob): BEGIN and the write
+/// come in one batch, the write guard opens inside it, and the block stays the client's (its
+/// ROLLBACK takes the write back, its COMMIT keeps the second one).
+fn pgjdbc_guarded(mode: &str) {
+    let Some((java, javac, jar)) = drivers::java() else {
+        return;
+    };
+    let up = upstream::shared();
+    let table = format!("driver_guarded_{mode}");
+    up.sql(
+        APP_DB,
+        &format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int); \
+             INSERT INTO {table} SELECT generate_series(0, 9); \
+             ALTER TABLE {table} OWNER TO {OWNER_USER}"
+        ),
+    );
+    let proxy = proxy(mode);
+    let classes = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("java/DriverCheck.java");
+    let mut cmd = Command::new(javac);
+    cmd.arg("-d").arg(classes.path()).arg(&src);
+    run_with_timeout(cmd, None, Duration::from_secs(120), "javac").assert_ok("javac DriverCheck");
+    let url = format!("jdbc:postgresql://127.0.0.1:{}/{}", proxy.port(), APP_DB);
+    let mut cmd = Command::new(java);
+    cmd.arg("-cp")
+        .arg(format!("{}:{}", jar.display(), classes.path().display()))
+        .arg("DriverCheck")
+        .arg(url)
+        .arg(BOB.0)
+        .arg(proxy.password(BOB.0))
+        .arg(&table)
+        .arg("guarded");
+    assert_check(&proxy, cmd, &format!("pgjdbc guarded ({mode} pooling)"));
+    assert_eq!(
+        up.sql(
+            APP_DB,
+            &format!("SELECT count(*) FROM {table} WHERE n >= 100")
+        ),
+        "3"
+    );
+}
+
 fn pgbench_prepared(mode: &str) {
     let up = upstream::shared();
     let db = up.fresh_db("drivers_bench");
@@ -199,6 +242,16 @@ fn asyncpg_transaction_mode() {
 fn node_postgres_transaction_mode() {
     node_postgres("transaction");
 }
+#[test]
+fn pgjdbc_guarded_write_session_mode() {
+    pgjdbc_guarded("session");
+}
+
+#[test]
+fn pgjdbc_guarded_write_transaction_mode() {
+    pgjdbc_guarded("transaction");
+}
+
 #[test]
 fn pgjdbc_transaction_mode() {
     pgjdbc("transaction");

@@ -161,16 +161,16 @@ impl Session {
     }
 
     async fn on_execute(&mut self, body: &[u8]) -> Result<Refusable, PgError> {
-        let (portal, max_rows) = match decode::execute(body) {
+        let (portal, _max_rows) = match decode::execute(body) {
             Ok(fields) => fields,
             Err(e) => return Ok(Err((e.to_pg(), None))),
         };
         let Some(d) = self.resolve(Space::Portal, portal).await? else {
             return Ok(Err((missing_portal(portal), None)));
         };
-        // Transaction control while a guarded write is open, or a write paged with a row
-        // limit (PostgreSQL would answer PortalSuspended, with no row count to check).
-        if let Some(err) = self.guard_refusal(&d, Some(max_rows)) {
+        // Transaction control while a guarded write is open. (A write paged with a row limit
+        // runs: the guard trips if its rows come back suspended, without a count.)
+        if let Some(err) = self.unguardable(&d) {
             return Ok(Err((err, Some(d))));
         }
         self.want_sequence_server(&d);

@@ -68,21 +68,12 @@ impl Session {
     /// procedures, code blocks, SQL EXECUTE), refused where `max_affected_rows` applies, and
     /// transaction control inside a guarded batch (it would end the guard's transaction).
     pub(super) fn unguardable(&self, decision: &Decision) -> Option<PgError> {
-        self.guard_refusal(decision, None)
-    }
-
-    /// The same, for an Execute with its row limit (a paged write is refused too).
-    pub(super) fn guard_refusal(
-        &self,
-        decision: &Decision,
-        max_rows: Option<i32>,
-    ) -> Option<PgError> {
         let state = guard_rules::GuardState {
             max_affected_rows: self.limits.max_affected_rows,
             guard_open: self.guard.is_some(),
         };
         let facts = decision.statements.iter().map(|s| (s.kind, s.writes));
-        guard_rules::refusal(facts, state, max_rows).map(guard_rules::Refusal::to_pg)
+        guard_rules::refusal(facts, state).map(guard_rules::Refusal::to_pg)
     }
 
     /// Bring the server's answers up to date, then open the guard for the client message
@@ -211,8 +202,17 @@ impl Session {
                 .is_some_and(|g| self.sync.syncs_sent > g.unit_seq)
     }
 
-    /// Look at a server frame for the guard. Returns true when the frame was consumed.
-    pub(super) fn guard_on_frame(&mut self, tag: u8, body: &[u8]) -> bool {
+    /// Whether the portal runs a write.
+    pub(super) fn portal_writes(&self, portal: &str) -> bool {
+        matches!(
+            self.prepared.lookup(Space::Portal, portal, self.replies.batch()),
+            super::prepared::Lookup::Found(d) if d.statements.iter().any(|s| s.writes)
+        )
+    }
+
+    /// Look at a server frame for the guard (`suspended_write`: a PortalSuspended of a write
+    /// portal). Returns true when the frame was consumed.
+    pub(super) fn guard_on_frame(&mut self, tag: u8, body: &[u8], suspended_write: bool) -> bool {
         let current = self.sync.syncs_done;
         let Some(g) = self.guard.as_mut() else {
             return false;
@@ -222,6 +222,20 @@ impl Session {
             return false;
         }
         match tag {
+            b's' if suspended_write && !g.tripped => {
+                g.tripped = true;
+                let err = PgError::error(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    "pgward: max_affected_rows cannot count a write whose rows are paged by a row limit; it was rolled back",
+                )
+                .with_detail("rule: max_affected_rows")
+                .with_hint("execute the write without a row limit (max_rows = 0), or without RETURNING");
+                let mut out = BytesMut::new();
+                backend::error_response(&err, &mut out);
+                self.client.queue(&out);
+                self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
+                true
+            }
             b'C' if !g.tripped && is_write_tag(body) => {
                 let rows = crate::protocol::decode::command_rows(body).unwrap_or(0);
                 if rows <= g.limit {

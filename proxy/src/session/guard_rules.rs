@@ -13,7 +13,6 @@ use crate::sqlstate;
 pub enum Refusal {
     Uncountable,
     TransactionControlInGuard,
-    PagedWrite,
 }
 
 /// The session facts the rule reads.
@@ -24,31 +23,28 @@ pub struct GuardState {
     pub guard_open: bool,
 }
 
-/// `statements`: (kind, writes) of each statement; `max_rows`: the Execute's row limit, for
-/// an Execute.
+/// `statements`: (kind, writes) of each statement. A write executed with a row limit is not
+/// refused: it is answered with its count (CommandComplete) unless its RETURNING rows are
+/// paged, and the guard trips on that PortalSuspended (`guard.rs`).
 pub fn refusal(
     statements: impl IntoIterator<Item = (StatementKind, bool)>,
     state: GuardState,
-    max_rows: Option<i32>,
 ) -> Option<Refusal> {
     if state.max_affected_rows == 0 {
         return None;
     }
-    let (mut uncountable, mut txn, mut writes) = (false, false, false);
+    let (mut uncountable, mut txn) = (false, false);
     for (kind, w) in statements {
         uncountable |= matches!(
             kind,
             StatementKind::Do | StatementKind::Call | StatementKind::Execute
         ) || (w && matches!(kind, StatementKind::Select | StatementKind::Explain));
         txn |= kind == StatementKind::Transaction;
-        writes |= w;
     }
     if uncountable {
         Some(Refusal::Uncountable)
     } else if txn && state.guard_open {
         Some(Refusal::TransactionControlInGuard)
-    } else if writes && max_rows.is_some_and(|n| n > 0) {
-        Some(Refusal::PagedWrite)
     } else {
         None
     }
@@ -64,10 +60,6 @@ impl Refusal {
             Refusal::TransactionControlInGuard => (
                 "pgward: transaction control in the same batch as a guarded write",
                 "send COMMIT or ROLLBACK after the write's Sync",
-            ),
-            Refusal::PagedWrite => (
-                "pgward: max_affected_rows cannot count a write executed with a row limit",
-                "execute the write without a row limit (max_rows = 0)",
             ),
         };
         PgError::error(sqlstate::INSUFFICIENT_PRIVILEGE, message)
@@ -94,48 +86,25 @@ mod tests {
     fn transaction_control_cannot_end_an_open_guard_at_bind_or_execute() {
         let kind = K::Transaction;
         assert_eq!(
-            refusal([(kind, false)], OPEN, None),
-            Some(Refusal::TransactionControlInGuard)
-        );
-        assert_eq!(
-            refusal([(kind, false)], OPEN, Some(0)),
+            refusal([(kind, false)], OPEN),
             Some(Refusal::TransactionControlInGuard)
         );
         // Before the guard opens (or for a role without the limit) it runs.
-        assert_eq!(refusal([(kind, false)], CLOSED, Some(0)), None);
+        assert_eq!(refusal([(kind, false)], CLOSED), None);
         let unlimited = GuardState {
             max_affected_rows: 0,
             ..OPEN
         };
-        assert_eq!(refusal([(kind, false)], unlimited, None), None);
-    }
-
-    #[test]
-    fn a_write_cannot_be_paged() {
-        for kind in [K::Update, K::Delete, K::Insert, K::Merge] {
-            for n in [1, 2, i32::MAX] {
-                assert_eq!(
-                    refusal([(kind, true)], CLOSED, Some(n)),
-                    Some(Refusal::PagedWrite)
-                );
-            }
-            assert_eq!(refusal([(kind, true)], CLOSED, Some(0)), None);
-            assert_eq!(refusal([(kind, true)], CLOSED, Some(-1)), None);
-        }
-        // Reads may be paged.
-        assert_eq!(refusal([(K::Select, false)], CLOSED, Some(10)), None);
+        assert_eq!(refusal([(kind, false)], unlimited), None);
     }
 
     #[test]
     fn uncountable_writes() {
         for kind in [K::Do, K::Call, K::Execute] {
-            assert_eq!(
-                refusal([(kind, false)], CLOSED, None),
-                Some(Refusal::Uncountable)
-            );
+            assert_eq!(refusal([(kind, false)], CLOSED), Some(Refusal::Uncountable));
         }
         assert_eq!(
-            refusal([(K::Select, true)], CLOSED, None),
+            refusal([(K::Select, true)], CLOSED),
             Some(Refusal::Uncountable)
         );
     }

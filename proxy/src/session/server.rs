@@ -339,7 +339,18 @@ impl Session {
     /// Frames the write guard or the result-row limit take over.
     fn consumed_internally(&mut self, frame: &Frame, answered: Option<&replies::Expected>) -> bool {
         let tag = frame.tag();
-        if self.guard_on_frame(tag, frame.body()) {
+        // A guarded write's RETURNING rows paged by a row limit: PostgreSQL ran it whole and
+        // owes its count until the last page.
+        let suspended_write = tag == b's'
+            && self.guard.is_some()
+            && match answered {
+                Some(replies::Expected {
+                    sent: replies::Sent::Execute { portal },
+                    ..
+                }) => self.portal_writes(portal),
+                _ => false,
+            };
+        if self.guard_on_frame(tag, frame.body(), suspended_write) {
             return true;
         }
         self.count_result_row(tag, answered)
