@@ -76,6 +76,32 @@ impl Upstream {
         self.port
     }
 
+    /// A table `name` in APP_DB of `rows` rows (id 1.., v = 0), owned by the read-write
+    /// login, readable by the read-only one (the guard and row-limit tests' table).
+    pub fn numbered_table(&self, name: &str, rows: u32) -> String {
+        self.sql(
+            APP_DB,
+            &format!(
+                "DROP TABLE IF EXISTS {name};
+CREATE TABLE {name} (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
+INSERT INTO {name} (id) SELECT g FROM generate_series(1, {rows}) g;
+ALTER TABLE {name} OWNER TO {OWNER_USER};
+GRANT SELECT ON {name} TO {RO_USER};"
+            ),
+        );
+        name.to_string()
+    }
+
+    /// Rows of a [`Upstream::numbered_table`] changed (committed) so far.
+    pub fn changed_rows(&self, table: &str) -> String {
+        self.sql(
+            APP_DB,
+            &format!("SELECT count(*) FROM {table} WHERE v <> 0"),
+        )
+        .trim()
+        .to_string()
+    }
+
     /// Run SQL as the superuser in database `db` over the unix socket; panics on error.
     pub fn sql(&self, db: &str, sql: &str) -> String {
         self.pg()

@@ -9,6 +9,7 @@
 //! In transaction mode named statements follow the client to whatever server it gets
 //! (`proxy/src/session/replay.rs`), and SQL cursors are portals pgward knows.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -108,19 +109,15 @@ fn node_postgres(mode: &str) {
     assert_check(&proxy, cmd, &format!("node-postgres ({mode} pooling)"));
 }
 
-fn pgjdbc(mode: &str) {
-    let Some((java, javac, jar)) = drivers::java() else {
-        return;
-    };
-    let up = upstream::shared();
-    let table = format!("driver_batch_{mode}");
-    up.sql(
-        APP_DB,
-        &format!(
-            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int); \
-             ALTER TABLE {table} OWNER TO {OWNER_USER}"
-        ),
-    );
+/// `tests/java/DriverCheck.java` through a fresh proxy as `user`, on `table` (`extra`: its
+/// optional last argument).
+fn run_driver_check(
+    (java, javac, jar): (PathBuf, PathBuf, PathBuf),
+    mode: &str,
+    user: &str,
+    table: &str,
+    extra: Option<&str>,
+) {
     let proxy = proxy(mode);
     let classes = tempfile::tempdir().unwrap();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("java/DriverCheck.java");
@@ -133,10 +130,28 @@ fn pgjdbc(mode: &str) {
         .arg(format!("{}:{}", jar.display(), classes.path().display()))
         .arg("DriverCheck")
         .arg(url)
-        .arg(CAROL.0)
-        .arg(proxy.password(CAROL.0))
-        .arg(&table);
-    assert_check(&proxy, cmd, &format!("pgjdbc ({mode} pooling)"));
+        .arg(user)
+        .arg(proxy.password(user))
+        .arg(table)
+        .args(extra);
+    let what = format!("pgjdbc {} ({mode} pooling)", extra.unwrap_or(""));
+    assert_check(&proxy, cmd, &what);
+}
+
+fn pgjdbc(mode: &str) {
+    let Some(tools) = drivers::java() else {
+        return;
+    };
+    let up = upstream::shared();
+    let table = format!("driver_batch_{mode}");
+    up.sql(
+        APP_DB,
+        &format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int); \
+             ALTER TABLE {table} OWNER TO {OWNER_USER}"
+        ),
+    );
+    run_driver_check(tools, mode, CAROL.0, &table, None);
     assert_eq!(
         up.sql(APP_DB, &format!("SELECT count(*) FROM {table}")),
         "150"
@@ -147,7 +162,7 @@ fn pgjdbc(mode: &str) {
 /// come in one batch, the write guard opens inside it, and the block stays the client's (its
 /// ROLLBACK takes the write back, its COMMIT keeps the second one).
 fn pgjdbc_guarded(mode: &str) {
-    let Some((java, javac, jar)) = drivers::java() else {
+    let Some(tools) = drivers::java() else {
         return;
     };
     let up = upstream::shared();
@@ -160,23 +175,7 @@ fn pgjdbc_guarded(mode: &str) {
              ALTER TABLE {table} OWNER TO {OWNER_USER}"
         ),
     );
-    let proxy = proxy(mode);
-    let classes = tempfile::tempdir().unwrap();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("java/DriverCheck.java");
-    let mut cmd = Command::new(javac);
-    cmd.arg("-d").arg(classes.path()).arg(&src);
-    run_with_timeout(cmd, None, Duration::from_secs(120), "javac").assert_ok("javac DriverCheck");
-    let url = format!("jdbc:postgresql://127.0.0.1:{}/{}", proxy.port(), APP_DB);
-    let mut cmd = Command::new(java);
-    cmd.arg("-cp")
-        .arg(format!("{}:{}", jar.display(), classes.path().display()))
-        .arg("DriverCheck")
-        .arg(url)
-        .arg(BOB.0)
-        .arg(proxy.password(BOB.0))
-        .arg(&table)
-        .arg("guarded");
-    assert_check(&proxy, cmd, &format!("pgjdbc guarded ({mode} pooling)"));
+    run_driver_check(tools, mode, BOB.0, &table, Some("guarded"));
     assert_eq!(
         up.sql(
             APP_DB,

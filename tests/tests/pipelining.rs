@@ -14,31 +14,12 @@ use pgward_e2e::*;
 
 const MODES: [&str; 2] = ["transaction", "session"];
 
-/// A table of `rows` rows with v = 0, owned by the read-write login, readable by the
-/// read-only one.
 fn table(up: &Upstream, name: &str, rows: u32) -> String {
-    up.sql(
-        upstream::APP_DB,
-        &format!(
-            "DROP TABLE IF EXISTS {name};
-CREATE TABLE {name} (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
-INSERT INTO {name} (id) SELECT g FROM generate_series(1, {rows}) g;
-ALTER TABLE {name} OWNER TO {owner};
-GRANT SELECT ON {name} TO {ro};",
-            owner = upstream::OWNER_USER,
-            ro = upstream::RO_USER,
-        ),
-    );
-    name.to_string()
+    up.numbered_table(name, rows)
 }
 
 fn changed_rows(up: &Upstream, table: &str) -> String {
-    up.sql(
-        upstream::APP_DB,
-        &format!("SELECT count(*) FROM {table} WHERE v <> 0"),
-    )
-    .trim()
-    .to_string()
+    up.changed_rows(table)
 }
 
 fn proxy(up: &Upstream, mode: &str) -> Proxy {

@@ -9,29 +9,12 @@ use pgward_e2e::{Proxy, ProxyBuilder};
 /// A table of `rows` rows with v = 0, owned by the read-write login, readable by the
 /// read-only one.
 pub fn table(up: &Upstream, name: &str, rows: u32) -> String {
-    up.sql(
-        upstream::APP_DB,
-        &format!(
-            "DROP TABLE IF EXISTS {name};
-CREATE TABLE {name} (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
-INSERT INTO {name} (id) SELECT g FROM generate_series(1, {rows}) g;
-ALTER TABLE {name} OWNER TO {owner};
-GRANT SELECT ON {name} TO {ro};",
-            owner = upstream::OWNER_USER,
-            ro = upstream::RO_USER,
-        ),
-    );
-    name.to_string()
+    up.numbered_table(name, rows)
 }
 
 /// Rows of `t` changed (committed) so far.
 pub fn changed(up: &Upstream, t: &str) -> String {
-    up.sql(
-        upstream::APP_DB,
-        &format!("SELECT count(*) FROM {t} WHERE v <> 0"),
-    )
-    .trim()
-    .to_string()
+    up.changed_rows(t)
 }
 
 pub fn reset(up: &Upstream, t: &str) {
