@@ -34,6 +34,7 @@ impl Judged {
                 writes: false,
                 session_change: None,
                 state: Default::default(),
+                code_may_write: false,
             },
             verdict: Ok(()),
             cacheable: true,

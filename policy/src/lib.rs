@@ -14,6 +14,7 @@
 mod cache;
 pub mod catalog;
 mod classify;
+mod code_effects;
 mod context;
 mod denial;
 mod dml;
@@ -316,6 +317,13 @@ impl Engine {
             }
             let mut info = judged.info;
             info.state = state_facts::of(&parsed.facts);
+            code_effects::note(
+                &mut info,
+                &parsed.facts,
+                ctx.catalog,
+                ctx.search_path,
+                ctx.functions,
+            );
             statements.push(info);
         }
         let mut mask = None;

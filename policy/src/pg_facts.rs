@@ -32,8 +32,10 @@ pub struct PgFacts {
     pub other_sources: bool,
     /// Every type named in the statement (casts, column definitions): name parts.
     pub types: Vec<Vec<String>>,
-    /// Every relation named: (schema, name).
+    /// Every relation named: (schema, name). A CTE's name used in FROM is among them.
     pub relations: Vec<(Option<String>, String)>,
+    /// The names of the statement's CTEs (`WITH name AS ...`).
+    pub cte_names: Vec<String>,
     /// INSERT/UPDATE/DELETE/MERGE below the top level (writable CTEs, rules of EXPLAIN ...).
     pub nested_writes: Vec<&'static str>,
     /// `SELECT ... INTO table`.
@@ -50,6 +52,9 @@ pub struct PgFacts {
     pub syntax_calls: Vec<usize>,
     /// The literal arguments of each `set_config` call (`None` for a non-literal).
     pub set_config_calls: Vec<Vec<Option<String>>>,
+    /// The literal first argument (the pid) of each `pg_cancel_backend` /
+    /// `pg_terminate_backend` call (`None` for a non-literal).
+    pub signal_calls: Vec<Option<String>>,
     /// The statement's own node (its fields), for judging statement kinds from it alone;
     /// `Null` for SELECT/INSERT/UPDATE/DELETE/MERGE without `set_config` (never read there).
     pub top: Value,
@@ -175,6 +180,14 @@ pub fn const_text(node: &Value) -> Option<String> {
     None
 }
 
+/// pg_catalog's functions that cancel or end another backend by pid.
+fn is_backend_signal(name: &[String]) -> bool {
+    matches!(
+        name.last().map(String::as_str),
+        Some("pg_cancel_backend" | "pg_terminate_backend")
+    ) && (name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog"))
+}
+
 /// The `set_config` of pg_catalog (unqualified or qualified so).
 fn is_set_config(name: &[String]) -> bool {
     name.last().map(String::as_str) == Some("set_config")
@@ -236,6 +249,10 @@ impl PgFacts {
                 if f.funcformat == CoercionForm::CoerceSqlSyntax as i32 {
                     self.syntax_calls.push(self.functions.len());
                 }
+                if is_backend_signal(&name) {
+                    self.signal_calls
+                        .push(f.args.first().and_then(pg_tree::const_text));
+                }
                 if is_set_config(&name) {
                     self.set_config_calls
                         .push(f.args.iter().map(pg_tree::const_text).collect());
@@ -267,8 +284,11 @@ impl PgFacts {
                 }
             }
             NodeRef::SortBy(s) => self.operator(&s.use_op, (Operand::Unknown, Operand::Unknown)),
-            NodeRef::CommonTableExpr(_)
-            | NodeRef::RangeSubselect(_)
+            NodeRef::CommonTableExpr(c) => {
+                self.cte_names.push(c.ctename.clone());
+                self.other_sources = true;
+            }
+            NodeRef::RangeSubselect(_)
             | NodeRef::RangeFunction(_)
             | NodeRef::RangeTableFunc(_)
             | NodeRef::JsonTable(_)

@@ -12,7 +12,6 @@ use crate::types::SessionState;
 const CURSOR_OPT_HOLD: i64 = 0x0020;
 /// `DiscardMode` in pg_query's protobuf.
 const DISCARD_ALL: i64 = 1;
-const DISCARD_PLANS: i64 = 2;
 const DISCARD_TEMP: i64 = 4;
 /// `VariableSetKind` in pg_query's protobuf.
 const VAR_SET_MULTI: i64 = 4;
@@ -81,7 +80,7 @@ fn is_dml(kind: &str) -> bool {
 
 /// A called function that may be user code: qualified with a schema other than
 /// `pg_catalog`, or a name no built-in list has.
-fn may_be_user_code(name: &[String]) -> bool {
+pub(crate) fn may_be_user_code(name: &[String]) -> bool {
     match name {
         [only] => !crate::functions::is_listed_builtin(only),
         [schema, last] => schema != "pg_catalog" || !crate::functions::is_listed_builtin(last),
@@ -125,7 +124,12 @@ pub fn of(facts: &PgFacts) -> SessionState {
             s.name = text(top, "name");
             s.may_pin = true;
         }
-        "ExecuteStmt" => s.name = text(top, "name"),
+        // The prepared statement it runs was judged at its PREPARE (or Parse); what that
+        // statement does to the session, pgward cannot tell from here.
+        "ExecuteStmt" => {
+            s.name = text(top, "name");
+            s.user_code = true;
+        }
         "DeallocateStmt" => {
             s.name = text(top, "name").filter(|_| !flag(top, "isall"));
             s.drops_statements = s.name.is_none();
@@ -137,7 +141,8 @@ pub fn of(facts: &PgFacts) -> SessionState {
         "UnlistenStmt" => s.name = text(top, "conditionname"),
         "DiscardStmt" => {
             let target = int(top, "target");
-            s.drops_statements = matches!(target, DISCARD_ALL | DISCARD_PLANS);
+            // DISCARD PLANS drops cached plans only: prepared statements stay.
+            s.drops_statements = target == DISCARD_ALL;
             s.settings = target == DISCARD_ALL;
             s.releases = matches!(target, DISCARD_ALL | DISCARD_TEMP);
         }
@@ -166,8 +171,33 @@ pub fn of(facts: &PgFacts) -> SessionState {
         "ViewStmt" => s.may_pin = temporary(top.get("view")),
         "CreateSeqStmt" => s.may_pin = temporary(top.get("sequence")),
         // User code may create temporary objects, take session locks or LISTEN.
-        "DoStmt" | "CallStmt" => s.may_pin = true,
+        "DoStmt" | "CallStmt" => {
+            s.may_pin = true;
+            s.user_code = true;
+        }
+        // EXPLAIN ANALYZE runs what it explains: a CREATE TABLE AS or SELECT INTO among it.
+        "ExplainStmt" => {
+            s.check_after = mentions(top, "CreateTableAsStmt") || mentions(top, "into_clause")
+        }
         _ => {}
+    }
+    s.signals = facts
+        .signal_calls
+        .iter()
+        .map(|pid| pid.as_deref().and_then(|p| p.trim().parse().ok()))
+        .collect();
+    s.statement_used = match facts.kind.as_str() {
+        "ExecuteStmt" | "DeallocateStmt" => s.name.clone(),
+        "ExplainStmt" | "CreateTableAsStmt" => executed_name(top),
+        _ => None,
+    };
+    if s.statement_used.is_some() {
+        s.user_code = true;
+    }
+    // An object created without TEMP lands in the temporary schema when the search_path
+    // starts with pg_temp; only the server knows: it is asked once the unit is done.
+    if creates_objects(&facts.kind) || facts.select_into {
+        s.check_after = true;
     }
     // DDL naming the temporary schema (`CREATE TYPE pg_temp.t`, `CREATE FUNCTION pg_temp.f`).
     if !s.may_pin && !is_dml(&facts.kind) && names_temp_schema(top) {
@@ -175,10 +205,11 @@ pub fn of(facts: &PgFacts) -> SessionState {
     }
     // User code may SET at session level (a PL/pgSQL function's `SET`, not `SET LOCAL`):
     // such a statement is one whose settings are read back.
-    if matches!(facts.kind.as_str(), "DoStmt" | "CallStmt")
+    if matches!(facts.kind.as_str(), "DoStmt" | "CallStmt" | "ExecuteStmt")
         || facts.functions.iter().any(|n| may_be_user_code(n))
     {
         s.settings = true;
+        s.user_code = true;
     }
     s.may_set_sequences = !runs_no_code(&facts.kind)
         || !facts.functions.is_empty()
@@ -192,6 +223,11 @@ pub fn of(facts: &PgFacts) -> SessionState {
         }
         if in_catalog && SEQUENCE_STATE_READERS.contains(&last.as_str()) {
             s.reads_sequences = true;
+        }
+        // The random seed is session state DISCARD ALL keeps: the server is reseeded before
+        // another client has it.
+        if in_catalog && last == "setseed" {
+            s.user_code = true;
         }
     }
     // set_config(name, value, false) changes the session like SET does.
@@ -214,6 +250,33 @@ pub fn of(facts: &PgFacts) -> SessionState {
         }
     }
     s
+}
+
+/// Statements that create a schema object (table, view, sequence, type, function, ...).
+fn creates_objects(kind: &str) -> bool {
+    kind.starts_with("Create") && kind != "CreatedbStmt" && kind != "CreateRoleStmt"
+        || matches!(kind, "ViewStmt" | "DefineStmt" | "CompositeTypeStmt")
+}
+
+/// The name of the prepared statement an `ExecuteStmt` inside `v` runs.
+fn executed_name(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(o) => o
+            .get("ExecuteStmt")
+            .and_then(|e| text(e, "name"))
+            .or_else(|| o.values().find_map(executed_name)),
+        Value::Array(a) => a.iter().find_map(executed_name),
+        _ => None,
+    }
+}
+
+/// Whether a node of type `node_type` (or a field named so) occurs anywhere in `v`.
+fn mentions(v: &Value, key: &str) -> bool {
+    match v {
+        Value::Object(o) => o.iter().any(|(k, v)| k == key || mentions(v, key)),
+        Value::Array(a) => a.iter().any(|v| mentions(v, key)),
+        _ => false,
+    }
 }
 
 /// The TEMPLATE option of CREATE DATABASE.

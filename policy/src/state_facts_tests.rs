@@ -216,3 +216,30 @@ fn custom_settings_are_named_and_opaque_ones_flagged() {
     assert!(state("SELECT set_config(name, 'x', false) FROM t").opaque_settings);
     assert!(!state("SELECT set_config($1, '42', true)").opaque_settings);
 }
+
+#[test]
+fn statements_used_by_name() {
+    assert_eq!(state("EXECUTE q(1)").statement_used.as_deref(), Some("q"));
+    assert_eq!(state("DEALLOCATE q").statement_used.as_deref(), Some("q"));
+    assert_eq!(state("DEALLOCATE ALL").statement_used, None);
+    assert_eq!(
+        state("EXPLAIN ANALYZE EXECUTE q(1)")
+            .statement_used
+            .as_deref(),
+        Some("q")
+    );
+    assert_eq!(
+        state("CREATE TEMP TABLE t AS EXECUTE q")
+            .statement_used
+            .as_deref(),
+        Some("q")
+    );
+    assert!(state("EXPLAIN EXECUTE q").user_code);
+    assert_eq!(state("SELECT 1").statement_used, None);
+}
+
+#[test]
+fn discard_plans_keeps_prepared_statements() {
+    assert!(!state("DISCARD PLANS").drops_statements);
+    assert!(state("DISCARD ALL").drops_statements);
+}

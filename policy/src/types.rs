@@ -124,6 +124,10 @@ pub struct StatementInfo {
     /// What it does to state that lives on the server connection (cursors, prepared
     /// statements, channels, temporary objects, settings).
     pub state: SessionState,
+    /// It runs code that may change rows without a count of its own: a volatile user
+    /// function called or reached (through a view, an operator, a domain), or one pgward
+    /// cannot resolve. `max_affected_rows` cannot count such a statement.
+    pub code_may_write: bool,
 }
 
 /// A statement's effect on state that lives on its server connection, as PostgreSQL's tree
@@ -139,7 +143,7 @@ pub struct SessionState {
     pub may_pin: bool,
     /// DECLARE ... WITH HOLD: the cursor outlives its transaction.
     pub hold: bool,
-    /// DEALLOCATE ALL, DISCARD ALL/PLANS: every prepared statement on the server is gone.
+    /// DEALLOCATE ALL, DISCARD ALL: every prepared statement on the server is gone.
     pub drops_statements: bool,
     /// DISCARD ALL/TEMP: temporary objects (and for ALL, the rest) are gone.
     pub releases: bool,
@@ -164,6 +168,25 @@ pub struct SessionState {
     /// writes or runs rows whose defaults or triggers may. Only a plain read of rows and
     /// statements that run nothing are known not to.
     pub may_set_sequences: bool,
+    /// It runs code whose effects on the session its text does not show: DO, CALL, SQL
+    /// EXECUTE, a user function called or reached through a view, operator or domain, or a
+    /// built-in that changes session state reached that way (`set_config` in a view),
+    /// `setseed`. Transaction pooling reads the settings back, checks for state that pins,
+    /// and resets the server before another client has it.
+    pub user_code: bool,
+    /// It may create an object that lands in the temporary schema without saying so (a
+    /// CREATE under a search_path that starts with pg_temp, `SELECT INTO`, EXPLAIN ANALYZE
+    /// of a CREATE TABLE AS): pgward asks the server afterwards whether state now pins.
+    pub check_after: bool,
+    /// The prepared statement it runs or removes by name: `EXECUTE`, `EXPLAIN EXECUTE`,
+    /// `CREATE TABLE AS EXECUTE`, `DEALLOCATE` (not `DEALLOCATE ALL`).
+    pub statement_used: Option<String>,
+    /// The backends it cancels or terminates (`pg_cancel_backend`, `pg_terminate_backend`)
+    /// by pid; `None` for a pid that is not a literal.
+    pub signals: Vec<Option<i32>>,
+    /// It names a relation the catalog snapshot does not have (none loaded, or it was
+    /// created since): what reading or writing it runs is unknown.
+    pub unseen_relations: bool,
 }
 
 /// Allowed, or denied with the reason.

@@ -68,6 +68,7 @@ fn catalog() -> Catalog {
                 kind: RelationKind::View,
                 columns: vec![],
                 view_definition: Some(" SELECT app.noisy('x'::text) AS x;".into()),
+                on_write: Default::default(),
             },
             Relation {
                 oid: 8002,
@@ -81,6 +82,7 @@ fn catalog() -> Catalog {
                     not_null: true,
                 }],
                 view_definition: None,
+                on_write: Default::default(),
             },
             Relation {
                 oid: 8003,
@@ -89,6 +91,7 @@ fn catalog() -> Catalog {
                 kind: RelationKind::MaterializedView,
                 columns: vec![],
                 view_definition: Some(" SELECT app.noisy('x'::text) AS x;".into()),
+                on_write: Default::default(),
             },
         ],
         types: vec![

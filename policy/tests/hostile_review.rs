@@ -134,6 +134,7 @@ fn view(oid: u32, schema: &str, name: &str, definition: &str) -> Relation {
         kind: RelationKind::View,
         columns: vec![],
         view_definition: Some(definition.into()),
+        on_write: Default::default(),
     }
 }
 
@@ -192,6 +193,7 @@ fn catalog() -> Catalog {
                     not_null: false,
                 }],
                 view_definition: None,
+                on_write: Default::default(),
             },
         ],
         types: vec![

@@ -89,6 +89,7 @@ fn catalog() -> Catalog {
                 column("attrs", 4, HSTORE),
             ],
             view_definition: None,
+            on_write: Default::default(),
         }],
         types: vec![
             ty(INT4, "pg_catalog", "int4"),

@@ -65,6 +65,7 @@ fn shadowing_catalog() -> Catalog {
         kind: RelationKind::Table,
         columns: vec![column("id", 1, 23), column("status", 2, 25)],
         view_definition: None,
+        on_write: Default::default(),
     };
     Catalog::new(CatalogParts {
         schemas: vec![
@@ -462,6 +463,7 @@ fn outer_column_through_a_subquery_from_does_not_filter() {
         kind: RelationKind::Table,
         columns: vec![column("x", 1, 23)],
         view_definition: None,
+        on_write: Default::default(),
     };
     let catalog = Catalog::new(CatalogParts {
         schemas: vec![Schema {
@@ -476,6 +478,7 @@ fn outer_column_through_a_subquery_from_does_not_filter() {
                 kind: RelationKind::Table,
                 columns: vec![column("id", 1, 23)],
                 view_definition: None,
+                on_write: Default::default(),
             },
             v,
             Relation {
@@ -485,6 +488,7 @@ fn outer_column_through_a_subquery_from_does_not_filter() {
                 kind: RelationKind::Table,
                 columns: vec![column("id", 1, 23)],
                 view_definition: None,
+                on_write: Default::default(),
             },
         ],
         types: vec![ty(23, "int4")],

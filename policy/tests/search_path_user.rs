@@ -44,6 +44,7 @@ fn relation(oid: u32, schema: &str, name: &str, view: Option<&str>) -> Relation 
             not_null: true,
         }],
         view_definition: view.map(str::to_string),
+        on_write: Default::default(),
     }
 }
 

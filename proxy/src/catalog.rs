@@ -143,7 +143,17 @@ pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, Catalog
     let relation_sql = format!(
         "SELECT c.oid, n.nspname, c.relname, c.relkind, \
          CASE WHEN c.relkind IN ('v','m') AND n.nspname NOT IN {SYSTEM_SCHEMAS} \
-         THEN pg_get_viewdef(c.oid) END \
+         THEN pg_get_viewdef(c.oid) END, \
+         c.relhasrules OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid \
+           AND NOT t.tgisinternal) \
+         OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc p ON p.oid = d.refobjid \
+           WHERE d.refclassid = 'pg_proc'::regclass AND p.pronamespace <> 'pg_catalog'::regnamespace \
+           AND ((d.classid = 'pg_attrdef'::regclass \
+                 AND d.objid IN (SELECT ad.oid FROM pg_attrdef ad WHERE ad.adrelid = c.oid)) \
+             OR (d.classid = 'pg_constraint'::regclass \
+                 AND d.objid IN (SELECT k.oid FROM pg_constraint k WHERE k.conrelid = c.oid)))), \
+         EXISTS (SELECT 1 FROM pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f' \
+           AND (k.confdeltype IN ('c','n','d') OR k.confupdtype IN ('c','n','d'))) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r','v','m','f','p','S','c') AND n.nspname <> 'pg_toast'"
     );
@@ -156,6 +166,10 @@ pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, Catalog
             kind: RelationKind::from_relkind(letter(&r, 3)),
             columns: columns.remove(&rel_oid).unwrap_or_default(),
             view_definition: r.get(4).cloned().flatten(),
+            on_write: pgward_policy::catalog::OnWrite {
+                user_code: flag(&r, 5),
+                cascades: flag(&r, 6),
+            },
         });
     }
     let mut checks: BTreeMap<Oid, Vec<Oid>> = BTreeMap::new();
@@ -347,6 +361,7 @@ pub async fn refresher(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = shared.catalog_wanted.notified() => {}
             _ = stop.changed() => return,
         }
         let in_use = databases_in_use(&shared);

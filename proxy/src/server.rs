@@ -118,6 +118,12 @@ pub struct ServerConnection {
     pub last_used: Instant,
     /// Session state changed (SET, PREPARE, LISTEN, ...): reset before another client.
     pub dirty: bool,
+    /// The session whose state made it dirty: that session may have it back as it is; any
+    /// other is given it reset (0: reset before anyone has it).
+    pub dirty_owner: u64,
+    /// User code ran here (it may have called setseed, which DISCARD ALL keeps): the reset
+    /// reseeds the random generator.
+    pub reseed: bool,
     /// Named statements pgward prepared here for transaction-mode clients.
     pub statements: crate::server_state::ServerStatements,
     /// Session-level settings in force here beyond the connection's own.
@@ -278,6 +284,8 @@ impl ServerConnection {
             created: now,
             last_used: now,
             dirty: false,
+            dirty_owner: 0,
+            reseed: false,
             sequence_user: 0,
         })
     }

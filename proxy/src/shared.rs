@@ -56,6 +56,10 @@ pub struct Shared {
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
     catalog: RwLock<LoadedCatalog>,
     catalog_stale: AtomicBool,
+    /// Catalog snapshots installed so far, and when the last was (for reloads on a miss).
+    catalog_loads: tokio::sync::watch::Sender<(u64, Option<std::time::Instant>)>,
+    /// Wakes the refresher at once (a statement met a relation the snapshot lacks).
+    pub catalog_wanted: tokio::sync::Notify,
     /// PostgreSQL's built-in functions by OID (schema, name): the same in every database, so
     /// kept when several databases are in use and the engine judges without a catalog (a
     /// FunctionCall by OID is named from it).
@@ -83,6 +87,8 @@ impl Shared {
             shutdown_requested: tokio::sync::Notify::new(),
             catalog: RwLock::new(None),
             catalog_stale: AtomicBool::new(false),
+            catalog_loads: tokio::sync::watch::channel((0, None)).0,
+            catalog_wanted: tokio::sync::Notify::new(),
             builtin_functions: arc_swap::ArcSwapOption::empty(),
         })
     }
@@ -134,6 +140,29 @@ impl Shared {
         }
         let config = self.snapshot().config.clone();
         self.install(Snapshot::with_catalog(config, engine_catalog));
+        self.catalog_loads.send_modify(|(n, at)| {
+            *n += 1;
+            *at = Some(std::time::Instant::now());
+        });
+    }
+
+    /// A statement named a relation the catalog snapshot lacks: unless the snapshot is
+    /// fresher than a second, have it reloaded now and wait (up to 3 s) for the new one.
+    /// True when a new snapshot arrived.
+    pub async fn reload_catalog_for_miss(&self) -> bool {
+        let mut loads = self.catalog_loads.subscribe();
+        let (seen, at) = *loads.borrow_and_update();
+        if at.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+            return false;
+        }
+        self.catalog_changed();
+        self.catalog_wanted.notify_one();
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            loads.wait_for(|(n, _)| *n > seen),
+        )
+        .await;
+        matches!(waited, Ok(Ok(_)))
     }
 
     /// A statement that changes the catalog (DDL, SELECT INTO, DO, CALL) has run: reload

@@ -3,7 +3,7 @@
 //! which the role's rules allow), the client's session ends with a clear error, the server is
 //! closed instead of pooled, and the audit log records it.
 
-use pgward_e2e::proxy::BOB;
+use pgward_e2e::proxy::CAROL;
 use pgward_e2e::raw::{RawConn, ReadResult};
 use pgward_e2e::upstream::{self, Upstream};
 use pgward_e2e::*;
@@ -28,7 +28,7 @@ GRANT EXECUTE ON FUNCTION public.pin_flip(text, text) TO {owner};",
 
 /// Run `sql`, expect the session to end with pgward's pin error.
 async fn expect_pin_break(proxy: &Proxy, sql: &str, setting: &str, what: &str) {
-    let mut c = RawConn::startup(proxy.addr(), BOB.0, BOB.1, upstream::APP_DB, &[])
+    let mut c = RawConn::startup(proxy.addr(), CAROL.0, CAROL.1, upstream::APP_DB, &[])
         .await
         .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()));
     c.send(&pgward_e2e::raw::query_frame(sql)).await.unwrap();
@@ -84,7 +84,7 @@ async fn a_broken_pin_ends_the_session_and_closes_the_server() {
             let what = format!("{mode}: {setting}");
             expect_pin_break(&proxy, sql, setting, &what).await;
             // The next client gets a fresh server with every pin in place.
-            let c = connect(&proxy, BOB.0, upstream::APP_DB).await;
+            let c = connect(&proxy, CAROL.0, upstream::APP_DB).await;
             for (name, want) in [
                 ("standard_conforming_strings", "on"),
                 ("client_encoding", "UTF8"),

@@ -70,6 +70,20 @@ pub struct Relation {
     /// `pg_get_viewdef` for views and materialized views: the SQL PostgreSQL runs when the
     /// view is read.
     pub view_definition: Option<String>,
+    /// What a write to it runs besides the write itself.
+    pub on_write: OnWrite,
+}
+
+/// Code and changes a write to a relation sets off that no CommandComplete counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OnWrite {
+    /// User triggers (not the internal ones of foreign keys), rules, or column defaults and
+    /// CHECK constraints that call user functions: code that may write elsewhere or change
+    /// the session.
+    pub user_code: bool,
+    /// Foreign keys of other tables with ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT
+    /// reference it: deleting or updating its rows changes theirs.
+    pub cascades: bool,
 }
 
 impl Relation {

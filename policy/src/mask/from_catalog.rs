@@ -111,6 +111,7 @@ mod tests {
                     kind: RelationKind::Table,
                     columns: vec![col("id", 1, 23), col("mail", 2, 900)],
                     view_definition: None,
+                    on_write: Default::default(),
                 },
                 Relation {
                     oid: 1259,
@@ -119,6 +120,7 @@ mod tests {
                     kind: RelationKind::Table,
                     columns: vec![],
                     view_definition: None,
+                    on_write: Default::default(),
                 },
                 Relation {
                     oid: 1260,
@@ -127,6 +129,7 @@ mod tests {
                     kind: RelationKind::Table,
                     columns: vec![],
                     view_definition: None,
+                    on_write: Default::default(),
                 },
                 Relation {
                     oid: 101,
@@ -135,6 +138,7 @@ mod tests {
                     kind: RelationKind::View,
                     columns: vec![col("who", 1, 900)],
                     view_definition: Some(" SELECT people.mail AS who\n   FROM app.people;".into()),
+                    on_write: Default::default(),
                 },
             ],
             types: vec![Type {

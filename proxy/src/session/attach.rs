@@ -31,8 +31,23 @@ pub(super) async fn reset(server: &mut ServerConnection) -> bool {
     // Forget remembered unreported settings: DISCARD ALL resets them.
     match server.run_internal("DISCARD ALL").await {
         Ok(b'I') => {
+            if server.reseed {
+                // A seed from pgward's generator: the next client's random() follows no
+                // sequence the last one chose.
+                let seed: f64 = rand::Rng::gen_range(&mut rand::thread_rng(), -1.0..=1.0);
+                if !matches!(
+                    server
+                        .run_internal(&format!("SELECT pg_catalog.setseed({seed})"))
+                        .await,
+                    Ok(b'I')
+                ) {
+                    return false;
+                }
+                server.reseed = false;
+            }
             server.params.retain(|k, _| is_reported(k));
             server.dirty = false;
+            server.dirty_owner = 0;
             server.held_notifications.clear();
             server.sequence_user = 0;
             // DISCARD ALL deallocates every statement and resets every setting.
@@ -86,6 +101,21 @@ impl Session {
                     "canceling statement due to user request",
                 )),
             };
+            // State another client left (user code, a pin that ended) is reset first; this
+            // client's own is its own.
+            if pooled.server.dirty
+                && pooled.server.dirty_owner != self.id
+                && !reset(&mut pooled.server).await
+            {
+                tokio::spawn(pooled.server.terminate());
+                if attempts >= 3 {
+                    return Err(PgError::error(
+                        sqlstate::CONNECTION_FAILURE,
+                        "pgward: could not reset a server connection",
+                    ));
+                }
+                continue;
+            }
             let synced = match sweep_statements(&mut pooled.server).await {
                 Ok(()) => sync_params(&mut pooled.server, &self.desired).await,
                 Err(e) => Err(e),
@@ -145,10 +175,10 @@ impl Session {
             tokio::spawn(pooled.server.terminate());
             return;
         }
-        if pooled.server.dirty && !reset(&mut pooled.server).await {
-            tracing::warn!(session = self.id, "server closed: its reset failed");
-            tokio::spawn(pooled.server.terminate());
-            return;
+        // Reset when another client checks it out (`attach`): an uncontended client gets
+        // its own server back without a round trip.
+        if pooled.server.dirty && pooled.server.dirty_owner == 0 {
+            pooled.server.dirty_owner = self.id;
         }
         pooled.pool.clone().release(pooled);
     }

@@ -141,7 +141,7 @@ impl Session {
         // The server gets the text as judged (see `statement_text.rs`).
         let rebuilt = rewritten.map(|bytes| super::statement_text::query_frame(&bytes));
         let frame = rebuilt.as_ref().unwrap_or(&frame);
-        let decision = self.facts_decide(sql)?;
+        let decision = self.decide_fresh(sql).await?;
         if decision.denial().is_some() {
             self.refuse_denied_query(frame, sql, decision).await;
             return Ok(Flow::Continue);
@@ -150,6 +150,11 @@ impl Session {
             .statements
             .iter()
             .any(|s| s.kind == pgward_policy::StatementKind::Transaction);
+        // Answered without a server: the name is checked against this client's own table.
+        if let Some(err) = self.statement_refusal(&decision)? {
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
         if self.needs_guard(&decision) && decision.statements.len() > 1 && has_txn_control {
             // A guard around the whole string could not stop the string's own COMMIT: run it
             // one statement at a time, each write under its own guard.
@@ -255,7 +260,7 @@ impl Session {
     /// The next statement of a string being run one statement at a time.
     pub(super) async fn run_script_piece(&mut self, sql: &str) -> Result<Flow, PgError> {
         // Judged again on its own: same verdict as within the whole (fail closed if not).
-        let decision = self.facts_decide(sql)?;
+        let decision = self.decide_fresh(sql).await?;
         if let Some(d) = decision.denial() {
             self.script.clear();
             let err = denial_error(d);
@@ -293,12 +298,20 @@ impl Session {
             .map(|bytes| super::statement_text::parse_frame(frame.body(), name, old_sql, &bytes));
         let frame = rebuilt.as_ref().unwrap_or(&frame);
         let name = name.to_string();
-        let decision = self.facts_decide(sql.as_ref())?;
+        let decision = self.decide_fresh(sql.as_ref()).await?;
         if decision.denial().is_some() {
             // Never reaches the server; a later Bind of the name is refused here.
             let _ = self.prepared.close(Space::Statement, &name);
             self.refuse_denied_parse(frame, sql.as_ref(), decision)
                 .await;
+            return Ok(Flow::Continue);
+        }
+        let refusal = match self.reserved_name_refusal(&name) {
+            Some(err) => Some(err),
+            None => self.statement_refusal(&decision)?,
+        };
+        if let Some(err) = refusal {
+            self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
         self.want_sequence_server(&decision);
@@ -323,7 +336,9 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.replaying() {
-            self.parse_replayed(frame, &name, decision).await;
+            if self.parse_replayed(frame, &name, decision).await {
+                self.prepared.judged_under(&name, &sql, self.path_epoch);
+            }
             return Ok(Flow::Continue);
         }
         // Session effects take hold at Execute: a Parse alone changes nothing.
@@ -340,6 +355,7 @@ impl Session {
         let change = self
             .prepared
             .create(Space::Statement, &name, decision, self.replies.batch());
+        self.prepared.judged_under(&name, &sql, self.path_epoch);
         self.replies.push(Sent::Parse(change), Handling::Forward);
         self.sync.sent_in_batch();
         Ok(Flow::Continue)

@@ -65,6 +65,21 @@ impl DecisionMemo {
 impl super::Session {
     /// The decision for `sql` under the role's current rules and the session's facts (the
     /// memo first), and the role's limits as they stand now.
+    /// [`Session::facts_decide`], for a role with `max_affected_rows`: a statement naming a
+    /// relation the catalog snapshot lacks (made outside pgward since it was read) is judged
+    /// again with a fresh snapshot, so the triggers, rules and views it has are counted.
+    pub(super) async fn decide_fresh(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
+        let decision = self.facts_decide(sql)?;
+        let unseen = decision.statements.iter().any(|s| s.state.unseen_relations);
+        if unseen
+            && self.limits.max_affected_rows > 0
+            && self.shared.reload_catalog_for_miss().await
+        {
+            return self.facts_decide(sql);
+        }
+        Ok(decision)
+    }
+
     pub(super) fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
         let snap = self.shared.snapshot();
         if let Some(d) = self.recent.get(&snap, sql) {

@@ -134,6 +134,10 @@ impl Session {
         let Some(d) = self.resolve(Space::Statement, stmt).await? else {
             return Ok(Err((missing_statement(stmt), None)));
         };
+        // Judged again under a new search_path, and refused there.
+        if let Some(denial) = d.denial() {
+            return Ok(Err((super::denial_error(denial), Some(d))));
+        }
         // Transaction control bound while a guarded write is open would end its transaction.
         if let Some(err) = self.unguardable(&d) {
             return Ok(Err((err, Some(d))));
@@ -216,12 +220,20 @@ impl Session {
         if !self.settle(space, name).await? {
             return Ok(None);
         }
-        Ok(
-            match self.prepared.lookup(space, name, self.replies.batch()) {
-                Lookup::Found(d) => Some(d),
-                Lookup::Missing | Lookup::Unsettled => None,
-            },
-        )
+        let found = match self.prepared.lookup(space, name, self.replies.batch()) {
+            Lookup::Found(d) => d,
+            Lookup::Missing | Lookup::Unsettled => return Ok(None),
+        };
+        // The search_path changed since it was judged: PostgreSQL reads it again under the
+        // new one (other functions, other relations), and so does pgward.
+        if space == Space::Statement {
+            if let Some(text) = self.prepared.judged_stale(name, self.path_epoch) {
+                let again = self.facts_decide(&text)?;
+                self.prepared.rejudged(name, again.clone(), self.path_epoch);
+                return Ok(Some(again));
+            }
+        }
+        Ok(Some(found))
     }
 
     /// Read the server's answers until what an earlier batch did to `name` is known. False

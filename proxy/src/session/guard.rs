@@ -72,7 +72,15 @@ impl Session {
             max_affected_rows: self.limits.max_affected_rows,
             guard_open: self.guard.is_some(),
         };
-        let facts = decision.statements.iter().map(|s| (s.kind, s.writes));
+        // FETCH/MOVE of a bound write portal runs that write, counted as `FETCH n`.
+        let facts = decision.statements.iter().map(|s| {
+            let runs_write_portal = s.kind == pgward_policy::StatementKind::Fetch
+                && s.state
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| self.prepared.portal_writes(n));
+            (s.kind, s.writes, s.code_may_write || runs_write_portal)
+        });
         guard_rules::refusal(facts, state).map(guard_rules::Refusal::to_pg)
     }
 

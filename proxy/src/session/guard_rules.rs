@@ -23,22 +23,27 @@ pub struct GuardState {
     pub guard_open: bool,
 }
 
-/// `statements`: (kind, writes) of each statement. A write executed with a row limit is not
+/// `statements`: (kind, writes, code that may write) of each statement. A write executed with a row limit is not
 /// refused: it is answered with its count (CommandComplete) unless its RETURNING rows are
 /// paged, and the guard trips on that PortalSuspended (`guard.rs`).
 pub fn refusal(
-    statements: impl IntoIterator<Item = (StatementKind, bool)>,
+    statements: impl IntoIterator<Item = (StatementKind, bool, bool)>,
     state: GuardState,
 ) -> Option<Refusal> {
     if state.max_affected_rows == 0 {
         return None;
     }
     let (mut uncountable, mut txn) = (false, false);
-    for (kind, w) in statements {
-        uncountable |= matches!(
-            kind,
-            StatementKind::Do | StatementKind::Call | StatementKind::Execute
-        ) || (w && matches!(kind, StatementKind::Select | StatementKind::Explain));
+    for (kind, w, code_may_write) in statements {
+        uncountable |= code_may_write
+            || matches!(
+                kind,
+                StatementKind::Do
+                    | StatementKind::Call
+                    | StatementKind::Execute
+                    | StatementKind::Truncate
+            )
+            || (w && matches!(kind, StatementKind::Select | StatementKind::Explain));
         txn |= kind == StatementKind::Transaction;
     }
     if uncountable {
@@ -86,26 +91,36 @@ mod tests {
     fn transaction_control_cannot_end_an_open_guard_at_bind_or_execute() {
         let kind = K::Transaction;
         assert_eq!(
-            refusal([(kind, false)], OPEN),
+            refusal([(kind, false, false)], OPEN),
             Some(Refusal::TransactionControlInGuard)
         );
         // Before the guard opens (or for a role without the limit) it runs.
-        assert_eq!(refusal([(kind, false)], CLOSED), None);
+        assert_eq!(refusal([(kind, false, false)], CLOSED), None);
         let unlimited = GuardState {
             max_affected_rows: 0,
             ..OPEN
         };
-        assert_eq!(refusal([(kind, false)], unlimited), None);
+        assert_eq!(refusal([(kind, false, false)], unlimited), None);
     }
 
     #[test]
     fn uncountable_writes() {
-        for kind in [K::Do, K::Call, K::Execute] {
-            assert_eq!(refusal([(kind, false)], CLOSED), Some(Refusal::Uncountable));
+        for kind in [K::Do, K::Call, K::Execute, K::Truncate] {
+            assert_eq!(
+                refusal([(kind, false, false)], CLOSED),
+                Some(Refusal::Uncountable)
+            );
         }
         assert_eq!(
-            refusal([(K::Select, true)], CLOSED),
+            refusal([(K::Select, true, false)], CLOSED),
             Some(Refusal::Uncountable)
         );
+        // A volatile user function called from a SELECT or inside a small write.
+        for kind in [K::Select, K::Update, K::Insert] {
+            assert_eq!(
+                refusal([(kind, kind != K::Select, true)], CLOSED),
+                Some(Refusal::Uncountable)
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@
 mod answer;
 mod attach;
 mod audit_trail;
+mod backend_signals;
 mod client;
 mod client_encoding;
 mod decision_memo;
@@ -33,6 +34,7 @@ mod model_pg;
 #[cfg(test)]
 mod model_tests;
 mod outbox;
+mod own_statements;
 mod pin_watch;
 mod pins;
 mod prepared;
@@ -52,6 +54,7 @@ mod server_syntax;
 mod session_state;
 mod statement_text;
 mod timers;
+mod unit_effects;
 
 use crate::sqlstate;
 use std::collections::VecDeque;
@@ -76,6 +79,7 @@ use guard::{Limits, WriteGuard};
 use prepared::Prepared;
 use replies::{Handling, ReplyQueue, Sent};
 use row_limit::RowCounter;
+use unit_effects::UnitEffects;
 
 /// The statement pgward sends in place of a refused one; PostgreSQL's grammar rejects it
 /// before anything runs.
@@ -117,6 +121,9 @@ pub struct Session {
     /// Those it started with (startup packet and `options`): what RESET returns to.
     startup_settings: Vec<(String, String)>,
     search_path: Vec<String>,
+    /// Bumped whenever `search_path` changes: statements judged under an older one are
+    /// judged again before they run.
+    path_epoch: u64,
     /// Statements and portals as the server has them, each with its decision.
     prepared: Prepared,
     audit: VecDeque<PendingAudit>,
@@ -175,22 +182,6 @@ pub struct Session {
     now: Instant,
     /// Cancels and audit records the relay carries out after each handler call.
     outbox: outbox::Outbox,
-}
-
-/// What the statements sent since the server was last idle may have left on it.
-#[derive(Clone, Copy, Debug, Default)]
-struct UnitEffects {
-    /// State that cannot move to another server (checked with the server when idle).
-    may_pin: bool,
-    /// Session-level settings changed (read back from the server when idle).
-    settings: bool,
-    /// The catalog may have changed (the snapshot is reloaded once the unit is over).
-    catalog: bool,
-    /// A setting whose name only the server knows changed (`set_config($1, ...)`): it
-    /// cannot be read back, so the server is reset before another client has it.
-    opaque_settings: bool,
-    /// A statement that may set sequence state (`nextval`) ran.
-    sets_sequences: bool,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
@@ -276,6 +267,7 @@ impl Session {
             startup_settings: desired.clone(),
             desired,
             search_path,
+            path_epoch: 0,
             prepared: Prepared::default(),
             audit: VecDeque::new(),
             completed: Vec::new(),

@@ -22,6 +22,30 @@ use super::replay::Replay;
 /// What a Close took away, restored if the server skips the Close.
 type Removed = (Arc<Decision>, u64, bool, u64, Option<Arc<Replay>>);
 
+/// The key PostgreSQL files a statement or portal name under: its first 63 bytes
+/// (NAMEDATALEN - 1; the hash tables compare no further), cut on a byte, so names that share
+/// those bytes are one object there and here. A cut inside a character keeps the cut bytes,
+/// hex-escaped, so names PostgreSQL tells apart stay apart.
+pub fn name_key(name: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: usize = 63;
+    if name.len() <= KEEP {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    if name.is_char_boundary(KEEP) {
+        return std::borrow::Cow::Borrowed(&name[..KEEP]);
+    }
+    let mut valid = KEEP;
+    while !name.is_char_boundary(valid) {
+        valid -= 1;
+    }
+    let mut key = name[..valid].to_string();
+    key.push('\u{fffe}');
+    for b in &name.as_bytes()[valid..KEEP] {
+        key.push_str(&format!("{b:02x}"));
+    }
+    std::borrow::Cow::Owned(key)
+}
+
 /// Statement or portal namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Space {
@@ -71,6 +95,15 @@ pub struct Prepared {
     /// skipped Close restores only what the server really has.
     closed_fates: HashMap<u64, Fate>,
     next_id: u64,
+    /// Names the client gave SQL `PREPARE`: in transaction mode SQL `EXECUTE` and
+    /// `DEALLOCATE` reach only these and its own protocol statements, never a statement
+    /// another client left on the shared server.
+    sql_names: Vec<String>,
+    /// Each named statement's text and the search_path epoch it was judged under:
+    /// PostgreSQL analyses a statement again under the current search_path when it has
+    /// changed, so pgward judges it again too (kept apart from the entries so that a Close
+    /// the server skips restores an entry that still has its text).
+    origins: HashMap<String, (Arc<str>, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +140,7 @@ impl Prepared {
     /// The decision under a name, as the server will see it when it reaches a message of batch
     /// `batch`.
     pub fn lookup(&self, space: Space, name: &str, batch: u64) -> Lookup {
+        let name = &*name_key(name);
         match self.map_ref(space).get(name) {
             None => Lookup::Missing,
             Some(e) if !e.confirmed && e.batch < batch => Lookup::Unsettled,
@@ -116,6 +150,7 @@ impl Prepared {
 
     /// Whether a Parse/Bind of `name` sent now has a known outcome.
     pub fn settled(&self, space: Space, name: &str, batch: u64) -> bool {
+        let name = &*name_key(name);
         !matches!(self.lookup(space, name, batch), Lookup::Unsettled)
     }
 
@@ -139,6 +174,7 @@ impl Prepared {
         batch: u64,
         replay: Option<Arc<Replay>>,
     ) -> Change {
+        let name = &*name_key(name);
         if !name.is_empty() && self.map_ref(space).contains_key(name) {
             // The server refuses it and keeps the one it has.
             return Change::None;
@@ -166,6 +202,7 @@ impl Prepared {
 
     /// A Close sent (Close of an absent name is no error).
     pub fn close(&mut self, space: Space, name: &str) -> Change {
+        let name = &*name_key(name);
         let prev = self
             .map(space)
             .remove(name)
@@ -270,6 +307,7 @@ impl Prepared {
     /// A cursor SQL `DECLARE` opened (a portal under its name, judged with the DECLARE's
     /// decision). Kept only if the name is free, as PostgreSQL keeps an existing cursor.
     pub fn declare_cursor(&mut self, name: &str, decision: Arc<Decision>, hold: bool, batch: u64) {
+        let name = &*name_key(name);
         if self.portals.contains_key(name) {
             return;
         }
@@ -291,7 +329,33 @@ impl Prepared {
     /// SQL `DEALLOCATE name` ran: the statement is gone. (Not a protocol Close: no reply
     /// settles it, so nothing is kept to restore.)
     pub fn drop_statement(&mut self, name: &str) {
+        let name = &*name_key(name);
         self.statements.remove(name);
+        self.sql_names.retain(|n| n != name);
+    }
+
+    /// SQL `PREPARE name` was sent.
+    pub fn sql_prepared(&mut self, name: &str) {
+        let name = &*name_key(name);
+        if !self.sql_names.iter().any(|n| n == name) {
+            self.sql_names.push(name.to_string());
+        }
+    }
+
+    /// Whether a portal under `name` (bound by the client, or a cursor) runs a write: SQL
+    /// FETCH and MOVE run any portal by name, a bound `UPDATE ... RETURNING` whole at the
+    /// first row.
+    pub fn portal_writes(&self, name: &str) -> bool {
+        let name = &*name_key(name);
+        self.portals
+            .get(name)
+            .is_some_and(|e| e.decision.statements.iter().any(|s| s.writes))
+    }
+
+    /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).
+    pub fn owns_statement(&self, name: &str) -> bool {
+        let name = &*name_key(name);
+        self.statements.contains_key(name) || self.sql_names.iter().any(|n| n == name)
     }
 
     /// SQL `CLOSE name` / `CLOSE ALL`.
@@ -306,17 +370,21 @@ impl Prepared {
 
     /// How to prepare the statement under `name` on another server, when it can be.
     pub fn replay(&self, name: &str) -> Option<Arc<Replay>> {
+        let name = &*name_key(name);
         self.statements.get(name).and_then(|e| e.replay.clone())
     }
 
     /// Whether a statement exists under the name (sent, not failed).
     pub fn has_statement(&self, name: &str) -> bool {
+        let name = &*name_key(name);
         self.statements.contains_key(name)
     }
 
     /// SQL DEALLOCATE/DISCARD ran: named statements can no longer be known.
     pub fn forget_named(&mut self) {
         self.statements.retain(|name, _| name.is_empty());
+        self.origins.retain(|name, _| name.is_empty());
+        self.sql_names.clear();
         self.closing
             .retain(|(space, name), _| *space == Space::Portal || name.is_empty());
     }
@@ -337,6 +405,9 @@ impl Prepared {
         self.statements.len() + self.portals.len()
     }
 }
+
+#[path = "prepared_origins.rs"]
+mod origins;
 
 #[cfg(test)]
 #[path = "prepared_tests.rs"]

@@ -99,3 +99,18 @@ fn skipped_close_restores_and_forget_drops_named() {
     p.forget_named();
     assert_eq!(p.len(), 1);
 }
+
+#[test]
+fn names_are_one_object_where_postgresql_compares_no_further() {
+    let long = |tail: &str| format!("{}{tail}", "n".repeat(63));
+    assert_eq!(name_key(&long("1")), name_key(&long("2")));
+    assert_eq!(name_key("short"), "short");
+    // A cut inside a character keeps the cut byte: é and ф differ in byte 63, é and è
+    // (C3 A9, C3 A8) only after it.
+    let cut = |c: &str| format!("{}{c}", "n".repeat(62));
+    assert_ne!(name_key(&cut("é")), name_key(&cut("ф")));
+    assert_eq!(name_key(&cut("é")), name_key(&cut("è")));
+    let mut p = Prepared::default();
+    p.create(Space::Statement, &long("1"), decision("select"), 0);
+    assert!(p.has_statement(&long("2")));
+}

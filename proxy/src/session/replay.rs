@@ -53,7 +53,7 @@ fn close_message(name: &str) -> BytesMut {
 }
 
 /// Parse `name` with the given text and parameter types.
-fn parse_message(name: &str, rest: &[u8]) -> BytesMut {
+pub(super) fn parse_message(name: &str, rest: &[u8]) -> BytesMut {
     message(b'P', &[name.as_bytes(), b"\0", rest])
 }
 
@@ -88,37 +88,60 @@ fn already_exists(name: &str) -> PgError {
     )
 }
 
+/// Settings that change how PostgreSQL reads a statement's literals or bytes.
+const PARSE_SETTINGS: &[&str] = &[
+    "client_encoding",
+    "datestyle",
+    "timezone",
+    "intervalstyle",
+    "lc_monetary",
+    "default_text_search_config",
+];
+
 impl Session {
     /// Statements follow the client (transaction mode with replay on).
     pub(super) fn replaying(&self) -> bool {
         self.mode == PoolMode::Transaction && self.statement_limit > 0
     }
 
-    /// The search_path a statement is parsed under, part of its identity on the server.
+    /// What a statement's parse analysis depends on besides its text, part of its identity
+    /// on the server: the search_path, and the settings PostgreSQL reads literals and bytes
+    /// with (a date in `DateStyle`, a timestamptz in `TimeZone`, the bytes in the client's
+    /// encoding). Clients that differ get statements of their own.
     fn path_key(&self) -> String {
-        self.search_path.join(",")
+        let mut key = self.search_path.join(",");
+        for name in PARSE_SETTINGS {
+            if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == name) {
+                key.push('\0');
+                key.push_str(name);
+                key.push('=');
+                key.push_str(v);
+            }
+        }
+        key
     }
 
-    /// An allowed Parse in transaction mode, the server attached and the name settled.
+    /// An allowed Parse in transaction mode, the server attached and the name settled. True
+    /// when the statement was entered under its name.
     pub(super) async fn parse_replayed(
         &mut self,
         frame: &Frame,
         name: &str,
         decision: Arc<Decision>,
-    ) {
+    ) -> bool {
         let Some(rest) = after_cstr(frame.body()) else {
             let err = PgError::error(sqlstate::PROTOCOL_VIOLATION, "invalid Parse message");
             self.refuse_extended(err, None).await;
-            return;
+            return false;
         };
         if self.server.is_none() {
             self.refuse_extended(super::lost_meanwhile(), None).await;
-            return;
+            return false;
         }
         if !name.is_empty() && self.prepared.has_statement(name) {
             // PostgreSQL keeps the one it has and fails the Parse.
             self.refuse_extended(already_exists(name), None).await;
-            return;
+            return false;
         }
         self.parse_seq += 1;
         let key = (!name.is_empty()).then(|| StatementKey::of(rest, &self.path_key()));
@@ -139,7 +162,7 @@ impl Session {
         self.sync.sent_in_batch();
         let (id, seq) = (self.id, self.parse_seq);
         let Some(s) = self.server.as_mut() else {
-            return;
+            return true;
         };
         match key {
             None => {
@@ -158,6 +181,7 @@ impl Session {
                 self.prepare_on_server(key, placed, &replay.rest, change, Handling::Forward);
             }
         }
+        true
     }
 
     /// Send the Parse of a kept statement where `placed` says (after closing what it pushes
@@ -211,67 +235,6 @@ impl Session {
                 }
                 None
             }
-        }
-    }
-
-    /// Before a Query with SQL `EXECUTE name` of one of the client's protocol statements:
-    /// the server has it under exactly that name. Before SQL `PREPARE name`: no statement
-    /// pgward keeps for others holds that name. Done in a round trip of pgward's own while
-    /// the server is idle (its failure is left for the client's statement to meet); with
-    /// replies still owed, the names are left as they are.
-    pub(super) async fn ensure_sql_names(&mut self, decision: &Decision) {
-        if !self.replaying() || self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
-            return;
-        }
-        let mut out = BytesMut::new();
-        for st in &decision.statements {
-            let Some(name) = st.state.name.as_deref() else {
-                continue;
-            };
-            match st.kind {
-                pgward_policy::StatementKind::Execute => self.place_exactly(name, &mut out),
-                pgward_policy::StatementKind::Prepare => {
-                    let freed = self
-                        .server
-                        .as_mut()
-                        .and_then(|s| s.server.statements.free_name(name));
-                    if let Some(old) = freed {
-                        crate::server::close_statement_message(&old, &mut out);
-                    }
-                }
-                _ => {}
-            }
-        }
-        if out.is_empty() {
-            return;
-        }
-        if let Some(s) = self.server.as_mut() {
-            if s.server.run_extended_messages(out).await.is_err() {
-                // What the server has is no longer known for sure.
-                s.server.statements.clear();
-            }
-        }
-    }
-
-    /// The messages that put the client's statement `name` on the server under that name.
-    fn place_exactly(&mut self, name: &str, out: &mut BytesMut) {
-        let Some(replay) = self.prepared.replay(name) else {
-            return;
-        };
-        let Some(key) = replay.key else { return };
-        let limit = self.statement_limit;
-        let Some(s) = self.server.as_mut() else {
-            return;
-        };
-        let placed = s
-            .server
-            .statements
-            .place_exactly(key, name, limit, &self.owner);
-        if let Some(placed) = placed {
-            for old in &placed.close {
-                crate::server::close_statement_message(old, out);
-            }
-            out.extend_from_slice(&parse_message(&placed.name, &replay.rest));
         }
     }
 

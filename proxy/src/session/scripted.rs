@@ -61,6 +61,33 @@ login = "{LOGIN}"
     }
 }
 
+/// A catalog snapshot with one plain table, `public.t (id int, v int)`.
+fn table_catalog() -> pgward_policy::catalog::Catalog {
+    use pgward_policy::catalog::{CatalogParts, Column, Relation, RelationKind, Schema};
+    let column = |name: &str, attnum| Column {
+        name: name.into(),
+        attnum,
+        type_oid: 23,
+        not_null: false,
+    };
+    pgward_policy::catalog::Catalog::new(CatalogParts {
+        schemas: vec![Schema {
+            oid: 2200,
+            name: "public".into(),
+        }],
+        relations: vec![Relation {
+            oid: 16384,
+            schema: "public".into(),
+            name: "t".into(),
+            kind: RelationKind::Table,
+            columns: vec![column("id", 1), column("v", 2)],
+            view_definition: None,
+            on_write: Default::default(),
+        }],
+        ..Default::default()
+    })
+}
+
 impl Scripted {
     /// A session of role `tester` (`rules`) in `mode`, greeted and idle, over a pool of one
     /// scripted server (already started: its startup is scripted here).
@@ -71,6 +98,9 @@ impl Scripted {
             .get("tester")
             .is_none_or(|r| r.rules.access == pgward_policy::Access::ReadOnly);
         let shared = Shared::new(config.clone(), crate::audit::AuditSink::disabled());
+        // The scripted server's one table, as a catalog snapshot shows it: statements on it
+        // run no user code.
+        shared.set_catalog(Some(("db".into(), std::sync::Arc::new(table_catalog()))));
         let info = StartupInfo {
             user: "tester".into(),
             database: "db".into(),

@@ -263,6 +263,7 @@ impl Session {
         match s.server.show("search_path").await {
             Ok(value) => {
                 self.search_path = pgward_policy::parse_search_path(&value);
+                self.path_epoch += 1;
                 self.recent.clear();
                 self.set_desired("search_path", &value);
             }

@@ -12,8 +12,10 @@ use super::*;
 use crate::config::SessionStatePolicy;
 
 /// Session-level settings in force (set by SET, set_config or pgward's own sync).
+/// pgward's own SQL runs under the client's search_path: every function and operator in it
+/// is qualified, so no user operator (`evil.=`) can answer in pg_catalog's place.
 const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) \
-     FROM pg_catalog.pg_settings WHERE source = 'session'";
+     FROM pg_catalog.pg_settings WHERE source OPERATOR(pg_catalog.=) 'session'";
 
 /// [`SETTINGS_SQL`] and the custom settings the client set, read back by name (`NULL` for
 /// one that does not exist on this server).
@@ -36,21 +38,21 @@ pub fn settings_sql(custom: &[String]) -> String {
 /// State that cannot move to another server, one count per kind (the identity column is
 /// appended by [`state_sql`]).
 const STATE_SQL: &str = "SELECT \
-     (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_statistic_ext WHERE stxnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_collation WHERE collnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_conversion WHERE connamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_ts_config WHERE cfgnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_ts_dict WHERE dictnamespace = pg_catalog.pg_my_temp_schema()) \
-       + (SELECT count(*) FROM pg_catalog.pg_opfamily WHERE opfnamespace = pg_catalog.pg_my_temp_schema()), \
-     (SELECT count(*) FROM pg_catalog.pg_listening_channels()), \
-     (SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable), \
-     (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql), \
-     (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' \
-        AND pid = pg_catalog.pg_backend_pid()), ";
+     (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_statistic_ext WHERE stxnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator WHERE oprnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_collation WHERE collnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_conversion WHERE connamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_ts_config WHERE cfgnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_ts_dict WHERE dictnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()) \
+       OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_opfamily WHERE opfnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()), \
+     (SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels()), \
+     (SELECT pg_catalog.count(*) FROM pg_catalog.pg_cursors WHERE is_holdable), \
+     (SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql), \
+     (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) 'advisory' \
+        AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), ";
 
 /// The pin check for a server that logged in as `login`: besides [`STATE_SQL`]'s counts, an
 /// identity changed by SET ROLE or SET SESSION AUTHORIZATION. Neither shows in pg_settings,
@@ -59,10 +61,10 @@ const STATE_SQL: &str = "SELECT \
 pub fn state_sql(login: Option<&str>) -> String {
     let identity = match login {
         Some(login) => format!(
-            "(pg_catalog.current_setting('role') <> 'none' OR session_user <> {})::int",
+            "(pg_catalog.current_setting('role') OPERATOR(pg_catalog.<>) 'none' OR session_user OPERATOR(pg_catalog.<>) {})::int",
             crate::server_state::literal(login)
         ),
-        None => "(pg_catalog.current_setting('role') <> 'none')::int".to_string(),
+        None => "(pg_catalog.current_setting('role') OPERATOR(pg_catalog.<>) 'none')::int".to_string(),
     };
     format!("{STATE_SQL}{identity}")
 }
@@ -112,10 +114,15 @@ impl Session {
         self.unit.catalog |= decision.changes_catalog();
         for st in &decision.statements {
             let state = &st.state;
-            self.unit.sets_sequences |= state.may_set_sequences;
-            self.unit.may_pin |= state.may_pin;
-            self.unit.settings |= state.settings;
-            self.unit.opaque_settings |= state.opaque_settings;
+            self.unit.note(state);
+            if state.user_code {
+                if let Some(s) = self.server.as_mut() {
+                    // What it left cannot all be listed (custom settings; the seed, which
+                    // survives DISCARD ALL): reset and reseeded before another client.
+                    s.server.reseed = true;
+                    s.server.dirty = true;
+                }
+            }
             for name in &state.custom_settings {
                 if !self.custom_settings.contains(name) {
                     self.custom_settings.push(name.clone());
@@ -132,6 +139,11 @@ impl Session {
                 StatementKind::ClosePortal => {
                     self.prepared.close_cursor(state.name.as_deref());
                     self.row_counter.closed(state.name.as_deref());
+                }
+                StatementKind::Prepare => {
+                    if let Some(name) = &state.name {
+                        self.prepared.sql_prepared(name);
+                    }
                 }
                 StatementKind::Deallocate => match &state.name {
                     Some(name) => self.prepared.drop_statement(name),
@@ -181,16 +193,14 @@ impl Session {
         if unit.settings {
             self.read_back_settings().await;
         }
-        if unit.opaque_settings {
+        if unit.leaves_unlisted_state() {
             // Unknown: it may be the identity (the pin check sees that) or a custom setting
             // nobody can list, which must not reach the next client.
             if let Some(s) = self.server.as_mut() {
                 s.server.dirty = true;
             }
         }
-        if self.mode == PoolMode::Transaction
-            && (unit.may_pin || unit.opaque_settings || self.pinned.is_some())
-        {
+        if self.mode == PoolMode::Transaction && (unit.needs_pin_check() || self.pinned.is_some()) {
             self.check_pin().await;
         }
         self.settle_sequence_state(unit.sets_sequences);
@@ -314,6 +324,7 @@ impl Session {
             match &st.session_change {
                 Some(SessionChange::SearchPath(path)) => {
                     self.search_path = path.clone();
+                    self.path_epoch += 1;
                     self.recent.clear();
                     // It may fail or be rolled back: ask the server once the unit is done.
                     self.path_check = PathCheck::AfterUnit;
@@ -327,6 +338,7 @@ impl Session {
                     self.recent.clear();
                     self.path_check = PathCheck::AfterUnit;
                     self.search_path = vec!["$user".to_string(), "public".to_string()];
+                    self.path_epoch += 1;
                     self.desired.retain(|(k, _)| k != "search_path");
                 }
                 // Transaction mode asks the server what is left once it is idle

@@ -38,7 +38,10 @@ fn first_kind_with_state_pins() {
     assert_eq!(pin_reason(&[]), None);
     // The login is a literal; without one only the role is compared.
     let sql = state_sql(Some("o'wner"));
-    assert!(sql.ends_with("session_user <> 'o''wner')::int"), "{sql}");
+    assert!(
+        sql.ends_with("session_user OPERATOR(pg_catalog.<>) 'o''wner')::int"),
+        "{sql}"
+    );
     assert!(!state_sql(None).contains("session_user"));
 }
 
