@@ -151,6 +151,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
+    /// Drop what is queued and not yet written (the connection is about to close).
+    pub fn discard_queued(&mut self) {
+        self.out = BytesMut::new();
+    }
+
     /// Bytes of buffer memory held (read and write): 0 for a connection at rest.
     pub fn held(&self) -> usize {
         self.input.held() + self.out.capacity()

@@ -17,6 +17,7 @@ mod answer;
 mod attach;
 mod audit_trail;
 mod backend_signals;
+mod cancel_ignored;
 mod client;
 mod client_encoding;
 mod decision_memo;

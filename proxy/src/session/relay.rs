@@ -2,6 +2,7 @@
 //! session's handlers, sleeps until the next deadline the timers give, and tears the session
 //! down (server lost, client gone). Everything it decides it asks of the session's state.
 
+use super::cancel_ignored::sleep_until_some;
 use super::*;
 
 /// Where the active relay loop left off.
@@ -50,7 +51,19 @@ impl Session {
                 .as_ref()
                 .is_some_and(|s| s.server.conn.has_frame());
             if self.client.queued() > 0 && !server_has_frame {
-                self.client.flush().await.map_err(io_lost)?;
+                // A client that does not read holds the server in its write: the statement
+                // clocks still run.
+                match self.flush_client_until_deadline().await {
+                    Ok(None) => {}
+                    Ok(Some(flow)) => {
+                        self.carry_out().await?;
+                        if let Flow::Stop = flow {
+                            return Ok(Phase::Stop);
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(io_lost(e)),
+                }
             }
             // Batch what the client pipelined, but never wait on the server with its input
             // unsent (a guard may have stopped us reading the client's next frame).
@@ -74,6 +87,7 @@ impl Session {
                 backstop.as_mut().reset(d);
                 armed_for = Some(d);
             }
+            let cancel_ignored = self.cancel_ignored_deadline();
             let flow = tokio::select! {
                 f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
                     Ok(Some(frame)) => {
@@ -101,6 +115,10 @@ impl Session {
                     self.now = clock();
                     self.statement_timeout_backstop().await
                 }
+                _ = sleep_until_some(cancel_ignored) => {
+                    self.now = clock();
+                    self.cancel_ignored().await
+                }
             };
             self.carry_out().await?;
             if let Flow::Stop = flow {
@@ -112,14 +130,14 @@ impl Session {
     /// The role's statement_timeout is pinned on its upstream connections, so the server
     /// cancels on its own; this backstop cancels from pgward a moment later should the pin
     /// ever have been loosened.
-    fn statement_deadline(&mut self, now: Instant) -> Option<tokio::time::Instant> {
+    pub(super) fn statement_deadline(&mut self, now: Instant) -> Option<tokio::time::Instant> {
         self.timers
             .statement_deadline(now, self.replies.owes(), self.limits.statement_timeout)
             .map(tokio::time::Instant::from_std)
     }
 
-    async fn statement_timeout_backstop(&mut self) -> Flow {
-        self.timers.fire();
+    pub(super) async fn statement_timeout_backstop(&mut self) -> Flow {
+        self.timers.fire(self.now);
         tracing::warn!(
             session = self.id,
             "statement ran past the role's statement_timeout; cancelling"

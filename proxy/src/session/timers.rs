@@ -10,12 +10,19 @@ use crate::protocol::BackendTag;
 /// How long past the role's statement_timeout pgward waits for the server's own cancel.
 pub const STATEMENT_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
+/// How long after its own cancel pgward waits before it closes a server that did not act on
+/// it (PostgreSQL checks for a cancel only between rows: a COPY FROM STDIN fed one endless
+/// line, or a backend blocked writing to a client that does not read, never does).
+pub const CANCEL_IGNORED_AFTER: Duration = Duration::from_secs(2);
+
 #[derive(Debug)]
 pub struct Timers {
     /// Since when the server has owed an answer without finishing a step.
     busy_since: Option<Instant>,
     /// pgward cancelled the running statement for exceeding statement_timeout.
     fired: bool,
+    /// When it did.
+    fired_at: Option<Instant>,
     /// Last sign of life from the client, or the server's last answer.
     idle_since: Instant,
 }
@@ -25,6 +32,7 @@ impl Timers {
         Timers {
             busy_since: None,
             fired: false,
+            fired_at: None,
             idle_since: now,
         }
     }
@@ -52,8 +60,17 @@ impl Timers {
     }
 
     /// pgward sent its own cancel.
-    pub fn fire(&mut self) {
+    pub fn fire(&mut self, now: Instant) {
         self.fired = true;
+        self.fired_at = Some(now);
+    }
+
+    /// When to give up on the server after pgward's cancel: it still owes the answer.
+    pub fn cancel_ignored_deadline(&self, owes: bool) -> Option<Instant> {
+        if !owes || !self.fired {
+            return None;
+        }
+        self.fired_at.map(|at| at + CANCEL_IGNORED_AFTER)
     }
 
     pub fn fired(&self) -> bool {
@@ -71,6 +88,7 @@ impl Timers {
         if !owes {
             self.busy_since = None;
             self.fired = false;
+            self.fired_at = None;
             return None;
         }
         let since = *self.busy_since.get_or_insert(now);
@@ -140,11 +158,17 @@ mod tests {
             t.statement_deadline(t0 + 3 * S, true, Some(5 * S)),
             Some(t0 + 6 * S)
         );
-        t.fire();
+        t.fire(t0 + 6 * S);
         assert_eq!(t.statement_deadline(t0 + 7 * S, true, Some(5 * S)), None);
+        // Still owed after the cancel: the server is closed a moment later.
+        assert_eq!(
+            t.cancel_ignored_deadline(true),
+            Some(t0 + 6 * S + CANCEL_IGNORED_AFTER)
+        );
         // The answer came: the clock stops, and restarts with the next request.
         assert_eq!(t.statement_deadline(t0 + 8 * S, false, Some(5 * S)), None);
         assert!(!t.fired());
+        assert_eq!(t.cancel_ignored_deadline(true), None);
         assert_eq!(
             t.statement_deadline(t0 + 9 * S, true, Some(5 * S)),
             Some(t0 + 15 * S)

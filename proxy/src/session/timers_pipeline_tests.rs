@@ -140,7 +140,7 @@ fn an_unsynced_batch_running_long_meets_the_backstop() {
     assert_eq!(l.deadlines(t0 + ms(3_000)).0, Some(due));
     assert_eq!(l.deadlines(t0 + ms(3_000)).1, None);
     // The deadline passes: pgward cancels once, and is not asked to again.
-    l.timers.fire();
+    l.timers.fire(due);
     assert!(l.timers.fired());
     assert_eq!(l.deadlines(due).0, None);
     // The server's 57014 ends the Execute; with no Sync the batch is still open, and the
