@@ -74,24 +74,25 @@ pub fn note(
         info.state.unseen_relations = true;
     }
     // A write sets off the triggers and rules of what it writes, and foreign keys that
-    // cascade from it (the relations it names: its target among them).
-    if info.writes {
-        if let Some(c) = catalog {
-            for (schema, name) in &facts.relations {
-                let rel = match schema {
-                    Some(s) => c.relation_by_name(s, name),
-                    None => c.resolve_relation(name, search_path),
-                };
-                let Some(on_write) = rel.map(|r| r.on_write) else {
-                    continue;
-                };
-                if on_write.user_code {
-                    info.state.user_code = true;
-                    info.state.settings = true;
-                    writes = true;
-                }
-                writes |= on_write.cascades;
+    // cascade from it. A target the snapshot lacks (after pgward read it again) may have
+    // any of them: uncountable. Without any snapshot (several databases in use) pgward
+    // cannot tell and takes the target at its word, as it takes operators and types.
+    if let Some(c) = catalog {
+        for (schema, name) in &facts.write_targets {
+            let rel = match schema {
+                Some(s) => c.relation_by_name(s, name),
+                None => c.resolve_relation(name, search_path),
+            };
+            let Some(on_write) = rel.map(|r| r.on_write) else {
+                writes = true;
+                continue;
+            };
+            if on_write.user_code {
+                info.state.user_code = true;
+                info.state.settings = true;
+                writes = true;
             }
+            writes |= on_write.cascades;
         }
     }
     // EXPLAIN ANALYZE EXECUTE, CREATE TABLE AS EXECUTE: a prepared statement's rows.

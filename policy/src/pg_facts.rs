@@ -36,6 +36,8 @@ pub struct PgFacts {
     pub relations: Vec<(Option<String>, String)>,
     /// The names of the statement's CTEs (`WITH name AS ...`).
     pub cte_names: Vec<String>,
+    /// The relations it writes (INSERT/UPDATE/DELETE/MERGE targets, COPY FROM), nested too.
+    pub write_targets: Vec<(Option<String>, String)>,
     /// INSERT/UPDATE/DELETE/MERGE below the top level (writable CTEs, rules of EXPLAIN ...).
     pub nested_writes: Vec<&'static str>,
     /// `SELECT ... INTO table`.
@@ -238,6 +240,18 @@ impl PgFacts {
     fn node(&mut self, node: NodeRef<'_>, is_root: bool) -> Result<(), String> {
         self.nodes += 1;
         // pg_settings' update rule calls set_config for each row (the UPDATE is a write too).
+        let target = match node {
+            NodeRef::InsertStmt(i) => i.relation.as_ref(),
+            NodeRef::UpdateStmt(u) => u.relation.as_ref(),
+            NodeRef::DeleteStmt(d) => d.relation.as_ref(),
+            NodeRef::MergeStmt(m) => m.relation.as_ref(),
+            NodeRef::CopyStmt(c) if c.is_from => c.relation.as_ref(),
+            _ => None,
+        };
+        if let Some(r) = target {
+            let schema = Some(r.schemaname.clone()).filter(|s| !s.is_empty());
+            self.write_targets.push((schema, r.relname.clone()));
+        }
         if let NodeRef::UpdateStmt(u) = node {
             if let Some(calls) = crate::settings_update::as_set_config_calls(u) {
                 self.set_config_calls.extend(calls);

@@ -144,7 +144,9 @@ pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, Catalog
         "SELECT c.oid, n.nspname, c.relname, c.relkind, \
          CASE WHEN c.relkind IN ('v','m') AND n.nspname NOT IN {SYSTEM_SCHEMAS} \
          THEN pg_get_viewdef(c.oid) END, \
-         c.relhasrules OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid \
+         EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid \
+           AND w.rulename <> '_RETURN') \
+         OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid \
            AND NOT t.tgisinternal) \
          OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc p ON p.oid = d.refobjid \
            WHERE d.refclassid = 'pg_proc'::regclass AND p.pronamespace <> 'pg_catalog'::regnamespace \

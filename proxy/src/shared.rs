@@ -146,15 +146,11 @@ impl Shared {
         });
     }
 
-    /// A statement named a relation the catalog snapshot lacks: unless the snapshot is
-    /// fresher than a second, have it reloaded now and wait (up to 3 s) for the new one.
-    /// True when a new snapshot arrived.
+    /// A statement named a relation the catalog snapshot lacks: have it reloaded now and
+    /// wait (up to 3 s) for a snapshot read after the miss. True when one arrived.
     pub async fn reload_catalog_for_miss(&self) -> bool {
         let mut loads = self.catalog_loads.subscribe();
-        let (seen, at) = *loads.borrow_and_update();
-        if at.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
-            return false;
-        }
+        let (seen, _) = *loads.borrow_and_update();
         self.catalog_changed();
         self.catalog_wanted.notify_one();
         let waited = tokio::time::timeout(

@@ -71,11 +71,16 @@ impl super::Session {
     pub(super) async fn decide_fresh(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
         let decision = self.facts_decide(sql)?;
         let unseen = decision.statements.iter().any(|s| s.state.unseen_relations);
-        if unseen
-            && self.limits.max_affected_rows > 0
-            && self.shared.reload_catalog_for_miss().await
-        {
-            return self.facts_decide(sql);
+        // At most once a second per session: a name that does not exist (or a temporary
+        // table, which no snapshot has) must not keep the catalog reloading.
+        let waited_lately = self.catalog_waited_at.is_some_and(|t| {
+            self.now.saturating_duration_since(t) < std::time::Duration::from_secs(1)
+        });
+        if unseen && self.limits.max_affected_rows > 0 && !waited_lately {
+            self.catalog_waited_at = Some(self.now);
+            if self.shared.reload_catalog_for_miss().await {
+                return self.facts_decide(sql);
+            }
         }
         Ok(decision)
     }

@@ -125,6 +125,8 @@ pub struct Session {
     /// Bumped whenever `search_path` changes: statements judged under an older one are
     /// judged again before they run.
     path_epoch: u64,
+    /// When this session last waited for a catalog snapshot (a relation it lacked).
+    catalog_waited_at: Option<Instant>,
     /// Statements and portals as the server has them, each with its decision.
     prepared: Prepared,
     audit: VecDeque<PendingAudit>,
@@ -269,6 +271,7 @@ impl Session {
             desired,
             search_path,
             path_epoch: 0,
+            catalog_waited_at: None,
             prepared: Prepared::default(),
             audit: VecDeque::new(),
             completed: Vec::new(),

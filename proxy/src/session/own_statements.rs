@@ -14,7 +14,10 @@ use super::replay::parse_message;
 const RESERVED: &str = "pgward_";
 
 fn is_reserved(name: &str) -> bool {
-    name.len() >= RESERVED.len() && name[..RESERVED.len()].eq_ignore_ascii_case(RESERVED)
+    // Bytes, not characters: a name is any string, its 7th byte may be inside one.
+    name.as_bytes()
+        .get(..RESERVED.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(RESERVED.as_bytes()))
 }
 
 use super::*;
@@ -159,5 +162,17 @@ impl Session {
             }
             out.extend_from_slice(&parse_message(&placed.name, &replay.rest));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reserved_names_are_read_as_bytes() {
+        assert!(super::is_reserved("pgward_internal"));
+        assert!(super::is_reserved("PGWARD_x"));
+        assert!(!super::is_reserved("aaaaaaé"));
+        assert!(!super::is_reserved("pgward"));
+        assert!(!super::is_reserved(""));
     }
 }

@@ -98,7 +98,7 @@ pub struct Prepared {
     /// Names the client gave SQL `PREPARE`: in transaction mode SQL `EXECUTE` and
     /// `DEALLOCATE` reach only these and its own protocol statements, never a statement
     /// another client left on the shared server.
-    sql_names: Vec<String>,
+    sql_names: std::collections::HashSet<String>,
     /// Each named statement's text and the search_path epoch it was judged under:
     /// PostgreSQL analyses a statement again under the current search_path when it has
     /// changed, so pgward judges it again too (kept apart from the entries so that a Close
@@ -331,31 +331,7 @@ impl Prepared {
     pub fn drop_statement(&mut self, name: &str) {
         let name = &*name_key(name);
         self.statements.remove(name);
-        self.sql_names.retain(|n| n != name);
-    }
-
-    /// SQL `PREPARE name` was sent.
-    pub fn sql_prepared(&mut self, name: &str) {
-        let name = &*name_key(name);
-        if !self.sql_names.iter().any(|n| n == name) {
-            self.sql_names.push(name.to_string());
-        }
-    }
-
-    /// Whether a portal under `name` (bound by the client, or a cursor) runs a write: SQL
-    /// FETCH and MOVE run any portal by name, a bound `UPDATE ... RETURNING` whole at the
-    /// first row.
-    pub fn portal_writes(&self, name: &str) -> bool {
-        let name = &*name_key(name);
-        self.portals
-            .get(name)
-            .is_some_and(|e| e.decision.statements.iter().any(|s| s.writes))
-    }
-
-    /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).
-    pub fn owns_statement(&self, name: &str) -> bool {
-        let name = &*name_key(name);
-        self.statements.contains_key(name) || self.sql_names.iter().any(|n| n == name)
+        self.sql_names.remove(name);
     }
 
     /// SQL `CLOSE name` / `CLOSE ALL`.
@@ -406,8 +382,8 @@ impl Prepared {
     }
 }
 
-#[path = "prepared_origins.rs"]
-mod origins;
+#[path = "prepared_names.rs"]
+mod names;
 
 #[cfg(test)]
 #[path = "prepared_tests.rs"]

@@ -96,6 +96,8 @@ const PARSE_SETTINGS: &[&str] = &[
     "intervalstyle",
     "lc_monetary",
     "default_text_search_config",
+    "transform_null_equals",
+    "timezone_abbreviations",
 ];
 
 impl Session {

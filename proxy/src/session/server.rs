@@ -262,9 +262,12 @@ impl Session {
         };
         match s.server.show("search_path").await {
             Ok(value) => {
-                self.search_path = pgward_policy::parse_search_path(&value);
-                self.path_epoch += 1;
-                self.recent.clear();
+                let path = pgward_policy::parse_search_path(&value);
+                if path != self.search_path {
+                    self.search_path = path;
+                    self.path_epoch += 1;
+                    self.recent.clear();
+                }
                 self.set_desired("search_path", &value);
             }
             Err(e) => tracing::warn!(session = self.id, error = %e, "could not read search_path"),

@@ -115,6 +115,10 @@ impl Session {
         for st in &decision.statements {
             let state = &st.state;
             self.unit.note(state);
+            // User code may SET search_path too: judge with what the server has after it.
+            if state.user_code && !state.unseen_relations && self.path_check == PathCheck::No {
+                self.path_check = PathCheck::AfterUnit;
+            }
             if state.user_code {
                 if let Some(s) = self.server.as_mut() {
                     // What it left cannot all be listed (custom settings; the seed, which

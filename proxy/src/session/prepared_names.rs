@@ -1,0 +1,69 @@
+//! Statement and portal names as PostgreSQL compares them, the names SQL `PREPARE` made,
+//! and the text each named statement was judged from with the search_path epoch it was
+//! judged under (see `Prepared::origins`).
+
+use std::sync::Arc;
+
+use pgward_policy::Decision;
+
+use super::{name_key, Prepared};
+
+/// SQL-prepared names a session keeps track of at most.
+const SQL_NAMES_KEPT: usize = 4096;
+
+impl Prepared {
+    /// SQL `PREPARE name` was sent. Names of PREPAREs that failed stay until DEALLOCATE
+    /// or DISCARD; past [`SQL_NAMES_KEPT`] names no more are kept (an EXECUTE of such a name
+    /// is then refused: fail closed).
+    pub fn sql_prepared(&mut self, name: &str) {
+        let name = &*name_key(name);
+        if self.sql_names.len() < SQL_NAMES_KEPT && !self.sql_names.contains(name) {
+            self.sql_names.insert(name.to_string());
+        }
+    }
+
+    /// Record the text of statement `name` and the search_path epoch it was judged under.
+    pub fn judged_under(&mut self, name: &str, text: &str, epoch: u64) {
+        let name = &*name_key(name);
+        if self.origins.len() > self.statements.len() + 64 {
+            let live = &self.statements;
+            self.origins.retain(|n, _| live.contains_key(n));
+        }
+        self.origins
+            .insert(name.to_string(), (Arc::from(text), epoch));
+    }
+
+    /// The text of statement `name` when it was judged under another search_path epoch.
+    pub fn judged_stale(&self, name: &str, epoch: u64) -> Option<Arc<str>> {
+        let name = &*name_key(name);
+        let (text, judged) = self.origins.get(name)?;
+        (*judged != epoch && self.statements.contains_key(name)).then(|| text.clone())
+    }
+
+    /// Statement `name` judged again (under search_path epoch `epoch`).
+    pub fn rejudged(&mut self, name: &str, decision: Arc<Decision>, epoch: u64) {
+        let name = &*name_key(name);
+        if let Some(e) = self.statements.get_mut(name) {
+            e.decision = decision;
+        }
+        if let Some(o) = self.origins.get_mut(name) {
+            o.1 = epoch;
+        }
+    }
+
+    /// Whether a portal under `name` (bound by the client, or a cursor) runs a write: SQL
+    /// FETCH and MOVE run any portal by name, a bound `UPDATE ... RETURNING` whole at the
+    /// first row.
+    pub fn portal_writes(&self, name: &str) -> bool {
+        let name = &*name_key(name);
+        self.portals
+            .get(name)
+            .is_some_and(|e| e.decision.statements.iter().any(|s| s.writes))
+    }
+
+    /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).
+    pub fn owns_statement(&self, name: &str) -> bool {
+        let name = &*name_key(name);
+        self.statements.contains_key(name) || self.sql_names.contains(name)
+    }
+}
