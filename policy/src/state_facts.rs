@@ -144,11 +144,14 @@ pub fn of(facts: &PgFacts) -> SessionState {
             // DISCARD PLANS drops cached plans only: prepared statements stay.
             s.drops_statements = target == DISCARD_ALL;
             s.settings = target == DISCARD_ALL;
+            s.resets_settings = target == DISCARD_ALL;
             s.releases = matches!(target, DISCARD_ALL | DISCARD_TEMP);
         }
         "VariableSetStmt" => {
             let name = text(top, "name").unwrap_or_default();
             let multi = int(top, "kind") == VAR_SET_MULTI;
+            // VAR_SET_DEFAULT (2), VAR_RESET (5), VAR_RESET_ALL (6).
+            s.resets_settings = matches!(int(top, "kind"), 2 | 5 | 6);
             // SET TRANSACTION lasts one transaction; SET SESSION CHARACTERISTICS does not.
             s.settings = !flag(top, "is_local")
                 && (!multi || name.eq_ignore_ascii_case("session characteristics"));

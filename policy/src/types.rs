@@ -187,6 +187,9 @@ pub struct SessionState {
     /// It names a relation the catalog snapshot does not have (none loaded, or it was
     /// created since): what reading or writing it runs is unknown.
     pub unseen_relations: bool,
+    /// It returns settings to their defaults: RESET, RESET ALL, SET ... TO DEFAULT,
+    /// DISCARD ALL.
+    pub resets_settings: bool,
 }
 
 /// Allowed, or denied with the reason.

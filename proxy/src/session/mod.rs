@@ -39,6 +39,7 @@ mod own_statements;
 mod pin_watch;
 mod pins;
 mod prepared;
+mod read_back;
 mod relay;
 mod replay;
 mod replies;

@@ -87,24 +87,6 @@ pub fn pin_reason(row: &[Option<String>]) -> Option<&'static str> {
         .map(|(_, kind)| kind)
 }
 
-/// The client's settings: its startup parameters, overridden by what its session set.
-pub fn merged_settings(
-    startup: &[(String, String)],
-    session: &[(String, String)],
-) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = startup
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
-    for (k, v) in session {
-        match out.iter_mut().find(|(n, _)| n == k) {
-            Some(entry) => entry.1 = v.clone(),
-            None => out.push((k.clone(), v.clone())),
-        }
-    }
-    out
-}
-
 pub use crate::client_text::canonical_encoding;
 
 impl Session {
@@ -195,7 +177,7 @@ impl Session {
     pub(super) async fn settle_unit(&mut self) -> bool {
         let unit = std::mem::take(&mut self.unit);
         if unit.settings {
-            self.read_back_settings().await;
+            self.read_back_settings(unit.resets).await;
         }
         if unit.leaves_unlisted_state() {
             // Unknown: it may be the identity (the pin check sees that) or a custom setting
@@ -253,7 +235,7 @@ impl Session {
         }
     }
 
-    async fn read_back_settings(&mut self) {
+    async fn read_back_settings(&mut self, resets: bool) {
         let Some(s) = self.server.as_mut() else {
             return;
         };
@@ -268,7 +250,13 @@ impl Session {
                     })
                     .collect();
                 s.server.settings.values = session.iter().cloned().collect();
-                self.desired = merged_settings(&self.startup_settings, &session);
+                self.desired = super::read_back::desired_after_unit(
+                    &self.startup_settings,
+                    &self.desired,
+                    &session,
+                    &s.server.settings.initial,
+                    resets,
+                );
                 if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
                     self.application_name = Arc::from(v.as_str());
                 }

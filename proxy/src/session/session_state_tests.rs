@@ -47,7 +47,7 @@ fn first_kind_with_state_pins() {
 
 #[test]
 fn session_settings_override_startup_ones() {
-    let merged = merged_settings(
+    let merged = crate::session::read_back::merged_settings(
         &pairs(&[("TimeZone", "UTC"), ("application_name", "app")]),
         &pairs(&[("timezone", "Europe/Paris"), ("work_mem", "8MB")]),
     );

@@ -23,6 +23,8 @@ pub(super) struct UnitEffects {
     pub user_code: bool,
     /// An object may have landed in the temporary schema unseen: the pin check runs.
     pub check_after: bool,
+    /// Settings went back to their defaults (RESET, SET ... TO DEFAULT, DISCARD ALL).
+    pub resets: bool,
 }
 
 impl UnitEffects {
@@ -34,6 +36,7 @@ impl UnitEffects {
         self.opaque_settings |= state.opaque_settings;
         self.user_code |= state.user_code;
         self.check_after |= state.check_after;
+        self.resets |= state.resets_settings;
     }
 
     /// Whether the server must be asked what state remains once the unit is done.
