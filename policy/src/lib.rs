@@ -317,13 +317,8 @@ impl Engine {
             }
             let mut info = judged.info;
             info.state = state_facts::of(&parsed.facts);
-            code_effects::note(
-                &mut info,
-                &parsed.facts,
-                ctx.catalog,
-                ctx.search_path,
-                ctx.functions,
-            );
+            let (catalog, path) = (ctx.catalog, ctx.search_path);
+            code_effects::note(&mut info, &parsed.facts, catalog, path, ctx.functions);
             statements.push(info);
         }
         let mut mask = None;

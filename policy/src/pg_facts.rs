@@ -182,20 +182,6 @@ pub fn const_text(node: &Value) -> Option<String> {
     None
 }
 
-/// pg_catalog's functions that cancel or end another backend by pid.
-fn is_backend_signal(name: &[String]) -> bool {
-    matches!(
-        name.last().map(String::as_str),
-        Some("pg_cancel_backend" | "pg_terminate_backend")
-    ) && (name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog"))
-}
-
-/// The `set_config` of pg_catalog (unqualified or qualified so).
-fn is_set_config(name: &[String]) -> bool {
-    name.last().map(String::as_str) == Some("set_config")
-        && (name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog"))
-}
-
 /// Statement kinds whose judgement reads the statement's own fields ([`PgFacts::top`]).
 fn needs_top(kind: &str) -> bool {
     !matches!(
@@ -240,15 +226,7 @@ impl PgFacts {
     fn node(&mut self, node: NodeRef<'_>, is_root: bool) -> Result<(), String> {
         self.nodes += 1;
         // pg_settings' update rule calls set_config for each row (the UPDATE is a write too).
-        let target = match node {
-            NodeRef::InsertStmt(i) => i.relation.as_ref(),
-            NodeRef::UpdateStmt(u) => u.relation.as_ref(),
-            NodeRef::DeleteStmt(d) => d.relation.as_ref(),
-            NodeRef::MergeStmt(m) => m.relation.as_ref(),
-            NodeRef::CopyStmt(c) if c.is_from => c.relation.as_ref(),
-            _ => None,
-        };
-        if let Some(r) = target {
+        if let Some(r) = pg_tree::write_target(node) {
             let schema = Some(r.schemaname.clone()).filter(|s| !s.is_empty());
             self.write_targets.push((schema, r.relname.clone()));
         }
@@ -263,11 +241,11 @@ impl PgFacts {
                 if f.funcformat == CoercionForm::CoerceSqlSyntax as i32 {
                     self.syntax_calls.push(self.functions.len());
                 }
-                if is_backend_signal(&name) {
+                if pg_tree::is_backend_signal(&name) {
                     self.signal_calls
                         .push(f.args.first().and_then(pg_tree::const_text));
                 }
-                if is_set_config(&name) {
+                if pg_tree::is_set_config(&name) {
                     self.set_config_calls
                         .push(f.args.iter().map(pg_tree::const_text).collect());
                 }

@@ -49,6 +49,32 @@ pub fn const_text(node: &Node) -> Option<String> {
     }
 }
 
+/// pg_catalog's functions that cancel or end another backend by pid.
+pub fn is_backend_signal(name: &[String]) -> bool {
+    matches!(
+        name.last().map(String::as_str),
+        Some("pg_cancel_backend" | "pg_terminate_backend")
+    ) && (name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog"))
+}
+
+/// The `set_config` of pg_catalog (unqualified or qualified so).
+pub fn is_set_config(name: &[String]) -> bool {
+    name.last().map(String::as_str) == Some("set_config")
+        && (name.len() == 1 || name.first().map(String::as_str) == Some("pg_catalog"))
+}
+
+/// The relation a write node writes: INSERT/UPDATE/DELETE/MERGE's target, COPY FROM's table.
+pub fn write_target(node: NodeRef<'_>) -> Option<&pg_query::protobuf::RangeVar> {
+    match node {
+        NodeRef::InsertStmt(i) => i.relation.as_ref(),
+        NodeRef::UpdateStmt(u) => u.relation.as_ref(),
+        NodeRef::DeleteStmt(d) => d.relation.as_ref(),
+        NodeRef::MergeStmt(m) => m.relation.as_ref(),
+        NodeRef::CopyStmt(c) if c.is_from => c.relation.as_ref(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
