@@ -115,8 +115,14 @@ const SYSTEM_SCHEMAS: &str = "('pg_catalog', 'information_schema', 'pg_toast')";
 pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, CatalogError> {
     // View definitions rendered with only pg_catalog on the path: every other name in them
     // comes out schema-qualified, which is how the policy engine reads them.
+    // One REPEATABLE READ transaction: every query below sees the same catalog. Separate
+    // snapshots could pair a table with the triggers of an older or newer table of the same
+    // name (dropped and recreated between two queries), and the guard would trust it.
     server
-        .run_internal("SET search_path = pg_catalog; SET default_transaction_read_only = on")
+        .run_internal(
+            "SET search_path = pg_catalog; SET default_transaction_read_only = on; \
+             BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
         .await?;
     let mut parts = CatalogParts::default();
     for r in rows(server, "SELECT oid, nspname FROM pg_namespace").await? {
@@ -250,6 +256,7 @@ pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, Catalog
             kind: FunctionKind::from_prokind(letter(&r, 8)),
         });
     }
+    server.run_internal("COMMIT").await?;
     Ok(Catalog::new(parts))
 }
 

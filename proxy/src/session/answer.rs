@@ -103,6 +103,7 @@ pub fn advance(replies: &mut ReplyQueue, prepared: &mut Prepared, tag: BackendTa
                     in_copy: false,
                     doomed: false,
                     cursor: failed.cursor.clone(),
+                    shape: None,
                 }),
                 _ => None,
             };

@@ -7,6 +7,7 @@ use pgward_policy::StatementKind;
 
 use super::audit_trail::AuditKind;
 use super::prepared::{Lookup, Space};
+use super::replay_shape::{shape_changed, ShapeCheck};
 use super::*;
 use crate::protocol::{decode, Frame, FrontendTag};
 use crate::sqlstate::ToPg;
@@ -34,7 +35,16 @@ impl Session {
                     } else {
                         Space::Portal
                     };
-                    match self.resolve(space, name).await? {
+                    let found = self.resolve(space, name).await?;
+                    let shape = match (&found, space) {
+                        (Some(_), Space::Statement) => self.check_kept_shape(name).await?,
+                        _ => ShapeCheck::Holds,
+                    };
+                    match found {
+                        Some(_) if matches!(shape, ShapeCheck::Changed) => {
+                            Err((shape_changed(), None))
+                        }
+                        Some(_) if matches!(shape, ShapeCheck::BatchFailed) => Err(skipped()),
                         Some(d) => {
                             self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
                                 decision: m,
@@ -117,9 +127,16 @@ impl Session {
             }
             _ => None,
         };
+        let described = match (&sent, decode::target(frame.body())) {
+            (Sent::Describe, Ok((b'S', name))) => Some(name.to_string()),
+            _ => None,
+        };
         self.replies.push_masked(sent, Handling::Forward, mask);
         if let Some(c) = cursor {
             self.replies.set_last_cursor(&c);
+        }
+        if let Some(name) = described {
+            self.record_told_shape(&name);
         }
         self.sync.sent_in_batch();
         Ok(Flow::Continue)
@@ -145,6 +162,11 @@ impl Session {
         self.want_sequence_server(&d);
         if let Err(e) = self.attach().await {
             return Ok(Err((e, None)));
+        }
+        match self.check_kept_shape(stmt).await? {
+            ShapeCheck::Holds => {}
+            ShapeCheck::Changed => return Ok(Err((shape_changed(), None))),
+            ShapeCheck::BatchFailed => return Ok(Err(skipped())),
         }
         if self.needs_guard(&d) {
             match self.open_guard().await {

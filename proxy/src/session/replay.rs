@@ -24,6 +24,8 @@ pub struct Replay {
     pub rest: Bytes,
     /// This session's parse number (who owns a server's unnamed statement).
     pub seq: u64,
+    /// What the client was told of its result (`replay_shape.rs`).
+    pub shape: super::replay_shape::ToldShape,
 }
 
 const PARSE_COMPLETE: u8 = b'1';
@@ -46,7 +48,7 @@ fn message(tag: u8, parts: &[&[u8]]) -> BytesMut {
 }
 
 /// Close the statement `name`.
-fn close_message(name: &str) -> BytesMut {
+pub(super) fn close_message(name: &str) -> BytesMut {
     let mut out = BytesMut::new();
     crate::server::close_statement_message(name, &mut out);
     out
@@ -151,6 +153,7 @@ impl Session {
             key,
             rest: Bytes::copy_from_slice(rest),
             seq: self.parse_seq,
+            shape: Default::default(),
         });
         self.masking.on_parse(name, decision.mask.is_some());
         let batch = self.replies.batch();

@@ -87,6 +87,8 @@ pub struct Expected {
     /// The SQL cursor whose rows this Query or Execute returns (a FETCH): `max_result_rows`
     /// counts them with the cursor's, not afresh.
     pub cursor: Option<Box<str>>,
+    /// A Describe of a kept statement whose result shape pgward records or checks.
+    pub shape: Option<super::replay_shape::ShapeUse>,
 }
 
 /// What a server message did to the queue.
@@ -185,6 +187,7 @@ impl ReplyQueue {
             in_copy: false,
             doomed,
             cursor: None,
+            shape: None,
         });
         if point {
             self.sync_points += 1;
@@ -279,6 +282,13 @@ impl ReplyQueue {
     pub fn set_last_cursor(&mut self, cursor: &str) {
         if let Some(e) = self.entries.back_mut() {
             e.cursor = Some(cursor.into());
+        }
+    }
+
+    /// The Describe just entered records or checks a kept statement's result shape.
+    pub fn set_last_shape(&mut self, shape: super::replay_shape::ShapeUse) {
+        if let Some(e) = self.entries.back_mut() {
+            e.shape = Some(shape);
         }
     }
 

@@ -39,6 +39,9 @@ impl Session {
             ..
         } = self.advance_replies(frame.tag());
         self.timers.on_server(tag, self.replies.owes(), self.now);
+        if let Some(shape) = answered.as_ref().and_then(|e| e.shape.as_ref()) {
+            super::replay_shape::on_describe_reply(shape, frame.tag(), frame.body());
+        }
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
         }

@@ -1,0 +1,115 @@
+//! A prepared statement whose result shape changed under it (DDL after PREPARE) fails with
+//! PostgreSQL's own 0A000 "cached plan must not change result type" on every server of a
+//! transaction pool, including one pgward prepares it on again afterwards: a driver that
+//! cached the Describe's columns never decodes rows of another shape. Preparing the text
+//! again gives the new shape. Clients holding servers in open transactions steer the client
+//! onto the server that lacks its statement.
+
+use pgward_e2e::proxy::CAROL;
+use pgward_e2e::upstream;
+use pgward_e2e::*;
+use tokio_postgres::Client;
+
+fn pool_of_two() -> Proxy {
+    ProxyBuilder::new(upstream::shared().port())
+        .pool_mode("transaction")
+        .pool_size(2)
+        .start()
+}
+
+async fn pid(c: &Client) -> String {
+    simple_value(c, "SELECT pg_backend_pid()").await
+}
+
+/// `change` (DDL on table `t`, one int column `a` with one row) run after `a` prepared
+/// `SELECT * FROM t` on one server; `a` then runs it on the other server, which lacks it.
+async fn changed_under_a_replayed_statement(tag: &str, change: &str, columns_after: usize) {
+    let up = upstream::shared();
+    let db = up.fresh_db(tag);
+    let proxy = pool_of_two();
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    admin
+        .batch_execute("CREATE TABLE t (a int); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let holder = connect(&proxy, CAROL.0, &db).await;
+    let other = connect(&proxy, CAROL.0, &db).await;
+
+    holder.simple_query("BEGIN").await.unwrap();
+    let held = pid(&holder).await;
+    // `a` prepares (and Describes) on the other server.
+    let first = a.prepare("SELECT * FROM t").await.unwrap();
+    assert_eq!(a.query(&first, &[]).await.unwrap()[0].len(), 1);
+    admin.batch_execute(change).await.unwrap();
+    // The server `a` prepared on is held now; the one it never used is free.
+    other.simple_query("BEGIN").await.unwrap();
+    assert_ne!(pid(&other).await, held, "{tag}");
+    holder.simple_query("COMMIT").await.unwrap();
+
+    for round in ["on the server that lacked it", "again"] {
+        match a.query(&first, &[]).await {
+            Err(e) => assert_eq!(sqlstate(&e), "0A000", "{tag} {round}: {}", describe(&e)),
+            Ok(rows) => panic!("{tag} {round}: ran with {} columns", rows[0].len()),
+        }
+    }
+    other.simple_query("COMMIT").await.unwrap();
+    match a.query(&first, &[]).await {
+        Err(e) => assert_eq!(sqlstate(&e), "0A000", "{tag} anywhere: {}", describe(&e)),
+        Ok(rows) => panic!("{tag} anywhere: ran with {} columns", rows[0].len()),
+    }
+    let again = a.prepare("SELECT * FROM t").await.unwrap();
+    let rows = a
+        .query(&again, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{tag} prepared again: {}", describe(&e)));
+    assert_eq!(rows[0].len(), columns_after, "{tag}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_column_fails_a_statement_prepared_before_it() {
+    changed_under_a_replayed_statement("shape_add", "ALTER TABLE t ADD COLUMN b int", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_widened_column_fails_a_statement_prepared_before_it() {
+    // Binary int4 read from an int8 column would be garbage, not an error.
+    changed_under_a_replayed_statement("shape_type", "ALTER TABLE t ALTER COLUMN a TYPE bigint", 1)
+        .await;
+}
+
+/// Nothing changed: a statement prepared again on the server that lacked it runs (the check
+/// costs no error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_statement_runs_on_the_server_that_lacked_it() {
+    let up = upstream::shared();
+    let db = up.fresh_db("shape_same");
+    let proxy = pool_of_two();
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    admin
+        .batch_execute("CREATE TABLE t (a int); INSERT INTO t VALUES (1); CREATE TABLE u (x int)")
+        .await
+        .unwrap();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let holder = connect(&proxy, CAROL.0, &db).await;
+    let other = connect(&proxy, CAROL.0, &db).await;
+    holder.simple_query("BEGIN").await.unwrap();
+    let held = pid(&holder).await;
+    let first = a.prepare("SELECT * FROM t").await.unwrap();
+    let prepared_on = pid(&a).await;
+    assert_ne!(prepared_on, held);
+    // DDL elsewhere in the schema: the statement's own shape stays.
+    admin
+        .batch_execute("ALTER TABLE u ADD COLUMN y int")
+        .await
+        .unwrap();
+    other.simple_query("BEGIN").await.unwrap();
+    assert_eq!(pid(&other).await, prepared_on);
+    holder.simple_query("COMMIT").await.unwrap();
+    let rows = a
+        .query(&first, &[])
+        .await
+        .unwrap_or_else(|e| panic!("unchanged: {}", describe(&e)));
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    other.simple_query("COMMIT").await.unwrap();
+}
