@@ -327,6 +327,8 @@ fn databases_in_use(shared: &Shared) -> BTreeSet<String> {
 /// Loads the catalog of the one database in use and hands it to the engine; with none or
 /// several in use, the engine runs without a catalog.
 pub async fn refresh(shared: &Shared) {
+    // Requests made from here on need a later load: this one may read before them.
+    let covers = shared.catalog_requests();
     let databases = databases_in_use(shared);
     let config = shared.snapshot();
     if !shared.has_builtin_functions() {
@@ -343,7 +345,7 @@ pub async fn refresh(shared: &Shared) {
         }
     }
     let [database] = databases.iter().collect::<Vec<_>>()[..] else {
-        shared.set_catalog(None);
+        shared.set_catalog(None, covers);
         return;
     };
     match load(&config.config, database).await {
@@ -354,11 +356,11 @@ pub async fn refresh(shared: &Shared) {
                 functions = catalog.parts().functions.len(),
                 "catalog snapshot loaded"
             );
-            shared.set_catalog(Some((database.clone(), Arc::new(catalog))));
+            shared.set_catalog(Some((database.clone(), Arc::new(catalog))), covers);
         }
         Err(e) => {
             tracing::warn!(database = %database, error = %e, "could not load the catalog; judging without it");
-            shared.set_catalog(None);
+            shared.set_catalog(None, covers);
         }
     }
 }

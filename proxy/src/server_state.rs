@@ -82,6 +82,8 @@ struct Kept {
     name: Arc<str>,
     /// The sessions that used it on this server, by address (dead ones swept).
     owners: HashMap<usize, Weak<()>>,
+    /// Its result shape here, once a Describe showed it (`session/replay_shape.rs`).
+    shape: Option<Arc<[u8]>>,
 }
 
 impl Kept {
@@ -133,6 +135,18 @@ impl ServerStatements {
         let kept = self.lru.get_mut(&key)?;
         kept.claim(owner);
         Some(kept.name.clone())
+    }
+
+    /// Its result shape on this server, when a Describe showed it.
+    pub fn shape(&self, key: StatementKey) -> Option<Arc<[u8]>> {
+        self.lru.peek(&key)?.shape.clone()
+    }
+
+    /// A Describe of it here showed `shape`.
+    pub fn set_shape(&mut self, key: StatementKey, shape: Arc<[u8]>) {
+        if let Some(kept) = self.lru.peek_mut(&key) {
+            kept.shape = Some(shape);
+        }
     }
 
     /// The statement is being prepared under the client's name `wanted` where this server
@@ -213,6 +227,7 @@ impl ServerStatements {
         let mut kept = Kept {
             name: name.clone(),
             owners: HashMap::new(),
+            shape: None,
         };
         kept.claim(owner);
         self.names.insert(name, key);

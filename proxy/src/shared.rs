@@ -2,7 +2,7 @@
 //! reload), the pools, the cancel keys, the audit sink, the connected clients and the metrics.
 //! No globals: one `Shared` per proxy.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use pgward_policy::{Catalog, Engine};
@@ -55,8 +55,10 @@ pub struct Shared {
     /// Where the config came from (RELOAD reads it again).
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
     catalog: RwLock<LoadedCatalog>,
-    catalog_stale: AtomicBool,
-    /// Catalog snapshots installed so far, and when the last was (for reloads on a miss).
+    /// Reloads of the catalog asked for so far (DDL, a config reload, a miss).
+    catalog_requests: AtomicU64,
+    /// How many of those requests the newest snapshot covers (it was read after them), and
+    /// when it was installed. A load that began before a request does not answer it.
     catalog_loads: tokio::sync::watch::Sender<(u64, Option<std::time::Instant>)>,
     /// Wakes the refresher at once (a statement met a relation the snapshot lacks).
     pub catalog_wanted: tokio::sync::Notify,
@@ -86,7 +88,7 @@ impl Shared {
             config_path: std::sync::OnceLock::new(),
             shutdown_requested: tokio::sync::Notify::new(),
             catalog: RwLock::new(None),
-            catalog_stale: AtomicBool::new(false),
+            catalog_requests: AtomicU64::new(0),
             catalog_loads: tokio::sync::watch::channel((0, None)).0,
             catalog_wanted: tokio::sync::Notify::new(),
             builtin_functions: arc_swap::ArcSwapOption::empty(),
@@ -102,7 +104,7 @@ impl Shared {
     pub fn replace(&self, config: Config) {
         let snap = Snapshot::with_catalog(config, self.current_catalog());
         self.install(snap);
-        self.catalog_stale.store(true, Ordering::Release);
+        self.catalog_changed();
     }
 
     fn install(&self, snap: Arc<Snapshot>) {
@@ -131,8 +133,9 @@ impl Shared {
         self.builtin_functions.store(Some(Arc::new(functions)));
     }
 
-    pub fn set_catalog(&self, catalog: LoadedCatalog) {
-        self.catalog_stale.store(false, Ordering::Release);
+    /// Install a snapshot whose reading began when `covers` reloads had been asked for
+    /// ([`Shared::catalog_requests`]).
+    pub fn set_catalog(&self, catalog: LoadedCatalog, covers: u64) {
         let engine_catalog = catalog.as_ref().map(|(_, c)| Arc::clone(c));
         match self.catalog.write() {
             Ok(mut g) => *g = catalog,
@@ -141,7 +144,7 @@ impl Shared {
         let config = self.snapshot().config.clone();
         self.install(Snapshot::with_catalog(config, engine_catalog));
         self.catalog_loads.send_modify(|(n, at)| {
-            *n += 1;
+            *n = (*n).max(covers);
             *at = Some(std::time::Instant::now());
         });
     }
@@ -150,12 +153,11 @@ impl Shared {
     /// wait (up to 3 s) for a snapshot read after the miss. True when one arrived.
     pub async fn reload_catalog_for_miss(&self) -> bool {
         let mut loads = self.catalog_loads.subscribe();
-        let (seen, _) = *loads.borrow_and_update();
-        self.catalog_changed();
+        let wanted = self.catalog_changed();
         self.catalog_wanted.notify_one();
         let waited = tokio::time::timeout(
             std::time::Duration::from_secs(3),
-            loads.wait_for(|(n, _)| *n > seen),
+            loads.wait_for(|(n, _)| *n >= wanted),
         )
         .await;
         matches!(waited, Ok(Ok(_)))
@@ -163,13 +165,20 @@ impl Shared {
 
     /// A statement that changes the catalog (DDL, SELECT INTO, DO, CALL) has run: reload
     /// the snapshot soon rather than at the periodic refresh.
-    pub fn catalog_changed(&self) {
-        self.catalog_stale.store(true, Ordering::Release);
+    /// Returns the request's number: a snapshot covering it was read after it.
+    pub fn catalog_changed(&self) -> u64 {
+        self.catalog_requests.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// The catalog should be reloaded now (config reloaded, or a statement changed it).
+    /// Reloads asked for so far: a load records this before it reads.
+    pub fn catalog_requests(&self) -> u64 {
+        self.catalog_requests.load(Ordering::Acquire)
+    }
+
+    /// The catalog should be reloaded now (config reloaded, or a statement changed it, since
+    /// the newest snapshot began to be read).
     pub fn catalog_stale(&self) -> bool {
-        self.catalog_stale.load(Ordering::Acquire)
+        self.catalog_requests() > self.catalog_loads.borrow().0
     }
 
     /// The database the engine's catalog was read from, if it has one.
@@ -191,5 +200,32 @@ impl Shared {
 
     pub fn allocate_session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        let text = "[upstream]\nhost = \"127.0.0.1\"\nport = 1\ntls = \"disable\"\n\
+                    [logins.l]\nuser = \"l\"\npassword = \"x\"\n[roles.r]\nlogin = \"l\"\n";
+        let config = Config::from_toml(text).unwrap_or_else(|e| panic!("config: {e}"));
+        Shared::new(config, crate::audit::AuditSink::disabled())
+    }
+
+    #[test]
+    fn a_load_that_began_before_a_request_does_not_answer_it() {
+        let s = shared();
+        assert!(!s.catalog_stale());
+        let began = s.catalog_requests(); // a load starts reading
+        let wanted = s.catalog_changed(); // DDL, or a miss, meanwhile
+        s.set_catalog(None, began); // that load ends
+        assert!(s.catalog_stale(), "the request is still open");
+        assert!(s.catalog_loads.borrow().0 < wanted);
+        let began = s.catalog_requests();
+        s.set_catalog(None, began);
+        assert!(!s.catalog_stale());
+        assert!(s.catalog_loads.borrow().0 >= wanted);
     }
 }

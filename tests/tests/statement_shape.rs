@@ -113,3 +113,86 @@ async fn an_unchanged_statement_runs_on_the_server_that_lacked_it() {
     assert_eq!(rows[0].get::<_, i32>(0), 1);
     other.simple_query("COMMIT").await.unwrap();
 }
+
+/// The statement cannot be prepared again at all (its column was dropped): the client gets
+/// PostgreSQL's error once, its Sync still reaches the server, and the server is released
+/// with nothing held (a later DDL on the table does not wait on a lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_that_cannot_be_prepared_again_fails_and_leaves_nothing_held() {
+    let up = upstream::shared();
+    let db = up.fresh_db("shape_drop");
+    let proxy = pool_of_two();
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    admin
+        .batch_execute("CREATE TABLE t (a int, b int); INSERT INTO t VALUES (1, 2)")
+        .await
+        .unwrap();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let holder = connect(&proxy, CAROL.0, &db).await;
+    let other = connect(&proxy, CAROL.0, &db).await;
+    holder.simple_query("BEGIN").await.unwrap();
+    let first = a.prepare("SELECT a FROM t").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE t DROP COLUMN a")
+        .await
+        .unwrap();
+    other.simple_query("BEGIN").await.unwrap();
+    holder.simple_query("COMMIT").await.unwrap();
+    match a.query(&first, &[]).await {
+        Err(e) => assert_eq!(sqlstate(&e), "42703", "{}", describe(&e)),
+        Ok(_) => panic!("a statement on a dropped column ran"),
+    }
+    // The session goes on, and the server it used holds nothing.
+    assert_eq!(simple_value(&a, "SELECT 7").await, "7");
+    other.simple_query("COMMIT").await.unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        admin.batch_execute("ALTER TABLE t ADD COLUMN c int"),
+    )
+    .await
+    .expect("DDL waited on a lock the failed statement left")
+    .unwrap();
+    assert_eq!(simple_value(&a, "SELECT count(*) FROM t").await, "1");
+}
+
+/// DDL straight on the database (a migration tool, not through pgward), then another client
+/// prepares the same text on the server that lacked it: that server's statement has the new
+/// shape, and the first client, told the old one, gets PostgreSQL's error there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_holding_the_new_shape_fails_a_client_told_the_old_one() {
+    let up = upstream::shared();
+    let db = up.fresh_db("shape_outside");
+    let proxy = pool_of_two();
+    let admin = connect(&proxy, CAROL.0, &db).await;
+    admin
+        .batch_execute("CREATE TABLE t (a int); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    let holder = connect(&proxy, CAROL.0, &db).await;
+    let other = connect(&proxy, CAROL.0, &db).await;
+    holder.simple_query("BEGIN").await.unwrap();
+    let held = pid(&holder).await;
+    let old = a.prepare("SELECT * FROM t").await.unwrap();
+    assert_eq!(a.query(&old, &[]).await.unwrap()[0].len(), 1);
+    up.sql(&db, "ALTER TABLE t ADD COLUMN b int");
+    other.simple_query("BEGIN").await.unwrap();
+    assert_ne!(pid(&other).await, held);
+    holder.simple_query("COMMIT").await.unwrap();
+    // b prepares the same text on the server a never used: the new shape.
+    let new = b.prepare("SELECT * FROM t").await.unwrap();
+    assert_eq!(new.columns().len(), 2);
+    assert_eq!(b.query(&new, &[]).await.unwrap()[0].len(), 2);
+    match a.query(&old, &[]).await {
+        Err(e) => assert_eq!(sqlstate(&e), "0A000", "{}", describe(&e)),
+        Ok(rows) => panic!("the old statement ran with {} columns", rows[0].len()),
+    }
+    other.simple_query("COMMIT").await.unwrap();
+    // Prepared again, on whichever server: the new shape.
+    for _ in 0..3 {
+        let again = a.prepare("SELECT * FROM t").await.unwrap();
+        assert_eq!(again.columns().len(), 2);
+        assert_eq!(a.query(&again, &[]).await.unwrap()[0].len(), 2);
+    }
+}

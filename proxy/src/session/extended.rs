@@ -45,6 +45,9 @@ impl Session {
                             Err((shape_changed(), None))
                         }
                         Some(_) if matches!(shape, ShapeCheck::BatchFailed) => Err(skipped()),
+                        Some(_) if matches!(shape, ShapeCheck::Lost) => {
+                            Err((super::lost_meanwhile(), None))
+                        }
                         Some(d) => {
                             self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
                                 decision: m,
@@ -136,7 +139,7 @@ impl Session {
             self.replies.set_last_cursor(&c);
         }
         if let Some(name) = described {
-            self.record_told_shape(&name);
+            self.note_described(&name);
         }
         self.sync.sent_in_batch();
         Ok(Flow::Continue)
@@ -167,6 +170,7 @@ impl Session {
             ShapeCheck::Holds => {}
             ShapeCheck::Changed => return Ok(Err((shape_changed(), None))),
             ShapeCheck::BatchFailed => return Ok(Err(skipped())),
+            ShapeCheck::Lost => return Ok(Err((super::lost_meanwhile(), None))),
         }
         if self.needs_guard(&d) {
             match self.open_guard().await {

@@ -1,52 +1,47 @@
-//! A kept statement prepared again on another server must return what the client was told.
-//! PostgreSQL refuses to run a prepared statement whose result type changed since it was
-//! prepared (0A000 "cached plan must not change result type"): a driver that cached the
-//! columns of its Describe would otherwise decode rows of another shape (an added column, an
-//! int turned bigint read as int in binary). Transaction mode prepares a client's statement
-//! again wherever it lands, from its text, so after DDL the new server's plan may have the new
-//! shape. pgward records what a statement Describe told the client and, before the statement
-//! is bound or described on a server that lacks it, prepares and describes it there first
-//! (one round trip, only then) and compares: a changed shape gets PostgreSQL's own error, for
-//! this and every later use of the statement, until the client prepares it again.
+//! A kept statement must return what the client was told. PostgreSQL refuses to run a
+//! prepared statement whose result type changed since it was prepared (0A000 "cached plan
+//! must not change result type"): a driver that cached the columns of its Describe would
+//! otherwise decode rows of another shape (an added column; an int turned bigint, read as int
+//! in binary). Transaction mode keeps one statement per text on each server, prepared again
+//! wherever a client lands, so after DDL one server's plan may have the new shape while the
+//! client was told the old one.
+//!
+//! pgward records what the client's first statement Describe told it, and each server's shape
+//! of the statement whenever a Describe shows it. Before the statement is bound or described
+//! on a server, the two are compared; where the server's shape is not known yet (it prepares
+//! the statement now, or another client did without a Describe), pgward describes it there
+//! first, one round trip, once per statement and server. A different shape gets PostgreSQL's
+//! error; the statement stays on the server for the clients told that shape.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::replay::Replay;
 use super::replies::{Handling, Sent};
 use super::*;
 use crate::protocol::decode::Cursor;
+use crate::server_state::StatementKey;
 use crate::sqlstate;
 
-/// What a statement Describe told the client of a kept statement's result, and whether a
-/// server has since shown another.
+/// What the client's first statement Describe told it of a kept statement's result.
 #[derive(Debug, Default)]
-pub struct ToldShape {
-    told: OnceLock<Vec<u8>>,
-    changed: AtomicBool,
-}
+pub struct ToldShape(OnceLock<Arc<[u8]>>);
 
-impl ToldShape {
-    fn changed(&self) -> bool {
-        self.changed.load(Ordering::Relaxed)
-    }
-}
-
-/// What pgward does with the reply to a Describe of a kept statement.
+/// The reply to a Describe of a kept statement: the shape it shows is recorded for the
+/// server's statement under `key`, and as what the client was told unless pgward asked.
 #[derive(Clone, Debug)]
-pub enum ShapeUse {
-    /// The client's own Describe: its answer is what the client was told.
-    Record(Arc<Replay>),
-    /// pgward's Describe after preparing the statement again: compared with what was told.
-    Check(Arc<Replay>),
+pub struct ShapeNote {
+    pub replay: Arc<Replay>,
+    pub key: StatementKey,
+    /// pgward's own Describe (its reply is not the client's).
+    pub asked: bool,
 }
 
 /// The result shape a RowDescription (`T`) or NoData (`n`) gives: each column's name, type,
-/// size and modifier (what PostgreSQL compares), not where it comes from. `None` for another
-/// message or a malformed one.
-pub fn shape_of(tag: u8, body: &[u8]) -> Option<Vec<u8>> {
+/// size and modifier (what PostgreSQL compares), not where it comes from nor its format.
+/// `None` for another message or a malformed one.
+pub fn shape_of(tag: u8, body: &[u8]) -> Option<Arc<[u8]>> {
     match tag {
-        b'n' => Some(Vec::new()),
+        b'n' => Some(Arc::from(&[][..])),
         b'T' => {
             let mut c = Cursor::new(body);
             let n = c.count16().ok()?;
@@ -60,39 +55,25 @@ pub fn shape_of(tag: u8, body: &[u8]) -> Option<Vec<u8>> {
                 shape.extend_from_slice(c.take(4 + 2 + 4).ok()?); // type, size, modifier
                 let _format = c.i16().ok()?;
             }
-            Some(shape)
+            Some(shape.into())
         }
         _ => None,
     }
 }
 
-/// A server's answer (`tag`, `body`) to a Describe entered with `shape`.
-pub fn on_describe_reply(shape: &ShapeUse, tag: u8, body: &[u8]) {
-    let Some(now) = shape_of(tag, body) else {
-        return;
-    };
-    match shape {
-        ShapeUse::Record(r) => {
-            let _ = r.shape.told.set(now);
-        }
-        ShapeUse::Check(r) => {
-            if r.shape.told.get().is_some_and(|told| *told != now) {
-                r.shape.changed.store(true, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
 /// How a kept statement stands before it is bound or described.
 pub(super) enum ShapeCheck {
-    /// Nothing changed (or nothing to hold to): go on.
+    /// The server's shape is what the client was told (or nothing was told): go on.
     Holds,
-    /// Its result shape changed: PostgreSQL's error.
+    /// Another shape: PostgreSQL's error.
     Changed,
     /// An earlier message of the batch failed meanwhile: skipped with the batch.
     BatchFailed,
+    /// The server was lost while pgward asked.
+    Lost,
 }
 
+/// What the client gets for a statement whose shape is not what it was told.
 pub(super) fn shape_changed() -> PgError {
     PgError::error(
         sqlstate::FEATURE_NOT_SUPPORTED,
@@ -101,48 +82,61 @@ pub(super) fn shape_changed() -> PgError {
 }
 
 impl Session {
-    /// The client's Describe of statement `name` (just entered): record what it is told.
-    pub(super) fn record_told_shape(&mut self, name: &str) {
+    /// The client's Describe of statement `name` (just entered): its reply is noted.
+    pub(super) fn note_described(&mut self, name: &str) {
         if !self.replaying() {
             return;
         }
-        if let Some(r) = self.prepared.replay(name) {
-            if r.key.is_some() && r.shape.told.get().is_none() {
-                self.replies.set_last_shape(ShapeUse::Record(r));
+        if let Some(replay) = self.prepared.replay(name) {
+            if let Some(key) = replay.key {
+                self.replies.set_last_shape(ShapeNote {
+                    replay,
+                    key,
+                    asked: false,
+                });
             }
         }
     }
 
-    /// Before a Bind or Describe of statement `name` (server attached): where this server
-    /// lacks it and the client was told its shape, prepare and describe it here and compare.
+    /// The attached server's reply (`tag`, `body`) to a Describe entered with `note`.
+    pub(super) fn on_shape_reply(&mut self, note: &ShapeNote, tag: u8, body: &[u8]) {
+        let Some(shape) = shape_of(tag, body) else {
+            return;
+        };
+        if let Some(s) = self.server.as_mut() {
+            s.server.statements.set_shape(note.key, shape.clone());
+        }
+        if !note.asked {
+            let _ = note.replay.shape.0.set(shape);
+        }
+    }
+
+    /// Before a Bind or Describe of statement `name`: the server's shape of it against what
+    /// the client was told, asked for first where this server's is not known.
     pub(super) async fn check_kept_shape(&mut self, name: &str) -> Result<ShapeCheck, PgError> {
-        if !self.replaying() {
+        if !self.replaying() || self.copy_in || self.copy_from_started {
+            // A COPY FROM STDIN on its way: the server reads no Describe until it ends.
             return Ok(ShapeCheck::Holds);
         }
         let Some(replay) = self.prepared.replay(name) else {
             return Ok(ShapeCheck::Holds);
         };
-        if replay.shape.changed() {
-            return Ok(ShapeCheck::Changed);
-        }
-        let Some(key) = replay.key else {
+        let (Some(key), Some(told)) = (replay.key, replay.shape.0.get().cloned()) else {
             return Ok(ShapeCheck::Holds);
         };
-        if replay.shape.told.get().is_none() {
-            return Ok(ShapeCheck::Holds);
-        }
         if self.server.is_none() && self.attach().await.is_err() {
             // The caller's own attach fails and says so.
             return Ok(ShapeCheck::Holds);
         }
-        let owner = &self.owner;
-        let lacks = match self.server.as_mut() {
-            Some(s) => s.server.statements.lookup(key, owner).is_none(),
-            None => false,
-        };
-        if !lacks {
+        let Some(s) = self.server.as_mut() else {
             return Ok(ShapeCheck::Holds);
+        };
+        if s.server.statements.lookup(key, &self.owner).is_some() {
+            if let Some(there) = s.server.statements.shape(key) {
+                return Ok(compared(&told, &there));
+            }
         }
+        // Prepared here now, or by a client that never described it: ask.
         let Some(there) = self.ensure_statement(name) else {
             return Ok(ShapeCheck::Holds);
         };
@@ -153,25 +147,42 @@ impl Session {
             .conn
             .queue_message(b'D', &[b"S", there.as_bytes(), b"\0"]);
         self.replies.push(Sent::Describe, Handling::Quiet);
-        self.replies.set_last_shape(ShapeUse::Check(replay.clone()));
-        self.serve_until(|s| !s.replies.owes() || s.replies.skipping_to_sync(), true)
+        self.replies.set_last_shape(ShapeNote {
+            replay,
+            key,
+            asked: true,
+        });
+        // The client's batch is open from here: its Sync must reach the server.
+        self.sync.sent_in_batch();
+        let answered = self
+            .serve_until(|s| !s.replies.owes() || s.replies.skipping_to_sync(), true)
             .await?;
+        if !answered {
+            return Ok(ShapeCheck::Lost);
+        }
         if self.replies.skipping_to_sync() {
             self.skipping = true;
             return Ok(ShapeCheck::BatchFailed);
         }
-        if !replay.shape.changed() {
-            return Ok(ShapeCheck::Holds);
-        }
-        // The plan made here has the new shape: no client of the old one may find it.
-        if let Some(s) = self.server.as_mut() {
-            if let Some(name) = s.server.statements.remove(key) {
-                s.server.conn.queue(&super::replay::close_message(&name));
-                self.replies
-                    .push(Sent::Close(super::prepared::Change::None), Handling::Quiet);
-            }
-        }
-        Ok(ShapeCheck::Changed)
+        let there = self
+            .server
+            .as_ref()
+            .and_then(|s| s.server.statements.shape(key));
+        Ok(match there {
+            Some(there) => compared(&told, &there),
+            None => ShapeCheck::Holds,
+        })
+    }
+}
+
+fn compared(told: &[u8], there: &[u8]) -> ShapeCheck {
+    if told == there {
+        ShapeCheck::Holds
+    } else {
+        // As for PostgreSQL's own 0A000 (`server.rs`): the client prepares again and must
+        // get a statement of its own, not the one with the shape it was not told.
+        crate::server_state::new_statement_epoch();
+        ShapeCheck::Changed
     }
 }
 
@@ -189,16 +200,18 @@ mod tests {
             b.extend_from_slice(&ty.to_be_bytes());
             b.extend_from_slice(&4i16.to_be_bytes());
             b.extend_from_slice(&typmod.to_be_bytes());
-            b.extend_from_slice(&0i16.to_be_bytes());
+            b.extend_from_slice(&1i16.to_be_bytes()); // format
         }
         b
     }
 
     #[test]
-    fn shapes_compare_names_types_and_modifiers_not_origins() {
+    fn shapes_compare_names_types_and_modifiers_not_origins_or_formats() {
         let a = row_description(&[("a", 23, -1)]);
         let mut moved = a.clone();
         moved[3..7].copy_from_slice(&99999u32.to_be_bytes()); // another table oid
+        let last = moved.len() - 1;
+        moved[last] = 0; // text format
         assert_eq!(shape_of(b'T', &a), shape_of(b'T', &moved));
         let added = row_description(&[("a", 23, -1), ("b", 23, -1)]);
         assert_ne!(shape_of(b'T', &a), shape_of(b'T', &added));
@@ -206,31 +219,20 @@ mod tests {
         assert_ne!(shape_of(b'T', &a), shape_of(b'T', &widened));
         let renamed = row_description(&[("z", 23, -1)]);
         assert_ne!(shape_of(b'T', &a), shape_of(b'T', &renamed));
-        assert_eq!(shape_of(b'n', b""), Some(Vec::new()));
+        let modified = row_description(&[("a", 23, 8)]);
+        assert_ne!(shape_of(b'T', &a), shape_of(b'T', &modified));
+        assert_eq!(shape_of(b'n', b"").as_deref(), Some(&[][..]));
         assert_ne!(shape_of(b'n', b""), shape_of(b'T', &a));
         assert_eq!(shape_of(b'T', &a[..a.len() - 1]), None);
         assert_eq!(shape_of(b'C', b"SELECT 1\0"), None);
     }
 
     #[test]
-    fn a_check_marks_a_changed_shape_and_only_then() {
-        let replay = Arc::new(Replay {
-            key: None,
-            rest: bytes::Bytes::new(),
-            seq: 1,
-            shape: ToldShape::default(),
-        });
-        let one = row_description(&[("a", 23, -1)]);
-        // Nothing told yet: a check has nothing to hold to.
-        on_describe_reply(&ShapeUse::Check(replay.clone()), b'T', &one);
-        assert!(!replay.shape.changed());
-        on_describe_reply(&ShapeUse::Record(replay.clone()), b'T', &one);
-        on_describe_reply(&ShapeUse::Check(replay.clone()), b'T', &one);
-        assert!(!replay.shape.changed());
-        // The first Describe is what the client holds to; a later one does not replace it.
-        let two = row_description(&[("a", 23, -1), ("b", 25, -1)]);
-        on_describe_reply(&ShapeUse::Record(replay.clone()), b'T', &two);
-        on_describe_reply(&ShapeUse::Check(replay.clone()), b'T', &two);
-        assert!(replay.shape.changed());
+    fn only_a_different_shape_is_a_change() {
+        let one = shape_of(b'T', &row_description(&[("a", 23, -1)])).unwrap_or_default();
+        let two =
+            shape_of(b'T', &row_description(&[("a", 23, -1), ("b", 25, -1)])).unwrap_or_default();
+        assert!(matches!(compared(&one, &one), ShapeCheck::Holds));
+        assert!(matches!(compared(&one, &two), ShapeCheck::Changed));
     }
 }

@@ -88,7 +88,7 @@ pub struct Expected {
     /// counts them with the cursor's, not afresh.
     pub cursor: Option<Box<str>>,
     /// A Describe of a kept statement whose result shape pgward records or checks.
-    pub shape: Option<super::replay_shape::ShapeUse>,
+    pub shape: Option<super::replay_shape::ShapeNote>,
 }
 
 /// What a server message did to the queue.
@@ -286,7 +286,7 @@ impl ReplyQueue {
     }
 
     /// The Describe just entered records or checks a kept statement's result shape.
-    pub fn set_last_shape(&mut self, shape: super::replay_shape::ShapeUse) {
+    pub fn set_last_shape(&mut self, shape: super::replay_shape::ShapeNote) {
         if let Some(e) = self.entries.back_mut() {
             e.shape = Some(shape);
         }

@@ -100,7 +100,10 @@ impl Scripted {
         let shared = Shared::new(config.clone(), crate::audit::AuditSink::disabled());
         // The scripted server's one table, as a catalog snapshot shows it: statements on it
         // run no user code.
-        shared.set_catalog(Some(("db".into(), std::sync::Arc::new(table_catalog()))));
+        shared.set_catalog(
+            Some(("db".into(), std::sync::Arc::new(table_catalog()))),
+            shared.catalog_requests(),
+        );
         let info = StartupInfo {
             user: "tester".into(),
             database: "db".into(),

@@ -39,8 +39,8 @@ impl Session {
             ..
         } = self.advance_replies(frame.tag());
         self.timers.on_server(tag, self.replies.owes(), self.now);
-        if let Some(shape) = answered.as_ref().and_then(|e| e.shape.as_ref()) {
-            super::replay_shape::on_describe_reply(shape, frame.tag(), frame.body());
+        if let Some(note) = answered.as_ref().and_then(|e| e.shape.as_ref()) {
+            self.on_shape_reply(note, frame.tag(), frame.body());
         }
         if swallow_now && tag != BackendTag::ReadyForQuery {
             return Ok(Flow::Continue);
@@ -95,7 +95,7 @@ impl Session {
                 self.timers.touch(self.now);
                 let idle = self.sync.at_rest() && !self.replies.owes();
                 if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
-                    self.shared.catalog_changed();
+                    let _ = self.shared.catalog_changed();
                     crate::server_state::new_statement_epoch();
                 }
                 if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
