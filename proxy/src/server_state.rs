@@ -30,6 +30,15 @@ pub fn new_statement_epoch() {
     EPOCH.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The statement epoch now (keys made now carry it).
+pub fn statement_epoch() -> u64 {
+    EPOCH.load(Ordering::Relaxed)
+}
+
+/// Statements placed on any server so far: each placement's own number, so that a reply to
+/// an earlier placement of the same key is not taken for the current one.
+static PLACEMENTS: AtomicU64 = AtomicU64::new(0);
+
 impl StatementKey {
     /// `parse_rest` is a Parse message's body after the statement name (text, parameter
     /// types): two statements that agree there and on the search_path (in one schema epoch)
@@ -84,6 +93,8 @@ struct Kept {
     owners: HashMap<usize, Weak<()>>,
     /// Its result shape here, once a Describe showed it (`session/replay_shape.rs`).
     shape: Option<Arc<[u8]>>,
+    /// Which placement this is ([`PLACEMENTS`]).
+    placement: u64,
 }
 
 impl Kept {
@@ -142,10 +153,18 @@ impl ServerStatements {
         self.lru.peek(&key)?.shape.clone()
     }
 
-    /// A Describe of it here showed `shape`.
-    pub fn set_shape(&mut self, key: StatementKey, shape: Arc<[u8]>) {
+    /// Which placement of the statement this server has now.
+    pub fn placement(&self, key: StatementKey) -> Option<u64> {
+        Some(self.lru.peek(&key)?.placement)
+    }
+
+    /// A Describe of placement `placement` here showed `shape` (ignored when the statement
+    /// was placed again meanwhile).
+    pub fn set_shape(&mut self, key: StatementKey, placement: u64, shape: Arc<[u8]>) {
         if let Some(kept) = self.lru.peek_mut(&key) {
-            kept.shape = Some(shape);
+            if kept.placement == placement {
+                kept.shape = Some(shape);
+            }
         }
     }
 
@@ -228,6 +247,7 @@ impl ServerStatements {
             name: name.clone(),
             owners: HashMap::new(),
             shape: None,
+            placement: PLACEMENTS.fetch_add(1, Ordering::Relaxed) + 1,
         };
         kept.claim(owner);
         self.names.insert(name, key);

@@ -196,3 +196,44 @@ async fn a_server_holding_the_new_shape_fails_a_client_told_the_old_one() {
         assert_eq!(a.query(&again, &[]).await.unwrap()[0].len(), 2);
     }
 }
+
+/// A prepared FETCH takes its shape from whatever cursor it names when it runs, and
+/// PostgreSQL never holds it to an earlier one: a client keeps its prepared FETCH while
+/// another client's cursor of another shape ran the same kept statement on the same server
+/// (pool of one) in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_fetch_follows_its_cursor() {
+    let up = upstream::shared();
+    let db = up.fresh_db("shape_fetch");
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(1)
+        .start();
+    let a = connect(&proxy, CAROL.0, &db).await;
+    let b = connect(&proxy, CAROL.0, &db).await;
+    let mut kept: Option<tokio_postgres::Statement> = None;
+    for (client, cursor, round) in [
+        (&a, "SELECT 1 AS x", "a"),
+        (&b, "SELECT 'y'::text AS y, 2 AS z", "b"),
+        (&a, "SELECT 3 AS x", "a again"),
+    ] {
+        client
+            .batch_execute(&format!("BEGIN; DECLARE c CURSOR FOR {cursor}"))
+            .await
+            .unwrap();
+        let fetch = match (round, &kept) {
+            ("a again", Some(fetch)) => fetch.clone(),
+            _ => client.prepare("FETCH 1 FROM c").await.unwrap(),
+        };
+        let rows = client
+            .query(&fetch, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{round}: {}", describe(&e)));
+        assert_eq!(rows.len(), 1, "{round}");
+        assert_eq!(rows[0].len(), fetch.columns().len(), "{round}");
+        client.batch_execute("COMMIT").await.unwrap();
+        if round == "a" {
+            kept = Some(fetch);
+        }
+    }
+}

@@ -28,6 +28,19 @@ pub struct Replay {
     pub shape: super::replay_shape::ToldShape,
 }
 
+impl Replay {
+    /// A statement as `rest` (the Parse body after its name) under `key`, this session's
+    /// parse number `seq`, judged `decision`.
+    pub fn new(key: Option<StatementKey>, rest: &[u8], seq: u64, decision: &Decision) -> Replay {
+        Replay {
+            key,
+            rest: Bytes::copy_from_slice(rest),
+            seq,
+            shape: super::replay_shape::ToldShape::new(decision),
+        }
+    }
+}
+
 const PARSE_COMPLETE: u8 = b'1';
 const CLOSE_COMPLETE: u8 = b'3';
 
@@ -148,13 +161,16 @@ impl Session {
             return false;
         }
         self.parse_seq += 1;
-        let key = (!name.is_empty()).then(|| StatementKey::of(rest, &self.path_key()));
-        let replay = Arc::new(Replay {
-            key,
-            rest: Bytes::copy_from_slice(rest),
-            seq: self.parse_seq,
-            shape: Default::default(),
+        let key = (!name.is_empty()).then(|| {
+            let mut scope = self.path_key();
+            if names_session_objects(&decision) {
+                // Its result shape is fixed at Parse from this session's own cursor or
+                // prepared statement of that name: no other client may share it.
+                scope.push_str(&format!("\0session={}", self.id));
+            }
+            StatementKey::of(rest, &scope)
         });
+        let replay = Arc::new(Replay::new(key, rest, self.parse_seq, &decision));
         self.masking.on_parse(name, decision.mask.is_some());
         let batch = self.replies.batch();
         let change = self.prepared.create_replayable(
@@ -339,6 +355,16 @@ impl Session {
             s.server.statements.clear();
         }
     }
+}
+
+/// FETCH and EXECUTE name a cursor or prepared statement of the session's own; PostgreSQL
+/// describes them by what that name held when they were parsed.
+fn names_session_objects(decision: &Decision) -> bool {
+    use pgward_policy::StatementKind as K;
+    decision
+        .statements
+        .iter()
+        .any(|s| matches!(s.kind, K::Fetch | K::Execute))
 }
 
 #[cfg(test)]

@@ -22,16 +22,42 @@ use crate::protocol::decode::Cursor;
 use crate::server_state::StatementKey;
 use crate::sqlstate;
 
-/// What the client's first statement Describe told it of a kept statement's result.
-#[derive(Debug, Default)]
-pub struct ToldShape(OnceLock<Arc<[u8]>>);
+/// What the client's first statement Describe told it of a kept statement's result, for a
+/// statement whose shape PostgreSQL holds it to.
+#[derive(Debug)]
+pub struct ToldShape {
+    told: OnceLock<Arc<[u8]>>,
+    /// A plannable statement (SELECT, VALUES, INSERT/UPDATE/DELETE/MERGE): PostgreSQL checks
+    /// its result type when it plans it again. A utility statement's (FETCH, EXECUTE, SHOW)
+    /// follows session state and is never checked.
+    held: bool,
+    /// The statement epoch its key was made in.
+    epoch: u64,
+}
+
+impl ToldShape {
+    pub fn new(decision: &Decision) -> ToldShape {
+        use pgward_policy::StatementKind as K;
+        let held = matches!(
+            decision.statements.as_slice(),
+            [s] if matches!(s.kind, K::Select | K::Insert | K::Update | K::Delete | K::Merge)
+        );
+        ToldShape {
+            told: OnceLock::new(),
+            held,
+            epoch: crate::server_state::statement_epoch(),
+        }
+    }
+}
 
 /// The reply to a Describe of a kept statement: the shape it shows is recorded for the
-/// server's statement under `key`, and as what the client was told unless pgward asked.
+/// server's statement under `key` (its placement `placement`), and as what the client was
+/// told unless pgward asked.
 #[derive(Clone, Debug)]
 pub struct ShapeNote {
     pub replay: Arc<Replay>,
     pub key: StatementKey,
+    pub placement: u64,
     /// pgward's own Describe (its reply is not the client's).
     pub asked: bool,
 }
@@ -87,14 +113,23 @@ impl Session {
         if !self.replaying() {
             return;
         }
-        if let Some(replay) = self.prepared.replay(name) {
-            if let Some(key) = replay.key {
-                self.replies.set_last_shape(ShapeNote {
-                    replay,
-                    key,
-                    asked: false,
-                });
-            }
+        let Some(replay) = self.prepared.replay(name) else {
+            return;
+        };
+        let Some(key) = replay.key.filter(|_| replay.shape.held) else {
+            return;
+        };
+        let placement = self
+            .server
+            .as_ref()
+            .and_then(|s| s.server.statements.placement(key));
+        if let Some(placement) = placement {
+            self.replies.set_last_shape(ShapeNote {
+                replay,
+                key,
+                placement,
+                asked: false,
+            });
         }
     }
 
@@ -104,10 +139,12 @@ impl Session {
             return;
         };
         if let Some(s) = self.server.as_mut() {
-            s.server.statements.set_shape(note.key, shape.clone());
+            s.server
+                .statements
+                .set_shape(note.key, note.placement, shape.clone());
         }
         if !note.asked {
-            let _ = note.replay.shape.0.set(shape);
+            let _ = note.replay.shape.told.set(shape);
         }
     }
 
@@ -121,7 +158,7 @@ impl Session {
         let Some(replay) = self.prepared.replay(name) else {
             return Ok(ShapeCheck::Holds);
         };
-        let (Some(key), Some(told)) = (replay.key, replay.shape.0.get().cloned()) else {
+        let (Some(key), Some(told)) = (replay.key, replay.shape.told.get().cloned()) else {
             return Ok(ShapeCheck::Holds);
         };
         if self.server.is_none() && self.attach().await.is_err() {
@@ -133,7 +170,7 @@ impl Session {
         };
         if s.server.statements.lookup(key, &self.owner).is_some() {
             if let Some(there) = s.server.statements.shape(key) {
-                return Ok(compared(&told, &there));
+                return Ok(compared(&told, &there, &replay.shape));
             }
         }
         // Prepared here now, or by a client that never described it: ask.
@@ -143,13 +180,17 @@ impl Session {
         let Some(s) = self.server.as_mut() else {
             return Ok(ShapeCheck::Holds);
         };
+        let Some(placement) = s.server.statements.placement(key) else {
+            return Ok(ShapeCheck::Holds);
+        };
         s.server
             .conn
             .queue_message(b'D', &[b"S", there.as_bytes(), b"\0"]);
         self.replies.push(Sent::Describe, Handling::Quiet);
         self.replies.set_last_shape(ShapeNote {
-            replay,
+            replay: replay.clone(),
             key,
+            placement,
             asked: true,
         });
         // The client's batch is open from here: its Sync must reach the server.
@@ -169,21 +210,23 @@ impl Session {
             .as_ref()
             .and_then(|s| s.server.statements.shape(key));
         Ok(match there {
-            Some(there) => compared(&told, &there),
+            Some(there) => compared(&told, &there, &replay.shape),
             None => ShapeCheck::Holds,
         })
     }
 }
 
-fn compared(told: &[u8], there: &[u8]) -> ShapeCheck {
+fn compared(told: &[u8], there: &[u8], shape: &ToldShape) -> ShapeCheck {
     if told == there {
-        ShapeCheck::Holds
-    } else {
-        // As for PostgreSQL's own 0A000 (`server.rs`): the client prepares again and must
-        // get a statement of its own, not the one with the shape it was not told.
-        crate::server_state::new_statement_epoch();
-        ShapeCheck::Changed
+        return ShapeCheck::Holds;
     }
+    // As for PostgreSQL's own 0A000 (`server.rs`): the client prepares again and must get a
+    // statement of its own, not the one with the shape it was not told. Once per epoch: a
+    // client binding its old statement again does not start another.
+    if shape.epoch == crate::server_state::statement_epoch() {
+        crate::server_state::new_statement_epoch();
+    }
+    ShapeCheck::Changed
 }
 
 #[cfg(test)]
@@ -232,7 +275,12 @@ mod tests {
         let one = shape_of(b'T', &row_description(&[("a", 23, -1)])).unwrap_or_default();
         let two =
             shape_of(b'T', &row_description(&[("a", 23, -1), ("b", 25, -1)])).unwrap_or_default();
-        assert!(matches!(compared(&one, &one), ShapeCheck::Holds));
-        assert!(matches!(compared(&one, &two), ShapeCheck::Changed));
+        let told = ToldShape {
+            told: OnceLock::new(),
+            held: true,
+            epoch: u64::MAX,
+        };
+        assert!(matches!(compared(&one, &one, &told), ShapeCheck::Holds));
+        assert!(matches!(compared(&one, &two, &told), ShapeCheck::Changed));
     }
 }
