@@ -33,6 +33,9 @@ const BAD: &[&str] = &[
     "SELECT ( -- an open parenthesis, then a comment",
     "INSERT INTO {t} VALUES (1); SELEC 2",
     "INSERT INTO {t} VALUES (2); SELECT 'open",
+    // PostgreSQL 15's grammar raises this with no position, 17's (pg_query's) with one.
+    "SELECT n FROM {t} FETCH FIRST 1 ROW WITH TIES",
+    "INSERT INTO {t} VALUES (4); SELECT 1 FETCH FIRST 2 ROWS WITH TIES",
     // A rule's action list takes `;` inside parentheses (`DO (SELECT 1; )`): no guard
     // may complete it into a statement that runs.
     "CREATE RULE r AS ON INSERT TO {t} DO (SELECT 1",

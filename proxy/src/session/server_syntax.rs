@@ -9,8 +9,9 @@
 //! absorbed (it closes none of them) and the text stays unterminated. (`;` and `)` alone
 //! are not enough: a rule's action list takes them, `CREATE RULE ... DO (SELECT 1` + `;)`
 //! is a valid statement.) The server's first error is
-//! the client's when its position lies inside the client's own text; otherwise the server's
-//! grammar accepted the text pgward cannot read, and the error is pgward's own.
+//! the client's when its position lies inside the client's own text, or when it has none (a
+//! grammar action's error on the client's statement); otherwise the server's grammar
+//! accepted the text pgward cannot read, and the error is pgward's own.
 
 use super::prepared::Space;
 use super::*;
@@ -42,6 +43,11 @@ pub(super) fn reply(body: &[u8], own: &PgError, text_chars: u32) -> SyntaxReply 
             Some(trimmed) => SyntaxReply::Trimmed(trimmed),
             None => SyntaxReply::Forward,
         },
+        // A grammar action's error (PostgreSQL 15's `WITH TIES cannot be specified without
+        // ORDER BY clause`) carries no position: the guard's own errors always do, and the
+        // raw parser stops at the first error, so it is the server's verdict on the
+        // client's text.
+        None => SyntaxReply::Forward,
         _ => SyntaxReply::Own(own.clone()),
     }
 }

@@ -51,11 +51,18 @@ fn an_error_in_the_guard_is_replaced_by_pgwards_own() {
 }
 
 #[test]
-fn an_error_with_no_usable_position_is_replaced() {
-    for position in [None, Some(0)] {
-        let body = server_error("x", position);
-        assert_eq!(reply(&body, &own(), 25), SyntaxReply::Own(own()));
-    }
+fn an_error_with_a_position_outside_the_text_is_replaced() {
+    let body = server_error("x", Some(0));
+    assert_eq!(reply(&body, &own(), 25), SyntaxReply::Own(own()));
+}
+
+#[test]
+fn a_grammar_actions_error_without_position_is_the_servers() {
+    let body = server_error(
+        "WITH TIES cannot be specified without ORDER BY clause",
+        None,
+    );
+    assert_eq!(reply(&body, &own(), 25), SyntaxReply::Forward);
 }
 
 #[test]
