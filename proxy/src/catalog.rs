@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::protocol::decode::{self, Cursor};
 use crate::protocol::frontend;
-use crate::server::{ConnectSpec, ServerConnection, ServerError};
+use crate::server::{ServerConnection, ServerError};
 use crate::shared::Shared;
 
 /// How often a loaded catalog is reloaded.
@@ -260,36 +260,14 @@ pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, Catalog
     Ok(Catalog::new(parts))
 }
 
-/// How pgward connects to read `database`'s catalog: the first configured login, read-only.
-fn spec_for(config: &Config, database: &str) -> Result<ConnectSpec, CatalogError> {
-    let login = config.logins.values().next().ok_or(CatalogError::NoLogin)?;
-    Ok(ConnectSpec {
-        host: config.upstream.host.clone(),
-        port: config.upstream.port,
-        tls_mode: config.upstream.tls_mode,
-        tls: config.upstream.tls.clone(),
-        connect_timeout: config.upstream.connect_timeout,
-        user: login.user.clone(),
-        password: login.password.clone(),
-        database: database.to_string(),
-        params: vec![
-            (
-                "options".into(),
-                // View definitions are read back as text and parsed with the setting on.
-                "-c default_transaction_read_only=on -c statement_timeout=30000 \
-                 -c standard_conforming_strings=on"
-                    .into(),
-            ),
-            ("client_encoding".into(), "UTF8".into()),
-            ("application_name".into(), "pgward-catalog".into()),
-        ],
-    })
-}
-
 /// Loads `database`'s catalog over a connection of its own.
-pub async fn load(config: &Config, database: &str) -> Result<Catalog, CatalogError> {
-    let spec = spec_for(config, database)?;
-    let mut server = ServerConnection::connect(&spec).await?;
+/// `in_use`: the logins of pools on that database, tried first (`catalog_connect.rs`).
+pub async fn load(
+    config: &Config,
+    database: &str,
+    in_use: &[String],
+) -> Result<Catalog, CatalogError> {
+    let mut server = crate::catalog_connect::connect(config, database, in_use).await?;
     let result = load_from(&mut server).await;
     server.terminate().await;
     result
@@ -300,9 +278,9 @@ pub async fn load(config: &Config, database: &str) -> Result<Catalog, CatalogErr
 pub async fn load_builtin_functions(
     config: &Config,
     database: &str,
+    in_use: &[String],
 ) -> Result<crate::shared::BuiltinFunctions, CatalogError> {
-    let spec = spec_for(config, database)?;
-    let mut server = ServerConnection::connect(&spec).await?;
+    let mut server = crate::catalog_connect::connect(config, database, in_use).await?;
     let sql = "SELECT p.oid, n.nspname, p.proname FROM pg_proc p \
          JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid < 16384";
     let result = rows(&mut server, sql).await.map(|rows| {
@@ -312,6 +290,17 @@ pub async fn load_builtin_functions(
     });
     server.terminate().await;
     result
+}
+
+/// The logins of the pools on `database`.
+fn logins_on(shared: &Shared, database: &str) -> Vec<String> {
+    shared
+        .pools
+        .snapshot()
+        .into_keys()
+        .filter(|k| k.database == database)
+        .map(|k| k.login)
+        .collect()
 }
 
 /// The databases the proxy's pools serve.
@@ -333,7 +322,8 @@ pub async fn refresh(shared: &Shared) {
     let config = shared.snapshot();
     if !shared.has_builtin_functions() {
         if let Some(database) = databases.iter().next() {
-            match load_builtin_functions(&config.config, database).await {
+            let logins = logins_on(shared, database);
+            match load_builtin_functions(&config.config, database, &logins).await {
                 Ok(functions) => {
                     tracing::info!(functions = functions.len(), "built-in functions read");
                     shared.set_builtin_functions(functions)
@@ -348,7 +338,7 @@ pub async fn refresh(shared: &Shared) {
         shared.set_catalog(None, covers);
         return;
     };
-    match load(&config.config, database).await {
+    match load(&config.config, database, &logins_on(shared, database)).await {
         Ok(catalog) => {
             tracing::info!(
                 database = %database,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod cancel;
 pub mod catalog;
+pub mod catalog_connect;
 pub mod cli;
 pub mod client_text;
 pub mod clients;

@@ -53,3 +53,26 @@ async fn ddl_through_pgward_reloads_the_catalog() {
     }
     assert!(proxy.stderr().matches("catalog snapshot loaded").count() > loads);
 }
+
+/// A configured login that cannot get in (a rotated password, a dropped role), first in the
+/// configuration's order, does not leave every role judged without a catalog: the catalog
+/// is read under the login of the pool in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_that_cannot_connect_does_not_cost_the_catalog() {
+    let up = upstream::shared();
+    let db = up.fresh_db("catlogin");
+    let proxy = ProxyBuilder::new(up.port())
+        .set("logins.aaa_rotated", "user", OWNER_USER)
+        .set("logins.aaa_rotated", "password", "not-the-password")
+        .start();
+    let reader = connect(&proxy, ALICE.0, &db).await;
+    simple_rows(&reader, "SELECT 1")
+        .await
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
+    wait_for_catalog(&proxy).await;
+    assert!(
+        !proxy.stderr().contains("judging without it"),
+        "{}",
+        proxy.stderr()
+    );
+}
