@@ -336,6 +336,8 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.replaying() {
+            // `EXECUTE s1` is described at Parse from what the server holds under s1.
+            self.claim_sql_names_in_line(&decision, true);
             if self.parse_replayed(frame, &name, decision).await {
                 self.prepared.judged_under(&name, &sql, self.path_epoch);
             }

@@ -183,6 +183,8 @@ impl Session {
         if let Err(e) = self.clear_foreign_sequences(&d).await {
             return Ok(Err((e, Some(d))));
         }
+        // A bound `EXECUTE s1` runs what the server holds under s1 when it executes.
+        self.claim_sql_names_in_line(&d, true);
         self.masking.on_bind(stmt, portal);
         let change = self
             .prepared

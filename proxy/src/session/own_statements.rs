@@ -9,6 +9,7 @@
 use pgward_policy::{Decision, StatementKind};
 
 use super::replay::parse_message;
+use crate::server_state::{Placement, StatementKey};
 
 /// The prefix of pgward's own statement names on a server.
 const RESERVED: &str = "pgward_";
@@ -103,32 +104,40 @@ impl Session {
         None
     }
 
-    /// Before a Query with SQL `EXECUTE name` of one of the client's protocol statements:
-    /// the server has it under exactly that name. Before SQL `PREPARE name`: no statement
-    /// pgward keeps for others holds that name. Done in a round trip of pgward's own while
-    /// the server is idle (its failure is left for the client's statement to meet); with
-    /// replies still owed, the names are left as they are.
+    /// Before a Query that runs a prepared statement by name (`EXECUTE`, `EXPLAIN EXECUTE`,
+    /// `CREATE TABLE AS EXECUTE`) of one of the client's protocol statements: the server has
+    /// it under exactly that name. Before SQL `PREPARE name`: no statement pgward keeps for
+    /// others holds that name. Done in a round trip of pgward's own while the server is idle
+    /// (its failure is left for the client's statement to meet); behind replies still owed,
+    /// in line (`claim_sql_names_in_line`).
     pub(super) async fn ensure_sql_names(&mut self, decision: &Decision) {
-        if !self.replaying() || self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
+        if !self.replaying() {
+            return;
+        }
+        if self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
+            // A Parse that failed here would leave the server skipping the client's Query
+            // until a Sync nobody sends: names are only freed.
+            self.claim_sql_names_in_line(decision, false);
             return;
         }
         let mut out = BytesMut::new();
-        for st in &decision.statements {
-            let Some(name) = st.state.name.as_deref() else {
-                continue;
-            };
-            match st.kind {
-                pgward_policy::StatementKind::Execute => self.place_exactly(name, &mut out),
-                pgward_policy::StatementKind::Prepare => {
-                    let freed = self
-                        .server
-                        .as_mut()
-                        .and_then(|s| s.server.statements.free_name(name));
-                    if let Some(old) = freed {
-                        crate::server::close_statement_message(&old, &mut out);
+        for (kind, name) in named_statements(decision) {
+            let freed = match kind {
+                NameUse::Runs => match self.exact_placement(name) {
+                    Some(Some((_, placed, rest))) => {
+                        for old in &placed.close {
+                            crate::server::close_statement_message(old, &mut out);
+                        }
+                        out.extend_from_slice(&parse_message(&placed.name, &rest));
+                        continue;
                     }
-                }
-                _ => {}
+                    Some(None) => continue,
+                    None => self.free_kept_name(name),
+                },
+                NameUse::Prepares => self.free_kept_name(name),
+            };
+            if let Some(old) = freed {
+                crate::server::close_statement_message(&old, &mut out);
             }
         }
         if out.is_empty() {
@@ -142,27 +151,91 @@ impl Session {
         }
     }
 
-    /// The messages that put the client's statement `name` on the server under that name.
-    fn place_exactly(&mut self, name: &str, out: &mut BytesMut) {
-        let Some(replay) = self.prepared.replay(name) else {
+    /// The same, queued in line with the client's messages (an extended batch, or a Query
+    /// behind replies owed), answered quietly. `may_parse`: the client's statement is put
+    /// under its name (else that name is only freed, and PostgreSQL answers what it has).
+    pub(super) fn claim_sql_names_in_line(&mut self, decision: &Decision, may_parse: bool) {
+        if !self.replaying() {
             return;
-        };
-        let Some(key) = replay.key else { return };
-        let limit = self.statement_limit;
-        let Some(s) = self.server.as_mut() else {
-            return;
-        };
-        let placed = s
-            .server
-            .statements
-            .place_exactly(key, name, limit, &self.owner);
-        if let Some(placed) = placed {
-            for old in &placed.close {
-                crate::server::close_statement_message(old, out);
+        }
+        for (kind, name) in named_statements(decision) {
+            if kind == NameUse::Runs && may_parse {
+                match self.exact_placement(name) {
+                    Some(Some((key, placed, rest))) => {
+                        self.prepare_on_server(
+                            key,
+                            placed,
+                            &rest,
+                            super::prepared::Change::None,
+                            super::replies::Handling::Quiet,
+                        );
+                        continue;
+                    }
+                    Some(None) => continue,
+                    None => {}
+                }
             }
-            out.extend_from_slice(&parse_message(&placed.name, &replay.rest));
+            if let Some(old) = self.free_kept_name(name) {
+                if let Some(s) = self.server.as_mut() {
+                    s.server.conn.queue(&super::replay::close_message(&old));
+                    self.replies.push(
+                        super::replies::Sent::Close(super::prepared::Change::None),
+                        super::replies::Handling::Quiet,
+                    );
+                }
+            }
         }
     }
+
+    /// The client's protocol statement `name` placed under exactly that name on the attached
+    /// server: `None` when the client has no such statement, `Some(None)` when it is there
+    /// already, else what to close and the Parse body's rest.
+    fn exact_placement(
+        &mut self,
+        name: &str,
+    ) -> Option<Option<(StatementKey, Placement, bytes::Bytes)>> {
+        let replay = self.prepared.replay(name)?;
+        let key = replay.key?;
+        let limit = self.statement_limit;
+        let s = self.server.as_mut()?;
+        Some(
+            s.server
+                .statements
+                .place_exactly(key, name, limit, &self.owner)
+                .map(|placement| (key, placement, replay.rest.clone())),
+        )
+    }
+
+    /// Forget the statement pgward keeps for others under `name` on the attached server:
+    /// the name to close, if one was kept.
+    fn free_kept_name(&mut self, name: &str) -> Option<Arc<str>> {
+        self.server
+            .as_mut()
+            .and_then(|s| s.server.statements.free_name(name))
+    }
+}
+
+/// How a statement uses a prepared statement's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NameUse {
+    /// Runs the statement under it (EXECUTE, EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE).
+    Runs,
+    /// SQL PREPARE of it.
+    Prepares,
+}
+
+/// The prepared-statement names `decision`'s statements run or prepare (DEALLOCATE is
+/// handled where it runs).
+fn named_statements(decision: &Decision) -> impl Iterator<Item = (NameUse, &str)> {
+    decision.statements.iter().filter_map(|st| match st.kind {
+        StatementKind::Prepare => st.state.name.as_deref().map(|n| (NameUse::Prepares, n)),
+        StatementKind::Deallocate => None,
+        _ => st
+            .state
+            .statement_used
+            .as_deref()
+            .map(|n| (NameUse::Runs, n)),
+    })
 }
 
 #[cfg(test)]

@@ -113,6 +113,11 @@ const PARSE_SETTINGS: &[&str] = &[
     "default_text_search_config",
     "transform_null_equals",
     "timezone_abbreviations",
+    // Read by array_in, xml_in and the scanner when a literal is folded at Parse.
+    "array_nulls",
+    "xmloption",
+    "standard_conforming_strings",
+    "backslash_quote",
 ];
 
 impl Session {
@@ -207,7 +212,7 @@ impl Session {
 
     /// Send the Parse of a kept statement where `placed` says (after closing what it pushes
     /// out).
-    fn prepare_on_server(
+    pub(super) fn prepare_on_server(
         &mut self,
         key: StatementKey,
         placed: Placement,
