@@ -51,8 +51,6 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
-        // Clients holding a server between transactions give it back and show as idle.
-        self.shared.pools.recall_all();
         let grace = self.shared.snapshot().config.listen.shutdown_grace;
         let deadline = tokio::time::Instant::now() + grace;
         loop {

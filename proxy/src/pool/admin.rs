@@ -45,13 +45,10 @@ impl Pool {
         } else if new < old {
             let pool = self.clone();
             let n = u32::try_from(old - new).unwrap_or(u32::MAX);
-            // Held servers come back for the shrink to take their slots.
-            pool.recall();
             tokio::spawn(async move {
                 if let Ok(p) = pool.permits.clone().acquire_many_owned(n).await {
                     p.forget();
                 }
-                pool.end_recall();
                 let extra: Vec<IdleServer> = {
                     let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
                     let keep = idle.len().min(new);
@@ -70,8 +67,6 @@ impl Pool {
 
     pub fn pause(&self) {
         self.paused.send_replace(true);
-        // PAUSE waits for servers in use: held ones come back now.
-        self.call_back();
     }
 
     pub fn resume(&self) {

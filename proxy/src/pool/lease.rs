@@ -15,20 +15,6 @@ pub(super) struct Lease {
     pub(super) client: Option<Arc<ClientEntry>>,
     pub(super) since: Instant,
     pub(super) returned: bool,
-    /// Held between transactions (`hold.rs`): its time since is not a transaction's.
-    pub(super) held: bool,
-}
-
-impl Lease {
-    /// The transaction's time so far goes into the totals; the clock starts again.
-    pub(super) fn settle_time(&mut self) {
-        let held = self.since.elapsed().as_micros() as u64;
-        self.pool
-            .counters
-            .xact_us
-            .fetch_add(held, Ordering::Relaxed);
-        self.since = Instant::now();
-    }
 }
 
 impl Drop for Lease {
@@ -36,11 +22,11 @@ impl Drop for Lease {
         if let Some(c) = &self.client {
             c.detach(self.id);
         }
-        if self.held {
-            self.pool.held.fetch_sub(1, Ordering::AcqRel);
-        } else {
-            self.settle_time();
-        }
+        let held = self.since.elapsed().as_micros() as u64;
+        self.pool
+            .counters
+            .xact_us
+            .fetch_add(held, Ordering::Relaxed);
         let mut rows = self.pool.servers.lock().unwrap_or_else(|p| p.into_inner());
         if self.returned {
             if let Some(r) = rows.get_mut(&self.id) {

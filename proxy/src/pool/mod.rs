@@ -3,13 +3,11 @@
 //! health check before reuse. A connection comes back only idle and clean; anything else is
 //! closed.
 //!
-//! `hold.rs`: a server kept between transactions while nobody waits, and its call-back;
 //! `lease.rs`: who holds a server (client links, SHOW SERVERS rows) and who waits;
 //! `admin.rs`: what the console and metrics read and change (stats, PAUSE, resize on reload);
 //! `registry.rs`: all pools.
 
 mod admin;
-mod hold;
 mod lease;
 mod registry;
 #[cfg(test)]
@@ -84,12 +82,6 @@ pub struct Pool {
     waiters: Mutex<BTreeMap<u64, Instant>>,
     /// Every open server connection of this pool, by id.
     servers: Mutex<BTreeMap<u64, ServerRow>>,
-    /// Bumped to call held servers back (`hold.rs`).
-    called_back: watch::Sender<u64>,
-    /// Recalls in force: no server is held meanwhile.
-    recalls: AtomicUsize,
-    /// Servers held between transactions.
-    held: AtomicUsize,
     ids: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
     counters: PoolCounters,
@@ -137,9 +129,6 @@ impl Pool {
             paused: watch::Sender::new(false),
             waiters: Mutex::new(BTreeMap::new()),
             servers: Mutex::new(BTreeMap::new()),
-            called_back: watch::Sender::new(0),
-            recalls: AtomicUsize::new(0),
-            held: AtomicUsize::new(0),
             ids,
             metrics,
             counters: PoolCounters::default(),
@@ -230,8 +219,6 @@ impl Pool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(ticket, started);
-        // A client holding a server between transactions gives it back.
-        self.call_back();
         if let Some(c) = &client {
             c.set_state(ClientState::Waiting);
         }
@@ -340,7 +327,6 @@ impl Pool {
                 client,
                 since: Instant::now(),
                 returned: false,
-                held: false,
             },
         }
     }

@@ -74,28 +74,6 @@ impl PoolRegistry {
             .collect()
     }
 
-    /// The pools of `database`, their held servers called back until the caller ends the
-    /// recall on each (`Pool::end_recall`).
-    pub fn recall_to(&self, database: &str) -> Vec<Arc<Pool>> {
-        let pools: Vec<_> = self
-            .pools
-            .iter()
-            .filter(|p| p.key().database == database)
-            .map(|p| p.clone())
-            .collect();
-        for p in &pools {
-            p.recall();
-        }
-        pools
-    }
-
-    /// Shutdown: every held server comes back, and none is held again.
-    pub fn recall_all(&self) {
-        for p in self.pools.iter() {
-            p.recall();
-        }
-    }
-
     pub fn reap_all(&self) {
         for p in self.pools.iter() {
             p.reap();

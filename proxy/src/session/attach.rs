@@ -85,10 +85,8 @@ impl Session {
     /// Make sure a server is attached (checkout and parameter sync).
     pub(super) async fn attach(&mut self) -> Result<(), PgError> {
         if self.server.is_some() {
-            self.renew_held();
             return Ok(());
         }
-        self.affinity.held = None;
         // A pooled server whose backend died since it was last used (terminated, restarted)
         // is closed and another one tried: the client never hears of it.
         let mut attempts = 0;
@@ -96,7 +94,7 @@ impl Session {
             attempts += 1;
             let slot = self.cancel.slot.clone();
             let mut pooled = tokio::select! {
-                got = self.pool.checkout_preferring(self.sequences.wanted.take().or((self.affinity.last_backend != 0).then_some(self.affinity.last_backend))) => got.map_err(|e| e.to_pg())?,
+                got = self.pool.checkout_preferring(self.sequences.wanted.take().or((self.last_backend != 0).then_some(self.last_backend))) => got.map_err(|e| e.to_pg())?,
                 // The client cancelled while its statement waited for a server.
                 () = slot.cancelled_while_waiting() => return Err(PgError::error(
                     sqlstate::QUERY_CANCELED,
@@ -159,7 +157,6 @@ impl Session {
 
     /// Give the server back (transaction mode, after ReadyForQuery 'I' with nothing pending).
     pub(super) async fn detach(&mut self) {
-        self.affinity.held = None;
         self.clear_cancel_target().await;
         // Statements and portals stay with the server (reset if named ones were made); the
         // next server this client gets has none of them.
@@ -169,7 +166,7 @@ impl Session {
         };
         // Nothing the server held is another client's business.
         pooled.server.held_notifications.clear();
-        self.affinity.last_backend = pooled.server.cancel.pid;
+        self.last_backend = pooled.server.cancel.pid;
         if pooled.server.conn.queued() > 0 || pooled.server.conn.has_frame() {
             tracing::debug!(
                 session = self.id,

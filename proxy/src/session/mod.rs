@@ -25,7 +25,6 @@ mod extended;
 mod fastpath;
 mod guard;
 mod guard_rules;
-mod hold;
 mod ledger;
 mod masking;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -172,8 +171,9 @@ pub struct Session {
     unit: UnitEffects,
     /// Whose sequence state the attached server holds.
     sequences: sequences::SequenceState,
-    /// The server it last gave back, or holds between transactions (`hold.rs`).
-    affinity: hold::Affinity,
+    /// The backend pid of the server this client last gave back (0: none): its next
+    /// checkout takes that one when it is idle, so an uncontended client keeps its server.
+    last_backend: i32,
     /// pgward asked an unflushed batch's answers at the idle limit (then, once in, it fires).
     flush_asked_at_limit: bool,
     /// While pgward's BEGIN runs inside the client's batch: whether PostgreSQL said a block
@@ -248,7 +248,7 @@ impl Session {
             custom_settings,
             unit: UnitEffects::default(),
             sequences: Default::default(),
-            affinity: Default::default(),
+            last_backend: 0,
             flush_asked_at_limit: false,
             guard_begin: None,
             pinned: None,

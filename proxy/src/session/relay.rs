@@ -99,19 +99,14 @@ impl Session {
                         return Err(PgError::fatal(sqlstate::PROTOCOL_VIOLATION, format!("pgward: invalid message from client: {e}")));
                     }
                 },
-                f = read_server(&mut self.server), if self.server.is_some() => if self.between_transactions() {
-                    self.drop_held_server().await
-                } else { match f {
+                f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
                         self.on_server(frame, clock()).await?
                     }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
                     Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
-                } },
-                _ = super::hold::call_back(&mut self.affinity.held), if self.affinity.held.is_some() => {
-                    self.called_back().await
-                }
+                },
                 _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
                     self.now = clock();
                     self.idle_in_transaction_expired().await
@@ -320,11 +315,7 @@ impl Session {
                     self.client.flush().await.map_err(io_lost)?;
                     let keeps = self.settle_unit().await;
                     if release && !keeps {
-                        // A transaction ran on a held server without a checkout: count it.
-                        self.renew_held();
-                        if !self.hold_server() {
-                            self.detach().await;
-                        }
+                        self.detach().await;
                     }
                 }
             }

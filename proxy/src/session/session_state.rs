@@ -346,22 +346,6 @@ impl Session {
     pub(super) async fn free_databases(&mut self, decision: &Decision) {
         for st in &decision.statements {
             for db in &st.state.databases {
-                // Servers other clients hold between transactions come back first.
-                let pools = self.shared.pools.recall_to(db);
-                let own = self
-                    .server
-                    .as_ref()
-                    .filter(|s| s.is_held() && s.pool.key().database == *db)
-                    .map_or(0, |_| 1);
-                let until = tokio::time::Instant::now() + Duration::from_secs(2);
-                while pools.iter().map(|p| p.held()).sum::<usize>() > own
-                    && tokio::time::Instant::now() < until
-                {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                for p in &pools {
-                    p.end_recall();
-                }
                 let idle = self.shared.pools.take_idle_to(db);
                 if !idle.is_empty() {
                     tracing::info!(
