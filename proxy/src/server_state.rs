@@ -148,6 +148,11 @@ impl ServerStatements {
         Some(kept.name.clone())
     }
 
+    /// Is the statement here under exactly `name`? (Not marked used.)
+    pub fn is_under(&self, key: StatementKey, name: &str) -> bool {
+        self.lru.peek(&key).is_some_and(|k| &*k.name == name)
+    }
+
     /// Its result shape on this server, when a Describe showed it.
     pub fn shape(&self, key: StatementKey) -> Option<Arc<[u8]>> {
         self.lru.peek(&key)?.shape.clone()

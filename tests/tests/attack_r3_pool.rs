@@ -742,3 +742,62 @@ async fn a_statement_described_only_by_portal_keeps_its_fixed_result_type() {
     }
     assert_eq!(answers[1], answers[0], "pgward vs PostgreSQL");
 }
+
+/// A batch that fails before pgward's in-line claim of a name skips the claim's Closes too:
+/// pgward's table of the server's statements then lags behind the server (it forgot a's
+/// s1 there). b's next `EXECUTE s1` must still run b's own statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_skipped_in_a_failed_batch_leaves_no_other_statement_under_the_name() {
+    let db = db_with("r3skipclaim", "");
+    let proxy = pool_of_one(0);
+    let (_a, mut b) = two_s1(&proxy, &db).await;
+    let msgs = frames(
+        &mut b,
+        &[
+            wire::parse("", "SELECT 1/0"),
+            wire::bind("", "", &[]),
+            wire::execute("", 0),
+            wire::parse("e", "EXECUTE s1"),
+            wire::sync(),
+        ],
+    )
+    .await;
+    assert!(raw::first_error(&msgs).is_some(), "{msgs:?}");
+    for round in ["simple", "extended"] {
+        let got = match round {
+            "simple" => outcome(&b.simple_query("EXECUTE s1").await),
+            _ => outcome(&frames(&mut b, &parse_run("", "EXECUTE s1")).await),
+        };
+        assert!(
+            got == "b-own" || got.starts_with("ERROR 26000"),
+            "{round}: b's EXECUTE s1 gave {got}"
+        );
+    }
+}
+
+/// A Query pipelined behind another still runs the client's own statement when the server
+/// has it under its name already (nothing to claim, nothing closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_execute_of_a_statement_already_in_place_runs_it() {
+    let db = db_with("r3pipeown", "");
+    let proxy = pool_of_one(0);
+    let mut b = proxy.raw_login(CAROL.0, &db).await;
+    let msgs = frames(&mut b, &parse_run("s1", "SELECT 'b-own'::text AS v")).await;
+    assert_eq!(outcome(&msgs), "b-own");
+    b.send(&wire::batch(&[
+        raw::query_frame("SELECT pg_sleep(0.1)"),
+        raw::query_frame("EXECUTE s1"),
+    ]))
+    .await
+    .unwrap();
+    let msgs = wire::until_ready_n(&mut b, 2, 30).await;
+    let vals: Vec<String> = raw::rows(&msgs)
+        .into_iter()
+        .filter_map(|r| r[0].clone())
+        .collect();
+    assert!(
+        vals.contains(&"b-own".to_string()),
+        "{vals:?} {:?}",
+        wire::codes(&msgs)
+    );
+}

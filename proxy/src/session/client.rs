@@ -337,7 +337,9 @@ impl Session {
         }
         if self.replaying() {
             // `EXECUTE s1` is described at Parse from what the server holds under s1.
-            self.claim_sql_names_in_line(&decision, true);
+            if name.is_empty() || !self.prepared.has_statement(&name) {
+                self.claim_sql_names_in_line(&decision, true);
+            }
             if self.parse_replayed(frame, &name, decision).await {
                 self.prepared.judged_under(&name, &sql, self.path_epoch);
             }

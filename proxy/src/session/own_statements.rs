@@ -106,38 +106,35 @@ impl Session {
 
     /// Before a Query that runs a prepared statement by name (`EXECUTE`, `EXPLAIN EXECUTE`,
     /// `CREATE TABLE AS EXECUTE`) of one of the client's protocol statements: the server has
-    /// it under exactly that name. Before SQL `PREPARE name`: no statement pgward keeps for
-    /// others holds that name. Done in a round trip of pgward's own while the server is idle
-    /// (its failure is left for the client's statement to meet); behind replies still owed,
-    /// in line (`claim_sql_names_in_line`).
+    /// it under exactly that name. Before SQL `PREPARE name`: no statement of another client
+    /// holds that name. Done in a round trip of pgward's own while the server is idle (a
+    /// failure leaves the name empty: the client's statement meets PostgreSQL's own error);
+    /// behind replies still owed, in line (`claim_sql_names_in_line`).
     pub(super) async fn ensure_sql_names(&mut self, decision: &Decision) {
         if !self.replaying() {
             return;
         }
         if self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
             // A Parse that failed here would leave the server skipping the client's Query
-            // until a Sync nobody sends: names are only freed.
+            // until a Sync nobody sends: names are only emptied.
             self.claim_sql_names_in_line(decision, false);
             return;
         }
         let mut out = BytesMut::new();
         for (kind, name) in named_statements(decision) {
-            let freed = match kind {
-                NameUse::Runs => match self.exact_placement(name) {
-                    Some(Some((_, placed, rest))) => {
-                        for old in &placed.close {
-                            crate::server::close_statement_message(old, &mut out);
-                        }
-                        out.extend_from_slice(&parse_message(&placed.name, &rest));
-                        continue;
+            match self.claim(kind, name, true) {
+                Claim::Nothing => {}
+                Claim::Close(names) => {
+                    for old in &names {
+                        crate::server::close_statement_message(old, &mut out);
                     }
-                    Some(None) => continue,
-                    None => self.free_kept_name(name),
-                },
-                NameUse::Prepares => self.free_kept_name(name),
-            };
-            if let Some(old) = freed {
-                crate::server::close_statement_message(&old, &mut out);
+                }
+                Claim::Place(_, placed, rest) => {
+                    for old in &placed.close {
+                        crate::server::close_statement_message(old, &mut out);
+                    }
+                    out.extend_from_slice(&parse_message(&placed.name, &rest));
+                }
             }
         }
         if out.is_empty() {
@@ -145,74 +142,94 @@ impl Session {
         }
         if let Some(s) = self.server.as_mut() {
             if s.server.run_extended_messages(out).await.is_err() {
-                // What the server has is no longer known for sure.
+                // What the server has is no longer known for sure: nobody else gets it
+                // before DISCARD ALL.
                 s.server.statements.clear();
+                s.server.dirty = true;
             }
         }
     }
 
     /// The same, queued in line with the client's messages (an extended batch, or a Query
     /// behind replies owed), answered quietly. `may_parse`: the client's statement is put
-    /// under its name (else that name is only freed, and PostgreSQL answers what it has).
+    /// under its name (else that name is only emptied: PostgreSQL answers 26000).
     pub(super) fn claim_sql_names_in_line(&mut self, decision: &Decision, may_parse: bool) {
         if !self.replaying() {
             return;
         }
         for (kind, name) in named_statements(decision) {
-            if kind == NameUse::Runs && may_parse {
-                match self.exact_placement(name) {
-                    Some(Some((key, placed, rest))) => {
-                        self.prepare_on_server(
-                            key,
-                            placed,
-                            &rest,
-                            super::prepared::Change::None,
-                            super::replies::Handling::Quiet,
-                        );
-                        continue;
+            match self.claim(kind, name, may_parse) {
+                Claim::Nothing => {}
+                Claim::Close(names) => {
+                    for old in &names {
+                        self.close_quietly(old);
                     }
-                    Some(None) => continue,
-                    None => {}
                 }
-            }
-            if let Some(old) = self.free_kept_name(name) {
-                if let Some(s) = self.server.as_mut() {
-                    s.server.conn.queue(&super::replay::close_message(&old));
-                    self.replies.push(
-                        super::replies::Sent::Close(super::prepared::Change::None),
-                        super::replies::Handling::Quiet,
-                    );
-                }
+                Claim::Place(key, placed, rest) => self.prepare_on_server(
+                    key,
+                    placed,
+                    &rest,
+                    super::prepared::Change::None,
+                    super::replies::Handling::Quiet,
+                ),
             }
         }
     }
 
-    /// The client's protocol statement `name` placed under exactly that name on the attached
-    /// server: `None` when the client has no such statement, `Some(None)` when it is there
-    /// already, else what to close and the Parse body's rest.
-    fn exact_placement(
-        &mut self,
-        name: &str,
-    ) -> Option<Option<(StatementKey, Placement, bytes::Bytes)>> {
-        let replay = self.prepared.replay(name)?;
-        let key = replay.key?;
-        let limit = self.statement_limit;
-        let s = self.server.as_mut()?;
-        Some(
-            s.server
-                .statements
-                .place_exactly(key, name, limit, &self.owner)
-                .map(|placement| (key, placement, replay.rest.clone())),
-        )
+    fn close_quietly(&mut self, name: &str) {
+        if let Some(s) = self.server.as_mut() {
+            s.server.conn.queue(&super::replay::close_message(name));
+            self.replies.push(
+                super::replies::Sent::Close(super::prepared::Change::None),
+                super::replies::Handling::Quiet,
+            );
+        }
     }
 
-    /// Forget the statement pgward keeps for others under `name` on the attached server:
-    /// the name to close, if one was kept.
-    fn free_kept_name(&mut self, name: &str) -> Option<Arc<str>> {
-        self.server
-            .as_mut()
-            .and_then(|s| s.server.statements.free_name(name))
+    /// What the attached server needs so that `name` holds what the client's SQL expects.
+    /// The name itself is closed whenever it may hold anything else: pgward's table of a
+    /// server's statements can lag behind it (a Close skipped in a failed batch), and a
+    /// Close of a name the server lacks is no error.
+    fn claim(&mut self, kind: NameUse, name: &str, may_parse: bool) -> Claim {
+        let own = self
+            .prepared
+            .replay(name)
+            .and_then(|r| r.key.map(|k| (k, r)));
+        let limit = self.statement_limit;
+        let owns_sql = self.prepared.owns_statement(name) && own.is_none();
+        let Some(s) = self.server.as_mut() else {
+            return Claim::Nothing;
+        };
+        let table = &mut s.server.statements;
+        match (kind, own) {
+            // There already (a PREPARE of it meets PostgreSQL's own 42P05).
+            (_, Some((key, _))) if table.is_under(key, name) => Claim::Nothing,
+            (NameUse::Runs, Some((key, replay))) if may_parse => {
+                let Some(mut placed) = table.place_exactly(key, name, limit, &self.owner) else {
+                    return Claim::Nothing;
+                };
+                if !placed.close.iter().any(|c| &**c == name) {
+                    placed.close.insert(0, Arc::from(name));
+                }
+                Claim::Place(key, placed, replay.rest.clone())
+            }
+            // The client's own SQL PREPARE made it (PostgreSQL answers a PREPARE of it with
+            // 42P05 itself): only a statement the table shows another client keeping goes.
+            (_, None) if owns_sql => Claim::Close(table.free_name(name).into_iter().collect()),
+            _ => {
+                let _ = table.free_name(name);
+                Claim::Close(vec![Arc::from(name)])
+            }
+        }
     }
+}
+
+/// What a name needs on the server before the client's statement.
+enum Claim {
+    Nothing,
+    Close(Vec<Arc<str>>),
+    /// Close what the placement lists (the name first), then Parse the client's statement.
+    Place(StatementKey, Placement, bytes::Bytes),
 }
 
 /// How a statement uses a prepared statement's name.
