@@ -8,7 +8,9 @@
 //! EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE) through the extended protocol or behind a
 //! pipeline reached another client's statement, one another role had parsed among them;
 //! SQL PREPARE through the extended protocol was blocked by another client's name;
-//! array_nulls was not part of a shared statement's identity. The tests marked `ignore`
+//! array_nulls was not part of a shared statement's identity; a statement prepared again
+//! under changed settings was filed under its Parse's and handed to other clients with those
+//! settings. The tests marked `ignore`
 //! are known limits, each with its reason.
 
 use std::net::SocketAddr;
@@ -170,7 +172,6 @@ async fn a_statement_prepared_again_keeps_the_settings_of_its_parse() {
 /// finds the first client's statement as that client had it prepared again (under its new
 /// setting), and reads the literal the other client's way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known limit (stop 18): a statement prepared again under changed settings is still filed under the settings of its Parse"]
 async fn a_fresh_parse_does_not_get_a_statement_prepared_again_under_another_clients_settings() {
     let db = db_with("r3replaycross", "");
     let proxy = pool_of_one(1);

@@ -42,6 +42,7 @@ mod prepared;
 mod read_back;
 mod relay;
 mod replay;
+mod replay_scope;
 mod replay_shape;
 mod replies;
 mod row_limit;

@@ -191,10 +191,21 @@ impl Session {
     /// server's statements can lag behind it (a Close skipped in a failed batch), and a
     /// Close of a name the server lacks is no error.
     fn claim(&mut self, kind: NameUse, name: &str, may_parse: bool) -> Claim {
-        let own = self
+        let mut own = self
             .prepared
             .replay(name)
             .and_then(|r| r.key.map(|k| (k, r)));
+        let placed_here = match (&own, self.server.as_ref()) {
+            (Some((key, _)), Some(s)) => s.server.statements.is_under(*key, name),
+            _ => false,
+        };
+        if let (Some((_, replay)), false, NameUse::Runs, true) =
+            (&own, placed_here, kind, may_parse)
+        {
+            // Prepared anew below: under the settings of now (`replay_scope.rs`).
+            let replay = self.rescoped(name, replay.clone());
+            own = replay.key.map(|k| (k, replay));
+        }
         let limit = self.statement_limit;
         let owns_sql = self.prepared.owns_statement(name) && own.is_none();
         let Some(s) = self.server.as_mut() else {
@@ -203,7 +214,7 @@ impl Session {
         let table = &mut s.server.statements;
         match (kind, own) {
             // There already (a PREPARE of it meets PostgreSQL's own 42P05).
-            (_, Some((key, _))) if table.is_under(key, name) => Claim::Nothing,
+            (_, Some(_)) if placed_here => Claim::Nothing,
             (NameUse::Runs, Some((key, replay))) if may_parse => {
                 let Some(mut placed) = table.place_exactly(key, name, limit, &self.owner) else {
                     return Claim::Nothing;

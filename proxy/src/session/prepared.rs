@@ -350,6 +350,14 @@ impl Prepared {
         self.statements.get(name).and_then(|e| e.replay.clone())
     }
 
+    /// The statement under `name` is to be prepared again as `replay` from now on.
+    pub fn set_replay(&mut self, name: &str, replay: Arc<Replay>) {
+        let name = &*name_key(name);
+        if let Some(e) = self.statements.get_mut(name) {
+            e.replay = Some(replay);
+        }
+    }
+
     /// Whether a statement exists under the name (sent, not failed).
     pub fn has_statement(&self, name: &str) -> bool {
         let name = &*name_key(name);

@@ -26,17 +26,26 @@ pub struct Replay {
     pub seq: u64,
     /// What the client was told of its result (`replay_shape.rs`).
     pub shape: super::replay_shape::ToldShape,
+    /// What its parse analysis depended on besides its text (`replay_scope.rs`).
+    pub scope: super::replay_scope::Scope,
 }
 
 impl Replay {
     /// A statement as `rest` (the Parse body after its name) under `key`, this session's
     /// parse number `seq`, judged `decision`.
-    pub fn new(key: Option<StatementKey>, rest: &[u8], seq: u64, decision: &Decision) -> Replay {
+    pub fn new(
+        key: Option<StatementKey>,
+        rest: &[u8],
+        seq: u64,
+        decision: &Decision,
+        scope: super::replay_scope::Scope,
+    ) -> Replay {
         Replay {
             key,
             rest: Bytes::copy_from_slice(rest),
             seq,
             shape: super::replay_shape::ToldShape::new(decision),
+            scope,
         }
     }
 }
@@ -103,44 +112,10 @@ fn already_exists(name: &str) -> PgError {
     )
 }
 
-/// Settings that change how PostgreSQL reads a statement's literals or bytes.
-const PARSE_SETTINGS: &[&str] = &[
-    "client_encoding",
-    "datestyle",
-    "timezone",
-    "intervalstyle",
-    "lc_monetary",
-    "default_text_search_config",
-    "transform_null_equals",
-    "timezone_abbreviations",
-    // Read by array_in, xml_in and the scanner when a literal is folded at Parse.
-    "array_nulls",
-    "xmloption",
-    "standard_conforming_strings",
-    "backslash_quote",
-];
-
 impl Session {
     /// Statements follow the client (transaction mode with replay on).
     pub(super) fn replaying(&self) -> bool {
         self.mode == PoolMode::Transaction && self.statement_limit > 0
-    }
-
-    /// What a statement's parse analysis depends on besides its text, part of its identity
-    /// on the server: the search_path, and the settings PostgreSQL reads literals and bytes
-    /// with (a date in `DateStyle`, a timestamptz in `TimeZone`, the bytes in the client's
-    /// encoding). Clients that differ get statements of their own.
-    fn path_key(&self) -> String {
-        let mut key = self.search_path.join(",");
-        for name in PARSE_SETTINGS {
-            if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == name) {
-                key.push('\0');
-                key.push_str(name);
-                key.push('=');
-                key.push_str(v);
-            }
-        }
-        key
     }
 
     /// An allowed Parse in transaction mode, the server attached and the name settled. True
@@ -166,16 +141,10 @@ impl Session {
             return false;
         }
         self.parse_seq += 1;
-        let key = (!name.is_empty()).then(|| {
-            let mut scope = self.path_key();
-            if names_session_objects(&decision) {
-                // Its result shape is fixed at Parse from this session's own cursor or
-                // prepared statement of that name: no other client may share it.
-                scope.push_str(&format!("\0session={}", self.id));
-            }
-            StatementKey::of(rest, &scope)
-        });
-        let replay = Arc::new(Replay::new(key, rest, self.parse_seq, &decision));
+        let session_scoped = super::replay_scope::names_session_objects(&decision);
+        let scope = self.scope_now(session_scoped);
+        let key = (!name.is_empty()).then(|| StatementKey::of(rest, scope.as_ref()));
+        let replay = Arc::new(Replay::new(key, rest, self.parse_seq, &decision, scope));
         self.masking.on_parse(name, decision.mask.is_some());
         let batch = self.replies.batch();
         let change = self.prepared.create_replayable(
@@ -238,8 +207,16 @@ impl Session {
         if !self.replaying() {
             return None;
         }
-        let replay = self.prepared.replay(name)?;
+        let mut replay = self.prepared.replay(name)?;
         let id = self.id;
+        if let Some(key) = replay.key {
+            let s = self.server.as_mut()?;
+            if let Some(there) = s.server.statements.lookup(key, &self.owner) {
+                return Some(there);
+            }
+            // Prepared anew: under the settings the server has now, and filed under them.
+            replay = self.rescoped(name, replay);
+        }
         let s = self.server.as_mut()?;
         match replay.key {
             Some(key) => {
@@ -360,16 +337,6 @@ impl Session {
             s.server.statements.clear();
         }
     }
-}
-
-/// FETCH and EXECUTE name a cursor or prepared statement of the session's own; PostgreSQL
-/// describes them by what that name held when they were parsed.
-fn names_session_objects(decision: &Decision) -> bool {
-    use pgward_policy::StatementKind as K;
-    decision
-        .statements
-        .iter()
-        .any(|s| matches!(s.kind, K::Fetch | K::Execute))
 }
 
 #[cfg(test)]

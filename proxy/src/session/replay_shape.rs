@@ -36,6 +36,15 @@ pub struct ToldShape {
 }
 
 impl ToldShape {
+    /// The same, for the statement filed anew now (`replay_scope.rs`).
+    pub fn carried(&self) -> ToldShape {
+        ToldShape {
+            told: self.told.clone(),
+            held: self.held,
+            epoch: crate::server_state::statement_epoch(),
+        }
+    }
+
     pub fn new(decision: &Decision) -> ToldShape {
         use pgward_policy::StatementKind as K;
         let held = matches!(
