@@ -83,3 +83,34 @@ async fn functions_resolve_with_the_servers_search_path() {
         );
     }
 }
+
+/// User code that sets the search_path and then fails its block: pgward reads the path
+/// again once the block is rolled back (a failed block runs no query, pgward's included),
+/// and judges with the path the server has then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_code_that_fails_its_block_is_followed_after_the_rollback() {
+    let up = upstream::shared();
+    let db = up.fresh_db("spathfail");
+    let proxy = ProxyBuilder::new(up.port()).start();
+    let c = connect(&proxy, pgward_e2e::proxy::CAROL.0, &db).await;
+    c.batch_execute(
+        "CREATE SCHEMA other; CREATE FUNCTION public.boom() RETURNS int LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_catalog.set_config('search_path', 'other', true); \
+         RAISE EXCEPTION 'boom'; END $$",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BEGIN").await.unwrap();
+    let failed = c.batch_execute("SELECT public.boom()").await;
+    assert!(failed.is_err());
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        value(&c, "SHOW search_path").await.unwrap(),
+        "\"$user\", public"
+    );
+    assert!(
+        !proxy.stderr().contains("could not read search_path"),
+        "{}",
+        proxy.stderr()
+    );
+}

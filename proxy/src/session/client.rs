@@ -233,8 +233,12 @@ impl Session {
             self.refuse_simple(e, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
+        if let Err(e) = self.claim_sql_names(&decision).await {
+            self.script.clear();
+            self.refuse_simple(e, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
         self.apply_effects(&decision);
-        self.ensure_sql_names(&decision).await;
         self.free_databases(&decision).await;
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
             decision: d,
@@ -336,10 +340,6 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.replaying() {
-            // `EXECUTE s1` is described at Parse from what the server holds under s1.
-            if name.is_empty() || !self.prepared.has_statement(&name) {
-                self.claim_sql_names_in_line(&decision, true);
-            }
             if self.parse_replayed(frame, &name, decision).await {
                 self.prepared.judged_under(&name, &sql, self.path_epoch);
             }

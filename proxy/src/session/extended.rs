@@ -184,7 +184,9 @@ impl Session {
             return Ok(Err((e, Some(d))));
         }
         // A bound `EXECUTE s1` runs what the server holds under s1 when it executes.
-        self.claim_sql_names_in_line(&d, true);
+        if let Err(e) = self.claim_sql_names(&d).await {
+            return Ok(Err((e, Some(d))));
+        }
         self.masking.on_bind(stmt, portal);
         let change = self
             .prepared

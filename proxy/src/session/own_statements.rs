@@ -9,7 +9,6 @@
 use pgward_policy::{Decision, StatementKind};
 
 use super::replay::parse_message;
-use crate::server_state::{Placement, StatementKey};
 
 /// The prefix of pgward's own statement names on a server.
 const RESERVED: &str = "pgward_";
@@ -104,143 +103,146 @@ impl Session {
         None
     }
 
-    /// Before a Query that runs a prepared statement by name (`EXECUTE`, `EXPLAIN EXECUTE`,
-    /// `CREATE TABLE AS EXECUTE`) of one of the client's protocol statements: the server has
-    /// it under exactly that name. Before SQL `PREPARE name`: no statement of another client
-    /// holds that name. Done in a round trip of pgward's own while the server is idle (a
-    /// failure leaves the name empty: the client's statement meets PostgreSQL's own error);
-    /// behind replies still owed, in line (`claim_sql_names_in_line`).
-    pub(super) async fn ensure_sql_names(&mut self, decision: &Decision) {
-        if !self.replaying() {
-            return;
+    /// Before SQL that runs a prepared statement by name (`EXECUTE`, `EXPLAIN EXECUTE`,
+    /// `CREATE TABLE AS EXECUTE`) or prepares one (`PREPARE`), by any path: the name on the
+    /// server holds the client's own statement, or nothing of anyone else's. What the server
+    /// holds is asked of the server (`pg_prepared_statements`; pgward's table of it can lag
+    /// behind, as when a failed batch skipped a Close), and the fix is a round trip of
+    /// pgward's own, so it needs the server idle: behind unanswered messages, such SQL is
+    /// refused unless the name was settled earlier in the unit.
+    pub(super) async fn claim_sql_names(&mut self, decision: &Decision) -> Result<(), PgError> {
+        if !self.replaying() || self.sync.tx_status == b'E' {
+            // A failed block runs nothing: PostgreSQL answers 25P02.
+            return Ok(());
+        }
+        let names: Vec<(NameUse, Box<str>)> = named_statements(decision)
+            .filter(|(kind, name)| !self.name_settled(*kind, name))
+            .map(|(kind, name)| (kind, Box::from(name)))
+            .collect();
+        if names.is_empty() {
+            return Ok(());
         }
         if self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
-            // A Parse that failed here would leave the server skipping the client's Query
-            // until a Sync nobody sends: names are only emptied.
-            self.claim_sql_names_in_line(decision, false);
-            return;
+            // A PREPARE left alone may meet another client's name (42P05): nothing runs.
+            if names.iter().all(|(kind, _)| *kind == NameUse::Prepares) {
+                return Ok(());
+            }
+            return Err(PgError::error(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "pgward: in transaction pooling, a statement that runs or prepares a named \
+                 statement cannot follow messages whose results are still owed",
+            )
+            .with_hint("send it once the earlier results are in, or use session pooling"));
         }
         let mut out = BytesMut::new();
-        for (kind, name) in named_statements(decision) {
-            match self.claim(kind, name, true) {
-                Claim::Nothing => {}
-                Claim::Close(names) => {
-                    for old in &names {
-                        crate::server::close_statement_message(old, &mut out);
-                    }
-                }
-                Claim::Place(_, placed, rest) => {
-                    for old in &placed.close {
-                        crate::server::close_statement_message(old, &mut out);
-                    }
-                    out.extend_from_slice(&parse_message(&placed.name, &rest));
-                }
-            }
+        for (kind, name) in &names {
+            let from_sql = self.server_holds(name).await?;
+            self.claim_messages(*kind, name, from_sql, &mut out);
         }
-        if out.is_empty() {
-            return;
-        }
-        if let Some(s) = self.server.as_mut() {
-            if s.server.run_extended_messages(out).await.is_err() {
-                // What the server has is no longer known for sure: nobody else gets it
-                // before DISCARD ALL.
+        if !out.is_empty() {
+            let Some(s) = self.server.as_mut() else {
+                return Err(super::lost_meanwhile());
+            };
+            if let Err(e) = s.server.run_extended_messages(out).await {
+                // What the server holds is no longer known: nobody else gets it before
+                // DISCARD ALL, and a block it ran in is failed.
                 s.server.statements.clear();
                 s.server.dirty = true;
+                if self.sync.tx_status == b'T' {
+                    self.sync.tx_status = b'E';
+                }
+                return Err(e.to_pg());
             }
+        }
+        self.unit.claimed.extend(names.into_iter().map(|(_, n)| n));
+        Ok(())
+    }
+
+    /// Known right already: settled earlier in the unit, or the client's statement is on
+    /// the server under exactly that name (placed by a Parse the server answered).
+    fn name_settled(&self, kind: NameUse, name: &str) -> bool {
+        if self.unit.claimed.iter().any(|c| &**c == name) {
+            return true;
+        }
+        let own = self.prepared.replay(name).and_then(|r| r.key);
+        match (kind, own, self.server.as_ref()) {
+            (NameUse::Runs, Some(key), Some(s)) => s.server.statements.is_under(key, name),
+            _ => false,
         }
     }
 
-    /// The same, queued in line with the client's messages (an extended batch, or a Query
-    /// behind replies owed), answered quietly. `may_parse`: the client's statement is put
-    /// under its name (else that name is only emptied: PostgreSQL answers 26000).
-    pub(super) fn claim_sql_names_in_line(&mut self, decision: &Decision, may_parse: bool) {
-        if !self.replaying() {
+    /// Whether the server holds a prepared statement `name`, and whether SQL PREPARE made
+    /// it (only the client can have: another client's SQL PREPARE pins that client to its
+    /// server, which is reset before anyone else gets it).
+    async fn server_holds(&mut self, name: &str) -> Result<Option<bool>, PgError> {
+        let Some(s) = self.server.as_mut() else {
+            return Err(super::lost_meanwhile());
+        };
+        let sql = format!(
+            "SELECT from_sql FROM pg_catalog.pg_prepared_statements \
+             WHERE name OPERATOR(pg_catalog.=) {}",
+            crate::server_state::literal(name)
+        );
+        let rows = s.server.query_rows(&sql).await.map_err(|e| e.to_pg())?;
+        Ok(rows
+            .first()
+            .map(|r| r.first().cloned().flatten().as_deref() == Some("t")))
+    }
+
+    /// The messages that leave `name` as the client's SQL expects, given what the server
+    /// holds under it (`from_sql`: see [`Session::server_holds`]).
+    fn claim_messages(
+        &mut self,
+        kind: NameUse,
+        name: &str,
+        from_sql: Option<bool>,
+        out: &mut BytesMut,
+    ) {
+        if from_sql == Some(true) {
+            // The client's own SQL PREPARE: PostgreSQL answers as it would.
             return;
         }
-        for (kind, name) in named_statements(decision) {
-            match self.claim(kind, name, may_parse) {
-                Claim::Nothing => {}
-                Claim::Close(names) => {
-                    for old in &names {
-                        self.close_quietly(old);
-                    }
-                }
-                Claim::Place(key, placed, rest) => self.prepare_on_server(
-                    key,
-                    placed,
-                    &rest,
-                    super::prepared::Change::None,
-                    super::replies::Handling::Quiet,
-                ),
-            }
-        }
-    }
-
-    fn close_quietly(&mut self, name: &str) {
-        if let Some(s) = self.server.as_mut() {
-            s.server.conn.queue(&super::replay::close_message(name));
-            self.replies.push(
-                super::replies::Sent::Close(super::prepared::Change::None),
-                super::replies::Handling::Quiet,
-            );
-        }
-    }
-
-    /// What the attached server needs so that `name` holds what the client's SQL expects.
-    /// The name itself is closed whenever it may hold anything else: pgward's table of a
-    /// server's statements can lag behind it (a Close skipped in a failed batch), and a
-    /// Close of a name the server lacks is no error.
-    fn claim(&mut self, kind: NameUse, name: &str, may_parse: bool) -> Claim {
-        let mut own = self
-            .prepared
-            .replay(name)
-            .and_then(|r| r.key.map(|k| (k, r)));
-        let placed_here = match (&own, self.server.as_ref()) {
-            (Some((key, _)), Some(s)) => s.server.statements.is_under(*key, name),
-            _ => false,
-        };
-        if let (Some((_, replay)), false, NameUse::Runs, true) =
-            (&own, placed_here, kind, may_parse)
-        {
-            // Prepared anew below: under the settings of now (`replay_scope.rs`).
-            let replay = self.rescoped(name, replay.clone());
-            own = replay.key.map(|k| (k, replay));
-        }
+        let own = self.prepared.replay(name).filter(|r| r.key.is_some());
         let limit = self.statement_limit;
-        let owns_sql = self.prepared.owns_statement(name) && own.is_none();
-        let Some(s) = self.server.as_mut() else {
-            return Claim::Nothing;
-        };
-        let table = &mut s.server.statements;
+        let own_here = own.as_ref().and_then(|r| r.key).is_some_and(|k| {
+            self.server
+                .as_ref()
+                .is_some_and(|s| s.server.statements.is_under(k, name))
+        });
         match (kind, own) {
-            // There already (a PREPARE of it meets PostgreSQL's own 42P05).
-            (_, Some(_)) if placed_here => Claim::Nothing,
-            (NameUse::Runs, Some((key, replay))) if may_parse => {
-                let Some(mut placed) = table.place_exactly(key, name, limit, &self.owner) else {
-                    return Claim::Nothing;
+            (NameUse::Runs, Some(replay)) => {
+                let replay = self.rescoped(name, replay);
+                let Some(key) = replay.key else { return };
+                let Some(s) = self.server.as_mut() else {
+                    return;
                 };
-                if !placed.close.iter().any(|c| &**c == name) {
-                    placed.close.insert(0, Arc::from(name));
+                let Some(placed) = s
+                    .server
+                    .statements
+                    .place_exactly(key, name, limit, &self.owner)
+                else {
+                    return;
+                };
+                if from_sql.is_some() && !placed.close.iter().any(|c| &**c == name) {
+                    crate::server::close_statement_message(name, out);
                 }
-                Claim::Place(key, placed, replay.rest.clone())
+                for old in &placed.close {
+                    crate::server::close_statement_message(old, out);
+                }
+                out.extend_from_slice(&parse_message(&placed.name, &replay.rest));
             }
-            // The client's own SQL PREPARE made it (PostgreSQL answers a PREPARE of it with
-            // 42P05 itself): only a statement the table shows another client keeping goes.
-            (_, None) if owns_sql => Claim::Close(table.free_name(name).into_iter().collect()),
+            // The client's protocol statement is there: PostgreSQL's own 42P05.
+            (NameUse::Prepares, Some(_)) if own_here => {}
             _ => {
-                let _ = table.free_name(name);
-                Claim::Close(vec![Arc::from(name)])
+                if let Some(s) = self.server.as_mut() {
+                    let _ = s.server.statements.free_name(name);
+                }
+                if from_sql == Some(false) {
+                    crate::server::close_statement_message(name, out);
+                }
             }
         }
     }
-}
-
-/// What a name needs on the server before the client's statement.
-enum Claim {
-    Nothing,
-    Close(Vec<Arc<str>>),
-    /// Close what the placement lists (the name first), then Parse the client's statement.
-    Place(StatementKey, Placement, bytes::Bytes),
 }
 
 /// How a statement uses a prepared statement's name.

@@ -140,6 +140,11 @@ impl Session {
             self.refuse_extended(already_exists(name), None).await;
             return false;
         }
+        // `EXECUTE s1` is described at Parse from what the server holds under s1.
+        if let Err(e) = self.claim_sql_names(&decision).await {
+            self.refuse_extended(e, Some(decision.clone())).await;
+            return false;
+        }
         self.parse_seq += 1;
         let session_scoped = super::replay_scope::names_session_objects(&decision);
         let scope = self.scope_now(session_scoped);

@@ -260,6 +260,11 @@ impl Session {
     /// Judge with the search_path the server really has after a statement that set it (which
     /// may have failed, or been rolled back with its transaction).
     async fn reread_search_path(&mut self, status: u8) {
+        if status == b'E' {
+            // A failed block runs nothing: what it set goes with its ROLLBACK.
+            self.path_check = PathCheck::OnRollback;
+            return;
+        }
         let Some(s) = self.server.as_mut() else {
             return;
         };

@@ -4,7 +4,7 @@
 
 use pgward_policy::SessionState;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct UnitEffects {
     /// State that cannot move to another server (checked with the server when idle).
     pub may_pin: bool,
@@ -25,6 +25,8 @@ pub(super) struct UnitEffects {
     pub check_after: bool,
     /// Settings went back to their defaults (RESET, SET ... TO DEFAULT, DISCARD ALL).
     pub resets: bool,
+    /// Prepared-statement names checked on the server this unit (`own_statements.rs`).
+    pub claimed: Vec<Box<str>>,
 }
 
 impl UnitEffects {
