@@ -835,3 +835,20 @@ async fn an_execute_behind_a_failing_batch_never_runs_another_clients_statement(
     let got = outcome(&b.simple_query("EXECUTE s1").await);
     assert_eq!(got, "b-own");
 }
+
+/// A failed block ended and a statement run by name in one string: pgward cannot settle
+/// the name inside the failed block, so the string is refused (25P02), and never runs
+/// another client's statement under b's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execute_after_a_rollback_in_the_same_string_never_runs_another_clients_statement() {
+    let db = db_with("r3rollexec", "");
+    let proxy = pool_of_one(0);
+    let (_a, mut b) = two_s1(&proxy, &db).await;
+    b.simple_query("BEGIN").await;
+    let failed = b.simple_query("SELECT 1/0").await;
+    assert!(raw::first_error(&failed).is_some());
+    let got = outcome(&b.simple_query("ROLLBACK; EXECUTE s1").await);
+    assert!(got == "b-own" || got.starts_with("ERROR 25P02"), "{got}");
+    b.simple_query("ROLLBACK").await;
+    assert_eq!(outcome(&b.simple_query("EXECUTE s1").await), "b-own");
+}

@@ -213,6 +213,11 @@ impl Session {
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
+        if let Err(e) = self.claim_sql_names(&decision).await {
+            self.script.clear();
+            self.refuse_simple(e, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
         if self.needs_guard(&decision) {
             match self.open_guard().await {
                 Ok(super::guard::GuardOpened::Open) => {}
@@ -229,11 +234,6 @@ impl Session {
             }
         }
         if let Err(e) = self.clear_foreign_sequences(&decision).await {
-            self.script.clear();
-            self.refuse_simple(e, Some(decision.clone())).await;
-            return Ok(Flow::Continue);
-        }
-        if let Err(e) = self.claim_sql_names(&decision).await {
             self.script.clear();
             self.refuse_simple(e, Some(decision.clone())).await;
             return Ok(Flow::Continue);

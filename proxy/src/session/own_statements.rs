@@ -109,20 +109,29 @@ impl Session {
     /// holds is asked of the server (`pg_prepared_statements`; pgward's table of it can lag
     /// behind, as when a failed batch skipped a Close), and the fix is a round trip of
     /// pgward's own, so it needs the server idle: behind unanswered messages, such SQL is
-    /// refused unless the name was settled earlier in the unit.
+    /// refused unless the name was settled earlier in the unit. Called before the write
+    /// guard's BEGIN, so that a failed claim leaves no guard open.
     pub(super) async fn claim_sql_names(&mut self, decision: &Decision) -> Result<(), PgError> {
-        if !self.replaying() || self.sync.tx_status == b'E' {
-            // A failed block runs nothing: PostgreSQL answers 25P02.
+        if !self.replaying() {
             return Ok(());
         }
+        // Only with nothing owed is pgward's table answered (a placement it lists may still
+        // fail) and the ledger's transaction state current.
+        let idle = self.sync.pending == 0 && !self.sync.unsynced && !self.replies.owes();
         let names: Vec<(NameUse, Box<str>)> = named_statements(decision)
-            .filter(|(kind, name)| !self.name_settled(*kind, name))
             .map(|(kind, name)| (kind, Box::from(name)))
             .collect();
-        if names.is_empty() {
+        let unsettled: Vec<(NameUse, Box<str>)> = names
+            .iter()
+            .filter(|(kind, name)| !self.name_settled(*kind, name))
+            .cloned()
+            .collect();
+        if unsettled.is_empty() {
+            self.note_claimed(&names);
             return Ok(());
         }
-        if self.sync.pending > 0 || self.sync.unsynced || self.replies.owes() {
+        let names = unsettled;
+        if !idle {
             // A PREPARE left alone may meet another client's name (42P05): nothing runs.
             if names.iter().all(|(kind, _)| *kind == NameUse::Prepares) {
                 return Ok(());
@@ -151,22 +160,55 @@ impl Session {
                 if self.sync.tx_status == b'T' {
                     self.sync.tx_status = b'E';
                 }
-                return Err(e.to_pg());
+                return Err(claim_error(e));
             }
         }
-        self.unit.claimed.extend(names.into_iter().map(|(_, n)| n));
+        self.note_claimed(&names);
         Ok(())
     }
 
-    /// Known right already: settled earlier in the unit, or the client's statement is on
-    /// the server under exactly that name (placed by a Parse the server answered).
+    /// `names` hold what the client's SQL expects on the attached server now.
+    fn note_claimed(&mut self, names: &[(NameUse, Box<str>)]) {
+        let Some(backend) = self.server.as_ref().map(|s| s.server.cancel.pid) else {
+            return;
+        };
+        for (_, name) in names {
+            let key = self.prepared.replay(name).and_then(|r| r.key);
+            let claimed = super::unit_effects::Claimed {
+                backend,
+                name: name.clone(),
+                key,
+            };
+            if !self.unit.claimed.contains(&claimed) {
+                self.unit.claimed.push(claimed);
+            }
+        }
+    }
+
+    /// Known right already: checked on this very server earlier in the unit for the
+    /// client's statement of that name as it is now, or the client's statement is there
+    /// under it by a Parse the server answered (none placing it is owed) in a batch that
+    /// has not failed.
     fn name_settled(&self, kind: NameUse, name: &str) -> bool {
-        if self.unit.claimed.iter().any(|c| &**c == name) {
+        let Some(s) = self.server.as_ref() else {
+            return false;
+        };
+        let own = self.prepared.replay(name).and_then(|r| r.key);
+        let backend = s.server.cancel.pid;
+        if self
+            .unit
+            .claimed
+            .iter()
+            .any(|c| c.backend == backend && &*c.name == name && c.key == own)
+        {
             return true;
         }
-        let own = self.prepared.replay(name).and_then(|r| r.key);
-        match (kind, own, self.server.as_ref()) {
-            (NameUse::Runs, Some(key), Some(s)) => s.server.statements.is_under(key, name),
+        match (kind, own) {
+            (NameUse::Runs, Some(key)) => {
+                !self.replies.places(key)
+                    && !self.skipping
+                    && s.server.statements.is_under(key, name)
+            }
             _ => false,
         }
     }
@@ -183,7 +225,7 @@ impl Session {
              WHERE name OPERATOR(pg_catalog.=) {}",
             crate::server_state::literal(name)
         );
-        let rows = s.server.query_rows(&sql).await.map_err(|e| e.to_pg())?;
+        let rows = s.server.query_rows(&sql).await.map_err(claim_error)?;
         Ok(rows
             .first()
             .map(|r| r.first().cloned().flatten().as_deref() == Some("t")))
@@ -242,6 +284,25 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// What the client hears when pgward's own round trip for a name fails: in a failed block,
+/// PostgreSQL's 25P02 (the client's statement would have met it); otherwise the server's
+/// words under pgward's name (the client's statement could not be prepared there).
+fn claim_error(e: crate::server::ServerError) -> PgError {
+    match &e {
+        crate::server::ServerError::Query { code, message }
+            if code == sqlstate::IN_FAILED_SQL_TRANSACTION =>
+        {
+            PgError::error(sqlstate::IN_FAILED_SQL_TRANSACTION, message.clone())
+        }
+        crate::server::ServerError::Query { code, message } => PgError::error(
+            sqlstate::INVALID_SQL_STATEMENT_NAME,
+            format!("pgward: the prepared statement could not be placed: {message}"),
+        )
+        .with_detail(format!("upstream SQLSTATE {code}")),
+        _ => e.to_pg(),
     }
 }
 

@@ -226,6 +226,11 @@ impl ReplyQueue {
     }
 
     /// The server owes an answer to something pgward sent.
+    /// A Parse placing `key` on the server is still unanswered.
+    pub fn places(&self, key: crate::server_state::StatementKey) -> bool {
+        self.entries.iter().any(|e| e.server_key == Some(key))
+    }
+
     pub fn owes(&self) -> bool {
         !self.entries.is_empty()
     }

@@ -25,8 +25,8 @@ pub(super) struct UnitEffects {
     pub check_after: bool,
     /// Settings went back to their defaults (RESET, SET ... TO DEFAULT, DISCARD ALL).
     pub resets: bool,
-    /// Prepared-statement names checked on the server this unit (`own_statements.rs`).
-    pub claimed: Vec<Box<str>>,
+    /// Prepared-statement names checked on a server this unit (`own_statements.rs`).
+    pub claimed: Vec<Claimed>,
 }
 
 impl UnitEffects {
@@ -51,4 +51,13 @@ impl UnitEffects {
     pub fn leaves_unlisted_state(&self) -> bool {
         self.opaque_settings || self.user_code
     }
+}
+
+/// A name found right on a server: which server (backend pid), and which of the client's
+/// statements it held (`None`: none of its protocol statements).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Claimed {
+    pub backend: i32,
+    pub name: Box<str>,
+    pub key: Option<crate::server_state::StatementKey>,
 }
