@@ -10,7 +10,8 @@
 //! SQL PREPARE through the extended protocol was blocked by another client's name;
 //! array_nulls was not part of a shared statement's identity; a statement prepared again
 //! under changed settings was filed under its Parse's and handed to other clients with those
-//! settings. The tests marked `ignore`
+//! settings, or under settings a SET earlier in the same pipeline had changed. The tests
+//! marked `ignore`
 //! are known limits, each with its reason.
 
 use std::net::SocketAddr;
@@ -619,7 +620,6 @@ async fn another_roles_unjudged_write_does_not_run_through_an_extended_execute()
 /// client's next statement; the statement's shared identity must follow what the server
 /// read, or a second client with the default setting gets the first one's reading.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known limit (stop 18): a SET pipelined before a Parse reaches the statement key only when its unit ends"]
 async fn a_set_earlier_in_the_pipeline_is_part_of_the_statements_identity() {
     let db = db_with("r3pipeset", "");
     let stmt = "SELECT extract(month from '01/02/2020'::date)::int AS v";

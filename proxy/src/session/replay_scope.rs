@@ -66,7 +66,9 @@ impl Session {
                 text.push_str(v);
             }
         }
-        if session_scoped {
+        // Settings this unit changed are known only once it is over (read back from the
+        // server): until then what is parsed is the session's own.
+        if session_scoped || self.unit.settings || self.unit.user_code {
             text.push_str(&format!("\0session={}", self.id));
         }
         Scope {
