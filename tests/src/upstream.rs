@@ -122,6 +122,19 @@ GRANT SELECT ON {name} TO {RO_USER};"
         name
     }
 
+    /// [`Upstream::fresh_db`], then `setup` run in it as `app_owner` (what it creates is
+    /// app_owner's).
+    pub fn fresh_db_with(&self, prefix: &str, setup: &str) -> String {
+        let db = self.fresh_db(prefix);
+        if !setup.is_empty() {
+            self.sql(
+                &db,
+                &format!("SET ROLE {OWNER_USER};\n{setup}\nRESET ROLE;"),
+            );
+        }
+        db
+    }
+
     /// Create database `db` owned by `app_owner` with the corpus schema (created as
     /// `app_owner`), seeded rows, `id_mappings`, a `cleanup_documents()` procedure (so that a
     /// wrongly allowed `CALL` would really delete rows) and read grants for `app_ro`.

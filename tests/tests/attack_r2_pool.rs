@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pgward_e2e::proxy::CAROL;
-use pgward_e2e::upstream::{self, OWNER_USER};
+use pgward_e2e::upstream;
 use pgward_e2e::*;
 use pgward_e2e::{raw, wire};
 use tokio_postgres::Client;
@@ -21,17 +21,8 @@ fn proxy_sized(mode: &str, size: i64) -> Proxy {
         .start()
 }
 
-/// A fresh database with `setup` run in it as the superuser (objects owned by app_owner).
 fn db_with(prefix: &str, setup: &str) -> String {
-    let up = upstream::shared();
-    let db = up.fresh_db(prefix);
-    if !setup.is_empty() {
-        up.sql(
-            &db,
-            &format!("SET ROLE {OWNER_USER};\n{setup}\nRESET ROLE;"),
-        );
-    }
-    db
+    upstream::shared().fresh_db_with(prefix, setup)
 }
 
 /// How long a probe waits for the one server before taking that its first client keeps it.

@@ -22,17 +22,8 @@ use pgward_e2e::upstream::{self, OWNER_PASSWORD, OWNER_USER};
 use pgward_e2e::wire;
 use pgward_e2e::*;
 
-/// A fresh database with `setup` run in it as app_owner.
 fn db_with(prefix: &str, setup: &str) -> String {
-    let up = upstream::shared();
-    let db = up.fresh_db(prefix);
-    if !setup.is_empty() {
-        up.sql(
-            &db,
-            &format!("SET ROLE {OWNER_USER};\n{setup}\nRESET ROLE;"),
-        );
-    }
-    db
+    upstream::shared().fresh_db_with(prefix, setup)
 }
 
 /// Transaction mode, one server, `[pool] max_prepared_statements = limit` (0: default).
