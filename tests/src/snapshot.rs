@@ -78,14 +78,16 @@ impl Snapshot {
             &format!(
                 "SELECT coalesce(string_agg(format('%s %s %s %s', l.locktype, l.relation::regclass, l.mode, l.granted), ',' ORDER BY 1), '') \
                  FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
-                 WHERE d.datname = '{db}' AND l.pid <> pg_backend_pid() AND l.locktype IN ('relation', 'advisory', 'tuple', 'object')"
+                 WHERE d.datname = '{db}' AND l.pid <> pg_backend_pid() AND l.locktype IN ('relation', 'advisory', 'tuple', 'object') \
+                 AND l.pid NOT IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'pgward-catalog')"
             ),
         );
         let open_transactions = up.sql(
             db,
             &format!(
                 "SELECT coalesce(string_agg(format('%s %s', usename, state), ','), '') FROM pg_stat_activity \
-                 WHERE datname = '{db}' AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+                 WHERE datname = '{db}' AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%' \
+                 AND application_name <> 'pgward-catalog'"
             ),
         );
         Snapshot {

@@ -30,7 +30,9 @@ fn backends(up: &Upstream, db: &str, login: &str) -> usize {
     up.sql(
         "postgres",
         &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND usename = '{login}'"
+            // pgward's catalog reader is a connection of its own, not the pool's.
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND usename = '{login}' \
+             AND application_name <> 'pgward-catalog'"
         ),
     )
     .parse()
