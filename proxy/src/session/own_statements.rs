@@ -112,11 +112,11 @@ impl Session {
     /// refused unless the name was settled earlier in the unit. Called before the write
     /// guard's BEGIN, so that a failed claim leaves no guard open.
     pub(super) async fn claim_sql_names(&mut self, decision: &Decision) -> Result<(), PgError> {
-        if !self.replaying() {
+        // Every Bind, Query and Parse comes here: most name no prepared statement.
+        if !self.replaying() || named_statements(decision).next().is_none() {
             return Ok(());
         }
-        // Only with nothing owed is pgward's table answered (a placement it lists may still
-        // fail) and the ledger's transaction state current.
+        // pgward's own round trip needs the server idle and the ledger current.
         let idle = self.sync.pending == 0 && !self.sync.unsynced && !self.replies.owes();
         let names: Vec<(NameUse, Box<str>)> = named_statements(decision)
             .map(|(kind, name)| (kind, Box::from(name)))
