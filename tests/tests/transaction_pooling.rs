@@ -608,6 +608,42 @@ async fn reset_returns_to_the_clients_startup_value() {
     }
 }
 
+/// pg_regress `interval`: a client that started with one IntervalStyle and SET the pooled
+/// server's own default keeps it when it RESETs another setting on a server where its value
+/// shows as that default (pgward's sync had nothing to set there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_of_one_setting_leaves_the_clients_others_alone() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txresetone");
+    let proxy = proxy_in("transaction");
+    let mut config = pg_config(&proxy, CAROL.0, &db);
+    config.options("-c IntervalStyle=postgres_verbose");
+    let a = connect_with(config).await.unwrap();
+    let holders = [
+        connect(&proxy, CAROL.0, &db).await,
+        connect(&proxy, CAROL.0, &db).await,
+    ];
+    a.simple_query("SET IntervalStyle = 'postgres'")
+        .await
+        .unwrap();
+    let keeper = move_away(&a, [&holders[0], &holders[1]]).await;
+    a.simple_query("SET enable_seqscan = off").await.unwrap();
+    a.simple_query("RESET enable_seqscan").await.unwrap();
+    assert_eq!(simple_value(&a, "SHOW IntervalStyle").await, "postgres");
+    assert_eq!(simple_value(&a, "SHOW enable_seqscan").await, "on");
+    a.simple_query("SET enable_seqscan TO DEFAULT")
+        .await
+        .unwrap();
+    assert_eq!(simple_value(&a, "SHOW IntervalStyle").await, "postgres");
+    // RESET of this one returns it to the client's startup value.
+    a.simple_query("RESET IntervalStyle").await.unwrap();
+    assert_eq!(
+        simple_value(&a, "SHOW IntervalStyle").await,
+        "postgres_verbose"
+    );
+    release(keeper).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_prepares_again_after_ddl_gets_a_fresh_statement() {
     let up = upstream::shared();

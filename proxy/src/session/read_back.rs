@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use pgward_policy::SettingsReset;
+
 /// The client's settings: its startup parameters, overridden by what its session set.
 pub fn merged_settings(
     startup: &[(String, String)],
@@ -24,20 +26,19 @@ pub fn merged_settings(
 /// The client's settings after a unit: its startup parameters overridden by what the
 /// server's session has set. A value the checkout's sync left alone because the connection
 /// already had it (`initial`) shows as a default, not a session setting: unless the unit
-/// reset settings, it stays the client's.
+/// reset that setting, it stays the client's.
 pub fn desired_after_unit(
     startup: &[(String, String)],
     previous: &[(String, String)],
     session: &[(String, String)],
     initial: &BTreeMap<String, String>,
-    resets: bool,
+    resets: &SettingsReset,
 ) -> Vec<(String, String)> {
     let mut desired = merged_settings(startup, session);
-    if resets {
-        return desired;
-    }
     for (name, value) in previous {
-        let kept = initial.get(name) == Some(value) && !session.iter().any(|(n, _)| n == name);
+        let kept = initial.get(name) == Some(value)
+            && !session.iter().any(|(n, _)| n == name)
+            && !resets.covers(name);
         if kept {
             match desired.iter_mut().find(|(n, _)| n == name) {
                 Some(entry) => entry.1 = value.clone(),
@@ -67,13 +68,15 @@ mod tests {
         let session = pairs(&[("datestyle", "ISO")]);
         let initial: BTreeMap<String, String> =
             [("intervalstyle".to_string(), "postgres".to_string())].into();
-        let after = desired_after_unit(&startup, &previous, &session, &initial, false);
-        assert!(
-            after.contains(&("intervalstyle".into(), "postgres".into())),
-            "{after:?}"
-        );
-        // After a RESET, the startup value is the client's again.
-        let after = desired_after_unit(&startup, &previous, &session, &initial, true);
-        assert!(after.contains(&("intervalstyle".into(), "postgres_verbose".into())));
+        let kept = |resets: SettingsReset| {
+            desired_after_unit(&startup, &previous, &session, &initial, &resets)
+                .contains(&("intervalstyle".into(), "postgres".into()))
+        };
+        assert!(kept(SettingsReset::None));
+        // pg_regress `interval`: RESET of another setting leaves this one alone.
+        assert!(kept(SettingsReset::Named(vec!["enable_seqscan".into()])));
+        // After RESET of this one, or of all, the startup value is the client's again.
+        assert!(!kept(SettingsReset::Named(vec!["intervalstyle".into()])));
+        assert!(!kept(SettingsReset::All));
     }
 }

@@ -177,7 +177,7 @@ impl Session {
     pub(super) async fn settle_unit(&mut self) -> bool {
         let unit = std::mem::take(&mut self.unit);
         if unit.settings {
-            self.read_back_settings(unit.resets).await;
+            self.read_back_settings(&unit.resets).await;
         }
         if unit.leaves_unlisted_state() {
             // Unknown: it may be the identity (the pin check sees that) or a custom setting
@@ -235,7 +235,7 @@ impl Session {
         }
     }
 
-    async fn read_back_settings(&mut self, resets: bool) {
+    async fn read_back_settings(&mut self, resets: &pgward_policy::SettingsReset) {
         let Some(s) = self.server.as_mut() else {
             return;
         };
