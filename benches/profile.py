@@ -5,7 +5,7 @@ pgbench runs, and writes folded stacks (`<target>-<mode>.folded`, kernel frames
 collapsed to their syscall) and a summary (`<target>-<mode>.top.txt`) per protocol mode.
 
 Usage: benches/profile.py [--seconds 10] [--clients 16] [--pool 8] [--modes simple,extended]
-                          [--out benches/profiles]
+                          [--out benches/profiles] [--pool-mode transaction|session]
 Needs perf (apt-get install -y linux-perf) and what benches/throughput.py needs.
 """
 
@@ -94,6 +94,8 @@ def main():
     ap.add_argument("--tag", default="")
     ap.add_argument("--target", default="pgward", choices=["pgward", "pgbouncer"],
                     help="the proxy to profile (PgBouncer in transaction mode, for comparison)")
+    ap.add_argument("--pool-mode", default="transaction", choices=["transaction", "session"],
+                    help="the proxy's pool mode (session mode gets a server per client)")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "pgward"], cwd=ROOT, check=True)
     verifier = subprocess.run([os.path.join(ROOT, "target/release/pgward"), "passwd"], input="bench",
@@ -102,12 +104,13 @@ def main():
     work = tempfile.mkdtemp(prefix="pgward-profile.")
     lab = Lab(args.pool, work)
     try:
-        lab.max_connections = 4 * args.pool + args.clients + 20
+        pool = args.pool if args.pool_mode == "transaction" else max(args.pool, args.clients)
+        lab.max_connections = 4 * pool + args.clients + 20
         lab.start_postgres()
         if args.target == "pgward":
-            port, pid = lab.start_pgward("transaction", args.pool, verifier)
+            port, pid = lab.start_pgward(args.pool_mode, pool, verifier)
         else:
-            port, pid = lab.start_pgbouncer("transaction", args.pool)
+            port, pid = lab.start_pgbouncer(args.pool_mode, pool)
         for mode in args.modes.split(","):
             pgbench(port, "bench", mode, args.clients, 2, False)  # warm caches and pools
             data = os.path.join(work, f"{mode}.perf")

@@ -134,6 +134,9 @@ pub struct ServerConnection {
     /// The session whose units last ran here (0: none since it was opened or reset): the
     /// sequence state here (`currval`, `lastval`) is that session's.
     pub sequence_user: u64,
+    /// The names SQL PREPARE made here, as the last pin check found them: only the client
+    /// pinned here by them can have made them (`own_statements.rs`).
+    pub sql_prepared: Vec<Box<str>>,
 }
 
 async fn open_stream(spec: &ConnectSpec) -> Result<ServerStream, ServerError> {
@@ -287,6 +290,7 @@ impl ServerConnection {
             dirty_owner: 0,
             reseed: false,
             sequence_user: 0,
+            sql_prepared: Vec::new(),
         })
     }
 

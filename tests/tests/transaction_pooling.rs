@@ -644,6 +644,61 @@ async fn a_reset_of_one_setting_leaves_the_clients_others_alone() {
     release(keeper).await;
 }
 
+/// pgjdbc with autocommit off (DBeaver's manual commit) sends its BEGIN in the same batch
+/// as the statement: an `EXECUTE` of the client's own SQL-prepared statement there runs on
+/// the server its PREPARE pinned it to, as on PostgreSQL (it was refused with 0A000: the
+/// name could not be checked behind BEGIN's owed replies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_clients_sql_execute_runs_behind_a_pipelined_begin() {
+    let up = upstream::shared();
+    let db = up.fresh_db("txpinexec");
+    let proxy = proxy_in("transaction");
+    let mut a = proxy.raw_login(CAROL.0, &db).await;
+    let prepared = a.simple_query("PREPARE p AS SELECT 'mine'").await;
+    assert!(raw::first_error(&prepared).is_none(), "{prepared:?}");
+    for round in 0..2 {
+        a.send(&wire::batch(&[
+            wire::parse("", "BEGIN"),
+            wire::bind("", "", &[]),
+            wire::execute("", 0),
+            wire::parse("", "EXECUTE p"),
+            wire::bind("", "", &[]),
+            wire::execute("", 0),
+            wire::sync(),
+        ]))
+        .await
+        .unwrap();
+        let msgs = wire::until_ready_n(&mut a, 1, 30).await;
+        assert_eq!(
+            wire::codes(&msgs),
+            Vec::<String>::new(),
+            "{round}: {msgs:?}"
+        );
+        assert_eq!(
+            raw::rows(&msgs),
+            vec![vec![Some("mine".to_string())]],
+            "{round}"
+        );
+        let done = a.simple_query("COMMIT").await;
+        assert!(raw::first_error(&done).is_none(), "{round}: {done:?}");
+    }
+    // After DEALLOCATE, PostgreSQL's own answer.
+    a.simple_query("DEALLOCATE p").await;
+    a.send(&wire::batch(&[
+        wire::parse("", "BEGIN"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::parse("", "EXECUTE p"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    let msgs = wire::until_ready_n(&mut a, 1, 30).await;
+    assert_eq!(wire::codes(&msgs), ["26000"], "{msgs:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_prepares_again_after_ddl_gets_a_fresh_statement() {
     let up = upstream::shared();

@@ -50,6 +50,7 @@ pub(super) async fn reset(server: &mut ServerConnection) -> bool {
             server.dirty_owner = 0;
             server.held_notifications.clear();
             server.sequence_user = 0;
+            server.sql_prepared.clear();
             // DISCARD ALL deallocates every statement and resets every setting.
             server.statements.clear();
             server.settings.values.clear();

@@ -188,11 +188,19 @@ impl Session {
     /// Known right already: checked on this very server earlier in the unit for the
     /// client's statement of that name as it is now, or the client's statement is there
     /// under it by a Parse the server answered (none placing it is owed) in a batch that
-    /// has not failed.
+    /// has not failed, or the client is pinned here by its own SQL PREPARE of that name
+    /// (nobody else has had this server since; a DEALLOCATE of it since leaves PostgreSQL's
+    /// own 26000 to answer).
     fn name_settled(&self, kind: NameUse, name: &str) -> bool {
         let Some(s) = self.server.as_ref() else {
             return false;
         };
+        if kind == NameUse::Runs
+            && self.pinned.is_some()
+            && s.server.sql_prepared.iter().any(|n| &**n == name)
+        {
+            return true;
+        }
         let own = self.prepared.replay(name).and_then(|r| r.key);
         let backend = s.server.cancel.pid;
         if self

@@ -66,7 +66,20 @@ pub fn state_sql(login: Option<&str>) -> String {
         ),
         None => "(pg_catalog.current_setting('role') OPERATOR(pg_catalog.<>) 'none')::int".to_string(),
     };
-    format!("{STATE_SQL}{identity}")
+    // Last, the names SQL PREPARE made (not a pin reason of its own: counted above).
+    format!(
+        "{STATE_SQL}{identity}, (SELECT pg_catalog.json_agg(name) FROM pg_catalog.pg_prepared_statements \
+         WHERE from_sql)::text"
+    )
+}
+
+/// The names in [`state_sql`]'s last column (a JSON array, or NULL for none).
+pub fn sql_prepared_names(row: &[Option<String>]) -> Vec<Box<str>> {
+    row.get(STATE_KINDS.len())
+        .and_then(|c| c.as_deref())
+        .and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
+        .map(|names| names.into_iter().map(Box::from).collect())
+        .unwrap_or_default()
 }
 
 /// The pin reason for each column of [`state_sql`].
@@ -281,7 +294,10 @@ impl Session {
             .get("session_authorization")
             .cloned();
         let reason = match s.server.query_rows(&state_sql(login.as_deref())).await {
-            Ok(rows) => rows.first().and_then(|r| pin_reason(r)),
+            Ok(rows) => {
+                s.server.sql_prepared = rows.first().map_or(Vec::new(), |r| sql_prepared_names(r));
+                rows.first().and_then(|r| pin_reason(r))
+            }
             Err(e) => {
                 tracing::warn!(session = self.id, error = %e, "could not check the session's state");
                 s.server.dirty = true;

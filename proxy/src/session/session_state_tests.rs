@@ -39,7 +39,7 @@ fn first_kind_with_state_pins() {
     // The login is a literal; without one only the role is compared.
     let sql = state_sql(Some("o'wner"));
     assert!(
-        sql.ends_with("session_user OPERATOR(pg_catalog.<>) 'o''wner')::int"),
+        sql.contains("session_user OPERATOR(pg_catalog.<>) 'o''wner')::int, "),
         "{sql}"
     );
     assert!(!state_sql(None).contains("session_user"));
@@ -59,4 +59,21 @@ fn session_settings_override_startup_ones() {
             ("work_mem", "8MB")
         ])
     );
+}
+
+#[test]
+fn the_names_sql_prepare_made_are_read_from_the_last_column() {
+    let mut r: Vec<Option<String>> = ["0", "0", "0", "2", "0", "0"]
+        .iter()
+        .map(|s| Some(s.to_string()))
+        .collect();
+    r.push(Some(r#"["p", "a \"q\""]"#.to_string()));
+    let names: Vec<String> = sql_prepared_names(&r)
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names, ["p", "a \"q\""]);
+    assert_eq!(pin_reason(&r), Some("SQL prepared statement"));
+    r[6] = None;
+    assert!(sql_prepared_names(&r).is_empty());
 }
