@@ -682,6 +682,34 @@ async fn a_pinned_clients_sql_execute_runs_behind_a_pipelined_begin() {
         let done = a.simple_query("COMMIT").await;
         assert!(raw::first_error(&done).is_none(), "{round}: {done:?}");
     }
+    // What the name holds may change within the batch: a protocol statement parsed and
+    // closed under it stays on the server under that name. Never the closed one's row.
+    a.simple_query("PREPARE q AS SELECT 'first'").await;
+    a.simple_query("SELECT 1").await;
+    a.send(&wire::batch(&[
+        wire::parse("", "DEALLOCATE q"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::parse("q", "SELECT 'closed'"),
+        wire::close(b'S', "q"),
+        wire::parse("q", "SELECT 'current'"),
+        wire::parse("", "EXECUTE q"),
+        wire::bind("", "", &[]),
+        wire::execute("", 0),
+        wire::sync(),
+    ]))
+    .await
+    .unwrap();
+    let msgs = wire::until_ready_n(&mut a, 1, 30).await;
+    let rows = raw::rows(&msgs);
+    assert!(
+        rows == vec![vec![Some("current".to_string())]] || wire::codes(&msgs) == ["0A000"],
+        "{rows:?} {msgs:?}"
+    );
+    a.send(&wire::batch(&[wire::close(b'S', "q"), wire::sync()]))
+        .await
+        .unwrap();
+    wire::until_ready_n(&mut a, 1, 30).await;
     // After DEALLOCATE, PostgreSQL's own answer.
     a.simple_query("DEALLOCATE p").await;
     a.send(&wire::batch(&[

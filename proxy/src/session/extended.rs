@@ -63,6 +63,7 @@ impl Session {
             },
             FrontendTag::Close => match decode::target(frame.body()) {
                 Ok((b'S', name)) if self.replaying() => {
+                    self.name_may_change(Some(name));
                     self.close_replayed(name);
                     return Ok(Flow::Continue);
                 }

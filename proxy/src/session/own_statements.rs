@@ -167,6 +167,18 @@ impl Session {
         Ok(())
     }
 
+    /// A Parse or Close of statement `name`, or DEALLOCATE of it (`None`: of every name,
+    /// DEALLOCATE ALL or DISCARD ALL), from the client: what the name holds on the server may
+    /// change (a closed statement stays there under its name), so what was known of it
+    /// earlier in the unit, or at the last pin check, no longer holds.
+    pub(super) fn name_may_change(&mut self, name: Option<&str>) {
+        let gone = |n: &str| name.is_none_or(|name| n == name);
+        self.unit.claimed.retain(|c| !gone(&c.name));
+        if let Some(s) = self.server.as_mut() {
+            s.server.sql_prepared.retain(|n| !gone(n));
+        }
+    }
+
     /// `names` hold what the client's SQL expects on the attached server now.
     fn note_claimed(&mut self, names: &[(NameUse, Box<str>)]) {
         let Some(backend) = self.server.as_ref().map(|s| s.server.cancel.pid) else {
@@ -197,6 +209,7 @@ impl Session {
         };
         if kind == NameUse::Runs
             && self.pinned.is_some()
+            && self.prepared.replay(name).is_none()
             && s.server.sql_prepared.iter().any(|n| &**n == name)
         {
             return true;

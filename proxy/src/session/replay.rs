@@ -145,6 +145,9 @@ impl Session {
             self.refuse_extended(e, Some(decision.clone())).await;
             return false;
         }
+        if !name.is_empty() {
+            self.name_may_change(Some(name));
+        }
         self.parse_seq += 1;
         let session_scoped = super::replay_scope::names_session_objects(&decision);
         let scope = self.scope_now(session_scoped);

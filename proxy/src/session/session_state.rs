@@ -110,6 +110,11 @@ impl Session {
         for st in &decision.statements {
             let state = &st.state;
             self.unit.note(state);
+            if state.drops_statements {
+                self.name_may_change(None);
+            } else if st.kind == StatementKind::Deallocate {
+                self.name_may_change(state.name.as_deref());
+            }
             // User code may SET search_path too: judge with what the server has after it.
             if state.user_code && !state.unseen_relations && self.path_check == PathCheck::No {
                 self.path_check = PathCheck::AfterUnit;
