@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pgward_e2e::proxy::{ALICE, CAROL};
+use pgward_e2e::proxy::{ALICE, BOB, CAROL};
 use pgward_e2e::upstream::{self, OWNER_USER, RO_USER};
 use pgward_e2e::*;
 
@@ -75,4 +75,63 @@ async fn a_login_that_cannot_connect_does_not_cost_the_catalog() {
         "{}",
         proxy.stderr()
     );
+}
+
+/// A role with `max_affected_rows` reading a relation the snapshot lacks waits for a fresh
+/// snapshot; when none is read in time (an upstream too loaded to answer the catalog
+/// reader) the statement is refused, not run unguarded: it may be a view over a writing
+/// function (found by the guard tests on a loaded CI box).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relation_the_late_catalog_lacks_is_not_read_unguarded() {
+    let up = upstream::shared();
+    let db = up.fresh_db("catlate");
+    up.sql(
+        &db,
+        &format!(
+            "CREATE TABLE counted (v int); INSERT INTO counted VALUES (0); \
+             ALTER TABLE counted OWNER TO {OWNER_USER}"
+        ),
+    );
+    let proxy = ProxyBuilder::new(up.port()).start();
+    let guarded = connect(&proxy, BOB.0, &db).await;
+    simple_rows(&guarded, "SELECT 1")
+        .await
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
+    wait_for_catalog(&proxy).await;
+    up.sql(
+        &db,
+        &format!(
+            "CREATE FUNCTION public.bump() RETURNS int LANGUAGE sql VOLATILE AS \
+               'UPDATE public.counted SET v = v + 1 RETURNING v'; \
+             CREATE VIEW public.bumped AS SELECT public.bump() AS n; \
+             ALTER FUNCTION public.bump() OWNER TO {OWNER_USER}; \
+             ALTER VIEW public.bumped OWNER TO {OWNER_USER}"
+        ),
+    );
+    // The catalog reader cannot read while pg_class is locked.
+    let locker = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            upstream::shared().try_sql(
+                &db,
+                "BEGIN; LOCK TABLE pg_catalog.pg_class IN ACCESS EXCLUSIVE MODE; \
+                 SELECT pg_catalog.pg_sleep(6); COMMIT",
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let read = simple_rows(&guarded, "SELECT n FROM bumped").await;
+    locker.join().expect("locker").expect("lock");
+    match read {
+        Err(e) => {
+            assert_eq!(sqlstate(&e), "42501", "{}", describe(&e));
+            assert!(
+                describe(&e).contains("no fresh snapshot"),
+                "{}",
+                describe(&e)
+            );
+        }
+        Ok(rows) => panic!("read unguarded: {rows:?}"),
+    }
+    assert_eq!(up.sql(&db, "SELECT v FROM counted").trim(), "0");
 }

@@ -76,11 +76,15 @@ impl super::Session {
         let waited_lately = self.catalog_waited_at.is_some_and(|t| {
             self.now.saturating_duration_since(t) < std::time::Duration::from_secs(1)
         });
-        if unseen && self.limits.max_affected_rows > 0 && !waited_lately {
-            self.catalog_waited_at = Some(self.now);
+        if unseen && decision.is_allowed() && self.limits.max_affected_rows > 0 && !waited_lately {
             if self.shared.reload_catalog_for_miss().await {
+                self.catalog_waited_at = Some(self.now);
                 return self.facts_decide(sql);
             }
+            // No snapshot within the wait (a loaded upstream): what the relation runs when
+            // read (a view's writing function) is unknown, so it does not run unguarded, and
+            // the next such statement waits again.
+            return Ok(catalog_late(&decision));
         }
         Ok(decision)
     }
@@ -111,4 +115,23 @@ impl super::Session {
         self.recent.put(&snap, sql, decision.clone());
         Ok(decision)
     }
+}
+
+/// `decision` refused because the catalog snapshot it needs did not arrive in time.
+fn catalog_late(decision: &Decision) -> Arc<Decision> {
+    let rule = "max_affected_rows";
+    Arc::new(Decision {
+        verdict: pgward_policy::Verdict::Deny(pgward_policy::Denial {
+            rule,
+            message: "max_affected_rows cannot count what this statement changes: it names a \
+                      relation the catalog snapshot lacks, and no fresh snapshot was read in time"
+                .into(),
+            detail: format!("rule: {rule}"),
+            hint: "try again".into(),
+            sqlstate: pgward_policy::SQLSTATE_DENIED,
+            position: None,
+            audited: true,
+        }),
+        ..decision.clone()
+    })
 }
