@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::pg_facts::PgFacts;
-use crate::types::{SessionState, SettingsReset};
+use crate::types::SessionState;
 
 /// `CURSOR_OPT_HOLD` in PostgreSQL's `parsenodes.h`.
 const CURSOR_OPT_HOLD: i64 = 0x0020;
@@ -144,22 +144,11 @@ pub fn of(facts: &PgFacts) -> SessionState {
             // DISCARD PLANS drops cached plans only: prepared statements stay.
             s.drops_statements = target == DISCARD_ALL;
             s.settings = target == DISCARD_ALL;
-            if target == DISCARD_ALL {
-                s.resets_settings = SettingsReset::All;
-            }
             s.releases = matches!(target, DISCARD_ALL | DISCARD_TEMP);
         }
         "VariableSetStmt" => {
             let name = text(top, "name").unwrap_or_default();
             let multi = int(top, "kind") == VAR_SET_MULTI;
-            // VAR_SET_DEFAULT (2), VAR_RESET (5), VAR_RESET_ALL (6).
-            // SET LOCAL ... TO DEFAULT lasts its transaction.
-            s.resets_settings = match int(top, "kind") {
-                _ if flag(top, "is_local") => SettingsReset::None,
-                2 | 5 => SettingsReset::Named(vec![name.to_ascii_lowercase()]),
-                6 => SettingsReset::All,
-                _ => SettingsReset::None,
-            };
             // SET TRANSACTION lasts one transaction; SET SESSION CHARACTERISTICS does not.
             s.settings = !flag(top, "is_local")
                 && (!multi || name.eq_ignore_ascii_case("session characteristics"));

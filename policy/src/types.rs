@@ -187,46 +187,6 @@ pub struct SessionState {
     /// It names a relation the catalog snapshot does not have (none loaded, or it was
     /// created since): what reading or writing it runs is unknown.
     pub unseen_relations: bool,
-    /// Which settings it returns to their defaults: `RESET name` and `SET name TO DEFAULT`
-    /// one, `RESET ALL` and `DISCARD ALL` every one.
-    pub resets_settings: SettingsReset,
-}
-
-/// Settings a statement (or a unit of them) returns to their defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum SettingsReset {
-    #[default]
-    None,
-    /// These settings, lower-cased.
-    Named(Vec<String>),
-    All,
-}
-
-impl SettingsReset {
-    /// Whether `name` (lower-cased) went back to its default.
-    pub fn covers(&self, name: &str) -> bool {
-        match self {
-            SettingsReset::None => false,
-            SettingsReset::Named(names) => names.iter().any(|n| n == name),
-            SettingsReset::All => true,
-        }
-    }
-
-    /// What `self` and then `other` reset together.
-    pub fn add(&mut self, other: &SettingsReset) {
-        match (&mut *self, other) {
-            (_, SettingsReset::None) | (SettingsReset::All, _) => {}
-            (_, SettingsReset::All) => *self = SettingsReset::All,
-            (SettingsReset::None, named) => *self = named.clone(),
-            (SettingsReset::Named(mine), SettingsReset::Named(more)) => {
-                for n in more {
-                    if !mine.contains(n) {
-                        mine.push(n.clone());
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Allowed, or denied with the reason.

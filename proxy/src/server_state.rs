@@ -343,19 +343,26 @@ pub fn literal(v: &str) -> String {
 
 impl AppliedSettings {
     /// The SQL that brings the server to exactly `desired` (lower-cased name, value), or
-    /// `None` when it is there already. Names that are not plain are skipped.
-    pub fn sync_sql(&self, desired: &[(String, String)]) -> Option<String> {
+    /// `None` when it is there already. Names that are not plain are skipped. A value that
+    /// differs from the client's `startup` one is set even where the connection has it
+    /// already: read back after a unit (`pg_settings` where `source = 'session'`), it must
+    /// show as the session's, not as a default that RESET would have left.
+    pub fn sync_sql(
+        &self,
+        desired: &[(String, String)],
+        startup: &[(String, String)],
+    ) -> Option<String> {
         let mut sql = String::new();
         for (name, value) in desired {
             if !plain_setting_name(name) {
                 continue;
             }
-            let current = self
-                .values
-                .get(name)
-                .or_else(|| self.initial.get(name))
-                .map(String::as_str);
-            if current == Some(value.as_str()) {
+            let current = match self.values.get(name) {
+                Some(v) => Some(v),
+                None if overrides_startup(name, value, startup) => None,
+                None => self.initial.get(name),
+            };
+            if current.map(String::as_str) == Some(value.as_str()) {
                 continue;
             }
             // set_config parses the value as the configuration file would, which list
@@ -374,15 +381,26 @@ impl AppliedSettings {
         (!sql.is_empty()).then_some(sql)
     }
 
-    /// The sync ran: the server now has `desired`.
-    pub fn synced(&mut self, desired: &[(String, String)]) {
+    /// The sync ran: the server now has `desired` (and `startup` was the client's).
+    pub fn synced(&mut self, desired: &[(String, String)], startup: &[(String, String)]) {
         self.values = desired
             .iter()
             .filter(|(n, _)| plain_setting_name(n))
-            .filter(|(n, v)| self.values.contains_key(n) || self.initial.get(n) != Some(v))
+            .filter(|(n, v)| {
+                self.values.contains_key(n)
+                    || self.initial.get(n) != Some(v)
+                    || overrides_startup(n, v, startup)
+            })
             .cloned()
             .collect();
     }
+}
+
+/// Whether `value` for `name` differs from the client's startup value of it.
+fn overrides_startup(name: &str, value: &str, startup: &[(String, String)]) -> bool {
+    startup
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case(name) && v != value)
 }
 
 #[cfg(test)]

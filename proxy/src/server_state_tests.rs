@@ -106,22 +106,48 @@ fn statements_of_ended_sessions_are_swept() {
 fn settings_sync_sets_what_differs_and_resets_what_the_client_lacks() {
     let mut a = AppliedSettings::default();
     a.initial.insert("timezone".into(), "UTC".into());
-    assert_eq!(a.sync_sql(&desired(&[("timezone", "UTC")])), None);
+    assert_eq!(a.sync_sql(&desired(&[("timezone", "UTC")]), &[]), None);
     let want = desired(&[("work_mem", "8MB"), ("timezone", "UTC")]);
-    let sql = a.sync_sql(&want).unwrap_or_default();
+    let sql = a.sync_sql(&want, &[]).unwrap_or_default();
     assert!(sql.contains("'work_mem', '8MB'") && !sql.contains("timezone"));
-    a.synced(&want);
-    assert_eq!(a.sync_sql(&want), None);
-    let sql = a.sync_sql(&desired(&[])).unwrap_or_default();
+    a.synced(&want, &[]);
+    assert_eq!(a.sync_sql(&want, &[]), None);
+    let sql = a.sync_sql(&desired(&[]), &[]).unwrap_or_default();
     assert_eq!(sql, "RESET work_mem;");
     // Quotes stay inside the literal; odd names never reach SQL.
     let sql = a
-        .sync_sql(&desired(&[("application_name", "o'x"), ("bad;name", "1")]))
+        .sync_sql(
+            &desired(&[("application_name", "o'x"), ("bad;name", "1")]),
+            &[],
+        )
         .unwrap_or_default();
     assert!(sql.contains("'o''x'") && !sql.contains("bad"));
     // Custom names may hold `$` (as identifiers do); a client's is reset like any other.
-    a.synced(&desired(&[("app.t$1", "7")]));
-    assert_eq!(a.sync_sql(&desired(&[])).as_deref(), Some("RESET app.t$1;"));
+    a.synced(&desired(&[("app.t$1", "7")]), &[]);
+    assert_eq!(
+        a.sync_sql(&desired(&[]), &[]).as_deref(),
+        Some("RESET app.t$1;")
+    );
+}
+
+#[test]
+fn a_value_other_than_the_startup_one_is_set_even_where_the_server_has_it() {
+    // pg_regress: started with intervalstyle postgres_verbose, then SET postgres, which the
+    // pooled connection has from its own start.
+    let mut a = AppliedSettings::default();
+    a.initial.insert("intervalstyle".into(), "postgres".into());
+    let startup = desired(&[("intervalstyle", "postgres_verbose")]);
+    let want = desired(&[("intervalstyle", "postgres")]);
+    let sql = a.sync_sql(&want, &startup).unwrap_or_default();
+    assert!(sql.contains("'intervalstyle', 'postgres'"), "{sql}");
+    a.synced(&want, &startup);
+    assert_eq!(a.sync_sql(&want, &startup), None);
+    // Without a different startup value the connection's own is enough.
+    let b = AppliedSettings {
+        initial: a.initial.clone(),
+        ..Default::default()
+    };
+    assert_eq!(b.sync_sql(&want, &want), None);
 }
 
 #[test]

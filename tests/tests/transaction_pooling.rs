@@ -635,12 +635,29 @@ async fn a_reset_of_one_setting_leaves_the_clients_others_alone() {
         .await
         .unwrap();
     assert_eq!(simple_value(&a, "SHOW IntervalStyle").await, "postgres");
-    // RESET of this one returns it to the client's startup value.
-    a.simple_query("RESET IntervalStyle").await.unwrap();
-    assert_eq!(
-        simple_value(&a, "SHOW IntervalStyle").await,
-        "postgres_verbose"
-    );
+    // A RESET rolled back leaves the client's value.
+    a.batch_execute("BEGIN; RESET IntervalStyle; ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(simple_value(&a, "SHOW IntervalStyle").await, "postgres");
+    // RESET of this one, however it runs, returns it to the client's startup value.
+    let resets = [
+        "RESET IntervalStyle",
+        "SELECT set_config('IntervalStyle', NULL, false)",
+        "DO $$ BEGIN RESET IntervalStyle; END $$",
+    ];
+    for reset in resets {
+        a.simple_query("SET IntervalStyle = 'postgres'")
+            .await
+            .unwrap();
+        assert_eq!(simple_value(&a, "SHOW IntervalStyle").await, "postgres");
+        a.simple_query(reset).await.unwrap();
+        assert_eq!(
+            simple_value(&a, "SHOW IntervalStyle").await,
+            "postgres_verbose",
+            "{reset}"
+        );
+    }
     release(keeper).await;
 }
 

@@ -4,16 +4,18 @@
 use super::*;
 use crate::server::ServerConnection;
 
-/// Bring a server to the session's settings: one round trip, only where they differ.
+/// Bring a server to the session's settings (`desired`; `startup`: those it started with):
+/// one round trip, only where they differ.
 async fn sync_params(
     server: &mut ServerConnection,
     desired: &[(String, String)],
+    startup: &[(String, String)],
 ) -> Result<(), crate::server::ServerError> {
-    let Some(sql) = server.settings.sync_sql(desired) else {
+    let Some(sql) = server.settings.sync_sql(desired, startup) else {
         return Ok(());
     };
     server.run_internal(&sql).await?;
-    server.settings.synced(desired);
+    server.settings.synced(desired, startup);
     Ok(())
 }
 
@@ -118,7 +120,9 @@ impl Session {
                 continue;
             }
             let synced = match sweep_statements(&mut pooled.server).await {
-                Ok(()) => sync_params(&mut pooled.server, &self.desired).await,
+                Ok(()) => {
+                    sync_params(&mut pooled.server, &self.desired, &self.startup_settings).await
+                }
                 Err(e) => Err(e),
             };
             match synced {

@@ -1,9 +1,8 @@
 //! The client's settings after a unit, from what the server reports as set in its session
-//! (`pg_settings` where `source = 'session'`, read back by `session_state.rs`).
-
-use std::collections::BTreeMap;
-
-use pgward_policy::SettingsReset;
+//! (`pg_settings` where `source = 'session'`, read back by `session_state.rs`). Exact, because
+//! the checkout's sync sets every value that differs from the client's startup one even where
+//! the connection has it already (`server_state.rs`): RESET, however it ran, shows as no
+//! session value, and the startup value is the client's again.
 
 /// The client's settings: its startup parameters, overridden by what its session set.
 pub fn merged_settings(
@@ -23,32 +22,6 @@ pub fn merged_settings(
     out
 }
 
-/// The client's settings after a unit: its startup parameters overridden by what the
-/// server's session has set. A value the checkout's sync left alone because the connection
-/// already had it (`initial`) shows as a default, not a session setting: unless the unit
-/// reset that setting, it stays the client's.
-pub fn desired_after_unit(
-    startup: &[(String, String)],
-    previous: &[(String, String)],
-    session: &[(String, String)],
-    initial: &BTreeMap<String, String>,
-    resets: &SettingsReset,
-) -> Vec<(String, String)> {
-    let mut desired = merged_settings(startup, session);
-    for (name, value) in previous {
-        let kept = initial.get(name) == Some(value)
-            && !session.iter().any(|(n, _)| n == name)
-            && !resets.covers(name);
-        if kept {
-            match desired.iter_mut().find(|(n, _)| n == name) {
-                Some(entry) => entry.1 = value.clone(),
-                None => desired.push((name.clone(), value.clone())),
-            }
-        }
-    }
-    desired
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,23 +33,15 @@ mod tests {
     }
 
     #[test]
-    fn a_value_the_connection_already_had_stays_the_clients() {
-        // pg_regress starts with intervalstyle=postgres_verbose, then SETs postgres, which the
-        // pooled connection already has: pg_settings lists it as a default.
-        let startup = pairs(&[("intervalstyle", "postgres_verbose")]);
-        let previous = pairs(&[("intervalstyle", "postgres"), ("datestyle", "ISO")]);
-        let session = pairs(&[("datestyle", "ISO")]);
-        let initial: BTreeMap<String, String> =
-            [("intervalstyle".to_string(), "postgres".to_string())].into();
-        let kept = |resets: SettingsReset| {
-            desired_after_unit(&startup, &previous, &session, &initial, &resets)
-                .contains(&("intervalstyle".into(), "postgres".into()))
-        };
-        assert!(kept(SettingsReset::None));
-        // pg_regress `interval`: RESET of another setting leaves this one alone.
-        assert!(kept(SettingsReset::Named(vec!["enable_seqscan".into()])));
-        // After RESET of this one, or of all, the startup value is the client's again.
-        assert!(!kept(SettingsReset::Named(vec!["intervalstyle".into()])));
-        assert!(!kept(SettingsReset::All));
+    fn what_the_session_set_overrides_the_startup_value() {
+        let startup = pairs(&[("IntervalStyle", "postgres_verbose"), ("datestyle", "ISO")]);
+        let merged = merged_settings(&startup, &pairs(&[("intervalstyle", "postgres")]));
+        assert_eq!(
+            merged,
+            pairs(&[("intervalstyle", "postgres"), ("datestyle", "ISO")])
+        );
+        // Reset on the server (RESET, set_config(.., NULL), a RESET in user code): the
+        // startup value again.
+        assert_eq!(merged_settings(&startup, &[])[0].1, "postgres_verbose");
     }
 }

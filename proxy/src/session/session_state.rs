@@ -195,7 +195,7 @@ impl Session {
     pub(super) async fn settle_unit(&mut self) -> bool {
         let unit = std::mem::take(&mut self.unit);
         if unit.settings {
-            self.read_back_settings(&unit.resets).await;
+            self.read_back_settings().await;
         }
         if unit.leaves_unlisted_state() {
             // Unknown: it may be the identity (the pin check sees that) or a custom setting
@@ -232,13 +232,19 @@ impl Session {
         let Some(s) = self.server.as_mut() else {
             return;
         };
-        let Some(sql) = s.server.settings.sync_sql(&self.desired) else {
+        let Some(sql) = s
+            .server
+            .settings
+            .sync_sql(&self.desired, &self.startup_settings)
+        else {
             return;
         };
         let before = s.server.params.clone();
         match s.server.run_internal(&sql).await {
             Ok(_) => {
-                s.server.settings.synced(&self.desired);
+                s.server
+                    .settings
+                    .synced(&self.desired, &self.startup_settings);
                 let mut out = BytesMut::new();
                 for (k, v) in &s.server.params {
                     if before.get(k) != Some(v) {
@@ -253,7 +259,7 @@ impl Session {
         }
     }
 
-    async fn read_back_settings(&mut self, resets: &pgward_policy::SettingsReset) {
+    async fn read_back_settings(&mut self) {
         let Some(s) = self.server.as_mut() else {
             return;
         };
@@ -268,13 +274,7 @@ impl Session {
                     })
                     .collect();
                 s.server.settings.values = session.iter().cloned().collect();
-                self.desired = super::read_back::desired_after_unit(
-                    &self.startup_settings,
-                    &self.desired,
-                    &session,
-                    &s.server.settings.initial,
-                    resets,
-                );
+                self.desired = super::read_back::merged_settings(&self.startup_settings, &session);
                 if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
                     self.application_name = Arc::from(v.as_str());
                 }

@@ -2,7 +2,7 @@
 //! have left on the server, gathered from their decisions' facts and settled with the
 //! server once it is idle (`session_state.rs`).
 
-use pgward_policy::{SessionState, SettingsReset};
+use pgward_policy::SessionState;
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct UnitEffects {
@@ -23,8 +23,6 @@ pub(super) struct UnitEffects {
     pub user_code: bool,
     /// An object may have landed in the temporary schema unseen: the pin check runs.
     pub check_after: bool,
-    /// Settings that went back to their defaults (RESET, SET ... TO DEFAULT, DISCARD ALL).
-    pub resets: SettingsReset,
     /// Prepared-statement names checked on a server this unit (`own_statements.rs`).
     pub claimed: Vec<Claimed>,
 }
@@ -38,7 +36,6 @@ impl UnitEffects {
         self.opaque_settings |= state.opaque_settings;
         self.user_code |= state.user_code;
         self.check_after |= state.check_after;
-        self.resets.add(&state.resets_settings);
     }
 
     /// Whether the server must be asked what state remains once the unit is done.
