@@ -674,18 +674,7 @@ async fn a_pinned_clients_sql_execute_runs_behind_a_pipelined_begin() {
     let prepared = a.simple_query("PREPARE p AS SELECT 'mine'").await;
     assert!(raw::first_error(&prepared).is_none(), "{prepared:?}");
     for round in 0..2 {
-        a.send(&wire::batch(&[
-            wire::parse("", "BEGIN"),
-            wire::bind("", "", &[]),
-            wire::execute("", 0),
-            wire::parse("", "EXECUTE p"),
-            wire::bind("", "", &[]),
-            wire::execute("", 0),
-            wire::sync(),
-        ]))
-        .await
-        .unwrap();
-        let msgs = wire::until_ready_n(&mut a, 1, 30).await;
+        let msgs = begin_and_execute(&mut a, "p").await;
         assert_eq!(
             wire::codes(&msgs),
             Vec::<String>::new(),
@@ -729,19 +718,24 @@ async fn a_pinned_clients_sql_execute_runs_behind_a_pipelined_begin() {
     wire::until_ready_n(&mut a, 1, 30).await;
     // After DEALLOCATE, PostgreSQL's own answer.
     a.simple_query("DEALLOCATE p").await;
+    let msgs = begin_and_execute(&mut a, "p").await;
+    assert_eq!(wire::codes(&msgs), ["26000"], "{msgs:?}");
+}
+
+/// BEGIN and `EXECUTE name` in one extended batch (as pgjdbc sends them with autocommit off).
+async fn begin_and_execute(a: &mut raw::RawConn, name: &str) -> Vec<raw::Msg> {
     a.send(&wire::batch(&[
         wire::parse("", "BEGIN"),
         wire::bind("", "", &[]),
         wire::execute("", 0),
-        wire::parse("", "EXECUTE p"),
+        wire::parse("", &format!("EXECUTE {name}")),
         wire::bind("", "", &[]),
         wire::execute("", 0),
         wire::sync(),
     ]))
     .await
     .unwrap();
-    let msgs = wire::until_ready_n(&mut a, 1, 30).await;
-    assert_eq!(wire::codes(&msgs), ["26000"], "{msgs:?}");
+    wire::until_ready_n(a, 1, 30).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
