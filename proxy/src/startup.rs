@@ -300,8 +300,10 @@ async fn authenticate(
     // Only now, authenticated, is the client told what it may not set.
     let mut kept = Vec::new();
     let mut search_path = None;
-    let mut application_name = String::new();
-    for (name, value) in &params {
+    // PostgreSQL applies `options` first and the packet's own parameters after, each in
+    // order: a later value of a setting wins.
+    let (options, packet): (Vec<_>, Vec<_>) = params.iter().partition(|(n, _)| n == "options");
+    for (name, value) in options.into_iter().chain(packet) {
         match name.as_str() {
             "user" | "database" => continue,
             "options" => {
@@ -316,21 +318,22 @@ async fn authenticate(
                     "pgward: replication connections are not allowed",
                 )))
             }
-            _ => {
-                if name == "application_name" {
-                    application_name = value.clone();
-                }
-                judge_param(
-                    engine,
-                    &role_def.rules,
-                    name,
-                    value,
-                    &mut kept,
-                    &mut search_path,
-                )?
-            }
+            _ => judge_param(
+                engine,
+                &role_def.rules,
+                name,
+                value,
+                &mut kept,
+                &mut search_path,
+            )?,
         }
     }
+    let kept = last_of_each(kept);
+    let application_name = kept
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("application_name"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     Ok(StartupInfo {
         user,
         database,
@@ -340,6 +343,17 @@ async fn authenticate(
         application_name,
         tls,
     })
+}
+
+/// One entry per setting (names compare as PostgreSQL's do, case-insensitively): its last
+/// value, in the order the last values came.
+fn last_of_each(params: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(params.len());
+    for (name, value) in params {
+        out.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        out.push((name, value));
+    }
+    out
 }
 
 fn refused_param(d: &pgward_policy::Denial) -> StartupError {
