@@ -302,7 +302,9 @@ async fn authenticate(
     let mut search_path = None;
     // PostgreSQL applies `options` first and the packet's own parameters after, each in
     // order: a later value of a setting wins.
-    let (options, packet): (Vec<_>, Vec<_>) = params.iter().partition(|(n, _)| n == "options");
+    // Of several `options`, PostgreSQL reads the last.
+    let (mut options, packet): (Vec<_>, Vec<_>) = params.iter().partition(|(n, _)| n == "options");
+    let options = options.pop();
     for (name, value) in options.into_iter().chain(packet) {
         match name.as_str() {
             "user" | "database" => continue,

@@ -379,3 +379,47 @@ async fn a_precise_real_setting_survives_another_client_on_the_server() {
     want.push(simple_value(&direct, explain).await);
     assert_eq!(got, want, "pgward (left) vs PostgreSQL (right)");
 }
+
+/// A unit that both pins the client (a temporary table) and RESETs a startup setting: the
+/// pinned client keeps its server, so no checkout's sync brings the startup value back; it
+/// is restored once the pin is known (it was restored before the pin check, for unpinned
+/// clients only, and the server's default stayed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_in_the_unit_that_pins_returns_to_the_startup_value() {
+    let db = upstream::shared().fresh_db("r4pinreset");
+    same_as_postgres(
+        &db,
+        "-c DateStyle=German",
+        &[
+            "SET DateStyle = 'ISO, YMD'",
+            "CREATE TEMP TABLE tt (x int); RESET DateStyle",
+            "SHOW DateStyle",
+            "SELECT current_setting('DateStyle')",
+        ],
+    )
+    .await;
+}
+
+/// Two `options` parameters in one startup packet: PostgreSQL reads the last only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_options_parameters_the_last_counts() {
+    let up = upstream::shared();
+    let db = up.fresh_db("r4options");
+    let proxy = pool_of_two();
+    let extra = [
+        ("options", "-c DateStyle=German"),
+        ("options", "-c work_mem=3MB"),
+    ];
+    let up_addr: SocketAddr = format!("127.0.0.1:{}", up.port()).parse().unwrap();
+    let mut direct = raw_login(up_addr, OWNER_USER, OWNER_PASSWORD, &db, &extra).await;
+    let mut via = raw_login(proxy.addr(), CAROL.0, &proxy.password(CAROL.0), &db, &extra).await;
+    for sql in [
+        "SHOW DateStyle",
+        "SHOW work_mem",
+        "SET work_mem = '4MB'",
+        "SHOW DateStyle",
+    ] {
+        let want = raw_value(&mut direct, sql).await;
+        assert_eq!(raw_value(&mut via, sql).await, want, "{sql}");
+    }
+}

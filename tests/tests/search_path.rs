@@ -114,3 +114,55 @@ async fn user_code_that_fails_its_block_is_followed_after_the_rollback() {
         proxy.stderr()
     );
 }
+
+/// RESET search_path returns to the client's startup path, as on PostgreSQL, and pgward
+/// judges with that path too: it judged with the default path while the server ran the
+/// startup one again, so `lower` there reached a user function it had refused before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_returns_to_the_startup_path_and_is_judged_with_it() {
+    let up = upstream::shared();
+    let db = up.fresh_db("spreset");
+    up.sql(
+        &db,
+        &format!(
+            "CREATE SCHEMA shadow; \
+             CREATE FUNCTION shadow.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'shadowed'::text $$; \
+             GRANT USAGE ON SCHEMA shadow TO {RO_USER};"
+        ),
+    );
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        let mut config = pg_config(&proxy, ALICE.0, &db);
+        config.options("-c search_path=shadow,pg_catalog,public");
+        let c = connect_with(config).await.unwrap();
+        let before = value(&c, "SELECT lower('X')").await;
+        assert_eq!(before, Err("42501".into()), "{mode}: before");
+        c.batch_execute("SET search_path TO public").await.unwrap();
+        assert_eq!(
+            value(&c, "SELECT lower('X')").await,
+            Ok("x".into()),
+            "{mode}"
+        );
+        for reset in [
+            "RESET search_path",
+            "SET search_path TO DEFAULT",
+            "RESET ALL",
+        ] {
+            c.batch_execute("SET search_path TO public").await.unwrap();
+            c.batch_execute(reset).await.unwrap();
+            // As PostgreSQL shows it: the startup text as given.
+            assert_eq!(
+                value(&c, "SHOW search_path").await,
+                Ok("shadow,pg_catalog,public".into()),
+                "{mode}: {reset}"
+            );
+            for _ in 0..2 {
+                assert_eq!(
+                    value(&c, "SELECT lower('X')").await,
+                    Err("42501".into()),
+                    "{mode}: {reset}"
+                );
+            }
+        }
+    }
+}

@@ -1,8 +1,10 @@
 //! The client's settings after a unit, from what the server reports as set in its session
-//! (`pg_settings` where `source = 'session'`, read back by `session_state.rs`). Exact, because
+//! (`pg_settings` where `source = 'session'`, read back when a unit is settled). Exact, because
 //! the checkout's sync sets every value that differs from the client's startup one even where
 //! the connection has it already (`server_state.rs`): RESET, however it ran, shows as no
 //! session value, and the startup value is the client's again.
+
+use super::*;
 
 /// The client's settings: its startup parameters, overridden by what its session set.
 pub fn merged_settings(
@@ -20,6 +22,112 @@ pub fn merged_settings(
         }
     }
     out
+}
+
+/// Session-level settings in force (set by SET, set_config or pgward's own sync).
+/// pgward's own SQL runs under the client's search_path: every function and operator in it
+/// is qualified, so no user operator (`evil.=`) can answer in pg_catalog's place.
+const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) \
+     FROM pg_catalog.pg_settings WHERE source OPERATOR(pg_catalog.=) 'session'";
+
+/// [`SETTINGS_SQL`] and the custom settings the client set, read back by name (`NULL` for
+/// one that does not exist on this server).
+pub fn settings_sql(custom: &[String]) -> String {
+    if custom.is_empty() {
+        return SETTINGS_SQL.to_string();
+    }
+    let names: Vec<String> = custom
+        .iter()
+        .map(|n| crate::server_state::literal(n))
+        .collect();
+    format!(
+        "{SETTINGS_SQL} UNION ALL SELECT n, pg_catalog.current_setting(n, true) \
+         FROM pg_catalog.unnest(ARRAY[{}]::text[]) AS n \
+         WHERE pg_catalog.current_setting(n, true) IS NOT NULL",
+        names.join(", ")
+    )
+}
+
+impl Session {
+    /// A client that keeps its server (session mode, or pinned) after RESET of a setting it
+    /// started with: PostgreSQL's RESET returns to the startup value, which pgward applied
+    /// with `set_config`, so it is applied again and the client told.
+    pub(super) async fn restore_startup_values(&mut self) {
+        if self.mode == PoolMode::Transaction && self.pinned.is_none() {
+            return; // the next checkout syncs whatever server the client gets
+        }
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        let Some(sql) = s
+            .server
+            .settings
+            .sync_sql(&self.desired, &self.startup_settings)
+        else {
+            return;
+        };
+        let before = s.server.params.clone();
+        match s.server.run_internal(&sql).await {
+            Ok(_) => {
+                s.server
+                    .settings
+                    .synced(&self.desired, &self.startup_settings);
+                let mut out = BytesMut::new();
+                for (k, v) in &s.server.params {
+                    if before.get(k) != Some(v) {
+                        backend::parameter_status(k, v, &mut out);
+                    }
+                }
+                self.client.queue(&out);
+            }
+            Err(e) => {
+                tracing::warn!(session = self.id, error = %e, "could not restore startup settings");
+            }
+        }
+    }
+
+    pub(super) async fn read_back_settings(&mut self) {
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        let sql = settings_sql(&self.custom_settings);
+        match s.server.query_rows(&sql).await {
+            Ok(rows) => {
+                let session: Vec<(String, String)> = rows
+                    .into_iter()
+                    .filter_map(|r| match r.as_slice() {
+                        [Some(k), Some(v)] => Some((k.clone(), v.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                s.server.settings.values = session.iter().cloned().collect();
+                self.desired = super::read_back::merged_settings(&self.startup_settings, &session);
+                if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
+                    self.application_name = Arc::from(v.as_str());
+                }
+            }
+            Err(e) => {
+                // Unknown state: the server is reset before anyone else gets it.
+                tracing::warn!(session = self.id, error = %e, "could not read the session's settings");
+                s.server.dirty = true;
+            }
+        }
+    }
+
+    /// The client's search_path after the read-back (its startup one again after RESET, which
+    /// the sync or [`Session::restore_startup_values`] puts on the server) is the one its
+    /// statements are judged with.
+    pub(super) fn judge_with_desired_path(&mut self) {
+        let Some((_, value)) = self.desired.iter().find(|(k, _)| k == "search_path") else {
+            return;
+        };
+        let path = pgward_policy::parse_search_path(value);
+        if path != self.search_path {
+            self.search_path = path;
+            self.path_epoch += 1;
+            self.recent.clear();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,30 +11,6 @@ use super::PathCheck;
 use super::*;
 use crate::config::SessionStatePolicy;
 
-/// Session-level settings in force (set by SET, set_config or pgward's own sync).
-/// pgward's own SQL runs under the client's search_path: every function and operator in it
-/// is qualified, so no user operator (`evil.=`) can answer in pg_catalog's place.
-const SETTINGS_SQL: &str = "SELECT pg_catalog.lower(name), pg_catalog.current_setting(name) \
-     FROM pg_catalog.pg_settings WHERE source OPERATOR(pg_catalog.=) 'session'";
-
-/// [`SETTINGS_SQL`] and the custom settings the client set, read back by name (`NULL` for
-/// one that does not exist on this server).
-pub fn settings_sql(custom: &[String]) -> String {
-    if custom.is_empty() {
-        return SETTINGS_SQL.to_string();
-    }
-    let names: Vec<String> = custom
-        .iter()
-        .map(|n| crate::server_state::literal(n))
-        .collect();
-    format!(
-        "{SETTINGS_SQL} UNION ALL SELECT n, pg_catalog.current_setting(n, true) \
-         FROM pg_catalog.unnest(ARRAY[{}]::text[]) AS n \
-         WHERE pg_catalog.current_setting(n, true) IS NOT NULL",
-        names.join(", ")
-    )
-}
-
 /// State that cannot move to another server, one count per kind (the identity column is
 /// appended by [`state_sql`]).
 const STATE_SQL: &str = "SELECT \
@@ -207,6 +183,12 @@ impl Session {
         if self.mode == PoolMode::Transaction && (unit.needs_pin_check() || self.pinned.is_some()) {
             self.check_pin().await;
         }
+        if unit.settings {
+            // After the pin check: a client pinned by this very unit keeps its server, which
+            // no checkout's sync will bring back to the client's startup values.
+            self.restore_startup_values().await;
+            self.judge_with_desired_path();
+        }
         self.settle_sequence_state(unit.sets_sequences);
         self.forward_held_notifications();
         self.pinned.is_some()
@@ -219,72 +201,6 @@ impl Session {
         };
         for n in std::mem::take(&mut s.server.held_notifications) {
             self.client.queue(&n);
-        }
-    }
-
-    /// A client that keeps its server (session mode, or pinned) after RESET of a setting it
-    /// started with: PostgreSQL's RESET returns to the startup value, which pgward applied
-    /// with `set_config`, so it is applied again and the client told.
-    async fn restore_startup_values(&mut self) {
-        if self.mode == PoolMode::Transaction && self.pinned.is_none() {
-            return; // the next checkout syncs whatever server the client gets
-        }
-        let Some(s) = self.server.as_mut() else {
-            return;
-        };
-        let Some(sql) = s
-            .server
-            .settings
-            .sync_sql(&self.desired, &self.startup_settings)
-        else {
-            return;
-        };
-        let before = s.server.params.clone();
-        match s.server.run_internal(&sql).await {
-            Ok(_) => {
-                s.server
-                    .settings
-                    .synced(&self.desired, &self.startup_settings);
-                let mut out = BytesMut::new();
-                for (k, v) in &s.server.params {
-                    if before.get(k) != Some(v) {
-                        backend::parameter_status(k, v, &mut out);
-                    }
-                }
-                self.client.queue(&out);
-            }
-            Err(e) => {
-                tracing::warn!(session = self.id, error = %e, "could not restore startup settings");
-            }
-        }
-    }
-
-    async fn read_back_settings(&mut self) {
-        let Some(s) = self.server.as_mut() else {
-            return;
-        };
-        let sql = settings_sql(&self.custom_settings);
-        match s.server.query_rows(&sql).await {
-            Ok(rows) => {
-                let session: Vec<(String, String)> = rows
-                    .into_iter()
-                    .filter_map(|r| match r.as_slice() {
-                        [Some(k), Some(v)] => Some((k.clone(), v.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                s.server.settings.values = session.iter().cloned().collect();
-                self.desired = super::read_back::merged_settings(&self.startup_settings, &session);
-                if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
-                    self.application_name = Arc::from(v.as_str());
-                }
-                self.restore_startup_values().await;
-            }
-            Err(e) => {
-                // Unknown state: the server is reset before anyone else gets it.
-                tracing::warn!(session = self.id, error = %e, "could not read the session's settings");
-                s.server.dirty = true;
-            }
         }
     }
 
