@@ -263,6 +263,8 @@ fn set_named(name: &str, value: Option<SettingValue>, local: bool, ctx: &Ctx<'_>
                 "read-only role may not use SET LOCAL search_path",
                 "use SET search_path (pgward follows the session's search_path)",
             ));
+        } else if name.eq_ignore_ascii_case("search_path") {
+            note_session_change(&mut j, SessionChange::SearchPathUnknown);
         }
     } else {
         note_session_change(&mut j, session_change(name, &value));

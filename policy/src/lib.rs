@@ -28,6 +28,7 @@ pub mod mask;
 mod normalize;
 mod operators;
 mod parse;
+mod path_change;
 mod pg_alone;
 mod pg_facts;
 mod pg_fields;
@@ -320,6 +321,10 @@ impl Engine {
             let (catalog, path) = (ctx.catalog, ctx.search_path);
             code_effects::note(&mut info, &parsed.facts, catalog, path, ctx.functions);
             statements.push(info);
+        }
+        let allowed = verdict == Verdict::Allow;
+        if let Some(d) = path_change::changed_within(&statements, &ctx).filter(|_| allowed) {
+            verdict = Verdict::Deny(d);
         }
         let mut mask = None;
         if let (Verdict::Allow, Some(index)) = (&verdict, &self.mask_index) {

@@ -247,6 +247,8 @@ fn set(top: &Value, ctx: &Ctx<'_>) -> Judged {
         Ok(()) => {
             if !local {
                 j.info.session_change = Some(session_change_pg(&name, &value));
+            } else if name.eq_ignore_ascii_case("search_path") {
+                j.info.session_change = Some(SessionChange::SearchPathUnknown);
             }
         }
         Err(d) => j.deny(d),

@@ -173,6 +173,8 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
                 Ok(()) => {
                     if crate::settings::parse_bool(is_local) != Some(true) {
                         j.info.session_change = Some(session_change(name, &value));
+                    } else if name.eq_ignore_ascii_case("search_path") {
+                        j.info.session_change = Some(SessionChange::SearchPathUnknown);
                     }
                 }
                 Err(d) => j.deny(d),
@@ -186,12 +188,12 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
             "name the setting with a literal",
         )),
         _ if !depends_on_unreported_settings(ctx) => {
-            j.info.session_change = Some(SessionChange::Other);
+            j.info.session_change = Some(unread_change(args.first()));
         }
         // A known name with a value we cannot read: refused only where the role's rules care
         // about that setting.
         [Some(name), _, _] if !guarded_setting(name, ctx) => {
-            j.info.session_change = Some(SessionChange::Other);
+            j.info.session_change = Some(unread_change(args.first()));
         }
         _ => j.deny(deny(
             "session.set_config",
@@ -214,6 +216,15 @@ fn breaks_lexer_pin(value: &str) -> bool {
 /// statement_timeout limit (the timeouts), no `allow_set_role` (`role`), no `allow_ddl`
 /// (`session_replication_role`). The lexer pin a role without any of these keeps is reported
 /// (`client_encoding`) and watched by the proxy.
+/// The change a `set_config` pgward cannot read makes: to the search_path, unless its name
+/// is a literal naming another setting.
+fn unread_change(name: Option<&Option<String>>) -> SessionChange {
+    match name {
+        Some(Some(n)) if !n.eq_ignore_ascii_case("search_path") => SessionChange::Other,
+        _ => SessionChange::SearchPathUnknown,
+    }
+}
+
 fn depends_on_unreported_settings(ctx: &Ctx<'_>) -> bool {
     let role = ctx.role;
     role.access == Access::ReadOnly

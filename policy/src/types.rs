@@ -110,6 +110,11 @@ pub enum SessionChange {
     SearchPath(Vec<String>),
     /// `RESET search_path` / `SET search_path TO DEFAULT`.
     SearchPathDefault,
+    /// A change to the search_path the text does not fully show: `SET LOCAL search_path`
+    /// (`SET LOCAL SCHEMA`), `set_config('search_path', ..., true)`, or `set_config` of a
+    /// setting named by no literal. The proxy reads the path back after the statement and
+    /// again when its transaction ends.
+    SearchPathUnknown,
     /// Any other SET/RESET, PREPARE, LISTEN, DECLARE ... WITH HOLD, temp objects, ...
     Other,
 }

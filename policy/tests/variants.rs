@@ -414,20 +414,49 @@ fn statement_info_reports_kinds_writes_and_session_changes() {
     let d = decide(
         &engine,
         &readonly(),
-        "SET search_path = \"My\", public; SELECT 1; SET application_name = 'x'",
+        "SELECT 1; SET search_path = \"My\", public; SET application_name = 'x'",
     );
     assert!(d.is_allowed());
     let kinds: Vec<K> = d.statements.iter().map(|s| s.kind).collect();
-    assert_eq!(kinds, vec![K::Set, K::Select, K::Set]);
+    assert_eq!(kinds, vec![K::Select, K::Set, K::Set]);
     assert_eq!(
-        d.statements[0].session_change,
+        d.statements[1].session_change,
         Some(SessionChange::SearchPath(vec![
             "My".into(),
             "public".into()
         ]))
     );
     assert_eq!(d.statements[2].session_change, Some(SessionChange::Other));
-    assert_eq!(d.statements[1].session_change, None);
+    assert_eq!(d.statements[0].session_change, None);
+    // A statement after the change would be read by PostgreSQL under the new path: refused
+    // where the role's rules resolve names; SET, SHOW and transaction control may follow.
+    for sql in [
+        "SET search_path = shadow, public; SELECT lower('x')",
+        "SELECT set_config('search_path', 'shadow', true); SELECT lower('x')",
+        "RESET search_path; SELECT 1",
+    ] {
+        let d = decide(&engine, &readonly(), sql);
+        assert_eq!(
+            d.denial().map(|d| d.rule),
+            Some("session.search_path"),
+            "{sql}"
+        );
+    }
+    let d = decide(
+        &engine,
+        &readonly(),
+        "BEGIN; SET search_path TO public; ROLLBACK",
+    );
+    assert!(d.is_allowed());
+    let d = decide(
+        &engine,
+        &readonly(),
+        "SELECT set_config('search_path', 'shadow', true)",
+    );
+    assert_eq!(
+        d.statements[0].session_change,
+        Some(SessionChange::SearchPathUnknown)
+    );
     let d = decide(&engine, &readonly(), "RESET search_path");
     assert_eq!(
         d.statements[0].session_change,

@@ -198,12 +198,17 @@ impl Session {
     }
 
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
-    /// waits for its verdict.
+    /// waits for its verdict, nor, once the client's unit is sent, while the search_path it
+    /// may have changed is to be read back: what the client pipelined after it is judged
+    /// under the path the server really has (a SET rolled back, a set_config).
     pub(super) fn guard_blocks_client(&self) -> bool {
         if self.copy_in {
             return false;
         }
-        !self.script.is_empty()
+        let path_unknown =
+            self.path_check == PathCheck::AfterUnit && self.sync.pending > 0 && !self.sync.unsynced;
+        path_unknown
+            || !self.script.is_empty()
             || self
                 .guard
                 .as_ref()

@@ -15,11 +15,19 @@ impl Prepared {
     /// SQL `PREPARE name` was sent. Names of PREPAREs that failed stay until DEALLOCATE
     /// or DISCARD; past [`SQL_NAMES_KEPT`] names no more are kept (an EXECUTE of such a name
     /// is then refused: fail closed).
-    pub fn sql_prepared(&mut self, name: &str) {
+    pub fn sql_prepared(&mut self, name: &str, epoch: u64) {
         let name = &*name_key(name);
-        if self.sql_names.len() < SQL_NAMES_KEPT && !self.sql_names.contains(name) {
-            self.sql_names.insert(name.to_string());
+        // A second PREPARE of a name fails on the server: the first one's epoch stays.
+        if self.sql_names.len() < SQL_NAMES_KEPT && !self.sql_names.contains_key(name) {
+            self.sql_names.insert(name.to_string(), epoch);
         }
+    }
+
+    /// Whether SQL `PREPARE name` was judged under another search_path epoch than `epoch`
+    /// (PostgreSQL analyses it again under the current path when it runs).
+    pub fn sql_prepared_stale(&self, name: &str, epoch: u64) -> bool {
+        let name = &*name_key(name);
+        self.sql_names.get(name).is_some_and(|e| *e != epoch)
     }
 
     /// Record the text of statement `name` and the search_path epoch it was judged under.
@@ -64,6 +72,6 @@ impl Prepared {
     /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).
     pub fn owns_statement(&self, name: &str) -> bool {
         let name = &*name_key(name);
-        self.statements.contains_key(name) || self.sql_names.contains(name)
+        self.statements.contains_key(name) || self.sql_names.contains_key(name)
     }
 }

@@ -84,7 +84,9 @@ impl Session {
                     }
                     self.script.clear();
                 }
-                if self.path_check == PathCheck::AfterUnit
+                // Also when a block that changed it ends, however: COMMIT ends a SET LOCAL.
+                let block_ended = self.path_check == PathCheck::OnRollback && status == b'I';
+                if (self.path_check == PathCheck::AfterUnit || block_ended)
                     && self.sync.pending == 0
                     && !self.sync.unsynced
                 {

@@ -122,7 +122,7 @@ impl Session {
                 }
                 StatementKind::Prepare => {
                     if let Some(name) = &state.name {
-                        self.prepared.sql_prepared(name);
+                        self.prepared.sql_prepared(name, self.path_epoch);
                     }
                 }
                 StatementKind::Deallocate => match &state.name {
@@ -269,6 +269,11 @@ impl Session {
                     self.search_path = vec!["$user".to_string(), "public".to_string()];
                     self.path_epoch += 1;
                     self.desired.retain(|(k, _)| k != "search_path");
+                }
+                // Not all of it shows in the text (SET LOCAL, set_config): ask the server.
+                Some(SessionChange::SearchPathUnknown) => {
+                    self.recent.clear();
+                    self.path_check = PathCheck::AfterUnit;
                 }
                 // Transaction mode asks the server what is left once it is idle
                 // (`session_state.rs`); session mode resets the server when the client leaves.
