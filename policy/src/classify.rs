@@ -372,7 +372,7 @@ fn reset(r: &Reset, ctx: &Ctx<'_>) -> Judged {
         // settings) are those defaults, so nothing a role's rules name is loosened.
         Reset::ALL => {
             let mut j = Judged::new(K::Reset);
-            j.info.session_change = Some(SessionChange::Other);
+            j.info.session_change = Some(SessionChange::SearchPathDefault);
             j
         }
         Reset::SessionAuthorization => {

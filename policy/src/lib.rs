@@ -29,6 +29,7 @@ mod normalize;
 mod operators;
 mod parse;
 mod path_change;
+pub use path_change::resolves_names;
 mod pg_alone;
 mod pg_facts;
 mod pg_fields;
@@ -322,10 +323,7 @@ impl Engine {
             code_effects::note(&mut info, &parsed.facts, catalog, path, ctx.functions);
             statements.push(info);
         }
-        let allowed = verdict == Verdict::Allow;
-        if let Some(d) = path_change::changed_within(&statements, &ctx).filter(|_| allowed) {
-            verdict = Verdict::Deny(d);
-        }
+        path_change::judge(&mut verdict, &statements, &ctx);
         let mut mask = None;
         if let (Verdict::Allow, Some(index)) = (&verdict, &self.mask_index) {
             if !facts.role.unmasked {

@@ -229,9 +229,10 @@ fn set(top: &Value, ctx: &Ctx<'_>) -> Judged {
             }
             return j;
         }
-        // VAR_RESET_ALL: back to the session defaults, which hold the pins.
+        // VAR_RESET_ALL: back to the session defaults, which hold the pins (the search_path
+        // among them).
         6 => {
-            j.info.session_change = Some(SessionChange::Other);
+            j.info.session_change = Some(SessionChange::SearchPathDefault);
             return j;
         }
         // VAR_SET_CURRENT (SET x FROM CURRENT) keeps the value in force.

@@ -335,6 +335,9 @@ pub async fn refresh(shared: &Shared) {
         }
     }
     let [database] = databases.iter().collect::<Vec<_>>()[..] else {
+        shared
+            .catalog_failed
+            .store(false, std::sync::atomic::Ordering::Release);
         shared.set_catalog(None, covers);
         return;
     };
@@ -346,10 +349,16 @@ pub async fn refresh(shared: &Shared) {
                 functions = catalog.parts().functions.len(),
                 "catalog snapshot loaded"
             );
+            shared
+                .catalog_failed
+                .store(false, std::sync::atomic::Ordering::Release);
             shared.set_catalog(Some((database.clone(), Arc::new(catalog))), covers);
         }
         Err(e) => {
             tracing::warn!(database = %database, error = %e, "could not load the catalog; judging without it");
+            shared
+                .catalog_failed
+                .store(true, std::sync::atomic::Ordering::Release);
             shared.set_catalog(None, covers);
         }
     }

@@ -365,6 +365,11 @@ impl AppliedSettings {
             if current.map(String::as_str) == Some(value.as_str()) {
                 continue;
             }
+            // A DateStyle that names only a style or only an order keeps the other part of
+            // the value in force: from the connection's own value, not another client's.
+            if name == "datestyle" {
+                sql.push_str("RESET datestyle;");
+            }
             // set_config parses the value as the configuration file would, which list
             // settings such as search_path need.
             sql.push_str(&format!(

@@ -62,6 +62,9 @@ pub struct Shared {
     catalog_loads: tokio::sync::watch::Sender<(u64, Option<std::time::Instant>)>,
     /// Wakes the refresher at once (a statement met a relation the snapshot lacks).
     pub catalog_wanted: tokio::sync::Notify,
+    /// The last load of the one database in use failed: the engine judges without the
+    /// snapshot it should have (not the several-databases case, which has none by design).
+    pub catalog_failed: std::sync::atomic::AtomicBool,
     /// PostgreSQL's built-in functions by OID (schema, name): the same in every database, so
     /// kept when several databases are in use and the engine judges without a catalog (a
     /// FunctionCall by OID is named from it).
@@ -91,6 +94,7 @@ impl Shared {
             catalog_requests: AtomicU64::new(0),
             catalog_loads: tokio::sync::watch::channel((0, None)).0,
             catalog_wanted: tokio::sync::Notify::new(),
+            catalog_failed: std::sync::atomic::AtomicBool::new(false),
             builtin_functions: arc_swap::ArcSwapOption::empty(),
         })
     }
@@ -150,7 +154,8 @@ impl Shared {
     }
 
     /// A statement named a relation the catalog snapshot lacks: have it reloaded now and
-    /// wait (up to 3 s) for a snapshot read after the miss. True when one arrived.
+    /// wait (up to 3 s) for a snapshot read after the miss. True when one arrived (and the
+    /// load did not fail).
     pub async fn reload_catalog_for_miss(&self) -> bool {
         let mut loads = self.catalog_loads.subscribe();
         let wanted = self.catalog_changed();
@@ -160,7 +165,7 @@ impl Shared {
             loads.wait_for(|(n, _)| *n >= wanted),
         )
         .await;
-        matches!(waited, Ok(Ok(_)))
+        matches!(waited, Ok(Ok(_))) && !self.catalog_failed.load(Ordering::Acquire)
     }
 
     /// A statement that changes the catalog (DDL, SELECT INTO, DO, CALL) has run: reload

@@ -423,3 +423,51 @@ async fn of_two_options_parameters_the_last_counts() {
         assert_eq!(raw_value(&mut via, sql).await, want, "{sql}");
     }
 }
+
+/// A DateStyle that names only the style (`iso`) keeps the date order in force: on
+/// PostgreSQL the server's default order, through pgward (a pool of one) the order the
+/// previous client left on the shared server, unless the sync resets DateStyle first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_datestyle_does_not_take_another_clients_order() {
+    let up = upstream::shared();
+    let db = up.fresh_db("r4datestyle");
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .pool_size(1)
+        .start();
+    let mut a = raw_login(
+        proxy.addr(),
+        CAROL.0,
+        &proxy.password(CAROL.0),
+        &db,
+        &[("DateStyle", "ISO, DMY")],
+    )
+    .await;
+    let mut b = raw_login(
+        proxy.addr(),
+        CAROL.0,
+        &proxy.password(CAROL.0),
+        &db,
+        &[("DateStyle", "iso")],
+    )
+    .await;
+    let up_addr: SocketAddr = format!("127.0.0.1:{}", up.port()).parse().unwrap();
+    let mut direct = raw_login(
+        up_addr,
+        OWNER_USER,
+        OWNER_PASSWORD,
+        &db,
+        &[("DateStyle", "iso")],
+    )
+    .await;
+    let want = raw_value(&mut direct, "SHOW DateStyle").await;
+    for _ in 0..2 {
+        raw_value(&mut a, "SELECT 1").await;
+        assert_eq!(raw_value(&mut b, "SHOW DateStyle").await, want);
+        raw_value(&mut a, "SET work_mem = '5MB'").await;
+        assert_eq!(
+            raw_value(&mut b, "SELECT current_setting('DateStyle')").await,
+            want
+        );
+    }
+}

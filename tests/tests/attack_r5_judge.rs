@@ -364,3 +364,77 @@ async fn set_local_path_lets_a_trigger_write_past_max_affected_rows() {
         "set {set:?} update {upd:?}: big has {left} rows left (3000 deleted under a 1000-row limit)"
     );
 }
+
+/// Review of the fixes: `set_config('search_path', .., true)` inside an extended batch with
+/// no Sync after it (the implicit block lasts to the Sync, so later statements of the batch
+/// run under the local path). pgward cannot read it back before the Sync: what follows in
+/// the batch and resolves names is refused; never shadow.lower.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_path_set_inside_an_open_batch_stops_the_rest_of_the_batch() {
+    let db = shadow_db("r5batch");
+    let up = upstream::shared();
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        let mut c = RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, &db, &[])
+            .await
+            .unwrap();
+        c.send(&wire::batch(&[
+            wire::parse(
+                "",
+                &format!("SELECT set_config('search_path', '{SHADOW}', true)"),
+            ),
+            wire::bind("", "", &[]),
+            wire::execute("", 0),
+            wire::parse("", "SELECT lower('X')"),
+            wire::bind("", "", &[]),
+            wire::execute("", 0),
+            wire::sync(),
+        ]))
+        .await
+        .unwrap();
+        let msgs = wire::until_ready_n(&mut c, 1, 20).await;
+        let got = rows(&msgs);
+        assert!(
+            !got.iter()
+                .flatten()
+                .any(|v| v.as_deref() == Some("shadowed")),
+            "{mode}: shadow.lower ran: {got:?}"
+        );
+        assert_eq!(wire::codes(&msgs), ["42501"], "{mode}: {msgs:?}");
+        // After the Sync the path is the session's again, and read back.
+        let after = c.simple_query("SELECT lower('X')").await;
+        assert_eq!(rows(&after), vec![vec![Some("x".to_string())]], "{mode}");
+    }
+}
+
+/// Review of the fixes: `COMMIT AND CHAIN` ends a SET LOCAL while the block goes on (status
+/// 'T'): the path is read back at the COMMIT, not only when the block ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_and_chain_ends_a_local_path() {
+    let db = shadow_db("r5chain");
+    let up = upstream::shared();
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        let mut c = RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, &db, &[])
+            .await
+            .unwrap();
+        c.simple_query(&format!("SET search_path TO {SHADOW}"))
+            .await;
+        c.simple_query("BEGIN").await;
+        c.simple_query("SELECT set_config('search_path', 'public', true)")
+            .await;
+        let inside = c.simple_query("SELECT lower('X')").await;
+        assert_eq!(rows(&inside), vec![vec![Some("x".to_string())]], "{mode}");
+        c.simple_query("COMMIT AND CHAIN").await;
+        let chained = c.simple_query("SELECT lower('X')").await;
+        assert!(
+            !rows(&chained)
+                .iter()
+                .flatten()
+                .any(|v| v.as_deref() == Some("shadowed")),
+            "{mode}: shadow.lower ran"
+        );
+        assert_eq!(wire::codes(&chained), ["42501"], "{mode}");
+        c.simple_query("ROLLBACK").await;
+    }
+}

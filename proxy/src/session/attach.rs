@@ -2,8 +2,6 @@
 //! parameters onto the server, the cancel slot, and the reset before another client.
 
 use super::*;
-use std::collections::BTreeMap;
-
 use crate::server::ServerConnection;
 
 /// Bring a server to the session's settings (`desired`; `startup`: those it started with):
@@ -128,10 +126,7 @@ impl Session {
                 Err(e) => Err(e),
             };
             match synced {
-                Ok(()) => {
-                    self.adopt_reported_spelling(&mut pooled.server);
-                    break pooled;
-                }
+                Ok(()) => break pooled,
                 // The server refused one of the client's settings (a bad TimeZone, say): the
                 // server itself is fine and goes back; the client hears the server's reason.
                 Err(crate::server::ServerError::Query { code, message }) => {
@@ -159,20 +154,6 @@ impl Session {
         self.take_sequence_state();
         self.forward_held_notifications();
         Ok(())
-    }
-
-    /// After a sync the server has the client's settings and reports each reported one as
-    /// PostgreSQL spells it: the client's settings take that spelling ([`adopt_spelling`]).
-    fn adopt_reported_spelling(&mut self, server: &mut ServerConnection) {
-        adopt_spelling(
-            &mut self.desired,
-            &mut self.startup_settings,
-            &mut server.settings.values,
-            &server.params,
-        );
-        if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
-            self.application_name = Arc::from(v.as_str());
-        }
     }
 
     pub(super) async fn clear_cancel_target(&mut self) {
@@ -205,70 +186,5 @@ impl Session {
             pooled.server.dirty_owner = self.id;
         }
         pooled.pool.clone().release(pooled);
-    }
-}
-
-/// The spelling the server reports (`params`) for each reported setting in `desired` (`iso`
-/// is `ISO, MDY`), taken by `desired`, by the startup value it came from and by what the
-/// server is known to hold (`values`): clients that mean the same value then agree on its
-/// text, and no checkout sets it again for nothing.
-fn adopt_spelling(
-    desired: &mut [(String, String)],
-    startup: &mut [(String, String)],
-    values: &mut BTreeMap<String, String>,
-    params: &BTreeMap<String, String>,
-) {
-    for (name, value) in desired.iter_mut() {
-        if !is_reported(name) {
-            continue;
-        }
-        let Some((_, spelled)) = params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) else {
-            continue;
-        };
-        if spelled == value {
-            continue;
-        }
-        for (n, v) in startup.iter_mut() {
-            if n.eq_ignore_ascii_case(name) && v == value {
-                *v = spelled.clone();
-            }
-        }
-        if let Some(v) = values.get_mut(name.as_str()) {
-            if v == value {
-                *v = spelled.clone();
-            }
-        }
-        *value = spelled.clone();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn settings_take_the_spelling_the_server_reports() {
-        let mut desired = pairs(&[("datestyle", "iso"), ("work_mem", "4MB")]);
-        let mut startup = pairs(&[("DateStyle", "iso")]);
-        let mut values: BTreeMap<String, String> =
-            [("datestyle".to_string(), "iso".to_string())].into();
-        let params: BTreeMap<String, String> = [
-            ("DateStyle".to_string(), "ISO, MDY".to_string()),
-            ("work_mem".to_string(), "8MB".to_string()),
-        ]
-        .into();
-        adopt_spelling(&mut desired, &mut startup, &mut values, &params);
-        assert_eq!(
-            desired,
-            pairs(&[("datestyle", "ISO, MDY"), ("work_mem", "4MB")])
-        );
-        assert_eq!(startup, pairs(&[("DateStyle", "ISO, MDY")]));
-        assert_eq!(values["datestyle"], "ISO, MDY");
     }
 }

@@ -76,7 +76,17 @@ impl super::Session {
         let waited_lately = self.catalog_waited_at.is_some_and(|t| {
             self.now.saturating_duration_since(t) < std::time::Duration::from_secs(1)
         });
-        if unseen && decision.is_allowed() && self.limits.max_affected_rows > 0 && !waited_lately {
+        let guarded = unseen && decision.is_allowed() && self.limits.max_affected_rows > 0;
+        if guarded
+            && waited_lately
+            && self
+                .shared
+                .catalog_failed
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Ok(catalog_late(&decision));
+        }
+        if guarded && !waited_lately {
             if self.shared.reload_catalog_for_miss().await {
                 self.catalog_waited_at = Some(self.now);
                 return self.facts_decide(sql);

@@ -159,6 +159,10 @@ impl Session {
         if let Some(denial) = d.denial() {
             return Ok(Err((super::denial_error(denial), Some(d))));
         }
+        // PostgreSQL analyses it again at Bind under a path pgward cannot follow.
+        if let Some(err) = self.unknown_path_refusal(&d) {
+            return Ok(Err((err, Some(d))));
+        }
         // Transaction control bound while a guarded write is open would end its transaction.
         if let Some(err) = self.unguardable(&d) {
             return Ok(Err((err, Some(d))));

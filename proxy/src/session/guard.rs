@@ -205,8 +205,11 @@ impl Session {
         if self.copy_in {
             return false;
         }
-        let path_unknown =
-            self.path_check == PathCheck::AfterUnit && self.sync.pending > 0 && !self.sync.unsynced;
+        let path_unknown = matches!(
+            self.path_check,
+            PathCheck::AfterUnit | PathCheck::UnknownInBatch
+        ) && self.sync.pending > 0
+            && !self.sync.unsynced;
         path_unknown
             || !self.script.is_empty()
             || self

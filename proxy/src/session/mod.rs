@@ -36,6 +36,8 @@ mod model_pg;
 mod model_tests;
 mod outbox;
 mod own_statements;
+mod path_guard;
+use path_guard::PathCheck;
 mod pin_watch;
 mod pins;
 mod prepared;
@@ -88,16 +90,6 @@ use unit_effects::UnitEffects;
 /// The statement pgward sends in place of a refused one; PostgreSQL's grammar rejects it
 /// before anything runs.
 const DENIED_MARKER: &str = "pgward_denied";
-
-/// When pgward must re-read the server's search_path (the one it judges functions with).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PathCheck {
-    No,
-    /// A statement changed it; it may have failed.
-    AfterUnit,
-    /// It changed inside the open transaction block; a ROLLBACK may undo it.
-    OnRollback,
-}
 
 /// Stop the loop or keep going.
 enum Flow {

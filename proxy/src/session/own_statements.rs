@@ -45,6 +45,7 @@ impl Session {
         match self
             .foreign_statement_refusal(decision)
             .or_else(|| self.signal_refusal(decision))
+            .or_else(|| self.unknown_path_refusal(decision))
         {
             Some(err) => Ok(Some(err)),
             None => self.rejudge_used(decision),
@@ -62,18 +63,8 @@ impl Session {
             let Some(name) = st.state.statement_used.as_deref() else {
                 continue;
             };
-            if self.prepared.sql_prepared_stale(name, self.path_epoch)
-                && self.judges_names(decision)
-            {
-                // pgward keeps no text of an SQL PREPARE to judge it again.
-                return Ok(Some(
-                    PgError::error(
-                        sqlstate::INSUFFICIENT_PRIVILEGE,
-                        format!("pgward: prepared statement \"{name}\" was judged under another search_path"),
-                    )
-                    .with_detail("rule: session.search_path")
-                    .with_hint("PREPARE it again under the current search_path"),
-                ));
+            if let Some(err) = self.stale_sql_prepared_refusal(name, decision) {
+                return Ok(Some(err));
             }
             let Some(text) = self.prepared.judged_stale(name, self.path_epoch) else {
                 continue;
@@ -85,18 +76,6 @@ impl Session {
             self.prepared.rejudged(name, again, self.path_epoch);
         }
         Ok(None)
-    }
-
-    /// Whether the role's rules resolve names (what the search_path decides): read-only,
-    /// require_where, max_affected_rows, or masked results.
-    fn judges_names(&self, decision: &Decision) -> bool {
-        let snap = self.shared.snapshot();
-        decision.mask.is_some()
-            || snap.config.roles.get(&self.info.role).is_none_or(|r| {
-                r.rules.access == pgward_policy::Access::ReadOnly
-                    || r.rules.require_where
-                    || r.rules.max_affected_rows > 0
-            })
     }
 
     /// The refusal for a statement naming a prepared statement this client never made.

@@ -95,10 +95,10 @@ pub struct Prepared {
     /// skipped Close restores only what the server really has.
     closed_fates: HashMap<u64, Fate>,
     next_id: u64,
-    /// Names the client gave SQL `PREPARE`, with the search_path epoch it was judged under:
+    /// Names the client gave SQL `PREPARE`, with the search_path it was judged under:
     /// in transaction mode SQL `EXECUTE` and `DEALLOCATE` reach only these and its own
     /// protocol statements, never a statement another client left on the shared server.
-    sql_names: HashMap<String, u64>,
+    sql_names: HashMap<String, Vec<String>>,
     /// Each named statement's text and the search_path epoch it was judged under:
     /// PostgreSQL analyses a statement again under the current search_path when it has
     /// changed, so pgward judges it again too (kept apart from the entries so that a Close

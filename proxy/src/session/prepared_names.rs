@@ -15,19 +15,19 @@ impl Prepared {
     /// SQL `PREPARE name` was sent. Names of PREPAREs that failed stay until DEALLOCATE
     /// or DISCARD; past [`SQL_NAMES_KEPT`] names no more are kept (an EXECUTE of such a name
     /// is then refused: fail closed).
-    pub fn sql_prepared(&mut self, name: &str, epoch: u64) {
+    pub fn sql_prepared(&mut self, name: &str, path: &[String]) {
         let name = &*name_key(name);
-        // A second PREPARE of a name fails on the server: the first one's epoch stays.
+        // A second PREPARE of a name fails on the server: the first one's path stays.
         if self.sql_names.len() < SQL_NAMES_KEPT && !self.sql_names.contains_key(name) {
-            self.sql_names.insert(name.to_string(), epoch);
+            self.sql_names.insert(name.to_string(), path.to_vec());
         }
     }
 
-    /// Whether SQL `PREPARE name` was judged under another search_path epoch than `epoch`
+    /// Whether SQL `PREPARE name` was judged under another search_path than `path`
     /// (PostgreSQL analyses it again under the current path when it runs).
-    pub fn sql_prepared_stale(&self, name: &str, epoch: u64) -> bool {
+    pub fn sql_prepared_stale(&self, name: &str, path: &[String]) -> bool {
         let name = &*name_key(name);
-        self.sql_names.get(name).is_some_and(|e| *e != epoch)
+        self.sql_names.get(name).is_some_and(|p| p != path)
     }
 
     /// Record the text of statement `name` and the search_path epoch it was judged under.

@@ -86,10 +86,11 @@ impl Session {
                 }
                 // Also when a block that changed it ends, however: COMMIT ends a SET LOCAL.
                 let block_ended = self.path_check == PathCheck::OnRollback && status == b'I';
-                if (self.path_check == PathCheck::AfterUnit || block_ended)
-                    && self.sync.pending == 0
-                    && !self.sync.unsynced
-                {
+                let owed = matches!(
+                    self.path_check,
+                    PathCheck::AfterUnit | PathCheck::UnknownInBatch
+                );
+                if (owed || block_ended) && self.sync.pending == 0 && !self.sync.unsynced {
                     self.reread_search_path(status).await;
                 }
                 self.client.queue(frame.raw());
@@ -182,7 +183,11 @@ impl Session {
                 self.client.queue(frame.raw());
             }
             b'C' => {
-                if self.path_check == PathCheck::OnRollback && frame.body().starts_with(b"ROLLBACK")
+                // ROLLBACK (TO) undoes a change; COMMIT (AND CHAIN, whose block goes on) ends a
+                // SET LOCAL.
+                let body = frame.body();
+                if self.path_check == PathCheck::OnRollback
+                    && (body.starts_with(b"ROLLBACK") || body.starts_with(b"COMMIT"))
                 {
                     self.path_check = PathCheck::AfterUnit;
                 }

@@ -122,7 +122,7 @@ impl Session {
                 }
                 StatementKind::Prepare => {
                     if let Some(name) = &state.name {
-                        self.prepared.sql_prepared(name, self.path_epoch);
+                        self.prepared.sql_prepared(name, &self.search_path);
                     }
                 }
                 StatementKind::Deallocate => match &state.name {
@@ -250,7 +250,13 @@ impl Session {
     pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>) {
         self.note_session_state(decision);
         for st in &decision.statements {
-            match &st.session_change {
+            // DISCARD ALL resets the search_path with every other setting.
+            let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
+            let change = match &st.session_change {
+                _ if discards_all => Some(&SessionChange::SearchPathDefault),
+                other => other.as_ref(),
+            };
+            match change {
                 Some(SessionChange::SearchPath(path)) => {
                     self.search_path = path.clone();
                     self.path_epoch += 1;
@@ -273,7 +279,10 @@ impl Session {
                 // Not all of it shows in the text (SET LOCAL, set_config): ask the server.
                 Some(SessionChange::SearchPathUnknown) => {
                     self.recent.clear();
-                    self.path_check = PathCheck::AfterUnit;
+                    self.path_check = match self.sync.unsynced {
+                        true => PathCheck::UnknownInBatch,
+                        false => PathCheck::AfterUnit,
+                    };
                 }
                 // Transaction mode asks the server what is left once it is idle
                 // (`session_state.rs`); session mode resets the server when the client leaves.

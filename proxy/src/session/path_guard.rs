@@ -1,0 +1,71 @@
+//! The search_path pgward judges with against the one the server runs: when it must be read
+//! back from the server ([`PathCheck`]), and what is refused meanwhile to a role whose rules
+//! resolve names (read-only, require_where, max_affected_rows, masking).
+
+use pgward_policy::Decision;
+
+use super::*;
+
+/// When pgward must re-read the server's search_path (the one it judges functions with).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PathCheck {
+    No,
+    /// A statement changed it; it may have failed.
+    AfterUnit,
+    /// It changed inside the open transaction block; a ROLLBACK may undo it.
+    OnRollback,
+    /// It may have changed, unseen, inside the open extended batch: nothing more of the batch
+    /// that resolves names is judged before its Sync and the read-back.
+    UnknownInBatch,
+}
+
+impl Session {
+    /// A statement that resolves names, after a change of the search_path pgward could not
+    /// follow earlier in the still open batch (`set_config('search_path', .., true)`): the
+    /// server reads it under a path pgward does not know.
+    pub(super) fn unknown_path_refusal(&self, decision: &Decision) -> Option<PgError> {
+        let unknown = self.path_check == PathCheck::UnknownInBatch && self.sync.unsynced;
+        (unknown
+            && decision.statements.iter().any(pgward_policy::resolves_names)
+            && self.judges_names(decision))
+        .then(|| {
+            PgError::error(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "pgward: a statement after a search_path change pgward cannot follow, in the same batch",
+            )
+            .with_detail("rule: session.search_path")
+            .with_hint("send Sync after the search_path change")
+        })
+    }
+
+    /// Whether the role's rules resolve names (what the search_path decides): read-only,
+    /// require_where, max_affected_rows, or masked results.
+    fn judges_names(&self, decision: &Decision) -> bool {
+        let snap = self.shared.snapshot();
+        decision.mask.is_some()
+            || snap.config.roles.get(&self.info.role).is_none_or(|r| {
+                r.rules.access == pgward_policy::Access::ReadOnly
+                    || r.rules.require_where
+                    || r.rules.max_affected_rows > 0
+            })
+    }
+
+    /// `EXECUTE` of an SQL-prepared statement judged under another search_path: PostgreSQL
+    /// analyses it again under the current one, and pgward keeps no text of it to judge
+    /// again, so a role whose rules resolve names is refused.
+    pub(super) fn stale_sql_prepared_refusal(
+        &self,
+        name: &str,
+        decision: &Decision,
+    ) -> Option<PgError> {
+        (self.prepared.sql_prepared_stale(name, &self.search_path) && self.judges_names(decision))
+            .then(|| {
+                PgError::error(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    format!("pgward: prepared statement \"{name}\" was judged under another search_path"),
+                )
+                .with_detail("rule: session.search_path")
+                .with_hint("PREPARE it again under the current search_path")
+            })
+    }
+}
