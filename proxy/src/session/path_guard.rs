@@ -10,8 +10,12 @@ use super::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum PathCheck {
     No,
-    /// A statement changed it; it may have failed.
+    /// A statement changed it; it may have failed. The client's next message waits for the
+    /// read-back.
     AfterUnit,
+    /// User code ran, which may have changed it: read back once the unit is done, without
+    /// holding the client's pipeline (what pgward cannot see it cannot follow in between).
+    AfterCode,
     /// It changed inside the open transaction block; a ROLLBACK may undo it.
     OnRollback,
     /// It may have changed, unseen, inside the open extended batch: nothing more of the batch

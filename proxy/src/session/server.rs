@@ -88,7 +88,7 @@ impl Session {
                 let block_ended = self.path_check == PathCheck::OnRollback && status == b'I';
                 let owed = matches!(
                     self.path_check,
-                    PathCheck::AfterUnit | PathCheck::UnknownInBatch
+                    PathCheck::AfterUnit | PathCheck::AfterCode | PathCheck::UnknownInBatch
                 );
                 if (owed || block_ended) && self.sync.pending == 0 && !self.sync.unsynced {
                     self.reread_search_path(status).await;

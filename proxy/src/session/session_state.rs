@@ -93,7 +93,7 @@ impl Session {
             }
             // User code may SET search_path too: judge with what the server has after it.
             if state.user_code && !state.unseen_relations && self.path_check == PathCheck::No {
-                self.path_check = PathCheck::AfterUnit;
+                self.path_check = PathCheck::AfterCode;
             }
             if state.user_code {
                 if let Some(s) = self.server.as_mut() {
