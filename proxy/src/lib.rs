@@ -22,6 +22,7 @@ pub mod pool;
 pub mod protocol;
 pub mod run;
 pub mod server;
+pub mod server_settings;
 pub mod server_state;
 pub mod session;
 pub mod shared;

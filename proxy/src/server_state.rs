@@ -3,15 +3,17 @@
 //! pgward prepared there (shared by every client of the pool that parses the same text,
 //! under the first client's name where it is free on that server, least recently used out,
 //! closed once no live client uses them), who parsed the unnamed statement, and the session-level
-//! settings in force.
+//! settings in force (`server_settings.rs`).
 
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use lru::LruCache;
+
+pub use crate::server_settings::{literal, plain_setting_name, AppliedSettings};
 
 /// A statement's identity on the server: a keyed 128-bit hash of its text, parameter types
 /// and the search_path it was parsed under. The key is random per process, so no client can
@@ -312,100 +314,6 @@ impl ServerStatements {
     pub fn is_empty(&self) -> bool {
         self.lru.is_empty()
     }
-}
-
-/// Session-level settings pgward knows a server has (name lower-cased -> value as
-/// `current_setting` shows it), beyond what it had at connection time.
-#[derive(Clone, Debug, Default)]
-pub struct AppliedSettings {
-    pub values: BTreeMap<String, String>,
-    /// What the server reported when it connected (lower-cased names).
-    pub initial: BTreeMap<String, String>,
-}
-
-/// Setting names pgward writes into SQL: only plain names.
-pub fn plain_setting_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
-}
-
-/// A string literal that reads the same whatever the server's standard_conforming_strings
-/// (a client may have turned it off): `E'...'` when the value holds a backslash.
-pub fn literal(v: &str) -> String {
-    let quoted = v.replace('\'', "''");
-    if v.contains('\\') {
-        format!("E'{}'", quoted.replace('\\', "\\\\"))
-    } else {
-        format!("'{quoted}'")
-    }
-}
-
-impl AppliedSettings {
-    /// The SQL that brings the server to exactly `desired` (lower-cased name, value), or
-    /// `None` when it is there already. Names that are not plain are skipped. A value that
-    /// differs from the client's `startup` one is set even where the connection has it
-    /// already: read back after a unit (`pg_settings` where `source = 'session'`), it must
-    /// show as the session's, not as a default that RESET would have left.
-    pub fn sync_sql(
-        &self,
-        desired: &[(String, String)],
-        startup: &[(String, String)],
-    ) -> Option<String> {
-        let mut sql = String::new();
-        for (name, value) in desired {
-            if !plain_setting_name(name) {
-                continue;
-            }
-            let current = match self.values.get(name) {
-                Some(v) => Some(v),
-                None if overrides_startup(name, value, startup) => None,
-                None => self.initial.get(name),
-            };
-            if current.map(String::as_str) == Some(value.as_str()) {
-                continue;
-            }
-            // A DateStyle that names only a style or only an order keeps the other part of
-            // the value in force: from the connection's own value, not another client's.
-            if name == "datestyle" {
-                sql.push_str("RESET datestyle;");
-            }
-            // set_config parses the value as the configuration file would, which list
-            // settings such as search_path need.
-            sql.push_str(&format!(
-                "SELECT pg_catalog.set_config({}, {}, false);",
-                literal(name),
-                literal(value)
-            ));
-        }
-        for name in self.values.keys() {
-            if plain_setting_name(name) && !desired.iter().any(|(n, _)| n == name) {
-                sql.push_str(&format!("RESET {name};"));
-            }
-        }
-        (!sql.is_empty()).then_some(sql)
-    }
-
-    /// The sync ran: the server now has `desired` (and `startup` was the client's).
-    pub fn synced(&mut self, desired: &[(String, String)], startup: &[(String, String)]) {
-        self.values = desired
-            .iter()
-            .filter(|(n, _)| plain_setting_name(n))
-            .filter(|(n, v)| {
-                self.values.contains_key(n)
-                    || self.initial.get(n) != Some(v)
-                    || overrides_startup(n, v, startup)
-            })
-            .cloned()
-            .collect();
-    }
-}
-
-/// Whether `value` for `name` differs from the client's startup value of it.
-fn overrides_startup(name: &str, value: &str, startup: &[(String, String)]) -> bool {
-    startup
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case(name) && v != value)
 }
 
 #[cfg(test)]
