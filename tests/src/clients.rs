@@ -196,6 +196,19 @@ pub async fn simple_rows(
         .collect())
 }
 
+/// First column of the first row of a simple query (empty without one), or the SQLSTATE it
+/// failed with.
+pub async fn value_or_sqlstate(client: &Client, sql: &str) -> Result<String, String> {
+    match simple_rows(client, sql).await {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
+            .unwrap_or_default()),
+        Err(e) => Err(sqlstate(&e)),
+    }
+}
+
 /// First column of the first row of a simple query.
 pub async fn simple_value(client: &Client, sql: &str) -> String {
     match simple_rows(client, sql).await {

@@ -21,16 +21,7 @@ use pgward_e2e::*;
 const SHADOW: &str = "shadow, pg_catalog, public";
 
 async fn value(c: &tokio_postgres::Client, sql: &str) -> Result<String, String> {
-    match c.simple_query(sql).await {
-        Ok(msgs) => Ok(msgs
-            .iter()
-            .find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                _ => None,
-            })
-            .unwrap_or_default()),
-        Err(e) => Err(sqlstate(&e)),
-    }
+    value_or_sqlstate(c, sql).await
 }
 
 fn shadow_db(prefix: &str) -> String {

@@ -6,16 +6,7 @@ use pgward_e2e::upstream::{self, RO_USER};
 use pgward_e2e::*;
 
 async fn value(c: &tokio_postgres::Client, sql: &str) -> Result<String, String> {
-    match c.simple_query(sql).await {
-        Ok(msgs) => Ok(msgs
-            .iter()
-            .find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                _ => None,
-            })
-            .unwrap_or_default()),
-        Err(e) => Err(sqlstate(&e)),
-    }
+    value_or_sqlstate(c, sql).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
