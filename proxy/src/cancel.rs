@@ -38,8 +38,13 @@ pub type CancelSlot = Arc<CancelState>;
 
 impl CancelState {
     /// The server this client's cancel reaches from now on (`None`: none).
+    /// Waits while a cancel is being sent to the current target, so the server cannot go to
+    /// another client with this client's cancel still on its way.
     pub async fn set(&self, target: Option<Arc<CancelTarget>>) {
-        *self.target.lock().await = target;
+        match self.target.try_lock() {
+            Ok(mut held) => *held = target,
+            Err(_) => *self.target.lock().await = target,
+        }
     }
 
     /// Resolves when a cancel arrives while no server runs the client's work.

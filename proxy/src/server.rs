@@ -189,7 +189,20 @@ impl ServerConnection {
 
     async fn connect_inner(spec: &ConnectSpec) -> Result<ServerConnection, ServerError> {
         let stream = open_stream(spec).await?;
-        Self::start_on(stream, spec).await
+        let mut server = Self::start_on(stream, spec).await?;
+        // The search_path a session starts with comes from the server's configuration, the
+        // database's or the login's defaults (ALTER ROLE/DATABASE ... SET): PostgreSQL 15
+        // does not report it, so it is asked, once per connection.
+        if !server.settings.initial.contains_key("search_path") {
+            let path = server.show("search_path").await?;
+            server.settings.initial.insert("search_path".into(), path);
+        }
+        Ok(server)
+    }
+
+    /// The search_path this connection had when it connected (its defaults), when known.
+    pub fn default_search_path(&self) -> Option<&str> {
+        self.settings.initial.get("search_path").map(String::as_str)
     }
 
     /// The startup exchange on an open stream: startup packet, authentication, the
@@ -299,14 +312,6 @@ impl ServerConnection {
         if let Ok((k, v)) = decode::parameter_status(body) {
             self.params.insert(k.to_string(), v.to_string());
         }
-    }
-
-    pub fn age(&self) -> Duration {
-        self.created.elapsed()
-    }
-
-    pub fn idle_for(&self) -> Duration {
-        self.last_used.elapsed()
     }
 
     pub async fn terminate(mut self) {

@@ -207,24 +207,77 @@ async fn pipelined_query_after_a_rolled_back_set_is_judged_with_the_rolled_back_
 }
 
 /// The upstream login's own default path (`ALTER ROLE app_ro IN DATABASE db SET
-/// search_path`, or `ALTER DATABASE ... SET`): the server starts every session with it,
-/// pgward judges with `"$user", public` (`proxy/src/session/mod.rs:214`) and never asks.
+/// search_path`, or `ALTER DATABASE ... SET`): the server starts every session with it.
+/// pgward judged with `"$user", public` and never asked; it now reads each new server's
+/// default once and judges a session that sets no path with it: the first client (greeted
+/// through a checkout), later clients (greeted from the pool's figures), after RESET, in
+/// both pool modes. The client sees the server's default, as straight against PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known limit: pgward judges a session that sets no search_path with \"$user\", public; a default from ALTER ROLE/DATABASE ... SET search_path is not read"]
-async fn role_default_search_path_is_not_what_pgward_judges_with() {
+async fn role_default_search_path_is_what_pgward_judges_with() {
     let db = shadow_db("r5roledef");
     let up = upstream::shared();
     up.sql(
         &db,
         &format!("ALTER ROLE {RO_USER} IN DATABASE {db} SET search_path = {SHADOW}"),
     );
-    let proxy = ProxyBuilder::new(up.port()).start();
-    let c = connect(&proxy, ALICE.0, &db).await;
-    let got = value(&c, "SELECT lower('X')").await;
+    for mode in ["transaction", "session"] {
+        let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+        for n in 0..3 {
+            let c = connect(&proxy, ALICE.0, &db).await;
+            assert_eq!(
+                value(&c, "SHOW search_path").await,
+                Ok(SHADOW.into()),
+                "{mode}, client {n}: the login's default is the session's"
+            );
+            assert_eq!(
+                value(&c, "SELECT lower('X')").await,
+                Err("42501".into()),
+                "{mode}, client {n}: shadow.lower ran under the role's default path"
+            );
+            c.batch_execute("SET search_path TO public").await.unwrap();
+            assert_eq!(value(&c, "SELECT lower('X')").await, Ok("x".into()));
+            c.batch_execute("RESET search_path").await.unwrap();
+            assert_eq!(
+                value(&c, "SELECT lower('X')").await,
+                Err("42501".into()),
+                "{mode}, client {n}: after RESET the role's default is back"
+            );
+        }
+    }
+}
+
+/// The login's default changes while servers are pooled: servers connected before keep the
+/// old default, new ones start with the new. A client judged under the old default that is
+/// handed a new server gets the path it was judged with (the checkout's sync sets it);
+/// a client that logs in afterwards is judged with the new default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_path_changed_while_servers_are_pooled_is_followed() {
+    let db = shadow_db("r5roledef2");
+    let up = upstream::shared();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode("transaction")
+        .set("pool", "size", 4)
+        .start();
+    let a = connect(&proxy, ALICE.0, &db).await;
+    assert_eq!(value(&a, "SELECT lower('X')").await, Ok("x".into()));
+    up.sql(
+        &db,
+        &format!("ALTER ROLE {RO_USER} IN DATABASE {db} SET search_path = {SHADOW}"),
+    );
+    // The only pooled server (old default) is held in a block: `a` gets a new one.
+    let b = connect(&proxy, ALICE.0, &db).await;
+    b.batch_execute("BEGIN").await.unwrap();
     assert_eq!(
-        got,
+        value(&a, "SELECT lower('X')").await,
+        Ok("x".into()),
+        "judged as pg_catalog.lower, the server must run that"
+    );
+    b.batch_execute("COMMIT").await.unwrap();
+    let c = connect(&proxy, ALICE.0, &db).await;
+    assert_eq!(
+        value(&c, "SELECT lower('X')").await,
         Err("42501".into()),
-        "shadow.lower ran under the role's default path"
+        "a new client starts with the new default"
     );
 }
 

@@ -3,7 +3,7 @@
 //! health check before reuse. A connection comes back only idle and clean; anything else is
 //! closed.
 //!
-//! `lease.rs`: who holds a server (client links, SHOW SERVERS rows) and who waits;
+//! `lease.rs`: who holds a server (client links, SHOW SERVERS rows), who waits, and release;
 //! `admin.rs`: what the console and metrics read and change (stats, PAUSE, resize on reload);
 //! `registry.rs`: all pools.
 
@@ -76,6 +76,8 @@ pub struct Pool {
     /// What the last new server reported at startup (server_version, encodings, ...), so a
     /// client can be greeted without waiting for a free server.
     reported: Mutex<Option<BTreeMap<String, String>>>,
+    /// The search_path the last new server started with (its configured defaults).
+    default_search_path: Mutex<Option<String>>,
     /// PAUSE: checkouts wait until RESUME.
     paused: watch::Sender<bool>,
     /// Clients waiting for a server: ticket -> since when.
@@ -126,6 +128,7 @@ impl Pool {
             settings: Mutex::new(settings),
             idle: Mutex::new(Vec::new()),
             reported: Mutex::new(None),
+            default_search_path: Mutex::new(None),
             paused: watch::Sender::new(false),
             waiters: Mutex::new(BTreeMap::new()),
             servers: Mutex::new(BTreeMap::new()),
@@ -154,6 +157,11 @@ impl Pool {
         self.reported.lock().ok().and_then(|r| r.clone())
     }
 
+    /// The search_path a fresh server of this pool starts with, once one has connected.
+    pub fn default_search_path(&self) -> Option<String> {
+        self.default_search_path.lock().ok().and_then(|r| r.clone())
+    }
+
     pub fn key(&self) -> &PoolKey {
         &self.key
     }
@@ -165,9 +173,15 @@ impl Pool {
             .clone()
     }
 
-    fn expired(settings: &PoolSettings, s: &ServerConnection) -> bool {
-        settings.lifetime.is_some_and(|l| s.age() >= l)
-            || settings.idle_timeout.is_some_and(|t| s.idle_for() >= t)
+    /// Past its lifetime or idle timeout at `now` (one clock read serves a whole checkout or
+    /// release).
+    fn expired(settings: &PoolSettings, s: &ServerConnection, now: Instant) -> bool {
+        settings
+            .lifetime
+            .is_some_and(|l| now.saturating_duration_since(s.created) >= l)
+            || settings
+                .idle_timeout
+                .is_some_and(|t| now.saturating_duration_since(s.last_used) >= t)
     }
 
     fn take_idle(&self, prefer: Option<i32>) -> Option<IdleServer> {
@@ -243,22 +257,51 @@ impl Pool {
         self.serve(permit, client, settings, prefer).await
     }
 
+    /// A healthy idle server at once, when a slot is free, nobody queues and there is no
+    /// PAUSE: the common checkout, with no future, timer or wait registration. `None`: wait
+    /// with [`Pool::checkout_preferring`].
+    pub fn checkout_idle_now(self: &Arc<Self>, prefer: Option<i32>) -> Option<PooledServer> {
+        if *self.paused.borrow() {
+            return None;
+        }
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        let settings = self.settings();
+        let (id, server, now) = self.take_reusable(&settings, prefer)?;
+        self.metrics.pool_wait(Duration::ZERO);
+        self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+        Some(self.lease(id, server, permit, crate::clients::current(), now))
+    }
+
+    /// An idle server fit for reuse (the preferred backend's when idle); expired or broken
+    /// ones met on the way are closed.
+    fn take_reusable(
+        &self,
+        settings: &PoolSettings,
+        mut prefer: Option<i32>,
+    ) -> Option<(u64, Box<ServerConnection>, Instant)> {
+        while let Some(IdleServer { id, server: mut s }) = self.take_idle(prefer.take()) {
+            let now = Instant::now();
+            if Self::expired(settings, &s, now) || !s.conn.is_healthy() {
+                self.forget_server(id);
+                tokio::spawn(s.terminate());
+                continue;
+            }
+            s.last_used = now;
+            return Some((id, s, now));
+        }
+        None
+    }
+
     /// With a slot held: a healthy idle connection, or a new one.
     async fn serve(
         self: &Arc<Self>,
         permit: OwnedSemaphorePermit,
         client: Option<Arc<ClientEntry>>,
         settings: PoolSettings,
-        mut prefer: Option<i32>,
+        prefer: Option<i32>,
     ) -> Result<PooledServer, PoolError> {
-        while let Some(IdleServer { id, server: mut s }) = self.take_idle(prefer.take()) {
-            if Self::expired(&settings, &s) || !s.conn.is_healthy() {
-                self.forget_server(id);
-                tokio::spawn(s.terminate());
-                continue;
-            }
-            s.last_used = Instant::now();
-            return Ok(self.lease(id, s, permit, client));
+        if let Some((id, s, now)) = self.take_reusable(&settings, prefer) {
+            return Ok(self.lease(id, s, permit, client, now));
         }
         let spec = self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server = match ServerConnection::connect(&spec).await {
@@ -272,7 +315,7 @@ impl Pool {
         let id = self.register(&server);
         self.counters.opened.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
-        Ok(self.lease(id, server, permit, client))
+        Ok(self.lease(id, server, permit, client, Instant::now()))
     }
 
     /// A new server connection joins the pool's rows (SHOW SERVERS); its parameters are
@@ -280,6 +323,12 @@ impl Pool {
     fn register(&self, server: &ServerConnection) -> u64 {
         if let Ok(mut r) = self.reported.lock() {
             *r = Some(server.params.clone());
+        }
+        if let (Ok(mut d), Some(path)) = (
+            self.default_search_path.lock(),
+            server.default_search_path(),
+        ) {
+            *d = Some(path.to_string());
         }
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         self.servers
@@ -296,66 +345,6 @@ impl Pool {
                 },
             );
         id
-    }
-
-    fn lease(
-        self: &Arc<Self>,
-        id: u64,
-        server: Box<ServerConnection>,
-        permit: OwnedSemaphorePermit,
-        client: Option<Arc<ClientEntry>>,
-    ) -> PooledServer {
-        if let Some(c) = &client {
-            c.attach(id);
-        }
-        if let Some(r) = self
-            .servers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(&id)
-        {
-            r.client = client.as_ref().map(|c| c.id);
-            r.since = Instant::now();
-        }
-        PooledServer {
-            server,
-            pool: self.clone(),
-            _permit: permit,
-            lease: Lease {
-                id,
-                pool: self.clone(),
-                client,
-                since: Instant::now(),
-                returned: false,
-            },
-        }
-    }
-
-    /// Return a server that is idle (ReadyForQuery 'I') and clean.
-    pub fn release(&self, pooled: PooledServer) {
-        let PooledServer {
-            mut server,
-            pool: _,
-            _permit,
-            mut lease,
-        } = pooled;
-        server.last_used = Instant::now();
-        // More servers than the (reloaded, smaller) size: this one closes instead.
-        let oversize =
-            self.servers.lock().map_or(0, |r| r.len()) > self.size.load(Ordering::Relaxed);
-        if oversize || Self::expired(&self.settings(), &server) {
-            tokio::spawn(server.terminate());
-            return;
-        }
-        lease.returned = true;
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.push(IdleServer {
-            id: lease.id,
-            server,
-        });
-        // The lease (client link, row) drops before the permit frees the slot.
-        drop(lease);
-        drop(idle);
     }
 
     /// Take every idle connection out of the pool, to be closed by the caller.
@@ -376,7 +365,7 @@ impl Pool {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
                 .into_iter()
-                .partition(|s| !Self::expired(&settings, &s.server));
+                .partition(|s| !Self::expired(&settings, &s.server, Instant::now()));
             *idle = keep;
             drop
         };

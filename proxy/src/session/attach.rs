@@ -87,6 +87,16 @@ fn is_reported(name: &str) -> bool {
 impl Session {
     /// Make sure a server is attached (checkout and parameter sync).
     pub(super) async fn attach(&mut self) -> Result<(), PgError> {
+        self.attach_checked(false).await
+    }
+
+    /// The greeting's checkout: nothing has been judged yet, so the server's defaults are
+    /// the session's.
+    pub(super) async fn attach_first(&mut self) -> Result<(), PgError> {
+        self.attach_checked(true).await
+    }
+
+    async fn attach_checked(&mut self, first: bool) -> Result<(), PgError> {
         if self.server.is_some() {
             return Ok(());
         }
@@ -95,14 +105,24 @@ impl Session {
         let mut attempts = 0;
         let pooled = loop {
             attempts += 1;
-            let slot = self.cancel.slot.clone();
-            let mut pooled = tokio::select! {
-                got = self.pool.checkout_preferring(self.sequences.wanted.take().or((self.last_backend != 0).then_some(self.last_backend))) => got.map_err(|e| e.to_pg())?,
-                // The client cancelled while its statement waited for a server.
-                () = slot.cancelled_while_waiting() => return Err(PgError::error(
-                    sqlstate::QUERY_CANCELED,
-                    "canceling statement due to user request",
-                )),
+            let prefer = self
+                .sequences
+                .wanted
+                .take()
+                .or((self.last_backend != 0).then_some(self.last_backend));
+            let mut pooled = match self.pool.checkout_idle_now(prefer) {
+                Some(ready) => ready,
+                None => {
+                    let slot = self.cancel.slot.clone();
+                    tokio::select! {
+                        got = self.pool.checkout_preferring(prefer) => got.map_err(|e| e.to_pg())?,
+                        // The client cancelled while its statement waited for a server.
+                        () = slot.cancelled_while_waiting() => return Err(PgError::error(
+                            sqlstate::QUERY_CANCELED,
+                            "canceling statement due to user request",
+                        )),
+                    }
+                }
             };
             // State another client left (user code, a pin that ended) is reset first; this
             // client's own is its own.
@@ -119,6 +139,7 @@ impl Session {
                 }
                 continue;
             }
+            self.follow_server_default_path(pooled.server.default_search_path(), first);
             let synced = match sweep_statements(&mut pooled.server).await {
                 Ok(()) => {
                     sync_params(&mut pooled.server, &self.desired, &self.startup_settings).await

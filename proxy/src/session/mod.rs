@@ -117,6 +117,8 @@ pub struct Session {
     /// Those it started with (startup packet and `options`): what RESET returns to.
     startup_settings: Vec<(String, String)>,
     search_path: Vec<String>,
+    /// What a session that sets none starts with (the servers' configured default).
+    default_path: Vec<String>,
     /// Bumped whenever `search_path` changes: statements judged under an older one are
     /// judged again before they run.
     path_epoch: u64,
@@ -203,11 +205,15 @@ impl Session {
         now: Instant,
     ) -> Session {
         let cancel = shared.cancels.register();
+        let default_path = pool
+            .default_search_path()
+            .map(|p| pgward_policy::parse_search_path(&p))
+            .unwrap_or_else(|| vec!["$user".to_string(), "public".to_string()]);
         let search_path = info
             .search_path
             .as_deref()
             .map(pgward_policy::parse_search_path)
-            .unwrap_or_else(|| vec!["$user".to_string(), "public".to_string()]);
+            .unwrap_or_else(|| default_path.clone());
         let mut desired: Vec<(String, String)> = info
             .params
             .iter()
@@ -265,6 +271,7 @@ impl Session {
             startup_settings: desired.clone(),
             desired,
             search_path,
+            default_path,
             path_epoch: 0,
             catalog_waited_at: None,
             prepared: Prepared::default(),
@@ -338,7 +345,7 @@ impl Session {
         let params = match known {
             Some(p) => p,
             None => {
-                self.attach().await?;
+                self.attach_first().await?;
                 self.server
                     .as_ref()
                     .map(|s| s.server.params.clone())

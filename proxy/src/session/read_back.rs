@@ -24,6 +24,15 @@ pub fn merged_settings(
     out
 }
 
+/// A search_path as a setting value: each schema quoted, as PostgreSQL takes it back.
+pub fn path_setting(path: &[String]) -> String {
+    let quoted: Vec<String> = path
+        .iter()
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect();
+    quoted.join(", ")
+}
+
 /// Session-level settings in force (set by SET, set_config or pgward's own sync).
 /// pgward's own SQL runs under the client's search_path: every function and operator in it
 /// is qualified, so no user operator (`evil.=`) can answer in pg_catalog's place.
@@ -111,6 +120,33 @@ impl Session {
                 tracing::warn!(session = self.id, error = %e, "could not read the session's settings");
                 s.server.dirty = true;
             }
+        }
+    }
+
+    /// A server was checked out and the client sets no search_path: the server runs under its
+    /// own default (`ALTER ROLE/DATABASE ... SET`, the configuration). On the first checkout,
+    /// before anything was judged, that default is the session's; later, a server whose
+    /// default differs from the path statements were judged with (a default changed since)
+    /// is given that path by the sync.
+    pub(super) fn follow_server_default_path(&mut self, server_default: Option<&str>, first: bool) {
+        if self.desired.iter().any(|(k, _)| k == "search_path") {
+            return;
+        }
+        let Some(value) = server_default else {
+            return;
+        };
+        let path = pgward_policy::parse_search_path(value);
+        if path == self.search_path {
+            return;
+        }
+        if first {
+            self.default_path = path.clone();
+            self.search_path = path;
+            self.path_epoch += 1;
+            self.recent.clear();
+        } else {
+            let judged = path_setting(&self.search_path);
+            self.set_desired("search_path", &judged);
         }
     }
 

@@ -263,16 +263,12 @@ impl Session {
                     self.recent.clear();
                     // It may fail or be rolled back: ask the server once the unit is done.
                     self.path_check = PathCheck::AfterUnit;
-                    let quoted: Vec<String> = path
-                        .iter()
-                        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
-                        .collect();
-                    self.set_desired("search_path", &quoted.join(", "));
+                    self.set_desired("search_path", &read_back::path_setting(path));
                 }
                 Some(SessionChange::SearchPathDefault) => {
                     self.recent.clear();
                     self.path_check = PathCheck::AfterUnit;
-                    self.search_path = vec!["$user".to_string(), "public".to_string()];
+                    self.search_path = self.default_path.clone();
                     self.path_epoch += 1;
                     self.desired.retain(|(k, _)| k != "search_path");
                 }
