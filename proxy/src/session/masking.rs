@@ -5,6 +5,7 @@
 //! an allowed COPY TO is masked row by row; errors and notices are scrubbed as the plan says.
 //! Pure (no sockets): the session calls it with each server frame's body and owner.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -133,7 +134,8 @@ impl ResultMasking {
 struct State {
     /// RowDescriptions from Describe, by statement or portal (the types and origins an
     /// Execute's DataRows have).
-    described: HashMap<(Space, String), Arc<[FieldInfo]>>,
+    described_statements: HashMap<String, Arc<[FieldInfo]>>,
+    described_portals: HashMap<String, Arc<[FieldInfo]>>,
     /// The statement each portal was bound from (its Describe may answer after the Bind).
     portal_statement: HashMap<String, String>,
     /// The mask of the result being relayed now.
@@ -204,20 +206,28 @@ fn null_row(count: usize) -> Vec<u8> {
 impl State {
     /// The plan of the statement answering `owner` now, with DECLARE/PREPARE plans
     /// substituted for FETCH/EXECUTE.
-    fn plan(&self, owner: &ReplyMask) -> MaskPlan {
+    fn plan<'a>(&'a self, owner: &'a ReplyMask) -> Cow<'a, MaskPlan> {
         let index = match owner.reply {
             MaskedReply::Query => self.statement,
             _ => 0,
         };
         let Some(plan) = owner.decision.plans.get(index) else {
-            return mask_everything(ResultSource::Rows);
+            return Cow::Owned(mask_everything(ResultSource::Rows));
         };
         let recorded = match &plan.source {
             ResultSource::Fetches(name) => self.cursors.get(name),
             ResultSource::Executes(name) => self.prepares.get(name),
             _ => None,
         };
-        recorded.cloned().unwrap_or_else(|| plan.clone())
+        Cow::Borrowed(recorded.unwrap_or(plan))
+    }
+
+    /// The RowDescriptions kept for statements or for portals.
+    fn described(&mut self, space: Space) -> &mut HashMap<String, Arc<[FieldInfo]>> {
+        match space {
+            Space::Statement => &mut self.described_statements,
+            Space::Portal => &mut self.described_portals,
+        }
     }
 
     /// RowDescription: kept for a Describe, bound for a Query's statement. Returns how many
@@ -227,16 +237,17 @@ impl State {
         match &owner.reply {
             MaskedReply::Describe(space, name) => match fields {
                 Some(f) => {
-                    self.described.insert((*space, name.clone()), f.into());
+                    self.described(*space).insert(name.clone(), f.into());
                 }
                 None => {
-                    self.described.remove(&(*space, name.clone()));
+                    self.described(*space).remove(name);
                 }
             },
             MaskedReply::Query | MaskedReply::Execute(_) => {
                 let plan = self.plan(owner);
                 let fields = fields.unwrap_or_default();
                 let bound = bind(&plan, &fields, &owner.decision.index);
+                drop(plan);
                 let masked = bound.masked_positions().len();
                 self.current = Some(bound);
                 return masked;
@@ -248,33 +259,38 @@ impl State {
     /// NoData for a Describe: nothing kept.
     pub fn on_no_data(&mut self, owner: &ReplyMask) {
         if let MaskedReply::Describe(space, name) = &owner.reply {
-            self.described.remove(&(*space, name.clone()));
+            self.described(*space).remove(name);
         }
     }
 
     /// Bind: the portal's rows are those its statement described.
     pub fn on_bind(&mut self, statement: &str, portal: &str) {
-        self.portal_statement
-            .insert(portal.to_string(), statement.to_string());
-        match self
-            .described
-            .get(&(Space::Statement, statement.to_string()))
-        {
-            Some(f) => {
-                let f = Arc::clone(f);
-                self.described
-                    .insert((Space::Portal, portal.to_string()), f);
-            }
+        // The same portal bound again from the same statement (every Bind of a driver's
+        // prepared statement) changes nothing and allocates nothing.
+        match self.portal_statement.get_mut(portal) {
+            Some(bound_from) if bound_from == statement => {}
+            Some(bound_from) => statement.clone_into(bound_from),
             None => {
-                self.described.remove(&(Space::Portal, portal.to_string()));
+                self.portal_statement
+                    .insert(portal.to_string(), statement.to_string());
+            }
+        }
+        match self.described_statements.get(statement).cloned() {
+            Some(f) => match self.described_portals.get_mut(portal) {
+                Some(kept) => *kept = f,
+                None => {
+                    self.described_portals.insert(portal.to_string(), f);
+                }
+            },
+            None => {
+                self.described_portals.remove(portal);
             }
         }
     }
 
     /// Parse: whatever the name described before is gone.
     pub fn on_parse(&mut self, statement: &str) {
-        self.described
-            .remove(&(Space::Statement, statement.to_string()));
+        self.described_statements.remove(statement);
     }
 
     /// The DataRow to send instead of `body`, or `None` to forward it as it came.
@@ -282,20 +298,26 @@ impl State {
         if self.current.is_none() {
             // An Execute's rows: its portal's described fields (or none known).
             let plan = self.plan(owner);
-            let fields = match &owner.reply {
-                MaskedReply::Execute(portal) => self
-                    .described
-                    .get(&(Space::Portal, portal.clone()))
-                    .or_else(|| {
-                        let statement = self.portal_statement.get(portal)?;
-                        self.described.get(&(Space::Statement, statement.clone()))
+            let described = match &owner.reply {
+                MaskedReply::Execute(portal) => {
+                    self.described_portals.get(portal.as_str()).or_else(|| {
+                        let statement = self.portal_statement.get(portal.as_str())?;
+                        self.described_statements.get(statement.as_str())
                     })
-                    .map(|f| f.to_vec()),
+                }
                 _ => None,
             }
-            .filter(|f| f.len() == row_width(body))
-            .unwrap_or_else(|| unknown_fields(row_width(body)));
-            self.current = Some(bind(&plan, &fields, &owner.decision.index));
+            .filter(|f| f.len() == row_width(body));
+            let bound = match described {
+                Some(fields) => bind(&plan, fields, &owner.decision.index),
+                None => bind(
+                    &plan,
+                    &unknown_fields(row_width(body)),
+                    &owner.decision.index,
+                ),
+            };
+            drop(plan);
+            self.current = Some(bound);
         }
         let mask = self.current.as_ref()?;
         if !mask.masks_anything() {
@@ -354,10 +376,12 @@ impl State {
             let plan = self.plan(owner);
             match &plan.source {
                 ResultSource::DeclaresCursor(name) => {
-                    self.cursors.insert(name.clone(), plan.clone());
+                    let (name, plan) = (name.clone(), plan.into_owned());
+                    self.cursors.insert(name, plan);
                 }
                 ResultSource::Prepares(name) => {
-                    self.prepares.insert(name.clone(), plan.clone());
+                    let (name, plan) = (name.clone(), plan.into_owned());
+                    self.prepares.insert(name, plan);
                 }
                 _ => {}
             }
