@@ -15,6 +15,12 @@ const DISCARD_ALL: i64 = 1;
 const DISCARD_TEMP: i64 = 4;
 /// `VariableSetKind` in pg_query's protobuf.
 const VAR_SET_MULTI: i64 = 4;
+// The rest of pg_query's VariableSetKind (protobuf numbering).
+const VAR_SET_VALUE: i64 = 1;
+const VAR_SET_DEFAULT: i64 = 2;
+const VAR_SET_CURRENT: i64 = 3;
+const VAR_RESET: i64 = 5;
+const VAR_RESET_ALL: i64 = 6;
 
 /// Functions that take advisory locks held until the session ends (the `_xact_` ones end
 /// with the transaction and are harmless).
@@ -144,6 +150,9 @@ pub fn of(facts: &PgFacts) -> SessionState {
             // DISCARD PLANS drops cached plans only: prepared statements stay.
             s.drops_statements = target == DISCARD_ALL;
             s.settings = target == DISCARD_ALL;
+            if target == DISCARD_ALL {
+                s.resets.push("*".into());
+            }
             s.releases = matches!(target, DISCARD_ALL | DISCARD_TEMP);
         }
         "VariableSetStmt" => {
@@ -156,6 +165,12 @@ pub fn of(facts: &PgFacts) -> SessionState {
             s.may_pin = s.settings && is_identity(&name);
             if s.settings && name.contains('.') {
                 s.custom_settings.push(name.to_ascii_lowercase());
+            }
+            match int(top, "kind") {
+                VAR_SET_DEFAULT | VAR_RESET => s.resets.push(name.to_ascii_lowercase()),
+                VAR_RESET_ALL => s.resets.push("*".into()),
+                VAR_SET_VALUE | VAR_SET_CURRENT => s.sets.push(name.to_ascii_lowercase()),
+                _ => {}
             }
         }
         // Databases that must have no other session for the statement to run: pgward's own
@@ -229,9 +244,16 @@ pub fn of(facts: &PgFacts) -> SessionState {
         if in_catalog && last == "setseed" {
             s.user_code = true;
         }
+        // It fetches from the portal its first argument names (through SPI), running it.
+        if in_catalog && last == "cursor_to_xml" {
+            s.runs_portals = true;
+        }
     }
     // set_config(name, value, false) changes the session like SET does.
     for args in &facts.set_config_calls {
+        if let Some(Some(name)) = args.first() {
+            s.sets.push(name.to_ascii_lowercase());
+        }
         let session = match args.get(2) {
             Some(Some(local)) => crate::settings::parse_bool(local) != Some(true),
             _ => true,

@@ -58,6 +58,15 @@ pub fn parse_unnamed(sql: &str, out: &mut BytesMut) {
     raw_message(b'P', &body, out);
 }
 
+/// Describe the prepared statement `name`.
+pub fn describe_statement(name: &str, out: &mut BytesMut) {
+    let mut body = Vec::with_capacity(name.len() + 2);
+    body.push(b'S');
+    body.extend_from_slice(name.as_bytes());
+    body.push(0);
+    raw_message(b'D', &body, out);
+}
+
 pub fn sync(out: &mut BytesMut) {
     raw_message(b'S', &[], out);
 }

@@ -46,6 +46,23 @@ impl ServerConnection {
         self.run_prepared_messages(&out).await
     }
 
+    /// [`ServerConnection::run_extended_messages`], returning the RowDescription or NoData
+    /// bodies its Describes got (tag, body), in order.
+    pub async fn run_extended_described(
+        &mut self,
+        mut out: BytesMut,
+    ) -> Result<Vec<(u8, Vec<u8>)>, ServerError> {
+        frontend::sync(&mut out);
+        let mut described = Vec::new();
+        self.run_messages(&out, &mut |tag, body| {
+            if matches!(tag, b'T' | b'n') {
+                described.push((tag, body.to_vec()));
+            }
+        })
+        .await?;
+        Ok(described)
+    }
+
     /// The server's current value of a setting (`SHOW`), read without touching the
     /// client's unnamed statement.
     pub async fn show(&mut self, setting: &str) -> Result<String, ServerError> {

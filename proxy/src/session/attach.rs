@@ -177,6 +177,19 @@ impl Session {
         Ok(())
     }
 
+    /// A ReadyForQuery pgward answered itself: a server checked out for the message (to
+    /// compare a statement's shape, to run pgward's own checks) and left idle goes back, in
+    /// transaction mode, as after the server's own ReadyForQuery.
+    pub(super) fn give_back_if_idle(&mut self) {
+        if self.server.is_some()
+            && self.mode == PoolMode::Transaction
+            && self.sync.releasable(self.replies.owes())
+        {
+            self.outbox
+                .push(super::outbox::Event::SettleUnit { release: true });
+        }
+    }
+
     pub(super) async fn clear_cancel_target(&mut self) {
         self.cancel.slot.set(None).await;
     }

@@ -20,6 +20,7 @@ mod backend_signals;
 mod cancel_ignored;
 mod client;
 mod client_encoding;
+mod client_view;
 mod decision_memo;
 mod extended;
 mod fastpath;
@@ -42,11 +43,13 @@ mod pin_watch;
 mod pins;
 mod prepared;
 mod read_back;
+mod refusals;
 mod relay;
 mod replay;
 mod replay_scope;
 mod replay_shape;
 mod replies;
+mod result_fields;
 mod row_limit;
 #[cfg(test)]
 mod scripted;
@@ -118,7 +121,7 @@ pub struct Session {
     startup_settings: Vec<(String, String)>,
     search_path: Vec<String>,
     /// What a session that sets none starts with (the servers' configured default).
-    default_path: Vec<String>,
+    default_path: read_back::DefaultPath,
     /// Bumped whenever `search_path` changes: statements judged under an older one are
     /// judged again before they run.
     path_epoch: u64,
@@ -182,6 +185,8 @@ pub struct Session {
     now: Instant,
     /// Cancels and audit records the relay carries out after each handler call.
     outbox: outbox::Outbox,
+    /// The reported parameters as the client was last told them.
+    client_view: client_view::ClientView,
 }
 
 pub fn denial_error(d: &Denial) -> PgError {
@@ -205,15 +210,12 @@ impl Session {
         now: Instant,
     ) -> Session {
         let cancel = shared.cancels.register();
-        let default_path = pool
-            .default_search_path()
-            .map(|p| pgward_policy::parse_search_path(&p))
-            .unwrap_or_else(|| vec!["$user".to_string(), "public".to_string()]);
+        let default_path = read_back::DefaultPath::new(pool.default_search_path());
         let search_path = info
             .search_path
             .as_deref()
             .map(pgward_policy::parse_search_path)
-            .unwrap_or_else(|| default_path.clone());
+            .unwrap_or_else(|| default_path.path.clone());
         let mut desired: Vec<(String, String)> = info
             .params
             .iter()
@@ -287,6 +289,7 @@ impl Session {
             script_failed: false,
             copy_in: false,
             copy_from_started: false,
+            client_view: client_view::ClientView::default(),
         }
     }
 
@@ -327,58 +330,6 @@ impl Session {
             let _ = self.client.send(&out).await;
         }
         self.finish().await;
-    }
-
-    /// AuthenticationOk, the server's parameters, our cancel key, ReadyForQuery. Checking a
-    /// server out here also tells a client at once when the upstream is down.
-    async fn greet(&mut self) -> Result<(), PgError> {
-        let mut out = BytesMut::new();
-        backend::auth_ok(&mut out);
-        self.client.queue(&out);
-        // In transaction mode a client is greeted with what the pool's servers report, so it
-        // can log in while every server is busy; otherwise (or before the pool has ever
-        // connected) a server is checked out, which also reports a down upstream at once.
-        let known = match self.mode {
-            PoolMode::Transaction => self.pool.reported_params(),
-            PoolMode::Session => None,
-        };
-        let params = match known {
-            Some(p) => p,
-            None => {
-                self.attach_first().await?;
-                self.server
-                    .as_ref()
-                    .map(|s| s.server.params.clone())
-                    .unwrap_or_default()
-            }
-        };
-        out.clear();
-        // A server that took the client's settings reports them as PostgreSQL spells them;
-        // greeted from the pool's figures, the client's own values stand in.
-        let synced = self.server.is_some();
-        for (k, v) in &params {
-            let wanted = self
-                .desired
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.as_str());
-            let v = match wanted {
-                Some(w) if !synced && k.eq_ignore_ascii_case("client_encoding") => {
-                    session_state::canonical_encoding(w).unwrap_or(w)
-                }
-                Some(w) if !synced => w,
-                _ => v.as_str(),
-            };
-            backend::parameter_status(k, v, &mut out);
-        }
-        backend::backend_key_data(self.cancel.pid, self.cancel.secret, &mut out);
-        backend::ready_for_query(b'I', &mut out);
-        self.client.queue(&out);
-        if self.mode == PoolMode::Transaction {
-            self.detach().await;
-        }
-        self.client.flush().await.map_err(io_lost)?;
-        Ok(())
     }
 }
 

@@ -148,23 +148,44 @@ impl Session {
             .with_hint("send it once the earlier results are in, or use session pooling"));
         }
         let mut out = BytesMut::new();
+        let mut told = Vec::new();
         for (kind, name) in &names {
             let from_sql = self.server_holds(name).await?;
-            self.claim_messages(*kind, name, from_sql, &mut out);
+            self.claim_messages(*kind, name, from_sql, &mut out, &mut told);
         }
         if !out.is_empty() {
             let Some(s) = self.server.as_mut() else {
                 return Err(super::lost_meanwhile());
             };
-            if let Err(e) = s.server.run_extended_messages(out).await {
-                // What the server holds is no longer known: nobody else gets it before
-                // DISCARD ALL, and a block it ran in is failed.
-                s.server.statements.clear();
-                s.server.dirty = true;
-                if self.sync.tx_status == b'T' {
-                    self.sync.tx_status = b'E';
+            match s.server.run_extended_described(out).await {
+                Ok(described) => {
+                    // Parsed anew here, a statement must have the result type it was parsed
+                    // with, as PostgreSQL holds a prepared statement to it.
+                    let changed = told.iter().zip(&described).any(|((_, t), (tag, body))| {
+                        super::replay_shape::shape_of(*tag, body).is_some_and(|there| there != *t)
+                    });
+                    if changed {
+                        // Not left there under the client's name for a later EXECUTE.
+                        let placed: Vec<Arc<str>> = told
+                            .iter()
+                            .filter_map(|(name, _)| s.server.statements.free_name(name))
+                            .collect();
+                        if s.server.close_statements(&placed).await.is_err() {
+                            s.server.dirty = true;
+                        }
+                        return Err(super::replay_shape::shape_changed());
+                    }
                 }
-                return Err(claim_error(e));
+                Err(e) => {
+                    // What the server holds is no longer known: nobody else gets it before
+                    // DISCARD ALL, and a block it ran in is failed.
+                    s.server.statements.clear();
+                    s.server.dirty = true;
+                    if self.sync.tx_status == b'T' {
+                        self.sync.tx_status = b'E';
+                    }
+                    return Err(claim_error(e));
+                }
             }
         }
         self.note_claimed(&names);
@@ -264,6 +285,7 @@ impl Session {
         name: &str,
         from_sql: Option<bool>,
         out: &mut BytesMut,
+        told: &mut Vec<(Arc<str>, Arc<[u8]>)>,
     ) {
         if from_sql == Some(true) {
             // The client's own SQL PREPARE: PostgreSQL answers as it would.
@@ -297,6 +319,10 @@ impl Session {
                     crate::server::close_statement_message(old, out);
                 }
                 out.extend_from_slice(&parse_message(&placed.name, &replay.rest));
+                if let Some(shape) = self.told_shape(name) {
+                    crate::protocol::frontend::describe_statement(&placed.name, out);
+                    told.push((placed.name.clone(), shape));
+                }
             }
             // The client's protocol statement is there: PostgreSQL's own 42P05.
             (NameUse::Prepares, Some(_)) if own_here => {}

@@ -69,6 +69,13 @@ impl Prepared {
             .is_some_and(|e| e.decision.statements.iter().any(|s| s.writes))
     }
 
+    /// Whether any portal the client has bound (or cursor) runs a write.
+    pub fn any_portal_writes(&self) -> bool {
+        self.portals
+            .values()
+            .any(|e| e.decision.statements.iter().any(|s| s.writes))
+    }
+
     /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).
     pub fn owns_statement(&self, name: &str) -> bool {
         let name = &*name_key(name);

@@ -24,6 +24,25 @@ pub fn merged_settings(
     out
 }
 
+/// The search_path of a session that sets none: its servers' configured default, as parsed
+/// for judging and as the server spells it.
+#[derive(Clone, Debug)]
+pub(super) struct DefaultPath {
+    pub path: Vec<String>,
+    pub spelled: String,
+}
+
+impl DefaultPath {
+    /// From a server's `SHOW search_path`; PostgreSQL's own default when none is known.
+    pub fn new(spelled: Option<String>) -> DefaultPath {
+        let spelled = spelled.unwrap_or_else(|| "\"$user\", public".to_string());
+        DefaultPath {
+            path: pgward_policy::parse_search_path(&spelled),
+            spelled,
+        }
+    }
+}
+
 /// A search_path as a setting value: each schema quoted, as PostgreSQL takes it back.
 pub fn path_setting(path: &[String]) -> String {
     let quoted: Vec<String> = path
@@ -81,10 +100,17 @@ impl Session {
                 s.server
                     .settings
                     .synced(&self.desired, &self.startup_settings);
+                let changed: Vec<(String, String)> = s
+                    .server
+                    .params
+                    .iter()
+                    .filter(|(k, v)| before.get(*k) != Some(*v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 let mut out = BytesMut::new();
-                for (k, v) in &s.server.params {
-                    if before.get(k) != Some(v) {
-                        backend::parameter_status(k, v, &mut out);
+                for (k, v) in changed {
+                    if self.client_view.changes(&k, &v) {
+                        backend::parameter_status(&k, &v, &mut out);
                     }
                 }
                 self.client.queue(&out);
@@ -140,10 +166,14 @@ impl Session {
             return;
         }
         if first {
-            self.default_path = path.clone();
+            self.default_path = DefaultPath::new(Some(value.to_string()));
             self.search_path = path;
             self.path_epoch += 1;
             self.recent.clear();
+        } else if self.search_path == self.default_path.path {
+            // Spelled as the server that reported it spelled it (SHOW shows it so).
+            let spelled = self.default_path.spelled.clone();
+            self.set_desired("search_path", &spelled);
         } else {
             let judged = path_setting(&self.search_path);
             self.set_desired("search_path", &judged);

@@ -174,6 +174,11 @@ impl Session {
                 self.replies.push(Sent::Parse(change), Handling::Forward);
             }
             Some(key) if s.server.statements.lookup(key, &self.owner).is_some() => {
+                // Parsed here before, with the result type a Parse now gives (DDL through
+                // pgward files statements anew), when a Describe showed it.
+                if let Some(shape) = s.server.statements.shape(key) {
+                    replay.shape.parsed_as(shape);
+                }
                 self.replies
                     .push(Sent::Parse(change), Handling::Local(PARSE_COMPLETE));
                 self.answer_local();
@@ -181,7 +186,9 @@ impl Session {
             Some(key) => {
                 let limit = self.statement_limit;
                 let placed = s.server.statements.place(key, name, limit, &self.owner);
+                let there = placed.name.clone();
                 self.prepare_on_server(key, placed, &replay.rest, change, Handling::Forward);
+                self.describe_as_parsed(&there, key, replay);
             }
         }
         true

@@ -45,6 +45,13 @@ impl ToldShape {
         }
     }
 
+    /// A Parse of it now gives `shape` (the server's statement of the same key has it).
+    pub fn parsed_as(&self, shape: Arc<[u8]>) {
+        if self.held {
+            let _ = self.told.set(shape);
+        }
+    }
+
     pub fn new(decision: &Decision) -> ToldShape {
         use pgward_policy::StatementKind as K;
         let held = matches!(
@@ -140,6 +147,47 @@ impl Session {
                 asked: false,
             });
         }
+    }
+
+    /// Right after the Parse of a kept statement, pgward's own Describe of it: its result
+    /// type as parsed is what PostgreSQL holds the statement to (0A000 "cached plan must not
+    /// change result type"), Described by the client or not. Its reply is not the client's.
+    pub(super) fn describe_as_parsed(
+        &mut self,
+        there: &str,
+        key: StatementKey,
+        replay: Arc<Replay>,
+    ) {
+        if !replay.shape.held || replay.shape.told.get().is_some() {
+            return;
+        }
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        let Some(placement) = s.server.statements.placement(key) else {
+            return;
+        };
+        s.server
+            .conn
+            .queue_message(b'D', &[b"S", there.as_bytes(), b"\0"]);
+        self.replies.push(Sent::Describe, Handling::Quiet);
+        self.replies.set_last_shape(ShapeNote {
+            replay,
+            key,
+            placement,
+            asked: false,
+        });
+    }
+
+    /// The shape a client's statement was parsed with, for SQL `EXECUTE` of it placed anew on
+    /// a server (`own_statements.rs`): `None` when PostgreSQL would not hold it to one.
+    pub(super) fn told_shape(&self, name: &str) -> Option<Arc<[u8]>> {
+        let replay = self.prepared.replay(name)?;
+        replay
+            .shape
+            .held
+            .then(|| replay.shape.told.get().cloned())
+            .flatten()
     }
 
     /// The attached server's reply (`tag`, `body`) to a Describe entered with `note`.

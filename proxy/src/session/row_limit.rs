@@ -4,7 +4,9 @@
 //! it (and Execute of it as a portal), a WITH HOLD cursor's past its transaction. The session
 //! performs what it says (cancel upstream, drop, answer 54000).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use super::prepared::name_key;
 
 /// The SQL cursor a statement FETCHes from (the first, in a string of several): its rows count
 /// with the cursor's.
@@ -50,6 +52,18 @@ pub struct RowCounter {
     cut: bool,
     /// WITH HOLD cursors: their counts outlive the transaction.
     held: HashSet<String>,
+    /// SQL cursors (DECLAREd): a SCROLL one read to its end by an Execute can be moved back
+    /// and read again, so its count stays until CLOSE or its transaction's end.
+    cursors: HashSet<String>,
+    /// DECLAREs and CLOSEs sent, with the sync point that answers them: each takes effect at
+    /// its CommandComplete, as on the server (one that fails or is skipped changes nothing).
+    pending: VecDeque<(u64, CursorChange)>,
+}
+
+#[derive(Debug)]
+enum CursorChange {
+    Declared { name: String, hold: bool },
+    Closed(Option<String>),
 }
 
 impl RowCounter {
@@ -63,16 +77,19 @@ impl RowCounter {
             }
             (b'D' | b'd', _) if limit > 0 => {
                 let rows = match of {
-                    ResultOf::Portal(p) | ResultOf::Cursor(p) => match self.paged.get_mut(p) {
-                        Some(n) => {
-                            *n += 1;
-                            *n
+                    // PostgreSQL names a portal by its first 63 bytes, however it is spelled.
+                    ResultOf::Portal(p) | ResultOf::Cursor(p) => {
+                        match self.paged.get_mut(name_key(p).as_ref()) {
+                            Some(n) => {
+                                *n += 1;
+                                *n
+                            }
+                            None => {
+                                self.paged.insert(name_key(p).into_owned(), 1);
+                                1
+                            }
                         }
-                        None => {
-                            self.paged.insert(p.to_string(), 1);
-                            1
-                        }
-                    },
+                    }
                     _ => {
                         self.query_rows += 1;
                         self.query_rows
@@ -93,8 +110,10 @@ impl RowCounter {
                     // A cut portal keeps its count: Executes of it already on their way (a
                     // pipeline with a Sync after each page) read on past the limit, and are
                     // dropped and answered 54000 in turn.
-                    ResultOf::Portal(p) if tag != b's' => {
-                        self.paged.remove(p);
+                    ResultOf::Portal(p)
+                        if tag != b's' && !self.cursors.contains(name_key(p).as_ref()) =>
+                    {
+                        self.paged.remove(name_key(p).as_ref());
                     }
                     // A FETCH's end is not its cursor's.
                     ResultOf::Portal(_) | ResultOf::Cursor(_) | ResultOf::Other => {}
@@ -115,34 +134,74 @@ impl RowCounter {
         let held = std::mem::take(&mut self.held);
         let mut paged = std::mem::take(&mut self.paged);
         paged.retain(|name, _| held.contains(name));
+        let cursors = held.clone();
         *self = RowCounter {
             paged,
             held,
+            cursors,
             ..RowCounter::default()
         };
+    }
+
+    /// A DECLARE was sent, answered by sync point `batch`.
+    pub fn declare_sent(&mut self, name: &str, hold: bool, batch: u64) {
+        let name = name.to_string();
+        self.pending
+            .push_back((batch, CursorChange::Declared { name, hold }));
+    }
+
+    /// A CLOSE was sent (`None`: CLOSE ALL), answered by sync point `batch`.
+    pub fn close_sent(&mut self, name: Option<&str>, batch: u64) {
+        let name = name.map(str::to_string);
+        self.pending.push_back((batch, CursorChange::Closed(name)));
+    }
+
+    /// A CommandComplete of the sync point after `answered` (those answered so far). The
+    /// statements of a sync point complete in order, and none after one that fails: the first
+    /// change still owed is this one.
+    pub fn on_command_complete(&mut self, body: &[u8], answered: u64) {
+        let declare = body.starts_with(b"DECLARE CURSOR");
+        if !declare && !body.starts_with(b"CLOSE CURSOR") {
+            return;
+        }
+        while self.pending.front().is_some_and(|(b, _)| *b <= answered) {
+            self.pending.pop_front();
+        }
+        match self.pending.pop_front() {
+            Some((_, CursorChange::Declared { name, hold })) if declare => {
+                self.declared(&name, hold)
+            }
+            Some((_, CursorChange::Closed(name))) if !declare => self.closed(name.as_deref()),
+            _ => {}
+        }
     }
 
     /// DECLARE (also seen again when the cursor is run as a portal: its count stays; a
     /// cursor's name is free again only after CLOSE or its transaction): `hold` keeps it past
     /// the transaction.
-    pub fn declared(&mut self, name: &str, hold: bool) {
+    fn declared(&mut self, name: &str, hold: bool) {
+        let name = name_key(name).into_owned();
         if hold {
-            self.held.insert(name.to_string());
+            self.held.insert(name.clone());
         } else {
-            self.held.remove(name);
+            self.held.remove(&name);
         }
+        self.cursors.insert(name);
     }
 
     /// CLOSE of a cursor (`None`: CLOSE ALL).
-    pub fn closed(&mut self, name: Option<&str>) {
+    fn closed(&mut self, name: Option<&str>) {
         match name {
             Some(n) => {
-                self.paged.remove(n);
-                self.held.remove(n);
+                let n = name_key(n);
+                self.paged.remove(n.as_ref());
+                self.held.remove(n.as_ref());
+                self.cursors.remove(n.as_ref());
             }
             None => {
                 self.paged.clear();
                 self.held.clear();
+                self.cursors.clear();
             }
         }
     }

@@ -133,6 +133,14 @@ pub fn server_error(code: &'static str, text: &str) -> BytesMut {
 }
 
 /// One text column named `c`.
+pub fn parameter_description() -> BytesMut {
+    message(b't', &[0, 0])
+}
+
+pub fn no_data() -> BytesMut {
+    message(b'n', &[])
+}
+
 pub fn row_description() -> BytesMut {
     let mut b = BytesMut::new();
     b.put_u16(1);

@@ -25,6 +25,16 @@ require_where = false
 max_affected_rows = 10
 "#;
 
+/// In transaction mode pgward describes a kept statement right after its Parse (the result
+/// type PostgreSQL holds it to): the server's answer to that Describe of a statement with no
+/// result rows; nothing in session mode.
+fn described_as_parsed(mode: PoolMode) -> Vec<bytes::BytesMut> {
+    match mode {
+        PoolMode::Transaction => vec![parameter_description(), no_data()],
+        PoolMode::Session => vec![],
+    }
+}
+
 /// The guard opens: pgward's own Sync ends what the client pipelined so far (answered here
 /// with `before`), then its BEGIN.
 async fn answer_guard_open(s: &mut Scripted, before: &[bytes::BytesMut]) {
@@ -75,7 +85,9 @@ async fn a_commit_in_the_batch_cannot_commit_a_guarded_write() {
             sync(),
         ])
         .await;
-        answer_guard_open(&mut s, &[parse_complete(), parse_complete()]).await;
+        let mut before = vec![parse_complete(), parse_complete()];
+        before.extend(described_as_parsed(mode));
+        answer_guard_open(&mut s, &before).await;
         let up = s.server_reads().await;
         // The UPDATE runs; in the COMMIT's place a statement PostgreSQL's parser rejects.
         assert_eq!(tags(&up), "BEPS", "{mode:?}");
@@ -139,7 +151,12 @@ async fn a_name_parsed_again_after_a_failed_parse_carries_the_new_decision() {
         s.client_sends(&[parse("s1", "SELECT nope FROM t"), sync()])
             .await;
         let up = s.server_reads().await;
-        assert_eq!(tags(&up), "PS");
+        let described = if mode == PoolMode::Transaction {
+            "D"
+        } else {
+            ""
+        };
+        assert_eq!(tags(&up), format!("P{described}S"));
         s.server_sends(&[
             server_error("42703", "column \"nope\" does not exist"),
             ready(b'I'),
@@ -154,7 +171,9 @@ async fn a_name_parsed_again_after_a_failed_parse_carries_the_new_decision() {
         ])
         .await;
         // The guard opens for the UPDATE (a SELECT's decision would open none).
-        answer_guard_open(&mut s, &[parse_complete()]).await;
+        let mut before = vec![parse_complete()];
+        before.extend(described_as_parsed(mode));
+        answer_guard_open(&mut s, &before).await;
         let up = s.server_reads().await;
         assert_eq!(tags(&up), "BES", "{mode:?}");
         s.server_sends(&[bind_complete(), command_complete("UPDATE 3"), ready(b'T')])

@@ -30,6 +30,10 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         }
+        if tag == BackendTag::CommandComplete {
+            self.row_counter
+                .on_command_complete(frame.body(), self.sync.syncs_done);
+        }
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
         let answer::Answer {
             replace,
@@ -171,16 +175,7 @@ impl Session {
                 if let Some(s) = self.server.as_mut() {
                     s.server.note_parameter(frame.body());
                 }
-                if let Ok((k, v)) = decode::parameter_status(frame.body()) {
-                    let (k, v) = (k.to_string(), v.to_string());
-                    // The client changed a reported setting: keep it on every server it gets.
-                    if self.desired.iter().any(|(n, _)| n.eq_ignore_ascii_case(&k))
-                        || is_client_setting(&k)
-                    {
-                        self.set_desired(&k, &v);
-                    }
-                }
-                self.client.queue(frame.raw());
+                self.on_parameter_status(&frame);
             }
             b'C' => {
                 // ROLLBACK (TO) undoes a change; COMMIT (AND CHAIN, whose block goes on) ends a
@@ -384,7 +379,7 @@ fn is_fatal(body: &[u8]) -> bool {
 
 /// Reported settings that belong to the client's session (others, like
 /// `session_authorization`, describe pgward's upstream login).
-fn is_client_setting(name: &str) -> bool {
+pub(super) fn is_client_setting(name: &str) -> bool {
     [
         "application_name",
         "client_encoding",

@@ -108,17 +108,27 @@ impl Session {
                     self.custom_settings.push(name.clone());
                 }
             }
+            // A custom name SET LOCAL, reset or set in a block that rolls back stays defined
+            // in the session (empty): read back once, it follows the client as such.
+            for name in state.sets.iter().chain(&state.resets) {
+                if name.contains('.') && !self.custom_settings.contains(name) {
+                    self.custom_settings.push(name.clone());
+                    self.unit.settings = true;
+                }
+            }
             match st.kind {
                 StatementKind::Declare => {
                     if let Some(name) = &state.name {
                         self.prepared
                             .declare_cursor(name, decision.clone(), state.hold, batch);
-                        self.row_counter.declared(name, state.hold);
+                        let batch = self.sync.syncs_sent + 1;
+                        self.row_counter.declare_sent(name, state.hold, batch);
                     }
                 }
                 StatementKind::ClosePortal => {
                     self.prepared.close_cursor(state.name.as_deref());
-                    self.row_counter.closed(state.name.as_deref());
+                    let batch = self.sync.syncs_sent + 1;
+                    self.row_counter.close_sent(state.name.as_deref(), batch);
                 }
                 StatementKind::Prepare => {
                     if let Some(name) = &state.name {
@@ -268,7 +278,7 @@ impl Session {
                 Some(SessionChange::SearchPathDefault) => {
                     self.recent.clear();
                     self.path_check = PathCheck::AfterUnit;
-                    self.search_path = self.default_path.clone();
+                    self.search_path = self.default_path.path.clone();
                     self.path_epoch += 1;
                     self.desired.retain(|(k, _)| k != "search_path");
                 }

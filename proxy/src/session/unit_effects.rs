@@ -23,6 +23,11 @@ pub(super) struct UnitEffects {
     pub user_code: bool,
     /// An object may have landed in the temporary schema unseen: the pin check runs.
     pub check_after: bool,
+    /// Settings returned to their default this unit (`*`: all), and settings set to a value
+    /// by name: a reported default the server shows for the first and not the second is
+    /// its connection's, shown to the client as the client's own (`client_view.rs`).
+    pub resets: Vec<String>,
+    pub sets: Vec<String>,
     /// Prepared-statement names checked on a server this unit (`own_statements.rs`).
     pub claimed: Vec<Claimed>,
 }
@@ -36,6 +41,23 @@ impl UnitEffects {
         self.opaque_settings |= state.opaque_settings;
         self.user_code |= state.user_code;
         self.check_after |= state.check_after;
+        for (names, into) in [
+            (&state.resets, &mut self.resets),
+            (&state.sets, &mut self.sets),
+        ] {
+            for name in names {
+                if !into.contains(name) {
+                    into.push(name.clone());
+                }
+            }
+        }
+    }
+
+    /// Whether a reported value of `name` the server sends is its connection's default
+    /// because this unit reset it, with nothing else that may have set it.
+    pub fn shows_connection_default(&self, name: &str) -> bool {
+        let reset = self.resets.iter().any(|r| r == "*" || r == name);
+        reset && !self.sets.iter().any(|s| s == name) && !self.user_code && !self.opaque_settings
     }
 
     /// Whether the server must be asked what state remains once the unit is done.

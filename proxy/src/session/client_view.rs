@@ -1,0 +1,138 @@
+//! The parameters PostgreSQL reports (ParameterStatus) as the client knows them: told at the
+//! greeting, then as each change arrives. A pooled server connection's defaults are not the
+//! client's: after RESET or DISCARD ALL the server reports its own connection's value
+//! (pgward's application_name, the pool's DateStyle), which the client is shown as its own
+//! startup value instead, as PostgreSQL would have; and a report that changes nothing the
+//! client was told is not sent, as PostgreSQL sends none.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::protocol::decode;
+use crate::protocol::Frame;
+
+/// Reported parameter (lower-cased) -> the value the client was last told, and the one it
+/// was told at the greeting (its startup value as the server spells it, where a server took
+/// it).
+#[derive(Debug, Default)]
+pub(super) struct ClientView {
+    now: BTreeMap<String, String>,
+    greeting: BTreeMap<String, String>,
+}
+
+impl ClientView {
+    /// The greeting told the client `value`.
+    pub fn told(&mut self, name: &str, value: &str) {
+        let key = name.to_ascii_lowercase();
+        self.now.insert(key.clone(), value.to_string());
+        self.greeting.insert(key, value.to_string());
+    }
+
+    /// Whether telling the client `value` changes what it knows (and if so, it is told).
+    pub fn changes(&mut self, name: &str, value: &str) -> bool {
+        let key = name.to_ascii_lowercase();
+        if self.now.get(&key).map(String::as_str) == Some(value) {
+            return false;
+        }
+        self.now.insert(key, value.to_string());
+        true
+    }
+}
+
+impl Session {
+    /// AuthenticationOk, the server's parameters, our cancel key, ReadyForQuery. Checking a
+    /// server out here also tells a client at once when the upstream is down.
+    pub(super) async fn greet(&mut self) -> Result<(), PgError> {
+        let mut out = BytesMut::new();
+        backend::auth_ok(&mut out);
+        self.client.queue(&out);
+        // In transaction mode a client is greeted with what the pool's servers report, so it
+        // can log in while every server is busy; otherwise (or before the pool has ever
+        // connected) a server is checked out, which also reports a down upstream at once.
+        let known = match self.mode {
+            PoolMode::Transaction => self.pool.reported_params(),
+            PoolMode::Session => None,
+        };
+        let params = match known {
+            Some(p) => p,
+            None => {
+                self.attach_first().await?;
+                self.server
+                    .as_ref()
+                    .map(|s| s.server.params.clone())
+                    .unwrap_or_default()
+            }
+        };
+        out.clear();
+        // A server that took the client's settings reports them as PostgreSQL spells them;
+        // greeted from the pool's figures, the client's own values stand in.
+        let synced = self.server.is_some();
+        for (k, v) in &params {
+            let wanted = self
+                .desired
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str());
+            let v = match wanted {
+                Some(w) if !synced && k.eq_ignore_ascii_case("client_encoding") => {
+                    session_state::canonical_encoding(w).unwrap_or(w)
+                }
+                Some(w) if !synced => w,
+                _ => v.as_str(),
+            };
+            backend::parameter_status(k, v, &mut out);
+            self.client_view.told(k, v);
+        }
+        backend::backend_key_data(self.cancel.pid, self.cancel.secret, &mut out);
+        backend::ready_for_query(b'I', &mut out);
+        self.client.queue(&out);
+        if self.mode == PoolMode::Transaction {
+            self.detach().await;
+        }
+        self.client.flush().await.map_err(io_lost)?;
+        Ok(())
+    }
+
+    /// A ParameterStatus from the server: the client's value of the setting (the server's,
+    /// or the client's own startup value where the server shows its connection's default
+    /// after a reset), kept on every server the client gets, and sent on when it changes
+    /// what the client knows.
+    pub(super) fn on_parameter_status(&mut self, frame: &Frame) {
+        let Ok((name, value)) = decode::parameter_status(frame.body()) else {
+            self.client.queue(frame.raw());
+            return;
+        };
+        let lower = name.to_ascii_lowercase();
+        let connection_default = self.server.as_ref().is_some_and(|s| {
+            s.server.settings.initial.get(&lower).map(String::as_str) == Some(value)
+        });
+        let startup = self
+            .startup_settings
+            .iter()
+            .find(|(k, _)| *k == lower)
+            .map(|(_, v)| v.clone());
+        let shown = match startup {
+            Some(own) if connection_default && self.unit.shows_connection_default(&lower) => self
+                .client_view
+                .greeting
+                .get(&lower)
+                .cloned()
+                .unwrap_or(own),
+            _ => value.to_string(),
+        };
+        // The client changed a reported setting: keep it on every server it gets.
+        if self.desired.iter().any(|(n, _)| *n == lower) || server::is_client_setting(name) {
+            self.set_desired(name, &shown);
+        }
+        if !self.client_view.changes(name, &shown) {
+            return;
+        }
+        if shown == value {
+            self.client.queue(frame.raw());
+        } else {
+            let mut out = BytesMut::new();
+            backend::parameter_status(name, &shown, &mut out);
+            self.client.queue(&out);
+        }
+    }
+}
