@@ -33,10 +33,10 @@ pub fn note(
     // A function `[functions] safe` lists is read-only by the administrator's word.
     let listed_safe =
         |n: &[String]| matches!(functions.judge(n, search_path), FunctionVerdict::Safe);
-    let mut writes = facts
-        .functions
-        .iter()
-        .any(|n| may_be_user_code(n) && !listed_safe(n) && may_write(n, catalog, search_path));
+    let mut writes = facts.functions.iter().any(|n| {
+        runs_a_portal(n)
+            || may_be_user_code(n) && !listed_safe(n) && may_write(n, catalog, search_path)
+    });
     for r in reach::reached(facts, catalog, search_path) {
         match r {
             Reached::Function(name, _) => {
@@ -44,9 +44,10 @@ pub fn note(
                     info.state.user_code = true;
                     info.state.settings = true;
                 }
-                if may_be_user_code(&name)
-                    && !listed_safe(&name)
-                    && may_write(&name, catalog, search_path)
+                if runs_a_portal(&name)
+                    || may_be_user_code(&name)
+                        && !listed_safe(&name)
+                        && may_write(&name, catalog, search_path)
                 {
                     writes = true;
                 }
@@ -106,6 +107,12 @@ pub fn note(
         info.state.may_set_sequences = true;
     }
     info.code_may_write = writes;
+}
+
+/// `cursor_to_xml` fetches from the portal its first argument names (through SPI): a bound
+/// `UPDATE ... RETURNING` runs whole there, its rows counted by no CommandComplete.
+fn runs_a_portal(name: &[String]) -> bool {
+    matches!(name, [n] | [_, n] if n == "cursor_to_xml")
 }
 
 fn changes_session(name: &[String]) -> bool {

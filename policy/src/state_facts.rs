@@ -244,10 +244,6 @@ pub fn of(facts: &PgFacts) -> SessionState {
         if in_catalog && last == "setseed" {
             s.user_code = true;
         }
-        // It fetches from the portal its first argument names (through SPI), running it.
-        if in_catalog && last == "cursor_to_xml" {
-            s.runs_portals = true;
-        }
     }
     // set_config(name, value, false) changes the session like SET does.
     for args in &facts.set_config_calls {

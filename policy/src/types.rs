@@ -186,9 +186,6 @@ pub struct SessionState {
     /// Settings it sets to a value by name (SET, SET LOCAL, `set_config` with a literal
     /// name), lower-cased.
     pub sets: Vec<String>,
-    /// It calls a built-in that runs a portal named by a value (`cursor_to_xml`): any portal
-    /// the session has open may run, a bound write among them.
-    pub runs_portals: bool,
     /// It may create an object that lands in the temporary schema without saying so (a
     /// CREATE under a search_path that starts with pg_temp, `SELECT INTO`, EXPLAIN ANALYZE
     /// of a CREATE TABLE AS): pgward asks the server afterwards whether state now pins.

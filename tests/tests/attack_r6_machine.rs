@@ -632,3 +632,100 @@ async fn a_write_portal_run_under_another_long_spelling_is_guarded() {
     }
     report("write portal under long spellings", &got);
 }
+
+/// Review of the round-6 fixes: an Execute of a cursor's own portal re-runs its DECLARE's
+/// decision, which must not enter a DECLARE that never comes: a WITH HOLD cursor declared
+/// after it in the same batch keeps its count past COMMIT (cut at 10 across transactions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_run_as_a_portal_does_not_shift_the_next_declare() {
+    let up = upstream::shared();
+    let mut got = Vec::new();
+    for mode in MODES {
+        let t = table(up, &format!("r6_shift_{mode}"), 40);
+        let proxy = proxy(up, mode);
+        let mut c = login(&proxy, ALICE).await;
+        let (mut n, mut seen) = rows_of(&mut c, &["BEGIN", "DECLARE c CURSOR FOR SELECT 1"]).await;
+        let declare_d = format!("DECLARE d CURSOR WITH HOLD FOR SELECT id FROM {t} ORDER BY id");
+        let msgs = exchange(
+            &mut c,
+            &[
+                execute("c", 0),
+                parse("", &declare_d),
+                bind("", "", &[]),
+                execute("", 0),
+                sync(),
+            ],
+            1,
+        )
+        .await;
+        seen.push(format!(
+            "[Execute c, P/B/E DECLARE d, Sync]: {}",
+            summary(&msgs)
+        ));
+        let (m, more) = rows_of(
+            &mut c,
+            &[
+                "COMMIT",
+                "FETCH 8 FROM d",
+                "FETCH 8 FROM d",
+                "FETCH 8 FROM d",
+            ],
+        )
+        .await;
+        n += m;
+        seen.extend(more);
+        if n > 11 {
+            got.push(format!("{mode}: {n} rows\n    {}", seen.join("\n    ")));
+        }
+    }
+    report("a cursor run as a portal shifting the next DECLARE", &got);
+}
+
+/// Review of the round-6 fixes: `cursor_to_xml` reached otherwise than by a call in the
+/// statement itself: through a cursor declared over it (FETCH runs it), and through a view
+/// that calls it. Either may run a bound write portal: refused to a guarded role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_to_xml_through_a_cursor_or_a_view_is_refused() {
+    let up = upstream::shared();
+    let mut got = Vec::new();
+    up.sql(
+        upstream::APP_DB,
+        "CREATE OR REPLACE VIEW r6_xml_view AS \
+         SELECT cursor_to_xml('pu', 100, false, false, '') AS x; \
+         GRANT SELECT ON r6_xml_view TO PUBLIC",
+    );
+    for mode in MODES {
+        let t = table(up, &format!("r6_xmlvia_{mode}"), 60);
+        let proxy = proxy(up, mode);
+        let upd = format!("UPDATE {t} SET v = v + 1 WHERE id > 0 RETURNING id");
+        for (what, first, run) in [
+            (
+                "a cursor over it",
+                format!("DECLARE c CURSOR FOR {XML_FETCH}"),
+                "FETCH ALL FROM c",
+            ),
+            (
+                "a view calling it",
+                "SELECT 1".to_string(),
+                "SELECT * FROM r6_xml_view",
+            ),
+        ] {
+            reset(up, &t);
+            let mut c = login(&proxy, BOB).await;
+            exchange(&mut c, &[query_frame("BEGIN")], 1).await;
+            let declared = exchange(&mut c, &[query_frame(&first)], 1).await;
+            exchange(&mut c, &[parse("u", &upd), bind("pu", "u", &[]), sync()], 1).await;
+            let ran = exchange(&mut c, &[query_frame(run)], 1).await;
+            exchange(&mut c, &[query_frame("COMMIT")], 1).await;
+            let n = changed(up, &t);
+            if n != "0" {
+                got.push(format!(
+                    "{mode}, {what}: {n} rows committed ({} / {})",
+                    summary(&declared),
+                    summary(&ran)
+                ));
+            }
+        }
+    }
+    report("cursor_to_xml through a cursor or a view", &got);
+}

@@ -1006,3 +1006,49 @@ async fn settings_user_code_sets_follow_the_client_and_never_reach_another() {
     assert_eq!(simple_value(&b, "SHOW enable_bitmapscan").await, "on");
     assert_eq!(simple_value(&a, "SHOW enable_bitmapscan").await, "off");
 }
+
+/// The reported parameters after RESET ALL: the server's reset values are the pooled
+/// connection's (application_name 'pgward', DateStyle 'ISO, MDY'). The client is never told
+/// pgward's application_name; DateStyle is reported as the server runs it until the unit
+/// ends, then as the client's startup value again, before its next result; SHOW agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_parameters_after_reset_all_are_the_clients_again() {
+    let proxy = proxy_in("transaction");
+    let mut c = raw::RawConn::startup(
+        proxy.addr(),
+        ALICE.0,
+        ALICE.1,
+        "postgres",
+        &[("application_name", "reporter"), ("DateStyle", "German")],
+    )
+    .await
+    .unwrap();
+    let mut seen = c.simple_query("RESET ALL").await;
+    let shown = c.simple_query("SHOW DateStyle").await;
+    seen.extend(shown.iter().cloned());
+    let reported: Vec<(String, String)> = seen
+        .iter()
+        .filter(|m| m.tag == b'S')
+        .map(|m| {
+            let mut parts = m.body.split(|b| *b == 0);
+            let name = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let value = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            (name, value)
+        })
+        .collect();
+    assert!(
+        !reported
+            .iter()
+            .any(|(n, v)| n == "application_name" && v == "pgward"),
+        "{reported:?}"
+    );
+    let last_datestyle = reported.iter().rev().find(|(n, _)| n == "DateStyle");
+    if let Some((_, v)) = last_datestyle {
+        assert_eq!(v, "German, DMY", "{reported:?}");
+    }
+    assert_eq!(
+        raw::rows(&shown),
+        vec![vec![Some("German, DMY".to_string())]],
+        "{reported:?}"
+    );
+}

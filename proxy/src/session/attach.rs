@@ -182,6 +182,7 @@ impl Session {
     /// transaction mode, as after the server's own ReadyForQuery.
     pub(super) fn give_back_if_idle(&mut self) {
         if self.server.is_some()
+            && self.guard.is_none()
             && self.mode == PoolMode::Transaction
             && self.sync.releasable(self.replies.owes())
         {

@@ -1,9 +1,12 @@
 //! The parameters PostgreSQL reports (ParameterStatus) as the client knows them: told at the
 //! greeting, then as each change arrives. A pooled server connection's defaults are not the
-//! client's: after RESET or DISCARD ALL the server reports its own connection's value
-//! (pgward's application_name, the pool's DateStyle), which the client is shown as its own
-//! startup value instead, as PostgreSQL would have; and a report that changes nothing the
-//! client was told is not sent, as PostgreSQL sends none.
+//! client's: after RESET or DISCARD ALL the server reports its own connection's value. For
+//! `application_name` (pgward's own, a label) the client is shown its startup value at once;
+//! the others are what the server runs until the unit ends (DateStyle shapes the result
+//! text, client_encoding the bytes and how pgward reads the client's text), so the client is
+//! told the server's value, and its startup value again once the unit is settled and its
+//! settings are back. A report that changes nothing the client was told is not sent, as
+//! PostgreSQL sends none.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,8 @@ use crate::protocol::Frame;
 #[derive(Debug, Default)]
 pub(super) struct ClientView {
     now: BTreeMap<String, String>,
-    greeting: BTreeMap<String, String>,
+    /// Lower-cased name -> (the name as PostgreSQL spells it, the value).
+    greeting: BTreeMap<String, (String, String)>,
 }
 
 impl ClientView {
@@ -25,7 +29,8 @@ impl ClientView {
     pub fn told(&mut self, name: &str, value: &str) {
         let key = name.to_ascii_lowercase();
         self.now.insert(key.clone(), value.to_string());
-        self.greeting.insert(key, value.to_string());
+        self.greeting
+            .insert(key, (name.to_string(), value.to_string()));
     }
 
     /// Whether telling the client `value` changes what it knows (and if so, it is told).
@@ -93,6 +98,32 @@ impl Session {
         Ok(())
     }
 
+    /// A unit that reset reported settings (`resets`: their names, `*` for all) is settled:
+    /// those back at the client's startup value (the restore, or the next checkout's sync,
+    /// puts it on the server) are reported so, as PostgreSQL reports a RESET.
+    pub(super) fn report_restored(&mut self, resets: &[String]) {
+        if resets.is_empty() {
+            return;
+        }
+        let mut out = BytesMut::new();
+        for (name, startup) in &self.startup_settings {
+            let reset = resets.iter().any(|r| r == "*" || r == name);
+            let now = self.desired.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+            // Named and spelled as the greeting told it (the server's spelling, where one
+            // took it); a setting the greeting did not report is not reported.
+            let Some((reported, told)) = self.client_view.greeting.get(name).cloned() else {
+                continue;
+            };
+            if !reset || now != Some(startup) {
+                continue;
+            }
+            if self.client_view.changes(&reported, &told) {
+                backend::parameter_status(&reported, &told, &mut out);
+            }
+        }
+        self.client.queue(&out);
+    }
+
     /// A ParameterStatus from the server: the client's value of the setting (the server's,
     /// or the client's own startup value where the server shows its connection's default
     /// after a reset), kept on every server the client gets, and sent on when it changes
@@ -112,12 +143,13 @@ impl Session {
             .find(|(k, _)| *k == lower)
             .map(|(_, v)| v.clone());
         let shown = match startup {
-            Some(own) if connection_default && self.unit.shows_connection_default(&lower) => self
-                .client_view
-                .greeting
-                .get(&lower)
-                .cloned()
-                .unwrap_or(own),
+            Some(own)
+                if lower == "application_name"
+                    && connection_default
+                    && self.unit.shows_connection_default(&lower) =>
+            {
+                own
+            }
             _ => value.to_string(),
         };
         // The client changed a reported setting: keep it on every server it gets.

@@ -72,13 +72,10 @@ impl Session {
             max_affected_rows: self.limits.max_affected_rows,
             guard_open: self.guard.is_some(),
         };
-        // FETCH/MOVE of a bound write portal runs that write, counted as `FETCH n`; so does
-        // `cursor_to_xml` of any portal (named by a value pgward need not be able to read).
+        // FETCH/MOVE of a bound write portal runs that write, counted as `FETCH n`.
         let facts = decision.statements.iter().map(|s| {
-            let fetched = s.kind == pgward_policy::StatementKind::Fetch
+            let runs_write_portal = s.kind == pgward_policy::StatementKind::Fetch
                 && (s.state.name.as_deref()).is_some_and(|n| self.prepared.portal_writes(n));
-            let runs_write_portal =
-                fetched || (s.state.runs_portals && self.prepared.any_portal_writes());
             (s.kind, s.writes, s.code_may_write || runs_write_portal)
         });
         guard_rules::refusal(facts, state).map(guard_rules::Refusal::to_pg)

@@ -59,21 +59,20 @@ impl Prepared {
         }
     }
 
-    /// Whether a portal under `name` (bound by the client, or a cursor) runs a write: SQL
+    /// Whether a portal under `name` (bound by the client, or a cursor) runs a write, or code
+    /// that may write (a cursor over `cursor_to_xml` of another portal): SQL
     /// FETCH and MOVE run any portal by name, a bound `UPDATE ... RETURNING` whole at the
     /// first row.
     pub fn portal_writes(&self, name: &str) -> bool {
         let name = &*name_key(name);
         self.portals
             .get(name)
-            .is_some_and(|e| e.decision.statements.iter().any(|s| s.writes))
+            .is_some_and(|e| (e.decision.statements.iter()).any(|s| s.writes || s.code_may_write))
     }
 
-    /// Whether any portal the client has bound (or cursor) runs a write.
-    pub fn any_portal_writes(&self) -> bool {
-        self.portals
-            .values()
-            .any(|e| e.decision.statements.iter().any(|s| s.writes))
+    /// Whether a portal (or cursor) of that name is open.
+    pub fn has_portal(&self, name: &str) -> bool {
+        self.portals.contains_key(&*name_key(name))
     }
 
     /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).

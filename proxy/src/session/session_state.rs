@@ -119,10 +119,14 @@ impl Session {
             match st.kind {
                 StatementKind::Declare => {
                     if let Some(name) = &state.name {
+                        // Known already: the cursor itself runs (an Execute of its portal), or
+                        // a DECLARE PostgreSQL refuses (42P03); neither answers DECLARE CURSOR.
+                        if !self.prepared.has_portal(name) {
+                            let sync_point = self.sync.syncs_sent + 1;
+                            self.row_counter.declare_sent(name, state.hold, sync_point);
+                        }
                         self.prepared
                             .declare_cursor(name, decision.clone(), state.hold, batch);
-                        let batch = self.sync.syncs_sent + 1;
-                        self.row_counter.declare_sent(name, state.hold, batch);
                     }
                 }
                 StatementKind::ClosePortal => {
@@ -198,6 +202,7 @@ impl Session {
             // no checkout's sync will bring back to the client's startup values.
             self.restore_startup_values().await;
             self.judge_with_desired_path();
+            self.report_restored(&unit.resets);
         }
         self.settle_sequence_state(unit.sets_sequences);
         self.forward_held_notifications();
