@@ -25,14 +25,13 @@ require_where = false
 max_affected_rows = 10
 "#;
 
-/// In transaction mode pgward describes a kept statement right after its Parse (the result
-/// type PostgreSQL holds it to): the server's answer to that Describe of a statement with no
-/// result rows; nothing in session mode.
-fn described_as_parsed(mode: PoolMode) -> Vec<bytes::BytesMut> {
-    match mode {
-        PoolMode::Transaction => vec![parameter_description(), no_data()],
-        PoolMode::Session => vec![],
+/// `answers`, then (transaction mode) the answer to pgward's Describe after a kept
+/// statement's Parse, for a statement with no result rows.
+fn with_described(mode: PoolMode, mut answers: Vec<bytes::BytesMut>) -> Vec<bytes::BytesMut> {
+    if mode == PoolMode::Transaction {
+        answers.extend([parameter_description(), no_data()]);
     }
+    answers
 }
 
 /// The guard opens: pgward's own Sync ends what the client pipelined so far (answered here
@@ -85,8 +84,7 @@ async fn a_commit_in_the_batch_cannot_commit_a_guarded_write() {
             sync(),
         ])
         .await;
-        let mut before = vec![parse_complete(), parse_complete()];
-        before.extend(described_as_parsed(mode));
+        let before = with_described(mode, vec![parse_complete(), parse_complete()]);
         answer_guard_open(&mut s, &before).await;
         let up = s.server_reads().await;
         // The UPDATE runs; in the COMMIT's place a statement PostgreSQL's parser rejects.
@@ -151,11 +149,7 @@ async fn a_name_parsed_again_after_a_failed_parse_carries_the_new_decision() {
         s.client_sends(&[parse("s1", "SELECT nope FROM t"), sync()])
             .await;
         let up = s.server_reads().await;
-        let described = if mode == PoolMode::Transaction {
-            "D"
-        } else {
-            ""
-        };
+        let described = ["", "D"][usize::from(mode == PoolMode::Transaction)];
         assert_eq!(tags(&up), format!("P{described}S"));
         s.server_sends(&[
             server_error("42703", "column \"nope\" does not exist"),
@@ -171,8 +165,7 @@ async fn a_name_parsed_again_after_a_failed_parse_carries_the_new_decision() {
         ])
         .await;
         // The guard opens for the UPDATE (a SELECT's decision would open none).
-        let mut before = vec![parse_complete()];
-        before.extend(described_as_parsed(mode));
+        let before = with_described(mode, vec![parse_complete()]);
         answer_guard_open(&mut s, &before).await;
         let up = s.server_reads().await;
         assert_eq!(tags(&up), "BES", "{mode:?}");
