@@ -156,6 +156,17 @@ impl RowCounter {
         self.pending.push_back((batch, CursorChange::Closed(name)));
     }
 
+    /// `n` Syncs were ignored (a COPY FROM STDIN started ahead of them); `sent`: the sync
+    /// points sent, those counted out. What was sent before them is still answered by the
+    /// next real one (`sent + 1`); what was sent after them was numbered `n` too high.
+    pub fn sync_points_voided(&mut self, sent: u64, n: u64) {
+        for (point, _) in &mut self.pending {
+            if *point > sent + n {
+                *point -= n;
+            }
+        }
+    }
+
     /// A CommandComplete of the sync point after `answered` (those answered so far). The
     /// statements of a sync point complete in order, and none after one that fails: the first
     /// change still owed is this one.
@@ -334,6 +345,20 @@ mod tests {
         let sent = vec![exec.clone(), exec.clone(), exec, Sent::Sync];
         let steps = run(&sent, b"DDDDsDDDDsDDDDsZ", 10);
         assert_eq!(forwarded_rows(&steps), 10);
+    }
+
+    #[test]
+    fn a_voided_sync_renumbers_only_what_was_sent_after_it() {
+        let mut rows = RowCounter::default();
+        rows.declare_sent("before", false, 5); // sent with the COPY, before its Sync
+        rows.declare_sent("after", false, 6); // sent after the Sync the COPY voids
+        rows.sync_points_voided(4, 1);
+        let points: Vec<u64> = rows.pending.iter().map(|(p, _)| *p).collect();
+        assert_eq!(points, [5, 5]);
+        // Both complete in the sync point after the 4 answered.
+        rows.on_command_complete(b"DECLARE CURSOR\0", 4);
+        rows.on_command_complete(b"DECLARE CURSOR\0", 4);
+        assert!(rows.cursors.contains("before") && rows.cursors.contains("after"));
     }
 
     #[test]
