@@ -43,6 +43,25 @@ fn shadow_db(prefix: &str) -> String {
     db
 }
 
+/// The masking setup: `public.users.email` masked (redact) for alice, whose row 1 holds a
+/// recognisable address, `shadow.users` an unmasked decoy; the catalog loaded.
+async fn masked_shadow(prefix: &str) -> (Proxy, tokio_postgres::Client) {
+    let db = shadow_db(prefix);
+    let up = upstream::shared();
+    up.sql(
+        &db,
+        "UPDATE users SET email = 'zelda.quux@leakcheck.test' WHERE id = 1",
+    );
+    let proxy = ProxyBuilder::new(up.port())
+        .set("masking", "columns", vec!["public.users.email"])
+        .set("masking", "strategy", "redact")
+        .start();
+    let c = connect(&proxy, ALICE.0, &db).await;
+    simple_value(&c, "SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    (proxy, c)
+}
+
 /// Sanity of the setup: under the shadow path pgward refuses `lower` (it is shadow.lower).
 async fn assert_refused_under_shadow(c: &tokio_postgres::Client, what: &str) {
     c.batch_execute(&format!("SET search_path TO {SHADOW}"))
@@ -290,19 +309,7 @@ async fn a_default_path_changed_while_servers_are_pooled_is_followed() {
 /// expression such as `email || ''` carries none, so only the mis-resolved plan decides.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_config_local_path_returns_a_masked_column_in_clear() {
-    let db = shadow_db("r5mask");
-    let up = upstream::shared();
-    up.sql(
-        &db,
-        "UPDATE users SET email = 'zelda.quux@leakcheck.test' WHERE id = 1",
-    );
-    let proxy = ProxyBuilder::new(up.port())
-        .set("masking", "columns", vec!["public.users.email"])
-        .set("masking", "strategy", "redact")
-        .start();
-    let c = connect(&proxy, ALICE.0, &db).await;
-    simple_value(&c, "SELECT 1").await;
-    wait_for_catalog(&proxy).await;
+    let (_proxy, c) = masked_shadow("r5mask").await;
     let masked = value(&c, "SELECT email || '' FROM public.users WHERE id = 1").await;
     assert_ne!(
         masked,
@@ -335,19 +342,7 @@ async fn set_config_local_path_returns_a_masked_column_in_clear() {
 /// table oid in RowDescription to catch it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_then_select_in_one_string_returns_a_masked_column_in_clear() {
-    let db = shadow_db("r5mask2");
-    let up = upstream::shared();
-    up.sql(
-        &db,
-        "UPDATE users SET email = 'zelda.quux@leakcheck.test' WHERE id = 1",
-    );
-    let proxy = ProxyBuilder::new(up.port())
-        .set("masking", "columns", vec!["public.users.email"])
-        .set("masking", "strategy", "redact")
-        .start();
-    let c = connect(&proxy, ALICE.0, &db).await;
-    simple_value(&c, "SELECT 1").await;
-    wait_for_catalog(&proxy).await;
+    let (_proxy, c) = masked_shadow("r5mask2").await;
     c.batch_execute("SET search_path TO shadow, public")
         .await
         .unwrap();

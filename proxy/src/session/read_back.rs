@@ -161,6 +161,11 @@ impl Session {
         let Some(value) = server_default else {
             return;
         };
+        // Every checkout comes here: the common case (the server's default is the one the
+        // session was judged with) compares strings and parses nothing.
+        if value == self.default_path.spelled && self.search_path == self.default_path.path {
+            return;
+        }
         let path = pgward_policy::parse_search_path(value);
         if path == self.search_path {
             return;
