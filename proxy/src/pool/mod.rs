@@ -65,6 +65,9 @@ pub struct PoolKey {
     pub statement_timeout_ms: Option<u64>,
 }
 
+/// Reported parameters as a greeting told them: (name as PostgreSQL spells it, value).
+pub type Greeting = Arc<[(Box<str>, Box<str>)]>;
+
 pub struct Pool {
     key: PoolKey,
     spec: Mutex<Arc<ConnectSpec>>,
@@ -76,6 +79,9 @@ pub struct Pool {
     /// What the last new server reported at startup (server_version, encodings, ...), so a
     /// client can be greeted without waiting for a free server.
     reported: Mutex<Option<BTreeMap<String, String>>>,
+    /// The parameters the last client was greeted with: the next client told the same
+    /// shares them instead of holding a copy (an idle client's memory).
+    greeting: Mutex<Option<Greeting>>,
     /// The search_path the last new server started with (its configured defaults).
     default_search_path: Mutex<Option<String>>,
     /// PAUSE: checkouts wait until RESUME.
@@ -128,6 +134,7 @@ impl Pool {
             settings: Mutex::new(settings),
             idle: Mutex::new(Vec::new()),
             reported: Mutex::new(None),
+            greeting: Mutex::new(None),
             default_search_path: Mutex::new(None),
             paused: watch::Sender::new(false),
             waiters: Mutex::new(BTreeMap::new()),
@@ -155,6 +162,16 @@ impl Pool {
     /// The parameters a fresh server of this pool reports, once one has connected.
     pub fn reported_params(&self) -> Option<BTreeMap<String, String>> {
         self.reported.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// `told` (a greeting's parameters, as spelled, with their values), shared with the
+    /// last client greeted the same.
+    pub fn shared_greeting(&self, told: Vec<(Box<str>, Box<str>)>) -> Greeting {
+        let mut last = self.greeting.lock().unwrap_or_else(|p| p.into_inner());
+        match last.as_ref() {
+            Some(g) if **g == *told => g.clone(),
+            _ => last.insert(Greeting::from(told)).clone(),
+        }
     }
 
     /// The search_path a fresh server of this pool starts with, once one has connected.

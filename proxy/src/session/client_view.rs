@@ -8,39 +8,62 @@
 //! settings are back. A report that changes nothing the client was told is not sent, as
 //! PostgreSQL sends none.
 
-use std::collections::BTreeMap;
-
 use super::*;
+use crate::pool::Greeting;
 use crate::protocol::decode;
 use crate::protocol::Frame;
 
-/// Reported parameter (lower-cased) -> the value the client was last told, and the one it
-/// was told at the greeting (its startup value as the server spells it, where a server took
-/// it).
+/// The reported parameters as the client knows them: what the greeting told it (its startup
+/// value as the server spells it, where a server took it), shared by the clients of a pool
+/// that were told the same, and what changed since.
 #[derive(Debug, Default)]
 pub(super) struct ClientView {
-    now: BTreeMap<String, String>,
-    /// Lower-cased name -> (the name as PostgreSQL spells it, the value).
-    greeting: BTreeMap<String, (String, String)>,
+    greeting: Option<Greeting>,
+    /// Lower-cased name -> the value the client was last told, where that is not the
+    /// greeting's.
+    changed: Vec<(Box<str>, Box<str>)>,
 }
 
 impl ClientView {
-    /// The greeting told the client `value`.
-    pub fn told(&mut self, name: &str, value: &str) {
-        let key = name.to_ascii_lowercase();
-        self.now.insert(key.clone(), value.to_string());
+    /// The greeting told the client these parameters.
+    pub fn greeted(&mut self, told: Greeting) {
+        self.greeting = Some(told);
+        self.changed.clear();
+    }
+
+    /// The greeting's (name as spelled, value) of parameter `name`, in any case.
+    pub fn greeted_with(&self, name: &str) -> Option<(&str, &str)> {
         self.greeting
-            .insert(key, (name.to_string(), value.to_string()));
+            .as_deref()?
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(n, v)| (&**n, &**v))
     }
 
     /// Whether telling the client `value` changes what it knows (and if so, it is told).
     pub fn changes(&mut self, name: &str, value: &str) -> bool {
-        let key = name.to_ascii_lowercase();
-        if self.now.get(&key).map(String::as_str) == Some(value) {
-            return false;
+        let at = self
+            .changed
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name));
+        let greeted = self.greeted_with(name).map(|(_, v)| v) == Some(value);
+        match at {
+            Some(i) if *self.changed[i].1 == *value => false,
+            None if greeted => false,
+            Some(i) if greeted => {
+                self.changed.swap_remove(i);
+                true
+            }
+            Some(i) => {
+                self.changed[i].1 = value.into();
+                true
+            }
+            None => {
+                self.changed
+                    .push((name.to_ascii_lowercase().into(), value.into()));
+                true
+            }
         }
-        self.now.insert(key, value.to_string());
-        true
     }
 }
 
@@ -72,6 +95,7 @@ impl Session {
         // A server that took the client's settings reports them as PostgreSQL spells them;
         // greeted from the pool's figures, the client's own values stand in.
         let synced = self.server.is_some();
+        let mut told = Vec::with_capacity(params.len());
         for (k, v) in &params {
             let wanted = self
                 .desired
@@ -86,8 +110,9 @@ impl Session {
                 _ => v.as_str(),
             };
             backend::parameter_status(k, v, &mut out);
-            self.client_view.told(k, v);
+            told.push((Box::from(k.as_str()), Box::from(v)));
         }
+        self.client_view.greeted(self.pool.shared_greeting(told));
         backend::backend_key_data(self.cancel.pid, self.cancel.secret, &mut out);
         backend::ready_for_query(b'I', &mut out);
         self.client.queue(&out);
@@ -111,7 +136,11 @@ impl Session {
             let now = self.desired.iter().find(|(k, _)| k == name).map(|(_, v)| v);
             // Named and spelled as the greeting told it (the server's spelling, where one
             // took it); a setting the greeting did not report is not reported.
-            let Some((reported, told)) = self.client_view.greeting.get(name).cloned() else {
+            let Some((reported, told)) = self
+                .client_view
+                .greeted_with(name)
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+            else {
                 continue;
             };
             if !reset || now != Some(startup) {
@@ -166,5 +195,48 @@ impl Session {
             backend::parameter_status(name, &shown, &mut out);
             self.client.queue(&out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientView;
+    use crate::pool::Greeting;
+
+    fn greeting() -> Greeting {
+        Greeting::from(vec![
+            (Box::from("DateStyle"), Box::from("ISO, MDY")),
+            (Box::from("application_name"), Box::from("app")),
+        ])
+    }
+
+    #[test]
+    fn a_report_is_sent_only_when_it_changes_what_the_client_was_told() {
+        let mut view = ClientView::default();
+        view.greeted(greeting());
+        assert!(!view.changes("datestyle", "ISO, MDY"), "as greeted");
+        assert!(view.changes("DateStyle", "German, DMY"));
+        assert!(!view.changes("DATESTYLE", "German, DMY"), "told already");
+        assert!(
+            view.changes("DateStyle", "ISO, MDY"),
+            "back to the greeting's"
+        );
+        assert!(!view.changes("DateStyle", "ISO, MDY"));
+        assert!(view.changes("TimeZone", "UTC"), "not in the greeting");
+        assert!(!view.changes("timezone", "UTC"));
+        assert_eq!(
+            view.greeted_with("APPLICATION_NAME"),
+            Some(("application_name", "app"))
+        );
+        assert_eq!(view.greeted_with("TimeZone"), None);
+    }
+
+    #[test]
+    fn a_new_greeting_forgets_what_changed_before() {
+        let mut view = ClientView::default();
+        view.greeted(greeting());
+        assert!(view.changes("application_name", "other"));
+        view.greeted(greeting());
+        assert!(!view.changes("application_name", "app"));
     }
 }
