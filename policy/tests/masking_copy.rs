@@ -128,3 +128,60 @@ fn copy_to_a_file_or_program_is_still_refused() {
     )
     .is_err());
 }
+
+#[test]
+fn a_column_list_out_of_table_order_masks_the_columns_it_names() {
+    // PostgreSQL sends the columns in the list's order, not the table's.
+    let out = run(
+        "COPY users (ssn, status, id, email) TO STDOUT",
+        &[b"078-05-1120\tactive\t1\tzoe@example.com\n"],
+    );
+    assert_eq!(out[0], b"****\tactive\t1\tz****@example.com\n");
+    let out = run(
+        "COPY public.users (status, \"full_name\") TO STDOUT (FORMAT csv)",
+        &[b"active,Zoe Secret\n"],
+    );
+    assert_eq!(out[0], b"active,\"****\"\n");
+    // A name pgward cannot place is refused rather than guessed.
+    assert!(plan(&copy_index(), "COPY users (id, nosuch) TO STDOUT").is_err());
+}
+
+#[test]
+fn header_is_read_as_postgresql_reads_it() {
+    for off in ["'FALSE'", "'Off'", "0", "false", "OFF"] {
+        let sql = format!("COPY users (id, ssn) TO STDOUT WITH (FORMAT csv, HEADER {off})");
+        let out = run(&sql, &[b"1,078-05-1120\n"]);
+        assert_eq!(out[0], b"1,\"****\"\n", "{sql}: the first row is a row");
+    }
+    for on in ["", "'TRUE'", "On", "1"] {
+        let sql = format!("COPY users (id, ssn) TO STDOUT WITH (FORMAT csv, HEADER {on})");
+        let out = run(&sql, &[b"id,ssn\n", b"1,078-05-1120\n"]);
+        assert_eq!(out[1], b"1,\"****\"\n", "{sql}");
+    }
+    // PostgreSQL 15 writes a header in text format too.
+    let out = run(
+        "COPY users (id, ssn) TO STDOUT WITH (HEADER)",
+        &[b"id\tssn\n", b"1\t078-05-1120\n"],
+    );
+    assert_eq!(out, vec![b"id\tssn\n".to_vec(), b"1\t****\n".to_vec()]);
+    // A value pgward cannot read (the server refuses it) is not guessed at.
+    assert!(!matches!(
+        plan(
+            &copy_index(),
+            "COPY users TO STDOUT WITH (FORMAT csv, HEADER 'yes')"
+        )
+        .map(|p| p.source),
+        Ok(ResultSource::Copy(_))
+    ));
+}
+
+#[test]
+fn an_escaped_escape_does_not_shift_csv_fields() {
+    // full_name `a\` is written `"a\\"` with ESCAPE '\': the second backslash is not an
+    // escape of the closing quote.
+    let out = run(
+        "COPY users (full_name, status, ssn) TO STDOUT WITH (FORMAT csv, ESCAPE '\\')",
+        &[b"\"a\\\\\",\"x,\\\"y\",078-05-1120\n"],
+    );
+    assert_eq!(out[0], b"\"****\",\"x,\\\"y\",\"****\"\n");
+}

@@ -84,7 +84,7 @@ proptest! {
             hash_key: HashKey::new(b"k"),
         };
         for format in [
-            CopyFormat::Text { delimiter: b'\t', null: b"\\N".to_vec() },
+            CopyFormat::Text { delimiter: b'\t', null: b"\\N".to_vec(), header: false },
             CopyFormat::Csv { delimiter: b',', null: vec![], quote: b'"', escape: b'"', header: false },
             CopyFormat::Binary,
         ] {

@@ -302,7 +302,7 @@ fn cursors_and_prepared_statements_carry_their_plan() {
 }
 
 #[test]
-fn strategies_follow_the_config_and_transforms_never_show_partial() {
+fn strategies_follow_the_config_and_transforms_never_show_partial_or_hash() {
     let index = corpus_index();
     let p = plan(
         &index,
@@ -317,7 +317,8 @@ fn strategies_follow_the_config_and_transforms_never_show_partial() {
             Some(Strategy::Redact),
             Some(Strategy::Redact),
             Some(Strategy::Hash),
-            Some(Strategy::Hash),
+            // Hashing a computed value would make a dictionary of its fragments.
+            Some(Strategy::Redact),
             Some(Strategy::Redact),
         ]
     );
@@ -565,6 +566,9 @@ fn exfiltration_attempts_are_masked_or_refused() {
         "SELECT (u).email FROM users u",
         "SELECT query_to_xml('SELECT email FROM users', true, false, '')",
         "SELECT * FROM xmltable('/r' PASSING (SELECT xmlelement(name r, email) FROM users LIMIT 1) COLUMNS v text PATH '.')",
+        "SELECT x.v FROM users u, xmltable('/a' PASSING '<a/>' COLUMNS v text PATH 'b' DEFAULT u.ssn) x",
+        "SELECT x.v FROM users u, xmltable('/a' PASSING '<a/>' COLUMNS v text PATH u.email) x",
+        "SELECT x.* FROM users u, xmltable('/a' PASSING '<a/>' COLUMNS v text PATH 'c' DEFAULT lower(u.full_name)) x",
         "SELECT unnest(string_to_array(ssn, NULL)) FROM users",
         "SELECT c FROM users, regexp_split_to_table(email, '') c",
         "SELECT id FROM users WHERE substr(ssn, 1, 1) = '0'",

@@ -517,6 +517,16 @@ async fn copy_to_stdout_is_masked_when_allowed() {
             b',',
         ),
         ("COPY users (id, phone, full_name) TO STDOUT", b'\t'),
+        // Out of the table's order; a header option in capitals; an escape that escapes itself.
+        ("COPY users (id, ssn, email) TO STDOUT", b'\t'),
+        (
+            "COPY users (id, full_name, ssn) TO STDOUT WITH (FORMAT csv, HEADER 'FALSE')",
+            b',',
+        ),
+        (
+            "COPY users (id, email, ssn) TO STDOUT WITH (FORMAT csv, ESCAPE '\\', HEADER On)",
+            b',',
+        ),
     ];
     let count: usize = simple_value(&c, "SELECT count(*) FROM users")
         .await

@@ -16,6 +16,7 @@ pub enum CopyFormat {
     Text {
         delimiter: u8,
         null: Vec<u8>,
+        header: bool,
     },
     Csv {
         delimiter: u8,
@@ -57,9 +58,7 @@ impl CopyFormat {
                 "null" => null = Some(arg?.into_bytes()),
                 "quote" => quote = one_byte(&arg)?,
                 "escape" => escape = Some(one_byte(&arg)?),
-                "header" => {
-                    header = !matches!(arg.as_deref(), Some("false" | "0" | "off"));
-                }
+                "header" => header = header_choice(d.arg.as_deref())?,
                 "force_quote" | "encoding" => {}
                 _ => return None,
             }
@@ -68,6 +67,7 @@ impl CopyFormat {
             "text" => Some(CopyFormat::Text {
                 delimiter: delimiter.unwrap_or(b'\t'),
                 null: null.unwrap_or_else(|| b"\\N".to_vec()),
+                header,
             }),
             "csv" => Some(CopyFormat::Csv {
                 delimiter: delimiter.unwrap_or(b','),
@@ -79,6 +79,29 @@ impl CopyFormat {
             "binary" => Some(CopyFormat::Binary),
             _ => None,
         }
+    }
+}
+
+/// Whether `HEADER [value]` asks for a header line, read as PostgreSQL's `defGetBoolean`
+/// reads it (no value, 0/1, or true/false/on/off in any case); `None` for anything else
+/// (`match` is for COPY FROM), which the server refuses and pgward does not guess at.
+fn header_choice(arg: Option<&pg_query::Node>) -> Option<bool> {
+    let Some(arg) = arg else {
+        return Some(true);
+    };
+    match arg.node.as_ref()? {
+        NodeEnum::Boolean(b) => Some(b.boolval),
+        NodeEnum::Integer(i) => match i.ival {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        },
+        NodeEnum::String(s) => match s.sval.to_ascii_lowercase().as_str() {
+            "true" | "on" => Some(true),
+            "false" | "off" => Some(false),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -100,8 +123,13 @@ pub fn mask_copy_data(
     let first = !state.started;
     state.started = true;
     match format {
-        CopyFormat::Text { delimiter, null } => mask_text_row(data, *delimiter, null, mask),
-        CopyFormat::Csv { header: true, .. } if first => Ok(data.to_vec()),
+        // The header line (PostgreSQL 15 has one for text too) names columns: no values.
+        CopyFormat::Text { header: true, .. } | CopyFormat::Csv { header: true, .. } if first => {
+            Ok(data.to_vec())
+        }
+        CopyFormat::Text {
+            delimiter, null, ..
+        } => mask_text_row(data, *delimiter, null, mask),
         CopyFormat::Csv {
             delimiter,
             null,

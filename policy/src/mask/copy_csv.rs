@@ -26,8 +26,11 @@ pub(super) fn mask_csv_row(
         while i < line.len() {
             let b = line[i];
             if in_quotes {
-                if b == escape && escape != quote && line.get(i + 1) == Some(&quote) {
-                    value.push(quote);
+                // As PostgreSQL's CSV reader: the escape character quotes the next byte when
+                // that is the quote or the escape character itself.
+                let next = line.get(i + 1).copied();
+                if b == escape && escape != quote && (next == Some(quote) || next == Some(escape)) {
+                    value.push(line[i + 1]);
                     i += 2;
                 } else if b == quote {
                     if escape == quote && line.get(i + 1) == Some(&quote) {

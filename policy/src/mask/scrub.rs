@@ -72,29 +72,28 @@ fn fallback() -> Vec<u8> {
     out
 }
 
-/// Quoted strings and hex bytes become `****`; whatever follows the first `": "` too.
+/// Quoted strings and hex bytes become `****`, numbers `#`; whatever follows the first `": "`
+/// becomes `****` too.
+///
+/// A value may itself contain quotes, so a quoted region runs from the first quote of its kind
+/// to the last one in the message: a value cannot close its quotes early and show the rest.
+/// Numbers can be computed from a value (`index 11 out of valid range, 0..10` is a length):
+/// every digit run goes, except inside a word such as `int4` or `utf8`.
 pub fn scrub_message(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len());
     let mut i = 0;
     while i < message.len() {
         let b = message[i];
         if b == b'"' || b == b'\'' {
-            // Skip to the closing quote (a doubled quote stays inside); unclosed: to the end.
-            let mut j = i + 1;
-            while j < message.len() {
-                if message[j] == b {
-                    if message.get(j + 1) == Some(&b) {
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                j += 1;
-            }
+            let close = message
+                .iter()
+                .rposition(|&c| c == b)
+                .filter(|&j| j > i)
+                .unwrap_or(message.len());
             out.push(b);
             out.extend_from_slice(b"****");
             out.push(b);
-            i = j + 1;
+            i = close + 1;
             continue;
         }
         if b == b'0'
@@ -108,6 +107,13 @@ pub fn scrub_message(message: &[u8]) -> Vec<u8> {
             }
             continue;
         }
+        if b.is_ascii_digit() && !inside_word(&out) {
+            out.push(b'#');
+            while message.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            continue;
+        }
         out.push(b);
         i += 1;
     }
@@ -116,6 +122,13 @@ pub fn scrub_message(message: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"****");
     }
     out
+}
+
+/// Whether what was written so far ends in two word characters (`int` of `int4`), so a digit
+/// that follows belongs to a name, not a number.
+fn inside_word(written: &[u8]) -> bool {
+    let word = |b: &u8| b.is_ascii_alphabetic() || *b == b'_';
+    matches!(written, [.., a, b] if word(a) && word(b))
 }
 
 #[cfg(test)]
@@ -162,6 +175,38 @@ mod tests {
         assert_eq!(
             text(scrub_message(b"value \"a\"\"b\" is out of range")),
             "value \"****\" is out of range"
+        );
+    }
+
+    #[test]
+    fn a_value_cannot_close_its_quotes_early() {
+        let out = text(scrub_message(
+            b"unrecognized configuration parameter \"zoe\" secret \"x\"",
+        ));
+        assert_eq!(out, "unrecognized configuration parameter \"****\"");
+        let out = text(scrub_message(b"relation \"a'b\" is 'not' \"c"));
+        assert!(!out.contains('b') && !out.contains("not"), "{out}");
+    }
+
+    #[test]
+    fn numbers_go_but_names_with_digits_stay() {
+        assert_eq!(
+            text(scrub_message(b"index 11 out of valid range, 0..10")),
+            "index # out of valid range, #..#"
+        );
+        assert_eq!(
+            text(scrub_message(
+                b"value too long for type character varying(12)"
+            )),
+            "value too long for type character varying(#)"
+        );
+        assert_eq!(
+            text(scrub_message(b"operator does not exist: int4 = text")),
+            "operator does not exist: ****"
+        );
+        assert_eq!(
+            text(scrub_message(b"invalid encoding utf8 for 1.5e7")),
+            "invalid encoding utf8 for #.#e#"
         );
     }
 

@@ -86,22 +86,40 @@ impl Analyzer<'_> {
                     None => Lineage::default(),
                 };
                 self.steer_value(doc.clone(), SteerKind::Predicate, "XMLTABLE rows");
+                // The row path and namespaces choose rows too; a column's path and DEFAULT
+                // are expressions that may read any column in scope (DEFAULT u.ssn).
+                let namespaces = tf.namespaces.iter().map(|n| match n.node.as_ref() {
+                    Some(NodeEnum::ResTarget(t)) => t.val.as_deref().unwrap_or(n),
+                    _ => n,
+                });
+                for steer in tf.rowexpr.as_deref().into_iter().chain(namespaces) {
+                    let l = self.expr(steer, scope)?;
+                    self.steer_value(l, SteerKind::Predicate, "XMLTABLE rows");
+                }
                 let doc = doc.transformed();
-                let cols = tf
-                    .columns
-                    .iter()
-                    .filter_map(|c| match c.node.as_ref() {
-                        Some(NodeEnum::RangeTableFuncCol(col)) => Some(Col {
-                            name: col.colname.clone(),
-                            lineage: if col.for_ordinality {
-                                Lineage::default()
-                            } else {
-                                doc.clone()
-                            },
-                        }),
-                        _ => None,
-                    })
-                    .collect();
+                let mut cols = Vec::with_capacity(tf.columns.len());
+                for c in &tf.columns {
+                    let Some(NodeEnum::RangeTableFuncCol(col)) = c.node.as_ref() else {
+                        return Err(super::nodes::unreadable());
+                    };
+                    let mut lineage = if col.for_ordinality {
+                        Lineage::default()
+                    } else {
+                        doc.clone()
+                    };
+                    for e in col
+                        .colexpr
+                        .as_deref()
+                        .into_iter()
+                        .chain(col.coldefexpr.as_deref())
+                    {
+                        lineage.add(&self.expr(e, scope)?.transformed());
+                    }
+                    cols.push(Col {
+                        name: col.colname.clone(),
+                        lineage,
+                    });
+                }
                 let columns = rename(Columns { cols, tail: None }, tf.alias.as_ref());
                 Ok(item_from(
                     alias_name(tf.alias.as_ref(), "xmltable"),

@@ -15,6 +15,27 @@ use crate::mask::copy::CopyFormat;
 use crate::mask::index::MaskIndex;
 use crate::mask::plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
 
+/// The columns a `COPY table (a, b, ...)` sends, in the order of its column list (PostgreSQL
+/// sends them in that order, not the table's); a name pgward cannot place is refused.
+fn copy_columns(table: Columns, attlist: &[Node]) -> Result<Columns, Denial> {
+    if attlist.is_empty() {
+        return Ok(table);
+    }
+    let mut cols = Vec::with_capacity(attlist.len());
+    for item in attlist {
+        let name = super::nodes::str_of(item).ok_or_else(unreadable)?;
+        let lineage = match table.cols.iter().find(|c| c.name == name) {
+            Some(col) => col.lineage.clone(),
+            None => table.tail.clone().ok_or_else(unreadable)?,
+        };
+        cols.push(super::scope::Col {
+            name: name.to_string(),
+            lineage,
+        });
+    }
+    Ok(Columns { cols, tail: None })
+}
+
 /// The mask plans of every statement of `sql`, in order; a refusal when one of them cannot be
 /// masked safely.
 pub fn analyze(
@@ -155,20 +176,7 @@ impl Analyzer<'_> {
                         node: Some(NodeEnum::RangeVar(rel.clone())),
                     };
                     let out = self.range_item(&node, &root)?;
-                    let wanted = super::nodes::strings(&c.attlist);
-                    if wanted.is_empty() {
-                        out.star
-                    } else {
-                        Columns {
-                            cols: out
-                                .star
-                                .cols
-                                .into_iter()
-                                .filter(|c| wanted.contains(&c.name.as_str()))
-                                .collect(),
-                            tail: out.star.tail,
-                        }
-                    }
+                    copy_columns(out.star, &c.attlist)?
                 } else {
                     return Err(unreadable());
                 };
