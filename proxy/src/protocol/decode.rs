@@ -9,8 +9,10 @@ pub enum DecodeError {
     Short,
     #[error("invalid byte sequence for encoding \"UTF8\"")]
     NotUtf8,
-    #[error("unexpected data after the end of the message")]
+    #[error("invalid message format")]
     Trailing,
+    #[error("invalid CLOSE or DESCRIBE message subtype {0}")]
+    Subtype(u8),
 }
 
 /// A cursor over a message body.
@@ -162,12 +164,23 @@ pub fn execute(body: &[u8]) -> Result<(&str, i32), DecodeError> {
     Ok((portal, max_rows))
 }
 
-/// Close ('C') or Describe ('D'): kind byte ('S' statement, 'P' portal) and name.
+/// Close ('C') or Describe ('D'): kind byte ('S' statement, 'P' portal) and name. Checked as
+/// PostgreSQL checks them (another kind, or bytes after the name, is its 08P01), so pgward
+/// never answers in line, or forgets a name, for a message the server would refuse.
 pub fn target(body: &[u8]) -> Result<(u8, &str), DecodeError> {
     let mut c = Cursor::new(body);
     let kind = c.u8()?;
+    if kind != b'S' && kind != b'P' {
+        return Err(DecodeError::Subtype(kind));
+    }
     let name = c.cstr()?;
+    c.finish()?;
     Ok((kind, name))
+}
+
+/// Sync ('S') and Flush ('H') carry nothing; PostgreSQL refuses one that does.
+pub fn empty(body: &[u8]) -> Result<(), DecodeError> {
+    Cursor::new(body).finish()
 }
 
 /// ParameterStatus ('S'): name and value.
@@ -292,6 +305,17 @@ mod tests {
         bad.extend_from_slice(&(-2i32).to_be_bytes());
         bad.extend_from_slice(&0u16.to_be_bytes());
         assert!(bind(&bad).is_err());
+    }
+
+    #[test]
+    fn close_and_describe_are_strict() {
+        assert_eq!(target(b"Sname\0"), Ok((b'S', "name")));
+        assert_eq!(target(b"P\0"), Ok((b'P', "")));
+        assert_eq!(target(b"Sname\0x"), Err(DecodeError::Trailing));
+        assert_eq!(target(b"Xname\0"), Err(DecodeError::Subtype(b'X')));
+        assert_eq!(target(b"S"), Err(DecodeError::Unterminated));
+        assert_eq!(empty(b""), Ok(()));
+        assert_eq!(empty(b"\0"), Err(DecodeError::Trailing));
     }
 
     #[test]

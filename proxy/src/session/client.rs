@@ -38,6 +38,12 @@ impl Session {
                 "FunctionCall inside an unfinished extended-query batch: send Sync first",
             ));
         }
+        // A Sync or Flush with contents is PostgreSQL's 08P01, which would leave its batch
+        // skipped and pgward's count of sync points wrong: it ends the session.
+        if matches!(frame.tag(), b'S' | b'H') {
+            decode::empty(frame.body())
+                .map_err(|e| PgError::fatal(sqlstate::PROTOCOL_VIOLATION, e.to_string()))?;
+        }
         match frame.tag() {
             b'Q' => self.on_query(frame).await,
             b'P' => self.on_parse(frame).await,
@@ -256,6 +262,7 @@ impl Session {
         }
         let refusal = match self.reserved_name_refusal(&name) {
             Some(err) => Some(err),
+            None if !self.prepared.room_for(&name, sql.len()) => Some(too_many_statements()),
             None => self.statement_refusal(&decision)?,
         };
         if let Some(err) = refusal {
@@ -342,4 +349,18 @@ impl Session {
         }
         Ok(Flow::Continue)
     }
+}
+
+/// A named Parse past what pgward keeps for one client (`prepared_names.rs`).
+fn too_many_statements() -> PgError {
+    use super::prepared::names::{KEPT_BYTES, KEPT_STATEMENTS};
+    PgError::error(
+        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+        "pgward: too many prepared statements on this connection",
+    )
+    .with_detail(format!(
+        "pgward keeps at most {KEPT_STATEMENTS} named statements or {} MiB of them per client",
+        KEPT_BYTES >> 20
+    ))
+    .with_hint("close statements the client no longer uses (Close, DEALLOCATE)")
 }

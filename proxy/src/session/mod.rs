@@ -62,6 +62,8 @@ mod server;
 mod server_syntax;
 mod session_state;
 mod statement_text;
+#[cfg(test)]
+mod strict_frames_tests;
 mod timers;
 mod unit_effects;
 

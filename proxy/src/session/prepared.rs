@@ -104,6 +104,8 @@ pub struct Prepared {
     /// changed, so pgward judges it again too (kept apart from the entries so that a Close
     /// the server skips restores an entry that still has its text).
     origins: HashMap<String, (Arc<str>, u64)>,
+    /// Bytes the named statements hold, never less than the truth (`names::room_for`).
+    kept_bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -391,7 +393,7 @@ impl Prepared {
 }
 
 #[path = "prepared_names.rs"]
-mod names;
+pub(super) mod names;
 
 #[cfg(test)]
 #[path = "prepared_tests.rs"]

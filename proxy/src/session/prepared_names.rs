@@ -11,7 +11,46 @@ use super::{name_key, Prepared};
 /// SQL-prepared names a session keeps track of at most.
 const SQL_NAMES_KEPT: usize = 4096;
 
+/// Named statements one client may hold at once (drivers' caches keep a few hundred).
+pub const KEPT_STATEMENTS: usize = 10_000;
+
+/// Bytes one client's named statements may hold (texts, decisions, transaction mode's
+/// copies), so that no client can fill pgward's memory with statements it never closes.
+pub const KEPT_BYTES: usize = 256 << 20;
+
 impl Prepared {
+    /// Whether a named Parse of `name`, `text_len` bytes of SQL, fits the client's bounds.
+    /// The byte count is kept as an estimate that only ever overstates (three copies of the
+    /// text per statement); it is counted exactly again, from the entries, before refusing.
+    pub fn room_for(&mut self, name: &str, text_len: usize) -> bool {
+        let name = &*name_key(name);
+        // The unnamed statement replaces itself; a live name is the server's 42P05.
+        if name.is_empty() || self.statements.contains_key(name) {
+            return true;
+        }
+        if self.statements.len() >= KEPT_STATEMENTS {
+            return false;
+        }
+        let weight = text_len.saturating_mul(3);
+        if self.kept_bytes.saturating_add(weight) > KEPT_BYTES {
+            let origins = &self.origins;
+            self.kept_bytes = self
+                .statements
+                .iter()
+                .map(|(n, e)| {
+                    e.decision.normalized.len()
+                        + e.replay.as_ref().map_or(0, |r| r.rest.len())
+                        + origins.get(n).map_or(0, |(text, _)| text.len())
+                })
+                .sum();
+            if self.kept_bytes.saturating_add(weight) > KEPT_BYTES {
+                return false;
+            }
+        }
+        self.kept_bytes += weight;
+        true
+    }
+
     /// SQL `PREPARE name` was sent. Names of PREPAREs that failed stay until DEALLOCATE
     /// or DISCARD; past [`SQL_NAMES_KEPT`] names no more are kept (an EXECUTE of such a name
     /// is then refused: fail closed).

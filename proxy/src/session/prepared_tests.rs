@@ -114,3 +114,46 @@ fn names_are_one_object_where_postgresql_compares_no_further() {
     p.create(Space::Statement, &long("1"), decision("select"), 0);
     assert!(p.has_statement(&long("2")));
 }
+
+#[test]
+fn a_client_keeps_a_bounded_number_of_statements() {
+    use super::names::KEPT_STATEMENTS;
+    let mut p = Prepared::default();
+    let shared = decision("select");
+    for i in 0..KEPT_STATEMENTS {
+        let name = format!("s{i}");
+        assert!(p.room_for(&name, 6), "{i}");
+        let c = p.create(Space::Statement, &name, shared.clone(), 0);
+        p.confirm(&c);
+    }
+    assert!(!p.room_for("one_more", 6));
+    // A live name (the server's 42P05) and the unnamed statement are no new entries.
+    assert!(p.room_for("s1", 6));
+    assert!(p.room_for("", 6));
+    let c = p.close(Space::Statement, "s1");
+    p.confirm(&c);
+    assert!(p.room_for("one_more", 6), "a Close makes room");
+}
+
+#[test]
+fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
+    use super::names::KEPT_BYTES;
+    let mut p = Prepared::default();
+    let text = "x".repeat(1 << 20);
+    let mut kept = 0;
+    while p.room_for(&format!("s{kept}"), text.len()) {
+        let name = format!("s{kept}");
+        let c = p.create(Space::Statement, &name, decision(&text), 0);
+        p.confirm(&c);
+        p.judged_under(&name, &text, 0);
+        kept += 1;
+        assert!(kept <= KEPT_BYTES >> 20, "{kept} MiB statements kept");
+    }
+    assert!(kept >= (KEPT_BYTES >> 20) / 3, "only {kept} kept");
+    // Closing makes room again: the estimate is counted anew before refusing.
+    for i in 0..kept {
+        let c = p.close(Space::Statement, &format!("s{i}"));
+        p.confirm(&c);
+    }
+    assert!(p.room_for("again", text.len()));
+}
