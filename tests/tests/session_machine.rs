@@ -67,6 +67,34 @@ fn scripts() -> Vec<(&'static str, Vec<Vec<Vec<u8>>>)> {
                 sync(),
             ]],
         ),
+        // Malformed messages PostgreSQL refuses (08P01) and then skips to Sync.
+        (
+            "a Describe with bytes after its name, then Bind/Execute, Sync",
+            vec![
+                vec![
+                    parse("s1", "SELECT 1"),
+                    raw::frame(b'D', b"Ss1\0x"),
+                    bind("", "s1", &[]),
+                    execute("", 0),
+                    sync(),
+                ],
+                vec![query("SELECT 2")],
+            ],
+        ),
+        (
+            "a Close of another kind than S or P, then Sync",
+            vec![
+                vec![parse("", "SELECT 1"), raw::frame(b'C', b"Q\0"), sync()],
+                vec![query("SELECT 2")],
+            ],
+        ),
+        (
+            "a Close with bytes after its name, then Sync",
+            vec![
+                vec![raw::frame(b'C', b"Ss1\0\0"), sync()],
+                vec![query("SELECT 2")],
+            ],
+        ),
     ]
 }
 
