@@ -425,6 +425,11 @@ impl Proxy {
         }
     }
 
+    /// The pgward process's id (for its memory, from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

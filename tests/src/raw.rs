@@ -128,6 +128,22 @@ impl RawConn {
         }
     }
 
+    /// A connection whose receive buffer is small (4 KiB asked; the kernel doubles it), for
+    /// a client that does not read: the peer's writes block soon.
+    pub async fn connect_small_window(addr: SocketAddr) -> RawConn {
+        let socket = tokio::net::TcpSocket::new_v4().expect("TCP socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+            .await
+            .expect("TCP connect within 10s")
+            .expect("TCP connect");
+        stream.set_nodelay(true).ok();
+        RawConn {
+            stream,
+            backend_pid: None,
+        }
+    }
+
     /// Write bytes; an error (peer closed) is returned, not panicked on.
     pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes).await?;
@@ -203,7 +219,17 @@ impl RawConn {
         db: &str,
         extra: &[(&str, &str)],
     ) -> Result<RawConn, Msg> {
-        let mut c = RawConn::connect(addr).await;
+        Self::startup_on(RawConn::connect(addr).await, user, password, db, extra).await
+    }
+
+    /// [`RawConn::startup`] over a connection already made.
+    pub async fn startup_on(
+        mut c: RawConn,
+        user: &str,
+        password: &str,
+        db: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<RawConn, Msg> {
         let mut params = vec![("user", user), ("database", db)];
         params.extend_from_slice(extra);
         c.send(&startup_packet(&params))

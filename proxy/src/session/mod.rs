@@ -17,6 +17,7 @@ mod answer;
 mod attach;
 mod audit_trail;
 mod backend_signals;
+mod backpressure;
 mod cancel_ignored;
 mod client;
 mod client_encoding;
@@ -39,6 +40,8 @@ mod outbox;
 mod own_statements;
 mod path_guard;
 use path_guard::PathCheck;
+#[cfg(test)]
+mod backpressure_tests;
 mod pin_watch;
 mod pins;
 mod prepared;

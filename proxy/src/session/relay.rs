@@ -66,8 +66,13 @@ impl Session {
                 }
             }
             // Batch what the client pipelined, but never wait on the server with its input
-            // unsent (a guard may have stopped us reading the client's next frame).
-            if !self.client.has_frame() || self.guard_blocks_client() {
+            // unsent (a guard or back-pressure may have stopped us reading the client's next
+            // frame).
+            let backpressured = self.backpressured();
+            if backpressured {
+                self.ask_for_held_answers();
+            }
+            if !self.client.has_frame() || self.guard_blocks_client() || backpressured {
                 if let Some(s) = self.server.as_mut() {
                     if s.server.conn.queued() > 0 {
                         if let Err(e) = s.server.conn.flush().await {
@@ -89,7 +94,7 @@ impl Session {
             }
             let cancel_ignored = self.cancel_ignored_deadline();
             let flow = tokio::select! {
-                f = self.client.read_frame(), if !self.guard_blocks_client() => match f {
+                f = self.client.read_frame(), if !self.guard_blocks_client() && !backpressured => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, "client message");
                         self.on_client(frame, clock()).await?
@@ -311,8 +316,10 @@ impl Session {
                     self.shared.audit.record(record).await;
                 }
                 outbox::Event::SettleUnit { release } => {
-                    // The client's answer goes out before pgward's own statements.
-                    self.client.flush().await.map_err(io_lost)?;
+                    // The client's answer goes out before pgward's own statements, as far as
+                    // the client reads it now: one that does not read keeps its answer
+                    // queued, not the server.
+                    self.client.flush_now().map_err(io_lost)?;
                     let keeps = self.settle_unit().await;
                     if release && !keeps {
                         self.detach().await;

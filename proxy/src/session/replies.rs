@@ -204,8 +204,7 @@ impl ReplyQueue {
         }
     }
 
-    /// Entries owed (bounded by what pgward sent; for the model tests).
-    #[cfg(any(test, feature = "fuzzing"))]
+    /// Entries owed (bounded by back-pressure on the client, `backpressure.rs`).
     pub fn entries_len(&self) -> usize {
         self.entries.len()
     }
