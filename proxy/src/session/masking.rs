@@ -15,6 +15,7 @@ use pgward_policy::mask::{
     copy_mask, scrub, DecisionMask, MaskPlan, ResultSource, Scrub, Strategy,
 };
 
+use super::masking_records::SqlPlans;
 use super::prepared::Space;
 use super::result_fields::{fields_of, null_row, row_width, unknown_fields};
 
@@ -124,6 +125,11 @@ impl ResultMasking {
         }
     }
 
+    /// The plans recorded for SQL cursors and prepared statements (`masking_records.rs`).
+    pub fn records(&mut self) -> Option<&mut SqlPlans> {
+        self.0.as_mut().map(|s| &mut s.records)
+    }
+
     pub fn clear(&mut self) {
         if let Some(s) = self.0.as_mut() {
             s.clear();
@@ -146,24 +152,33 @@ struct State {
     /// Which statement of a simple Query answers now.
     statement: usize,
     /// Plans recorded by DECLARE and PREPARE, for later FETCH and EXECUTE.
-    cursors: HashMap<String, MaskPlan>,
-    prepares: HashMap<String, MaskPlan>,
+    records: SqlPlans,
 }
 
 impl State {
     /// The plan of the statement answering `owner` now, with DECLARE/PREPARE plans
     /// substituted for FETCH/EXECUTE.
     fn plan<'a>(&'a self, owner: &'a ReplyMask) -> Cow<'a, MaskPlan> {
-        let index = match owner.reply {
+        let index = match &owner.reply {
             MaskedReply::Query => self.statement,
-            _ => 0,
+            // A SQL cursor's portal run by a protocol Execute: its rows are the cursor's.
+            MaskedReply::Execute(portal) => match self.records.cursor(portal) {
+                Some(plan) => return Cow::Borrowed(plan),
+                // The portal came from a string of several statements (a DECLARE among
+                // them, or another client's doing): which one is not known here.
+                None if owner.decision.plans.len() > 1 => {
+                    return Cow::Owned(mask_everything(ResultSource::Rows))
+                }
+                None => 0,
+            },
+            MaskedReply::Describe(..) => 0,
         };
         let Some(plan) = owner.decision.plans.get(index) else {
             return Cow::Owned(mask_everything(ResultSource::Rows));
         };
         let recorded = match &plan.source {
-            ResultSource::Fetches(name) => self.cursors.get(name),
-            ResultSource::Executes(name) => self.prepares.get(name),
+            ResultSource::Fetches(name) => self.records.cursor(name),
+            ResultSource::Executes(name) => self.records.prepared(name),
             _ => None,
         };
         Cow::Borrowed(recorded.unwrap_or(plan))
@@ -212,6 +227,8 @@ impl State {
 
     /// Bind: the portal's rows are those its statement described.
     pub fn on_bind(&mut self, statement: &str, portal: &str) {
+        // A protocol portal under a SQL cursor's old name is not that cursor.
+        self.records.forget_cursor(Some(portal));
         // The same portal bound again from the same statement (every Bind of a driver's
         // prepared statement) changes nothing and allocates nothing.
         match self.portal_statement.get_mut(portal) {
@@ -238,6 +255,8 @@ impl State {
     /// Parse: whatever the name described before is gone.
     pub fn on_parse(&mut self, statement: &str) {
         self.described_statements.remove(statement);
+        // A protocol statement under a SQL PREPARE's old name is not that statement.
+        self.records.forget_prepared(Some(statement));
     }
 
     /// The DataRow to send instead of `body`, or `None` to forward it as it came.
@@ -324,11 +343,11 @@ impl State {
             match &plan.source {
                 ResultSource::DeclaresCursor(name) => {
                     let (name, plan) = (name.clone(), plan.into_owned());
-                    self.cursors.insert(name, plan);
+                    self.records.declared(&name, plan);
                 }
                 ResultSource::Prepares(name) => {
                     let (name, plan) = (name.clone(), plan.into_owned());
-                    self.prepares.insert(name, plan);
+                    self.records.prepared_as(&name, plan);
                 }
                 _ => {}
             }
@@ -354,8 +373,7 @@ impl State {
     /// The server connection is gone: statements and portals went with it.
     pub fn clear(&mut self) {
         *self = State {
-            cursors: std::mem::take(&mut self.cursors),
-            prepares: std::mem::take(&mut self.prepares),
+            records: std::mem::take(&mut self.records),
             ..State::default()
         };
     }

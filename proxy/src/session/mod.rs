@@ -29,6 +29,7 @@ mod guard;
 mod guard_rules;
 mod ledger;
 mod masking;
+mod masking_records;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;

@@ -131,6 +131,9 @@ impl Session {
                 }
                 StatementKind::ClosePortal => {
                     self.prepared.close_cursor(state.name.as_deref());
+                    if let Some(r) = self.masking.records() {
+                        r.forget_cursor(state.name.as_deref());
+                    }
                     let batch = self.sync.syncs_sent + 1;
                     self.row_counter.close_sent(state.name.as_deref(), batch);
                 }
@@ -139,14 +142,23 @@ impl Session {
                         self.prepared.sql_prepared(name, &self.search_path);
                     }
                 }
-                StatementKind::Deallocate => match &state.name {
-                    Some(name) => self.prepared.drop_statement(name),
-                    None => {
-                        self.prepared.forget_named();
-                        self.server_statements_dropped();
+                StatementKind::Deallocate => {
+                    if let Some(r) = self.masking.records() {
+                        r.forget_prepared(state.name.as_deref());
                     }
-                },
+                    match &state.name {
+                        Some(name) => self.prepared.drop_statement(name),
+                        None => {
+                            self.prepared.forget_named();
+                            self.server_statements_dropped();
+                        }
+                    }
+                }
                 StatementKind::Discard if state.drops_statements => {
+                    if let Some(r) = self.masking.records() {
+                        r.forget_prepared(None);
+                        r.forget_cursor(None);
+                    }
                     self.prepared.forget_named();
                     self.server_statements_dropped();
                 }
