@@ -183,6 +183,13 @@ fn inference_through_predicates_is_refused() {
         ("SELECT DISTINCT email FROM users", DENY),
         ("SELECT DISTINCT ON (phone) id FROM users", DENY),
         ("SELECT email FROM users UNION SELECT 'x'", DENY),
+        // INTERSECT/EXCEPT may sort on the values: the rows' order reads them (a probe row
+        // among them bisects a value), ALL or not.
+        ("SELECT ssn, id FROM users INTERSECT ALL SELECT ssn, id FROM users", DENY),
+        ("(SELECT ssn, id FROM users UNION ALL SELECT '5', -1) EXCEPT ALL SELECT NULL, NULL", DENY),
+        ("SELECT email FROM users INTERSECT SELECT 'a@b.c'", DENY),
+        ("SELECT id FROM users EXCEPT SELECT lower(ssn)::int FROM users", DENY),
+        ("SELECT id, status FROM users INTERSECT ALL SELECT id, status FROM users", Some(&[])),
         ("SELECT row_number() OVER (ORDER BY email) FROM users", DENY),
         ("SELECT count(*) OVER (PARTITION BY ssn) FROM users", DENY),
         ("SELECT count(*) FILTER (WHERE email LIKE 'a%') FROM users", DENY),

@@ -60,13 +60,15 @@ impl Analyzer<'_> {
                         SteerKind::Distinct,
                         "UNION (it removes duplicates; use UNION ALL)",
                     );
-                } else if !s.all {
-                    // INTERSECT / EXCEPT compare rows for equality: a lookup.
-                    self.checks.push(Check::Equal {
-                        left: a.clone(),
-                        right: b.clone(),
-                        what: "INTERSECT/EXCEPT",
-                    });
+                } else if s.op != SETOP_UNION {
+                    // INTERSECT / EXCEPT (ALL or not) compare rows for equality, and PostgreSQL
+                    // may sort them to do it: the rows come back in the values' order, so a
+                    // probe row placed among them reads a value by bisection.
+                    self.steer_value(
+                        Lineage::union([&a, &b]).transformed(),
+                        SteerKind::OrderBy,
+                        "INTERSECT or EXCEPT (PostgreSQL may sort on it, and the order shows)",
+                    );
                 }
                 let name = left
                     .cols
