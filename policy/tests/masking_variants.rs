@@ -242,6 +242,18 @@ fn whole_rows_query_strings_statistics_and_copies() {
         ("WITH m AS (DELETE FROM users WHERE id = 1 RETURNING email) INSERT INTO documents (name) SELECT email FROM m", DENY),
         ("EXPLAIN ANALYZE SELECT id FROM users WHERE email LIKE 'a%'", DENY),
         ("ALTER TABLE users ALTER COLUMN status TYPE text USING email", DENY),
+        // Expressions that copy a value out of masking's names or test it (attack round 7).
+        ("ALTER TABLE users ADD COLUMN leak text GENERATED ALWAYS AS (ssn) STORED", DENY),
+        ("ALTER TABLE users ADD COLUMN leak text DEFAULT (SELECT max(ssn) FROM users)", DENY),
+        ("ALTER TABLE users ADD CONSTRAINT c CHECK (ssn < '5')", DENY),
+        ("ALTER TABLE users ALTER COLUMN status SET DEFAULT md5(random()::text)", DENY),
+        // Masking follows names: renames and moves would unmask.
+        ("ALTER TABLE users RENAME COLUMN ssn TO s", DENY),
+        ("ALTER TABLE users RENAME TO people", DENY),
+        ("ALTER TABLE public.users SET SCHEMA archive", DENY),
+        ("ALTER SCHEMA public RENAME TO p2", DENY),
+        ("ALTER TABLE documents RENAME TO docs", Some(&[])),
+        ("ALTER TABLE users ADD COLUMN created date DEFAULT '2020-01-01'", Some(&[])),
         ("CREATE RULE r AS ON UPDATE TO users DO ALSO INSERT INTO documents (name) VALUES (NEW.email)", DENY),
         ("CREATE POLICY p ON users USING (email LIKE 'a%')", DENY),
     ]);

@@ -26,13 +26,19 @@ impl Analyzer<'_> {
             NodeEnum::IndexStmt(s) => s.relation.as_ref(),
             _ => None,
         };
+        // Renaming a schema moves every name the masking patterns match in it.
+        if let NodeEnum::RenameStmt(r) = node {
+            if r.rename_type == pg_query::protobuf::ObjectType::ObjectSchema as i32 {
+                return Err(renames());
+            }
+        }
         let mut touches_pii = false;
         let mut relations: Vec<&pg_query::protobuf::RangeVar> = named.into_iter().collect();
-        for (inner, _, _, _) in node.nodes() {
+        crate::pg_tree::walk(node.to_ref(), |inner, _| {
             if let pg_query::NodeRef::RangeVar(rv) = inner {
                 relations.push(rv);
             }
-        }
+        });
         for rv in relations {
             let relation = if rv.schemaname.is_empty() {
                 self.index.resolve(&rv.relname, self.path())
@@ -45,20 +51,33 @@ impl Analyzer<'_> {
             return Ok(());
         }
         self.reads_pii = true;
+        // Masking follows names: a relation or column renamed or moved away from them would
+        // come back in clear once the catalog is read again.
+        if matches!(
+            node,
+            NodeEnum::RenameStmt(_) | NodeEnum::AlterObjectSchemaStmt(_)
+        ) {
+            return Err(renames());
+        }
         let runs_expressions = match node {
-            // `ALTER COLUMN ... TYPE ... USING expr` and defaults computed from columns.
-            NodeEnum::AlterTableStmt(s) => s.cmds.iter().any(|c| match c.node.as_ref() {
-                Some(NodeEnum::AlterTableCmd(cmd)) => {
-                    match cmd.def.as_deref().and_then(|d| d.node.as_ref()) {
-                        Some(NodeEnum::ColumnDef(cd)) => cd
-                            .raw_default
-                            .as_deref()
-                            .is_some_and(|e| !matches!(e.node, Some(NodeEnum::AConst(_)))),
-                        _ => false,
-                    }
+            // Any expression that reads rows: `ALTER COLUMN ... TYPE ... USING expr`, a
+            // default, a generated column (`GENERATED ALWAYS AS (password) STORED` copies
+            // the value into a column no pattern names), a CHECK constraint (whether it
+            // holds tells a fact about the values).
+            NodeEnum::AlterTableStmt(s) => {
+                let mut reads = false;
+                for c in s.cmds.iter().filter_map(|c| c.node.as_ref()) {
+                    crate::pg_tree::walk(c.to_ref(), |inner, _| {
+                        reads |= matches!(
+                            inner,
+                            pg_query::NodeRef::ColumnRef(_)
+                                | pg_query::NodeRef::SubLink(_)
+                                | pg_query::NodeRef::FuncCall(_)
+                        );
+                    });
                 }
-                _ => false,
-            }),
+                reads
+            }
             NodeEnum::RuleStmt(_)
             | NodeEnum::CreateTrigStmt(_)
             | NodeEnum::CreatePolicyStmt(_)
@@ -215,4 +234,13 @@ impl Analyzer<'_> {
         }
         Ok(())
     }
+}
+
+/// A rename or move of what masking names.
+fn renames() -> Denial {
+    deny(
+        "masking.ddl",
+        "renaming or moving a relation, column or schema with masked columns would unmask them",
+        "ask a role without masking to make this change",
+    )
 }
