@@ -4,7 +4,9 @@
 //! protocol portal or statement under the name of a closed cursor or deallocated SQL
 //! statement was read through `FETCH`/`EXECUTE` with the old plan. Each attempt reads the
 //! seeded values with computed columns (which the RowDescription cross-check cannot catch)
-//! and plain ones; no seeded value may come back.
+//! and plain ones; no seeded value may come back. Found on the way: in transaction mode a
+//! protocol Close of an SQL-prepared statement was answered by pgward and left it on the
+//! server.
 
 use pgward_e2e::proxy::ALICE;
 use pgward_e2e::raw::{self, RawConn};
@@ -116,5 +118,28 @@ async fn a_statement_under_a_deallocated_name_is_not_run_with_its_plan() {
         ];
         let seen = play(&proxy, &db, &steps).await;
         assert_no_leak(&seen, &format!("{mode}: EXECUTE of a protocol statement"));
+    }
+}
+
+/// Transaction mode: a protocol Close of a statement SQL PREPARE made deallocates it on the
+/// server, as PostgreSQL does (pgward answered it itself, and the name's next Parse failed
+/// with 42P05).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_close_of_an_sql_prepared_statement_deallocates_it() {
+    for mode in ["transaction", "session"] {
+        let (proxy, db) = setup(mode).await;
+        let steps = [
+            q("PREPARE p AS SELECT 1 AS a"),
+            vec![pgward_e2e::wire::close(b'S', "p"), sync()],
+            vec![
+                parse("p", "SELECT 'second' AS a"),
+                bind("", "p", &[]),
+                execute("", 0),
+                sync(),
+            ],
+        ];
+        let seen = play(&proxy, &db, &steps).await;
+        assert!(!seen.contains("42P05"), "{mode}: {seen}");
+        assert!(seen.contains("second"), "{mode}: {seen}");
     }
 }

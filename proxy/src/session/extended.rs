@@ -62,6 +62,15 @@ impl Session {
                 Err(e) => Err((e.to_pg(), None)),
             },
             FrontendTag::Close => match decode::target(frame.body()) {
+                // A statement SQL PREPARE made is the server's own (the client is pinned to
+                // it): its Close goes there, as PostgreSQL's Close deallocates it.
+                Ok((b'S', name)) if self.prepared.is_sql_prepared(name) => {
+                    self.prepared.drop_statement(name);
+                    if let Some(r) = self.masking.records() {
+                        r.forget_prepared(Some(name));
+                    }
+                    Ok(Sent::Close(self.prepared.close(Space::Statement, name)))
+                }
                 Ok((b'S', name)) if self.replaying() => {
                     self.name_may_change(Some(name));
                     self.close_replayed(name);

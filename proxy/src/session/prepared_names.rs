@@ -114,6 +114,13 @@ impl Prepared {
         self.portals.contains_key(&*name_key(name))
     }
 
+    /// Whether `name` is a statement the client's SQL `PREPARE` made (and no protocol Parse
+    /// of its own): it lives on the client's server under that name, not in replay.
+    pub fn is_sql_prepared(&self, name: &str) -> bool {
+        let name = &*name_key(name);
+        self.sql_names.contains_key(name) && !self.statements.contains_key(name)
+    }
+
     /// Whether the client made a statement under `name` (protocol Parse or SQL PREPARE).
     pub fn owns_statement(&self, name: &str) -> bool {
         let name = &*name_key(name);
