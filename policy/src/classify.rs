@@ -255,7 +255,10 @@ fn set_named(name: &str, value: Option<SettingValue>, local: bool, ctx: &Ctx<'_>
         j.deny(unanalyzable("SET value"));
         return j;
     };
-    j.check(judge_setting(name, &value, ctx.role));
+    j.check(
+        judge_setting(name, &value, ctx.role)
+            .and_then(|()| crate::settings::planner_lock(name, &value, ctx.masked)),
+    );
     if local {
         if name.eq_ignore_ascii_case("search_path") && ctx.role.access == Access::ReadOnly {
             j.deny(deny(

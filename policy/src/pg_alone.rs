@@ -244,7 +244,9 @@ fn set(top: &Value, ctx: &Ctx<'_>) -> Judged {
         }
     };
     j.cacheable = false;
-    match judge_setting(&name, &value, ctx.role) {
+    match judge_setting(&name, &value, ctx.role)
+        .and_then(|()| crate::settings::planner_lock(&name, &value, ctx.masked))
+    {
         Ok(()) => {
             if !local {
                 j.info.session_change = Some(session_change_pg(&name, &value));

@@ -349,6 +349,23 @@ pub fn judge_setting(name: &str, value: &SettingValue, role: &RoleRules) -> Resu
     }
 }
 
+/// A masked role may not turn a planner method off (`enable_hashjoin`, `enable_hashagg`,
+/// ...): without hashing PostgreSQL sorts to join or compare, and rows that come back in a
+/// masked column's order (a probe row among them) read its values.
+pub fn planner_lock(name: &str, value: &SettingValue, masked: bool) -> Result<(), Denial> {
+    if !masked || !name.to_ascii_lowercase().starts_with("enable_") {
+        return Ok(());
+    }
+    match first(value).and_then(parse_bool) {
+        Some(true) => Ok(()),
+        _ => Err(deny(
+            "masking.inference",
+            format!("a masked role may not turn {name} off"),
+            "planner methods decide whether rows come back in a masked column's order; ask a role without masking",
+        )),
+    }
+}
+
 /// The session change a non-LOCAL `SET name = value` makes.
 pub fn session_change(name: &str, value: &SettingValue) -> SessionChange {
     if name.eq_ignore_ascii_case("search_path") {

@@ -81,3 +81,41 @@ fn refusals_of_the_mask_analysis_are_denials_and_unmasked_roles_skip_it() {
     assert!(d.is_allowed());
     assert!(d.mask.is_none());
 }
+
+#[test]
+fn a_masked_role_may_not_turn_planner_methods_off() {
+    let e = engine();
+    for access in [
+        pgward_policy::Access::ReadOnly,
+        pgward_policy::Access::ReadWrite,
+    ] {
+        let masked = RoleRules {
+            name: "engineer".into(),
+            access,
+            ..Default::default()
+        };
+        for sql in [
+            "SET enable_hashagg = off",
+            "SET LOCAL enable_hashjoin TO false",
+            "SET enable_nestloop = 0",
+            "SELECT set_config('enable_hashjoin', 'off', false)",
+        ] {
+            let d = decide(&e, &masked, sql);
+            assert_eq!(
+                d.denial().map(|d| d.rule),
+                Some("masking.inference"),
+                "{access:?}: {sql}"
+            );
+        }
+        assert!(decide(&e, &masked, "SET enable_hashjoin = on").is_allowed());
+        assert!(decide(&e, &masked, "SET work_mem = '64MB'").is_allowed());
+        let unmasked = RoleRules {
+            unmasked: true,
+            ..masked.clone()
+        };
+        assert!(
+            decide(&e, &unmasked, "SET enable_hashagg = off").is_allowed(),
+            "{access:?}"
+        );
+    }
+}
