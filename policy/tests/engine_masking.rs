@@ -119,3 +119,24 @@ fn a_masked_role_may_not_turn_planner_methods_off() {
         );
     }
 }
+
+/// Without the relation in the snapshot (here: no snapshot at all), DDL on a relation the
+/// patterns may cover is judged as DDL on one with masked columns.
+#[test]
+fn ddl_on_a_relation_the_snapshot_lacks_is_judged_by_the_patterns() {
+    let e = engine();
+    let role = RoleRules {
+        name: "migrator".into(),
+        access: pgward_policy::Access::ReadWrite,
+        allow_ddl: true,
+        ..Default::default()
+    };
+    for sql in [
+        "ALTER TABLE users RENAME COLUMN ssn TO s",
+        "ALTER TABLE public.users ADD COLUMN leak text GENERATED ALWAYS AS (ssn) STORED",
+    ] {
+        let d = decide(&e, &role, sql);
+        assert_eq!(d.denial().map(|d| d.rule), Some("masking.ddl"), "{sql}");
+    }
+    assert!(decide(&e, &role, "ALTER TABLE documents RENAME TO docs").is_allowed());
+}

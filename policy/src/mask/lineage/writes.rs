@@ -45,7 +45,18 @@ impl Analyzer<'_> {
             } else {
                 self.index.relation(&rv.schemaname, &rv.relname)
             };
-            touches_pii |= relation.is_some_and(|r| self.index.has_pii(r.oid));
+            touches_pii |= match relation {
+                Some(r) => self.index.has_pii(r.oid),
+                // Made since the snapshot was read: PII wherever a pattern may cover it.
+                None if rv.schemaname.is_empty() => {
+                    crate::mask::index::schemas_searched(self.path())
+                        .any(|s| self.index.config().may_cover_relation(s, &rv.relname))
+                }
+                None => self
+                    .index
+                    .config()
+                    .may_cover_relation(&rv.schemaname, &rv.relname),
+            };
         }
         if !touches_pii {
             return Ok(());
