@@ -357,7 +357,12 @@ impl Engine {
         value: &str,
         role: &RoleRules,
     ) -> StartupParamVerdict {
-        startup::check(name, value, role)
+        startup::check(
+            name,
+            value,
+            role,
+            !role.unmasked && self.mask_index.is_some(),
+        )
     }
 }
 

@@ -353,7 +353,10 @@ pub fn judge_setting(name: &str, value: &SettingValue, role: &RoleRules) -> Resu
 /// ...): without hashing PostgreSQL sorts to join or compare, and rows that come back in a
 /// masked column's order (a probe row among them) read its values.
 pub fn planner_lock(name: &str, value: &SettingValue, masked: bool) -> Result<(), Denial> {
-    if !masked || !name.to_ascii_lowercase().starts_with("enable_") {
+    if !masked
+        || !name.to_ascii_lowercase().starts_with("enable_")
+        || matches!(value, SettingValue::Default)
+    {
         return Ok(());
     }
     match first(value).and_then(parse_bool) {

@@ -53,9 +53,14 @@ fn refuse(name: &str, why: &str) -> StartupParamVerdict {
     ))
 }
 
-/// Judges one startup parameter (name as sent, value as sent).
-pub fn check(name: &str, value: &str, role: &RoleRules) -> StartupParamVerdict {
+/// Judges one startup parameter (name as sent, value as sent); `masked`: the role's results
+/// are masked (planner methods stay on: `settings::planner_lock`).
+pub fn check(name: &str, value: &str, role: &RoleRules, masked: bool) -> StartupParamVerdict {
     let lower = name.to_ascii_lowercase();
+    let values = crate::settings::SettingValue::Values(vec![value.into()]);
+    if let Err(d) = crate::settings::planner_lock(&lower, &values, masked) {
+        return StartupParamVerdict::Refuse(d);
+    }
     match lower.as_str() {
         "user" | "database" => StartupParamVerdict::Pass,
         "options" => match parse_startup_options(value) {
@@ -66,7 +71,7 @@ pub fn check(name: &str, value: &str, role: &RoleRules) -> StartupParamVerdict {
                     if matches!(n.as_str(), "user" | "database" | "options") {
                         return refuse(&n, "is not allowed in options");
                     }
-                    match check(&n, &v, role) {
+                    match check(&n, &v, role, masked) {
                         StartupParamVerdict::Pass => {}
                         StartupParamVerdict::SessionFact => {
                             verdict = StartupParamVerdict::SessionFact

@@ -140,3 +140,45 @@ fn ddl_on_a_relation_the_snapshot_lacks_is_judged_by_the_patterns() {
     }
     assert!(decide(&e, &role, "ALTER TABLE documents RENAME TO docs").is_allowed());
 }
+
+#[test]
+fn planner_methods_stay_on_from_startup_too_and_reset_is_free() {
+    let e = engine();
+    let masked = RoleRules {
+        name: "engineer".into(),
+        ..Default::default()
+    };
+    for (name, value) in [
+        ("enable_hashjoin", "off"),
+        ("options", "-c enable_hashagg=off"),
+    ] {
+        assert!(
+            matches!(
+                e.check_startup_parameter(name, value, &masked),
+                pgward_policy::StartupParamVerdict::Refuse(_)
+            ),
+            "{name}={value}"
+        );
+    }
+    assert!(decide(&e, &masked, "RESET enable_seqscan").is_allowed());
+    assert!(decide(&e, &masked, "SET enable_seqscan TO DEFAULT").is_allowed());
+}
+
+#[test]
+fn an_index_that_tests_masked_values_is_refused() {
+    let e = engine();
+    let role = RoleRules {
+        name: "migrator".into(),
+        access: pgward_policy::Access::ReadWrite,
+        allow_ddl: true,
+        ..Default::default()
+    };
+    for sql in [
+        "CREATE UNIQUE INDEX t ON users ((true)) WHERE id = 1 OR (id = 42 AND ssn < 'm')",
+        "CREATE INDEX t ON users ((1 / length(ssn)))",
+    ] {
+        let d = decide(&e, &role, sql);
+        assert_eq!(d.denial().map(|d| d.rule), Some("masking.ddl"), "{sql}");
+    }
+    assert!(decide(&e, &role, "CREATE INDEX t ON users (ssn)").is_allowed());
+}

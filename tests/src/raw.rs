@@ -117,15 +117,7 @@ pub fn query_frame(sql: &str) -> Vec<u8> {
 
 impl RawConn {
     pub async fn connect(addr: SocketAddr) -> RawConn {
-        let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
-            .await
-            .expect("TCP connect within 10s")
-            .expect("TCP connect");
-        stream.set_nodelay(true).ok();
-        RawConn {
-            stream,
-            backend_pid: None,
-        }
+        Self::connected(TcpStream::connect(addr)).await
     }
 
     /// A connection whose receive buffer is small (4 KiB asked; the kernel doubles it), for
@@ -133,7 +125,13 @@ impl RawConn {
     pub async fn connect_small_window(addr: SocketAddr) -> RawConn {
         let socket = tokio::net::TcpSocket::new_v4().expect("TCP socket");
         socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        Self::connected(socket.connect(addr)).await
+    }
+
+    async fn connected(
+        connect: impl std::future::Future<Output = std::io::Result<TcpStream>>,
+    ) -> RawConn {
+        let stream = tokio::time::timeout(Duration::from_secs(10), connect)
             .await
             .expect("TCP connect within 10s")
             .expect("TCP connect");

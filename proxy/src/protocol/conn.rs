@@ -151,16 +151,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
-    /// Write what the peer takes now, without waiting for it to read more; the rest stays
-    /// queued for the next flush.
-    pub fn flush_now(&mut self) -> std::io::Result<()> {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match self.poll_flush(&mut cx) {
-            Poll::Ready(done) => done,
-            Poll::Pending => Ok(()),
-        }
-    }
-
     /// Drop what is queued and not yet written (the connection is about to close).
     pub fn discard_queued(&mut self) {
         self.out = BytesMut::new();

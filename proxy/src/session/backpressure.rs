@@ -16,8 +16,10 @@ const MAX_QUEUED_FOR_CLIENT: usize = 1 << 20;
 impl Session {
     /// Whether the client's next message must wait for answers to the ones before it.
     pub(super) fn backpressured(&self) -> bool {
-        // In COPY FROM STDIN the server waits for the client's data, which owes nothing.
-        if self.copy_in {
+        // In COPY FROM STDIN the server waits for the client's data, which owes nothing;
+        // after its batch failed, the client's messages up to its Sync are dropped unsent (and
+        // the Sync must be read: it is what ends the failed batch's entries).
+        if self.copy_in || self.skipping {
             return false;
         }
         self.replies.entries_len() >= MAX_OWED || self.client_queue_full()
@@ -26,6 +28,15 @@ impl Session {
     /// Enough is queued for the client that pgward waits for it to read before going on.
     fn client_queue_full(&self) -> bool {
         self.client.queued() >= MAX_QUEUED_FOR_CLIENT
+    }
+
+    /// The open batch failed on the server and the client has sent no Sync yet: the server
+    /// skips whatever comes until that Sync, so pgward drops it unsent and keeps nothing of it
+    /// (as it does after refusing a message itself).
+    pub(super) fn skip_with_failed_batch(&mut self) {
+        if self.replies.skipping_to_sync() {
+            self.skipping = true;
+        }
     }
 
     /// While the client waits, a batch it sent with neither Sync nor Flush would keep its

@@ -69,3 +69,33 @@ async fn an_unflushed_batch_gets_a_flush_before_the_client_waits() {
         );
     }
 }
+
+/// A batch that failed with no Sync sent yet: the server skips what follows up to the
+/// client's Sync, so pgward keeps reading the client (dropping those messages unsent) until
+/// the Sync comes, however many are owed (a driver's pipeline of thousands of rows with an
+/// error in the first ones).
+#[tokio::test(start_paused = true)]
+async fn a_failed_batch_is_read_to_its_sync_whatever_is_owed() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let mut s = Scripted::start(mode, READER).await;
+        let rows = 10_000;
+        let mut batch = vec![parse("", "SELECT 1")];
+        batch.extend((0..rows).flat_map(|_| [bind("", ""), execute("", 0)]));
+        s.client_sends(&batch).await;
+        let up = s.server_reads().await;
+        assert!(up.len() < 2 * rows, "{mode:?}: all forwarded");
+        // The first Execute fails: the server answers nothing more until a Sync.
+        s.server_sends(&[
+            parse_complete(),
+            bind_complete(),
+            server_error("22012", "division by zero"),
+        ])
+        .await;
+        s.client_sends(&[sync()]).await;
+        let up = s.server_reads().await;
+        assert_eq!(up.last().map(|m| m.0), Some(b'S'), "{mode:?}: {}", up.len());
+        s.server_sends(&[ready(b'I')]).await;
+        let got = s.client_until_ready().await;
+        assert_eq!(tags(&got), "12EZ", "{mode:?}");
+    }
+}

@@ -64,7 +64,8 @@ impl Session {
             FrontendTag::Close => match decode::target(frame.body()) {
                 // A statement SQL PREPARE made is the server's own (the client is pinned to
                 // it): its Close goes there, as PostgreSQL's Close deallocates it.
-                Ok((b'S', name)) if self.prepared.is_sql_prepared(name) => {
+                Ok((b'S', name)) if self.holds_sql_prepared(name) => {
+                    self.name_may_change(Some(name));
                     self.prepared.drop_statement(name);
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(Some(name));
@@ -329,4 +330,16 @@ fn skipped() -> (PgError, Option<Arc<Decision>>) {
         ),
         None,
     )
+}
+
+impl Session {
+    /// `name` is a statement the client's SQL PREPARE made on the server it is pinned to
+    /// (as the last pin check found it there).
+    fn holds_sql_prepared(&self, name: &str) -> bool {
+        self.prepared.is_sql_prepared(name)
+            && self
+                .server
+                .as_ref()
+                .is_some_and(|s| s.server.sql_prepared.iter().any(|n| **n == *name))
+    }
 }

@@ -107,7 +107,9 @@ impl Session {
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {
                         tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
-                        self.on_server(frame, clock()).await?
+                        let flow = self.on_server(frame, clock()).await?;
+                        self.skip_with_failed_batch();
+                        flow
                     }
                     Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
                     Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
@@ -316,10 +318,8 @@ impl Session {
                     self.shared.audit.record(record).await;
                 }
                 outbox::Event::SettleUnit { release } => {
-                    // The client's answer goes out before pgward's own statements, as far as
-                    // the client reads it now: one that does not read keeps its answer
-                    // queued, not the server.
-                    self.client.flush_now().map_err(io_lost)?;
+                    // The client's answer goes out before pgward's own statements.
+                    self.client.flush().await.map_err(io_lost)?;
                     let keeps = self.settle_unit().await;
                     if release && !keeps {
                         self.detach().await;

@@ -89,6 +89,23 @@ impl Analyzer<'_> {
                 }
                 reads
             }
+            // An index over expressions or with a WHERE: whether it builds (a unique one, an
+            // expression that fails) tells a fact about the values.
+            NodeEnum::IndexStmt(i) => {
+                let mut reads = i.where_clause.is_some();
+                for p in i.index_params.iter().filter_map(|p| p.node.as_ref()) {
+                    crate::pg_tree::walk(p.to_ref(), |inner, _| {
+                        reads |= matches!(
+                            inner,
+                            pg_query::NodeRef::ColumnRef(_)
+                                | pg_query::NodeRef::SubLink(_)
+                                | pg_query::NodeRef::FuncCall(_)
+                                | pg_query::NodeRef::AExpr(_)
+                        );
+                    });
+                }
+                reads
+            }
             NodeEnum::RuleStmt(_)
             | NodeEnum::CreateTrigStmt(_)
             | NodeEnum::CreatePolicyStmt(_)
