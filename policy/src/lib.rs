@@ -56,6 +56,7 @@ pub use settings::is_unsafe_encoding;
 pub use settings::parse_bool;
 pub use startup::parse_startup_options;
 pub use string_syntax::{mode_independent_strings, Escape, EscapeKind, StringSyntax};
+pub use syntax::unreadable_text;
 pub use syntax::DEFAULT_MAX_STATEMENT_BYTES;
 pub use types::*;
 
@@ -258,7 +259,7 @@ impl Engine {
             search_path: &path,
             functions: &self.functions,
             catalog: self.catalog.as_deref(),
-            masked: !facts.role.unmasked && self.mask_index.is_some(),
+            masked: self.masks(facts.role),
         };
         let max = self.max_statement_bytes();
         if sql.len() > max {
@@ -357,33 +358,12 @@ impl Engine {
         value: &str,
         role: &RoleRules,
     ) -> StartupParamVerdict {
-        startup::check(
-            name,
-            value,
-            role,
-            !role.unmasked && self.mask_index.is_some(),
-        )
+        startup::check(name, value, role, self.masks(role))
     }
-}
 
-/// The decision for a text [`mode_independent_strings`] found [`StringSyntax::Unreadable`]:
-/// PostgreSQL's syntax error for it under the session's `standard_conforming_strings`.
-pub fn unreadable_text(
-    sql: &str,
-    standard_conforming_strings: bool,
-    scanner_message: &str,
-) -> Decision {
-    let norm = normalize::normalize(sql);
-    Decision {
-        verdict: Verdict::Deny(syntax::unreadable(
-            sql,
-            standard_conforming_strings,
-            scanner_message,
-        )),
-        fingerprint: normalize::fingerprint(&norm.text),
-        normalized: Arc::from(norm.text.as_str()),
-        statements: vec![],
-        mask: None,
+    /// Whether `role`'s results are masked (it is not `unmasked` and `[masking]` names columns).
+    fn masks(&self, role: &RoleRules) -> bool {
+        !role.unmasked && self.mask_index.is_some()
     }
 }
 

@@ -173,6 +173,28 @@ pub fn parse_failure(sql: &str, err: &pg_query::Error) -> Denial {
     }
 }
 
+/// The decision for a text [`crate::mode_independent_strings`] found
+/// [`crate::StringSyntax::Unreadable`]: PostgreSQL's syntax error for it under the session's
+/// `standard_conforming_strings`.
+pub fn unreadable_text(
+    sql: &str,
+    standard_conforming_strings: bool,
+    scanner_message: &str,
+) -> crate::Decision {
+    let norm = crate::normalize::normalize(sql);
+    crate::Decision {
+        verdict: crate::Verdict::Deny(unreadable(
+            sql,
+            standard_conforming_strings,
+            scanner_message,
+        )),
+        fingerprint: crate::normalize::fingerprint(&norm.text),
+        normalized: std::sync::Arc::from(norm.text.as_str()),
+        statements: vec![],
+        mask: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

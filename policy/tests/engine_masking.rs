@@ -125,12 +125,7 @@ fn a_masked_role_may_not_turn_planner_methods_off() {
 #[test]
 fn ddl_on_a_relation_the_snapshot_lacks_is_judged_by_the_patterns() {
     let e = engine();
-    let role = RoleRules {
-        name: "migrator".into(),
-        access: pgward_policy::Access::ReadWrite,
-        allow_ddl: true,
-        ..Default::default()
-    };
+    let role = migrator();
     for sql in [
         "ALTER TABLE users RENAME COLUMN ssn TO s",
         "ALTER TABLE public.users ADD COLUMN leak text GENERATED ALWAYS AS (ssn) STORED",
@@ -167,12 +162,7 @@ fn planner_methods_stay_on_from_startup_too_and_reset_is_free() {
 #[test]
 fn an_index_that_tests_masked_values_is_refused() {
     let e = engine();
-    let role = RoleRules {
-        name: "migrator".into(),
-        access: pgward_policy::Access::ReadWrite,
-        allow_ddl: true,
-        ..Default::default()
-    };
+    let role = migrator();
     for sql in [
         "CREATE UNIQUE INDEX t ON users ((true)) WHERE id = 1 OR (id = 42 AND ssn < 'm')",
         "CREATE INDEX t ON users ((1 / length(ssn)))",
@@ -181,4 +171,14 @@ fn an_index_that_tests_masked_values_is_refused() {
         assert_eq!(d.denial().map(|d| d.rule), Some("masking.ddl"), "{sql}");
     }
     assert!(decide(&e, &role, "CREATE INDEX t ON users (ssn)").is_allowed());
+}
+
+/// A masked read-write role that may run DDL.
+fn migrator() -> RoleRules {
+    RoleRules {
+        name: "migrator".into(),
+        access: pgward_policy::Access::ReadWrite,
+        allow_ddl: true,
+        ..Default::default()
+    }
 }

@@ -75,37 +75,10 @@ impl Analyzer<'_> {
             // default, a generated column (`GENERATED ALWAYS AS (password) STORED` copies
             // the value into a column no pattern names), a CHECK constraint (whether it
             // holds tells a fact about the values).
-            NodeEnum::AlterTableStmt(s) => {
-                let mut reads = false;
-                for c in s.cmds.iter().filter_map(|c| c.node.as_ref()) {
-                    crate::pg_tree::walk(c.to_ref(), |inner, _| {
-                        reads |= matches!(
-                            inner,
-                            pg_query::NodeRef::ColumnRef(_)
-                                | pg_query::NodeRef::SubLink(_)
-                                | pg_query::NodeRef::FuncCall(_)
-                        );
-                    });
-                }
-                reads
-            }
+            NodeEnum::AlterTableStmt(s) => computes(&s.cmds),
             // An index over expressions or with a WHERE: whether it builds (a unique one, an
             // expression that fails) tells a fact about the values.
-            NodeEnum::IndexStmt(i) => {
-                let mut reads = i.where_clause.is_some();
-                for p in i.index_params.iter().filter_map(|p| p.node.as_ref()) {
-                    crate::pg_tree::walk(p.to_ref(), |inner, _| {
-                        reads |= matches!(
-                            inner,
-                            pg_query::NodeRef::ColumnRef(_)
-                                | pg_query::NodeRef::SubLink(_)
-                                | pg_query::NodeRef::FuncCall(_)
-                                | pg_query::NodeRef::AExpr(_)
-                        );
-                    });
-                }
-                reads
-            }
+            NodeEnum::IndexStmt(i) => i.where_clause.is_some() || computes(&i.index_params),
             NodeEnum::RuleStmt(_)
             | NodeEnum::CreateTrigStmt(_)
             | NodeEnum::CreatePolicyStmt(_)
@@ -271,4 +244,22 @@ fn renames() -> Denial {
         "renaming or moving a relation, column or schema with masked columns would unmask them",
         "ask a role without masking to make this change",
     )
+}
+
+/// Whether any of `nodes` holds an expression that reads or computes values (a column
+/// reference, a subquery, a function call, an operator), however deep.
+fn computes(nodes: &[Node]) -> bool {
+    let mut found = false;
+    for n in nodes.iter().filter_map(|n| n.node.as_ref()) {
+        crate::pg_tree::walk(n.to_ref(), |inner, _| {
+            found |= matches!(
+                inner,
+                pg_query::NodeRef::ColumnRef(_)
+                    | pg_query::NodeRef::SubLink(_)
+                    | pg_query::NodeRef::FuncCall(_)
+                    | pg_query::NodeRef::AExpr(_)
+            );
+        });
+    }
+    found
 }
