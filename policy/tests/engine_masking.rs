@@ -94,19 +94,17 @@ fn a_masked_role_may_not_turn_planner_methods_off() {
             access,
             ..Default::default()
         };
-        for sql in [
-            "SET enable_hashagg = off",
-            "SET LOCAL enable_hashjoin TO false",
-            "SET enable_nestloop = 0",
-            "SELECT set_config('enable_hashjoin', 'off', false)",
-        ] {
-            let d = decide(&e, &masked, sql);
-            assert_eq!(
-                d.denial().map(|d| d.rule),
-                Some("masking.inference"),
-                "{access:?}: {sql}"
-            );
-        }
+        assert_refused_by(
+            &e,
+            &masked,
+            "masking.inference",
+            &[
+                "SET enable_hashagg = off",
+                "SET LOCAL enable_hashjoin TO false",
+                "SET enable_nestloop = 0",
+                "SELECT set_config('enable_hashjoin', 'off', false)",
+            ],
+        );
         assert!(decide(&e, &masked, "SET enable_hashjoin = on").is_allowed());
         assert!(decide(&e, &masked, "SET work_mem = '64MB'").is_allowed());
         let unmasked = RoleRules {
@@ -126,13 +124,15 @@ fn a_masked_role_may_not_turn_planner_methods_off() {
 fn ddl_on_a_relation_the_snapshot_lacks_is_judged_by_the_patterns() {
     let e = engine();
     let role = migrator();
-    for sql in [
-        "ALTER TABLE users RENAME COLUMN ssn TO s",
-        "ALTER TABLE public.users ADD COLUMN leak text GENERATED ALWAYS AS (ssn) STORED",
-    ] {
-        let d = decide(&e, &role, sql);
-        assert_eq!(d.denial().map(|d| d.rule), Some("masking.ddl"), "{sql}");
-    }
+    assert_refused_by(
+        &e,
+        &role,
+        "masking.ddl",
+        &[
+            "ALTER TABLE users RENAME COLUMN ssn TO s",
+            "ALTER TABLE public.users ADD COLUMN leak text GENERATED ALWAYS AS (ssn) STORED",
+        ],
+    );
     assert!(decide(&e, &role, "ALTER TABLE documents RENAME TO docs").is_allowed());
 }
 
@@ -163,13 +163,15 @@ fn planner_methods_stay_on_from_startup_too_and_reset_is_free() {
 fn an_index_that_tests_masked_values_is_refused() {
     let e = engine();
     let role = migrator();
-    for sql in [
-        "CREATE UNIQUE INDEX t ON users ((true)) WHERE id = 1 OR (id = 42 AND ssn < 'm')",
-        "CREATE INDEX t ON users ((1 / length(ssn)))",
-    ] {
-        let d = decide(&e, &role, sql);
-        assert_eq!(d.denial().map(|d| d.rule), Some("masking.ddl"), "{sql}");
-    }
+    assert_refused_by(
+        &e,
+        &role,
+        "masking.ddl",
+        &[
+            "CREATE UNIQUE INDEX t ON users ((true)) WHERE id = 1 OR (id = 42 AND ssn < 'm')",
+            "CREATE INDEX t ON users ((1 / length(ssn)))",
+        ],
+    );
     assert!(decide(&e, &role, "CREATE INDEX t ON users (ssn)").is_allowed());
 }
 
@@ -180,5 +182,18 @@ fn migrator() -> RoleRules {
         access: pgward_policy::Access::ReadWrite,
         allow_ddl: true,
         ..Default::default()
+    }
+}
+
+/// Each of `sqls` is refused for `role`, by `rule`.
+fn assert_refused_by(e: &Engine, role: &RoleRules, rule: &str, sqls: &[&str]) {
+    for sql in sqls {
+        let d = decide(e, role, sql);
+        assert_eq!(
+            d.denial().map(|d| d.rule),
+            Some(rule),
+            "{:?}: {sql}",
+            role.access
+        );
     }
 }
