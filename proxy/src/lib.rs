@@ -14,6 +14,7 @@ pub mod client_text;
 pub mod clients;
 pub mod config;
 pub mod demo;
+pub mod fast_hash;
 pub mod listener;
 pub mod local_pg;
 pub mod logging;

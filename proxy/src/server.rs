@@ -278,13 +278,12 @@ impl ServerConnection {
             }
         }
         let now = Instant::now();
-        let settings = crate::server_state::AppliedSettings {
-            values: BTreeMap::new(),
-            initial: reported
+        let settings = crate::server_state::AppliedSettings::new(
+            reported
                 .iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect(),
-        };
+        );
         Ok(ServerConnection {
             conn,
             params: reported,

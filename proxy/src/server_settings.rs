@@ -7,9 +7,13 @@ use std::collections::BTreeMap;
 /// `current_setting` shows it), beyond what it had at connection time.
 #[derive(Clone, Debug, Default)]
 pub struct AppliedSettings {
-    pub values: BTreeMap<String, String>,
+    values: BTreeMap<String, String>,
     /// What the server reported when it connected (lower-cased names).
     pub initial: BTreeMap<String, String>,
+    /// The fingerprint of the client settings the server was brought to (startup ones
+    /// included), while nothing pgward knows of changed its settings since
+    /// (`session/desired.rs`).
+    synced_to: Option<u128>,
 }
 
 /// Setting names pgward writes into SQL: only plain names.
@@ -31,6 +35,36 @@ pub fn literal(v: &str) -> String {
 }
 
 impl AppliedSettings {
+    /// A connection that has what it reported when it connected.
+    pub fn new(initial: BTreeMap<String, String>) -> AppliedSettings {
+        AppliedSettings {
+            initial,
+            ..AppliedSettings::default()
+        }
+    }
+
+    /// Whether the server was brought to client settings of this fingerprint, with no
+    /// change since: [`AppliedSettings::sync_sql`] for them would be `None`.
+    pub fn synced_with(&self, fingerprint: u128) -> bool {
+        self.synced_to == Some(fingerprint)
+    }
+
+    pub fn mark_synced_with(&mut self, fingerprint: u128) {
+        self.synced_to = Some(fingerprint);
+    }
+
+    /// What a read-back found the server's session settings to be.
+    pub fn replace_values(&mut self, values: BTreeMap<String, String>) {
+        self.values = values;
+        self.synced_to = None;
+    }
+
+    /// DISCARD ALL reset every setting.
+    pub fn clear_values(&mut self) {
+        self.values.clear();
+        self.synced_to = None;
+    }
+
     /// The SQL that brings the server to exactly `desired` (lower-cased name, value), or
     /// `None` when it is there already. Names that are not plain are skipped. A value that
     /// differs from the client's `startup` one is set even where the connection has it
@@ -77,6 +111,7 @@ impl AppliedSettings {
 
     /// The sync ran: the server now has `desired` (and `startup` was the client's).
     pub fn synced(&mut self, desired: &[(String, String)], startup: &[(String, String)]) {
+        self.synced_to = None;
         self.values = desired
             .iter()
             .filter(|(n, _)| plain_setting_name(n))

@@ -5,8 +5,8 @@
 //! closed once no live client uses them), who parsed the unnamed statement, and the session-level
 //! settings in force (`server_settings.rs`).
 
+use crate::fast_hash::{FastState, HashMap};
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -115,7 +115,7 @@ const MAX_PLAIN_NAME: usize = 63;
 
 /// The named statements pgward prepared on one server connection, most recently used last.
 pub struct ServerStatements {
-    lru: LruCache<StatementKey, Kept>,
+    lru: LruCache<StatementKey, Kept, FastState>,
     /// Server name -> statement.
     names: HashMap<Arc<str>, StatementKey>,
     /// The unnamed statement the server holds: (session id, that session's parse number).
@@ -127,8 +127,8 @@ pub struct ServerStatements {
 impl Default for ServerStatements {
     fn default() -> Self {
         ServerStatements {
-            lru: LruCache::unbounded(),
-            names: HashMap::new(),
+            lru: LruCache::unbounded_with_hasher(FastState::default()),
+            names: HashMap::default(),
             unnamed: None,
             swept_at: SESSIONS_ENDED.load(Ordering::Relaxed),
         }
@@ -252,7 +252,7 @@ impl ServerStatements {
     fn insert(&mut self, key: StatementKey, name: Arc<str>, owner: &StatementOwner) {
         let mut kept = Kept {
             name: name.clone(),
-            owners: HashMap::new(),
+            owners: HashMap::default(),
             shape: None,
             placement: PLACEMENTS.fetch_add(1, Ordering::Relaxed) + 1,
         };

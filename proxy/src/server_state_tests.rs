@@ -143,10 +143,7 @@ fn a_value_other_than_the_startup_one_is_set_even_where_the_server_has_it() {
     a.synced(&want, &startup);
     assert_eq!(a.sync_sql(&want, &startup), None);
     // Without a different startup value the connection's own is enough.
-    let b = AppliedSettings {
-        initial: a.initial.clone(),
-        ..Default::default()
-    };
+    let b = AppliedSettings::new(a.initial.clone());
     assert_eq!(b.sync_sql(&want, &want), None);
 }
 

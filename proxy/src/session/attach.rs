@@ -5,17 +5,22 @@ use super::*;
 use crate::server::ServerConnection;
 
 /// Bring a server to the session's settings (`desired`; `startup`: those it started with):
-/// one round trip, only where they differ.
+/// one round trip, only where they differ; nothing to compare where the server was brought
+/// to the same settings and nothing changed on it since.
 async fn sync_params(
     server: &mut ServerConnection,
-    desired: &[(String, String)],
+    desired: &super::desired::DesiredSettings,
     startup: &[(String, String)],
 ) -> Result<(), crate::server::ServerError> {
-    let Some(sql) = server.settings.sync_sql(desired, startup) else {
+    let fingerprint = desired.fingerprint(startup);
+    if server.settings.synced_with(fingerprint) {
         return Ok(());
-    };
-    server.run_internal(&sql).await?;
-    server.settings.synced(desired, startup);
+    }
+    if let Some(sql) = server.settings.sync_sql(desired, startup) {
+        server.run_internal(&sql).await?;
+        server.settings.synced(desired, startup);
+    }
+    server.settings.mark_synced_with(fingerprint);
     Ok(())
 }
 
@@ -55,7 +60,7 @@ pub(super) async fn reset(server: &mut ServerConnection) -> bool {
             server.sql_prepared.clear();
             // DISCARD ALL deallocates every statement and resets every setting.
             server.statements.clear();
-            server.settings.values.clear();
+            server.settings.clear_values();
             true
         }
         _ => false,

@@ -108,23 +108,19 @@ impl Session {
         }
         // Transaction mode: the statement under its server name, prepared there first if
         // this server lacks it.
-        let renamed = match (&sent, decode::target(frame.body())) {
-            (Sent::Bind(_), _) => match decode::bind(frame.body()) {
-                Ok((_, stmt)) => {
-                    let stmt = stmt.to_string();
-                    self.ensure_statement(&stmt)
-                }
-                Err(_) => None,
-            },
-            (Sent::Describe, Ok((b'S', name))) => {
-                let name = name.to_string();
-                self.ensure_statement(&name)
-            }
+        let statement = match (&sent, decode::target(frame.body())) {
+            (Sent::Bind(_), _) => decode::bind(frame.body()).ok().map(|(_, stmt)| stmt),
+            (Sent::Describe, Ok((b'S', name))) => Some(name),
             _ => None,
         };
+        // Where the server calls it what the client does (the first client to prepare a
+        // text names it), the message goes as it came.
+        let renamed = statement
+            .and_then(|stmt| Some(stmt).zip(self.ensure_statement(stmt)))
+            .filter(|(stmt, there)| **there != **stmt);
         if let Some(s) = self.server.as_mut() {
-            match &renamed {
-                Some(name) => replay::queue_renamed(&mut s.server.conn, &frame, name),
+            match renamed {
+                Some((_, there)) => replay::queue_renamed(&mut s.server.conn, &frame, &there),
                 None => s.server.conn.queue(frame.raw()),
             }
         }

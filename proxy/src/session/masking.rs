@@ -5,8 +5,8 @@
 //! an allowed COPY TO is masked row by row; errors and notices are scrubbed as the plan says.
 //! Pure (no sockets): the session calls it with each server frame's body and owner.
 
+use crate::fast_hash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use pgward_policy::mask::copy::{mask_copy_data, CopyFormat, CopyMask, CopyState};

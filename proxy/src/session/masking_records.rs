@@ -6,7 +6,7 @@
 //!
 //! Names are keyed as PostgreSQL keys them (their first 63 bytes, `prepared::name_key`).
 
-use std::collections::HashMap;
+use crate::fast_hash::HashMap;
 
 use pgward_policy::mask::MaskPlan;
 

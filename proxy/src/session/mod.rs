@@ -23,6 +23,7 @@ mod client;
 mod client_encoding;
 mod client_view;
 mod decision_memo;
+mod desired;
 mod extended;
 mod fastpath;
 mod guard;
@@ -122,7 +123,7 @@ pub struct Session {
     /// What every message sent to the server is owed, in order.
     replies: ReplyQueue,
     /// Session parameters the client asked for, by lower-cased name: (name, value).
-    desired: Vec<(String, String)>,
+    desired: desired::DesiredSettings,
     /// Those it started with (startup packet and `options`): what RESET returns to.
     startup_settings: Vec<(String, String)>,
     search_path: Vec<String>,
@@ -277,7 +278,7 @@ impl Session {
             skipping: false,
             replies: ReplyQueue::default(),
             startup_settings: desired.clone(),
-            desired,
+            desired: desired::DesiredSettings::new(desired),
             search_path,
             default_path,
             path_epoch: 0,

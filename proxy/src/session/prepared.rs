@@ -12,7 +12,7 @@
 //! the unnamed one; SQL `DEALLOCATE`/`DISCARD` remove names pgward cannot see, so running one
 //! forgets every named statement (a later Bind is refused instead of guessed).
 
-use std::collections::HashMap;
+use crate::fast_hash::HashMap;
 use std::sync::Arc;
 
 use pgward_policy::Decision;

@@ -135,8 +135,12 @@ impl Session {
                         _ => None,
                     })
                     .collect();
-                s.server.settings.values = session.iter().cloned().collect();
-                self.desired = super::read_back::merged_settings(&self.startup_settings, &session);
+                s.server
+                    .settings
+                    .replace_values(session.iter().cloned().collect());
+                self.desired = super::desired::DesiredSettings::new(
+                    super::read_back::merged_settings(&self.startup_settings, &session),
+                );
                 if let Some((_, v)) = self.desired.iter().find(|(k, _)| k == "application_name") {
                     self.application_name = Arc::from(v.as_str());
                 }

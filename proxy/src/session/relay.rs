@@ -5,6 +5,10 @@
 use super::cancel_ignored::sleep_until_some;
 use super::*;
 
+/// How long the active loop stays up at rest: transactions back to back (microseconds apart)
+/// keep it rather than build and drop it each; an idle client holds only the small future.
+const LINGER: Duration = Duration::from_millis(100);
+
 /// Where the active relay loop left off.
 enum Phase {
     /// Nothing held, owed or timed: the session can wait for its client in a small state.
@@ -16,7 +20,7 @@ impl Session {
     /// Relay until the client leaves. At rest (transaction pooling between transactions) the
     /// session waits for its client's next bytes holding no buffer and only this small
     /// future; the loop that serves a transaction, whose state is large, lives in a box while
-    /// there is work and is dropped when the session comes to rest again.
+    /// there is work and is dropped once the session has been at rest for [`LINGER`].
     pub(super) async fn relay(&mut self) -> Result<(), PgError> {
         loop {
             if self.at_rest() {
@@ -82,13 +86,14 @@ impl Session {
                     }
                 }
             }
-            if self.at_rest() {
-                return Ok(Phase::Rest);
-            }
+            // At rest, the one timer says when to give the loop's state back.
+            let resting = self.at_rest();
             let idle_deadline = self.idle_in_transaction_deadline();
             // A request sent at the last wake-up starts the statement clock then.
             let statement_deadline = self.statement_deadline(self.now);
-            if let Some(d) = statement_deadline.filter(|d| armed_for != Some(*d)) {
+            let linger = Some(tokio::time::Instant::from_std(self.now + LINGER));
+            let timer = if resting { linger } else { statement_deadline };
+            if let Some(d) = timer.filter(|d| armed_for != Some(*d)) {
                 backstop.as_mut().reset(d);
                 armed_for = Some(d);
             }
@@ -118,8 +123,11 @@ impl Session {
                     self.now = clock();
                     self.idle_in_transaction_expired().await
                 }
-                _ = &mut backstop, if statement_deadline.is_some() => {
+                _ = &mut backstop, if timer.is_some() => {
                     self.now = clock();
+                    if resting {
+                        return Ok(Phase::Rest);
+                    }
                     self.statement_timeout_backstop().await
                 }
                 _ = sleep_until_some(cancel_ignored) => {

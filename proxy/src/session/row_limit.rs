@@ -4,7 +4,9 @@
 //! it (and Execute of it as a portal), a WITH HOLD cursor's past its transaction. The session
 //! performs what it says (cancel upstream, drop, answer 54000).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::fast_hash::{HashMap, HashSet};
 
 use super::prepared::name_key;
 
