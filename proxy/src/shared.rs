@@ -18,7 +18,12 @@ use crate::pool::PoolRegistry;
 pub struct Snapshot {
     pub config: Config,
     pub engine: Engine,
+    /// Unique in the process: a statement judged under another snapshot is judged again.
+    pub id: u64,
 }
+
+/// Snapshots made so far.
+static SNAPSHOTS: AtomicU64 = AtomicU64::new(0);
 
 impl Snapshot {
     pub fn new(config: Config) -> Arc<Snapshot> {
@@ -31,7 +36,8 @@ impl Snapshot {
             Some(c) => Engine::with_catalog(config.policy.clone(), c),
             None => Engine::new(config.policy.clone()),
         };
-        Arc::new(Snapshot { config, engine })
+        let id = SNAPSHOTS.fetch_add(1, Ordering::Relaxed) + 1;
+        Arc::new(Snapshot { config, engine, id })
     }
 }
 
@@ -101,6 +107,11 @@ impl Shared {
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// The id of the snapshot in force (no reference taken).
+    pub fn snapshot_id(&self) -> u64 {
+        self.current.load().id
     }
 
     /// Swap in a new config (SIGHUP). Sessions pick it up at their next statement; the

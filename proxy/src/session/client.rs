@@ -253,6 +253,7 @@ impl Session {
         let frame = rebuilt.as_ref().unwrap_or(&frame);
         let name = name.to_string();
         let decision = self.decide_fresh(sql.as_ref()).await?;
+        let judged = self.judged_now();
         if decision.denial().is_some() {
             // Never reaches the server; a later Bind of the name is refused here.
             let _ = self.prepared.close(Space::Statement, &name);
@@ -292,7 +293,7 @@ impl Session {
         }
         if self.replaying() {
             if self.parse_replayed(frame, &name, decision).await {
-                self.prepared.judged_under(&name, &sql, self.path_epoch);
+                self.prepared.judged_under(&name, &sql, judged);
             }
             return Ok(Flow::Continue);
         }
@@ -310,7 +311,7 @@ impl Session {
         let change = self
             .prepared
             .create(Space::Statement, &name, decision, self.replies.batch());
-        self.prepared.judged_under(&name, &sql, self.path_epoch);
+        self.prepared.judged_under(&name, &sql, judged);
         self.replies.push(Sent::Parse(change), Handling::Forward);
         self.sync.sent_in_batch();
         Ok(Flow::Continue)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use pgward_policy::{Decision, SessionFacts};
 
+use super::prepared::names::JudgedUnder;
 use crate::protocol::backend::PgError;
 use crate::shared::Snapshot;
 use crate::sqlstate;
@@ -63,6 +64,22 @@ impl DecisionMemo {
 }
 
 impl super::Session {
+    /// What the decision made last was judged under.
+    pub(super) fn judged_now(&self) -> JudgedUnder {
+        JudgedUnder {
+            path_epoch: self.path_epoch,
+            snapshot: self.judged_snapshot,
+        }
+    }
+
+    /// What a decision made now would be judged under (the snapshot in force).
+    pub(super) fn judging_now(&self) -> JudgedUnder {
+        JudgedUnder {
+            path_epoch: self.path_epoch,
+            snapshot: self.shared.snapshot_id(),
+        }
+    }
+
     /// The decision for `sql` under the role's current rules and the session's facts (the
     /// memo first), and the role's limits as they stand now.
     /// [`Session::facts_decide`], for a role with `max_affected_rows`: a statement naming a
@@ -101,6 +118,7 @@ impl super::Session {
 
     pub(super) fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
         let snap = self.shared.snapshot();
+        self.judged_snapshot = snap.id;
         if let Some(d) = self.recent.get(&snap, sql) {
             return Ok(d);
         }

@@ -266,11 +266,13 @@ impl Session {
             Lookup::Missing | Lookup::Unsettled => return Ok(None),
         };
         // The search_path changed since it was judged: PostgreSQL reads it again under the
-        // new one (other functions, other relations), and so does pgward.
+        // new one (other functions, other relations), and so does pgward; and so after a new
+        // policy snapshot (reload, catalog read).
         if space == Space::Statement {
-            if let Some(text) = self.prepared.judged_stale(name, self.path_epoch) {
+            if let Some(text) = self.prepared.judged_stale(name, self.judging_now()) {
                 let again = self.facts_decide(&text)?;
-                self.prepared.rejudged(name, again.clone(), self.path_epoch);
+                self.prepared
+                    .rejudged(name, again.clone(), self.judged_now());
                 return Ok(Some(again));
             }
         }

@@ -49,6 +49,8 @@ mod pins;
 mod prepared;
 mod read_back;
 mod refusals;
+#[cfg(test)]
+mod rejudge_tests;
 mod relay;
 mod replay;
 mod replay_scope;
@@ -132,6 +134,8 @@ pub struct Session {
     /// Bumped whenever `search_path` changes: statements judged under an older one are
     /// judged again before they run.
     path_epoch: u64,
+    /// The policy snapshot the session's last decision was made under.
+    judged_snapshot: u64,
     /// When this session last waited for a catalog snapshot (a relation it lacked).
     catalog_waited_at: Option<Instant>,
     /// Statements and portals as the server has them, each with its decision.
@@ -282,6 +286,7 @@ impl Session {
             search_path,
             default_path,
             path_epoch: 0,
+            judged_snapshot: 0,
             catalog_waited_at: None,
             prepared: Prepared::default(),
             audit: VecDeque::new(),

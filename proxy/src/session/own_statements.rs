@@ -66,14 +66,14 @@ impl Session {
             if let Some(err) = self.stale_sql_prepared_refusal(name, decision) {
                 return Ok(Some(err));
             }
-            let Some(text) = self.prepared.judged_stale(name, self.path_epoch) else {
+            let Some(text) = self.prepared.judged_stale(name, self.judging_now()) else {
                 continue;
             };
             let again = self.facts_decide(&text)?;
             if let Some(denial) = again.denial() {
                 return Ok(Some(super::denial_error(denial)));
             }
-            self.prepared.rejudged(name, again, self.path_epoch);
+            self.prepared.rejudged(name, again, self.judged_now());
         }
         Ok(None)
     }

@@ -99,11 +99,10 @@ pub struct Prepared {
     /// in transaction mode SQL `EXECUTE` and `DEALLOCATE` reach only these and its own
     /// protocol statements, never a statement another client left on the shared server.
     sql_names: HashMap<String, Vec<String>>,
-    /// Each named statement's text and the search_path epoch it was judged under:
-    /// PostgreSQL analyses a statement again under the current search_path when it has
-    /// changed, so pgward judges it again too (kept apart from the entries so that a Close
-    /// the server skips restores an entry that still has its text).
-    origins: HashMap<String, (Arc<str>, u64)>,
+    /// Each named statement's text and what it was judged under (`names::JudgedUnder`), to
+    /// judge it again when that changed (kept apart from the entries so that a Close the
+    /// server skips restores an entry that still has its text).
+    origins: HashMap<String, (Arc<str>, names::JudgedUnder)>,
     /// Bytes the named statements hold, never less than the truth (`names::room_for`).
     kept_bytes: usize,
 }

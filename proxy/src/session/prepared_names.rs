@@ -1,12 +1,22 @@
 //! Statement and portal names as PostgreSQL compares them, the names SQL `PREPARE` made,
-//! and the text each named statement was judged from with the search_path epoch it was
-//! judged under (see `Prepared::origins`).
+//! and the text each named statement was judged from with what it was judged under (see
+//! `Prepared::origins`).
 
 use std::sync::Arc;
 
 use pgward_policy::Decision;
 
 use super::{name_key, Prepared};
+
+/// What a statement was judged under: the session's search_path epoch (PostgreSQL analyses
+/// a statement again when the search_path changed) and the policy snapshot (a reload, or a
+/// catalog snapshot read since: a statement judged before pgward knew the catalog is judged
+/// with it, its rules and masking as they are now).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JudgedUnder {
+    pub path_epoch: u64,
+    pub snapshot: u64,
+}
 
 /// SQL-prepared names a session keeps track of at most.
 const SQL_NAMES_KEPT: usize = 4096;
@@ -69,8 +79,8 @@ impl Prepared {
         self.sql_names.get(name).is_some_and(|p| p != path)
     }
 
-    /// Record the text of statement `name` and the search_path epoch it was judged under.
-    pub fn judged_under(&mut self, name: &str, text: &str, epoch: u64) {
+    /// Record the text of statement `name` and what it was judged under.
+    pub fn judged_under(&mut self, name: &str, text: &str, epoch: JudgedUnder) {
         let name = &*name_key(name);
         if self.origins.len() > self.statements.len() + 64 {
             let live = &self.statements;
@@ -80,15 +90,16 @@ impl Prepared {
             .insert(name.to_string(), (Arc::from(text), epoch));
     }
 
-    /// The text of statement `name` when it was judged under another search_path epoch.
-    pub fn judged_stale(&self, name: &str, epoch: u64) -> Option<Arc<str>> {
+    /// The text of statement `name` when it was judged under another search_path epoch or
+    /// policy snapshot than `epoch`.
+    pub fn judged_stale(&self, name: &str, epoch: JudgedUnder) -> Option<Arc<str>> {
         let name = &*name_key(name);
         let (text, judged) = self.origins.get(name)?;
         (*judged != epoch && self.statements.contains_key(name)).then(|| text.clone())
     }
 
-    /// Statement `name` judged again (under search_path epoch `epoch`).
-    pub fn rejudged(&mut self, name: &str, decision: Arc<Decision>, epoch: u64) {
+    /// Statement `name` judged again (under `epoch`).
+    pub fn rejudged(&mut self, name: &str, decision: Arc<Decision>, epoch: JudgedUnder) {
         let name = &*name_key(name);
         if let Some(e) = self.statements.get_mut(name) {
             e.decision = decision;

@@ -145,7 +145,7 @@ fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
         let name = format!("s{kept}");
         let c = p.create(Space::Statement, &name, decision(&text), 0);
         p.confirm(&c);
-        p.judged_under(&name, &text, 0);
+        p.judged_under(&name, &text, Default::default());
         kept += 1;
         assert!(kept <= KEPT_BYTES >> 20, "{kept} MiB statements kept");
     }
@@ -156,4 +156,32 @@ fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
         p.confirm(&c);
     }
     assert!(p.room_for("again", text.len()));
+}
+
+#[test]
+fn a_statement_is_stale_under_another_search_path_or_policy_snapshot() {
+    use super::names::JudgedUnder;
+    let mut p = Prepared::default();
+    let c = p.create(Space::Statement, "s1", decision("select"), 0);
+    p.confirm(&c);
+    let first = JudgedUnder {
+        path_epoch: 1,
+        snapshot: 7,
+    };
+    p.judged_under("s1", "SELECT 1", first);
+    assert_eq!(p.judged_stale("s1", first), None);
+    let moved = JudgedUnder {
+        path_epoch: 2,
+        ..first
+    };
+    let reloaded = JudgedUnder {
+        snapshot: 8,
+        ..first
+    };
+    for now in [moved, reloaded] {
+        assert_eq!(p.judged_stale("s1", now).as_deref(), Some("SELECT 1"));
+    }
+    p.rejudged("s1", decision("again"), reloaded);
+    assert_eq!(p.judged_stale("s1", reloaded), None);
+    assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "again");
 }

@@ -29,6 +29,8 @@ pub struct Scripted {
     pub client: FramedConn<DuplexStream>,
     pub server: FramedConn<DuplexStream>,
     task: tokio::task::JoinHandle<()>,
+    shared: std::sync::Arc<Shared>,
+    mode: PoolMode,
 }
 
 /// A config with one role, `tester`, whose rules are `rules` (TOML lines of `[roles.tester]`).
@@ -130,7 +132,7 @@ impl Scripted {
             FramedConn::new(MaybeTls::Memory(client_end), 1 << 20),
             info,
             peer,
-            shared,
+            shared.clone(),
             pool,
             mode,
             tokio::time::Instant::now().into_std(),
@@ -140,6 +142,8 @@ impl Scripted {
             client,
             server,
             task,
+            shared,
+            mode,
         };
         if mode == PoolMode::Session {
             // The session checks its server out at once and greets with its parameters.
@@ -148,6 +152,11 @@ impl Scripted {
         let greeting = s.client_until_ready().await;
         assert_eq!(greeting.last().map(|m| m.0), Some(b'Z'), "{greeting:?}");
         s
+    }
+
+    /// A reload (SIGHUP) that gives role `tester` the rules `rules`.
+    pub fn reload(&self, rules: &str) {
+        self.shared.replace(config(self.mode, rules));
     }
 
     /// Send the client's messages (one write, as a pipelining client does).
