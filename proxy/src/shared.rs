@@ -85,6 +85,7 @@ impl Shared {
         let metrics = Arc::new(Metrics::default());
         let clients = Arc::new(ClientRegistry::new());
         let peer_id = config.peers.as_ref().map_or(0, |p| p.self_id);
+        crate::protocol::budget::set_limit(config.listen.large_message_memory);
         Arc::new(Shared {
             current: arc_swap::ArcSwap::new(Snapshot::new(config)),
             pools: PoolRegistry::new(metrics.clone()),
@@ -123,6 +124,7 @@ impl Shared {
     }
 
     fn install(&self, snap: Arc<Snapshot>) {
+        crate::protocol::budget::set_limit(snap.config.listen.large_message_memory);
         self.current.store(snap);
     }
 

@@ -34,6 +34,8 @@ pub const INVALID_CURSOR_NAME: &str = "34000";
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 /// 42601: the grammar rejects the text.
 pub const SYNTAX_ERROR: &str = "42601";
+/// 53200: pgward's budget for messages still arriving is spent.
+pub const OUT_OF_MEMORY: &str = "53200";
 /// 53300: no connection slot (client limit, pool checkout timeout, upstream full).
 pub const TOO_MANY_CONNECTIONS: &str = "53300";
 /// 54000: a pgward limit (max_result_rows, max_affected_rows) was exceeded.
@@ -61,6 +63,17 @@ pub const CONFIG_FILE_ERROR: &str = "F0000";
 /// How an internal error is shown to the client: one SQLSTATE, one message.
 pub trait ToPg {
     fn to_pg(&self) -> PgError;
+}
+
+/// A client message that could not be read ends the session (FATAL).
+impl ToPg for crate::protocol::frame::FrameError {
+    fn to_pg(&self) -> PgError {
+        let code = match self {
+            crate::protocol::frame::FrameError::OverBudget => OUT_OF_MEMORY,
+            _ => PROTOCOL_VIOLATION,
+        };
+        PgError::fatal(code, format!("pgward: invalid message from client: {self}"))
+    }
 }
 
 impl ToPg for crate::protocol::decode::DecodeError {

@@ -202,6 +202,7 @@ async fn after_packet(
     }
     let info = authenticate(conn, config, engine, params, tls).await?;
     conn.set_max_frame(crate::protocol::frame::MAX_CLIENT_FRAME);
+    conn.charge_large_messages();
     Ok(Some(info))
 }
 

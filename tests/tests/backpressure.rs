@@ -60,3 +60,63 @@ async fn a_client_that_never_reads_costs_bounded_memory() {
         drop(c);
     }
 }
+
+/// A Query announced at 64 MiB with its first `sent` MiB sent: the client's side of a large
+/// message still arriving.
+async fn start_large_query(c: &mut RawConn, sent_mib: usize) -> std::io::Result<()> {
+    let announced: u32 = (64 << 20) + 4;
+    let mut head = vec![b'Q'];
+    head.extend_from_slice(&announced.to_be_bytes());
+    c.send(&head).await?;
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..sent_mib {
+        c.send(&chunk).await?;
+    }
+    Ok(())
+}
+
+/// Clients that announce large messages and send them slowly share one memory budget
+/// (`listen.large_message_memory_mib`, past 1 MiB each): the client whose message would
+/// pass it ends with 53200, and once the others leave their memory is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_messages_still_arriving_share_one_memory_budget() {
+    let up = upstream::shared();
+    let proxy = ProxyBuilder::new(up.port())
+        .set("listen", "large_message_memory_mib", 8i64)
+        .start();
+    let login = || async {
+        match RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, APP_DB, &[]).await {
+            Ok(c) => c,
+            Err(e) => panic!("login: {e:?}"),
+        }
+    };
+    // 5 MiB charged for the first (6 MiB held, 1 MiB free).
+    let mut first = login().await;
+    start_large_query(&mut first, 6)
+        .await
+        .expect("first client's bytes");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Another 5 MiB would pass 8 MiB: refused, the connection ends.
+    let mut second = login().await;
+    let _ = start_large_query(&mut second, 6).await;
+    match second.read_msg(10).await {
+        raw::ReadResult::Msg(m) => {
+            assert_eq!(m.tag, b'E', "{m:?}");
+            assert_eq!(m.code().as_deref(), Some("53200"), "{:?}", m.message());
+        }
+        other => panic!("the client over the budget got {other:?}"),
+    }
+    assert!(matches!(second.read_msg(5).await, raw::ReadResult::Closed));
+    // The first is still waiting for the rest of its message, untouched.
+    assert!(matches!(first.read_msg(1).await, raw::ReadResult::TimedOut));
+    // Once it leaves, its memory is given back: another client may hold as much.
+    drop(first);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut third = login().await;
+    start_large_query(&mut third, 6)
+        .await
+        .expect("third client's bytes");
+    assert!(matches!(third.read_msg(2).await, raw::ReadResult::TimedOut));
+    let other = connect(&proxy, DAVE.0, APP_DB).await;
+    assert_usable(&other, "transaction").await;
+}

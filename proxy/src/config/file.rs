@@ -63,6 +63,8 @@ struct ListenFile {
     startup_timeout: Option<Duration>,
     #[serde(default, with = "serde_opt")]
     shutdown_grace: Option<Duration>,
+    #[serde(default = "default_large_message_memory")]
+    large_message_memory_mib: usize,
 }
 
 impl Default for ListenFile {
@@ -75,8 +77,13 @@ impl Default for ListenFile {
             max_client_connections: default_max_clients(),
             startup_timeout: None,
             shutdown_grace: None,
+            large_message_memory_mib: default_large_message_memory(),
         }
     }
+}
+
+fn default_large_message_memory() -> usize {
+    crate::protocol::budget::DEFAULT_LIMIT_MIB
 }
 
 fn default_listen() -> String {

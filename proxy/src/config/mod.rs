@@ -91,6 +91,8 @@ pub struct ListenSettings {
     pub startup_timeout: Duration,
     /// How long in-flight transactions get after SIGTERM before clients get 57P01.
     pub shutdown_grace: Duration,
+    /// Bytes all clients' messages still arriving may hold past 1 MiB each.
+    pub large_message_memory: usize,
 }
 
 #[derive(Clone, Debug)]

@@ -56,6 +56,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
         self.input.set_max_len(max);
     }
 
+    /// A client connection: large messages still arriving count against the process-wide
+    /// budget (`budget.rs`).
+    pub fn charge_large_messages(&mut self) {
+        self.input.charge_to_budget();
+    }
+
     /// Cancel-safe: everything read stays in `self`.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         poll_fn(|cx| self.input.poll_frame(&mut self.stream, cx)).await

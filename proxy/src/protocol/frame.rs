@@ -22,6 +22,9 @@ pub enum FrameError {
     BadLength(i64),
     #[error("message of {len} bytes is larger than the limit of {limit}")]
     TooLarge { len: usize, limit: usize },
+    /// The process-wide budget for messages still arriving is spent (`budget.rs`).
+    #[error("out of memory for messages still arriving (listen.large_message_memory_mib)")]
+    OverBudget,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

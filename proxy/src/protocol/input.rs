@@ -12,6 +12,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
+use super::budget::{Charge, FREE_PER_CONNECTION};
 use super::frame::{Frame, FrameError, MAX_STARTUP_FRAME};
 
 /// One read's worth when no buffer is held (on the stack, never kept).
@@ -28,19 +29,40 @@ const GROW_TOWARDS_FRAME: usize = 1024 * 1024;
 pub struct Input {
     buf: BytesMut,
     max_len: usize,
+    /// A client's: what its buffer holds past the free allowance, charged to the budget.
+    charge: Option<Charge>,
 }
 
 impl Input {
     pub fn new(max_len: usize) -> Input {
-        Input {
-            buf: BytesMut::new(),
-            max_len,
-        }
+        Self::with_buffer(BytesMut::new(), max_len)
     }
 
     /// Continue with bytes already read from the stream.
     pub fn with_buffer(buf: BytesMut, max_len: usize) -> Input {
-        Input { buf, max_len }
+        Input {
+            buf,
+            max_len,
+            charge: None,
+        }
+    }
+
+    /// Charge what the buffer holds past [`FREE_PER_CONNECTION`] to the process-wide budget
+    /// for messages still arriving (a client connection's input).
+    pub fn charge_to_budget(&mut self) {
+        self.charge.get_or_insert_with(Charge::default);
+    }
+
+    /// Bring the charge to the buffer's size: more before reading into a grown buffer, less
+    /// once a frame is taken.
+    fn account(&mut self) -> Result<(), FrameError> {
+        if let Some(charge) = self.charge.as_mut() {
+            let over = self.buf.capacity().saturating_sub(FREE_PER_CONNECTION);
+            if over != charge.bytes() {
+                charge.set(over).map_err(|_| FrameError::OverBudget)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn set_max_len(&mut self, max_len: usize) {
@@ -105,11 +127,14 @@ impl Input {
         loop {
             if let Some(total) = self.peek_len()? {
                 if self.buf.len() >= total {
-                    return Poll::Ready(Ok(Some(Frame::from_raw(self.take(total)))));
+                    let frame = Frame::from_raw(self.take(total));
+                    self.account()?;
+                    return Poll::Ready(Ok(Some(frame)));
                 }
                 let missing = total - self.buf.len();
                 self.buf.reserve(missing.min(GROW_TOWARDS_FRAME));
             }
+            self.account()?;
             if ready!(self.poll_fill(r, cx))? == 0 {
                 return Poll::Ready(self.end_of_stream().map(|()| None));
             }

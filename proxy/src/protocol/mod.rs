@@ -6,6 +6,7 @@
 //! text that gets judged.
 
 pub mod backend;
+pub mod budget;
 pub mod conn;
 pub mod decode;
 pub mod frame;

@@ -4,6 +4,7 @@
 
 use super::cancel_ignored::sleep_until_some;
 use super::*;
+use crate::sqlstate::ToPg;
 
 /// How long the active loop stays up at rest: transactions back to back (microseconds apart)
 /// keep it rather than build and drop it each; an idle client holds only the small future.
@@ -105,9 +106,7 @@ impl Session {
                         self.on_client(frame, clock()).await?
                     }
                     Ok(None) => Flow::Stop,
-                    Err(e) => {
-                        return Err(PgError::fatal(sqlstate::PROTOCOL_VIOLATION, format!("pgward: invalid message from client: {e}")));
-                    }
+                    Err(e) => return Err(e.to_pg()),
                 },
                 f = read_server(&mut self.server), if self.server.is_some() => match f {
                     Ok(Some(frame)) => {

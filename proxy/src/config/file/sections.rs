@@ -98,6 +98,7 @@ impl ListenFile {
             max_client_connections: self.max_client_connections,
             startup_timeout: self.startup_timeout.unwrap_or(Duration::from_secs(10)),
             shutdown_grace: self.shutdown_grace.unwrap_or(Duration::from_secs(30)),
+            large_message_memory: self.large_message_memory_mib.saturating_mul(1 << 20),
         })
     }
 }

@@ -1,0 +1,93 @@
+//! Memory held by client messages still arriving, across all clients. Past a free allowance
+//! per connection (what ordinary messages need), the read buffer of a message still arriving
+//! is charged to one process-wide budget (`[listen] large_message_memory_mib`): many clients
+//! that announce large messages and send them slowly cannot together exhaust pgward's memory,
+//! where each alone is bounded only by the 128 MiB message limit. A message that would go
+//! past the budget ends its client with 53200 (out of memory), as PostgreSQL answers a
+//! message it cannot allocate for.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Read-buffer bytes a connection holds without a charge.
+pub const FREE_PER_CONNECTION: usize = 1024 * 1024;
+
+/// The budget's default, in MiB.
+pub const DEFAULT_LIMIT_MIB: usize = 1024;
+
+static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_LIMIT_MIB << 20);
+static USED: AtomicUsize = AtomicUsize::new(0);
+
+/// The budget in bytes (from the configuration; a reload changes it for later charges).
+pub fn set_limit(bytes: usize) {
+    LIMIT.store(bytes, Ordering::Relaxed);
+}
+
+/// Bytes charged now, over all connections.
+pub fn used() -> usize {
+    USED.load(Ordering::Relaxed)
+}
+
+/// The budget would be exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exhausted;
+
+/// One connection's charge, given back when it shrinks or is dropped.
+#[derive(Debug, Default)]
+pub struct Charge {
+    bytes: usize,
+}
+
+impl Charge {
+    /// Hold exactly `bytes` (more or less than now); refused when more would pass the
+    /// budget, leaving the charge as it was.
+    pub fn set(&mut self, bytes: usize) -> Result<(), Exhausted> {
+        if bytes <= self.bytes {
+            USED.fetch_sub(self.bytes - bytes, Ordering::Relaxed);
+            self.bytes = bytes;
+            return Ok(());
+        }
+        let more = bytes - self.bytes;
+        let limit = LIMIT.load(Ordering::Relaxed);
+        USED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+            used.checked_add(more).filter(|total| *total <= limit)
+        })
+        .map_err(|_| Exhausted)?;
+        self.bytes = bytes;
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let _ = self.set(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_are_bounded_together_and_given_back() {
+        // The only test touching the budget: its limit is this test's to set.
+        set_limit(10 << 20);
+        let before = used();
+        let mut a = Charge::default();
+        let mut b = Charge::default();
+        assert_eq!(a.set(6 << 20), Ok(()));
+        assert_eq!(b.set(5 << 20), Err(Exhausted), "6 + 5 MiB passes 10");
+        assert_eq!(b.bytes(), 0, "a refused charge holds nothing");
+        assert_eq!(b.set(4 << 20), Ok(()));
+        assert_eq!(used() - before, 10 << 20);
+        a.set(1 << 20).unwrap_or_default();
+        assert_eq!(b.set(9 << 20), Ok(()), "shrinking gave room back");
+        drop(a);
+        drop(b);
+        assert_eq!(used(), before);
+        set_limit(DEFAULT_LIMIT_MIB << 20);
+    }
+}
