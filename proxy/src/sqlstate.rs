@@ -68,11 +68,15 @@ pub trait ToPg {
 /// A client message that could not be read ends the session (FATAL).
 impl ToPg for crate::protocol::frame::FrameError {
     fn to_pg(&self) -> PgError {
-        let code = match self {
-            crate::protocol::frame::FrameError::OverBudget => OUT_OF_MEMORY,
-            _ => PROTOCOL_VIOLATION,
-        };
-        PgError::fatal(code, format!("pgward: invalid message from client: {self}"))
+        match self {
+            crate::protocol::frame::FrameError::OverBudget => {
+                PgError::fatal(OUT_OF_MEMORY, format!("pgward: {self}"))
+            }
+            _ => PgError::fatal(
+                PROTOCOL_VIOLATION,
+                format!("pgward: invalid message from client: {self}"),
+            ),
+        }
     }
 }
 

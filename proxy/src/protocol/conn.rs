@@ -56,10 +56,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
         self.input.set_max_len(max);
     }
 
-    /// A client connection: large messages still arriving count against the process-wide
-    /// budget (`budget.rs`).
+    /// A client connection: large messages count against the process-wide budget
+    /// (`budget.rs`).
     pub fn charge_large_messages(&mut self) {
         self.input.charge_to_budget();
+    }
+
+    /// What a flush may read ahead: a charged input stays within its free allowance (the
+    /// read-ahead is not accounted).
+    fn read_ahead_limit(&self) -> usize {
+        if self.input.charged() {
+            READ_AHEAD_LIMIT.min(crate::protocol::budget::FREE_PER_CONNECTION / 2)
+        } else {
+            READ_AHEAD_LIMIT
+        }
     }
 
     /// Cancel-safe: everything read stays in `self`.
@@ -141,7 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
                 Poll::Ready(Ok(n)) => self.out.advance(n),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    if self.read_closed || self.input.buffered() >= READ_AHEAD_LIMIT {
+                    if self.read_closed || self.input.buffered() >= self.read_ahead_limit() {
                         return Poll::Pending;
                     }
                     match self.input.poll_fill(&mut self.stream, cx) {

@@ -22,8 +22,8 @@ pub enum FrameError {
     BadLength(i64),
     #[error("message of {len} bytes is larger than the limit of {limit}")]
     TooLarge { len: usize, limit: usize },
-    /// The process-wide budget for messages still arriving is spent (`budget.rs`).
-    #[error("out of memory for messages still arriving (listen.large_message_memory_mib)")]
+    /// The process-wide budget for large client messages is spent (`budget.rs`).
+    #[error("out of memory for large client messages (listen.large_message_memory_mib)")]
     OverBudget,
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -33,12 +33,23 @@ pub enum FrameError {
 #[derive(Clone, Debug)]
 pub struct Frame {
     raw: Bytes,
+    /// A large client message's share of the memory budget, given back when it is dropped.
+    _charge: Option<std::sync::Arc<super::budget::Charge>>,
 }
 
 impl Frame {
     pub fn from_raw(raw: Bytes) -> Frame {
         debug_assert!(raw.len() >= 5);
-        Frame { raw }
+        Frame { raw, _charge: None }
+    }
+
+    /// A frame holding `charge` of the budget for large client messages.
+    pub fn charged(raw: Bytes, charge: super::budget::Charge) -> Frame {
+        let charge = (charge.bytes() > 0).then(|| std::sync::Arc::new(charge));
+        Frame {
+            raw,
+            _charge: charge,
+        }
     }
     pub fn tag(&self) -> u8 {
         self.raw[0]

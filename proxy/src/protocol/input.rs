@@ -53,16 +53,31 @@ impl Input {
         self.charge.get_or_insert_with(Charge::default);
     }
 
-    /// Bring the charge to the buffer's size: more before reading into a grown buffer, less
-    /// once a frame is taken.
+    /// Whether large messages are charged to the budget (a client's input).
+    pub fn charged(&self) -> bool {
+        self.charge.is_some()
+    }
+
+    /// Bring the charge to the bytes held past the free allowance (memory a read touched).
     fn account(&mut self) -> Result<(), FrameError> {
         if let Some(charge) = self.charge.as_mut() {
-            let over = self.buf.capacity().saturating_sub(FREE_PER_CONNECTION);
+            let over = self.buf.len().saturating_sub(FREE_PER_CONNECTION);
             if over != charge.bytes() {
                 charge.set(over).map_err(|_| FrameError::OverBudget)?;
             }
         }
         Ok(())
+    }
+
+    /// The first `total` bytes as a frame that keeps their share of the charge until the
+    /// session is done with it.
+    fn take_frame(&mut self, total: usize) -> Frame {
+        let Some(charge) = self.charge.as_mut() else {
+            return Frame::from_raw(self.take(total));
+        };
+        let after = (self.buf.len() - total).saturating_sub(FREE_PER_CONNECTION);
+        let share = charge.split_off(charge.bytes().saturating_sub(after));
+        Frame::charged(self.take(total), share)
     }
 
     pub fn set_max_len(&mut self, max_len: usize) {
@@ -127,17 +142,15 @@ impl Input {
         loop {
             if let Some(total) = self.peek_len()? {
                 if self.buf.len() >= total {
-                    let frame = Frame::from_raw(self.take(total));
-                    self.account()?;
-                    return Poll::Ready(Ok(Some(frame)));
+                    return Poll::Ready(Ok(Some(self.take_frame(total))));
                 }
                 let missing = total - self.buf.len();
                 self.buf.reserve(missing.min(GROW_TOWARDS_FRAME));
             }
-            self.account()?;
             if ready!(self.poll_fill(r, cx))? == 0 {
                 return Poll::Ready(self.end_of_stream().map(|()| None));
             }
+            self.account()?;
         }
     }
 

@@ -48,13 +48,17 @@ impl Session {
                         Some(_) if matches!(shape, ShapeCheck::Lost) => {
                             Err((super::lost_meanwhile(), None))
                         }
-                        Some(d) => {
-                            self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
-                                decision: m,
-                                reply: masking::MaskedReply::Describe(space, name.to_string()),
-                            });
-                            Ok(Sent::Describe)
-                        }
+                        Some(d) => match d.denial().map(super::denial_error) {
+                            // Judged again into a refusal: not even its columns are shown.
+                            Some(err) => Err((err, Some(d))),
+                            None => {
+                                self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
+                                    decision: m,
+                                    reply: masking::MaskedReply::Describe(space, name.to_string()),
+                                });
+                                Ok(Sent::Describe)
+                            }
+                        },
                         None if space == Space::Statement => Err((missing_statement(name), None)),
                         None => Err((missing_portal(name), None)),
                     }
@@ -270,7 +274,8 @@ impl Session {
         // policy snapshot (reload, catalog read).
         if space == Space::Statement {
             if let Some(text) = self.prepared.judged_stale(name, self.judging_now()) {
-                let again = self.facts_decide(&text)?;
+                // As at a Parse: a guarded role waits for a catalog that lacks a relation.
+                let again = self.decide_fresh(&text).await?;
                 self.prepared
                     .rejudged(name, again.clone(), self.judged_now());
                 return Ok(Some(again));
