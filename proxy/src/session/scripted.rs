@@ -222,6 +222,20 @@ impl Scripted {
     }
 
     /// The server answers (one write).
+    /// What the client sent was refused inside pgward: the server sees only its Sync, which
+    /// the client's own server answers in session mode; in transaction mode there is no server.
+    pub async fn server_sees_only_the_sync(&mut self) {
+        let up = self.server_reads().await;
+        let tags: String = up.iter().map(|m| m.0 as char).collect();
+        if self.mode == PoolMode::Session {
+            assert_eq!(tags, "S", "{:?}", self.mode);
+            self.server_sends(&[super::scripted_frames::ready(b'I')])
+                .await;
+        } else {
+            assert!(up.is_empty(), "{:?}: {tags}", self.mode);
+        }
+    }
+
     pub async fn server_sends(&mut self, msgs: &[BytesMut]) {
         let mut out = BytesMut::new();
         for m in msgs {

@@ -39,14 +39,7 @@ async fn close_and_describe_are_read_as_postgresql_reads_them() {
         for frame in &bad {
             let mut s = Scripted::start(mode, READER).await;
             s.client_sends(&[frame.clone(), sync()]).await;
-            // The server sees only the Sync (session mode: the client's server answers it).
-            let up = s.server_reads().await;
-            if mode == PoolMode::Session {
-                assert_eq!(tags(&up), "S", "{mode:?}");
-                s.server_sends(&[ready(b'I')]).await;
-            } else {
-                assert!(up.is_empty(), "{mode:?}: {}", tags(&up));
-            }
+            s.server_sees_only_the_sync().await;
             let got = s.client_until_ready().await;
             assert_eq!(tags(&got), "EZ", "{mode:?}");
             assert_eq!(codes(&got), ["08P01"], "{mode:?}");
