@@ -119,12 +119,11 @@ impl Session {
         };
         // Where the server calls it what the client does (the first client to prepare a
         // text names it), the message goes as it came.
-        let renamed = statement
-            .and_then(|stmt| Some(stmt).zip(self.ensure_statement(stmt)))
-            .filter(|(stmt, there)| **there != **stmt);
+        let renamed =
+            statement.and_then(|stmt| self.ensure_statement(stmt).filter(|there| **there != *stmt));
         if let Some(s) = self.server.as_mut() {
             match renamed {
-                Some((_, there)) => replay::queue_renamed(&mut s.server.conn, &frame, &there),
+                Some(there) => replay::queue_renamed(&mut s.server.conn, &frame, &there),
                 None => s.server.conn.queue(frame.raw()),
             }
         }

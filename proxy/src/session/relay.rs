@@ -92,8 +92,10 @@ impl Session {
             let idle_deadline = self.idle_in_transaction_deadline();
             // A request sent at the last wake-up starts the statement clock then.
             let statement_deadline = self.statement_deadline(self.now);
-            let linger = Some(tokio::time::Instant::from_std(self.now + LINGER));
-            let timer = if resting { linger } else { statement_deadline };
+            let timer = match resting {
+                true => Some(tokio::time::Instant::from_std(self.now + LINGER)),
+                false => statement_deadline,
+            };
             if let Some(d) = timer.filter(|d| armed_for != Some(*d)) {
                 backstop.as_mut().reset(d);
                 armed_for = Some(d);
