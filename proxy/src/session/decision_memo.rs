@@ -18,20 +18,15 @@ const SLOTS: usize = 16;
 
 #[derive(Default)]
 pub(super) struct DecisionMemo {
-    snapshot: Option<std::sync::Weak<Snapshot>>,
+    /// The id of the policy snapshot the entries were decided under (0: none yet).
+    snapshot: u64,
     entries: Vec<(Box<str>, Arc<Decision>)>,
     next: usize,
 }
 
 impl DecisionMemo {
-    fn same_snapshot(&self, snap: &Arc<Snapshot>) -> bool {
-        self.snapshot
-            .as_ref()
-            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(snap)))
-    }
-
-    pub fn get(&self, snap: &Arc<Snapshot>, sql: &str) -> Option<Arc<Decision>> {
-        if !self.same_snapshot(snap) {
+    pub fn get(&self, snap: &Snapshot, sql: &str) -> Option<Arc<Decision>> {
+        if self.snapshot != snap.id {
             return None;
         }
         self.entries
@@ -40,10 +35,10 @@ impl DecisionMemo {
             .map(|(_, d)| d.clone())
     }
 
-    pub fn put(&mut self, snap: &Arc<Snapshot>, sql: &str, decision: Arc<Decision>) {
-        if !self.same_snapshot(snap) {
+    pub fn put(&mut self, snap: &Snapshot, sql: &str, decision: Arc<Decision>) {
+        if self.snapshot != snap.id {
             self.clear();
-            self.snapshot = Some(Arc::downgrade(snap));
+            self.snapshot = snap.id;
         }
         // Long texts (bulk INSERTs, generated SQL) are unlikely to repeat; keep memory small.
         if sql.len() > 4096 {
