@@ -48,7 +48,7 @@ impl Input {
     }
 
     /// Charge what the buffer holds past [`FREE_PER_CONNECTION`] to the process-wide budget
-    /// for messages still arriving (a client connection's input).
+    /// for large client messages (a client connection's input).
     pub fn charge_to_budget(&mut self) {
         self.charge.get_or_insert_with(Charge::default);
     }
