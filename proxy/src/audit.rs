@@ -10,20 +10,44 @@ use std::time::{Duration, SystemTime};
 
 use pgward_policy::Decision;
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::clients::ClientRegistry;
 use crate::metrics::Metrics;
 
-/// Who a session is, shared by all its audit events.
+/// Who a session is, shared by all its audit events: its fields as the record's JSON carries
+/// them, encoded once per session rather than once per statement.
 #[derive(Debug)]
 pub struct AuditSession {
     pub session: u64,
-    pub user: String,
-    pub role: String,
-    pub client: String,
-    pub database: String,
+    /// `"session":..,"user":..,"role":..,"client":..,"database":..`
+    json: Box<str>,
+}
+
+impl AuditSession {
+    pub fn new(session: u64, user: &str, role: &str, client: &str, database: &str) -> Self {
+        let mut json = format!("\"session\":{session}");
+        for (key, value) in [
+            ("user", user),
+            ("role", role),
+            ("client", client),
+            ("database", database),
+        ] {
+            json.push_str(",\"");
+            json.push_str(key);
+            json.push_str("\":");
+            json.push_str(&json_string(value));
+        }
+        AuditSession {
+            session,
+            json: json.into(),
+        }
+    }
+}
+
+/// A string as a JSON value (quoted and escaped by serde_json).
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// One statement's audit event as a session hands it over: shared parts by reference, so the
@@ -39,60 +63,56 @@ pub struct AuditEvent {
     pub sqlstate: Option<String>,
 }
 
-/// The JSON line (the contract's fields).
-#[derive(Serialize)]
-struct AuditRecord<'a> {
-    ts: String,
-    session: u64,
-    user: &'a str,
-    role: &'a str,
-    client: &'a str,
-    database: &'a str,
-    application_name: &'a str,
-    statement: &'a str,
-    fingerprint: String,
-    decision: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<&'static str>,
-    masked: Vec<&'a str>,
-    rows: u64,
-    duration_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sqlstate: Option<&'a str>,
-}
-
 impl AuditEvent {
-    fn record(&self) -> AuditRecord<'_> {
+    /// The JSON line (the contract's fields, in the contract's order). Keys are written as
+    /// they are; every value a client or the config chose goes through serde_json's escaping.
+    fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
         let denial = self.decision.denial();
-        AuditRecord {
-            ts: humantime::format_rfc3339_millis(self.at).to_string(),
-            session: self.who.session,
-            user: &self.who.user,
-            role: &self.who.role,
-            client: &self.who.client,
-            database: &self.who.database,
-            application_name: &self.application_name,
-            statement: &self.decision.normalized,
-            fingerprint: format!("{:016x}", self.decision.fingerprint),
-            decision: if denial.is_some() {
-                "denied"
-            } else {
-                "allowed"
-            },
-            rule: denial.map(|d| d.rule),
-            masked: self
-                .decision
-                .mask
-                .iter()
-                .flat_map(|m| m.plans.iter().flat_map(|p| p.masked_names()))
-                .collect(),
-            rows: self.rows,
-            duration_ms: self.duration.as_secs_f64() * 1000.0,
-            sqlstate: self
-                .sqlstate
-                .as_deref()
-                .or(denial.map(|_| sqlstate::INSUFFICIENT_PRIVILEGE)),
+        write!(
+            out,
+            "{{\"ts\":\"{}\",{},\"application_name\":",
+            humantime::format_rfc3339_millis(self.at),
+            self.who.json
+        )?;
+        serde_json::to_writer(&mut *out, &*self.application_name)?;
+        out.write_all(b",\"statement\":")?;
+        serde_json::to_writer(&mut *out, &*self.decision.normalized)?;
+        let decision = match denial {
+            Some(_) => "denied",
+            None => "allowed",
+        };
+        write!(
+            out,
+            ",\"fingerprint\":\"{:016x}\",\"decision\":\"{decision}\"",
+            self.decision.fingerprint
+        )?;
+        if let Some(d) = denial {
+            out.write_all(b",\"rule\":")?;
+            serde_json::to_writer(&mut *out, d.rule)?;
         }
+        out.write_all(b",\"masked\":[")?;
+        let masked = self
+            .decision
+            .mask
+            .iter()
+            .flat_map(|m| m.plans.iter().flat_map(|p| p.masked_names()));
+        for (i, name) in masked.enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, name)?;
+        }
+        write!(out, "],\"rows\":{},\"duration_ms\":", self.rows)?;
+        serde_json::to_writer(&mut *out, &(self.duration.as_secs_f64() * 1000.0))?;
+        let sqlstate = self
+            .sqlstate
+            .as_deref()
+            .or(denial.map(|_| sqlstate::INSUFFICIENT_PRIVILEGE));
+        if let Some(code) = sqlstate {
+            out.write_all(b",\"sqlstate\":")?;
+            serde_json::to_writer(&mut *out, code)?;
+        }
+        out.write_all(b"}\n")
     }
 }
 
@@ -191,10 +211,82 @@ fn write_loop(mut rx: mpsc::Receiver<AuditEvent>, out: Box<dyn Write + Send>) {
 
 fn write_record(out: &mut impl Write, r: &AuditEvent) {
     // Straight into the buffered writer: no line allocated per record.
-    let written = serde_json::to_writer(&mut *out, &r.record())
-        .map_err(std::io::Error::from)
-        .and_then(|()| out.write_all(b"\n"));
-    if let Err(e) = written {
+    if let Err(e) = r.write_json(out) {
         tracing::error!(error = %e, "cannot write the audit log");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgward_policy::{Denial, Verdict};
+
+    fn line(who: AuditSession, app: &str, verdict: Verdict, sqlstate: Option<&str>) -> String {
+        let event = AuditEvent {
+            at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            who: Arc::new(who),
+            application_name: Arc::from(app),
+            decision: Arc::new(Decision {
+                verdict,
+                fingerprint: 0xabc,
+                normalized: Arc::from("SELECT \"a\\b\"\n FROM t WHERE x = $1 -- é\u{1}"),
+                statements: Vec::new(),
+                mask: None,
+            }),
+            rows: 7,
+            duration: Duration::from_micros(1500),
+            sqlstate: sqlstate.map(str::to_string),
+        };
+        let mut out = Vec::new();
+        write_record(&mut out, &event);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_record_is_one_json_line_with_every_value_escaped() {
+        let who = AuditSession::new(42, "a\"li\\ce", "r\nw", "127.0.0.1:5", "d\u{7f}b");
+        let text = line(who, "app \"x\"\t", Verdict::Allow, Some("57014"));
+        assert_eq!(text.matches('\n').count(), 1);
+        assert!(text.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["ts"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(v["session"], 42);
+        assert_eq!(v["user"], "a\"li\\ce");
+        assert_eq!(v["role"], "r\nw");
+        assert_eq!(v["client"], "127.0.0.1:5");
+        assert_eq!(v["database"], "d\u{7f}b");
+        assert_eq!(v["application_name"], "app \"x\"\t");
+        assert_eq!(
+            v["statement"],
+            "SELECT \"a\\b\"\n FROM t WHERE x = $1 -- é\u{1}"
+        );
+        assert_eq!(v["fingerprint"], "0000000000000abc");
+        assert_eq!(v["decision"], "allowed");
+        assert!(v.get("rule").is_none());
+        assert_eq!(v["masked"], serde_json::json!([]));
+        assert_eq!(v["rows"], 7);
+        assert_eq!(v["duration_ms"], 1.5);
+        assert_eq!(v["sqlstate"], "57014");
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys.len(), 14);
+    }
+
+    #[test]
+    fn a_refusal_names_its_rule_and_42501() {
+        let denial = Denial {
+            rule: "read_only.write",
+            message: "no".into(),
+            detail: String::new(),
+            hint: String::new(),
+            sqlstate: "42501",
+            position: None,
+            audited: true,
+        };
+        let who = AuditSession::new(1, "u", "r", "c", "d");
+        let text = line(who, "", Verdict::Deny(denial), None);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["decision"], "denied");
+        assert_eq!(v["rule"], "read_only.write");
+        assert_eq!(v["sqlstate"], "42501");
     }
 }

@@ -99,6 +99,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
         self.input.has_frame()
     }
 
+    /// The next frame when it is already buffered whole (no read).
+    pub fn take_buffered_frame(&mut self) -> Option<Frame> {
+        self.input.take_buffered_frame()
+    }
+
     /// An idle connection has nothing to say: buffered bytes, an end of stream or an error
     /// (the server shut down, or sent a FATAL) mean it must not be reused.
     pub fn is_healthy(&mut self) -> bool {

@@ -102,6 +102,14 @@ impl Input {
         matches!(self.peek_len(), Ok(Some(n)) if self.buf.len() >= n)
     }
 
+    /// The frame at the head of the buffer, when it is there whole.
+    pub fn take_buffered_frame(&mut self) -> Option<Frame> {
+        match self.peek_len() {
+            Ok(Some(total)) if self.buf.len() >= total => Some(self.take_frame(total)),
+            _ => None,
+        }
+    }
+
     /// Total length (type byte included) of the frame at the head of the buffer, once its
     /// header is in.
     fn peek_len(&self) -> Result<Option<usize>, FrameError> {

@@ -52,6 +52,7 @@ mod refusals;
 #[cfg(test)]
 mod rejudge_tests;
 mod relay;
+mod relay_clocks;
 mod replay;
 mod replay_scope;
 mod replay_shape;
@@ -243,13 +244,13 @@ impl Session {
             .map(|(k, _)| k.clone())
             .collect();
         let id = shared.next_session_id();
-        let audit_who = Arc::new(crate::audit::AuditSession {
-            session: id,
-            user: info.user.clone(),
-            role: info.role.clone(),
-            client: peer.to_string(),
-            database: info.database.clone(),
-        });
+        let audit_who = Arc::new(crate::audit::AuditSession::new(
+            id,
+            &info.user,
+            &info.role,
+            &peer.to_string(),
+            &info.database,
+        ));
         let application_name = Arc::from(info.application_name.as_str());
         let pool_settings = pool.settings();
         Session {

@@ -10,6 +10,26 @@ use crate::sqlstate::ToPg;
 /// keep it rather than build and drop it each; an idle client holds only the small future.
 const LINGER: Duration = Duration::from_millis(100);
 
+/// Frames handled from what was already read before the select runs again (and with it the
+/// session's clocks).
+const FRAMES_WITHOUT_SELECT: u32 = 64;
+
+/// A frame and who sent it.
+enum Side {
+    Client(crate::protocol::Frame),
+    Server(crate::protocol::Frame),
+}
+
+/// What woke the active relay loop.
+enum Woke {
+    Frame(Side),
+    ClientGone,
+    ServerLost(String),
+    IdleLimit,
+    Backstop,
+    CancelIgnored,
+}
+
 /// Where the active relay loop left off.
 enum Phase {
     /// Nothing held, owed or timed: the session can wait for its client in a small state.
@@ -50,6 +70,7 @@ impl Session {
         let backstop = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(backstop);
         let mut armed_for = None;
+        let mut without_select = 0;
         loop {
             let server_has_frame = self
                 .server
@@ -87,51 +108,79 @@ impl Session {
                     }
                 }
             }
-            // At rest, the one timer says when to give the loop's state back.
-            let resting = self.at_rest();
-            let idle_deadline = self.idle_in_transaction_deadline();
-            // A request sent at the last wake-up starts the statement clock then.
-            let statement_deadline = self.statement_deadline(self.now);
-            let timer = match resting {
-                true => Some(tokio::time::Instant::from_std(self.now + LINGER)),
-                false => statement_deadline,
+            // A whole frame already read (the rest of what one read brought) is handled
+            // without the select: polling sockets and clocks known to have nothing new cost
+            // more than the frame. Bounded, so a long stream still lets the clocks be seen.
+            let buffered = match without_select < FRAMES_WITHOUT_SELECT {
+                true => self.buffered_frame(backpressured),
+                false => None,
             };
-            if let Some(d) = timer.filter(|d| armed_for != Some(*d)) {
-                backstop.as_mut().reset(d);
-                armed_for = Some(d);
-            }
-            let cancel_ignored = self.cancel_ignored_deadline();
-            let flow = tokio::select! {
-                f = self.client.read_frame(), if !self.guard_blocks_client() && !backpressured => match f {
-                    Ok(Some(frame)) => {
-                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, "client message");
-                        self.on_client(frame, clock()).await?
+            let woke = match buffered {
+                Some(frame) => {
+                    without_select += 1;
+                    Woke::Frame(frame)
+                }
+                None => {
+                    without_select = 0;
+                    // At rest, the one timer says when to give the loop's state back.
+                    let resting = self.at_rest();
+                    let idle_deadline = self.idle_in_transaction_deadline();
+                    // A request sent at the last wake-up starts the statement clock then.
+                    let statement_deadline = self.statement_deadline(self.now);
+                    let timer = match resting {
+                        true => Some(tokio::time::Instant::from_std(self.now + LINGER)),
+                        false => statement_deadline,
+                    };
+                    if let Some(d) = timer.filter(|d| armed_for != Some(*d)) {
+                        backstop.as_mut().reset(d);
+                        armed_for = Some(d);
                     }
-                    Ok(None) => Flow::Stop,
-                    Err(e) => return Err(e.to_pg()),
-                },
-                f = read_server(&mut self.server), if self.server.is_some() => match f {
-                    Ok(Some(frame)) => {
-                        tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
-                        let flow = self.on_server(frame, clock()).await?;
-                        self.skip_with_failed_batch();
-                        flow
+                    let cancel_ignored = self.cancel_ignored_deadline();
+                    tokio::select! {
+                        f = self.client.read_frame(), if !self.guard_blocks_client() && !backpressured => match f {
+                            Ok(Some(frame)) => Woke::Frame(Side::Client(frame)),
+                            Ok(None) => Woke::ClientGone,
+                            Err(e) => return Err(e.to_pg()),
+                        },
+                        f = read_server(&mut self.server), if self.server.is_some() => match f {
+                            Ok(Some(frame)) => Woke::Frame(Side::Server(frame)),
+                            Ok(None) => Woke::ServerLost("closed by the server".into()),
+                            Err(e) => Woke::ServerLost(e.to_string()),
+                        },
+                        _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => Woke::IdleLimit,
+                        _ = &mut backstop, if timer.is_some() => match resting {
+                            true => return Ok(Phase::Rest),
+                            false => Woke::Backstop,
+                        },
+                        _ = sleep_until_some(cancel_ignored) => Woke::CancelIgnored,
                     }
-                    Ok(None) => { self.server_lost("closed by the server").await?; Flow::Continue }
-                    Err(e) => { self.server_lost(&e.to_string()).await?; Flow::Continue }
-                },
-                _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => {
+                }
+            };
+            let flow = match woke {
+                Woke::Frame(Side::Client(frame)) => {
+                    tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, "client message");
+                    self.on_client(frame, clock()).await?
+                }
+                Woke::Frame(Side::Server(frame)) => {
+                    tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
+                    let flow = self.on_server(frame, clock()).await?;
+                    self.skip_with_failed_batch();
+                    flow
+                }
+                Woke::ClientGone => Flow::Stop,
+                Woke::ServerLost(why) => {
+                    self.server_lost(&why).await?;
+                    Flow::Continue
+                }
+                Woke::IdleLimit => {
                     self.now = clock();
                     self.idle_in_transaction_expired().await
                 }
-                _ = &mut backstop, if timer.is_some() => {
+                Woke::Backstop => {
                     self.now = clock();
-                    if resting {
-                        return Ok(Phase::Rest);
-                    }
                     self.statement_timeout_backstop().await
                 }
-                _ = sleep_until_some(cancel_ignored) => {
+                Woke::CancelIgnored => {
                     self.now = clock();
                     self.cancel_ignored().await
                 }
@@ -143,123 +192,21 @@ impl Session {
         }
     }
 
-    /// The role's statement_timeout is pinned on its upstream connections, so the server
-    /// cancels on its own; this backstop cancels from pgward a moment later should the pin
-    /// ever have been loosened.
-    pub(super) fn statement_deadline(&mut self, now: Instant) -> Option<tokio::time::Instant> {
-        self.timers
-            .statement_deadline(now, self.replies.owes(), self.limits.statement_timeout)
-            .map(tokio::time::Instant::from_std)
-    }
-
-    pub(super) async fn statement_timeout_backstop(&mut self) -> Flow {
-        self.timers.fire(self.now);
-        tracing::warn!(
-            session = self.id,
-            "statement ran past the role's statement_timeout; cancelling"
-        );
-        if let Some(s) = self.server.as_ref() {
-            crate::server::send_cancel(&s.server.cancel).await;
+    /// A frame one side has already sent whole; the server's first, so answers drain
+    /// before more requests go out. `None`: neither has one (or the client may not be read
+    /// now).
+    fn buffered_frame(&mut self, backpressured: bool) -> Option<Side> {
+        if let Some(frame) = self
+            .server
+            .as_mut()
+            .and_then(|s| s.server.conn.take_buffered_frame())
+        {
+            return Some(Side::Server(frame));
         }
-        Flow::Continue
-    }
-
-    fn idle_in_transaction_deadline(&self) -> Option<tokio::time::Instant> {
-        // In COPY FROM STDIN the server waits on the client, holding the COPY's transaction
-        // and locks (PostgreSQL cancels no such wait): a client that sends no data is idle
-        // in that transaction.
-        let open = self.copy_in || self.sync.tx_status != b'I' || self.sync.unsynced;
-        // An extended batch left with neither Sync nor Flush: PostgreSQL runs it but keeps
-        // the answers (and the transaction, and its locks) until one comes, so what is owed
-        // may be ready: the clock runs, and at the limit pgward asks with a Flush of its own.
-        let owes = self.replies.owes() && !self.copy_in && !self.unflushed_batch();
-        if self.flush_asked_at_limit && !owes && open {
-            return Some(tokio::time::Instant::now());
+        if self.guard_blocks_client() || backpressured {
+            return None;
         }
-
-        self.timers
-            .idle_deadline(owes, open, self.limits.idle_in_transaction_timeout)
-            .map(tokio::time::Instant::from_std)
-    }
-
-    /// Answers owed to an extended batch the client sent with neither Sync nor Flush.
-    fn unflushed_batch(&self) -> bool {
-        self.sync.flush_owed() && self.replies.owes() && !self.copy_in
-    }
-
-    /// The client sat in an open transaction too long: roll it back upstream, give the server
-    /// back, and end the session as PostgreSQL does (25P03).
-    async fn idle_in_transaction_expired(&mut self) -> Flow {
-        if self.unflushed_batch() {
-            // Bring the batch's answers (a Flush has no reply of its own): if the server is
-            // idle in the batch's transaction, the limit has passed and fires at once; if it
-            // is still working, the clock starts again when it is done.
-            if let Some(s) = self.server.as_mut() {
-                let mut out = BytesMut::new();
-                backend::raw_message(b'H', &[], &mut out);
-                s.server.conn.queue(&out);
-            }
-            self.sync.sent_flush();
-            self.flush_asked_at_limit = true;
-            return Flow::Continue;
-        }
-        if !self.sync.unsynced && !self.copy_in {
-            // Mid-batch or mid-COPY the server is not at rest: it is closed instead (see
-            // `finish`).
-            if let Some(s) = self.server.as_mut() {
-                if s.server.run_internal("ROLLBACK").await.is_ok() {
-                    self.sync.tx_status = b'I';
-                }
-            }
-        }
-        let mut out = BytesMut::new();
-        backend::error_response(
-            &PgError::fatal(
-                sqlstate::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
-                "terminating connection due to idle-in-transaction timeout",
-            ),
-            &mut out,
-        );
-        self.client.queue(&out);
-        let _ = self.client.flush().await;
-        Flow::Stop
-    }
-
-    /// The server connection died under us.
-    pub(super) async fn server_lost(&mut self, why: &str) -> Result<(), PgError> {
-        tracing::warn!(session = self.id, reason = why, "upstream connection lost");
-        self.clear_cancel_target().await;
-        self.server = None;
-        // What the unit may have set went with the server.
-        self.unit.sets_sequences = false;
-        let err = PgError::error(
-            sqlstate::CONNECTION_FAILURE,
-            format!("pgward: upstream connection lost: {why}"),
-        );
-        if self.sync.tx_status != b'I' || self.mode == PoolMode::Session {
-            // Its transaction or session state is gone with the server: end like PostgreSQL.
-            return Err(PgError {
-                severity: "FATAL",
-                ..err
-            });
-        }
-        let mut out = BytesMut::new();
-        for _ in 0..self.sync.lost() {
-            backend::error_response(&err, &mut out);
-            backend::ready_for_query(b'I', &mut out);
-        }
-        self.guard = None;
-        self.script.clear();
-        self.copy_in = false;
-        self.copy_from_started = false;
-        // The server's cursors, held ones too, went with it.
-        self.row_counter = Default::default();
-        self.masking.clear();
-        self.next_mask = None;
-        self.replies.clear();
-        self.prepared.clear();
-        self.client.queue(&out);
-        Ok(())
+        self.client.take_buffered_frame().map(Side::Client)
     }
 
     /// Read the server, handing each message to the machine with the time it came, until
