@@ -100,7 +100,7 @@ impl Pool {
         let (waiting, oldest_wait) = self
             .waiters
             .lock()
-            .map(|w| (w.len(), w.values().min().map(|t| t.elapsed())))
+            .map(|w| (w.len(), w.iter().map(|(_, t)| t).min().map(|t| t.elapsed())))
             .unwrap_or((0, None));
         let total = self.servers.lock().map(|r| r.len()).unwrap_or(0);
         let c = &self.counters;

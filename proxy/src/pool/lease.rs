@@ -119,7 +119,9 @@ pub(super) struct WaitTicket<'a> {
 impl Drop for WaitTicket<'_> {
     fn drop(&mut self) {
         let mut w = self.pool.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        w.remove(&self.ticket);
+        if let Some(at) = w.iter().position(|(t, _)| *t == self.ticket) {
+            w.remove(at);
+        }
         if let Some(c) = self.client {
             if c.state() == ClientState::Waiting {
                 c.set_state(ClientState::Idle);

@@ -19,7 +19,7 @@ pub use registry::PoolRegistry;
 use admin::PoolCounters;
 use lease::{Lease, WaitTicket};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -86,8 +86,9 @@ pub struct Pool {
     default_search_path: Mutex<Option<String>>,
     /// PAUSE: checkouts wait until RESUME.
     paused: watch::Sender<bool>,
-    /// Clients waiting for a server: ticket -> since when.
-    waiters: Mutex<BTreeMap<u64, Instant>>,
+    /// Clients waiting for a server: (ticket, since when), about in arrival order (the
+    /// one leaving is almost always near the front: no tree node per wait).
+    waiters: Mutex<VecDeque<(u64, Instant)>>,
     /// Every open server connection of this pool, by id.
     servers: Mutex<BTreeMap<u64, ServerRow>>,
     ids: Arc<AtomicU64>,
@@ -137,7 +138,7 @@ impl Pool {
             greeting: Mutex::new(None),
             default_search_path: Mutex::new(None),
             paused: watch::Sender::new(false),
-            waiters: Mutex::new(BTreeMap::new()),
+            waiters: Mutex::new(VecDeque::new()),
             servers: Mutex::new(BTreeMap::new()),
             ids,
             metrics,
@@ -249,7 +250,7 @@ impl Pool {
         self.waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(ticket, started);
+            .push_back((ticket, started));
         if let Some(c) = &client {
             c.set_state(ClientState::Waiting);
         }

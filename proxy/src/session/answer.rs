@@ -13,10 +13,10 @@ use crate::server_state::StatementKey;
 #[derive(Debug, Default)]
 pub struct Answer {
     /// The error the client sees instead of this one (a refused statement's stand-in).
-    pub replace: Option<PgError>,
+    pub replace: Option<Box<PgError>>,
     /// The server's error answers a syntax error sent with its guard: pgward's own error
     /// and the client's text length in characters (`server_syntax::replacement` decides).
-    pub syntax: Option<(PgError, u32)>,
+    pub syntax: Option<(Box<PgError>, u32)>,
     /// The message this one completed, when it completed one (for row limits and guards).
     pub answered: Option<Expected>,
     /// Nothing in the queue asked for it.
@@ -60,7 +60,7 @@ pub fn take_local(replies: &mut ReplyQueue, prepared: &mut Prepared) -> Vec<u8> 
     tags
 }
 
-fn syntax_of(handling: &Handling) -> Option<(PgError, u32)> {
+fn syntax_of(handling: &Handling) -> Option<(Box<PgError>, u32)> {
     match handling {
         Handling::ServerSyntax { own, text_chars } => Some((own.clone(), *text_chars)),
         _ => None,

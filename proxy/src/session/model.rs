@@ -181,10 +181,10 @@ impl Proxy {
                         let change = self.prepared.close(Space::Statement, "");
                         self.push(
                             Sent::Parse(change),
-                            Handling::Replace(PgError::error(
+                            Handling::Replace(Box::new(PgError::error(
                                 crate::sqlstate::INVALID_SQL_STATEMENT_NAME,
                                 "missing",
-                            )),
+                            ))),
                             Msg::Parse {
                                 name: String::new(),
                                 id: 0,

@@ -80,7 +80,8 @@ pub enum Change {
         space: Space,
         name: String,
         seq: u64,
-        prev: Option<Removed>,
+        /// Boxed: a Close is rare, and every reply entry carries a `Change`.
+        prev: Option<Box<Removed>>,
     },
 }
 
@@ -207,8 +208,8 @@ impl Prepared {
         let prev = self
             .map(space)
             .remove(name)
-            .map(|e| (e.decision, e.id, e.confirmed, e.batch, e.replay));
-        if let Some((_, id, false, _, _)) = &prev {
+            .map(|e| Box::new((e.decision, e.id, e.confirmed, e.batch, e.replay)));
+        if let Some((_, id, false, _, _)) = prev.as_deref() {
             self.closed_fates.insert(*id, Fate::Pending);
         }
         self.next_id += 1;
@@ -240,7 +241,7 @@ impl Prepared {
                 prev,
             } => {
                 self.forget_close(*space, name, *seq);
-                if let Some((_, id, _, _, _)) = prev {
+                if let Some((_, id, _, _, _)) = prev.as_deref() {
                     self.closed_fates.remove(id);
                 }
             }
@@ -279,7 +280,7 @@ impl Prepared {
                 prev,
             } => {
                 let last = self.forget_close(space, &name, seq);
-                let Some((decision, id, confirmed, batch, replay)) = prev else {
+                let Some((decision, id, confirmed, batch, replay)) = prev.map(|b| *b) else {
                     return;
                 };
                 let fate = self.closed_fates.remove(&id);

@@ -26,7 +26,8 @@ impl Session {
                 frontend::query(DENIED_MARKER, &mut out);
                 s.server.conn.queue(&out);
                 s.server.statements.unnamed = None;
-                self.replies.push(Sent::Query, Handling::Replace(err));
+                self.replies
+                    .push(Sent::Query, Handling::Replace(Box::new(err)));
                 self.sync.syncs_sent += 1;
                 self.sync.pending += 1;
                 return;
@@ -55,7 +56,7 @@ impl Session {
                 // The server drops its unnamed statement before parsing, as for the refused one.
                 let change = self.prepared.close(Space::Statement, "");
                 self.replies
-                    .push(Sent::Parse(change), Handling::Replace(err));
+                    .push(Sent::Parse(change), Handling::Replace(Box::new(err)));
                 self.sync.sent_in_batch();
                 return;
             }

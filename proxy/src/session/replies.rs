@@ -47,11 +47,11 @@ pub enum Handling {
     /// result, where the server itself goes on).
     Swallow,
     /// The reply is an error that stands for this one.
-    Replace(PgError),
+    Replace(Box<PgError>),
     /// The client's text pgward's parser rejected, sent with a guard (`server_syntax.rs`):
     /// the server's error is forwarded when its position lies within the client's
     /// `text_chars` characters, else replaced by `own`.
-    ServerSyntax { own: PgError, text_chars: u32 },
+    ServerSyntax { own: Box<PgError>, text_chars: u32 },
     /// pgward's own message (a statement prepared again on this server, or one evicted):
     /// its success is not the client's, its error is (it fails the client's next message).
     Quiet,
@@ -88,7 +88,7 @@ pub struct Expected {
     /// counts them with the cursor's, not afresh.
     pub cursor: Option<Box<str>>,
     /// A Describe of a kept statement whose result shape pgward records or checks.
-    pub shape: Option<super::replay_shape::ShapeNote>,
+    pub shape: Option<Box<super::replay_shape::ShapeNote>>,
 }
 
 /// What a server message did to the queue.
@@ -292,7 +292,7 @@ impl ReplyQueue {
     /// The Describe just entered records or checks a kept statement's result shape.
     pub fn set_last_shape(&mut self, shape: super::replay_shape::ShapeNote) {
         if let Some(e) = self.entries.back_mut() {
-            e.shape = Some(shape);
+            e.shape = Some(Box::new(shape));
         }
     }
 

@@ -122,7 +122,7 @@ impl Session {
                     // A simple Query drops the unnamed statement.
                     s.server.statements.unnamed = None;
                     let handling = Handling::ServerSyntax {
-                        own,
+                        own: Box::new(own),
                         text_chars: chars(sql),
                     };
                     self.replies.push(Sent::Query, handling);
@@ -159,7 +159,7 @@ impl Session {
                     // The server drops its unnamed statement before parsing.
                     let change = self.prepared.close(Space::Statement, "");
                     let handling = Handling::ServerSyntax {
-                        own,
+                        own: Box::new(own),
                         text_chars: chars(sql),
                     };
                     self.replies.push(Sent::Parse(change), handling);

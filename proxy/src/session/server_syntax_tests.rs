@@ -95,12 +95,12 @@ fn the_queue_hands_a_querys_error_to_the_position_check() {
     q.push(
         Sent::Query,
         Handling::ServerSyntax {
-            own: own(),
+            own: Box::new(own()),
             text_chars: 7,
         },
     );
     let a = answer::advance(&mut q, &mut prepared, BackendTag::ErrorResponse);
-    assert_eq!(a.syntax, Some((own(), 7)));
+    assert_eq!(a.syntax, Some((Box::new(own()), 7)));
     assert!(a.replace.is_none());
     // The ReadyForQuery still ends the Query, for the client.
     let a = answer::advance(&mut q, &mut prepared, BackendTag::ReadyForQuery);
@@ -115,13 +115,13 @@ fn the_queue_hands_a_parses_error_to_the_position_check_and_skips_to_sync() {
     q.push(
         Sent::Parse(Change::None),
         Handling::ServerSyntax {
-            own: own(),
+            own: Box::new(own()),
             text_chars: 12,
         },
     );
     q.push(Sent::Sync, Handling::Forward);
     let a = answer::advance(&mut q, &mut prepared, BackendTag::ErrorResponse);
-    assert_eq!(a.syntax, Some((own(), 12)));
+    assert_eq!(a.syntax, Some((Box::new(own()), 12)));
     let a = answer::advance(&mut q, &mut prepared, BackendTag::ReadyForQuery);
     assert_eq!(a.ready, Some(Handling::Forward));
     assert!(!q.owes());
