@@ -52,6 +52,8 @@ mod refusals;
 #[cfg(test)]
 mod rejudge_tests;
 mod relay;
+#[cfg(test)]
+mod relay_clock_tests;
 mod relay_clocks;
 mod replay;
 mod replay_scope;

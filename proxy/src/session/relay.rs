@@ -10,6 +10,12 @@ use crate::sqlstate::ToPg;
 /// keep it rather than build and drop it each; an idle client holds only the small future.
 const LINGER: Duration = Duration::from_millis(100);
 
+/// How much earlier than its deadline the statement backstop (or the idle limit) may be armed (it then wakes,
+/// finds the statement not yet due, and is armed again): back-to-back statements move the
+/// deadline by microseconds, and re-arming a timer for each costs more than the statement's
+/// frames.
+const BACKSTOP_SLACK: Duration = Duration::from_secs(1);
+
 /// Frames handled from what was already read before the select runs again (and with it the
 /// session's clocks).
 const FRAMES_WITHOUT_SELECT: u32 = 64;
@@ -65,11 +71,18 @@ impl Session {
     }
 
     async fn relay_active(&mut self) -> Result<Phase, PgError> {
-        // One timer for the statement backstop, moved only when its deadline changes (once a
-        // statement, not once a message).
+        // Three timers, each moved only when its deadline has moved far (re-arming one costs
+        // more than a frame): the statement backstop and the idle-in-transaction limit (a
+        // wake-up a little early is checked and re-armed), and at rest the linger.
         let backstop = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(backstop);
-        let mut armed_for = None;
+        let mut backstop_at = None;
+        let linger = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(linger);
+        let mut linger_at = None;
+        let idle = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(idle);
+        let mut idle_at = None;
         let mut without_select = 0;
         loop {
             let server_has_frame = self
@@ -122,18 +135,33 @@ impl Session {
                 }
                 None => {
                     without_select = 0;
-                    // At rest, the one timer says when to give the loop's state back.
+                    // At rest, the linger says when to give the loop's state back (between
+                    // half of LINGER and LINGER after the last work).
                     let resting = self.at_rest();
+                    if resting {
+                        let d = tokio::time::Instant::from_std(self.now + LINGER);
+                        if rearm(linger_at, d, LINGER / 2) {
+                            linger.as_mut().reset(d);
+                            linger_at = Some(d);
+                        }
+                    }
                     let idle_deadline = self.idle_in_transaction_deadline();
+                    if let Some(d) = idle_deadline {
+                        if rearm(idle_at, d, BACKSTOP_SLACK) {
+                            idle.as_mut().reset(d);
+                            idle_at = Some(d);
+                        }
+                    }
                     // A request sent at the last wake-up starts the statement clock then.
-                    let statement_deadline = self.statement_deadline(self.now);
-                    let timer = match resting {
-                        true => Some(tokio::time::Instant::from_std(self.now + LINGER)),
-                        false => statement_deadline,
+                    let statement_deadline = match resting {
+                        true => None,
+                        false => self.statement_deadline(self.now),
                     };
-                    if let Some(d) = timer.filter(|d| armed_for != Some(*d)) {
-                        backstop.as_mut().reset(d);
-                        armed_for = Some(d);
+                    if let Some(d) = statement_deadline {
+                        if rearm(backstop_at, d, BACKSTOP_SLACK) {
+                            backstop.as_mut().reset(d);
+                            backstop_at = Some(d);
+                        }
                     }
                     let cancel_ignored = self.cancel_ignored_deadline();
                     tokio::select! {
@@ -147,11 +175,15 @@ impl Session {
                             Ok(None) => Woke::ServerLost("closed by the server".into()),
                             Err(e) => Woke::ServerLost(e.to_string()),
                         },
-                        _ = sleep_until_opt(idle_deadline), if idle_deadline.is_some() => Woke::IdleLimit,
-                        _ = &mut backstop, if timer.is_some() => match resting {
-                            true => return Ok(Phase::Rest),
-                            false => Woke::Backstop,
-                        },
+                        _ = &mut idle, if idle_deadline.is_some() => {
+                            idle_at = None;
+                            Woke::IdleLimit
+                        }
+                        _ = &mut linger, if resting => return Ok(Phase::Rest),
+                        _ = &mut backstop, if statement_deadline.is_some() => {
+                            backstop_at = None;
+                            Woke::Backstop
+                        }
                         _ = sleep_until_some(cancel_ignored) => Woke::CancelIgnored,
                     }
                 }
@@ -174,11 +206,24 @@ impl Session {
                 }
                 Woke::IdleLimit => {
                     self.now = clock();
-                    self.idle_in_transaction_expired().await
+                    let due = self
+                        .idle_in_transaction_deadline()
+                        .is_some_and(|d| d.into_std() <= self.now);
+                    match due {
+                        true => self.idle_in_transaction_expired().await,
+                        false => Flow::Continue,
+                    }
                 }
                 Woke::Backstop => {
                     self.now = clock();
-                    self.statement_timeout_backstop().await
+                    // Armed a little early (the deadline moved on since): not yet.
+                    let due = self
+                        .statement_deadline(self.now)
+                        .is_some_and(|d| d.into_std() <= self.now);
+                    match due {
+                        true => self.statement_timeout_backstop().await,
+                        false => Flow::Continue,
+                    }
                 }
                 Woke::CancelIgnored => {
                     self.now = clock();
@@ -339,9 +384,12 @@ async fn read_server(
     }
 }
 
-async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
+/// Whether a timer armed for `armed` must be moved to `want`: it would fire late, or more
+/// than `slack` early.
+pub(super) fn rearm(
+    armed: Option<tokio::time::Instant>,
+    want: tokio::time::Instant,
+    slack: Duration,
+) -> bool {
+    armed.is_none_or(|a| want < a || want > a + slack)
 }
