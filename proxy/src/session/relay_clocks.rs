@@ -36,7 +36,9 @@ impl Session {
         // may be ready: the clock runs, and at the limit pgward asks with a Flush of its own.
         let owes = self.replies.owes() && !self.copy_in && !self.unflushed_batch();
         if self.flush_asked_at_limit && !owes && open {
-            return Some(tokio::time::Instant::now());
+            // Due now: the relay's own time of this wake-up (a clock read here would be
+            // later than the one the relay checks it against, and never due).
+            return Some(tokio::time::Instant::from_std(self.now));
         }
 
         self.timers
