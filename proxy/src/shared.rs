@@ -153,13 +153,25 @@ impl Shared {
     /// Install a snapshot whose reading began when `covers` reloads had been asked for
     /// ([`Shared::catalog_requests`]).
     pub fn set_catalog(&self, catalog: LoadedCatalog, covers: u64) {
-        let engine_catalog = catalog.as_ref().map(|(_, c)| Arc::clone(c));
-        match self.catalog.write() {
-            Ok(mut g) => *g = catalog,
-            Err(p) => *p.into_inner() = catalog,
+        // A refresh that read what the snapshot already has keeps it, with its decisions
+        // cached: statements are judged again only when the catalog changed.
+        let unchanged = {
+            let current = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            match (&*current, &catalog) {
+                (None, None) => true,
+                (Some((was, old)), Some((now, new))) => was == now && old.same_rows(new),
+                _ => false,
+            }
+        };
+        if !unchanged {
+            let engine_catalog = catalog.as_ref().map(|(_, c)| Arc::clone(c));
+            match self.catalog.write() {
+                Ok(mut g) => *g = catalog,
+                Err(p) => *p.into_inner() = catalog,
+            }
+            let config = self.snapshot().config.clone();
+            self.install(Snapshot::with_catalog(config, engine_catalog));
         }
-        let config = self.snapshot().config.clone();
-        self.install(Snapshot::with_catalog(config, engine_catalog));
         self.catalog_loads.send_modify(|(n, at)| {
             *n = (*n).max(covers);
             *at = Some(std::time::Instant::now());
@@ -230,6 +242,34 @@ mod tests {
                     [logins.l]\nuser = \"l\"\npassword = \"x\"\n[roles.r]\nlogin = \"l\"\n";
         let config = Config::from_toml(text).unwrap_or_else(|e| panic!("config: {e}"));
         Shared::new(config, crate::audit::AuditSink::disabled())
+    }
+
+    #[test]
+    fn a_refresh_that_read_the_same_catalog_keeps_the_snapshot() {
+        let s = shared();
+        let catalog = |name: &str| {
+            Some((
+                "db".to_string(),
+                Arc::new(Catalog::new(pgward_policy::catalog::CatalogParts {
+                    schemas: vec![pgward_policy::catalog::Schema {
+                        oid: 2200,
+                        name: name.into(),
+                    }],
+                    ..Default::default()
+                })),
+            ))
+        };
+        s.set_catalog(catalog("public"), s.catalog_requests());
+        let id = s.snapshot_id();
+        let wanted = s.catalog_changed();
+        s.set_catalog(catalog("public"), s.catalog_requests());
+        assert_eq!(s.snapshot_id(), id, "the same rows: the same snapshot");
+        assert!(
+            s.catalog_loads.borrow().0 >= wanted,
+            "the load still answers requests"
+        );
+        s.set_catalog(catalog("app"), s.catalog_requests());
+        assert_ne!(s.snapshot_id(), id, "other rows: a new snapshot");
     }
 
     #[test]

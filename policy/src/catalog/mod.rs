@@ -67,6 +67,41 @@ impl Catalog {
         c
     }
 
+    /// Whether `other` holds the same rows, in whatever order they were read (a catalog read
+    /// again after autovacuum moved rows is the same catalog).
+    pub fn same_rows(&self, other: &Catalog) -> bool {
+        fn same<T: PartialEq, K: std::hash::Hash + Eq>(
+            mine: &[T],
+            theirs: &[T],
+            index: &HashMap<K, usize>,
+            key: impl Fn(&T) -> K,
+        ) -> bool {
+            mine.len() == theirs.len()
+                && mine
+                    .iter()
+                    .all(|row| index.get(&key(row)).and_then(|&i| theirs.get(i)) == Some(row))
+        }
+        let (a, b) = (&self.parts, &other.parts);
+        let mut schemas = [a.schemas.clone(), b.schemas.clone()];
+        for s in &mut schemas {
+            s.sort_by_key(|s| s.oid);
+        }
+        schemas[0] == schemas[1]
+            && same(&a.relations, &b.relations, &other.relation_by_oid, |r| {
+                r.oid
+            })
+            && same(&a.types, &b.types, &other.type_by_oid, |t| t.oid)
+            && same(&a.casts, &b.casts, &other.cast_by_pair, |k| {
+                (k.source, k.target)
+            })
+            && same(&a.operators, &b.operators, &other.operator_by_oid, |o| {
+                o.oid
+            })
+            && same(&a.functions, &b.functions, &other.function_by_oid, |f| {
+                f.oid
+            })
+    }
+
     /// The rows the catalog was built from.
     pub fn parts(&self) -> &CatalogParts {
         &self.parts

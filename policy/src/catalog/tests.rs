@@ -39,3 +39,48 @@ fn resolves_through_the_search_path_with_pg_catalog_first() {
     assert_eq!(catalog.resolve_functions("now", &late)[0].oid, 1);
     assert_eq!(catalog.function(3).map(|f| f.name.as_str()), Some("f"));
 }
+
+#[test]
+fn the_same_rows_read_in_another_order_are_the_same_catalog() {
+    let parts = |functions: Vec<Function>, schemas: Vec<Schema>| {
+        Catalog::new(CatalogParts {
+            schemas,
+            functions,
+            ..Default::default()
+        })
+    };
+    let schema = |oid, name: &str| Schema {
+        oid,
+        name: name.into(),
+    };
+    let first = parts(
+        vec![function(1, "public", "f"), function(2, "app", "g")],
+        vec![schema(10, "public"), schema(11, "app")],
+    );
+    let reordered = parts(
+        vec![function(2, "app", "g"), function(1, "public", "f")],
+        vec![schema(11, "app"), schema(10, "public")],
+    );
+    assert!(first.same_rows(&reordered) && reordered.same_rows(&first));
+    let mut changed = function(2, "app", "g");
+    changed.volatility = Volatility::Immutable;
+    let altered = parts(
+        vec![function(1, "public", "f"), changed],
+        vec![schema(10, "public"), schema(11, "app")],
+    );
+    assert!(!first.same_rows(&altered));
+    let more = parts(
+        vec![
+            function(1, "public", "f"),
+            function(2, "app", "g"),
+            function(3, "app", "h"),
+        ],
+        vec![schema(10, "public"), schema(11, "app")],
+    );
+    assert!(!first.same_rows(&more) && !more.same_rows(&first));
+    let renamed_schema = parts(
+        vec![function(1, "public", "f"), function(2, "app", "g")],
+        vec![schema(10, "public"), schema(11, "app2")],
+    );
+    assert!(!first.same_rows(&renamed_schema));
+}
