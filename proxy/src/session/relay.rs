@@ -124,6 +124,10 @@ impl Session {
             // A whole frame already read (the rest of what one read brought) is handled
             // without the select: polling sockets and clocks known to have nothing new cost
             // more than the frame. Bounded, so a long stream still lets the clocks be seen.
+            // Every pass, as before each select: a request sent at the last wake-up starts
+            // the statement clock then, and once nothing is owed the clock forgets a cancel
+            // pgward sent (the next statement must not be taken for one that ignored it).
+            let statement_deadline = self.statement_deadline(self.now);
             let buffered = match without_select < FRAMES_WITHOUT_SELECT {
                 true => self.buffered_frame(backpressured),
                 false => None,
@@ -146,17 +150,14 @@ impl Session {
                         }
                     }
                     let idle_deadline = self.idle_in_transaction_deadline();
+                    // At rest nothing is owed, so there is no statement deadline.
+                    let statement_deadline = statement_deadline.filter(|_| !resting);
                     if let Some(d) = idle_deadline {
                         if rearm(idle_at, d, BACKSTOP_SLACK) {
                             idle.as_mut().reset(d);
                             idle_at = Some(d);
                         }
                     }
-                    // A request sent at the last wake-up starts the statement clock then.
-                    let statement_deadline = match resting {
-                        true => None,
-                        false => self.statement_deadline(self.now),
-                    };
                     if let Some(d) = statement_deadline {
                         if rearm(backstop_at, d, BACKSTOP_SLACK) {
                             backstop.as_mut().reset(d);

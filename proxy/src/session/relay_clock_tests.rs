@@ -50,6 +50,38 @@ async fn the_idle_limit_counts_from_the_last_answer_not_an_earlier_one() {
     }
 }
 
+const STATEMENT_2S: &str = r#"access = "read-only"
+statement_timeout = "2s"
+"#;
+
+/// After pgward's own statement-timeout cancel was answered, the next statement is timed
+/// afresh: it is neither left without a backstop nor taken for a server that ignored the
+/// old cancel (which would close it and end the session with 57014).
+#[tokio::test(start_paused = true)]
+async fn a_statement_after_a_backstop_cancel_is_timed_afresh() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let mut s = Scripted::start(mode, STATEMENT_2S).await;
+        s.client_sends(&[query("SELECT pg_sleep(10)")]).await;
+        assert_eq!(tags(&s.server_reads().await), "Q", "{mode:?}");
+        // Past the limit and its grace pgward cancels; the server then gives up.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        s.server_sends(&[
+            server_error("57014", "canceling statement due to statement timeout"),
+            ready(b'I'),
+        ])
+        .await;
+        let got = s.client_until_ready().await;
+        assert_eq!(codes(&got), ["57014"], "{mode:?}: {}", tags(&got));
+        s.client_sends(&[query("SELECT 1")]).await;
+        assert_eq!(tags(&s.server_reads().await), "Q", "{mode:?}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        s.server_sends(&[command_complete("SELECT 1"), ready(b'I')])
+            .await;
+        let got = s.client_until_ready().await;
+        assert_eq!(tags(&got), "CZ", "{mode:?}: {:?}", codes(&got));
+    }
+}
+
 #[test]
 fn a_timer_moves_only_when_it_would_fire_late_or_far_too_early() {
     let t = tokio::time::Instant::now();

@@ -51,7 +51,15 @@ impl Timers {
         }
         if !owes {
             self.touch(now);
+            self.settled();
         }
+    }
+
+    /// Nothing is owed: no statement runs, and a cancel pgward sent is answered or moot.
+    fn settled(&mut self) {
+        self.busy_since = None;
+        self.fired = false;
+        self.fired_at = None;
     }
 
     /// The server finished a step (a command, a page, a reply): the statement clock restarts.
@@ -86,9 +94,7 @@ impl Timers {
         limit: Option<Duration>,
     ) -> Option<Instant> {
         if !owes {
-            self.busy_since = None;
-            self.fired = false;
-            self.fired_at = None;
+            self.settled();
             return None;
         }
         let since = *self.busy_since.get_or_insert(now);
