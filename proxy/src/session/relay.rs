@@ -150,8 +150,6 @@ impl Session {
                         }
                     }
                     let idle_deadline = self.idle_in_transaction_deadline();
-                    // At rest nothing is owed, so there is no statement deadline.
-                    let statement_deadline = statement_deadline.filter(|_| !resting);
                     if let Some(d) = idle_deadline {
                         if rearm(idle_at, d, BACKSTOP_SLACK) {
                             idle.as_mut().reset(d);
