@@ -121,13 +121,13 @@ impl Session {
                     }
                 }
             }
-            // A whole frame already read (the rest of what one read brought) is handled
-            // without the select: polling sockets and clocks known to have nothing new cost
-            // more than the frame. Bounded, so a long stream still lets the clocks be seen.
             // Every pass, as before each select: a request sent at the last wake-up starts
             // the statement clock then, and once nothing is owed the clock forgets a cancel
             // pgward sent (the next statement must not be taken for one that ignored it).
             let statement_deadline = self.statement_deadline(self.now);
+            // A whole frame already read (the rest of what one read brought) is handled
+            // without the select: polling sockets and clocks known to have nothing new cost
+            // more than the frame. Bounded, so a long stream still lets the clocks be seen.
             let buffered = match without_select < FRAMES_WITHOUT_SELECT {
                 true => self.buffered_frame(backpressured),
                 false => None,
