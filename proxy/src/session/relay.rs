@@ -205,10 +205,7 @@ impl Session {
                 }
                 Woke::IdleLimit => {
                     self.now = clock();
-                    let due = self
-                        .idle_in_transaction_deadline()
-                        .is_some_and(|d| d.into_std() <= self.now);
-                    match due {
+                    match due(self.idle_in_transaction_deadline(), self.now) {
                         true => self.idle_in_transaction_expired().await,
                         false => Flow::Continue,
                     }
@@ -216,10 +213,7 @@ impl Session {
                 Woke::Backstop => {
                     self.now = clock();
                     // Armed a little early (the deadline moved on since): not yet.
-                    let due = self
-                        .statement_deadline(self.now)
-                        .is_some_and(|d| d.into_std() <= self.now);
-                    match due {
+                    match due(self.statement_deadline(self.now), self.now) {
                         true => self.statement_timeout_backstop().await,
                         false => Flow::Continue,
                     }
@@ -381,6 +375,11 @@ async fn read_server(
         Some(s) => s.server.conn.read_frame().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a limit's deadline has come at `now` (a timer armed early wakes before it).
+fn due(deadline: Option<tokio::time::Instant>, now: Instant) -> bool {
+    deadline.is_some_and(|d| d.into_std() <= now)
 }
 
 /// Whether a timer armed for `armed` must be moved to `want`: it would fire late, or more

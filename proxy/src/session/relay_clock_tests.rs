@@ -8,6 +8,12 @@ use super::scripted::*;
 use super::scripted_frames::*;
 use crate::config::PoolMode;
 
+/// The client sends `sql`; the server gets it as one Query.
+async fn query_reaches_server(s: &mut Scripted, sql: &str) {
+    s.client_sends(&[query(sql)]).await;
+    assert_eq!(tags(&s.server_reads().await), "Q", "{sql}");
+}
+
 const IDLE_2S: &str = r#"access = "read-only"
 statement_timeout = "10s"
 idle_in_transaction_timeout = "2s"
@@ -19,14 +25,12 @@ idle_in_transaction_timeout = "2s"
 async fn the_idle_limit_counts_from_the_last_answer_not_an_earlier_one() {
     for mode in [PoolMode::Transaction, PoolMode::Session] {
         let mut s = Scripted::start(mode, IDLE_2S).await;
-        s.client_sends(&[query("BEGIN")]).await;
-        assert_eq!(tags(&s.server_reads().await), "Q", "{mode:?}");
+        query_reaches_server(&mut s, "BEGIN").await;
         s.server_sends(&[command_complete("BEGIN"), ready(b'T')])
             .await;
         assert_eq!(tags(&s.client_until_ready().await), "CZ", "{mode:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        s.client_sends(&[query("SELECT 1")]).await;
-        assert_eq!(tags(&s.server_reads().await), "Q", "{mode:?}");
+        query_reaches_server(&mut s, "SELECT 1").await;
         s.server_sends(&[command_complete("SELECT 0"), ready(b'T')])
             .await;
         let answered = tokio::time::Instant::now();
@@ -61,8 +65,7 @@ statement_timeout = "2s"
 async fn a_statement_after_a_backstop_cancel_is_timed_afresh() {
     for mode in [PoolMode::Transaction, PoolMode::Session] {
         let mut s = Scripted::start(mode, STATEMENT_2S).await;
-        s.client_sends(&[query("SELECT pg_sleep(10)")]).await;
-        assert_eq!(tags(&s.server_reads().await), "Q", "{mode:?}");
+        query_reaches_server(&mut s, "SELECT pg_sleep(10)").await;
         // Past the limit and its grace pgward cancels; the server then gives up.
         tokio::time::sleep(Duration::from_millis(3500)).await;
         s.server_sends(&[
@@ -72,8 +75,7 @@ async fn a_statement_after_a_backstop_cancel_is_timed_afresh() {
         .await;
         let got = s.client_until_ready().await;
         assert_eq!(codes(&got), ["57014"], "{mode:?}: {}", tags(&got));
-        s.client_sends(&[query("SELECT 1")]).await;
-        assert_eq!(tags(&s.server_reads().await), "Q", "{mode:?}");
+        query_reaches_server(&mut s, "SELECT 1").await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         s.server_sends(&[command_complete("SELECT 1"), ready(b'I')])
             .await;
