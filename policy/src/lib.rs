@@ -35,6 +35,9 @@ mod pg_facts;
 mod pg_fields;
 mod pg_judge;
 mod pg_tree;
+mod raw_scan;
+#[cfg(test)]
+mod raw_scan_tests;
 mod reach;
 mod rules;
 mod search_path;

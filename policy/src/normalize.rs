@@ -6,8 +6,18 @@
 //! PostgreSQL as the same statements with possibly different constant values. Keywords such as
 //! TRUE, FALSE and NULL are not constants for the lexer and stay in the text.
 
+use std::fmt::Write;
+
 use pg_query::protobuf::Token;
 use sha2::{Digest, Sha256};
+
+/// What a token becomes in the literal-free text.
+enum Replacement {
+    /// The n-th constant: `$n`.
+    Constant(u32),
+    /// A comment: one space.
+    Space,
+}
 
 /// What audit writes for text PostgreSQL's lexer cannot read.
 pub const UNPARSED: &str = "<unparsed statement>";
@@ -22,10 +32,8 @@ pub struct Normalized {
 
 /// Normalizes `sql` with PostgreSQL's scanner.
 pub fn normalize(sql: &str) -> Normalized {
-    // `pg_query::scan_tokens` builds a slice from a null pointer when there are no tokens
-    // (undefined behaviour); the protobuf-based `scan` has no such problem.
-    let tokens = match pg_query::scan(sql) {
-        Ok(t) => t.tokens,
+    let tokens = match crate::raw_scan::scan(sql) {
+        Ok(t) => t,
         Err(_) => {
             return Normalized {
                 text: UNPARSED.to_string(),
@@ -55,9 +63,9 @@ pub fn normalize(sql: &str) -> Normalized {
             ) => {
                 n += 1;
                 kinds.push(t.token as u8);
-                Some(format!("${n}"))
+                Some(Replacement::Constant(n))
             }
-            Ok(Token::SqlComment | Token::CComment) => Some(" ".to_string()),
+            Ok(Token::SqlComment | Token::CComment) => Some(Replacement::Space),
             _ => None,
         };
         if let Some(r) = replacement {
@@ -68,7 +76,14 @@ pub fn normalize(sql: &str) -> Normalized {
                 };
             };
             text.push_str(before);
-            text.push_str(&r);
+            match r {
+                Replacement::Constant(n) => {
+                    text.push('$');
+                    // Writing into a String cannot fail.
+                    let _ = write!(text, "{n}");
+                }
+                Replacement::Space => text.push(' '),
+            }
             pos = end;
         }
     }

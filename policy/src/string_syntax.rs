@@ -8,7 +8,9 @@
 //! the `E'...'` string of the same value, which both modes read alike. The judge reads the
 //! rewritten text, and the server gets exactly that text.
 
-use pg_query::protobuf::{ScanToken, Token};
+use pg_query::protobuf::Token;
+
+use crate::raw_scan::RawToken;
 
 extern "C" {
     /// `csrc/scanner_mode.c`: sets libpg_query's scanner mode on this thread, returns the
@@ -17,14 +19,14 @@ extern "C" {
 }
 
 /// PostgreSQL's scanner over `sql` in the given mode, or its message.
-fn scan(sql: &str, standard_conforming_strings: bool) -> Result<Vec<ScanToken>, String> {
+fn scan(sql: &str, standard_conforming_strings: bool) -> Result<Vec<RawToken>, String> {
     // SAFETY: the shim only swaps a thread-local bool of libpg_query's, on this thread, and
     // the scan below runs on this thread; the previous value is put back.
     let previous = unsafe { pgward_set_standard_conforming_strings(standard_conforming_strings) };
-    let result = pg_query::scan(sql);
+    let result = crate::raw_scan::scan(sql);
     // SAFETY: as above.
     unsafe { pgward_set_standard_conforming_strings(previous) };
-    result.map(|r| r.tokens).map_err(|e| e.to_string())
+    result.map_err(|e| e.to_string())
 }
 
 /// What the rewrite made of a text.
@@ -119,7 +121,7 @@ pub fn mode_independent_strings(sql: &str, standard_conforming_strings: bool) ->
 /// The rewrite over the tokens of `sql` in the session's mode; `None` when nothing changes.
 fn rewrite(
     sql: &str,
-    tokens: &[ScanToken],
+    tokens: &[RawToken],
     standard_conforming_strings: bool,
 ) -> Result<Option<(String, Vec<Escape>)>, &'static str> {
     const OFFSETS: &str = "the scanner's token offsets do not fit the text";
