@@ -12,6 +12,7 @@ use pgward_policy::Decision;
 
 use tokio::sync::mpsc;
 
+use crate::audit_stamp::{write_hex16, StampCache};
 use crate::clients::ClientRegistry;
 use crate::metrics::Metrics;
 
@@ -66,14 +67,13 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// The JSON line (the contract's fields, in the contract's order). Keys are written as
     /// they are; every value a client or the config chose goes through serde_json's escaping.
-    fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+    fn write_json(&self, stamps: &mut StampCache, out: &mut impl Write) -> std::io::Result<()> {
         let denial = self.decision.denial();
-        write!(
-            out,
-            "{{\"ts\":\"{}\",{},\"application_name\":",
-            humantime::format_rfc3339_millis(self.at),
-            self.who.json
-        )?;
+        out.write_all(b"{\"ts\":\"")?;
+        stamps.write(self.at, out)?;
+        out.write_all(b"\",")?;
+        out.write_all(self.who.json.as_bytes())?;
+        out.write_all(b",\"application_name\":")?;
         serde_json::to_writer(&mut *out, &*self.application_name)?;
         out.write_all(b",\"statement\":")?;
         serde_json::to_writer(&mut *out, &*self.decision.normalized)?;
@@ -81,11 +81,11 @@ impl AuditEvent {
             Some(_) => "denied",
             None => "allowed",
         };
-        write!(
-            out,
-            ",\"fingerprint\":\"{:016x}\",\"decision\":\"{decision}\"",
-            self.decision.fingerprint
-        )?;
+        out.write_all(b",\"fingerprint\":\"")?;
+        write_hex16(self.decision.fingerprint, out)?;
+        out.write_all(b"\",\"decision\":\"")?;
+        out.write_all(decision.as_bytes())?;
+        out.write_all(b"\"")?;
         if let Some(d) = denial {
             out.write_all(b",\"rule\":")?;
             serde_json::to_writer(&mut *out, d.rule)?;
@@ -102,7 +102,9 @@ impl AuditEvent {
             }
             serde_json::to_writer(&mut *out, name)?;
         }
-        write!(out, "],\"rows\":{},\"duration_ms\":", self.rows)?;
+        out.write_all(b"],\"rows\":")?;
+        serde_json::to_writer(&mut *out, &self.rows)?;
+        out.write_all(b",\"duration_ms\":")?;
         serde_json::to_writer(&mut *out, &(self.duration.as_secs_f64() * 1000.0))?;
         let sqlstate = self
             .sqlstate
@@ -183,6 +185,7 @@ impl AuditSink {
 
 fn write_loop(mut rx: mpsc::Receiver<AuditEvent>, out: Box<dyn Write + Send>) {
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    let mut stamps = StampCache::default();
     loop {
         // Drain in batches and sleep between them: one wake-up per batch, not per statement,
         // keeps the audit log off the hot path.
@@ -190,7 +193,7 @@ fn write_loop(mut rx: mpsc::Receiver<AuditEvent>, out: Box<dyn Write + Send>) {
         loop {
             match rx.try_recv() {
                 Ok(r) => {
-                    write_record(&mut out, &r);
+                    write_record(&mut stamps, &mut out, &r);
                     wrote = true;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -209,9 +212,9 @@ fn write_loop(mut rx: mpsc::Receiver<AuditEvent>, out: Box<dyn Write + Send>) {
     }
 }
 
-fn write_record(out: &mut impl Write, r: &AuditEvent) {
+fn write_record(stamps: &mut StampCache, out: &mut impl Write, r: &AuditEvent) {
     // Straight into the buffered writer: no line allocated per record.
-    if let Err(e) = r.write_json(out) {
+    if let Err(e) = r.write_json(stamps, out) {
         tracing::error!(error = %e, "cannot write the audit log");
     }
 }

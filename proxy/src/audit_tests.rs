@@ -20,7 +20,7 @@ fn line(who: AuditSession, app: &str, verdict: Verdict, sqlstate: Option<&str>) 
         sqlstate: sqlstate.map(str::to_string),
     };
     let mut out = Vec::new();
-    write_record(&mut out, &event);
+    write_record(&mut Default::default(), &mut out, &event);
     String::from_utf8(out).unwrap()
 }
 

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod audit;
+mod audit_stamp;
 pub mod auth;
 pub mod cancel;
 pub mod catalog;

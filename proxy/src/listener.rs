@@ -157,7 +157,10 @@ async fn handle_client(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, se
         raw_fd,
     );
     drop(snap);
+    // Biased, the session first: this select is polled on every wake-up of the client's task,
+    // and a kill or shutdown is seen at the next one either way.
     let forced = tokio::select! {
+        biased;
         _ = &mut run => None,
         reason = entry.ended() => Some(reason),
     };

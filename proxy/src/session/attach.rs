@@ -119,7 +119,10 @@ impl Session {
                 Some(ready) => ready,
                 None => {
                     let slot = self.cancel.slot.clone();
+                    // Biased: which of the two is looked at first does not matter, and a
+                    // random order costs a random number on every wake-up.
                     tokio::select! {
+                        biased;
                         got = self.pool.checkout_preferring(prefer) => got.map_err(|e| e.to_pg())?,
                         // The client cancelled while its statement waited for a server.
                         () = slot.cancelled_while_waiting() => return Err(PgError::error(
