@@ -188,7 +188,14 @@ impl Session {
             self.refuse_simple(e, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        self.apply_effects(&decision);
+        // A PREPARE keeps its own text, to be judged again after a reload.
+        let prepares =
+            (decision.statements.iter()).any(|s| s.kind == pgward_policy::StatementKind::Prepare);
+        let text = prepares
+            .then(|| raw.get(5..).and_then(|b| decode::query_bytes(b).ok()))
+            .flatten()
+            .and_then(|b| std::str::from_utf8(b).ok());
+        self.apply_effects(&decision, text);
         self.free_databases(&decision).await;
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
             decision: d,

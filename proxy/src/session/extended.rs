@@ -244,7 +244,12 @@ impl Session {
             return Ok(Err((e, Some(d))));
         }
         // Session effects (search_path above all) take hold when a statement runs.
-        self.apply_effects(&d);
+        let prepares = d
+            .statements
+            .iter()
+            .any(|s| s.kind == StatementKind::Prepare);
+        let text = prepares.then(|| self.prepared.text_of(&d)).flatten();
+        self.apply_effects(&d, text.as_deref());
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
             decision: m,
             reply: masking::MaskedReply::Execute(portal.to_string()),

@@ -125,6 +125,19 @@ impl ResultMasking {
         }
     }
 
+    /// SQL-prepared `name` judged again (after a reload): later EXECUTEs read the new plan
+    /// (none: the statement reads nothing masked now, or the role is not masked any more).
+    pub fn prepared_again(&mut self, name: &str, plan: Option<MaskPlan>) {
+        match plan {
+            Some(p) => self.state().records.prepared_as(name, p),
+            None => {
+                if let Some(r) = self.records() {
+                    r.forget_prepared(Some(name));
+                }
+            }
+        }
+    }
+
     /// The plans recorded for SQL cursors and prepared statements (`masking_records.rs`).
     pub fn records(&mut self) -> Option<&mut SqlPlans> {
         self.0.as_mut().map(|s| &mut s.records)

@@ -71,6 +71,7 @@ mod sequences;
 mod server;
 mod server_syntax;
 mod session_state;
+mod sql_prepared;
 mod statement_text;
 #[cfg(test)]
 mod strict_frames_tests;

@@ -66,6 +66,9 @@ impl Session {
             if let Some(err) = self.stale_sql_prepared_refusal(name, decision) {
                 return Ok(Some(err));
             }
+            if let Some(err) = self.rejudge_sql_prepared(name)? {
+                return Ok(Some(err));
+            }
             let Some(text) = self.prepared.judged_stale(name, self.judging_now()) else {
                 continue;
             };

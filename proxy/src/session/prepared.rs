@@ -96,10 +96,10 @@ pub struct Prepared {
     /// skipped Close restores only what the server really has.
     closed_fates: HashMap<u64, Fate>,
     next_id: u64,
-    /// Names the client gave SQL `PREPARE`, with the search_path it was judged under:
+    /// Names the client gave SQL `PREPARE`, with what each was judged from and under:
     /// in transaction mode SQL `EXECUTE` and `DEALLOCATE` reach only these and its own
     /// protocol statements, never a statement another client left on the shared server.
-    sql_names: HashMap<String, Vec<String>>,
+    sql_names: HashMap<String, names::SqlPrepared>,
     /// Each named statement's text and what it was judged under (`names::JudgedUnder`), to
     /// judge it again when that changed (kept apart from the entries so that a Close the
     /// server skips restores an entry that still has its text).

@@ -18,6 +18,16 @@ pub struct JudgedUnder {
     pub snapshot: u64,
 }
 
+/// A name SQL `PREPARE` made: the search_path and policy snapshot it was judged under, and
+/// the PREPARE's own text to judge it again after a reload or a catalog read (`None` when
+/// pgward could not tell that text apart: such a statement is refused once outdated).
+#[derive(Clone, Debug)]
+pub struct SqlPrepared {
+    path: Vec<String>,
+    text: Option<Arc<str>>,
+    snapshot: u64,
+}
+
 /// SQL-prepared names a session keeps track of at most.
 const SQL_NAMES_KEPT: usize = 4096;
 
@@ -64,11 +74,22 @@ impl Prepared {
     /// SQL `PREPARE name` was sent. Names of PREPAREs that failed stay until DEALLOCATE
     /// or DISCARD; past [`SQL_NAMES_KEPT`] names no more are kept (an EXECUTE of such a name
     /// is then refused: fail closed).
-    pub fn sql_prepared(&mut self, name: &str, path: &[String]) {
+    pub fn sql_prepared(
+        &mut self,
+        name: &str,
+        path: &[String],
+        text: Option<Arc<str>>,
+        snapshot: u64,
+    ) {
         let name = &*name_key(name);
-        // A second PREPARE of a name fails on the server: the first one's path stays.
+        // A second PREPARE of a name fails on the server: the first one's record stays.
         if self.sql_names.len() < SQL_NAMES_KEPT && !self.sql_names.contains_key(name) {
-            self.sql_names.insert(name.to_string(), path.to_vec());
+            let record = SqlPrepared {
+                path: path.to_vec(),
+                text,
+                snapshot,
+            };
+            self.sql_names.insert(name.to_string(), record);
         }
     }
 
@@ -76,7 +97,29 @@ impl Prepared {
     /// (PostgreSQL analyses it again under the current path when it runs).
     pub fn sql_prepared_stale(&self, name: &str, path: &[String]) -> bool {
         let name = &*name_key(name);
-        self.sql_names.get(name).is_some_and(|p| p != path)
+        self.sql_names.get(name).is_some_and(|p| p.path != path)
+    }
+
+    /// SQL `PREPARE name` was judged under another policy snapshot than `snapshot` (a reload,
+    /// a catalog read since): its text to judge again, `Some(None)` when none was kept.
+    pub fn sql_prepared_outdated(&self, name: &str, snapshot: u64) -> Option<Option<Arc<str>>> {
+        let record = self.sql_names.get(&*name_key(name))?;
+        (record.snapshot != snapshot).then(|| record.text.clone())
+    }
+
+    /// SQL `PREPARE name` judged again, and allowed, under `snapshot`.
+    pub fn sql_prepared_rejudged(&mut self, name: &str, snapshot: u64) {
+        if let Some(record) = self.sql_names.get_mut(&*name_key(name)) {
+            record.snapshot = snapshot;
+        }
+    }
+
+    /// The text of the protocol statement whose decision `decision` is (the one a portal was
+    /// bound from); `None` when no statement holds it any more.
+    pub fn text_of(&self, decision: &Arc<Decision>) -> Option<Arc<str>> {
+        let (name, _) =
+            (self.statements.iter()).find(|(_, e)| Arc::ptr_eq(&e.decision, decision))?;
+        self.origins.get(name).map(|(text, _)| text.clone())
     }
 
     /// Record the text of statement `name` and what it was judged under.

@@ -185,3 +185,41 @@ fn a_statement_is_stale_under_another_search_path_or_policy_snapshot() {
     assert_eq!(p.judged_stale("s1", reloaded), None);
     assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "again");
 }
+
+#[test]
+fn an_sql_prepared_name_is_outdated_under_another_policy_snapshot() {
+    let mut p = Prepared::default();
+    let path = vec!["public".to_string()];
+    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 7);
+    p.sql_prepared("blind", &path, None, 7);
+    assert_eq!(p.sql_prepared_outdated("w", 7), None);
+    // Names arrive as the parser left them: "W" is another name, never prepared.
+    assert_eq!(p.sql_prepared_outdated("W", 8), None);
+    assert_eq!(
+        p.sql_prepared_outdated("w", 8).flatten().as_deref(),
+        Some("PREPARE w AS SELECT 1")
+    );
+    assert_eq!(p.sql_prepared_outdated("blind", 8), Some(None));
+    // A second PREPARE of a live name fails on the server: the first record stays.
+    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 2")), 9);
+    assert_eq!(
+        p.sql_prepared_outdated("w", 9).flatten().as_deref(),
+        Some("PREPARE w AS SELECT 1")
+    );
+    p.sql_prepared_rejudged("w", 9);
+    assert_eq!(p.sql_prepared_outdated("w", 9), None);
+    assert!(!p.sql_prepared_stale("w", &path));
+    assert!(p.sql_prepared_stale("w", &["other".to_string()]));
+}
+
+#[test]
+fn a_portal_finds_the_text_of_the_statement_it_was_bound_from() {
+    let mut p = Prepared::default();
+    let d = decision("prepare");
+    let c = p.create(Space::Statement, "", d.clone(), 0);
+    p.confirm(&c);
+    p.judged_under("", "PREPARE x AS SELECT 1", Default::default());
+    assert_eq!(p.text_of(&d).as_deref(), Some("PREPARE x AS SELECT 1"));
+    // Another decision with the same normalized text is not that statement's.
+    assert_eq!(p.text_of(&decision("prepare")), None);
+}

@@ -80,10 +80,10 @@ pub use crate::client_text::canonical_encoding;
 
 impl Session {
     /// What an allowed statement does to session state, as it starts to run.
-    pub(super) fn note_session_state(&mut self, decision: &Arc<Decision>) {
+    pub(super) fn note_session_state(&mut self, decision: &Arc<Decision>, text: Option<&str>) {
         let batch = self.replies.batch();
         self.unit.catalog |= decision.changes_catalog();
-        for st in &decision.statements {
+        for (at, st) in decision.statements.iter().enumerate() {
             let state = &st.state;
             self.unit.note(state);
             if state.drops_statements {
@@ -139,7 +139,9 @@ impl Session {
                 }
                 StatementKind::Prepare => {
                     if let Some(name) = &state.name {
-                        self.prepared.sql_prepared(name, &self.search_path);
+                        let own = text.and_then(|t| statement_at(t, at, decision));
+                        let snapshot = self.judged_now().snapshot;
+                        (self.prepared).sql_prepared(name, &self.search_path, own, snapshot);
                     }
                 }
                 StatementKind::Deallocate => {
@@ -274,8 +276,8 @@ impl Session {
 impl Session {
     /// Session state a statement changes: the search_path we judge with, and whether the
     /// server needs a reset before another client may have it.
-    pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>) {
-        self.note_session_state(decision);
+    pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>, text: Option<&str>) {
+        self.note_session_state(decision, text);
         for st in &decision.statements {
             // DISCARD ALL resets the search_path with every other setting.
             let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
@@ -350,3 +352,16 @@ impl Session {
 #[cfg(test)]
 #[path = "session_state_tests.rs"]
 mod tests;
+
+/// The text of statement `at` of `decision`, judged from `text`: the whole text when it is
+/// the only one, else its piece as PostgreSQL splits the string (`None` when the pieces do
+/// not match the statements one to one).
+fn statement_at(text: &str, at: usize, decision: &Decision) -> Option<Arc<str>> {
+    if decision.statements.len() == 1 {
+        return Some(Arc::from(text));
+    }
+    let pieces = pgward_policy::split_statements(text)?;
+    (pieces.len() == decision.statements.len())
+        .then(|| pieces.into_iter().nth(at).map(Arc::from))
+        .flatten()
+}

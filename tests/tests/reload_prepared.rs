@@ -1,0 +1,120 @@
+//! SQL `PREPARE`d statements across a policy reload: PostgreSQL runs what was prepared, so an
+//! `EXECUTE` after the role's rules changed is judged by the PREPARE's own text under the new
+//! rules (a write prepared by a role made read-only is refused; a SELECT prepared before
+//! masking applied is masked), whether the PREPARE came by the simple or the extended
+//! protocol, in both pool modes.
+
+use std::time::Duration;
+
+use pgward_e2e::proxy::{ALICE, CAROL};
+use pgward_e2e::upstream::{self, APP_DB};
+use pgward_e2e::*;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn reload(proxy: &Proxy, builder: &ProxyBuilder) {
+    proxy.rewrite_config(builder);
+    proxy.signal("HUP");
+    tokio::task::block_in_place(|| proxy.wait_log(&["configuration reloaded"], WAIT));
+}
+
+async fn write_prepared_before_a_downgrade_is_refused_after_it(mode: &str) {
+    let up = upstream::shared();
+    let table = up.numbered_table(&format!("reload_prep_{mode}"), 10);
+    let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+    let c = connect(&proxy, CAROL.0, APP_DB).await;
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1");
+    // By the simple protocol, alone and in a string with another statement; and by the
+    // extended protocol (the unnamed statement's text).
+    simple_rows(&c, &format!("PREPARE w1 AS {update}"))
+        .await
+        .expect("PREPARE w1");
+    simple_rows(&c, &format!("SELECT 1; PREPARE w2 AS {update}"))
+        .await
+        .expect("PREPARE w2");
+    c.execute(&format!("PREPARE w3 AS {update}"), &[])
+        .await
+        .expect("PREPARE w3");
+    simple_rows(&c, "PREPARE r1 AS SELECT 1")
+        .await
+        .expect("PREPARE r1");
+    simple_rows(&c, "EXECUTE w1")
+        .await
+        .expect("EXECUTE w1 before");
+    assert_eq!(up.changed_rows(&table), "1");
+
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(&proxy, &read_only);
+    for name in ["w1", "w2", "w3"] {
+        let e = simple_rows(&c, &format!("EXECUTE {name}"))
+            .await
+            .expect_err("a write prepared before the role became read-only ran after it");
+        assert_eq!(sqlstate(&e), "42501", "{mode} {name}: {}", describe(&e));
+        let e = c
+            .execute(&format!("EXECUTE {name}"), &[])
+            .await
+            .expect_err("extended EXECUTE ran");
+        assert_eq!(
+            sqlstate(&e),
+            "42501",
+            "{mode} {name} extended: {}",
+            describe(&e)
+        );
+    }
+    // What the new rules allow still runs, and the session goes on.
+    assert_eq!(simple_value(&c, "EXECUTE r1").await, "1");
+    assert_usable(&c, "after the refusals").await;
+    let rows = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(rows.trim(), "1", "{mode}: the refused EXECUTEs wrote");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_prepared_before_a_downgrade_is_refused_after_it_transaction_mode() {
+    write_prepared_before_a_downgrade_is_refused_after_it("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_prepared_before_a_downgrade_is_refused_after_it_session_mode() {
+    write_prepared_before_a_downgrade_is_refused_after_it("session").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_select_prepared_before_masking_applied_is_masked_after_it() {
+    let up = upstream::shared();
+    let db = up.fresh_db("reload_mask");
+    let clear = "kim.reload@leakcheck.test";
+    up.sql(
+        &db,
+        &format!("UPDATE users SET email = '{clear}' WHERE id = 1"),
+    );
+    let masked = ProxyBuilder::new(up.port())
+        .set("masking", "columns", vec!["public.users.email".to_string()])
+        .set("masking", "strategy", "redact")
+        .pool_mode("session");
+    let proxy = masked.clone().role("engineer", "unmasked", true).start();
+    let c = connect(&proxy, ALICE.0, &db).await;
+    simple_value(&c, "SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    simple_rows(&c, "PREPARE m AS SELECT email, id FROM users WHERE id = 1")
+        .await
+        .expect("PREPARE m");
+    let before = simple_rows(&c, "EXECUTE m")
+        .await
+        .expect("EXECUTE m before");
+    assert_eq!(before[0][0].as_deref(), Some(clear));
+
+    reload(&proxy, &masked);
+    // The statement's own plan under the new rules: the email masked, the id as it is (not
+    // every column masked for want of a plan).
+    let after = simple_rows(&c, "EXECUTE m").await.expect("EXECUTE m after");
+    let email = after[0][0].clone().unwrap_or_default();
+    assert!(
+        !email.contains("kim.reload"),
+        "leaked after the reload: {email}"
+    );
+    assert_eq!(
+        after[0][1].as_deref(),
+        Some("1"),
+        "the id was masked too: {after:?}"
+    );
+}
