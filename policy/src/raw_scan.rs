@@ -75,8 +75,10 @@ pub fn scan(sql: &str) -> Result<Vec<RawToken>, ScanFailure> {
                     .to_string_lossy()
                     .into_owned()
             }))
-        } else if result.tokens.is_null() || result.n_tokens <= 0 {
+        } else if result.n_tokens <= 0 {
             Ok(Vec::new())
+        } else if result.tokens.is_null() {
+            Err(ScanFailure::Scanner(String::from("out of memory")))
         } else {
             let n = usize::try_from(result.n_tokens).unwrap_or(0);
             Ok(std::slice::from_raw_parts(result.tokens, n).to_vec())

@@ -4,6 +4,9 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The first second of the year 10000.
+const LAST_SECOND: u64 = 253_402_300_800;
+
 /// RFC 3339 in UTC with milliseconds, as `humantime::format_rfc3339_millis` writes it
 /// (`2026-12-02T15:04:05.123Z`), the part up to the seconds kept for the second it names.
 #[derive(Default)]
@@ -14,10 +17,13 @@ pub struct StampCache {
 
 impl StampCache {
     pub fn write(&mut self, at: SystemTime, out: &mut impl Write) -> std::io::Result<()> {
-        let Ok(since) = at.duration_since(UNIX_EPOCH) else {
-            // Before 1970 (a clock set wrong): humantime's own text, uncached.
-            return write!(out, "{}", humantime::format_rfc3339_millis(at));
-        };
+        // RFC 3339 covers years 0000-9999 and humantime panics outside 1970-9999: a clock set
+        // that wrong gets an error (logged by the writer), not a dead writer thread.
+        let since = at
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .filter(|d| d.as_secs() < LAST_SECOND)
+            .ok_or_else(|| std::io::Error::other("the system clock is outside 1970-9999"))?;
         let second = since.as_secs();
         let prefix = match self.second {
             Some((s, p)) if s == second => p,
@@ -25,11 +31,10 @@ impl StampCache {
                 let whole = UNIX_EPOCH + std::time::Duration::from_secs(second);
                 let text = humantime::format_rfc3339_seconds(whole).to_string();
                 let mut p = [0u8; 19];
-                match text.as_bytes().get(..19) {
-                    Some(head) => p.copy_from_slice(head),
-                    // Years past 9999: humantime's own text, uncached.
-                    None => return write!(out, "{}", humantime::format_rfc3339_millis(at)),
-                }
+                let head = text.as_bytes().get(..19).ok_or_else(|| {
+                    std::io::Error::other("the system clock is outside 1970-9999")
+                })?;
+                p.copy_from_slice(head);
                 self.second = Some((second, p));
                 p
             }

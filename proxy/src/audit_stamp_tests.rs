@@ -29,3 +29,25 @@ fn fingerprints_are_sixteen_hex_digits() {
         assert_eq!(String::from_utf8(out).expect("utf8"), format!("{v:016x}"));
     }
 }
+
+#[test]
+fn a_clock_outside_1970_to_9999_is_an_error_not_a_panic() {
+    let mut cache = StampCache::default();
+    for at in [
+        UNIX_EPOCH - Duration::from_secs(1),
+        UNIX_EPOCH + Duration::from_secs(253_402_300_800),
+        UNIX_EPOCH + Duration::from_secs(400_000_000_000),
+    ] {
+        let mut out = Vec::new();
+        assert!(cache.write(at, &mut out).is_err());
+    }
+    let last = UNIX_EPOCH + Duration::from_millis(253_402_300_799_999);
+    let mut out = Vec::new();
+    cache
+        .write(last, &mut out)
+        .expect("the last millisecond of 9999");
+    assert_eq!(
+        String::from_utf8(out).expect("utf8"),
+        "9999-12-31T23:59:59.999Z"
+    );
+}

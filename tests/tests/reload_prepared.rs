@@ -42,6 +42,8 @@ async fn write_prepared_before_a_downgrade_is_refused_after_it(mode: &str) {
         .await
         .expect("EXECUTE w1 before");
     assert_eq!(up.changed_rows(&table), "1");
+    // A driver's cached statement over the EXECUTE, parsed before the reload, bound after.
+    let cached = c.prepare("EXECUTE w1").await.expect("Parse EXECUTE w1");
 
     let read_only = proxy.builder().role("admin", "access", "read-only");
     reload(&proxy, &read_only);
@@ -61,6 +63,11 @@ async fn write_prepared_before_a_downgrade_is_refused_after_it(mode: &str) {
             describe(&e)
         );
     }
+    let e = c
+        .execute(&cached, &[])
+        .await
+        .expect_err("a statement parsed before the reload ran the write after it");
+    assert_eq!(sqlstate(&e), "42501", "{mode} cached: {}", describe(&e));
     // What the new rules allow still runs, and the session goes on.
     assert_eq!(simple_value(&c, "EXECUTE r1").await, "1");
     assert_usable(&c, "after the refusals").await;
@@ -117,4 +124,38 @@ async fn a_select_prepared_before_masking_applied_is_masked_after_it() {
         Some("1"),
         "the id was masked too: {after:?}"
     );
+}
+
+/// A PREPARE that failed (in an aborted transaction) and one of the same name that ran: which
+/// one the server holds is unknown to pgward, so an EXECUTE of the name is refused until it is
+/// DEALLOCATEd and prepared again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_prepared_twice_with_different_texts_is_not_run_unjudged() {
+    let up = upstream::shared();
+    let table = up.numbered_table("reload_prep_twice", 10);
+    let proxy = ProxyBuilder::new(up.port()).pool_mode("session").start();
+    let c = connect(&proxy, CAROL.0, APP_DB).await;
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1");
+    simple_rows(&c, "BEGIN").await.expect("BEGIN");
+    simple_rows(&c, "SELECT 1/0")
+        .await
+        .expect_err("division by zero");
+    simple_rows(&c, "PREPARE p AS SELECT 1")
+        .await
+        .expect_err("a PREPARE in an aborted transaction");
+    simple_rows(&c, "ROLLBACK").await.expect("ROLLBACK");
+    simple_rows(&c, &format!("PREPARE p AS {update}"))
+        .await
+        .expect("PREPARE p");
+    let e = simple_rows(&c, "EXECUTE p")
+        .await
+        .expect_err("EXECUTE of an ambiguous name ran");
+    assert_eq!(sqlstate(&e), "42501", "{}", describe(&e));
+    assert_eq!(up.changed_rows(&table), "0");
+    simple_rows(&c, "DEALLOCATE p").await.expect("DEALLOCATE p");
+    simple_rows(&c, &format!("PREPARE p AS {update}"))
+        .await
+        .expect("PREPARE p again");
+    simple_rows(&c, "EXECUTE p").await.expect("EXECUTE p");
+    assert_eq!(up.changed_rows(&table), "1");
 }

@@ -3,6 +3,7 @@
 
 use super::audit_trail::AuditKind;
 use super::prepared::Space;
+use super::session_state::PrepareOrigin;
 use super::statement_text::Text;
 use super::*;
 use crate::protocol::decode;
@@ -131,16 +132,19 @@ impl Session {
         if let Some(name) = self.deallocates_kept_statement(&decision) {
             return self.deallocate_kept(decision, &name, frame.raw()).await;
         }
-        self.run_query(decision, frame.raw()).await
+        self.run_query(decision, frame.raw(), Some(sql)).await
     }
 
-    /// Forward an allowed Query (raw bytes) with its guard and audit.
+    /// Forward an allowed Query (raw bytes; `text`: what was judged, when an SQL PREPARE in
+    /// it is to keep its text) with its guard and audit.
     pub(super) async fn run_query(
         &mut self,
         decision: Arc<Decision>,
         raw: &[u8],
+        text: Option<&str>,
     ) -> Result<Flow, PgError> {
-        self.run_query_as(decision, raw, Handling::Forward).await
+        self.run_query_as(decision, raw, Handling::Forward, text)
+            .await
     }
 
     pub(super) async fn run_query_as(
@@ -148,6 +152,7 @@ impl Session {
         decision: Arc<Decision>,
         raw: &[u8],
         handling: Handling,
+        text: Option<&str>,
     ) -> Result<Flow, PgError> {
         self.want_sequence_server(&decision);
         if let Err(e) = self.attach().await {
@@ -188,14 +193,12 @@ impl Session {
             self.refuse_simple(e, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        // A PREPARE keeps its own text, to be judged again after a reload.
-        let prepares =
-            (decision.statements.iter()).any(|s| s.kind == pgward_policy::StatementKind::Prepare);
-        let text = prepares
-            .then(|| raw.get(5..).and_then(|b| decode::query_bytes(b).ok()))
-            .flatten()
-            .and_then(|b| std::str::from_utf8(b).ok());
-        self.apply_effects(&decision, text);
+        // A PREPARE keeps the text it was judged from, to be judged again after a reload.
+        let origin = text.map(|text| PrepareOrigin {
+            text,
+            snapshot: self.judged_now().snapshot,
+        });
+        self.apply_effects(&decision, origin);
         self.free_databases(&decision).await;
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
             decision: d,
@@ -230,7 +233,7 @@ impl Session {
         }
         let mut raw = BytesMut::new();
         frontend::query(sql, &mut raw);
-        self.run_query(decision, &raw).await
+        self.run_query(decision, &raw, Some(sql)).await
     }
 
     async fn on_parse(&mut self, frame: Frame) -> Result<Flow, PgError> {

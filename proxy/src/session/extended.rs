@@ -8,6 +8,7 @@ use pgward_policy::StatementKind;
 use super::audit_trail::AuditKind;
 use super::prepared::{Lookup, Space};
 use super::replay_shape::{shape_changed, ShapeCheck};
+use super::session_state::PrepareOrigin;
 use super::*;
 use crate::protocol::{decode, Frame, FrontendTag};
 use crate::sqlstate::ToPg;
@@ -168,6 +169,11 @@ impl Session {
         if let Some(denial) = d.denial() {
             return Ok(Err((super::denial_error(denial), Some(d))));
         }
+        // An SQL PREPARE it runs, judged again if the rules changed since it was prepared
+        // (the statement may have been parsed before they did).
+        if let Some(err) = self.rejudge_used(&d)? {
+            return Ok(Err((err, Some(d))));
+        }
         // PostgreSQL analyses it again at Bind under a path pgward cannot follow.
         if let Some(err) = self.unknown_path_refusal(&d) {
             return Ok(Err((err, Some(d))));
@@ -244,12 +250,14 @@ impl Session {
             return Ok(Err((e, Some(d))));
         }
         // Session effects (search_path above all) take hold when a statement runs.
-        let prepares = d
-            .statements
-            .iter()
-            .any(|s| s.kind == StatementKind::Prepare);
-        let text = prepares.then(|| self.prepared.text_of(&d)).flatten();
-        self.apply_effects(&d, text.as_deref());
+        // An SQL PREPARE keeps the text its statement was judged from, and when.
+        let prepares = (d.statements.iter()).any(|s| s.kind == StatementKind::Prepare);
+        let origin = prepares.then(|| self.prepared.text_of(&d)).flatten();
+        let origin = origin.as_ref().map(|(text, judged)| PrepareOrigin {
+            text,
+            snapshot: judged.snapshot,
+        });
+        self.apply_effects(&d, origin);
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
             decision: m,
             reply: masking::MaskedReply::Execute(portal.to_string()),

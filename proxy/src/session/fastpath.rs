@@ -51,7 +51,7 @@ impl Session {
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        self.run_query(decision, frame.raw()).await
+        self.run_query(decision, frame.raw(), None).await
     }
 
     /// `SELECT "schema"."name"($1, ..., $n)` for the function of `oid`, from the catalog

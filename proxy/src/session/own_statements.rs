@@ -46,39 +46,11 @@ impl Session {
             .foreign_statement_refusal(decision)
             .or_else(|| self.signal_refusal(decision))
             .or_else(|| self.unknown_path_refusal(decision))
+            .or_else(|| self.sql_prepare_refusal(decision))
         {
             Some(err) => Ok(Some(err)),
             None => self.rejudge_used(decision),
         }
-    }
-
-    /// SQL that runs one of the client's protocol statements after the search_path changed:
-    /// PostgreSQL reads that statement again under the new path, so pgward judges it again;
-    /// its refusal is the SQL statement's.
-    pub(super) fn rejudge_used(&mut self, decision: &Decision) -> Result<Option<PgError>, PgError> {
-        for st in &decision.statements {
-            if st.kind == StatementKind::Deallocate {
-                continue;
-            }
-            let Some(name) = st.state.statement_used.as_deref() else {
-                continue;
-            };
-            if let Some(err) = self.stale_sql_prepared_refusal(name, decision) {
-                return Ok(Some(err));
-            }
-            if let Some(err) = self.rejudge_sql_prepared(name)? {
-                return Ok(Some(err));
-            }
-            let Some(text) = self.prepared.judged_stale(name, self.judging_now()) else {
-                continue;
-            };
-            let again = self.facts_decide(&text)?;
-            if let Some(denial) = again.denial() {
-                return Ok(Some(super::denial_error(denial)));
-            }
-            self.prepared.rejudged(name, again, self.judged_now());
-        }
-        Ok(None)
     }
 
     /// The refusal for a statement naming a prepared statement this client never made.

@@ -20,7 +20,7 @@ pub struct JudgedUnder {
 
 /// A name SQL `PREPARE` made: the search_path and policy snapshot it was judged under, and
 /// the PREPARE's own text to judge it again after a reload or a catalog read (`None` when
-/// pgward could not tell that text apart: such a statement is refused once outdated).
+/// pgward cannot tell which text the server holds under the name: its EXECUTE is refused).
 #[derive(Clone, Debug)]
 pub struct SqlPrepared {
     path: Vec<String>,
@@ -28,8 +28,11 @@ pub struct SqlPrepared {
     snapshot: u64,
 }
 
-/// SQL-prepared names a session keeps track of at most.
-const SQL_NAMES_KEPT: usize = 4096;
+/// SQL-prepared names a session keeps track of at most (a PREPARE past it is refused).
+pub const SQL_NAMES_KEPT: usize = 4096;
+
+/// Bytes of SQL-prepared texts a session keeps at most (a PREPARE past it is refused).
+pub const SQL_TEXT_BYTES: usize = 16 << 20;
 
 /// Named statements one client may hold at once (drivers' caches keep a few hundred).
 pub const KEPT_STATEMENTS: usize = 10_000;
@@ -71,9 +74,23 @@ impl Prepared {
         true
     }
 
-    /// SQL `PREPARE name` was sent. Names of PREPAREs that failed stay until DEALLOCATE
-    /// or DISCARD; past [`SQL_NAMES_KEPT`] names no more are kept (an EXECUTE of such a name
-    /// is then refused: fail closed).
+    /// Whether SQL `PREPARE name` fits the client's bounds ([`SQL_NAMES_KEPT`] names,
+    /// [`SQL_TEXT_BYTES`] of texts): a name already recorded always does.
+    pub fn sql_prepare_fits(&self, name: &str) -> bool {
+        let name = &*name_key(name);
+        if self.sql_names.contains_key(name) {
+            return true;
+        }
+        let bytes: usize = (self.sql_names.values())
+            .map(|r| r.text.as_ref().map_or(0, |t| t.len()))
+            .sum();
+        self.sql_names.len() < SQL_NAMES_KEPT && bytes < SQL_TEXT_BYTES
+    }
+
+    /// SQL `PREPARE name` was sent (refused beforehand unless [`Prepared::sql_prepare_fits`]).
+    /// Names of PREPAREs that failed stay until DEALLOCATE or DISCARD. A second PREPARE of a
+    /// recorded name either fails on the server (42P05) or follows one that failed (in an
+    /// aborted transaction): with another text, which one the server holds is unknown.
     pub fn sql_prepared(
         &mut self,
         name: &str,
@@ -82,15 +99,18 @@ impl Prepared {
         snapshot: u64,
     ) {
         let name = &*name_key(name);
-        // A second PREPARE of a name fails on the server: the first one's record stays.
-        if self.sql_names.len() < SQL_NAMES_KEPT && !self.sql_names.contains_key(name) {
-            let record = SqlPrepared {
-                path: path.to_vec(),
-                text,
-                snapshot,
-            };
-            self.sql_names.insert(name.to_string(), record);
+        if let Some(known) = self.sql_names.get_mut(name) {
+            if known.text != text {
+                known.text = None;
+            }
+            return;
         }
+        let record = SqlPrepared {
+            path: path.to_vec(),
+            text,
+            snapshot,
+        };
+        self.sql_names.insert(name.to_string(), record);
     }
 
     /// Whether SQL `PREPARE name` was judged under another search_path than `path`
@@ -100,11 +120,15 @@ impl Prepared {
         self.sql_names.get(name).is_some_and(|p| p.path != path)
     }
 
-    /// SQL `PREPARE name` was judged under another policy snapshot than `snapshot` (a reload,
-    /// a catalog read since): its text to judge again, `Some(None)` when none was kept.
+    /// SQL `PREPARE name` must be judged again before it runs: it was judged under another
+    /// policy snapshot than `snapshot` (a reload, a catalog read since). Its text, or
+    /// `Some(None)` when which text the server holds is unknown (then always).
     pub fn sql_prepared_outdated(&self, name: &str, snapshot: u64) -> Option<Option<Arc<str>>> {
         let record = self.sql_names.get(&*name_key(name))?;
-        (record.snapshot != snapshot).then(|| record.text.clone())
+        match &record.text {
+            None => Some(None),
+            Some(text) => (record.snapshot != snapshot).then(|| Some(text.clone())),
+        }
     }
 
     /// SQL `PREPARE name` judged again, and allowed, under `snapshot`.
@@ -115,11 +139,22 @@ impl Prepared {
     }
 
     /// The text of the protocol statement whose decision `decision` is (the one a portal was
-    /// bound from); `None` when no statement holds it any more.
-    pub fn text_of(&self, decision: &Arc<Decision>) -> Option<Arc<str>> {
-        let (name, _) =
-            (self.statements.iter()).find(|(_, e)| Arc::ptr_eq(&e.decision, decision))?;
-        self.origins.get(name).map(|(text, _)| text.clone())
+    /// bound from) and what it was judged under; `None` when no statement holds it any more,
+    /// or several with different texts do (decisions are shared between texts that differ
+    /// only in their constants).
+    pub fn text_of(&self, decision: &Arc<Decision>) -> Option<(Arc<str>, JudgedUnder)> {
+        let mut found: Option<&(Arc<str>, JudgedUnder)> = None;
+        for (name, entry) in &self.statements {
+            if !Arc::ptr_eq(&entry.decision, decision) {
+                continue;
+            }
+            let origin = self.origins.get(name)?;
+            match found {
+                Some(f) if f.0 != origin.0 => return None,
+                _ => found = Some(origin),
+            }
+        }
+        found.cloned()
     }
 
     /// Record the text of statement `name` and what it was judged under.

@@ -191,7 +191,6 @@ fn an_sql_prepared_name_is_outdated_under_another_policy_snapshot() {
     let mut p = Prepared::default();
     let path = vec!["public".to_string()];
     p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 7);
-    p.sql_prepared("blind", &path, None, 7);
     assert_eq!(p.sql_prepared_outdated("w", 7), None);
     // Names arrive as the parser left them: "W" is another name, never prepared.
     assert_eq!(p.sql_prepared_outdated("W", 8), None);
@@ -199,17 +198,43 @@ fn an_sql_prepared_name_is_outdated_under_another_policy_snapshot() {
         p.sql_prepared_outdated("w", 8).flatten().as_deref(),
         Some("PREPARE w AS SELECT 1")
     );
-    assert_eq!(p.sql_prepared_outdated("blind", 8), Some(None));
-    // A second PREPARE of a live name fails on the server: the first record stays.
-    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 2")), 9);
-    assert_eq!(
-        p.sql_prepared_outdated("w", 9).flatten().as_deref(),
-        Some("PREPARE w AS SELECT 1")
-    );
-    p.sql_prepared_rejudged("w", 9);
-    assert_eq!(p.sql_prepared_outdated("w", 9), None);
+    p.sql_prepared_rejudged("w", 8);
+    assert_eq!(p.sql_prepared_outdated("w", 8), None);
+    // The same text again (a PREPARE the server refuses with 42P05) changes nothing.
+    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 9);
+    assert_eq!(p.sql_prepared_outdated("w", 8), None);
     assert!(!p.sql_prepared_stale("w", &path));
     assert!(p.sql_prepared_stale("w", &["other".to_string()]));
+}
+
+#[test]
+fn a_name_whose_text_is_unknown_or_ambiguous_is_always_judged_again() {
+    let mut p = Prepared::default();
+    let path = vec!["public".to_string()];
+    p.sql_prepared("blind", &path, None, 7);
+    assert_eq!(p.sql_prepared_outdated("blind", 7), Some(None));
+    // A second PREPARE of the name with another text: one of the two failed on the server,
+    // and which one pgward cannot tell.
+    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 7);
+    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS DELETE FROM t")), 7);
+    assert_eq!(p.sql_prepared_outdated("w", 7), Some(None));
+}
+
+#[test]
+fn sql_prepared_names_are_bounded() {
+    use super::names::SQL_NAMES_KEPT;
+    let mut p = Prepared::default();
+    for i in 0..SQL_NAMES_KEPT {
+        let name = format!("s{i}");
+        assert!(p.sql_prepare_fits(&name));
+        p.sql_prepared(&name, &[], Some(Arc::from("PREPARE x AS SELECT 1")), 1);
+    }
+    assert!(!p.sql_prepare_fits("one_more"));
+    assert!(p.sql_prepare_fits("s0"), "a recorded name always fits");
+    let mut p = Prepared::default();
+    let big: Arc<str> = Arc::from("x".repeat(super::names::SQL_TEXT_BYTES).as_str());
+    p.sql_prepared("big", &[], Some(big), 1);
+    assert!(!p.sql_prepare_fits("next"));
 }
 
 #[test]
@@ -218,8 +243,18 @@ fn a_portal_finds_the_text_of_the_statement_it_was_bound_from() {
     let d = decision("prepare");
     let c = p.create(Space::Statement, "", d.clone(), 0);
     p.confirm(&c);
-    p.judged_under("", "PREPARE x AS SELECT 1", Default::default());
-    assert_eq!(p.text_of(&d).as_deref(), Some("PREPARE x AS SELECT 1"));
+    let judged = super::names::JudgedUnder {
+        path_epoch: 1,
+        snapshot: 5,
+    };
+    p.judged_under("", "PREPARE x AS SELECT 1", judged);
+    let (text, under) = p.text_of(&d).expect("found");
+    assert_eq!((&*text, under), ("PREPARE x AS SELECT 1", judged));
     // Another decision with the same normalized text is not that statement's.
     assert_eq!(p.text_of(&decision("prepare")), None);
+    // Two statements sharing the decision with different texts: ambiguous.
+    let c = p.create(Space::Statement, "s2", d.clone(), 0);
+    p.confirm(&c);
+    p.judged_under("s2", "PREPARE x AS SELECT 2", judged);
+    assert_eq!(p.text_of(&d), None);
 }

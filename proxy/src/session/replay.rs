@@ -308,11 +308,11 @@ impl Session {
         let runs = self.release_kept(name).await;
         self.prepared.drop_statement(name);
         if runs {
-            return self.run_query(decision, raw).await;
+            return self.run_query(decision, raw, None).await;
         }
         let mut stand_in = BytesMut::new();
         crate::protocol::frontend::query("", &mut stand_in);
-        self.run_query_as(decision, &stand_in, Handling::Complete("DEALLOCATE"))
+        self.run_query_as(decision, &stand_in, Handling::Complete("DEALLOCATE"), None)
             .await
     }
 

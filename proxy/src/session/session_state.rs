@@ -80,7 +80,11 @@ pub use crate::client_text::canonical_encoding;
 
 impl Session {
     /// What an allowed statement does to session state, as it starts to run.
-    pub(super) fn note_session_state(&mut self, decision: &Arc<Decision>, text: Option<&str>) {
+    pub(super) fn note_session_state(
+        &mut self,
+        decision: &Arc<Decision>,
+        origin: Option<PrepareOrigin<'_>>,
+    ) {
         let batch = self.replies.batch();
         self.unit.catalog |= decision.changes_catalog();
         for (at, st) in decision.statements.iter().enumerate() {
@@ -139,8 +143,8 @@ impl Session {
                 }
                 StatementKind::Prepare => {
                     if let Some(name) = &state.name {
-                        let own = text.and_then(|t| statement_at(t, at, decision));
-                        let snapshot = self.judged_now().snapshot;
+                        let own = origin.and_then(|o| statement_at(o.text, at, decision));
+                        let snapshot = origin.map_or(0, |o| o.snapshot);
                         (self.prepared).sql_prepared(name, &self.search_path, own, snapshot);
                     }
                 }
@@ -276,8 +280,12 @@ impl Session {
 impl Session {
     /// Session state a statement changes: the search_path we judge with, and whether the
     /// server needs a reset before another client may have it.
-    pub(super) fn apply_effects(&mut self, decision: &Arc<Decision>, text: Option<&str>) {
-        self.note_session_state(decision, text);
+    pub(super) fn apply_effects(
+        &mut self,
+        decision: &Arc<Decision>,
+        origin: Option<PrepareOrigin<'_>>,
+    ) {
+        self.note_session_state(decision, origin);
         for st in &decision.statements {
             // DISCARD ALL resets the search_path with every other setting.
             let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
@@ -352,6 +360,14 @@ impl Session {
 #[cfg(test)]
 #[path = "session_state_tests.rs"]
 mod tests;
+
+/// The text a decision was judged from and the policy snapshot it was judged under: what an
+/// SQL `PREPARE` in it keeps, to be judged again after a reload (`sql_prepared.rs`).
+#[derive(Clone, Copy)]
+pub(super) struct PrepareOrigin<'a> {
+    pub text: &'a str,
+    pub snapshot: u64,
+}
 
 /// The text of statement `at` of `decision`, judged from `text`: the whole text when it is
 /// the only one, else its piece as PostgreSQL splits the string (`None` when the pieces do

@@ -1,17 +1,56 @@
-//! SQL `PREPARE`d statements after a policy reload or a catalog read: PostgreSQL runs what
-//! was prepared, so an `EXECUTE` under rules that changed since is judged by the PREPARE's own
-//! text again (and its result mask made again) before it runs.
+//! Prepared statements SQL runs by name (`EXECUTE`, `EXPLAIN EXECUTE`, `CREATE TABLE AS
+//! EXECUTE`) after what they were judged under changed: PostgreSQL runs what was prepared
+//! (analysed again under a new search_path), so pgward judges the prepared text again under
+//! the rules as they are now, a protocol statement's and an SQL `PREPARE`'s alike (and makes
+//! the latter's result mask again), before the SQL runs.
 
 use pgward_policy::mask::ResultSource;
+use pgward_policy::{Decision, StatementKind};
 
 use super::prepared::name_key;
 use super::*;
 
 impl Session {
+    /// SQL that runs a prepared statement by name, after the search_path or the rules changed
+    /// since that statement was judged: PostgreSQL runs it again as it reads it now, so pgward
+    /// judges it again; its refusal is the SQL statement's.
+    pub(super) fn rejudge_used(&mut self, decision: &Decision) -> Result<Option<PgError>, PgError> {
+        // `DEALLOCATE p; PREPARE p AS ...; EXECUTE p`: the EXECUTE runs this string's p (a
+        // string stops at its first error, so the PREPARE ran when the EXECUTE does).
+        let mut made_here: Vec<&str> = Vec::new();
+        for st in &decision.statements {
+            if matches!(st.kind, StatementKind::Deallocate | StatementKind::Prepare) {
+                made_here.extend(st.state.name.as_deref());
+                continue;
+            }
+            let Some(name) = st.state.statement_used.as_deref() else {
+                continue;
+            };
+            if made_here.contains(&name) {
+                continue;
+            }
+            if let Some(err) = self.stale_sql_prepared_refusal(name, decision) {
+                return Ok(Some(err));
+            }
+            if let Some(err) = self.rejudge_sql_prepared(name)? {
+                return Ok(Some(err));
+            }
+            let Some(text) = self.prepared.judged_stale(name, self.judging_now()) else {
+                continue;
+            };
+            let again = self.facts_decide(&text)?;
+            if let Some(denial) = again.denial() {
+                return Ok(Some(super::denial_error(denial)));
+            }
+            self.prepared.rejudged(name, again, self.judged_now());
+        }
+        Ok(None)
+    }
+
     /// SQL `PREPARE name` judged under an earlier policy snapshot (a reload since, a catalog
     /// read): its text is judged again under the role's rules as they are now, and what they
-    /// refuse now is refused; one whose text pgward could not keep is refused outright.
-    pub(super) fn rejudge_sql_prepared(&mut self, name: &str) -> Result<Option<PgError>, PgError> {
+    /// refuse now is refused; one whose text pgward cannot tell is refused outright.
+    fn rejudge_sql_prepared(&mut self, name: &str) -> Result<Option<PgError>, PgError> {
         let snapshot = self.judging_now().snapshot;
         let Some(text) = self.prepared.sql_prepared_outdated(name, snapshot) else {
             return Ok(None);
@@ -20,12 +59,10 @@ impl Session {
             return Ok(Some(
                 PgError::error(
                     sqlstate::INSUFFICIENT_PRIVILEGE,
-                    format!(
-                        "pgward: prepared statement \"{name}\" was judged under an earlier policy"
-                    ),
+                    format!("pgward: cannot tell which statement \"{name}\" is on the server"),
                 )
-                .with_detail("rule: policy reload")
-                .with_hint("PREPARE it again"),
+                .with_detail("rule: prepared statements are judged by their text")
+                .with_hint("DEALLOCATE it and PREPARE it again"),
             ));
         };
         let again = self.facts_decide(&text)?;
@@ -41,5 +78,26 @@ impl Session {
             .cloned();
         self.masking.prepared_again(name, plan);
         Ok(None)
+    }
+
+    /// SQL `PREPARE` of a name past the client's bounds: refused, so that every statement
+    /// SQL can run by name is one pgward can judge again.
+    pub(super) fn sql_prepare_refusal(&self, decision: &Decision) -> Option<PgError> {
+        use super::prepared::names::{SQL_NAMES_KEPT, SQL_TEXT_BYTES};
+        let over = (decision.statements.iter())
+            .filter(|s| s.kind == StatementKind::Prepare)
+            .filter_map(|s| s.state.name.as_deref())
+            .any(|name| !self.prepared.sql_prepare_fits(name));
+        over.then(|| {
+            PgError::error(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                "pgward: too many SQL-prepared statements on this connection",
+            )
+            .with_detail(format!(
+                "pgward keeps at most {SQL_NAMES_KEPT} of them or {} MiB of their text per client",
+                SQL_TEXT_BYTES >> 20
+            ))
+            .with_hint("DEALLOCATE statements the client no longer uses")
+        })
     }
 }
