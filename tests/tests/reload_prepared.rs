@@ -38,10 +38,14 @@ async fn write_prepared_before_a_downgrade_is_refused_after_it(mode: &str) {
     simple_rows(&c, "PREPARE r1 AS SELECT 1")
         .await
         .expect("PREPARE r1");
-    simple_rows(&c, "EXECUTE w1")
-        .await
-        .expect("EXECUTE w1 before");
+    for name in ["w1", "w2", "w3"] {
+        simple_rows(&c, &format!("EXECUTE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("EXECUTE {name} before the reload: {}", describe(&e)));
+    }
     assert_eq!(up.changed_rows(&table), "1");
+    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(v.trim(), "3");
     // A driver's cached statement over the EXECUTE, parsed before the reload, bound after.
     let cached = c.prepare("EXECUTE w1").await.expect("Parse EXECUTE w1");
 
@@ -52,6 +56,12 @@ async fn write_prepared_before_a_downgrade_is_refused_after_it(mode: &str) {
             .await
             .expect_err("a write prepared before the role became read-only ran after it");
         assert_eq!(sqlstate(&e), "42501", "{mode} {name}: {}", describe(&e));
+        // Refused by the rule that refuses the write now, not for want of its text.
+        assert!(
+            !describe(&e).contains("cannot tell"),
+            "{mode} {name}: {}",
+            describe(&e)
+        );
         let e = c
             .execute(&format!("EXECUTE {name}"), &[])
             .await
@@ -72,7 +82,7 @@ async fn write_prepared_before_a_downgrade_is_refused_after_it(mode: &str) {
     assert_eq!(simple_value(&c, "EXECUTE r1").await, "1");
     assert_usable(&c, "after the refusals").await;
     let rows = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
-    assert_eq!(rows.trim(), "1", "{mode}: the refused EXECUTEs wrote");
+    assert_eq!(rows.trim(), "3", "{mode}: the refused EXECUTEs wrote");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,11 +136,11 @@ async fn a_select_prepared_before_masking_applied_is_masked_after_it() {
     );
 }
 
-/// A PREPARE that failed (in an aborted transaction) and one of the same name that ran: which
-/// one the server holds is unknown to pgward, so an EXECUTE of the name is refused until it is
-/// DEALLOCATEd and prepared again.
+/// A PREPARE that failed (in an aborted transaction) and one of the same name that ran: the
+/// server holds one of them, so both are judged again after a reload. Before it, the one that
+/// ran runs (a mistyped PREPARE and its corrected one are ordinary psql use).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_name_prepared_twice_with_different_texts_is_not_run_unjudged() {
+async fn every_text_a_name_was_prepared_with_is_judged_after_a_reload() {
     let up = upstream::shared();
     let table = up.numbered_table("reload_prep_twice", 10);
     let proxy = ProxyBuilder::new(up.port()).pool_mode("session").start();
@@ -147,15 +157,63 @@ async fn a_name_prepared_twice_with_different_texts_is_not_run_unjudged() {
     simple_rows(&c, &format!("PREPARE p AS {update}"))
         .await
         .expect("PREPARE p");
-    let e = simple_rows(&c, "EXECUTE p")
+    simple_rows(&c, "PREPARE typo AS SELECT 'x'::int")
         .await
-        .expect_err("EXECUTE of an ambiguous name ran");
-    assert_eq!(sqlstate(&e), "42501", "{}", describe(&e));
-    assert_eq!(up.changed_rows(&table), "0");
-    simple_rows(&c, "DEALLOCATE p").await.expect("DEALLOCATE p");
-    simple_rows(&c, &format!("PREPARE p AS {update}"))
+        .expect_err("a mistyped PREPARE");
+    simple_rows(&c, "PREPARE typo AS SELECT 7")
         .await
-        .expect("PREPARE p again");
+        .expect("the corrected PREPARE");
+    assert_eq!(simple_value(&c, "EXECUTE typo").await, "7");
     simple_rows(&c, "EXECUTE p").await.expect("EXECUTE p");
     assert_eq!(up.changed_rows(&table), "1");
+
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(&proxy, &read_only);
+    let e = simple_rows(&c, "EXECUTE p")
+        .await
+        .expect_err("a write among the texts of p ran after the downgrade");
+    assert_eq!(sqlstate(&e), "42501", "{}", describe(&e));
+    assert_eq!(simple_value(&c, "EXECUTE typo").await, "7");
+    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(v.trim(), "1");
+}
+
+/// A DEALLOCATE or DISCARD ALL that failed leaves the statement on the server: its text is
+/// still judged after a reload. One that succeeded takes the old text with it: the name's
+/// new statement is judged alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_deallocate_that_succeeded_forgets_a_text() {
+    let up = upstream::shared();
+    let table = up.numbered_table("reload_prep_dealloc", 10);
+    let proxy = ProxyBuilder::new(up.port()).pool_mode("session").start();
+    let c = connect(&proxy, CAROL.0, APP_DB).await;
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1");
+    for name in ["kept", "gone"] {
+        simple_rows(&c, &format!("PREPARE {name} AS {update}"))
+            .await
+            .expect("PREPARE");
+    }
+    simple_rows(&c, "SELECT 1/0; DEALLOCATE kept")
+        .await
+        .expect_err("the string stops before its DEALLOCATE");
+    simple_rows(&c, "BEGIN").await.expect("BEGIN");
+    simple_rows(&c, "DISCARD ALL")
+        .await
+        .expect_err("DISCARD ALL inside a transaction block");
+    simple_rows(&c, "ROLLBACK").await.expect("ROLLBACK");
+    simple_rows(&c, "DEALLOCATE gone")
+        .await
+        .expect("DEALLOCATE gone");
+    simple_rows(&c, "PREPARE gone AS SELECT 5")
+        .await
+        .expect("PREPARE gone again");
+
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(&proxy, &read_only);
+    let e = simple_rows(&c, "EXECUTE kept")
+        .await
+        .expect_err("a write whose DEALLOCATE failed ran after the downgrade");
+    assert_eq!(sqlstate(&e), "42501", "{}", describe(&e));
+    assert_eq!(simple_value(&c, "EXECUTE gone").await, "5");
+    assert_eq!(up.changed_rows(&table), "0");
 }

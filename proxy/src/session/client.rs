@@ -97,6 +97,11 @@ impl Session {
             self.refuse_denied_query(frame, sql, decision).await;
             return Ok(Flow::Continue);
         }
+        // What an SQL PREPARE in it keeps (the judging below may read a newer snapshot).
+        let origin = PrepareOrigin {
+            text: sql,
+            snapshot: self.judged_now().snapshot,
+        };
         let has_txn_control = decision
             .statements
             .iter()
@@ -132,18 +137,18 @@ impl Session {
         if let Some(name) = self.deallocates_kept_statement(&decision) {
             return self.deallocate_kept(decision, &name, frame.raw()).await;
         }
-        self.run_query(decision, frame.raw(), Some(sql)).await
+        self.run_query(decision, frame.raw(), Some(origin)).await
     }
 
-    /// Forward an allowed Query (raw bytes; `text`: what was judged, when an SQL PREPARE in
-    /// it is to keep its text) with its guard and audit.
+    /// Forward an allowed Query (raw bytes; `origin`: the text judged and when, which an SQL
+    /// PREPARE in it keeps) with its guard and audit.
     pub(super) async fn run_query(
         &mut self,
         decision: Arc<Decision>,
         raw: &[u8],
-        text: Option<&str>,
+        origin: Option<PrepareOrigin<'_>>,
     ) -> Result<Flow, PgError> {
-        self.run_query_as(decision, raw, Handling::Forward, text)
+        self.run_query_as(decision, raw, Handling::Forward, origin)
             .await
     }
 
@@ -152,7 +157,7 @@ impl Session {
         decision: Arc<Decision>,
         raw: &[u8],
         handling: Handling,
-        text: Option<&str>,
+        origin: Option<PrepareOrigin<'_>>,
     ) -> Result<Flow, PgError> {
         self.want_sequence_server(&decision);
         if let Err(e) = self.attach().await {
@@ -193,11 +198,6 @@ impl Session {
             self.refuse_simple(e, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
-        // A PREPARE keeps the text it was judged from, to be judged again after a reload.
-        let origin = text.map(|text| PrepareOrigin {
-            text,
-            snapshot: self.judged_now().snapshot,
-        });
         self.apply_effects(&decision, origin);
         self.free_databases(&decision).await;
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
@@ -231,9 +231,19 @@ impl Session {
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
+        let origin = PrepareOrigin {
+            text: sql,
+            snapshot: self.judged_now().snapshot,
+        };
+        // Statements it runs by name are judged again as the whole string's were.
+        if let Some(err) = self.statement_refusal(&decision)? {
+            self.script.clear();
+            self.refuse_simple(err, Some(decision.clone())).await;
+            return Ok(Flow::Continue);
+        }
         let mut raw = BytesMut::new();
         frontend::query(sql, &mut raw);
-        self.run_query(decision, &raw, Some(sql)).await
+        self.run_query(decision, &raw, Some(origin)).await
     }
 
     async fn on_parse(&mut self, frame: Frame) -> Result<Flow, PgError> {

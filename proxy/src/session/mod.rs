@@ -144,6 +144,8 @@ pub struct Session {
     catalog_waited_at: Option<Instant>,
     /// Statements and portals as the server has them, each with its decision.
     prepared: Prepared,
+    /// SQL DEALLOCATE/DISCARD sent and not yet answered (`sql_prepared.rs`).
+    sql_removals: VecDeque<sql_prepared::Removal>,
     audit: VecDeque<PendingAudit>,
     /// Finished statements waiting to be written at the next ReadyForQuery.
     completed: Vec<PendingAudit>,
@@ -293,6 +295,7 @@ impl Session {
             judged_snapshot: 0,
             catalog_waited_at: None,
             prepared: Prepared::default(),
+            sql_removals: VecDeque::new(),
             audit: VecDeque::new(),
             completed: Vec::new(),
             limits: Limits::default(),

@@ -100,6 +100,8 @@ pub struct Prepared {
     /// in transaction mode SQL `EXECUTE` and `DEALLOCATE` reach only these and its own
     /// protocol statements, never a statement another client left on the shared server.
     sql_names: HashMap<String, names::SqlPrepared>,
+    /// Numbers each text entered there (what a DEALLOCATE removes once it succeeded).
+    sql_seq: u64,
     /// Each named statement's text and what it was judged under (`names::JudgedUnder`), to
     /// judge it again when that changed (kept apart from the entries so that a Close the
     /// server skips restores an entry that still has its text).
@@ -333,7 +335,6 @@ impl Prepared {
     pub fn drop_statement(&mut self, name: &str) {
         let name = &*name_key(name);
         self.statements.remove(name);
-        self.sql_names.remove(name);
     }
 
     /// SQL `CLOSE name` / `CLOSE ALL`.
@@ -370,7 +371,6 @@ impl Prepared {
     pub fn forget_named(&mut self) {
         self.statements.retain(|name, _| name.is_empty());
         self.origins.retain(|name, _| name.is_empty());
-        self.sql_names.clear();
         self.closing
             .retain(|(space, name), _| *space == Space::Portal || name.is_empty());
     }

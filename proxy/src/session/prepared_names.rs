@@ -18,15 +18,21 @@ pub struct JudgedUnder {
     pub snapshot: u64,
 }
 
-/// A name SQL `PREPARE` made: the search_path and policy snapshot it was judged under, and
-/// the PREPARE's own text to judge it again after a reload or a catalog read (`None` when
-/// pgward cannot tell which text the server holds under the name: its EXECUTE is refused).
+/// A name SQL `PREPARE` made: the search_path it was judged under, and every text a PREPARE
+/// of it was sent with since it was last removed (the server holds one of them: a PREPARE of
+/// a name it has fails with 42P05, one in an aborted transaction leaves nothing), each to be
+/// judged again after a reload or a catalog read (`None`: a text pgward could not tell
+/// apart). `snapshot`: the policy snapshot all of them were judged under (`None`: not one).
 #[derive(Clone, Debug)]
 pub struct SqlPrepared {
     path: Vec<String>,
-    text: Option<Arc<str>>,
-    snapshot: u64,
+    /// Each text with the number it was entered under (`Prepared::sql_seq`).
+    texts: Vec<(u64, Option<Arc<str>>)>,
+    snapshot: Option<u64>,
 }
+
+/// Texts kept per SQL-prepared name; past it the name's text is unknown.
+const TEXTS_PER_NAME: usize = 8;
 
 /// SQL-prepared names a session keeps track of at most (a PREPARE past it is refused).
 pub const SQL_NAMES_KEPT: usize = 4096;
@@ -82,35 +88,68 @@ impl Prepared {
             return true;
         }
         let bytes: usize = (self.sql_names.values())
-            .map(|r| r.text.as_ref().map_or(0, |t| t.len()))
+            .flat_map(|r| r.texts.iter().filter_map(|(_, t)| t.as_ref()))
+            .map(|t| t.len())
             .sum();
         self.sql_names.len() < SQL_NAMES_KEPT && bytes < SQL_TEXT_BYTES
     }
 
-    /// SQL `PREPARE name` was sent (refused beforehand unless [`Prepared::sql_prepare_fits`]).
-    /// Names of PREPAREs that failed stay until DEALLOCATE or DISCARD. A second PREPARE of a
-    /// recorded name either fails on the server (42P05) or follows one that failed (in an
-    /// aborted transaction): with another text, which one the server holds is unknown.
+    /// SQL `PREPARE name` was sent with `text`, judged under `snapshot` (refused beforehand
+    /// unless [`Prepared::sql_prepare_fits`]); it stays a candidate for what the server holds
+    /// under the name until a DEALLOCATE or DISCARD sent after it succeeds.
     pub fn sql_prepared(
         &mut self,
         name: &str,
         path: &[String],
         text: Option<Arc<str>>,
-        snapshot: u64,
+        snapshot: Option<u64>,
     ) {
         let name = &*name_key(name);
-        if let Some(known) = self.sql_names.get_mut(name) {
-            if known.text != text {
-                known.text = None;
-            }
+        self.sql_seq += 1;
+        let seq = self.sql_seq;
+        let Some(known) = self.sql_names.get_mut(name) else {
+            let record = SqlPrepared {
+                path: path.to_vec(),
+                texts: vec![(seq, text)],
+                snapshot,
+            };
+            self.sql_names.insert(name.to_string(), record);
             return;
-        }
-        let record = SqlPrepared {
-            path: path.to_vec(),
-            text,
-            snapshot,
         };
-        self.sql_names.insert(name.to_string(), record);
+        let same = known.texts.iter().position(|(_, t)| *t == text);
+        // Once a text is unknown the name stays unknown, as late as its latest PREPARE.
+        let unknown = known.texts.iter().position(|(_, t)| t.is_none());
+        match same.or(unknown) {
+            Some(at) => known.texts[at].0 = seq,
+            None if known.texts.len() < TEXTS_PER_NAME => known.texts.push((seq, text)),
+            None => known.texts = vec![(seq, None)],
+        }
+        if known.snapshot != snapshot {
+            known.snapshot = None;
+        }
+    }
+
+    /// What a DEALLOCATE or DISCARD sent now would remove (texts entered up to here).
+    pub fn sql_seq(&self) -> u64 {
+        self.sql_seq
+    }
+
+    /// A DEALLOCATE of `name` (`None`: ALL, DISCARD ALL) sent when [`Prepared::sql_seq`] was
+    /// `upto` succeeded: the texts entered before it are gone from the server.
+    pub fn sql_names_removed(&mut self, name: Option<&str>, upto: u64) {
+        let prune = |r: &mut SqlPrepared| {
+            r.texts.retain(|(seq, _)| *seq > upto);
+            !r.texts.is_empty()
+        };
+        match name {
+            Some(n) => {
+                let n = &*name_key(n);
+                if self.sql_names.get_mut(n).is_some_and(|r| !prune(r)) {
+                    self.sql_names.remove(n);
+                }
+            }
+            None => self.sql_names.retain(|_, r| prune(r)),
+        }
     }
 
     /// Whether SQL `PREPARE name` was judged under another search_path than `path`
@@ -120,21 +159,23 @@ impl Prepared {
         self.sql_names.get(name).is_some_and(|p| p.path != path)
     }
 
-    /// SQL `PREPARE name` must be judged again before it runs: it was judged under another
-    /// policy snapshot than `snapshot` (a reload, a catalog read since). Its text, or
-    /// `Some(None)` when which text the server holds is unknown (then always).
-    pub fn sql_prepared_outdated(&self, name: &str, snapshot: u64) -> Option<Option<Arc<str>>> {
+    /// The texts of SQL `PREPARE name` to judge again before it runs: they were judged under
+    /// another policy snapshot than `snapshot` (a reload, a catalog read since); `None` when
+    /// they need not be (or the name is not one SQL prepared).
+    pub fn sql_prepared_outdated(
+        &self,
+        name: &str,
+        snapshot: u64,
+    ) -> Option<Vec<Option<Arc<str>>>> {
         let record = self.sql_names.get(&*name_key(name))?;
-        match &record.text {
-            None => Some(None),
-            Some(text) => (record.snapshot != snapshot).then(|| Some(text.clone())),
-        }
+        (record.snapshot != Some(snapshot))
+            .then(|| record.texts.iter().map(|(_, t)| t.clone()).collect())
     }
 
     /// SQL `PREPARE name` judged again, and allowed, under `snapshot`.
     pub fn sql_prepared_rejudged(&mut self, name: &str, snapshot: u64) {
         if let Some(record) = self.sql_names.get_mut(&*name_key(name)) {
-            record.snapshot = snapshot;
+            record.snapshot = Some(snapshot);
         }
     }
 

@@ -186,38 +186,92 @@ fn a_statement_is_stale_under_another_search_path_or_policy_snapshot() {
     assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "again");
 }
 
+fn texts(v: Option<Vec<Option<Arc<str>>>>) -> Option<Vec<Option<String>>> {
+    v.map(|t| t.into_iter().map(|x| x.map(|s| s.to_string())).collect())
+}
+
 #[test]
 fn an_sql_prepared_name_is_outdated_under_another_policy_snapshot() {
     let mut p = Prepared::default();
     let path = vec!["public".to_string()];
-    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 7);
-    assert_eq!(p.sql_prepared_outdated("w", 7), None);
+    p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 1")),
+        Some(7),
+    );
+    assert_eq!(texts(p.sql_prepared_outdated("w", 7)), None);
     // Names arrive as the parser left them: "W" is another name, never prepared.
-    assert_eq!(p.sql_prepared_outdated("W", 8), None);
+    assert_eq!(texts(p.sql_prepared_outdated("W", 8)), None);
     assert_eq!(
-        p.sql_prepared_outdated("w", 8).flatten().as_deref(),
-        Some("PREPARE w AS SELECT 1")
+        texts(p.sql_prepared_outdated("w", 8)),
+        Some(vec![Some("PREPARE w AS SELECT 1".to_string())])
     );
     p.sql_prepared_rejudged("w", 8);
-    assert_eq!(p.sql_prepared_outdated("w", 8), None);
-    // The same text again (a PREPARE the server refuses with 42P05) changes nothing.
-    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 9);
-    assert_eq!(p.sql_prepared_outdated("w", 8), None);
+    assert_eq!(texts(p.sql_prepared_outdated("w", 8)), None);
+    // The same text again, judged under the same snapshot (the server answers 42P05).
+    p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 1")),
+        Some(8),
+    );
+    assert_eq!(texts(p.sql_prepared_outdated("w", 8)), None);
     assert!(!p.sql_prepared_stale("w", &path));
     assert!(p.sql_prepared_stale("w", &["other".to_string()]));
 }
 
 #[test]
-fn a_name_whose_text_is_unknown_or_ambiguous_is_always_judged_again() {
+fn every_text_a_name_was_prepared_with_is_judged_again() {
     let mut p = Prepared::default();
     let path = vec!["public".to_string()];
-    p.sql_prepared("blind", &path, None, 7);
-    assert_eq!(p.sql_prepared_outdated("blind", 7), Some(None));
-    // A second PREPARE of the name with another text: one of the two failed on the server,
-    // and which one pgward cannot tell.
-    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS SELECT 1")), 7);
-    p.sql_prepared("w", &path, Some(Arc::from("PREPARE w AS DELETE FROM t")), 7);
-    assert_eq!(p.sql_prepared_outdated("w", 7), Some(None));
+    // One of the two failed on the server (42P05, or an aborted transaction): which one is
+    // unknown, so both are candidates, judged again together.
+    p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 1")),
+        Some(7),
+    );
+    p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS DELETE FROM t")),
+        Some(7),
+    );
+    assert_eq!(texts(p.sql_prepared_outdated("w", 7)), None);
+    assert_eq!(
+        texts(p.sql_prepared_outdated("w", 8)),
+        Some(vec![
+            Some("PREPARE w AS SELECT 1".to_string()),
+            Some("PREPARE w AS DELETE FROM t".to_string())
+        ])
+    );
+    // A candidate judged under another snapshot: all of them are judged again.
+    p.sql_prepared(
+        "v",
+        &path,
+        Some(Arc::from("PREPARE v AS SELECT 1")),
+        Some(7),
+    );
+    p.sql_prepared(
+        "v",
+        &path,
+        Some(Arc::from("PREPARE v AS SELECT 2")),
+        Some(8),
+    );
+    assert_eq!(
+        texts(p.sql_prepared_outdated("v", 8)).map(|t| t.len()),
+        Some(2)
+    );
+    // A text pgward could not tell apart stays a candidate; past the bound all are unknown.
+    p.sql_prepared("blind", &path, None, Some(7));
+    assert_eq!(texts(p.sql_prepared_outdated("blind", 8)), Some(vec![None]));
+    for i in 0..20 {
+        let text = format!("PREPARE many AS SELECT {i}");
+        p.sql_prepared("many", &path, Some(Arc::from(text.as_str())), Some(7));
+    }
+    assert_eq!(texts(p.sql_prepared_outdated("many", 8)), Some(vec![None]));
 }
 
 #[test]
@@ -227,13 +281,18 @@ fn sql_prepared_names_are_bounded() {
     for i in 0..SQL_NAMES_KEPT {
         let name = format!("s{i}");
         assert!(p.sql_prepare_fits(&name));
-        p.sql_prepared(&name, &[], Some(Arc::from("PREPARE x AS SELECT 1")), 1);
+        p.sql_prepared(
+            &name,
+            &[],
+            Some(Arc::from("PREPARE x AS SELECT 1")),
+            Some(1),
+        );
     }
     assert!(!p.sql_prepare_fits("one_more"));
     assert!(p.sql_prepare_fits("s0"), "a recorded name always fits");
     let mut p = Prepared::default();
     let big: Arc<str> = Arc::from("x".repeat(super::names::SQL_TEXT_BYTES).as_str());
-    p.sql_prepared("big", &[], Some(big), 1);
+    p.sql_prepared("big", &[], Some(big), Some(1));
     assert!(!p.sql_prepare_fits("next"));
 }
 
@@ -257,4 +316,42 @@ fn a_portal_finds_the_text_of_the_statement_it_was_bound_from() {
     p.confirm(&c);
     p.judged_under("s2", "PREPARE x AS SELECT 2", judged);
     assert_eq!(p.text_of(&d), None);
+}
+
+#[test]
+fn a_deallocate_removes_only_the_texts_entered_before_it() {
+    let mut p = Prepared::default();
+    let path = vec!["public".to_string()];
+    p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 1")),
+        Some(7),
+    );
+    p.sql_prepared(
+        "x",
+        &path,
+        Some(Arc::from("PREPARE x AS SELECT 1")),
+        Some(7),
+    );
+    let at_deallocate = p.sql_seq();
+    // PREPAREd again after the DEALLOCATE was sent, before it was answered.
+    p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 2")),
+        Some(7),
+    );
+    p.sql_names_removed(Some("w"), at_deallocate);
+    assert_eq!(
+        texts(p.sql_prepared_outdated("w", 8)),
+        Some(vec![Some("PREPARE w AS SELECT 2".to_string())])
+    );
+    assert!(p.owns_statement("x"));
+    // DISCARD ALL sent before x's and w's latest texts: only x goes.
+    p.sql_names_removed(None, at_deallocate);
+    assert!(!p.owns_statement("x"));
+    assert!(p.owns_statement("w"));
+    p.sql_names_removed(None, p.sql_seq());
+    assert!(!p.owns_statement("w"));
 }

@@ -191,6 +191,7 @@ impl Session {
                     self.path_check = PathCheck::AfterUnit;
                 }
                 self.note_command_complete(decode::command_rows(frame.body()));
+                self.sql_removal_done(frame.body());
                 self.client.queue(frame.raw());
             }
             b'G' => {

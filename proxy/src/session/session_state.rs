@@ -144,11 +144,12 @@ impl Session {
                 StatementKind::Prepare => {
                     if let Some(name) = &state.name {
                         let own = origin.and_then(|o| statement_at(o.text, at, decision));
-                        let snapshot = origin.map_or(0, |o| o.snapshot);
+                        let snapshot = origin.map(|o| o.snapshot);
                         (self.prepared).sql_prepared(name, &self.search_path, own, snapshot);
                     }
                 }
                 StatementKind::Deallocate => {
+                    self.sql_removal_sent(b"DEALLOCATE", state.name.as_deref());
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(state.name.as_deref());
                     }
@@ -161,6 +162,7 @@ impl Session {
                     }
                 }
                 StatementKind::Discard if state.drops_statements => {
+                    self.sql_removal_sent(b"DISCARD ALL", None);
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(None);
                         r.forget_cursor(None);

@@ -10,6 +10,18 @@ use pgward_policy::{Decision, StatementKind};
 use super::prepared::name_key;
 use super::*;
 
+/// An SQL DEALLOCATE (of a name; `None`: ALL, or DISCARD ALL) sent: applied to the record of
+/// SQL-prepared names only when it succeeds (a failed one leaves the server's statements,
+/// which must still be judged again), matched to its CommandComplete by sync point.
+pub(super) struct Removal {
+    sync_point: u64,
+    /// The command tag its success is answered with.
+    tag: &'static [u8],
+    name: Option<String>,
+    /// The texts entered before it (`Prepared::sql_seq`).
+    upto: u64,
+}
+
 impl Session {
     /// SQL that runs a prepared statement by name, after the search_path or the rules changed
     /// since that statement was judged: PostgreSQL runs it again as it reads it now, so pgward
@@ -48,36 +60,78 @@ impl Session {
     }
 
     /// SQL `PREPARE name` judged under an earlier policy snapshot (a reload since, a catalog
-    /// read): its text is judged again under the role's rules as they are now, and what they
-    /// refuse now is refused; one whose text pgward cannot tell is refused outright.
+    /// read): every text the server may hold under the name is judged again under the role's
+    /// rules as they are now, and what they refuse now is refused; so is a name one of whose
+    /// texts pgward could not tell apart.
     fn rejudge_sql_prepared(&mut self, name: &str) -> Result<Option<PgError>, PgError> {
         let snapshot = self.judging_now().snapshot;
-        let Some(text) = self.prepared.sql_prepared_outdated(name, snapshot) else {
+        let Some(texts) = self.prepared.sql_prepared_outdated(name, snapshot) else {
             return Ok(None);
         };
-        let Some(text) = text else {
-            return Ok(Some(
-                PgError::error(
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    format!("pgward: cannot tell which statement \"{name}\" is on the server"),
-                )
-                .with_detail("rule: prepared statements are judged by their text")
-                .with_hint("DEALLOCATE it and PREPARE it again"),
-            ));
-        };
-        let again = self.facts_decide(&text)?;
-        if let Some(denial) = again.denial() {
-            return Ok(Some(super::denial_error(denial)));
+        let mut plans = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let Some(text) = text else {
+                return Ok(Some(cannot_tell(name)));
+            };
+            let again = self.facts_decide(text)?;
+            if let Some(denial) = again.denial() {
+                return Ok(Some(super::denial_error(denial)));
+            }
+            let plan = (again.mask.iter())
+                .flat_map(|m| m.plans.iter())
+                .find(|p| {
+                    matches!(&p.source, ResultSource::Prepares(n) if name_key(n) == name_key(name))
+                })
+                .cloned();
+            plans.push(plan);
         }
         self.prepared.sql_prepared_rejudged(name, snapshot);
-        let plan = (again.mask.iter())
-            .flat_map(|m| m.plans.iter())
-            .find(
-                |p| matches!(&p.source, ResultSource::Prepares(n) if name_key(n) == name_key(name)),
-            )
-            .cloned();
+        // Which of several texts the server holds is unknown: no plan then (a masked role's
+        // EXECUTE masks every column of it).
+        let plan = match plans.len() {
+            1 => plans.pop().flatten(),
+            _ => None,
+        };
         self.masking.prepared_again(name, plan);
         Ok(None)
+    }
+
+    /// SQL DEALLOCATE / DISCARD ALL sent (its effect on the SQL-prepared names waits for its
+    /// CommandComplete).
+    pub(super) fn sql_removal_sent(&mut self, tag: &'static [u8], name: Option<&str>) {
+        // Those of sync points answered without their CommandComplete failed.
+        let done = self.sync.syncs_done;
+        self.sql_removals.retain(|r| r.sync_point > done);
+        self.sql_removals.push_back(Removal {
+            sync_point: self.sync.syncs_sent + 1,
+            tag,
+            name: name.map(str::to_string),
+            upto: self.prepared.sql_seq(),
+        });
+    }
+
+    /// A CommandComplete: the next DEALLOCATE/DISCARD of its sync point succeeded (statements
+    /// run in order, and a string stops at its first error, so those of a sync point that
+    /// answer are its first ones); those of sync points already answered failed.
+    pub(super) fn sql_removal_done(&mut self, tag: &[u8]) {
+        if self.sql_removals.is_empty() {
+            return;
+        }
+        let current = self.sync.syncs_done + 1;
+        while self
+            .sql_removals
+            .front()
+            .is_some_and(|r| r.sync_point < current)
+        {
+            self.sql_removals.pop_front();
+        }
+        let front = self.sql_removals.front();
+        if front.is_none_or(|r| r.sync_point != current || !tag.starts_with(r.tag)) {
+            return;
+        }
+        if let Some(r) = self.sql_removals.pop_front() {
+            self.prepared.sql_names_removed(r.name.as_deref(), r.upto);
+        }
     }
 
     /// SQL `PREPARE` of a name past the client's bounds: refused, so that every statement
@@ -100,4 +154,13 @@ impl Session {
             .with_hint("DEALLOCATE statements the client no longer uses")
         })
     }
+}
+
+fn cannot_tell(name: &str) -> PgError {
+    PgError::error(
+        sqlstate::INSUFFICIENT_PRIVILEGE,
+        format!("pgward: cannot tell which statement \"{name}\" is on the server"),
+    )
+    .with_detail("rule: prepared statements are judged by their text")
+    .with_hint("DEALLOCATE it and PREPARE it again")
 }
