@@ -72,6 +72,8 @@ impl Session {
                 Ok((b'S', name)) if self.holds_sql_prepared(name) => {
                     self.name_may_change(Some(name));
                     self.prepared.drop_statement(name);
+                    self.prepared
+                        .sql_names_removed(Some(name), self.prepared.sql_seq());
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(Some(name));
                     }

@@ -25,7 +25,8 @@ pub struct JudgedUnder {
 /// apart). `snapshot`: the policy snapshot all of them were judged under (`None`: not one).
 #[derive(Clone, Debug)]
 pub struct SqlPrepared {
-    path: Vec<String>,
+    /// `None`: its texts were prepared under different search_paths (always stale).
+    path: Option<Vec<String>>,
     /// Each text with the number it was entered under (`Prepared::sql_seq`).
     texts: Vec<(u64, Option<Arc<str>>)>,
     snapshot: Option<u64>,
@@ -81,17 +82,14 @@ impl Prepared {
     }
 
     /// Whether SQL `PREPARE name` fits the client's bounds ([`SQL_NAMES_KEPT`] names,
-    /// [`SQL_TEXT_BYTES`] of texts): a name already recorded always does.
+    /// [`SQL_TEXT_BYTES`] of texts; a name already recorded takes no new name).
     pub fn sql_prepare_fits(&self, name: &str) -> bool {
-        let name = &*name_key(name);
-        if self.sql_names.contains_key(name) {
-            return true;
-        }
+        let known = self.sql_names.contains_key(&*name_key(name));
         let bytes: usize = (self.sql_names.values())
             .flat_map(|r| r.texts.iter().filter_map(|(_, t)| t.as_ref()))
             .map(|t| t.len())
             .sum();
-        self.sql_names.len() < SQL_NAMES_KEPT && bytes < SQL_TEXT_BYTES
+        (known || self.sql_names.len() < SQL_NAMES_KEPT) && bytes < SQL_TEXT_BYTES
     }
 
     /// SQL `PREPARE name` was sent with `text`, judged under `snapshot` (refused beforehand
@@ -109,7 +107,7 @@ impl Prepared {
         let seq = self.sql_seq;
         let Some(known) = self.sql_names.get_mut(name) else {
             let record = SqlPrepared {
-                path: path.to_vec(),
+                path: Some(path.to_vec()),
                 texts: vec![(seq, text)],
                 snapshot,
             };
@@ -126,6 +124,9 @@ impl Prepared {
         }
         if known.snapshot != snapshot {
             known.snapshot = None;
+        }
+        if known.path.as_deref() != Some(path) {
+            known.path = None;
         }
     }
 
@@ -156,7 +157,7 @@ impl Prepared {
     /// (PostgreSQL analyses it again under the current path when it runs).
     pub fn sql_prepared_stale(&self, name: &str, path: &[String]) -> bool {
         let name = &*name_key(name);
-        self.sql_names.get(name).is_some_and(|p| p.path != path)
+        (self.sql_names.get(name)).is_some_and(|p| p.path.as_deref() != Some(path))
     }
 
     /// The texts of SQL `PREPARE name` to judge again before it runs: they were judged under

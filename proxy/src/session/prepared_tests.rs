@@ -355,3 +355,24 @@ fn a_deallocate_removes_only_the_texts_entered_before_it() {
     p.sql_names_removed(None, p.sql_seq());
     assert!(!p.owns_statement("w"));
 }
+
+#[test]
+fn texts_prepared_under_two_search_paths_are_always_stale() {
+    let mut p = Prepared::default();
+    let x = vec!["x".to_string()];
+    let y = vec!["y".to_string()];
+    p.sql_prepared("w", &x, Some(Arc::from("PREPARE w AS SELECT 1")), Some(7));
+    assert!(!p.sql_prepared_stale("w", &x));
+    // DEALLOCATE w sent, not yet answered; PREPARE w under another path.
+    p.sql_prepared("w", &y, Some(Arc::from("PREPARE w AS SELECT 2")), Some(7));
+    assert!(p.sql_prepared_stale("w", &x));
+    assert!(p.sql_prepared_stale("w", &y));
+}
+
+#[test]
+fn a_recorded_name_takes_no_text_past_the_byte_bound() {
+    let mut p = Prepared::default();
+    let big: Arc<str> = Arc::from("x".repeat(super::names::SQL_TEXT_BYTES).as_str());
+    p.sql_prepared("big", &[], Some(big), Some(1));
+    assert!(!p.sql_prepare_fits("big"));
+}

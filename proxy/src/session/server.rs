@@ -241,8 +241,7 @@ impl Session {
             // The COPY started: the Syncs sent meanwhile were ignored, and the one after the
             // COPY ends the batch.
             self.sync.voided(a.voided_syncs);
-            self.row_counter
-                .sync_points_voided(self.sync.syncs_sent, a.voided_syncs as u64);
+            self.sync_points_voided(a.voided_syncs as u64);
         }
         a
     }

@@ -149,7 +149,11 @@ impl Session {
                     }
                 }
                 StatementKind::Deallocate => {
-                    self.sql_removal_sent(b"DEALLOCATE", state.name.as_deref());
+                    let tag: &'static [u8] = match state.name {
+                        Some(_) => b"DEALLOCATE",
+                        None => b"DEALLOCATE ALL",
+                    };
+                    self.sql_removal_sent(tag, state.name.as_deref());
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(state.name.as_deref());
                     }

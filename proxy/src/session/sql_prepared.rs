@@ -110,6 +110,18 @@ impl Session {
         });
     }
 
+    /// Syncs the server ignored (a COPY FROM STDIN started): the sync points sent after them
+    /// are numbered down, in the row counter and in the removals owed.
+    pub(super) fn sync_points_voided(&mut self, n: u64) {
+        let sent = self.sync.syncs_sent;
+        self.row_counter.sync_points_voided(sent, n);
+        for r in &mut self.sql_removals {
+            if r.sync_point > sent + n {
+                r.sync_point -= n;
+            }
+        }
+    }
+
     /// A CommandComplete: the next DEALLOCATE/DISCARD of its sync point succeeded (statements
     /// run in order, and a string stops at its first error, so those of a sync point that
     /// answer are its first ones); those of sync points already answered failed.
@@ -125,8 +137,10 @@ impl Session {
         {
             self.sql_removals.pop_front();
         }
+        // The tag exactly (`DEALLOCATE` and `DEALLOCATE ALL` are two).
+        let tag = tag.split(|b| *b == 0).next().unwrap_or_default();
         let front = self.sql_removals.front();
-        if front.is_none_or(|r| r.sync_point != current || !tag.starts_with(r.tag)) {
+        if front.is_none_or(|r| r.sync_point != current || tag != r.tag) {
             return;
         }
         if let Some(r) = self.sql_removals.pop_front() {
