@@ -186,6 +186,11 @@ fn a_statement_is_stale_under_another_search_path_or_policy_snapshot() {
     assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "again");
 }
 
+/// SQL `PREPARE name` sent with `text`, judged under `snapshot`.
+fn prep(p: &mut Prepared, name: &str, path: &[String], text: &str, snapshot: u64) {
+    p.sql_prepared(name, path, Some(Arc::from(text)), Some(snapshot));
+}
+
 fn texts(v: Option<Vec<Option<Arc<str>>>>) -> Option<Vec<Option<String>>> {
     v.map(|t| t.into_iter().map(|x| x.map(|s| s.to_string())).collect())
 }
@@ -194,12 +199,7 @@ fn texts(v: Option<Vec<Option<Arc<str>>>>) -> Option<Vec<Option<String>>> {
 fn an_sql_prepared_name_is_outdated_under_another_policy_snapshot() {
     let mut p = Prepared::default();
     let path = vec!["public".to_string()];
-    p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 1")),
-        Some(7),
-    );
+    prep(&mut p, "w", &path, "PREPARE w AS SELECT 1", 7);
     assert_eq!(texts(p.sql_prepared_outdated("w", 7)), None);
     // Names arrive as the parser left them: "W" is another name, never prepared.
     assert_eq!(texts(p.sql_prepared_outdated("W", 8)), None);
@@ -210,12 +210,7 @@ fn an_sql_prepared_name_is_outdated_under_another_policy_snapshot() {
     p.sql_prepared_rejudged("w", 8);
     assert_eq!(texts(p.sql_prepared_outdated("w", 8)), None);
     // The same text again, judged under the same snapshot (the server answers 42P05).
-    p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 1")),
-        Some(8),
-    );
+    prep(&mut p, "w", &path, "PREPARE w AS SELECT 1", 8);
     assert_eq!(texts(p.sql_prepared_outdated("w", 8)), None);
     assert!(!p.sql_prepared_stale("w", &path));
     assert!(p.sql_prepared_stale("w", &["other".to_string()]));
@@ -227,18 +222,8 @@ fn every_text_a_name_was_prepared_with_is_judged_again() {
     let path = vec!["public".to_string()];
     // One of the two failed on the server (42P05, or an aborted transaction): which one is
     // unknown, so both are candidates, judged again together.
-    p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 1")),
-        Some(7),
-    );
-    p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS DELETE FROM t")),
-        Some(7),
-    );
+    prep(&mut p, "w", &path, "PREPARE w AS SELECT 1", 7);
+    prep(&mut p, "w", &path, "PREPARE w AS DELETE FROM t", 7);
     assert_eq!(texts(p.sql_prepared_outdated("w", 7)), None);
     assert_eq!(
         texts(p.sql_prepared_outdated("w", 8)),
@@ -248,18 +233,8 @@ fn every_text_a_name_was_prepared_with_is_judged_again() {
         ])
     );
     // A candidate judged under another snapshot: all of them are judged again.
-    p.sql_prepared(
-        "v",
-        &path,
-        Some(Arc::from("PREPARE v AS SELECT 1")),
-        Some(7),
-    );
-    p.sql_prepared(
-        "v",
-        &path,
-        Some(Arc::from("PREPARE v AS SELECT 2")),
-        Some(8),
-    );
+    prep(&mut p, "v", &path, "PREPARE v AS SELECT 1", 7);
+    prep(&mut p, "v", &path, "PREPARE v AS SELECT 2", 8);
     assert_eq!(
         texts(p.sql_prepared_outdated("v", 8)).map(|t| t.len()),
         Some(2)
@@ -269,7 +244,7 @@ fn every_text_a_name_was_prepared_with_is_judged_again() {
     assert_eq!(texts(p.sql_prepared_outdated("blind", 8)), Some(vec![None]));
     for i in 0..20 {
         let text = format!("PREPARE many AS SELECT {i}");
-        p.sql_prepared("many", &path, Some(Arc::from(text.as_str())), Some(7));
+        prep(&mut p, "many", &path, text.as_str(), 7);
     }
     assert_eq!(texts(p.sql_prepared_outdated("many", 8)), Some(vec![None]));
 }
@@ -281,12 +256,7 @@ fn sql_prepared_names_are_bounded() {
     for i in 0..SQL_NAMES_KEPT {
         let name = format!("s{i}");
         assert!(p.sql_prepare_fits(&name));
-        p.sql_prepared(
-            &name,
-            &[],
-            Some(Arc::from("PREPARE x AS SELECT 1")),
-            Some(1),
-        );
+        prep(&mut p, &name, &[], "PREPARE x AS SELECT 1", 1);
     }
     assert!(!p.sql_prepare_fits("one_more"));
     assert!(p.sql_prepare_fits("s0"), "a recorded name always fits");
@@ -322,26 +292,11 @@ fn a_portal_finds_the_text_of_the_statement_it_was_bound_from() {
 fn a_deallocate_removes_only_the_texts_entered_before_it() {
     let mut p = Prepared::default();
     let path = vec!["public".to_string()];
-    p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 1")),
-        Some(7),
-    );
-    p.sql_prepared(
-        "x",
-        &path,
-        Some(Arc::from("PREPARE x AS SELECT 1")),
-        Some(7),
-    );
+    prep(&mut p, "w", &path, "PREPARE w AS SELECT 1", 7);
+    prep(&mut p, "x", &path, "PREPARE x AS SELECT 1", 7);
     let at_deallocate = p.sql_seq();
     // PREPAREd again after the DEALLOCATE was sent, before it was answered.
-    p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 2")),
-        Some(7),
-    );
+    prep(&mut p, "w", &path, "PREPARE w AS SELECT 2", 7);
     p.sql_names_removed(Some("w"), at_deallocate);
     assert_eq!(
         texts(p.sql_prepared_outdated("w", 8)),
@@ -361,10 +316,10 @@ fn texts_prepared_under_two_search_paths_are_always_stale() {
     let mut p = Prepared::default();
     let x = vec!["x".to_string()];
     let y = vec!["y".to_string()];
-    p.sql_prepared("w", &x, Some(Arc::from("PREPARE w AS SELECT 1")), Some(7));
+    prep(&mut p, "w", &x, "PREPARE w AS SELECT 1", 7);
     assert!(!p.sql_prepared_stale("w", &x));
     // DEALLOCATE w sent, not yet answered; PREPARE w under another path.
-    p.sql_prepared("w", &y, Some(Arc::from("PREPARE w AS SELECT 2")), Some(7));
+    prep(&mut p, "w", &y, "PREPARE w AS SELECT 2", 7);
     assert!(p.sql_prepared_stale("w", &x));
     assert!(p.sql_prepared_stale("w", &y));
 }
