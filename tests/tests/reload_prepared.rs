@@ -115,6 +115,10 @@ async fn a_select_prepared_before_masking_applied_is_masked_after_it() {
     simple_rows(&c, "PREPARE m AS SELECT email, id FROM users WHERE id = 1")
         .await
         .expect("PREPARE m");
+    // A second PREPARE of the name fails (42P05): its text is no candidate.
+    simple_rows(&c, "PREPARE m AS SELECT id FROM users")
+        .await
+        .expect_err("PREPARE of a name the server has");
     let before = simple_rows(&c, "EXECUTE m")
         .await
         .expect("EXECUTE m before");

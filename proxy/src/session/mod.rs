@@ -71,6 +71,7 @@ mod sequences;
 mod server;
 mod server_syntax;
 mod session_state;
+mod sql_effects;
 mod sql_prepared;
 mod statement_text;
 #[cfg(test)]
@@ -144,8 +145,8 @@ pub struct Session {
     catalog_waited_at: Option<Instant>,
     /// Statements and portals as the server has them, each with its decision.
     prepared: Prepared,
-    /// SQL DEALLOCATE/DISCARD sent and not yet answered (`sql_prepared.rs`).
-    sql_removals: VecDeque<sql_prepared::Removal>,
+    /// SQL PREPARE/DEALLOCATE/DISCARD ALL sent and not yet answered (`sql_effects.rs`).
+    sql_effects: VecDeque<sql_effects::SqlEffect>,
     audit: VecDeque<PendingAudit>,
     /// Finished statements waiting to be written at the next ReadyForQuery.
     completed: Vec<PendingAudit>,
@@ -295,7 +296,7 @@ impl Session {
             judged_snapshot: 0,
             catalog_waited_at: None,
             prepared: Prepared::default(),
-            sql_removals: VecDeque::new(),
+            sql_effects: VecDeque::new(),
             audit: VecDeque::new(),
             completed: Vec::new(),
             limits: Limits::default(),

@@ -18,18 +18,24 @@ pub struct JudgedUnder {
     pub snapshot: u64,
 }
 
-/// A name SQL `PREPARE` made: the search_path it was judged under, and every text a PREPARE
-/// of it was sent with since it was last removed (the server holds one of them: a PREPARE of
-/// a name it has fails with 42P05, one in an aborted transaction leaves nothing), each to be
-/// judged again after a reload or a catalog read (`None`: a text pgward could not tell
-/// apart). `snapshot`: the policy snapshot all of them were judged under (`None`: not one).
+/// A name SQL `PREPARE` made: every text a PREPARE of it was sent with since a DEALLOCATE of
+/// it last succeeded, less those that failed (the server holds one of them: a PREPARE whose
+/// answer is still owed may have run), each to be judged again after a reload or a catalog
+/// read. `snapshot`: the policy snapshot all of them were judged under (`None`: not one).
 #[derive(Clone, Debug)]
 pub struct SqlPrepared {
-    /// `None`: its texts were prepared under different search_paths (always stale).
-    path: Option<Vec<String>>,
-    /// Each text with the number it was entered under (`Prepared::sql_seq`).
-    texts: Vec<(u64, Option<Arc<str>>)>,
+    texts: Vec<Candidate>,
     snapshot: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct Candidate {
+    /// The number it was entered under (`Prepared::sql_seq`).
+    seq: u64,
+    /// `None`: a text pgward could not tell apart.
+    text: Option<Arc<str>>,
+    /// The search_path it was judged under.
+    path: Vec<String>,
 }
 
 /// Texts kept per SQL-prepared name; past it the name's text is unknown.
@@ -86,47 +92,79 @@ impl Prepared {
     pub fn sql_prepare_fits(&self, name: &str) -> bool {
         let known = self.sql_names.contains_key(&*name_key(name));
         let bytes: usize = (self.sql_names.values())
-            .flat_map(|r| r.texts.iter().filter_map(|(_, t)| t.as_ref()))
+            .flat_map(|r| r.texts.iter().filter_map(|c| c.text.as_ref()))
             .map(|t| t.len())
             .sum();
         (known || self.sql_names.len() < SQL_NAMES_KEPT) && bytes < SQL_TEXT_BYTES
     }
 
-    /// SQL `PREPARE name` was sent with `text`, judged under `snapshot` (refused beforehand
-    /// unless [`Prepared::sql_prepare_fits`]); it stays a candidate for what the server holds
-    /// under the name until a DEALLOCATE or DISCARD sent after it succeeds.
+    /// SQL `PREPARE name` was sent with `text`, judged under `snapshot` and `path` (refused
+    /// beforehand unless [`Prepared::sql_prepare_fits`]). Returns the number of the candidate
+    /// it added, to drop if it fails; `None` when it added none (the text was one already).
     pub fn sql_prepared(
         &mut self,
         name: &str,
         path: &[String],
         text: Option<Arc<str>>,
         snapshot: Option<u64>,
-    ) {
+    ) -> Option<u64> {
         let name = &*name_key(name);
         self.sql_seq += 1;
         let seq = self.sql_seq;
+        let candidate = Candidate {
+            seq,
+            text,
+            path: path.to_vec(),
+        };
         let Some(known) = self.sql_names.get_mut(name) else {
             let record = SqlPrepared {
-                path: Some(path.to_vec()),
-                texts: vec![(seq, text)],
+                texts: vec![candidate],
                 snapshot,
             };
             self.sql_names.insert(name.to_string(), record);
-            return;
+            return Some(seq);
         };
-        let same = known.texts.iter().position(|(_, t)| *t == text);
-        // Once a text is unknown the name stays unknown, as late as its latest PREPARE.
-        let unknown = known.texts.iter().position(|(_, t)| t.is_none());
-        match same.or(unknown) {
-            Some(at) => known.texts[at].0 = seq,
-            None if known.texts.len() < TEXTS_PER_NAME => known.texts.push((seq, text)),
-            None => known.texts = vec![(seq, None)],
-        }
         if known.snapshot != snapshot {
             known.snapshot = None;
         }
-        if known.path.as_deref() != Some(path) {
-            known.path = None;
+        let same =
+            (known.texts.iter_mut()).find(|c| c.text == candidate.text && c.path == candidate.path);
+        if let Some(same) = same {
+            // Kept as late as its latest PREPARE (a DEALLOCATE sent before it leaves it).
+            same.seq = seq;
+            return None;
+        }
+        // Once a text is unknown the name stays unknown, as late as its latest PREPARE (a
+        // path unknown too when they differ: stale under any search_path but an empty one).
+        if let Some(unknown) = known.texts.iter_mut().find(|c| c.text.is_none()) {
+            unknown.seq = seq;
+            if unknown.path != candidate.path {
+                unknown.path = Vec::new();
+            }
+            return None;
+        }
+        if known.texts.len() >= TEXTS_PER_NAME {
+            known.texts = vec![Candidate {
+                text: None,
+                path: Vec::new(),
+                ..candidate
+            }];
+            return None;
+        }
+        known.texts.push(candidate);
+        Some(seq)
+    }
+
+    /// The PREPARE that entered candidate `seq` of `name` failed (or was skipped): the
+    /// server holds nothing of it.
+    pub fn sql_prepare_failed(&mut self, name: &str, seq: u64) {
+        let name = &*name_key(name);
+        let Some(record) = self.sql_names.get_mut(name) else {
+            return;
+        };
+        record.texts.retain(|c| c.seq != seq);
+        if record.texts.is_empty() {
+            self.sql_names.remove(name);
         }
     }
 
@@ -139,7 +177,7 @@ impl Prepared {
     /// `upto` succeeded: the texts entered before it are gone from the server.
     pub fn sql_names_removed(&mut self, name: Option<&str>, upto: u64) {
         let prune = |r: &mut SqlPrepared| {
-            r.texts.retain(|(seq, _)| *seq > upto);
+            r.texts.retain(|c| c.seq > upto);
             !r.texts.is_empty()
         };
         match name {
@@ -153,11 +191,11 @@ impl Prepared {
         }
     }
 
-    /// Whether SQL `PREPARE name` was judged under another search_path than `path`
-    /// (PostgreSQL analyses it again under the current path when it runs).
+    /// Whether a text SQL `PREPARE name` may hold was judged under another search_path than
+    /// `path` (PostgreSQL analyses it again under the current path when it runs).
     pub fn sql_prepared_stale(&self, name: &str, path: &[String]) -> bool {
         let name = &*name_key(name);
-        (self.sql_names.get(name)).is_some_and(|p| p.path.as_deref() != Some(path))
+        (self.sql_names.get(name)).is_some_and(|r| r.texts.iter().any(|c| c.path != path))
     }
 
     /// The texts of SQL `PREPARE name` to judge again before it runs: they were judged under
@@ -170,7 +208,7 @@ impl Prepared {
     ) -> Option<Vec<Option<Arc<str>>>> {
         let record = self.sql_names.get(&*name_key(name))?;
         (record.snapshot != Some(snapshot))
-            .then(|| record.texts.iter().map(|(_, t)| t.clone()).collect())
+            .then(|| record.texts.iter().map(|c| c.text.clone()).collect())
     }
 
     /// SQL `PREPARE name` judged again, and allowed, under `snapshot`.

@@ -331,3 +331,48 @@ fn a_recorded_name_takes_no_text_past_the_byte_bound() {
     p.sql_prepared("big", &[], Some(big), Some(1));
     assert!(!p.sql_prepare_fits("big"));
 }
+
+#[test]
+fn a_failed_prepare_leaves_no_candidate() {
+    let mut p = Prepared::default();
+    let path = vec!["public".to_string()];
+    let first = p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 1")),
+        Some(7),
+    );
+    let second = p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 2")),
+        Some(7),
+    );
+    // The same text again adds no candidate: its failure (42P05) must not drop the first.
+    let again = p.sql_prepared(
+        "w",
+        &path,
+        Some(Arc::from("PREPARE w AS SELECT 1")),
+        Some(7),
+    );
+    assert_eq!(again, None);
+    p.sql_prepare_failed("w", second.expect("a new candidate"));
+    assert_eq!(
+        texts(p.sql_prepared_outdated("w", 8)),
+        Some(vec![Some("PREPARE w AS SELECT 1".to_string())])
+    );
+    // Its first PREPARE's number was moved on by the second one of the same text.
+    p.sql_prepare_failed("w", first.expect("a new candidate"));
+    assert!(p.owns_statement("w"));
+    let only = p.sql_prepared(
+        "v",
+        &path,
+        Some(Arc::from("PREPARE v AS SELECT 1")),
+        Some(7),
+    );
+    p.sql_prepare_failed("v", only.expect("a new candidate"));
+    assert!(
+        !p.owns_statement("v"),
+        "a name whose every PREPARE failed is none"
+    );
+}

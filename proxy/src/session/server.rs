@@ -31,8 +31,8 @@ impl Session {
             }
         }
         if tag == BackendTag::CommandComplete {
-            self.row_counter
-                .on_command_complete(frame.body(), self.sync.syncs_done);
+            (self.row_counter).on_command_complete(frame.body(), self.sync.syncs_done);
+            self.sql_effect_done(frame.body());
         }
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);
         let answer::Answer {
@@ -191,7 +191,6 @@ impl Session {
                     self.path_check = PathCheck::AfterUnit;
                 }
                 self.note_command_complete(decode::command_rows(frame.body()));
-                self.sql_removal_done(frame.body());
                 self.client.queue(frame.raw());
             }
             b'G' => {

@@ -145,7 +145,10 @@ impl Session {
                     if let Some(name) = &state.name {
                         let own = origin.and_then(|o| statement_at(o.text, at, decision));
                         let snapshot = origin.map(|o| o.snapshot);
-                        (self.prepared).sql_prepared(name, &self.search_path, own, snapshot);
+                        let path = &self.search_path;
+                        if let Some(seq) = self.prepared.sql_prepared(name, path, own, snapshot) {
+                            self.sql_effect_sent(b"PREPARE", Some(name), seq);
+                        }
                     }
                 }
                 StatementKind::Deallocate => {
@@ -153,7 +156,8 @@ impl Session {
                         Some(_) => b"DEALLOCATE",
                         None => b"DEALLOCATE ALL",
                     };
-                    self.sql_removal_sent(tag, state.name.as_deref());
+                    let upto = self.prepared.sql_seq();
+                    self.sql_effect_sent(tag, state.name.as_deref(), upto);
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(state.name.as_deref());
                     }
@@ -166,7 +170,8 @@ impl Session {
                     }
                 }
                 StatementKind::Discard if state.drops_statements => {
-                    self.sql_removal_sent(b"DISCARD ALL", None);
+                    let upto = self.prepared.sql_seq();
+                    self.sql_effect_sent(b"DISCARD ALL", None, upto);
                     if let Some(r) = self.masking.records() {
                         r.forget_prepared(None);
                         r.forget_cursor(None);

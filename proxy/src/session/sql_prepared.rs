@@ -10,18 +10,6 @@ use pgward_policy::{Decision, StatementKind};
 use super::prepared::name_key;
 use super::*;
 
-/// An SQL DEALLOCATE (of a name; `None`: ALL, or DISCARD ALL) sent: applied to the record of
-/// SQL-prepared names only when it succeeds (a failed one leaves the server's statements,
-/// which must still be judged again), matched to its CommandComplete by sync point.
-pub(super) struct Removal {
-    sync_point: u64,
-    /// The command tag its success is answered with.
-    tag: &'static [u8],
-    name: Option<String>,
-    /// The texts entered before it (`Prepared::sql_seq`).
-    upto: u64,
-}
-
 impl Session {
     /// SQL that runs a prepared statement by name, after the search_path or the rules changed
     /// since that statement was judged: PostgreSQL runs it again as it reads it now, so pgward
@@ -64,6 +52,7 @@ impl Session {
     /// rules as they are now, and what they refuse now is refused; so is a name one of whose
     /// texts pgward could not tell apart.
     fn rejudge_sql_prepared(&mut self, name: &str) -> Result<Option<PgError>, PgError> {
+        self.sql_effects_expire();
         let snapshot = self.judging_now().snapshot;
         let Some(texts) = self.prepared.sql_prepared_outdated(name, snapshot) else {
             return Ok(None);
@@ -94,58 +83,6 @@ impl Session {
         };
         self.masking.prepared_again(name, plan);
         Ok(None)
-    }
-
-    /// SQL DEALLOCATE / DISCARD ALL sent (its effect on the SQL-prepared names waits for its
-    /// CommandComplete).
-    pub(super) fn sql_removal_sent(&mut self, tag: &'static [u8], name: Option<&str>) {
-        // Those of sync points answered without their CommandComplete failed.
-        let done = self.sync.syncs_done;
-        self.sql_removals.retain(|r| r.sync_point > done);
-        self.sql_removals.push_back(Removal {
-            sync_point: self.sync.syncs_sent + 1,
-            tag,
-            name: name.map(str::to_string),
-            upto: self.prepared.sql_seq(),
-        });
-    }
-
-    /// Syncs the server ignored (a COPY FROM STDIN started): the sync points sent after them
-    /// are numbered down, in the row counter and in the removals owed.
-    pub(super) fn sync_points_voided(&mut self, n: u64) {
-        let sent = self.sync.syncs_sent;
-        self.row_counter.sync_points_voided(sent, n);
-        for r in &mut self.sql_removals {
-            if r.sync_point > sent + n {
-                r.sync_point -= n;
-            }
-        }
-    }
-
-    /// A CommandComplete: the next DEALLOCATE/DISCARD of its sync point succeeded (statements
-    /// run in order, and a string stops at its first error, so those of a sync point that
-    /// answer are its first ones); those of sync points already answered failed.
-    pub(super) fn sql_removal_done(&mut self, tag: &[u8]) {
-        if self.sql_removals.is_empty() {
-            return;
-        }
-        let current = self.sync.syncs_done + 1;
-        while self
-            .sql_removals
-            .front()
-            .is_some_and(|r| r.sync_point < current)
-        {
-            self.sql_removals.pop_front();
-        }
-        // The tag exactly (`DEALLOCATE` and `DEALLOCATE ALL` are two).
-        let tag = tag.split(|b| *b == 0).next().unwrap_or_default();
-        let front = self.sql_removals.front();
-        if front.is_none_or(|r| r.sync_point != current || tag != r.tag) {
-            return;
-        }
-        if let Some(r) = self.sql_removals.pop_front() {
-            self.prepared.sql_names_removed(r.name.as_deref(), r.upto);
-        }
     }
 
     /// SQL `PREPARE` of a name past the client's bounds: refused, so that every statement
