@@ -186,9 +186,9 @@ fn a_statement_is_stale_under_another_search_path_or_policy_snapshot() {
     assert_eq!(found(p.lookup(Space::Statement, "s1", 1)), "again");
 }
 
-/// SQL `PREPARE name` sent with `text`, judged under `snapshot`.
-fn prep(p: &mut Prepared, name: &str, path: &[String], text: &str, snapshot: u64) {
-    p.sql_prepared(name, path, Some(Arc::from(text)), Some(snapshot));
+/// SQL `PREPARE name` sent with `text`, judged under `snapshot`: the candidate it added.
+fn prep(p: &mut Prepared, name: &str, path: &[String], text: &str, snapshot: u64) -> Option<u64> {
+    p.sql_prepared(name, path, Some(Arc::from(text)), Some(snapshot))
 }
 
 fn texts(v: Option<Vec<Option<Arc<str>>>>) -> Option<Vec<Option<String>>> {
@@ -264,6 +264,8 @@ fn sql_prepared_names_are_bounded() {
     let big: Arc<str> = Arc::from("x".repeat(super::names::SQL_TEXT_BYTES).as_str());
     p.sql_prepared("big", &[], Some(big), Some(1));
     assert!(!p.sql_prepare_fits("next"));
+    // Nor does a recorded name take a text past the byte bound.
+    assert!(!p.sql_prepare_fits("big"));
 }
 
 #[test]
@@ -325,36 +327,13 @@ fn texts_prepared_under_two_search_paths_are_always_stale() {
 }
 
 #[test]
-fn a_recorded_name_takes_no_text_past_the_byte_bound() {
-    let mut p = Prepared::default();
-    let big: Arc<str> = Arc::from("x".repeat(super::names::SQL_TEXT_BYTES).as_str());
-    p.sql_prepared("big", &[], Some(big), Some(1));
-    assert!(!p.sql_prepare_fits("big"));
-}
-
-#[test]
 fn a_failed_prepare_leaves_no_candidate() {
     let mut p = Prepared::default();
     let path = vec!["public".to_string()];
-    let first = p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 1")),
-        Some(7),
-    );
-    let second = p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 2")),
-        Some(7),
-    );
+    let first = prep(&mut p, "w", &path, "PREPARE w AS SELECT 1", 7);
+    let second = prep(&mut p, "w", &path, "PREPARE w AS SELECT 2", 7);
     // The same text again adds no candidate: its failure (42P05) must not drop the first.
-    let again = p.sql_prepared(
-        "w",
-        &path,
-        Some(Arc::from("PREPARE w AS SELECT 1")),
-        Some(7),
-    );
+    let again = prep(&mut p, "w", &path, "PREPARE w AS SELECT 1", 7);
     assert_eq!(again, None);
     p.sql_prepare_failed("w", second.expect("a new candidate"));
     assert_eq!(
@@ -364,12 +343,7 @@ fn a_failed_prepare_leaves_no_candidate() {
     // Its first PREPARE's number was moved on by the second one of the same text.
     p.sql_prepare_failed("w", first.expect("a new candidate"));
     assert!(p.owns_statement("w"));
-    let only = p.sql_prepared(
-        "v",
-        &path,
-        Some(Arc::from("PREPARE v AS SELECT 1")),
-        Some(7),
-    );
+    let only = prep(&mut p, "v", &path, "PREPARE v AS SELECT 1", 7);
     p.sql_prepare_failed("v", only.expect("a new candidate"));
     assert!(
         !p.owns_statement("v"),
