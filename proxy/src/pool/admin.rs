@@ -36,29 +36,37 @@ impl Pool {
     /// Apply a reloaded configuration in place: new size (more slots at once; fewer as
     /// servers come back), timeouts and connection settings for new servers.
     pub fn reconfigure(self: &Arc<Self>, spec: ConnectSpec, settings: PoolSettings) {
-        let new = settings.size;
+        let (new, checkout_timeout) = (settings.size, settings.checkout_timeout);
         *self.spec.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(spec);
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
         let old = self.size.swap(new, Ordering::AcqRel);
         if new > old {
-            self.permits.add_permits(new - old);
+            {
+                let mut slots = self.slots();
+                let added = new - old;
+                let repaid = added.min(slots.retiring);
+                slots.retiring -= repaid;
+                slots.available += added - repaid;
+            }
+            self.serve_waiters(checkout_timeout);
         } else if new < old {
-            let pool = self.clone();
-            let n = u32::try_from(old - new).unwrap_or(u32::MAX);
-            tokio::spawn(async move {
-                if let Ok(p) = pool.permits.clone().acquire_many_owned(n).await {
-                    p.forget();
-                }
-                let extra: Vec<IdleServer> = {
-                    let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
-                    let keep = idle.len().min(new);
-                    idle.split_off(keep)
-                };
-                for s in extra {
-                    pool.forget_server(s.id);
-                    tokio::spawn(s.server.terminate());
-                }
-            });
+            // Free slots go at once, held ones as they come back; idle servers past the new
+            // size close now, busy ones when released (`release` closes a pool's extras).
+            let extra: Vec<IdleServer> = {
+                let mut slots = self.slots();
+                let fewer = old - new;
+                let now_free = fewer.min(slots.available);
+                slots.available -= now_free;
+                slots.retiring += fewer - now_free;
+                let open = self.servers.lock().map_or(0, |r| r.len());
+                let surplus = open.saturating_sub(new).min(slots.idle.len());
+                let keep = slots.idle.len() - surplus;
+                slots.idle.split_off(keep)
+            };
+            for s in extra {
+                self.forget_server(s.id);
+                tokio::spawn(s.server.terminate());
+            }
         }
         if old != new {
             tracing::info!(database = %self.key.database, login = %self.key.login, old, new, "pool resized");
@@ -66,15 +74,16 @@ impl Pool {
     }
 
     pub fn pause(&self) {
-        self.paused.send_replace(true);
+        self.slots().paused = true;
     }
 
-    pub fn resume(&self) {
-        self.paused.send_replace(false);
+    pub fn resume(self: &Arc<Self>) {
+        self.slots().paused = false;
+        self.serve_waiters(self.settings().checkout_timeout);
     }
 
     pub fn is_paused(&self) -> bool {
-        *self.paused.borrow()
+        self.slots().paused
     }
 
     pub fn note_query(&self) {
@@ -96,12 +105,17 @@ impl Pool {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let idle = self.idle.lock().map(|v| v.len()).unwrap_or(0);
-        let (waiting, oldest_wait) = self
-            .waiters
-            .lock()
-            .map(|w| (w.len(), w.iter().map(|(_, t)| t).min().map(|t| t.elapsed())))
-            .unwrap_or((0, None));
+        let (idle, waiting, oldest_wait, available_slots, paused) = {
+            let slots = self.slots();
+            let oldest = slots.waiters.iter().map(|w| w.since).min();
+            (
+                slots.idle.len(),
+                slots.waiters.len(),
+                oldest.map(|t| t.elapsed()),
+                slots.available,
+                slots.paused,
+            )
+        };
         let total = self.servers.lock().map(|r| r.len()).unwrap_or(0);
         let c = &self.counters;
         PoolStats {
@@ -110,8 +124,8 @@ impl Pool {
             waiting,
             max_wait: oldest_wait.unwrap_or_default(),
             size: self.size.load(Ordering::Relaxed),
-            available_slots: self.permits.available_permits(),
-            paused: self.is_paused(),
+            available_slots,
+            paused,
             xacts: c.xacts.load(Ordering::Relaxed),
             queries: c.queries.load(Ordering::Relaxed),
             wait_us: c.wait_us.load(Ordering::Relaxed),

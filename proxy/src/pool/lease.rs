@@ -1,15 +1,14 @@
 //! Who holds a server and who waits for one: a [`Lease`] per checkout keeps the client's link
-//! and the server's row right however the checkout ends; a [`WaitTicket`] per waiting client;
-//! [`Pool::release`], the way back into the idle list.
+//! and the server's row right however the checkout ends; [`Pool::release`], the way back into
+//! the idle list (and its slot to the first waiter).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::OwnedSemaphorePermit;
-
+use super::slots::Slot;
 use super::{IdleServer, Pool, PooledServer};
-use crate::clients::{ClientEntry, ClientState};
+use crate::clients::ClientEntry;
 use crate::server::ServerConnection;
 
 impl Pool {
@@ -17,7 +16,7 @@ impl Pool {
         self: &Arc<Self>,
         id: u64,
         server: Box<ServerConnection>,
-        permit: OwnedSemaphorePermit,
+        slot: Slot,
         client: Option<Arc<ClientEntry>>,
         now: Instant,
     ) -> PooledServer {
@@ -36,7 +35,7 @@ impl Pool {
         PooledServer {
             server,
             pool: self.clone(),
-            _permit: permit,
+            slot,
             lease: Lease {
                 id,
                 pool: self.clone(),
@@ -52,7 +51,7 @@ impl Pool {
         let PooledServer {
             mut server,
             pool: _,
-            _permit,
+            slot,
             mut lease,
         } = pooled;
         let now = Instant::now();
@@ -65,14 +64,10 @@ impl Pool {
             return;
         }
         lease.ended = Some(now);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.push(IdleServer {
-            id: lease.id,
-            server,
-        });
-        // The lease (client link, row) drops before the permit frees the slot.
+        let id = lease.id;
+        // The lease (client link, row) ends before the slot is free for another client.
         drop(lease);
-        drop(idle);
+        slot.release_with(IdleServer { id, server });
     }
 }
 
@@ -105,27 +100,6 @@ impl Drop for Lease {
             }
         } else {
             rows.remove(&self.id);
-        }
-    }
-}
-
-/// Removes a waiting client's ticket however its wait ends.
-pub(super) struct WaitTicket<'a> {
-    pub(super) pool: &'a Pool,
-    pub(super) ticket: u64,
-    pub(super) client: Option<&'a Arc<ClientEntry>>,
-}
-
-impl Drop for WaitTicket<'_> {
-    fn drop(&mut self) {
-        let mut w = self.pool.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = w.iter().position(|(t, _)| *t == self.ticket) {
-            w.remove(at);
-        }
-        if let Some(c) = self.client {
-            if c.state() == ClientState::Waiting {
-                c.set_state(ClientState::Idle);
-            }
         }
     }
 }

@@ -3,7 +3,9 @@
 //! health check before reuse. A connection comes back only idle and clean; anything else is
 //! closed.
 //!
-//! `lease.rs`: who holds a server (client links, SHOW SERVERS rows), who waits, and release;
+//! `slots.rs`: the slots, the wait queue and the idle servers under one lock (a freed slot
+//! goes straight to the first waiter; one sweeper per pool keeps the checkout timeout);
+//! `lease.rs`: who holds a server (client links, SHOW SERVERS rows) and release;
 //! `admin.rs`: what the console and metrics read and change (stats, PAUSE, resize on reload);
 //! `registry.rs`: all pools.
 
@@ -12,19 +14,19 @@ mod lease;
 mod registry;
 #[cfg(test)]
 mod scripted;
+mod slots;
 
 pub use admin::{PoolStats, ServerRow};
 pub use registry::PoolRegistry;
 
 use admin::PoolCounters;
-use lease::{Lease, WaitTicket};
+use lease::Lease;
+use slots::{Slot, Slots};
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::clients::{ClientEntry, ClientState};
 use crate::metrics::Metrics;
@@ -72,8 +74,8 @@ pub struct Pool {
     key: PoolKey,
     spec: Mutex<Arc<ConnectSpec>>,
     settings: Mutex<PoolSettings>,
-    idle: Mutex<Vec<IdleServer>>,
-    permits: Arc<Semaphore>,
+    /// Free slots, the wait queue, the idle servers and PAUSE.
+    slots: Mutex<Slots>,
     /// The configured size (permits in circulation once a shrink has settled).
     size: AtomicUsize,
     /// What the last new server reported at startup (server_version, encodings, ...), so a
@@ -84,11 +86,6 @@ pub struct Pool {
     greeting: Mutex<Option<Greeting>>,
     /// The search_path the last new server started with (its configured defaults).
     default_search_path: Mutex<Option<String>>,
-    /// PAUSE: checkouts wait until RESUME.
-    paused: watch::Sender<bool>,
-    /// Clients waiting for a server: (ticket, since when), about in arrival order (the
-    /// one leaving is almost always near the front: no tree node per wait).
-    waiters: Mutex<VecDeque<(u64, Instant)>>,
     /// Every open server connection of this pool, by id.
     servers: Mutex<BTreeMap<u64, ServerRow>>,
     ids: Arc<AtomicU64>,
@@ -115,7 +112,7 @@ pub struct PooledServer {
     /// checkout moves a pointer.
     pub server: Box<ServerConnection>,
     pub pool: Arc<Pool>,
-    _permit: OwnedSemaphorePermit,
+    slot: Slot,
     lease: Lease,
 }
 
@@ -128,17 +125,14 @@ impl Pool {
         metrics: Arc<Metrics>,
     ) -> Arc<Pool> {
         Arc::new(Pool {
-            permits: Arc::new(Semaphore::new(settings.size)),
+            slots: Mutex::new(Slots::new(settings.size)),
             size: AtomicUsize::new(settings.size),
             key,
             spec: Mutex::new(Arc::new(spec)),
             settings: Mutex::new(settings),
-            idle: Mutex::new(Vec::new()),
             reported: Mutex::new(None),
             greeting: Mutex::new(None),
             default_search_path: Mutex::new(None),
-            paused: watch::Sender::new(false),
-            waiters: Mutex::new(VecDeque::new()),
             servers: Mutex::new(BTreeMap::new()),
             ids,
             metrics,
@@ -202,16 +196,6 @@ impl Pool {
                 .is_some_and(|t| now.saturating_duration_since(s.last_used) >= t)
     }
 
-    fn take_idle(&self, prefer: Option<i32>) -> Option<IdleServer> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let preferred =
-            prefer.and_then(|pid| idle.iter().rposition(|s| s.server.cancel.pid == pid));
-        match preferred {
-            Some(at) => Some(idle.remove(at)),
-            None => idle.pop(),
-        }
-    }
-
     fn forget_server(&self, id: u64) {
         let mut rows = self.servers.lock().unwrap_or_else(|p| p.into_inner());
         rows.remove(&id);
@@ -231,63 +215,58 @@ impl Pool {
     ) -> Result<PooledServer, PoolError> {
         let client = crate::clients::current();
         let settings = self.settings();
-        // A free slot with nobody queued (a queued waiter holds every free permit) and no
-        // PAUSE: no wait ticket, no clock, no queue bookkeeping.
-        if !*self.paused.borrow() {
-            if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-                self.metrics.pool_wait(Duration::ZERO);
-                self.counters.xacts.fetch_add(1, Ordering::Relaxed);
-                return self.serve(permit, client, settings, prefer).await;
-            }
+        // A free slot with nobody queued and no PAUSE: no queue entry, no clock.
+        if self.slots().take_free() {
+            self.metrics.pool_wait(Duration::ZERO);
+            self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+            return self.serve(self.slot(), client, settings, prefer).await;
         }
-        let started = Instant::now();
-        let ticket = self.ids.fetch_add(1, Ordering::Relaxed);
-        let wait = WaitTicket {
-            pool: self,
-            ticket,
-            client: client.as_ref(),
-        };
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back((ticket, started));
         if let Some(c) = &client {
             c.set_state(ClientState::Waiting);
         }
+        let waiting = WaitingClient(client.as_ref());
         // PAUSE holds new work back until RESUME; the checkout timeout starts after it.
-        let mut paused = self.paused.subscribe();
-        let _ = paused.wait_for(|p| !*p).await;
-        let acquire = self.permits.clone().acquire_owned();
-        let permit = match settings.checkout_timeout {
-            Some(t) => tokio::time::timeout(t, acquire)
-                .await
-                .map_err(|_| PoolError::Timeout(t))?,
-            None => acquire.await,
-        }
-        .map_err(|_| PoolError::Timeout(Duration::ZERO))?;
-        let waited = started.elapsed();
-        drop(wait);
+        let (slot, waited) = self.wait_for_slot(settings.checkout_timeout).await?;
+        drop(waiting);
         self.metrics.pool_wait(waited);
         self.counters
             .wait_us
             .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
         self.counters.xacts.fetch_add(1, Ordering::Relaxed);
-        self.serve(permit, client, settings, prefer).await
+        self.serve(slot, client, settings, prefer).await
     }
 
     /// A healthy idle server at once, when a slot is free, nobody queues and there is no
     /// PAUSE: the common checkout, with no future, timer or wait registration. `None`: wait
     /// with [`Pool::checkout_preferring`].
     pub fn checkout_idle_now(self: &Arc<Self>, prefer: Option<i32>) -> Option<PooledServer> {
-        if *self.paused.borrow() {
-            return None;
-        }
-        let permit = self.permits.clone().try_acquire_owned().ok()?;
         let settings = self.settings();
-        let (id, server, now) = self.take_reusable(&settings, prefer)?;
-        self.metrics.pool_wait(Duration::ZERO);
-        self.counters.xacts.fetch_add(1, Ordering::Relaxed);
-        Some(self.lease(id, server, permit, crate::clients::current(), now))
+        loop {
+            let (IdleServer { id, mut server }, slot) = {
+                let mut slots = self.slots();
+                if slots.idle.is_empty() || !slots.take_free() {
+                    return None;
+                }
+                let idle = take_idle_of(&mut slots.idle, prefer);
+                drop(slots);
+                // The slot is held from here: dropped, it goes back.
+                let slot = self.slot();
+                match idle {
+                    Some(idle) => (idle, slot),
+                    None => return None,
+                }
+            };
+            let now = Instant::now();
+            if Self::expired(&settings, &server, now) || !server.conn.is_healthy() {
+                self.forget_server(id);
+                tokio::spawn(server.terminate());
+                continue; // the slot goes back as it drops
+            }
+            server.last_used = now;
+            self.metrics.pool_wait(Duration::ZERO);
+            self.counters.xacts.fetch_add(1, Ordering::Relaxed);
+            return Some(self.lease(id, server, slot, crate::clients::current(), now));
+        }
     }
 
     /// An idle server fit for reuse (the preferred backend's when idle); expired or broken
@@ -297,7 +276,11 @@ impl Pool {
         settings: &PoolSettings,
         mut prefer: Option<i32>,
     ) -> Option<(u64, Box<ServerConnection>, Instant)> {
-        while let Some(IdleServer { id, server: mut s }) = self.take_idle(prefer.take()) {
+        loop {
+            // The lock is let go before the checks (a guard in the loop's head would live
+            // through its body).
+            let taken = take_idle_of(&mut self.slots().idle, prefer.take());
+            let IdleServer { id, server: mut s } = taken?;
             let now = Instant::now();
             if Self::expired(settings, &s, now) || !s.conn.is_healthy() {
                 self.forget_server(id);
@@ -307,19 +290,18 @@ impl Pool {
             s.last_used = now;
             return Some((id, s, now));
         }
-        None
     }
 
     /// With a slot held: a healthy idle connection, or a new one.
     async fn serve(
         self: &Arc<Self>,
-        permit: OwnedSemaphorePermit,
+        slot: Slot,
         client: Option<Arc<ClientEntry>>,
         settings: PoolSettings,
         prefer: Option<i32>,
     ) -> Result<PooledServer, PoolError> {
         if let Some((id, s, now)) = self.take_reusable(&settings, prefer) {
-            return Ok(self.lease(id, s, permit, client, now));
+            return Ok(self.lease(id, s, slot, client, now));
         }
         let spec = self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server = match ServerConnection::connect(&spec).await {
@@ -333,7 +315,7 @@ impl Pool {
         let id = self.register(&server);
         self.counters.opened.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
-        Ok(self.lease(id, server, permit, client, Instant::now()))
+        Ok(self.lease(id, server, slot, client, Instant::now()))
     }
 
     /// A new server connection joins the pool's rows (SHOW SERVERS); its parameters are
@@ -367,7 +349,7 @@ impl Pool {
 
     /// Take every idle connection out of the pool, to be closed by the caller.
     pub fn take_all_idle(&self) -> Vec<Box<ServerConnection>> {
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        let idle = std::mem::take(&mut self.slots().idle);
         idle.into_iter()
             .map(|s| {
                 self.forget_server(s.id);
@@ -380,7 +362,8 @@ impl Pool {
     pub fn reap(&self) {
         let settings = self.settings();
         let expired: Vec<IdleServer> = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slots = self.slots();
+            let idle = &mut slots.idle;
             let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
                 .into_iter()
                 .partition(|s| !Self::expired(&settings, &s.server, Instant::now()));
@@ -390,6 +373,28 @@ impl Pool {
         for s in expired {
             self.forget_server(s.id);
             tokio::spawn(s.server.terminate());
+        }
+    }
+}
+
+/// The idle server of backend `prefer` if there is one, else the most recently used.
+fn take_idle_of(idle: &mut Vec<IdleServer>, prefer: Option<i32>) -> Option<IdleServer> {
+    let preferred = prefer.and_then(|pid| idle.iter().rposition(|s| s.server.cancel.pid == pid));
+    match preferred {
+        Some(at) => Some(idle.remove(at)),
+        None => idle.pop(),
+    }
+}
+
+/// A client shown as waiting (SHOW CLIENTS) until its wait ends, however it ends.
+struct WaitingClient<'a>(Option<&'a Arc<ClientEntry>>);
+
+impl Drop for WaitingClient<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            if c.state() == ClientState::Waiting {
+                c.set_state(ClientState::Idle);
+            }
         }
     }
 }

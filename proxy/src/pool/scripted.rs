@@ -9,12 +9,9 @@ impl Pool {
     /// pool as if it had opened it.
     pub fn add_idle(&self, server: ServerConnection) {
         let id = self.register(&server);
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(IdleServer {
-                id,
-                server: Box::new(server),
-            });
+        self.slots().idle.push(IdleServer {
+            id,
+            server: Box::new(server),
+        });
     }
 }
