@@ -48,7 +48,7 @@ impl Pool {
                 slots.retiring -= repaid;
                 slots.available += added - repaid;
             }
-            self.serve_waiters(checkout_timeout);
+            self.serve_waiters(checkout_timeout, false);
         } else if new < old {
             // Free slots go at once, held ones as they come back; idle servers past the new
             // size close now, busy ones when released (`release` closes a pool's extras).
@@ -74,12 +74,11 @@ impl Pool {
     }
 
     pub fn pause(&self) {
-        self.slots().paused = true;
+        self.slots().pause();
     }
 
     pub fn resume(self: &Arc<Self>) {
-        self.slots().paused = false;
-        self.serve_waiters(self.settings().checkout_timeout);
+        self.serve_waiters(self.settings().checkout_timeout, true);
     }
 
     pub fn is_paused(&self) -> bool {
@@ -107,7 +106,8 @@ impl Pool {
     pub fn stats(&self) -> PoolStats {
         let (idle, waiting, oldest_wait, available_slots, paused) = {
             let slots = self.slots();
-            let oldest = slots.waiters.iter().map(|w| w.since).min();
+            // In arrival order: the first has waited longest.
+            let oldest = slots.waiters.front().map(|w| w.since);
             (
                 slots.idle.len(),
                 slots.waiters.len(),

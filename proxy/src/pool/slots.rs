@@ -35,6 +35,8 @@ pub(super) struct Waiting {
     pub(super) since: Instant,
     /// `None` while paused (the checkout timeout starts at RESUME) or without a timeout.
     deadline: Option<Instant>,
+    /// The checkout timeout the deadline was set from (what a timed-out client is told).
+    timeout: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -49,7 +51,8 @@ enum WaitState {
     Parked(Waker),
     /// A slot is this waiter's, after waiting this long.
     Granted(Duration),
-    Expired,
+    /// Past its checkout timeout (this one).
+    Expired(Duration),
     /// The wait's outcome has been taken.
     Done,
 }
@@ -64,12 +67,12 @@ pub(super) struct Slot {
 impl Slot {
     /// The slot and its server back in one step: the server idle, the slot on down the line.
     pub(super) fn release_with(mut self, server: IdleServer) {
+        self.held = false;
         let woken = {
             let mut slots = self.pool.slots();
             slots.idle.push(server);
             slots.hand_on()
         };
-        self.held = false;
         wake(woken);
     }
 }
@@ -142,9 +145,18 @@ impl Slots {
     }
 
     /// RESUME: the waiters' checkout timeout starts now.
-    pub(super) fn start_deadlines(&mut self, now: Instant, timeout: Option<Duration>) {
+    fn start_deadlines(&mut self, now: Instant, timeout: Option<Duration>) {
         for w in self.waiters.iter_mut().filter(|w| w.deadline.is_none()) {
             w.deadline = timeout.map(|t| now + t);
+            w.timeout = timeout;
+        }
+    }
+
+    /// PAUSE: nobody is served, and nobody's checkout timeout runs, until RESUME.
+    pub(super) fn pause(&mut self) {
+        self.paused = true;
+        for w in self.waiters.iter_mut() {
+            w.deadline = None;
         }
     }
 
@@ -153,8 +165,9 @@ impl Slots {
         let mut next: Option<Instant> = None;
         self.waiters.retain(|w| match w.deadline {
             Some(d) if d <= now => {
+                let expired = WaitState::Expired(w.timeout.unwrap_or_default());
                 let mut state = lock(&w.waiter.state);
-                if let WaitState::Parked(k) = std::mem::replace(&mut *state, WaitState::Expired) {
+                if let WaitState::Parked(k) = std::mem::replace(&mut *state, expired) {
                     woken.push(k);
                 }
                 false
@@ -196,6 +209,7 @@ impl Pool {
             waiter: waiter.clone(),
             since: now,
             deadline,
+            timeout,
         });
         // Served at once if a slot came free since the caller looked.
         let woken = slots.grant_waiting();
@@ -207,16 +221,21 @@ impl Pool {
         SlotWait {
             pool: self.clone(),
             waiter,
-            timeout: timeout.unwrap_or_default(),
             settled: false,
         }
     }
 
-    /// RESUME, or slots added: start the paused waiters' clocks, serve whom the slots allow,
-    /// and make sure a sweeper watches the deadlines.
-    pub(super) fn serve_waiters(self: &Arc<Self>, timeout: Option<Duration>) {
+    /// RESUME (`resume`), or slots added: unless paused, start the waiters' clocks, serve
+    /// whom the slots allow, and make sure a sweeper watches the deadlines.
+    pub(super) fn serve_waiters(self: &Arc<Self>, timeout: Option<Duration>, resume: bool) {
         let now = Instant::now();
         let mut slots = self.slots();
+        if resume {
+            slots.paused = false;
+        }
+        if slots.paused {
+            return;
+        }
         slots.start_deadlines(now, timeout);
         let woken = slots.grant_all();
         if let Some(d) = slots.waiters.iter().filter_map(|w| w.deadline).min() {
@@ -232,8 +251,8 @@ impl Pool {
         if slots.sweep_at.is_some_and(|s| s <= at) {
             return;
         }
-        slots.sweep_at = Some(at);
         tokio::spawn(sweep(self.clone(), at));
+        slots.sweep_at = Some(at);
     }
 }
 
@@ -264,7 +283,6 @@ async fn sweep(pool: Arc<Pool>, mut at: Instant) {
 pub(super) struct SlotWait {
     pool: Arc<Pool>,
     waiter: Arc<Waiter>,
-    timeout: Duration,
     settled: bool,
 }
 
@@ -276,7 +294,8 @@ impl Future for SlotWait {
         let mut state = lock(&this.waiter.state);
         let outcome = match std::mem::replace(&mut *state, WaitState::Done) {
             WaitState::Granted(waited) => Ok(waited),
-            WaitState::Expired | WaitState::Done => Err(PoolError::Timeout(this.timeout)),
+            WaitState::Expired(timeout) => Err(PoolError::Timeout(timeout)),
+            WaitState::Done => Err(PoolError::Timeout(Duration::ZERO)),
             WaitState::Parked(w) if w.will_wake(cx.waker()) => {
                 *state = WaitState::Parked(w);
                 return Poll::Pending;

@@ -77,8 +77,6 @@ async fn a_freed_slot_goes_to_the_first_waiter_in_line() {
     assert!(pending(&mut second).await);
     tokio::time::advance(Duration::from_millis(5)).await;
     drop(held);
-    // Nobody else can take the slot meanwhile: it is the first waiter's.
-    assert!(take(&pool).is_none());
     let (slot, waited) = first.await.expect("the first waiter is served");
     assert_eq!(waited, Duration::from_millis(5));
     assert!(pending(&mut second).await);
@@ -120,7 +118,11 @@ async fn a_wait_dropped_after_its_grant_passes_the_slot_on() {
     assert!(pending(&mut second).await);
     drop(held); // granted to `first`, which is never polled again
     drop(first);
-    assert!(second.await.is_ok());
+    let got = tokio::time::timeout(Duration::from_secs(1), second).await;
+    assert!(
+        matches!(got, Ok(Ok(_))),
+        "the slot went on to the second waiter"
+    );
     // And a wait dropped before any grant leaves the queue.
     let _again = take(&pool);
     let queued = pool.wait_for_slot(None);
@@ -131,15 +133,40 @@ async fn a_wait_dropped_after_its_grant_passes_the_slot_on() {
 
 #[tokio::test(start_paused = true)]
 async fn pause_holds_waiters_and_their_clock_starts_at_resume() {
-    let pool = pool(2, Some(100));
+    let pool = pool(1, Some(100));
+    let _held = take(&pool).expect("a free slot");
+    // One queued before PAUSE, one during it: neither times out while paused.
+    let mut before = Box::pin(pool.wait_for_slot(Some(Duration::from_millis(100))));
+    assert!(pending(&mut before).await);
     pool.pause();
-    assert!(take(&pool).is_none());
-    let mut wait = Box::pin(pool.wait_for_slot(Some(Duration::from_millis(100))));
+    let mut during = Box::pin(pool.wait_for_slot(Some(Duration::from_millis(100))));
+    assert!(pending(&mut during).await);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(pending(&mut wait).await, "no timeout while paused");
+    assert!(pending(&mut before).await, "no timeout while paused");
+    assert!(pending(&mut during).await, "no timeout while paused");
+    let resumed = tokio::time::Instant::now();
     pool.resume();
-    assert!(wait.await.is_ok());
-    assert!(take(&pool).is_some(), "the other slot is free again");
+    assert!(matches!(before.await, Err(PoolError::Timeout(_))));
+    assert_eq!(resumed.elapsed(), Duration::from_millis(100));
+    assert!(during.await.is_err());
+    assert_eq!(resumed.elapsed(), Duration::from_millis(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_waiters_are_served_at_resume_not_before() {
+    let pool = pool(1, Some(100));
+    let held = take(&pool).expect("a free slot");
+    pool.pause();
+    let mut wait = Box::pin(pool.wait_for_slot(Some(Duration::from_millis(100))));
+    drop(held);
+    // A grown pool while paused serves nobody and starts no clock either.
+    pool.reconfigure(spec(), settings(2, Some(100)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(pending(&mut wait).await);
+    assert!(take(&pool).is_none(), "PAUSE holds new checkouts too");
+    pool.resume();
+    let got = tokio::time::timeout(Duration::from_millis(1), wait).await;
+    assert!(matches!(got, Ok(Ok(_))), "served at RESUME");
 }
 
 #[tokio::test(start_paused = true)]
@@ -155,7 +182,10 @@ async fn a_shrink_retires_held_slots_and_a_grow_serves_waiters() {
     let mut wait = Box::pin(pool.wait_for_slot(None));
     assert!(pending(&mut wait).await);
     pool.reconfigure(spec(), settings(2, None));
-    let _d = wait.await.expect("the added slot serves the waiter");
+    let got = tokio::time::timeout(Duration::from_secs(1), wait).await;
+    let _d = got
+        .expect("served at once")
+        .expect("the added slot serves the waiter");
     assert_eq!(pool.stats().available_slots, 0);
     drop(c);
     assert_eq!(pool.stats().available_slots, 1);
