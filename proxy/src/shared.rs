@@ -85,7 +85,7 @@ impl Shared {
         let metrics = Arc::new(Metrics::default());
         let clients = Arc::new(ClientRegistry::new());
         let peer_id = config.peers.as_ref().map_or(0, |p| p.self_id);
-        crate::protocol::budget::set_limit(config.listen.large_message_memory);
+        set_budgets(&config.listen);
         Arc::new(Shared {
             current: arc_swap::ArcSwap::new(Snapshot::new(config)),
             pools: PoolRegistry::new(metrics.clone()),
@@ -124,7 +124,7 @@ impl Shared {
     }
 
     fn install(&self, snap: Arc<Snapshot>) {
-        crate::protocol::budget::set_limit(snap.config.listen.large_message_memory);
+        set_budgets(&snap.config.listen);
         self.current.store(snap);
     }
 
@@ -231,6 +231,13 @@ impl Shared {
     pub fn allocate_session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The process-wide memory budgets, from `[listen]` (a reload changes them for later charges).
+fn set_budgets(listen: &crate::config::ListenSettings) {
+    use crate::protocol::budget::{KEPT_STATEMENTS, LARGE_MESSAGES};
+    LARGE_MESSAGES.set_limit(listen.large_message_memory);
+    KEPT_STATEMENTS.set_limit(listen.kept_statement_memory);
 }
 
 #[cfg(test)]

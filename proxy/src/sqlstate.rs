@@ -34,7 +34,7 @@ pub const INVALID_CURSOR_NAME: &str = "34000";
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 /// 42601: the grammar rejects the text.
 pub const SYNTAX_ERROR: &str = "42601";
-/// 53200: pgward's memory budget for large client messages is spent.
+/// 53200: a pgward memory budget is spent (large client messages, kept statements).
 pub const OUT_OF_MEMORY: &str = "53200";
 /// 53300: no connection slot (client limit, pool checkout timeout, upstream full).
 pub const TOO_MANY_CONNECTIONS: &str = "53300";

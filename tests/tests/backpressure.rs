@@ -120,3 +120,44 @@ async fn large_messages_still_arriving_share_one_memory_budget() {
     let other = connect(&proxy, DAVE.0, APP_DB).await;
     assert_usable(&other, "transaction").await;
 }
+
+/// The named statements clients keep share one budget too (`listen.kept_statement_memory_mib`,
+/// past 1 MiB each): a Parse that would pass it is refused with 53200 and the client goes on;
+/// once a client leaves, what it kept is free for the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_statements_share_one_memory_budget() {
+    let up = upstream::shared();
+    let proxy = ProxyBuilder::new(up.port())
+        .set("listen", "kept_statement_memory_mib", 2i64)
+        .start();
+    // Each statement is counted as three copies of its text (~600 KiB here).
+    let sql = format!("SELECT 1 /* {} */", "x".repeat(200 << 10));
+    let keep_until_refused = |client: tokio_postgres::Client| {
+        let sql = sql.clone();
+        async move {
+            let mut kept = Vec::new();
+            loop {
+                match client.prepare(&sql).await {
+                    Ok(s) => kept.push(s),
+                    Err(e) => {
+                        assert_eq!(sqlstate(&e), "53200", "{}", describe(&e));
+                        return (client, kept);
+                    }
+                }
+                assert!(kept.len() < 64, "never refused");
+            }
+        }
+    };
+    let (first, kept) = keep_until_refused(connect(&proxy, DAVE.0, APP_DB).await).await;
+    assert!(kept.len() >= 2, "{} kept before the budget", kept.len());
+    assert_usable(&first, "the refused client").await;
+    // Another client has its free allowance and no more while the first holds the budget.
+    let (second, fit) = keep_until_refused(connect(&proxy, DAVE.0, APP_DB).await).await;
+    assert!(fit.len() < kept.len(), "{} vs {}", fit.len(), kept.len());
+    drop((kept, first));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    second
+        .prepare(&sql)
+        .await
+        .expect("what the first client kept is free again");
+}

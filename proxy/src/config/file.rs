@@ -65,6 +65,8 @@ struct ListenFile {
     shutdown_grace: Option<Duration>,
     #[serde(default = "default_large_message_memory")]
     large_message_memory_mib: usize,
+    #[serde(default = "default_kept_statement_memory")]
+    kept_statement_memory_mib: usize,
 }
 
 impl Default for ListenFile {
@@ -78,12 +80,17 @@ impl Default for ListenFile {
             startup_timeout: None,
             shutdown_grace: None,
             large_message_memory_mib: default_large_message_memory(),
+            kept_statement_memory_mib: default_kept_statement_memory(),
         }
     }
 }
 
 fn default_large_message_memory() -> usize {
     crate::protocol::budget::DEFAULT_LIMIT_MIB
+}
+
+fn default_kept_statement_memory() -> usize {
+    crate::protocol::budget::DEFAULT_KEPT_MIB
 }
 
 fn default_listen() -> String {

@@ -93,6 +93,8 @@ pub struct ListenSettings {
     pub shutdown_grace: Duration,
     /// Bytes all clients' messages still arriving may hold past 1 MiB each.
     pub large_message_memory: usize,
+    /// Bytes all clients' kept named statements may hold past 1 MiB each.
+    pub kept_statement_memory: usize,
 }
 
 #[derive(Clone, Debug)]

@@ -283,8 +283,10 @@ impl Session {
         }
         let refusal = match self.reserved_name_refusal(&name) {
             Some(err) => Some(err),
-            None if !self.prepared.room_for(&name, sql.len()) => Some(too_many_statements()),
-            None => self.statement_refusal(&decision)?,
+            None => match self.prepared.room_for(&name, sql.len()).refusal() {
+                None => self.statement_refusal(&decision)?,
+                refused => refused,
+            },
         };
         if let Some(err) = refusal {
             self.refuse_extended(err, Some(decision.clone())).await;
@@ -370,18 +372,4 @@ impl Session {
         }
         Ok(Flow::Continue)
     }
-}
-
-/// A named Parse past what pgward keeps for one client (`prepared_names.rs`).
-fn too_many_statements() -> PgError {
-    use super::prepared::names::{KEPT_BYTES, KEPT_STATEMENTS};
-    PgError::error(
-        sqlstate::PROGRAM_LIMIT_EXCEEDED,
-        "pgward: too many prepared statements on this connection",
-    )
-    .with_detail(format!(
-        "pgward keeps at most {KEPT_STATEMENTS} named statements or {} MiB of them per client",
-        KEPT_BYTES >> 20
-    ))
-    .with_hint("close statements the client no longer uses (Close, DEALLOCATE)")
 }

@@ -106,8 +106,8 @@ pub struct Prepared {
     /// judge it again when that changed (kept apart from the entries so that a Close the
     /// server skips restores an entry that still has its text).
     origins: HashMap<String, (Arc<str>, names::JudgedUnder)>,
-    /// Bytes the named statements hold, never less than the truth (`names::room_for`).
-    kept_bytes: usize,
+    /// Bytes the named statements hold, and their charge to the process-wide budget.
+    kept: names::Kept,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -122,26 +122,31 @@ fn a_client_keeps_a_bounded_number_of_statements() {
     let shared = decision("select");
     for i in 0..KEPT_STATEMENTS {
         let name = format!("s{i}");
-        assert!(p.room_for(&name, 6), "{i}");
+        assert!(p.room_for(&name, 6).fits(), "{i}");
         let c = p.create(Space::Statement, &name, shared.clone(), 0);
         p.confirm(&c);
     }
-    assert!(!p.room_for("one_more", 6));
+    assert!(!p.room_for("one_more", 6).fits());
     // A live name (the server's 42P05) and the unnamed statement are no new entries.
-    assert!(p.room_for("s1", 6));
-    assert!(p.room_for("", 6));
+    assert!(p.room_for("s1", 6).fits());
+    assert!(p.room_for("", 6).fits());
     let c = p.close(Space::Statement, "s1");
     p.confirm(&c);
-    assert!(p.room_for("one_more", 6), "a Close makes room");
+    assert!(p.room_for("one_more", 6).fits(), "a Close makes room");
 }
 
 #[test]
 fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
-    use super::names::KEPT_BYTES;
-    let mut p = Prepared::default();
+    use super::names::{Kept, KEPT_BYTES};
+    // Its own unbounded process budget: a limit other tests set cannot make this one fail.
+    let budget = Box::leak(Box::new(crate::protocol::budget::Budget::new(usize::MAX)));
+    let mut p = Prepared {
+        kept: Kept::charged_to(budget),
+        ..Default::default()
+    };
     let text = "x".repeat(1 << 20);
     let mut kept = 0;
-    while p.room_for(&format!("s{kept}"), text.len()) {
+    while p.room_for(&format!("s{kept}"), text.len()).fits() {
         let name = format!("s{kept}");
         let c = p.create(Space::Statement, &name, decision(&text), 0);
         p.confirm(&c);
@@ -155,7 +160,7 @@ fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
         let c = p.close(Space::Statement, &format!("s{i}"));
         p.confirm(&c);
     }
-    assert!(p.room_for("again", text.len()));
+    assert!(p.room_for("again", text.len()).fits());
 }
 
 #[test]

@@ -99,6 +99,7 @@ impl ListenFile {
             startup_timeout: self.startup_timeout.unwrap_or(Duration::from_secs(10)),
             shutdown_grace: self.shutdown_grace.unwrap_or(Duration::from_secs(30)),
             large_message_memory: self.large_message_memory_mib.saturating_mul(1 << 20),
+            kept_statement_memory: self.kept_statement_memory_mib.saturating_mul(1 << 20),
         })
     }
 }
