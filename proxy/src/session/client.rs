@@ -2,7 +2,7 @@
 //! bookkeeping of sync points that lets replies keep PostgreSQL's order.
 
 use super::audit_trail::AuditKind;
-use super::prepared::Space;
+use super::prepared::{Change, Space};
 use super::session_state::PrepareOrigin;
 use super::statement_text::Text;
 use super::*;
@@ -329,11 +329,15 @@ impl Session {
             s.server.dirty = true;
         }
         s.server.conn.queue(frame.raw());
-        self.masking.on_parse(&name, decision.mask.is_some());
+        let masked = decision.mask.is_some();
         let change = self
             .prepared
             .create(Space::Statement, &name, decision, self.replies.batch());
-        self.prepared.judged_under(&name, &sql, judged);
+        // A live name is the server's 42P05: the statement it holds keeps its text and plan.
+        if let Change::Created { .. } = change {
+            self.masking.on_parse(&name, masked);
+            self.prepared.judged_under(&name, &sql, judged);
+        }
         self.replies.push(Sent::Parse(change), Handling::Forward);
         self.sync.sent_in_batch();
         Ok(Flow::Continue)

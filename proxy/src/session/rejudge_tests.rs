@@ -48,3 +48,46 @@ async fn a_statement_prepared_before_a_reload_is_judged_under_the_new_rules() {
         assert_eq!(codes(&got), ["42501"], "{mode:?}");
     }
 }
+
+/// A Parse of a name the client already holds is the server's 42P05: the server keeps the
+/// statement it has, and so does pgward, with the text it was judged from (judged again from
+/// the refused text, the UPDATE would run after a reload that makes the role read-only).
+#[tokio::test(start_paused = true)]
+async fn a_parse_refused_for_a_live_name_leaves_the_held_statement_as_it_was() {
+    for mode in MODES {
+        let mut s = Scripted::start(mode, WRITER).await;
+        s.client_sends(&[parse("w", "UPDATE t SET v = 1"), sync()])
+            .await;
+        let up = s.server_reads().await;
+        let mut answers = vec![parse_complete()];
+        if mode == PoolMode::Transaction {
+            assert_eq!(tags(&up), "PDS", "{mode:?}");
+            answers.extend([parameter_description(), no_data()]);
+        }
+        answers.push(ready(b'I'));
+        s.server_sends(&answers).await;
+        assert_eq!(tags(&s.client_until_ready().await), "1Z", "{mode:?}");
+
+        s.client_sends(&[parse("w", "SELECT 1"), sync()]).await;
+        if mode == PoolMode::Session {
+            assert_eq!(tags(&s.server_reads().await), "PS", "{mode:?}");
+            let exists = server_error("42P05", "prepared statement \"w\" already exists");
+            s.server_sends(&[exists, ready(b'I')]).await;
+        } else {
+            s.server_sees_only_the_sync().await;
+        }
+        let got = s.client_until_ready().await;
+        assert_eq!(codes(&got), ["42P05"], "{mode:?}");
+
+        s.reload(READER);
+        s.client_sends(&[bind("", "w"), execute("", 0), sync()])
+            .await;
+        s.server_sees_only_the_sync().await;
+        let got = s.client_until_ready().await;
+        assert_eq!(
+            codes(&got),
+            ["42501"],
+            "{mode:?}: the UPDATE is what \"w\" holds"
+        );
+    }
+}
