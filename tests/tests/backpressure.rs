@@ -126,8 +126,15 @@ async fn large_messages_still_arriving_share_one_memory_budget() {
 /// once a client leaves, what it kept is free for the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kept_statements_share_one_memory_budget() {
+    for mode in ["transaction", "session"] {
+        kept_statements_share_one_memory_budget_in(mode).await;
+    }
+}
+
+async fn kept_statements_share_one_memory_budget_in(mode: &str) {
     let up = upstream::shared();
     let proxy = ProxyBuilder::new(up.port())
+        .pool_mode(mode)
         .set("listen", "kept_statement_memory_mib", 2i64)
         .start();
     // Each statement is counted as three copies of its text (~600 KiB here).
@@ -149,11 +156,20 @@ async fn kept_statements_share_one_memory_budget() {
         }
     };
     let (first, kept) = keep_until_refused(connect(&proxy, DAVE.0, APP_DB).await).await;
-    assert!(kept.len() >= 2, "{} kept before the budget", kept.len());
+    assert!(
+        kept.len() >= 2,
+        "{mode}: {} kept before the budget",
+        kept.len()
+    );
     assert_usable(&first, "the refused client").await;
     // Another client has its free allowance and no more while the first holds the budget.
     let (second, fit) = keep_until_refused(connect(&proxy, DAVE.0, APP_DB).await).await;
-    assert!(fit.len() < kept.len(), "{} vs {}", fit.len(), kept.len());
+    assert!(
+        fit.len() < kept.len(),
+        "{mode}: {} vs {}",
+        fit.len(),
+        kept.len()
+    );
     drop((kept, first));
     tokio::time::sleep(Duration::from_secs(1)).await;
     second

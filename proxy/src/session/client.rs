@@ -2,6 +2,7 @@
 //! bookkeeping of sync points that lets replies keep PostgreSQL's order.
 
 use super::audit_trail::AuditKind;
+use super::prepared::kept::parse_weight;
 use super::prepared::{Change, Space};
 use super::session_state::PrepareOrigin;
 use super::statement_text::Text;
@@ -283,7 +284,10 @@ impl Session {
         }
         let refusal = match self.reserved_name_refusal(&name) {
             Some(err) => Some(err),
-            None => match self.prepared.room_for(&name, sql.len()).refusal() {
+            None => match (self.prepared)
+                .room_for(&name, parse_weight(&decision, frame.body().len()))
+                .refusal()
+            {
                 None => self.statement_refusal(&decision)?,
                 refused => refused,
             },

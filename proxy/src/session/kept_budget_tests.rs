@@ -1,14 +1,18 @@
-//! The process-wide budget for kept statements (`prepared_names.rs`, `Kept`): what passes
-//! each client's free allowance is charged, refused with `Room::OutOfMemory` past the limit,
-//! given back when a client leaves, and a client that closes what it parses holds no charge.
+//! The process-wide budget for kept statements (`prepared_kept.rs`): what passes each
+//! client's free allowance is charged, refused with `Room::OutOfMemory` past the limit, and
+//! given back when statements close, fail or the client leaves.
 
 use std::sync::Arc;
 
 use pgward_policy::Decision;
 
-use super::super::{Prepared, Space};
-use super::{Kept, Room, FREE_KEPT_BYTES};
+use super::super::{Change, Prepared, Space};
+use super::{parse_weight, Kept, Room, FREE_KEPT_BYTES};
 use crate::protocol::budget::Budget;
+
+fn budget(mib: usize) -> &'static Budget {
+    Box::leak(Box::new(Budget::new(mib << 20)))
+}
 
 fn client_of(budget: &'static Budget) -> Prepared {
     Prepared {
@@ -17,26 +21,37 @@ fn client_of(budget: &'static Budget) -> Prepared {
     }
 }
 
-fn keep(p: &mut Prepared, name: &str, text: &str) -> Room {
-    let room = p.room_for(name, text.len());
-    if room == Room::Fits {
-        let decision = Arc::new(Decision {
-            verdict: pgward_policy::Verdict::Allow,
-            fingerprint: 0,
-            normalized: Arc::from(text),
-            statements: Vec::new(),
-            mask: None,
-        });
-        let c = p.create(Space::Statement, name, decision, 0);
-        p.confirm(&c);
-        p.judged_under(name, text, Default::default());
+/// A Parse of `name` as the session sends it: judged room, entered, its text recorded.
+fn send_parse(p: &mut Prepared, name: &str, text: &str) -> Result<Change, Room> {
+    let decision = Arc::new(Decision {
+        verdict: pgward_policy::Verdict::Allow,
+        fingerprint: 0,
+        normalized: Arc::from(text),
+        statements: Vec::new(),
+        mask: None,
+    });
+    match p.room_for(name, parse_weight(&decision, text.len() + name.len() + 8)) {
+        Room::Fits => {}
+        refused => return Err(refused),
     }
-    room
+    let c = p.create(Space::Statement, name, decision, 0);
+    p.judged_under(name, text, Default::default());
+    Ok(c)
+}
+
+fn keep(p: &mut Prepared, name: &str, text: &str) -> Room {
+    match send_parse(p, name, text) {
+        Ok(c) => {
+            p.confirm(&c);
+            Room::Fits
+        }
+        Err(refused) => refused,
+    }
 }
 
 #[test]
 fn clients_share_one_budget_past_their_free_allowance() {
-    let budget: &'static Budget = Box::leak(Box::new(Budget::new(8 << 20)));
+    let budget = budget(8);
     let text = "x".repeat(256 << 10);
     let mut a = client_of(budget);
     let mut kept = 0;
@@ -44,9 +59,9 @@ fn clients_share_one_budget_past_their_free_allowance() {
         kept += 1;
         assert!(kept < 100, "never refused");
     }
-    // Three copies of each text are counted, exactly once the estimate is in doubt: about
-    // (8 MiB + the free 1 MiB) / (2 x 256 KiB) statements, never more than the budget holds.
-    assert!((12..=36).contains(&kept), "{kept} kept");
+    // Each holds its decision's text and the text it is judged again from (512 KiB); the
+    // charge is the estimate (768 KiB each) or, counted again when refused, the truth.
+    assert!((12..=18).contains(&kept), "{kept} kept");
     assert!(budget.used() <= 8 << 20);
     let mut b = client_of(budget);
     let mut fit = 0;
@@ -55,7 +70,7 @@ fn clients_share_one_budget_past_their_free_allowance() {
         assert!(fit < 100, "never refused");
     }
     assert!(
-        fit <= (FREE_KEPT_BYTES / text.len()) + 1,
+        fit <= FREE_KEPT_BYTES / (512 << 10),
         "{fit}: only the free allowance"
     );
     drop(a);
@@ -69,16 +84,49 @@ fn clients_share_one_budget_past_their_free_allowance() {
 }
 
 #[test]
-fn a_client_that_closes_what_it_parses_holds_no_charge() {
-    let budget: &'static Budget = Box::leak(Box::new(Budget::new(4 << 20)));
+fn closed_and_failed_statements_give_their_charge_back() {
+    let budget = budget(4);
     let mut p = client_of(budget);
-    let text = "y".repeat(4 << 10);
-    // 40 MiB of statements over time (120 MiB estimated), never more than one at once.
-    for i in 0..10_000 {
+    let text = "y".repeat(256 << 10);
+    // 500 MiB of statements over time, never more than two at once.
+    for i in 0..1000 {
         let name = format!("s{i}");
         assert_eq!(keep(&mut p, &name, &text), Room::Fits, "statement {i}");
         let c = p.close(Space::Statement, &name);
         p.confirm(&c);
+        // A Parse the server fails leaves nothing either.
+        let failed = send_parse(&mut p, "failed", &text).expect("room");
+        p.undo(failed, false);
+        assert!(
+            budget.used() <= 2 << 20,
+            "{i}: {} bytes charged",
+            budget.used()
+        );
     }
-    assert!(budget.used() <= 64 << 10, "{} bytes charged", budget.used());
+    // Closing is enough: an idle client that closed its statements holds no charge.
+    for i in 0..5 {
+        assert_eq!(keep(&mut p, &format!("c{i}"), &text), Room::Fits);
+    }
+    assert!(
+        budget.used() >= (3 << 20) / 2,
+        "{} bytes charged",
+        budget.used()
+    );
+    for i in 0..5 {
+        let c = p.close(Space::Statement, &format!("c{i}"));
+        p.confirm(&c);
+    }
+    assert!(budget.used() <= 1 << 20, "{} bytes charged", budget.used());
+    // The unnamed statement replaces itself: parsed again and again, it stays one.
+    for i in 0..1000 {
+        assert_eq!(keep(&mut p, "", &text), Room::Fits, "unnamed {i}");
+    }
+    assert!(budget.used() <= 2 << 20, "{} bytes charged", budget.used());
+    // DEALLOCATE ALL forgets the named statements, and their charge.
+    for i in 0..8 {
+        assert_eq!(keep(&mut p, &format!("k{i}"), &text), Room::Fits);
+    }
+    assert!(budget.used() > 2 << 20);
+    p.forget_named();
+    assert!(budget.used() <= 1 << 20, "{} bytes charged", budget.used());
 }

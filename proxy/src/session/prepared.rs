@@ -107,7 +107,7 @@ pub struct Prepared {
     /// server skips restores an entry that still has its text).
     origins: HashMap<String, (Arc<str>, names::JudgedUnder)>,
     /// Bytes the named statements hold, and their charge to the process-wide budget.
-    kept: names::Kept,
+    kept: kept::Kept,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,8 +243,9 @@ impl Prepared {
                 prev,
             } => {
                 self.forget_close(*space, name, *seq);
-                if let Some((_, id, _, _, _)) = prev.as_deref() {
+                if let Some((decision, id, _, _, replay)) = prev.as_deref() {
                     self.closed_fates.remove(id);
+                    self.released(*space, name, decision, replay.as_deref());
                 }
             }
             Change::None => {}
@@ -270,7 +271,9 @@ impl Prepared {
             Change::Created { space, name, id } => {
                 let map = self.map(space);
                 if map.get(&name).is_some_and(|e| e.id == id) {
-                    map.remove(&name);
+                    if let Some(e) = map.remove(&name) {
+                        self.released(space, &name, &e.decision, e.replay.as_deref());
+                    }
                 } else if let Some(f) = self.closed_fates.get_mut(&id) {
                     *f = Fate::Failed;
                 }
@@ -330,23 +333,6 @@ impl Prepared {
         );
     }
 
-    /// SQL `DEALLOCATE name` ran: the statement is gone. (Not a protocol Close: no reply
-    /// settles it, so nothing is kept to restore.)
-    pub fn drop_statement(&mut self, name: &str) {
-        let name = &*name_key(name);
-        self.statements.remove(name);
-    }
-
-    /// SQL `CLOSE name` / `CLOSE ALL`.
-    pub fn close_cursor(&mut self, name: Option<&str>) {
-        match name {
-            Some(n) => {
-                self.portals.remove(n);
-            }
-            None => self.portals.clear(),
-        }
-    }
-
     /// How to prepare the statement under `name` on another server, when it can be.
     pub fn replay(&self, name: &str) -> Option<Arc<Replay>> {
         let name = &*name_key(name);
@@ -373,6 +359,7 @@ impl Prepared {
         self.origins.retain(|name, _| name.is_empty());
         self.closing
             .retain(|(space, name), _| *space == Space::Portal || name.is_empty());
+        self.released_all();
     }
 
     /// The client leaves this server (or the server is gone): portals end; what it prepared
@@ -383,6 +370,7 @@ impl Prepared {
         self.portals.clear();
         self.closing.clear();
         self.closed_fates.clear();
+        self.released_all();
     }
 
     /// Entries held (bounded by what the client creates; for the fuzz checks).
@@ -392,6 +380,8 @@ impl Prepared {
     }
 }
 
+#[path = "prepared_kept.rs"]
+pub(super) mod kept;
 #[path = "prepared_names.rs"]
 pub(super) mod names;
 

@@ -6,10 +6,7 @@ use std::sync::Arc;
 
 use pgward_policy::Decision;
 
-use super::{name_key, Prepared};
-use crate::protocol::backend::PgError;
-use crate::protocol::budget::{Budget, Charge, KEPT_STATEMENTS as KEPT_BUDGET};
-use crate::sqlstate;
+use super::{name_key, Prepared, Space};
 
 /// What a statement was judged under: the session's search_path epoch (PostgreSQL analyses
 /// a statement again when the search_path changed) and the policy snapshot (a reload, or a
@@ -50,138 +47,24 @@ pub const SQL_NAMES_KEPT: usize = 4096;
 /// Bytes of SQL-prepared texts a session keeps at most (a PREPARE past it is refused).
 pub const SQL_TEXT_BYTES: usize = 16 << 20;
 
-/// Named statements one client may hold at once (drivers' caches keep a few hundred).
-pub const KEPT_STATEMENTS: usize = 10_000;
-
-/// Bytes one client's named statements may hold (texts, decisions, transaction mode's
-/// copies), so that no client can fill pgward's memory with statements it never closes.
-pub const KEPT_BYTES: usize = 256 << 20;
-
-/// Kept-statement bytes (as [`Kept`] estimates them) a client holds without a charge to
-/// the process-wide budget (`[listen] kept_statement_memory_mib`).
-pub const FREE_KEPT_BYTES: usize = 1 << 20;
-
-/// What a client's named statements hold: an estimate never below the truth (three copies
-/// of each text), counted exactly again whenever it has doubled since the last count, and
-/// its charge to the process-wide budget for what passes [`FREE_KEPT_BYTES`]. Statements
-/// closed since are not subtracted, so the charge stays within about twice what the client
-/// held at its peak, and is given back when the client leaves.
-#[derive(Debug)]
-pub struct Kept {
-    bytes: usize,
-    recount_at: usize,
-    charge: Charge,
-}
-
-impl Default for Kept {
-    fn default() -> Kept {
-        Kept::charged_to(&KEPT_BUDGET)
-    }
-}
-
-impl Kept {
-    pub fn charged_to(budget: &'static Budget) -> Kept {
-        Kept {
-            bytes: 0,
-            recount_at: FREE_KEPT_BYTES,
-            charge: budget.charge(),
-        }
-    }
-}
-
-/// Whether a named Parse may keep its statement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Room {
-    Fits,
-    /// Past the client's own bounds ([`KEPT_STATEMENTS`], [`KEPT_BYTES`]).
-    TooMany,
-    /// Past what all clients' statements may hold together.
-    OutOfMemory,
-}
-
-impl Room {
-    #[cfg(test)]
-    pub fn fits(self) -> bool {
-        self == Room::Fits
-    }
-
-    /// What the client is told when its Parse does not fit.
-    pub fn refusal(self) -> Option<PgError> {
-        let error = match self {
-            Room::Fits => return None,
-            Room::TooMany => PgError::error(
-                sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                "pgward: too many prepared statements on this connection",
-            )
-            .with_detail(format!(
-                "pgward keeps at most {KEPT_STATEMENTS} named statements or {} MiB of them per client",
-                KEPT_BYTES >> 20
-            )),
-            Room::OutOfMemory => PgError::error(
-                sqlstate::OUT_OF_MEMORY,
-                "pgward: out of memory for prepared statements",
-            )
-            .with_detail(
-                "the named statements all clients keep would pass listen.kept_statement_memory_mib",
-            ),
-        };
-        Some(error.with_hint("close statements the client no longer uses (Close, DEALLOCATE)"))
-    }
-}
-
 impl Prepared {
-    /// Whether a named Parse of `name`, `text_len` bytes of SQL, fits the client's bounds
-    /// and the process-wide budget (see [`Kept`]).
-    pub fn room_for(&mut self, name: &str, text_len: usize) -> Room {
+    /// SQL `DEALLOCATE name` ran: the statement is gone. (Not a protocol Close: no reply
+    /// settles it, so nothing is kept to restore.)
+    pub fn drop_statement(&mut self, name: &str) {
         let name = &*name_key(name);
-        // The unnamed statement replaces itself; a live name is the server's 42P05.
-        if name.is_empty() || self.statements.contains_key(name) {
-            return Room::Fits;
+        if let Some(e) = self.statements.remove(name) {
+            self.released(Space::Statement, name, &e.decision, e.replay.as_deref());
         }
-        if self.statements.len() >= KEPT_STATEMENTS {
-            return Room::TooMany;
-        }
-        let weight = text_len.saturating_mul(3);
-        for counted in [false, true] {
-            if counted {
-                self.count_kept();
-            }
-            let want = self.kept.bytes.saturating_add(weight);
-            if !counted && (want > self.kept.recount_at || want > KEPT_BYTES) {
-                continue;
-            }
-            if want > KEPT_BYTES {
-                return Room::TooMany;
-            }
-            if (self.kept.charge)
-                .set(want.saturating_sub(FREE_KEPT_BYTES))
-                .is_ok()
-            {
-                self.kept.bytes = want;
-                return Room::Fits;
-            }
-            if counted {
-                return Room::OutOfMemory;
-            }
-        }
-        Room::OutOfMemory
     }
 
-    /// The statements' bytes counted exactly from the entries, and the charge brought down
-    /// to them.
-    fn count_kept(&mut self) {
-        let origins = &self.origins;
-        let bytes = (self.statements.iter())
-            .map(|(n, e)| {
-                e.decision.normalized.len()
-                    + e.replay.as_ref().map_or(0, |r| r.rest.len())
-                    + origins.get(n).map_or(0, |(text, _)| text.len())
-            })
-            .sum::<usize>();
-        self.kept.bytes = bytes;
-        self.kept.recount_at = bytes.saturating_mul(2).saturating_add(FREE_KEPT_BYTES);
-        // Never more than it held: a shrink always succeeds.
-        let _ = self.kept.charge.set(bytes.saturating_sub(FREE_KEPT_BYTES));
+    /// SQL `CLOSE name` / `CLOSE ALL`.
+    pub fn close_cursor(&mut self, name: Option<&str>) {
+        match name {
+            Some(n) => {
+                self.portals.remove(n);
+            }
+            None => self.portals.clear(),
+        }
     }
 
     /// Whether SQL `PREPARE name` fits the client's bounds ([`SQL_NAMES_KEPT`] names,
@@ -393,7 +276,3 @@ impl Prepared {
         self.statements.contains_key(name) || self.sql_names.contains_key(name)
     }
 }
-
-#[cfg(test)]
-#[path = "kept_budget_tests.rs"]
-mod kept_budget_tests;

@@ -117,7 +117,7 @@ fn names_are_one_object_where_postgresql_compares_no_further() {
 
 #[test]
 fn a_client_keeps_a_bounded_number_of_statements() {
-    use super::names::KEPT_STATEMENTS;
+    use super::kept::KEPT_STATEMENTS;
     let mut p = Prepared::default();
     let shared = decision("select");
     for i in 0..KEPT_STATEMENTS {
@@ -137,7 +137,7 @@ fn a_client_keeps_a_bounded_number_of_statements() {
 
 #[test]
 fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
-    use super::names::{Kept, KEPT_BYTES};
+    use super::kept::{Kept, KEPT_BYTES};
     // Its own unbounded process budget: a limit other tests set cannot make this one fail.
     let budget = Box::leak(Box::new(crate::protocol::budget::Budget::new(usize::MAX)));
     let mut p = Prepared {
@@ -146,7 +146,8 @@ fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
     };
     let text = "x".repeat(1 << 20);
     let mut kept = 0;
-    while p.room_for(&format!("s{kept}"), text.len()).fits() {
+    let weight = super::kept::parse_weight(&decision(&text), text.len());
+    while p.room_for(&format!("s{kept}"), weight).fits() {
         let name = format!("s{kept}");
         let c = p.create(Space::Statement, &name, decision(&text), 0);
         p.confirm(&c);
@@ -160,7 +161,7 @@ fn a_client_keeps_a_bounded_number_of_bytes_of_statements() {
         let c = p.close(Space::Statement, &format!("s{i}"));
         p.confirm(&c);
     }
-    assert!(p.room_for("again", text.len()).fits());
+    assert!(p.room_for("again", weight).fits());
 }
 
 #[test]
