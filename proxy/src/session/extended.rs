@@ -71,6 +71,7 @@ impl Session {
                 // it): its Close goes there, as PostgreSQL's Close deallocates it.
                 Ok((b'S', name)) if self.holds_sql_prepared(name) => {
                     self.name_may_change(Some(name));
+                    self.masking.on_close(Space::Statement, name);
                     self.prepared.drop_statement(name);
                     self.prepared
                         .sql_names_removed(Some(name), self.prepared.sql_seq());
@@ -81,6 +82,7 @@ impl Session {
                 }
                 Ok((b'S', name)) if self.replaying() => {
                     self.name_may_change(Some(name));
+                    self.masking.on_close(Space::Statement, name);
                     self.close_replayed(name);
                     return Ok(Flow::Continue);
                 }
@@ -90,6 +92,7 @@ impl Session {
                     } else {
                         Space::Portal
                     };
+                    self.masking.on_close(space, name);
                     Ok(Sent::Close(self.prepared.close(space, name)))
                 }
                 Err(e) => Err((e.to_pg(), None)),

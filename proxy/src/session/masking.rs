@@ -11,31 +11,12 @@ use std::sync::Arc;
 
 use pgward_policy::mask::copy::{mask_copy_data, CopyFormat, CopyMask, CopyState};
 use pgward_policy::mask::wire::{bind, mask_data_row, BoundMask, FieldInfo};
-use pgward_policy::mask::{
-    copy_mask, scrub, DecisionMask, MaskPlan, ResultSource, Scrub, Strategy,
-};
+use pgward_policy::mask::{copy_mask, scrub, MaskPlan, ResultSource, Scrub, Strategy};
 
 use super::masking_records::SqlPlans;
+pub use super::masking_records::{MaskedReply, ReplyMask};
 use super::prepared::Space;
 use super::result_fields::{fields_of, null_row, row_width, unknown_fields};
-
-/// The statement kind whose reply a mask belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MaskedReply {
-    /// A simple Query: its statements answer in order.
-    Query,
-    /// Execute of this portal (one statement).
-    Execute(String),
-    /// Describe of this statement or portal: the RowDescription is kept for its Executes.
-    Describe(Space, String),
-}
-
-/// What a message sent upstream carries for masking its reply.
-#[derive(Clone, Debug)]
-pub struct ReplyMask {
-    pub decision: Arc<DecisionMask>,
-    pub reply: MaskedReply,
-}
 
 /// A plan that masks every column and hides every message (what is unknown is PII).
 fn mask_everything(source: ResultSource) -> MaskPlan {
@@ -73,6 +54,17 @@ impl ResultMasking {
     pub fn on_bind(&mut self, statement: &str, portal: &str) {
         if let Some(s) = self.0.as_mut() {
             s.on_bind(statement, portal);
+        }
+    }
+
+    /// Close sent: what the name described is forgotten (were the Close skipped, its rows
+    /// are masked as undescribed ones: fail closed).
+    pub fn on_close(&mut self, space: Space, name: &str) {
+        if let Some(s) = self.0.as_mut() {
+            s.described(space).remove(name);
+            if space == Space::Portal {
+                s.portal_statement.remove(name);
+            }
         }
     }
 

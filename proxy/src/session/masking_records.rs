@@ -5,12 +5,32 @@
 //! transaction forget it, and a read with no record masks everything.
 //!
 //! Names are keyed as PostgreSQL keys them (their first 63 bytes, `prepared::name_key`).
+//! Also here: what each message sent upstream carries for masking its reply.
 
 use crate::fast_hash::HashMap;
+use std::sync::Arc;
 
-use pgward_policy::mask::MaskPlan;
+use pgward_policy::mask::{DecisionMask, MaskPlan};
 
-use super::prepared::name_key;
+use super::prepared::{name_key, Space};
+
+/// The statement kind whose reply a mask belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MaskedReply {
+    /// A simple Query: its statements answer in order.
+    Query,
+    /// Execute of this portal (one statement).
+    Execute(String),
+    /// Describe of this statement or portal: the RowDescription is kept for its Executes.
+    Describe(Space, String),
+}
+
+/// What a message sent upstream carries for masking its reply.
+#[derive(Clone, Debug)]
+pub struct ReplyMask {
+    pub decision: Arc<DecisionMask>,
+    pub reply: MaskedReply,
+}
 
 #[derive(Default)]
 pub(super) struct SqlPlans {

@@ -1,7 +1,7 @@
 //! Unit tests of `masking.rs`.
 
 use super::*;
-use pgward_policy::mask::{MaskConfig, MaskIndex, MaskedColumn};
+use pgward_policy::mask::{DecisionMask, MaskConfig, MaskIndex, MaskedColumn};
 
 fn owner(plans: Vec<MaskPlan>, reply: MaskedReply) -> ReplyMask {
     let config =
@@ -183,4 +183,28 @@ fn a_session_without_masked_statements_holds_no_state() {
     assert!(m.0.is_none());
     m.on_parse("t", true);
     assert!(m.0.is_some());
+}
+
+#[test]
+fn a_closed_name_keeps_nothing_it_described() {
+    let d = owner(vec![], MaskedReply::Describe(Space::Statement, "s".into()));
+    let p = owner(vec![], MaskedReply::Describe(Space::Portal, "p".into()));
+    let mut m = ResultMasking::default();
+    m.on_parse("s", true);
+    m.on_row_description(&text_fields(1), &d);
+    m.on_bind("s", "p");
+    m.on_row_description(&text_fields(1), &p);
+    let held = |m: &mut ResultMasking| {
+        let s = m.state();
+        (
+            s.described_statements.len(),
+            s.described_portals.len(),
+            s.portal_statement.len(),
+        )
+    };
+    assert_eq!(held(&mut m), (1, 1, 1));
+    // Names a client parses, describes and closes, one after another, leave nothing behind.
+    m.on_close(Space::Portal, "p");
+    m.on_close(Space::Statement, "s");
+    assert_eq!(held(&mut m), (0, 0, 0));
 }
