@@ -108,7 +108,7 @@ impl Session {
             .iter()
             .any(|s| s.kind == pgward_policy::StatementKind::Transaction);
         // Answered without a server: the name is checked against this client's own table.
-        if let Some(err) = self.statement_refusal(&decision)? {
+        if let Some(err) = self.statement_refusal(&decision, origin.text.len())? {
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
@@ -237,7 +237,7 @@ impl Session {
             snapshot: self.judged_now().snapshot,
         };
         // Statements it runs by name are judged again as the whole string's were.
-        if let Some(err) = self.statement_refusal(&decision)? {
+        if let Some(err) = self.statement_refusal(&decision, origin.text.len())? {
             self.script.clear();
             self.refuse_simple(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
@@ -288,7 +288,7 @@ impl Session {
                 .room_for(&name, parse_weight(&decision, frame.body().len()))
                 .refusal()
             {
-                None => self.statement_refusal(&decision)?,
+                None => self.statement_refusal(&decision, sql.len())?,
                 refused => refused,
             },
         };

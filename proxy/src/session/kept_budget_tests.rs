@@ -130,3 +130,21 @@ fn closed_and_failed_statements_give_their_charge_back() {
     p.forget_named();
     assert!(budget.used() <= 1 << 20, "{} bytes charged", budget.used());
 }
+
+#[test]
+fn sql_prepare_texts_are_charged_too() {
+    let budget = budget(2);
+    let mut p = client_of(budget);
+    let text: Arc<str> = Arc::from("z".repeat(700 << 10));
+    let mut kept = 0;
+    while p.room_for_sql(text.len()) == Room::Fits {
+        p.sql_prepared(&format!("q{kept}"), &[], Some(text.clone()), None);
+        kept += 1;
+        assert!(kept < 20, "never refused");
+    }
+    // 2 MiB charged past the free 1 MiB: four texts of 700 KiB.
+    assert_eq!(kept, 4);
+    assert_eq!(p.room_for_sql(text.len()), Room::OutOfMemory);
+    drop(p);
+    assert_eq!(budget.used(), 0);
+}

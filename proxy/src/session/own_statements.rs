@@ -41,12 +41,13 @@ impl Session {
     pub(super) fn statement_refusal(
         &mut self,
         decision: &Decision,
+        text_len: usize,
     ) -> Result<Option<PgError>, PgError> {
         match self
             .foreign_statement_refusal(decision)
             .or_else(|| self.signal_refusal(decision))
             .or_else(|| self.unknown_path_refusal(decision))
-            .or_else(|| self.sql_prepare_refusal(decision))
+            .or_else(|| self.sql_prepare_refusal(decision, text_len))
         {
             Some(err) => Ok(Some(err)),
             None => self.rejudge_used(decision),

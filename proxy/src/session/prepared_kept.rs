@@ -110,6 +110,18 @@ impl Prepared {
         if !name.is_empty() && self.statements.len() >= KEPT_STATEMENTS {
             return Room::TooMany;
         }
+        self.charge_kept(weight)
+    }
+
+    /// Whether SQL `PREPARE` texts of `text_len` bytes fit the client's byte bound and the
+    /// process-wide budget (its own bounds: `Prepared::sql_prepare_fits`).
+    pub fn room_for_sql(&mut self, text_len: usize) -> Room {
+        self.charge_kept(text_len)
+    }
+
+    /// `weight` bytes more, within [`KEPT_BYTES`] and the budget; counted exactly first when
+    /// the estimate has doubled, or before refusing.
+    fn charge_kept(&mut self, weight: usize) -> Room {
         for counted in [false, true] {
             if counted {
                 self.count_kept();
@@ -167,12 +179,12 @@ impl Prepared {
     }
 
     /// The bytes counted exactly (every statement's decision and transaction-mode copy, every
-    /// text kept to judge one again), and the charge set to them.
+    /// text kept to judge one again, SQL PREPARE's texts), and the charge set to them.
     fn count_kept(&mut self) {
         let statements = (self.statements.values())
             .map(|e| e.decision.normalized.len() + e.replay.as_ref().map_or(0, |r| r.rest.len()));
         let texts = self.origins.values().map(|(text, _)| text.len());
-        let bytes = statements.chain(texts).sum::<usize>();
+        let bytes = statements.chain(texts).sum::<usize>() + self.sql_text_bytes();
         self.kept.bytes = bytes;
         self.kept.recount_at = bytes.saturating_mul(2).saturating_add(FREE_KEPT_BYTES);
         self.kept.released = 0;

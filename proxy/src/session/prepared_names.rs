@@ -71,11 +71,15 @@ impl Prepared {
     /// [`SQL_TEXT_BYTES`] of texts; a name already recorded takes no new name).
     pub fn sql_prepare_fits(&self, name: &str) -> bool {
         let known = self.sql_names.contains_key(&*name_key(name));
-        let bytes: usize = (self.sql_names.values())
+        (known || self.sql_names.len() < SQL_NAMES_KEPT) && self.sql_text_bytes() < SQL_TEXT_BYTES
+    }
+
+    /// Bytes of the texts SQL `PREPARE` names keep.
+    pub(super) fn sql_text_bytes(&self) -> usize {
+        (self.sql_names.values())
             .flat_map(|r| r.texts.iter().filter_map(|c| c.text.as_ref()))
             .map(|t| t.len())
-            .sum();
-        (known || self.sql_names.len() < SQL_NAMES_KEPT) && bytes < SQL_TEXT_BYTES
+            .sum()
     }
 
     /// SQL `PREPARE name` was sent with `text`, judged under `snapshot` and `path` (refused

@@ -86,13 +86,23 @@ impl Session {
     }
 
     /// SQL `PREPARE` of a name past the client's bounds: refused, so that every statement
-    /// SQL can run by name is one pgward can judge again.
-    pub(super) fn sql_prepare_refusal(&self, decision: &Decision) -> Option<PgError> {
+    /// SQL can run by name is one pgward can judge again; past the process-wide budget for
+    /// kept statements (its text, `text_len` bytes at most, is kept), 53200.
+    pub(super) fn sql_prepare_refusal(
+        &mut self,
+        decision: &Decision,
+        text_len: usize,
+    ) -> Option<PgError> {
         use super::prepared::names::{SQL_NAMES_KEPT, SQL_TEXT_BYTES};
-        let over = (decision.statements.iter())
+        let mut prepares = (decision.statements.iter())
             .filter(|s| s.kind == StatementKind::Prepare)
             .filter_map(|s| s.state.name.as_deref())
-            .any(|name| !self.prepared.sql_prepare_fits(name));
+            .peekable();
+        prepares.peek()?;
+        let over = prepares.any(|name| !self.prepared.sql_prepare_fits(name));
+        if !over {
+            return self.prepared.room_for_sql(text_len).refusal();
+        }
         over.then(|| {
             PgError::error(
                 sqlstate::PROGRAM_LIMIT_EXCEEDED,
