@@ -284,13 +284,7 @@ impl Session {
         }
         let refusal = match self.reserved_name_refusal(&name) {
             Some(err) => Some(err),
-            None => match (self.prepared)
-                .room_for(&name, parse_weight(&decision, frame.body().len()))
-                .refusal()
-            {
-                None => self.statement_refusal(&decision, sql.len())?,
-                refused => refused,
-            },
+            None => self.statement_refusal(&decision, sql.len())?,
         };
         if let Some(err) = refusal {
             self.refuse_extended(err, Some(decision.clone())).await;
@@ -315,6 +309,17 @@ impl Session {
         // A Parse over a name whose fate an earlier batch still decides waits for the server.
         if !self.settle(Space::Statement, &name).await? {
             self.refuse_extended(super::lost_meanwhile(), None).await;
+            return Ok(Flow::Continue);
+        }
+        // Last, once the name's fate is known: nothing refused after it holds a charge.
+        let scope = if self.replaying() {
+            self.scope_len_now()
+        } else {
+            0
+        };
+        let weight = parse_weight(&decision, frame.body().len()).saturating_add(scope);
+        if let Some(err) = self.prepared.room_for(&name, weight).refusal() {
+            self.refuse_extended(err, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
         if self.replaying() {

@@ -6,6 +6,7 @@
 use pgward_policy::StatementKind;
 
 use super::audit_trail::AuditKind;
+use super::prepared::names::Judged;
 use super::prepared::{Lookup, Space};
 use super::replay_shape::{shape_changed, ShapeCheck};
 use super::session_state::PrepareOrigin;
@@ -290,12 +291,17 @@ impl Session {
         // new one (other functions, other relations), and so does pgward; and so after a new
         // policy snapshot (reload, catalog read).
         if space == Space::Statement {
-            if let Some(text) = self.prepared.judged_stale(name, self.judging_now()) {
-                // As at a Parse: a guarded role waits for a catalog that lacks a relation.
-                let again = self.decide_fresh(&text).await?;
-                self.prepared
-                    .rejudged(name, again.clone(), self.judged_now());
-                return Ok(Some(again));
+            match self.prepared.judged_stale(name, self.judging_now()) {
+                Judged::Current => {}
+                Judged::Stale(text) => {
+                    // As at a Parse: a guarded role waits for a catalog that lacks a relation.
+                    let again = self.decide_fresh(&text).await?;
+                    self.prepared
+                        .rejudged(name, again.clone(), self.judged_now());
+                    return Ok(Some(again));
+                }
+                // Nothing to judge it from: refused as a statement pgward does not know.
+                Judged::Unknown => return Ok(None),
             }
         }
         Ok(Some(found))

@@ -289,16 +289,17 @@ impl Prepared {
                     return;
                 };
                 let fate = self.closed_fates.remove(&id);
-                if skipped && last && fate != Some(Fate::Failed) {
-                    self.map(space).entry(name).or_insert(Entry {
-                        decision,
-                        replay,
-                        hold: false,
-                        id,
-                        confirmed: confirmed || fate == Some(Fate::Confirmed),
-                        batch,
-                    });
+                if !(skipped && last && fate != Some(Fate::Failed)) {
+                    return self.released(space, &name, &decision, replay.as_deref());
                 }
+                self.map(space).entry(name).or_insert(Entry {
+                    decision,
+                    replay,
+                    hold: false,
+                    id,
+                    confirmed: confirmed || fate == Some(Fate::Confirmed),
+                    batch,
+                });
             }
         }
     }
@@ -370,6 +371,8 @@ impl Prepared {
         self.portals.clear();
         self.closing.clear();
         self.closed_fates.clear();
+        let live = &self.statements;
+        self.origins.retain(|name, _| live.contains_key(name));
         self.released_all();
     }
 

@@ -160,7 +160,8 @@ impl Prepared {
         if space != Space::Statement {
             return;
         }
-        let mut bytes = gone.normalized.len() + replay.map_or(0, |r| r.rest.len());
+        let mut bytes =
+            gone.normalized.len() + replay.map_or(0, |r| r.rest.len() + r.scope.as_ref().len());
         if !self.statements.contains_key(name) {
             bytes += self.origins.remove(name).map_or(0, |(text, _)| text.len());
         }
@@ -181,8 +182,11 @@ impl Prepared {
     /// The bytes counted exactly (every statement's decision and transaction-mode copy, every
     /// text kept to judge one again, SQL PREPARE's texts), and the charge set to them.
     fn count_kept(&mut self) {
-        let statements = (self.statements.values())
-            .map(|e| e.decision.normalized.len() + e.replay.as_ref().map_or(0, |r| r.rest.len()));
+        let statements = (self.statements.values()).map(|e| {
+            let replay = e.replay.as_ref();
+            e.decision.normalized.len()
+                + replay.map_or(0, |r| r.rest.len() + r.scope.as_ref().len())
+        });
         let texts = self.origins.values().map(|(text, _)| text.len());
         let bytes = statements.chain(texts).sum::<usize>() + self.sql_text_bytes();
         self.kept.bytes = bytes;

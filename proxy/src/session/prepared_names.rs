@@ -18,6 +18,16 @@ pub struct JudgedUnder {
     pub snapshot: u64,
 }
 
+/// Whether a held statement must be judged again before it runs.
+#[derive(Debug)]
+pub enum Judged {
+    Current,
+    /// Judged under other rules or another search_path: again, from this text.
+    Stale(Arc<str>),
+    /// Its text is not known (never expected): refused rather than run unjudged.
+    Unknown,
+}
+
 /// A name SQL `PREPARE` made: every text a PREPARE of it was sent with since a DEALLOCATE of
 /// it last succeeded, less those that failed (the server holds one of them: a PREPARE whose
 /// answer is still owed may have run), each to be judged again after a reload or a catalog
@@ -150,6 +160,7 @@ impl Prepared {
         if record.texts.is_empty() {
             self.sql_names.remove(name);
         }
+        self.released_all();
     }
 
     /// What a DEALLOCATE or DISCARD sent now would remove (texts entered up to here).
@@ -173,6 +184,7 @@ impl Prepared {
             }
             None => self.sql_names.retain(|_, r| prune(r)),
         }
+        self.released_all();
     }
 
     /// Whether a text SQL `PREPARE name` may hold was judged under another search_path than
@@ -221,23 +233,27 @@ impl Prepared {
         found.cloned()
     }
 
-    /// Record the text of statement `name` and what it was judged under.
+    /// Record the text of statement `name` and what it was judged under (kept while the
+    /// server may hold the statement: until its Close is answered, its Parse fails, or the
+    /// client leaves the server; see `prepared_kept.rs`'s `released`).
     pub fn judged_under(&mut self, name: &str, text: &str, epoch: JudgedUnder) {
         let name = &*name_key(name);
-        if self.origins.len() > self.statements.len() + 64 {
-            let live = &self.statements;
-            self.origins.retain(|n, _| live.contains_key(n));
-        }
         self.origins
             .insert(name.to_string(), (Arc::from(text), epoch));
     }
 
-    /// The text of statement `name` when it was judged under another search_path epoch or
-    /// policy snapshot than `epoch`.
-    pub fn judged_stale(&self, name: &str, epoch: JudgedUnder) -> Option<Arc<str>> {
+    /// Whether statement `name` was judged under another search_path epoch or policy
+    /// snapshot than `epoch`, and the text to judge it from again.
+    pub fn judged_stale(&self, name: &str, epoch: JudgedUnder) -> Judged {
         let name = &*name_key(name);
-        let (text, judged) = self.origins.get(name)?;
-        (*judged != epoch && self.statements.contains_key(name)).then(|| text.clone())
+        if !self.statements.contains_key(name) {
+            return Judged::Current;
+        }
+        match self.origins.get(name) {
+            Some((_, judged)) if *judged == epoch => Judged::Current,
+            Some((text, _)) => Judged::Stale(text.clone()),
+            None => Judged::Unknown,
+        }
     }
 
     /// Statement `name` judged again (under `epoch`).

@@ -91,3 +91,43 @@ async fn a_parse_refused_for_a_live_name_leaves_the_held_statement_as_it_was() {
         );
     }
 }
+
+/// Closes the server skips (an error earlier in their batch) leave the statements where they
+/// were, still judged again from their own text after a reload, however many there were.
+#[tokio::test(start_paused = true)]
+async fn statements_whose_close_was_skipped_are_still_judged_again() {
+    let mut s = Scripted::start(PoolMode::Session, WRITER).await;
+    let names: Vec<String> = (0..80).map(|i| format!("w{i}")).collect();
+    let mut batch: Vec<_> = names
+        .iter()
+        .map(|n| parse(n, "UPDATE t SET v = 1"))
+        .collect();
+    batch.push(sync());
+    s.client_sends(&batch).await;
+    s.server_reads().await;
+    let mut answers: Vec<_> = names.iter().map(|_| parse_complete()).collect();
+    answers.push(ready(b'I'));
+    s.server_sends(&answers).await;
+    s.client_until_ready().await;
+
+    let mut batch = vec![parse("", "SELECT 1/0"), bind("", ""), execute("", 0)];
+    batch.extend(names.iter().map(|n| close(b'S', n)));
+    batch.extend([parse("t", "SELECT 1"), sync()]);
+    s.client_sends(&batch).await;
+    s.server_reads().await;
+    let failed = server_error("22012", "division by zero");
+    s.server_sends(&[parse_complete(), bind_complete(), failed, ready(b'I')])
+        .await;
+    assert_eq!(codes(&s.client_until_ready().await), ["22012"]);
+
+    s.reload(READER);
+    s.client_sends(&[bind("", "w0"), execute("", 0), sync()])
+        .await;
+    s.server_sees_only_the_sync().await;
+    let got = s.client_until_ready().await;
+    assert_eq!(
+        codes(&got),
+        ["42501"],
+        "the UPDATE w0 still holds is refused"
+    );
+}

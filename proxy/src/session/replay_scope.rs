@@ -77,6 +77,16 @@ impl Session {
         }
     }
 
+    /// The bytes [`Session::scope_now`] would take (what a kept statement's scope holds).
+    pub(super) fn scope_len_now(&self) -> usize {
+        let path: usize = self.search_path.iter().map(|p| p.len() + 1).sum();
+        let settings: usize = (self.desired.iter())
+            .filter(|(k, _)| PARSE_SETTINGS.contains(&k.as_str()))
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum();
+        path + settings + 32
+    }
+
     /// The client's statement `name` (its `replay`), about to be prepared again: filed under
     /// the scope of now when that differs from its Parse's.
     pub(super) fn rescoped(&mut self, name: &str, replay: Arc<Replay>) -> Arc<Replay> {

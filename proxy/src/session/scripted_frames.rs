@@ -65,6 +65,13 @@ pub fn describe(kind: u8, name: &str) -> BytesMut {
     message(b'D', &b)
 }
 
+pub fn close(kind: u8, name: &str) -> BytesMut {
+    let mut b = BytesMut::new();
+    b.put_u8(kind);
+    cstr(&mut b, name);
+    message(b'C', &b)
+}
+
 pub fn copy_data(data: &[u8]) -> BytesMut {
     message(b'd', data)
 }

@@ -8,6 +8,7 @@ use pgward_policy::mask::ResultSource;
 use pgward_policy::{Decision, StatementKind};
 
 use super::prepared::name_key;
+use super::prepared::names::Judged;
 use super::*;
 
 impl Session {
@@ -35,8 +36,10 @@ impl Session {
             if let Some(err) = self.rejudge_sql_prepared(name)? {
                 return Ok(Some(err));
             }
-            let Some(text) = self.prepared.judged_stale(name, self.judging_now()) else {
-                continue;
+            let text = match self.prepared.judged_stale(name, self.judging_now()) {
+                Judged::Current => continue,
+                Judged::Stale(text) => text,
+                Judged::Unknown => return Ok(Some(cannot_tell(name))),
             };
             let again = self.facts_decide(&text)?;
             if let Some(denial) = again.denial() {
