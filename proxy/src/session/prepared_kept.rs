@@ -147,6 +147,12 @@ impl Prepared {
         Room::OutOfMemory
     }
 
+    /// `bytes` more are held for a kept statement (transaction mode's copy filed anew).
+    pub fn kept_more(&mut self, bytes: usize) {
+        self.kept.bytes = self.kept.bytes.saturating_add(bytes);
+        let _ = (self.kept.charge).set(self.kept.bytes.saturating_sub(FREE_KEPT_BYTES));
+    }
+
     /// A statement left (its Close answered, its Parse failed or skipped): the text it would
     /// have been judged again from goes unless the name holds a statement again, and once
     /// an eighth of the estimate has gone so, the charge is counted down to the truth.

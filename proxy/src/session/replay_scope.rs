@@ -101,6 +101,9 @@ impl Session {
             shape: replay.shape.carried(),
             scope,
         });
+        // Its new scope is held besides the old one's: counted (a Bind cannot be refused for
+        // it here, so the next Parse past the budget is).
+        self.prepared.kept_more(again.scope.as_ref().len());
         self.prepared.set_replay(name, again.clone());
         again
     }
