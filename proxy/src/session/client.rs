@@ -259,7 +259,7 @@ impl Session {
             Ok((name, _, Text::Unreadable(sql, decision))) => {
                 // Never reaches the server; a later Bind of the name is refused here.
                 let name = name.to_string();
-                let _ = self.prepared.close(Space::Statement, &name);
+                self.prepared.drop_statement(&name);
                 self.refuse_denied_parse(&frame, &sql, decision).await;
                 return Ok(Flow::Continue);
             }
@@ -277,7 +277,7 @@ impl Session {
         let judged = self.judged_now();
         if decision.denial().is_some() {
             // Never reaches the server; a later Bind of the name is refused here.
-            let _ = self.prepared.close(Space::Statement, &name);
+            self.prepared.drop_statement(&name);
             self.refuse_denied_parse(frame, sql.as_ref(), decision)
                 .await;
             return Ok(Flow::Continue);
@@ -323,7 +323,10 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.replaying() {
-            if self.parse_replayed(frame, &name, decision).await {
+            // Only a statement it created (not one refused, or undone in a failed batch).
+            if self.parse_replayed(frame, &name, decision).await
+                && self.prepared.has_statement(&name)
+            {
                 self.prepared.judged_under(&name, &sql, judged);
             }
             return Ok(Flow::Continue);

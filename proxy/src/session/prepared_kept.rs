@@ -168,7 +168,12 @@ impl Prepared {
         }
         let mut bytes =
             gone.normalized.len() + replay.map_or(0, |r| r.rest.len() + r.scope.as_ref().len());
-        if !self.statements.contains_key(name) {
+        // Kept while the name holds a statement, or a Close of it is pending (skipped, that
+        // Close leaves the statement it took away where it was).
+        let closing = self
+            .closing
+            .contains_key(&(Space::Statement, name.to_string()));
+        if !self.statements.contains_key(name) && !closing {
             bytes += self.origins.remove(name).map_or(0, |(text, _)| text.len());
         }
         self.kept.released = self.kept.released.saturating_add(bytes);

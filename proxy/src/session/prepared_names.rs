@@ -58,8 +58,9 @@ pub const SQL_NAMES_KEPT: usize = 4096;
 pub const SQL_TEXT_BYTES: usize = 16 << 20;
 
 impl Prepared {
-    /// SQL `DEALLOCATE name` ran: the statement is gone. (Not a protocol Close: no reply
-    /// settles it, so nothing is kept to restore.)
+    /// The statement under `name` is gone: SQL `DEALLOCATE name` ran, or pgward refused a
+    /// Parse of the name (a later Bind of it is refused here). Not a protocol Close: no reply
+    /// settles it, so nothing is kept to restore.
     pub fn drop_statement(&mut self, name: &str) {
         let name = &*name_key(name);
         if let Some(e) = self.statements.remove(name) {

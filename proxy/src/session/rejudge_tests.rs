@@ -131,3 +131,42 @@ async fn statements_whose_close_was_skipped_are_still_judged_again() {
         "the UPDATE w0 still holds is refused"
     );
 }
+
+/// A name closed, parsed again and closed again in one batch: the second Close skipped
+/// after an error leaves the new statement, and the text it is judged again from.
+#[tokio::test(start_paused = true)]
+async fn a_statement_restored_by_a_skipped_close_keeps_its_text() {
+    let mut s = Scripted::start(PoolMode::Session, WRITER).await;
+    s.client_sends(&[parse("s1", "SELECT 1"), sync()]).await;
+    s.server_reads().await;
+    s.server_sends(&[parse_complete(), ready(b'I')]).await;
+    s.client_until_ready().await;
+
+    let batch = [
+        close(b'S', "s1"),
+        parse("s1", "UPDATE t SET v = 1"),
+        bind("", "s1"),
+        execute("", 0),
+        close(b'S', "s1"),
+        sync(),
+    ];
+    s.client_sends(&batch).await;
+    s.server_reads().await;
+    let failed = server_error("23505", "duplicate key value violates unique constraint");
+    let answers = [
+        close_complete(),
+        parse_complete(),
+        bind_complete(),
+        failed,
+        ready(b'I'),
+    ];
+    s.server_sends(&answers).await;
+    assert_eq!(codes(&s.client_until_ready().await), ["23505"]);
+
+    s.reload(READER);
+    s.client_sends(&[bind("", "s1"), execute("", 0), sync()])
+        .await;
+    s.server_sees_only_the_sync().await;
+    let got = s.client_until_ready().await;
+    assert_eq!(codes(&got), ["42501"], "judged again as the UPDATE it is");
+}
