@@ -12,24 +12,40 @@ const MODES: [PoolMode; 2] = [PoolMode::Transaction, PoolMode::Session];
 const WRITER: &str = "access = \"read-write\"\nrequire_where = false\n";
 const READER: &str = "access = \"read-only\"\n";
 
+/// The role turns read-only: a Bind of `name` (an UPDATE) is refused, nothing of it sent.
+async fn refused_after_going_read_only(s: &mut Scripted, name: &str, why: &str) {
+    s.reload(READER);
+    s.client_sends(&[bind("", name), execute("", 0), sync()])
+        .await;
+    s.server_sees_only_the_sync().await;
+    let got = s.client_until_ready().await;
+    assert_eq!(codes(&got), ["42501"], "{why}");
+}
+
+/// A read-write session that parsed `w` as an UPDATE, answered.
+async fn writer_holding_an_update(mode: PoolMode) -> Scripted {
+    let mut s = Scripted::start(mode, WRITER).await;
+    s.client_sends(&[parse("w", "UPDATE t SET v = 1"), sync()])
+        .await;
+    let up = s.server_reads().await;
+    let mut answers = vec![parse_complete()];
+    if mode == PoolMode::Transaction {
+        // pgward's own Describe of a statement it keeps.
+        assert_eq!(tags(&up), "PDS", "{mode:?}");
+        answers.extend([parameter_description(), no_data()]);
+    } else {
+        assert_eq!(tags(&up), "PS", "{mode:?}");
+    }
+    answers.push(ready(b'I'));
+    s.server_sends(&answers).await;
+    assert_eq!(tags(&s.client_until_ready().await), "1Z", "{mode:?}");
+    s
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_statement_prepared_before_a_reload_is_judged_under_the_new_rules() {
     for mode in MODES {
-        let mut s = Scripted::start(mode, WRITER).await;
-        s.client_sends(&[parse("w", "UPDATE t SET v = 1"), sync()])
-            .await;
-        let up = s.server_reads().await;
-        let mut answers = vec![parse_complete()];
-        if mode == PoolMode::Transaction {
-            // pgward's own Describe of a statement it keeps.
-            assert_eq!(tags(&up), "PDS", "{mode:?}");
-            answers.extend([parameter_description(), no_data()]);
-        } else {
-            assert_eq!(tags(&up), "PS", "{mode:?}");
-        }
-        answers.push(ready(b'I'));
-        s.server_sends(&answers).await;
-        assert_eq!(tags(&s.client_until_ready().await), "1Z", "{mode:?}");
+        let mut s = writer_holding_an_update(mode).await;
 
         // The role turns read-only: the UPDATE prepared under the old rules is refused at
         // its Bind, and nothing of it reaches the server.
@@ -55,18 +71,7 @@ async fn a_statement_prepared_before_a_reload_is_judged_under_the_new_rules() {
 #[tokio::test(start_paused = true)]
 async fn a_parse_refused_for_a_live_name_leaves_the_held_statement_as_it_was() {
     for mode in MODES {
-        let mut s = Scripted::start(mode, WRITER).await;
-        s.client_sends(&[parse("w", "UPDATE t SET v = 1"), sync()])
-            .await;
-        let up = s.server_reads().await;
-        let mut answers = vec![parse_complete()];
-        if mode == PoolMode::Transaction {
-            assert_eq!(tags(&up), "PDS", "{mode:?}");
-            answers.extend([parameter_description(), no_data()]);
-        }
-        answers.push(ready(b'I'));
-        s.server_sends(&answers).await;
-        assert_eq!(tags(&s.client_until_ready().await), "1Z", "{mode:?}");
+        let mut s = writer_holding_an_update(mode).await;
 
         s.client_sends(&[parse("w", "SELECT 1"), sync()]).await;
         if mode == PoolMode::Session {
@@ -79,16 +84,8 @@ async fn a_parse_refused_for_a_live_name_leaves_the_held_statement_as_it_was() {
         let got = s.client_until_ready().await;
         assert_eq!(codes(&got), ["42P05"], "{mode:?}");
 
-        s.reload(READER);
-        s.client_sends(&[bind("", "w"), execute("", 0), sync()])
-            .await;
-        s.server_sees_only_the_sync().await;
-        let got = s.client_until_ready().await;
-        assert_eq!(
-            codes(&got),
-            ["42501"],
-            "{mode:?}: the UPDATE is what \"w\" holds"
-        );
+        let why = format!("{mode:?}: the UPDATE is what \"w\" holds");
+        refused_after_going_read_only(&mut s, "w", &why).await;
     }
 }
 
@@ -120,16 +117,7 @@ async fn statements_whose_close_was_skipped_are_still_judged_again() {
         .await;
     assert_eq!(codes(&s.client_until_ready().await), ["22012"]);
 
-    s.reload(READER);
-    s.client_sends(&[bind("", "w0"), execute("", 0), sync()])
-        .await;
-    s.server_sees_only_the_sync().await;
-    let got = s.client_until_ready().await;
-    assert_eq!(
-        codes(&got),
-        ["42501"],
-        "the UPDATE w0 still holds is refused"
-    );
+    refused_after_going_read_only(&mut s, "w0", "the UPDATE w0 still holds is refused").await;
 }
 
 /// A name closed, parsed again and closed again in one batch: the second Close skipped
@@ -163,10 +151,5 @@ async fn a_statement_restored_by_a_skipped_close_keeps_its_text() {
     s.server_sends(&answers).await;
     assert_eq!(codes(&s.client_until_ready().await), ["23505"]);
 
-    s.reload(READER);
-    s.client_sends(&[bind("", "s1"), execute("", 0), sync()])
-        .await;
-    s.server_sees_only_the_sync().await;
-    let got = s.client_until_ready().await;
-    assert_eq!(codes(&got), ["42501"], "judged again as the UPDATE it is");
+    refused_after_going_read_only(&mut s, "s1", "judged again as the UPDATE it is").await;
 }
