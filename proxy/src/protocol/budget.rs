@@ -88,7 +88,11 @@ impl Charge {
     }
 
     fn set_within(&mut self, bytes: usize, limit: usize) -> Result<(), Exhausted> {
-        if bytes <= self.bytes {
+        // Unchanged (most Parses of a client within its free allowance): no shared write.
+        if bytes == self.bytes {
+            return Ok(());
+        }
+        if bytes < self.bytes {
             (self.budget.used).fetch_sub(self.bytes - bytes, Ordering::Relaxed);
             self.bytes = bytes;
             return Ok(());

@@ -170,10 +170,8 @@ impl Prepared {
             gone.normalized.len() + replay.map_or(0, |r| r.rest.len() + r.scope.as_ref().len());
         // Kept while the name holds a statement, or a Close of it is pending (skipped, that
         // Close leaves the statement it took away where it was).
-        let closing = self
-            .closing
-            .contains_key(&(Space::Statement, name.to_string()));
-        if !self.statements.contains_key(name) && !closing {
+        let closing = || (self.closing).contains_key(&(Space::Statement, name.to_string()));
+        if !self.statements.contains_key(name) && !closing() {
             bytes += self.origins.remove(name).map_or(0, |(text, _)| text.len());
         }
         self.kept.released = self.kept.released.saturating_add(bytes);
