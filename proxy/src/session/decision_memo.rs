@@ -117,6 +117,30 @@ impl super::Session {
         if let Some(d) = self.recent.get(&snap, sql) {
             return Ok(d);
         }
+        let path = self.search_path.clone();
+        let decision = self.decide_under(&snap, sql, &path)?;
+        self.recent.put(&snap, sql, decision.clone());
+        Ok(decision)
+    }
+
+    /// The decision for `sql` under search_path `path` (a portal's, fixed when it was made)
+    /// and the rules in force, past the memo.
+    pub(super) fn decide_under_path(
+        &mut self,
+        sql: &str,
+        path: &[String],
+    ) -> Result<Arc<Decision>, PgError> {
+        let snap = self.shared.snapshot();
+        self.judged_snapshot = snap.id;
+        self.decide_under(&snap, sql, path)
+    }
+
+    fn decide_under(
+        &mut self,
+        snap: &Snapshot,
+        sql: &str,
+        path: &[String],
+    ) -> Result<Arc<Decision>, PgError> {
         let Some(role) = snap.config.roles.get(&self.info.role) else {
             return Err(PgError::fatal(
                 sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
@@ -131,12 +155,10 @@ impl super::Session {
         };
         let facts = SessionFacts {
             role: &role.rules,
-            search_path: &self.search_path,
+            search_path: path,
             in_transaction: self.sync.tx_status != b'I',
         };
-        let decision = snap.engine.decide(sql, &facts);
-        self.recent.put(&snap, sql, decision.clone());
-        Ok(decision)
+        Ok(snap.engine.decide(sql, &facts))
     }
 }
 

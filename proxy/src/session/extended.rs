@@ -214,9 +214,8 @@ impl Session {
             return Ok(Err((e, Some(d))));
         }
         self.masking.on_bind(stmt, portal);
-        let change = self
-            .prepared
-            .create(Space::Portal, portal, d, self.replies.batch());
+        let batch = self.replies.batch();
+        let change = (self.prepared).bind(portal, stmt, d, batch, &self.search_path);
         Ok(Ok(Sent::Bind(change)))
     }
 
@@ -225,9 +224,14 @@ impl Session {
             Ok(fields) => fields,
             Err(e) => return Ok(Err((e.to_pg(), None))),
         };
-        let Some(d) = self.resolve(Space::Portal, portal).await? else {
+        let Some(mut d) = self.resolve(Space::Portal, portal).await? else {
             return Ok(Err((missing_portal(portal), None)));
         };
+        // Bound before the rules changed: judged again as they are now.
+        match self.rejudge_portal(portal)? {
+            Ok(again) => d = again.unwrap_or(d),
+            Err(err) => return Ok(Err((err, Some(d)))),
+        }
         // Transaction control while a guarded write is open. (A write paged with a row limit
         // runs: the guard trips if its rows come back suspended, without a count.)
         if let Some(err) = self.unguardable(&d) {
@@ -256,12 +260,13 @@ impl Session {
             return Ok(Err((e, Some(d))));
         }
         // Session effects (search_path above all) take hold when a statement runs.
-        // An SQL PREPARE keeps the text its statement was judged from, and when.
-        let prepares = (d.statements.iter()).any(|s| s.kind == StatementKind::Prepare);
-        let origin = prepares.then(|| self.prepared.text_of(&d)).flatten();
-        let origin = origin.as_ref().map(|(text, judged)| PrepareOrigin {
+        // An SQL PREPARE or DECLARE keeps the text its statement was judged from, and when.
+        let keeps = (d.statements.iter())
+            .any(|s| matches!(s.kind, StatementKind::Prepare | StatementKind::Declare));
+        let origin = keeps.then(|| self.prepared.portal_origin(portal)).flatten();
+        let origin = origin.as_ref().map(|(text, snapshot)| PrepareOrigin {
             text,
-            snapshot: judged.snapshot,
+            snapshot: *snapshot,
         });
         self.apply_effects(&d, origin);
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {

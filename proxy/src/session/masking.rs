@@ -117,16 +117,20 @@ impl ResultMasking {
         }
     }
 
-    /// SQL-prepared `name` judged again (after a reload): later EXECUTEs read the new plan
-    /// (none: the statement reads nothing masked now, or the role is not masked any more).
-    pub fn prepared_again(&mut self, name: &str, plan: Option<MaskPlan>) {
-        match plan {
-            Some(p) => self.state().records.prepared_as(name, p),
-            None => {
-                if let Some(r) = self.records() {
-                    r.forget_prepared(Some(name));
-                }
-            }
+    /// A SQL cursor (`cursor`) or SQL-prepared statement judged again (after a reload): later
+    /// FETCHes or EXECUTEs read the new plan (none: it reads nothing masked now, or the role
+    /// is not masked any more).
+    pub fn recorded_again(&mut self, cursor: bool, name: &str, plan: Option<MaskPlan>) {
+        let records = match plan.is_some() {
+            true => Some(&mut self.state().records),
+            false => self.records(),
+        };
+        match (records, plan) {
+            (Some(r), Some(p)) if cursor => r.declared(name, p),
+            (Some(r), Some(p)) => r.prepared_as(name, p),
+            (Some(r), None) if cursor => r.forget_cursor(Some(name)),
+            (Some(r), None) => r.forget_prepared(Some(name)),
+            (None, _) => {}
         }
     }
 

@@ -49,6 +49,7 @@ mod pins;
 mod prepared;
 mod read_back;
 mod refusals;
+mod rejudge_portals;
 #[cfg(test)]
 mod rejudge_tests;
 mod relay;
@@ -133,7 +134,7 @@ pub struct Session {
     desired: desired::DesiredSettings,
     /// Those it started with (startup packet and `options`): what RESET returns to.
     startup_settings: Vec<(String, String)>,
-    search_path: Vec<String>,
+    search_path: Arc<[String]>,
     /// What a session that sets none starts with (the servers' configured default).
     default_path: read_back::DefaultPath,
     /// Bumped whenever `search_path` changes: statements judged under an older one are
@@ -233,7 +234,8 @@ impl Session {
             .search_path
             .as_deref()
             .map(pgward_policy::parse_search_path)
-            .unwrap_or_else(|| default_path.path.clone());
+            .unwrap_or_else(|| default_path.path.clone())
+            .into();
         let mut desired: Vec<(String, String)> = info
             .params
             .iter()

@@ -20,7 +20,7 @@ use pgward_policy::Decision;
 use super::replay::Replay;
 
 /// What a Close took away, restored if the server skips the Close.
-type Removed = (Arc<Decision>, u64, bool, u64, Option<Arc<Replay>>);
+type Removed = Entry;
 
 /// The key PostgreSQL files a statement or portal name under: its first 63 bytes
 /// (NAMEDATALEN - 1; the hash tables compare no further), cut on a byte, so names that share
@@ -54,7 +54,7 @@ pub enum Space {
 }
 
 #[derive(Clone, Debug)]
-struct Entry {
+pub struct Entry {
     decision: Arc<Decision>,
     /// Transaction mode: how to prepare it again on another server.
     replay: Option<Arc<Replay>>,
@@ -66,6 +66,8 @@ struct Entry {
     confirmed: bool,
     /// The batch (sync point number) it was sent in.
     batch: u64,
+    /// A portal: what its decision was judged from (`portals.rs`).
+    origin: Option<portals::PortalOrigin>,
 }
 
 /// What one Parse/Bind/Close did to the table, undone when the server fails or skips it.
@@ -195,6 +197,7 @@ impl Prepared {
                 id,
                 confirmed: false,
                 batch,
+                origin: None,
             },
         );
         Change::Created {
@@ -207,12 +210,9 @@ impl Prepared {
     /// A Close sent (Close of an absent name is no error).
     pub fn close(&mut self, space: Space, name: &str) -> Change {
         let name = &*name_key(name);
-        let prev = self
-            .map(space)
-            .remove(name)
-            .map(|e| Box::new((e.decision, e.id, e.confirmed, e.batch, e.replay)));
-        if let Some((_, id, false, _, _)) = prev.as_deref() {
-            self.closed_fates.insert(*id, Fate::Pending);
+        let prev = self.map(space).remove(name).map(Box::new);
+        if let Some(e) = prev.as_deref().filter(|e| !e.confirmed) {
+            self.closed_fates.insert(e.id, Fate::Pending);
         }
         self.next_id += 1;
         let seq = self.next_id;
@@ -243,9 +243,9 @@ impl Prepared {
                 prev,
             } => {
                 self.forget_close(*space, name, *seq);
-                if let Some((decision, id, _, _, replay)) = prev.as_deref() {
-                    self.closed_fates.remove(id);
-                    self.released(*space, name, decision, replay.as_deref());
+                if let Some(e) = prev.as_deref() {
+                    self.closed_fates.remove(&e.id);
+                    self.released(*space, name, &e.decision, e.replay.as_deref());
                 }
             }
             Change::None => {}
@@ -285,21 +285,15 @@ impl Prepared {
                 prev,
             } => {
                 let last = self.forget_close(space, &name, seq);
-                let Some((decision, id, confirmed, batch, replay)) = prev.map(|b| *b) else {
+                let Some(mut entry) = prev.map(|b| *b) else {
                     return;
                 };
-                let fate = self.closed_fates.remove(&id);
+                let fate = self.closed_fates.remove(&entry.id);
                 if !(skipped && last && fate != Some(Fate::Failed)) {
-                    return self.released(space, &name, &decision, replay.as_deref());
+                    return self.released(space, &name, &entry.decision, entry.replay.as_deref());
                 }
-                self.map(space).entry(name).or_insert(Entry {
-                    decision,
-                    replay,
-                    hold: false,
-                    id,
-                    confirmed: confirmed || fate == Some(Fate::Confirmed),
-                    batch,
-                });
+                entry.confirmed |= fate == Some(Fate::Confirmed);
+                self.map(space).entry(name).or_insert(entry);
             }
         }
     }
@@ -314,7 +308,14 @@ impl Prepared {
 
     /// A cursor SQL `DECLARE` opened (a portal under its name, judged with the DECLARE's
     /// decision). Kept only if the name is free, as PostgreSQL keeps an existing cursor.
-    pub fn declare_cursor(&mut self, name: &str, decision: Arc<Decision>, hold: bool, batch: u64) {
+    pub fn declare_cursor(
+        &mut self,
+        name: &str,
+        decision: Arc<Decision>,
+        hold: bool,
+        batch: u64,
+        origin: Option<portals::PortalOrigin>,
+    ) {
         let name = &*name_key(name);
         if self.portals.contains_key(name) {
             return;
@@ -330,6 +331,7 @@ impl Prepared {
                 id,
                 confirmed: true,
                 batch,
+                origin,
             },
         );
     }
@@ -387,6 +389,8 @@ impl Prepared {
 pub(super) mod kept;
 #[path = "prepared_names.rs"]
 pub(super) mod names;
+#[path = "prepared_portals.rs"]
+pub(super) mod portals;
 
 #[cfg(test)]
 #[path = "prepared_tests.rs"]

@@ -215,25 +215,6 @@ impl Prepared {
         }
     }
 
-    /// The text of the protocol statement whose decision `decision` is (the one a portal was
-    /// bound from) and what it was judged under; `None` when no statement holds it any more,
-    /// or several with different texts do (decisions are shared between texts that differ
-    /// only in their constants).
-    pub fn text_of(&self, decision: &Arc<Decision>) -> Option<(Arc<str>, JudgedUnder)> {
-        let mut found: Option<&(Arc<str>, JudgedUnder)> = None;
-        for (name, entry) in &self.statements {
-            if !Arc::ptr_eq(&entry.decision, decision) {
-                continue;
-            }
-            let origin = self.origins.get(name)?;
-            match found {
-                Some(f) if f.0 != origin.0 => return None,
-                _ => found = Some(origin),
-            }
-        }
-        found.cloned()
-    }
-
     /// Record the text of statement `name` and what it was judged under (kept while the
     /// server may hold the statement: until its Close is answered, its Parse fails, or the
     /// client leaves the server; see `prepared_kept.rs`'s `released`).

@@ -285,25 +285,54 @@ fn sql_prepared_names_are_bounded() {
 }
 
 #[test]
-fn a_portal_finds_the_text_of_the_statement_it_was_bound_from() {
+fn a_portal_keeps_the_text_and_snapshot_of_the_statement_it_was_bound_from() {
+    use super::portals::PortalJudged;
     let mut p = Prepared::default();
-    let d = decision("prepare");
-    let c = p.create(Space::Statement, "", d.clone(), 0);
-    p.confirm(&c);
+    let path: std::sync::Arc<[String]> = vec!["public".to_string()].into();
     let judged = super::names::JudgedUnder {
         path_epoch: 1,
         snapshot: 5,
     };
-    p.judged_under("", "PREPARE x AS SELECT 1", judged);
-    let (text, under) = p.text_of(&d).expect("found");
-    assert_eq!((&*text, under), ("PREPARE x AS SELECT 1", judged));
-    // Another decision with the same normalized text is not that statement's.
-    assert_eq!(p.text_of(&decision("prepare")), None);
-    // Two statements sharing the decision with different texts: ambiguous.
-    let c = p.create(Space::Statement, "s2", d.clone(), 0);
+    let c = p.create(Space::Statement, "", decision("update"), 0);
     p.confirm(&c);
-    p.judged_under("s2", "PREPARE x AS SELECT 2", judged);
-    assert_eq!(p.text_of(&d), None);
+    p.judged_under("", "UPDATE t SET a = 1", judged);
+    let c = p.bind("p", "", decision("update"), 0, &path);
+    p.confirm(&c);
+    assert_eq!(p.portal_origin("p"), Some(("UPDATE t SET a = 1".into(), 5)));
+    assert!(matches!(p.portal_judged("p", 5), PortalJudged::Current));
+    // The statement parsed again: the portal's plan (and text) stay what it was bound from.
+    let c = p.create(Space::Statement, "", decision("select"), 1);
+    p.confirm(&c);
+    p.judged_under("", "SELECT 1", judged);
+    match p.portal_judged("p", 6) {
+        PortalJudged::Stale(text, at) => assert_eq!((&*text, &*at), ("UPDATE t SET a = 1", &*path)),
+        other => panic!("{other:?}"),
+    }
+    p.portal_rejudged("p", decision("update"), 6);
+    assert!(matches!(p.portal_judged("p", 6), PortalJudged::Current));
+    // A Close the server skips puts the portal back with its text.
+    let close = p.close(Space::Portal, "p");
+    assert!(
+        matches!(p.portal_judged("p", 7), PortalJudged::Current),
+        "no portal, nothing to judge"
+    );
+    p.undo(close, true);
+    assert!(matches!(p.portal_judged("p", 7), PortalJudged::Stale(..)));
+    // Bound from a statement whose text is not known: refused once the rules changed.
+    let c = p.create(Space::Statement, "s", decision("select"), 1);
+    p.confirm(&c);
+    let c = p.bind("q", "s", decision("select"), 1, &path);
+    p.confirm(&c);
+    assert!(matches!(p.portal_judged("q", 5), PortalJudged::Unknown));
+    // A cursor declared with its text and snapshot.
+    let origin = super::portals::PortalOrigin {
+        text: Some("DECLARE c CURSOR FOR SELECT 1".into()),
+        snapshot: 5,
+        path: path.clone(),
+    };
+    p.declare_cursor("c", decision("declare"), false, 1, Some(origin));
+    assert!(matches!(p.portal_judged("c", 5), PortalJudged::Current));
+    assert!(matches!(p.portal_judged("c", 6), PortalJudged::Stale(..)));
 }
 
 #[test]

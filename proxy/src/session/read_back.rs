@@ -167,19 +167,17 @@ impl Session {
         };
         // Every checkout comes here: the common case (the server's default is the one the
         // session was judged with) compares strings and parses nothing.
-        if value == self.default_path.spelled && self.search_path == self.default_path.path {
+        if value == self.default_path.spelled && *self.search_path == *self.default_path.path {
             return;
         }
         let path = pgward_policy::parse_search_path(value);
-        if path == self.search_path {
+        if *path == *self.search_path {
             return;
         }
         if first {
             self.default_path = DefaultPath::new(Some(value.to_string()));
-            self.search_path = path;
-            self.path_epoch += 1;
-            self.recent.clear();
-        } else if self.search_path == self.default_path.path {
+            self.judge_under_path(path);
+        } else if *self.search_path == *self.default_path.path {
             // Spelled as the server that reported it spelled it (SHOW shows it so).
             let spelled = self.default_path.spelled.clone();
             self.set_desired("search_path", &spelled);
@@ -197,11 +195,17 @@ impl Session {
             return;
         };
         let path = pgward_policy::parse_search_path(value);
-        if path != self.search_path {
-            self.search_path = path;
-            self.path_epoch += 1;
-            self.recent.clear();
+        if *path != *self.search_path {
+            self.judge_under_path(path);
         }
+    }
+
+    /// Statements are judged under `path` from now on (PostgreSQL analyses a prepared
+    /// statement again under it: its epoch moves on; decisions made under the old one go).
+    pub(super) fn judge_under_path(&mut self, path: Vec<String>) {
+        self.search_path = path.into();
+        self.path_epoch += 1;
+        self.recent.clear();
     }
 }
 

@@ -278,10 +278,8 @@ impl Session {
         match s.server.show("search_path").await {
             Ok(value) => {
                 let path = pgward_policy::parse_search_path(&value);
-                if path != self.search_path {
-                    self.search_path = path;
-                    self.path_epoch += 1;
-                    self.recent.clear();
+                if *path != *self.search_path {
+                    self.judge_under_path(path);
                 }
                 self.set_desired("search_path", &value);
             }

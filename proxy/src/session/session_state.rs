@@ -7,6 +7,7 @@
 
 use pgward_policy::{SessionChange, StatementKind};
 
+use super::prepared::portals::PortalOrigin;
 use super::PathCheck;
 use super::*;
 use crate::config::SessionStatePolicy;
@@ -129,8 +130,13 @@ impl Session {
                             let sync_point = self.sync.syncs_sent + 1;
                             self.row_counter.declare_sent(name, state.hold, sync_point);
                         }
-                        self.prepared
-                            .declare_cursor(name, decision.clone(), state.hold, batch);
+                        let origin = PortalOrigin {
+                            text: origin.and_then(|o| statement_at(o.text, at, decision)),
+                            snapshot: origin.map_or(self.judged_now().snapshot, |o| o.snapshot),
+                            path: self.search_path.clone(),
+                        };
+                        let d = decision.clone();
+                        (self.prepared).declare_cursor(name, d, state.hold, batch, Some(origin));
                     }
                 }
                 StatementKind::ClosePortal => {
@@ -306,18 +312,14 @@ impl Session {
             };
             match change {
                 Some(SessionChange::SearchPath(path)) => {
-                    self.search_path = path.clone();
-                    self.path_epoch += 1;
-                    self.recent.clear();
+                    self.judge_under_path(path.clone());
                     // It may fail or be rolled back: ask the server once the unit is done.
                     self.path_check = PathCheck::AfterUnit;
                     self.set_desired("search_path", &read_back::path_setting(path));
                 }
                 Some(SessionChange::SearchPathDefault) => {
-                    self.recent.clear();
                     self.path_check = PathCheck::AfterUnit;
-                    self.search_path = self.default_path.path.clone();
-                    self.path_epoch += 1;
+                    self.judge_under_path(self.default_path.path.clone());
                     self.desired.retain(|(k, _)| k != "search_path");
                 }
                 // Not all of it shows in the text (SET LOCAL, set_config): ask the server.

@@ -47,7 +47,7 @@ impl Session {
             }
             self.prepared.rejudged(name, again, self.judged_now());
         }
-        Ok(None)
+        self.rejudge_fetched(decision)
     }
 
     /// SQL `PREPARE name` judged under an earlier policy snapshot (a reload since, a catalog
@@ -84,7 +84,7 @@ impl Session {
             1 => plans.pop().flatten(),
             _ => None,
         };
-        self.masking.prepared_again(name, plan);
+        self.masking.recorded_again(false, name, plan);
         Ok(None)
     }
 

@@ -1,0 +1,96 @@
+//! What each portal's decision was judged from. A portal's plan is fixed when it is bound
+//! (protocol Bind) or declared (SQL `DECLARE`), but it runs at every Execute or `FETCH` after
+//! that: one made before the rules changed (a reload, a catalog snapshot read) is judged
+//! again before it runs, from the same text under the search_path it was made under, so a
+//! role demoted meanwhile cannot run a write it bound earlier and a cursor's rows are masked
+//! as the rules say now.
+
+use std::sync::Arc;
+
+use pgward_policy::Decision;
+
+use super::{name_key, Prepared};
+
+/// The text a portal's decision was made from (`None`: not known, never expected), under
+/// which policy snapshot and search_path.
+#[derive(Clone, Debug)]
+pub struct PortalOrigin {
+    pub text: Option<Arc<str>>,
+    pub snapshot: u64,
+    pub path: Arc<[String]>,
+}
+
+/// Whether a portal must be judged again before it runs.
+#[derive(Debug)]
+pub enum PortalJudged {
+    /// Judged under the rules in force (or no such portal: the server answers for it).
+    Current,
+    /// Judged under other rules: again, from this text under this path.
+    Stale(Arc<str>, Arc<[String]>),
+    /// Nothing to judge it from: refused rather than run under old rules.
+    Unknown,
+}
+
+impl Prepared {
+    /// Bind of statement `stmt` to portal `portal` sent in batch `batch` with the statement's
+    /// decision, under search_path `path`: the portal keeps the statement's text and the
+    /// snapshot that decision was made under.
+    pub fn bind(
+        &mut self,
+        portal: &str,
+        stmt: &str,
+        decision: Arc<Decision>,
+        batch: u64,
+        path: &Arc<[String]>,
+    ) -> super::Change {
+        // Every statement a Bind reaches has its text (`Session::resolve` refuses others).
+        let origin = self
+            .origins
+            .get(&*name_key(stmt))
+            .map(|(text, judged)| PortalOrigin {
+                text: Some(text.clone()),
+                snapshot: judged.snapshot,
+                path: path.clone(),
+            });
+        let change = self.create(super::Space::Portal, portal, decision, batch);
+        if let super::Change::Created { name, id, .. } = &change {
+            if let Some(e) = self.portals.get_mut(name).filter(|e| e.id == *id) {
+                e.origin = origin;
+            }
+        }
+        change
+    }
+
+    /// Whether portal `name` was judged under another policy snapshot than `snapshot`.
+    pub fn portal_judged(&self, name: &str, snapshot: u64) -> PortalJudged {
+        let Some(entry) = self.portals.get(&*name_key(name)) else {
+            return PortalJudged::Current;
+        };
+        match &entry.origin {
+            Some(o) if o.snapshot == snapshot => PortalJudged::Current,
+            Some(PortalOrigin {
+                text: Some(text),
+                path,
+                ..
+            }) => PortalJudged::Stale(text.clone(), path.clone()),
+            _ => PortalJudged::Unknown,
+        }
+    }
+
+    /// The text portal `name` was judged from, and under which policy snapshot.
+    pub fn portal_origin(&self, name: &str) -> Option<(Arc<str>, u64)> {
+        let entry = self.portals.get(&*name_key(name))?;
+        let origin = entry.origin.as_ref()?;
+        Some((origin.text.clone()?, origin.snapshot))
+    }
+
+    /// Portal `name` judged again, and allowed, under `snapshot`.
+    pub fn portal_rejudged(&mut self, name: &str, decision: Arc<Decision>, snapshot: u64) {
+        if let Some(e) = self.portals.get_mut(&*name_key(name)) {
+            e.decision = decision;
+            if let Some(o) = e.origin.as_mut() {
+                o.snapshot = snapshot;
+            }
+        }
+    }
+}
