@@ -54,9 +54,11 @@ impl Session {
                             // Judged again into a refusal: not even its columns are shown.
                             Some(err) => Err((err, Some(d))),
                             None => {
+                                let generation = self.masking.generation(space, name);
+                                let name = name.to_string();
                                 self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
                                     decision: m,
-                                    reply: masking::MaskedReply::Describe(space, name.to_string()),
+                                    reply: masking::MaskedReply::Describe(space, name, generation),
                                 });
                                 Ok(Sent::Describe)
                             }

@@ -13,9 +13,8 @@ use pgward_policy::mask::copy::{mask_copy_data, CopyFormat, CopyMask, CopyState}
 use pgward_policy::mask::wire::{bind, mask_data_row, BoundMask, FieldInfo};
 use pgward_policy::mask::{copy_mask, scrub, MaskPlan, ResultSource, Scrub, Strategy};
 
-use super::masking_records::SqlPlans;
+use super::masking_records::{Generations, SqlPlans};
 pub use super::masking_records::{MaskedReply, ReplyMask};
-use super::prepared::Space;
 use super::result_fields::{fields_of, null_row, row_width, unknown_fields};
 
 /// A plan that masks every column and hides every message (what is unknown is PII).
@@ -46,36 +45,6 @@ impl ResultMasking {
 
     pub fn on_no_data(&mut self, owner: &ReplyMask) {
         self.state().on_no_data(owner)
-    }
-
-    /// Recorded only once masking is in use: a portal bound before any masked statement
-    /// existed cannot be bound from one (its statement's Parse, carrying the mask, made the
-    /// state).
-    pub fn on_bind(&mut self, statement: &str, portal: &str) {
-        if let Some(s) = self.0.as_mut() {
-            s.on_bind(statement, portal);
-        }
-    }
-
-    /// Close sent: what the name described is forgotten (were the Close skipped, its rows
-    /// are masked as undescribed ones: fail closed).
-    pub fn on_close(&mut self, space: Space, name: &str) {
-        if let Some(s) = self.0.as_mut() {
-            s.described(space).remove(name);
-            if space == Space::Portal {
-                s.portal_statement.remove(name);
-            }
-        }
-    }
-
-    /// `masked`: the statement's decision carries a mask.
-    pub fn on_parse(&mut self, statement: &str, masked: bool) {
-        if masked {
-            self.state();
-        }
-        if let Some(s) = self.0.as_mut() {
-            s.on_parse(statement);
-        }
     }
 
     pub fn mask_row(&mut self, body: &[u8], owner: &ReplyMask) -> Option<Vec<u8>> {
@@ -117,28 +86,6 @@ impl ResultMasking {
         }
     }
 
-    /// A SQL cursor (`cursor`) or SQL-prepared statement judged again (after a reload): later
-    /// FETCHes or EXECUTEs read the new plan (none: it reads nothing masked now, or the role
-    /// is not masked any more).
-    pub fn recorded_again(&mut self, cursor: bool, name: &str, plan: Option<MaskPlan>) {
-        let records = match plan.is_some() {
-            true => Some(&mut self.state().records),
-            false => self.records(),
-        };
-        match (records, plan) {
-            (Some(r), Some(p)) if cursor => r.declared(name, p),
-            (Some(r), Some(p)) => r.prepared_as(name, p),
-            (Some(r), None) if cursor => r.forget_cursor(Some(name)),
-            (Some(r), None) => r.forget_prepared(Some(name)),
-            (None, _) => {}
-        }
-    }
-
-    /// The plans recorded for SQL cursors and prepared statements (`masking_records.rs`).
-    pub fn records(&mut self) -> Option<&mut SqlPlans> {
-        self.0.as_mut().map(|s| &mut s.records)
-    }
-
     pub fn clear(&mut self) {
         if let Some(s) = self.0.as_mut() {
             s.clear();
@@ -162,6 +109,8 @@ struct State {
     statement: usize,
     /// Plans recorded by DECLARE and PREPARE, for later FETCH and EXECUTE.
     records: SqlPlans,
+    /// What each name holds now, to tell a Describe's late answer from a current one.
+    generations: Generations,
 }
 
 impl State {
@@ -193,20 +142,15 @@ impl State {
         Cow::Borrowed(recorded.unwrap_or(plan))
     }
 
-    /// The RowDescriptions kept for statements or for portals.
-    fn described(&mut self, space: Space) -> &mut HashMap<String, Arc<[FieldInfo]>> {
-        match space {
-            Space::Statement => &mut self.described_statements,
-            Space::Portal => &mut self.described_portals,
-        }
-    }
-
     /// RowDescription: kept for a Describe, bound for a Query's statement. Returns how many
     /// columns of the result are masked (for the metrics).
     pub fn on_row_description(&mut self, body: &[u8], owner: &ReplyMask) -> usize {
         let fields = fields_of(body);
         match &owner.reply {
-            MaskedReply::Describe(space, name) => match fields {
+            // Answered after the name was closed or made again: it describes what is gone.
+            MaskedReply::Describe(space, name, generation)
+                if self.generations.of(*space, name) != *generation => {}
+            MaskedReply::Describe(space, name, _) => match fields {
                 Some(f) => {
                     self.described(*space).insert(name.clone(), f.into());
                 }
@@ -229,43 +173,11 @@ impl State {
 
     /// NoData for a Describe: nothing kept.
     pub fn on_no_data(&mut self, owner: &ReplyMask) {
-        if let MaskedReply::Describe(space, name) = &owner.reply {
-            self.described(*space).remove(name);
-        }
-    }
-
-    /// Bind: the portal's rows are those its statement described.
-    pub fn on_bind(&mut self, statement: &str, portal: &str) {
-        // A protocol portal under a SQL cursor's old name is not that cursor.
-        self.records.forget_cursor(Some(portal));
-        // The same portal bound again from the same statement (every Bind of a driver's
-        // prepared statement) changes nothing and allocates nothing.
-        match self.portal_statement.get_mut(portal) {
-            Some(bound_from) if bound_from == statement => {}
-            Some(bound_from) => statement.clone_into(bound_from),
-            None => {
-                self.portal_statement
-                    .insert(portal.to_string(), statement.to_string());
+        if let MaskedReply::Describe(space, name, generation) = &owner.reply {
+            if self.generations.of(*space, name) == *generation {
+                self.described(*space).remove(name);
             }
         }
-        match self.described_statements.get(statement).cloned() {
-            Some(f) => match self.described_portals.get_mut(portal) {
-                Some(kept) => *kept = f,
-                None => {
-                    self.described_portals.insert(portal.to_string(), f);
-                }
-            },
-            None => {
-                self.described_portals.remove(portal);
-            }
-        }
-    }
-
-    /// Parse: whatever the name described before is gone.
-    pub fn on_parse(&mut self, statement: &str) {
-        self.described_statements.remove(statement);
-        // A protocol statement under a SQL PREPARE's old name is not that statement.
-        self.records.forget_prepared(Some(statement));
     }
 
     /// The DataRow to send instead of `body`, or `None` to forward it as it came.
@@ -387,6 +299,9 @@ impl State {
         };
     }
 }
+
+#[path = "masking_names.rs"]
+mod names;
 
 #[cfg(test)]
 #[path = "masking_tests.rs"]

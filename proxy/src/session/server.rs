@@ -78,10 +78,8 @@ impl Session {
                 if status == b'I' && self.sync.pending == 0 && !self.sync.unsynced {
                     // Portals end with their transaction.
                     self.prepared.clear_portals();
-                    if let Some(r) = self.masking.records() {
-                        let prepared = &self.prepared;
-                        r.retain_cursors(|name| prepared.has_portal(name));
-                    }
+                    let prepared = &self.prepared;
+                    (self.masking).retain_portals(|name| prepared.has_portal(name));
                     self.row_counter.clear();
                 }
                 if let Some(next) = self.script.pop_front() {
