@@ -148,3 +148,28 @@ fn sql_prepare_texts_are_charged_too() {
     drop(p);
     assert_eq!(budget.used(), 0);
 }
+
+#[test]
+fn parses_the_full_budget_refuses_are_not_counted_again_each() {
+    let budget = budget(4);
+    let text = "x".repeat(256 << 10);
+    let mut a = client_of(budget);
+    let mut kept = 0;
+    while keep(&mut a, &format!("a{kept}"), &text) == Room::Fits {
+        kept += 1;
+        assert!(kept < 100, "never refused");
+    }
+    let counts = a.kept.counts;
+    for i in 0..50 {
+        assert_eq!(keep(&mut a, &format!("r{i}"), &text), Room::OutOfMemory);
+    }
+    assert!(
+        a.kept.counts <= counts + 1,
+        "refused Parses counted again: {} counts",
+        a.kept.counts - counts
+    );
+    // A statement closed since: the next refusal counts, and what it freed fits again.
+    let c = a.close(Space::Statement, "a0");
+    a.confirm(&c);
+    assert_eq!(keep(&mut a, "again", &text), Room::Fits);
+}

@@ -33,7 +33,12 @@ pub struct Kept {
     recount_at: usize,
     /// Bytes of statements closed (or failed) since the last count.
     released: usize,
+    /// Nothing was kept or released since the last count: counting again finds the same.
+    exact: bool,
     charge: Charge,
+    /// Exact counts made (for the tests).
+    #[cfg(test)]
+    counts: usize,
 }
 
 impl Default for Kept {
@@ -48,7 +53,10 @@ impl Kept {
             bytes: 0,
             recount_at: FREE_KEPT_BYTES,
             released: 0,
+            exact: true,
             charge: budget.charge(),
+            #[cfg(test)]
+            counts: 0,
         }
     }
 }
@@ -120,10 +128,11 @@ impl Prepared {
     }
 
     /// `weight` bytes more, within [`KEPT_BYTES`] and the budget; counted exactly first when
-    /// the estimate has doubled, or before refusing.
+    /// the estimate has doubled, or before refusing (unless nothing changed since the last
+    /// count: a client whose Parses the full budget refuses does not count them each time).
     fn charge_kept(&mut self, weight: usize) -> Room {
         for counted in [false, true] {
-            if counted {
+            if counted && !self.kept.exact {
                 self.count_kept();
             }
             let want = self.kept.bytes.saturating_add(weight);
@@ -138,6 +147,7 @@ impl Prepared {
                 .is_ok()
             {
                 self.kept.bytes = want;
+                self.kept.exact &= weight == 0;
                 return Room::Fits;
             }
             if counted {
@@ -150,6 +160,7 @@ impl Prepared {
     /// `bytes` more are held for a kept statement (transaction mode's copy filed anew).
     pub fn kept_more(&mut self, bytes: usize) {
         self.kept.bytes = self.kept.bytes.saturating_add(bytes);
+        self.kept.exact &= bytes == 0;
         let _ = (self.kept.charge).set(self.kept.bytes.saturating_sub(FREE_KEPT_BYTES));
     }
 
@@ -175,6 +186,7 @@ impl Prepared {
             bytes += self.origins.remove(name).map_or(0, |(text, _)| text.len());
         }
         self.kept.released = self.kept.released.saturating_add(bytes);
+        self.kept.exact = false;
         if self.kept.charge.bytes() > 0 && self.kept.released >= self.kept.bytes / 8 {
             self.count_kept();
         }
@@ -183,6 +195,7 @@ impl Prepared {
     /// The statements were dropped wholesale (DEALLOCATE ALL, DISCARD, a server left):
     /// the charge is counted down to what is left.
     pub(super) fn released_all(&mut self) {
+        self.kept.exact = false;
         if self.kept.charge.bytes() > 0 {
             self.count_kept();
         }
@@ -201,6 +214,11 @@ impl Prepared {
         self.kept.bytes = bytes;
         self.kept.recount_at = bytes.saturating_mul(2).saturating_add(FREE_KEPT_BYTES);
         self.kept.released = 0;
+        self.kept.exact = true;
+        #[cfg(test)]
+        {
+            self.kept.counts += 1;
+        }
         // Lowered to the truth; were the truth ever above the estimate, the charge stays as
         // it was rather than refuse a count.
         let _ = self.kept.charge.set(bytes.saturating_sub(FREE_KEPT_BYTES));
