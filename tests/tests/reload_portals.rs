@@ -190,3 +190,117 @@ async fn a_portal_bound_before_masking_changed_is_masked_after_it() {
     assert_eq!(id, 1);
     tx.commit().await.expect("COMMIT");
 }
+
+/// Protocol portals bound before a downgrade: a FETCH portal over a bound write portal runs
+/// what it fetches, so both are judged again at its Execute; a Describe of the write portal
+/// shows nothing of it either.
+async fn fetch_portal_over_a_write_portal_is_refused_after_a_downgrade(mode: &str) {
+    use pgward_e2e::raw::{first_error, RawConn};
+    use pgward_e2e::wire::{batch, bind, describe, execute, parse, sync, tags};
+    let up = upstream::shared();
+    let table = up.numbered_table(&format!("reload_fetch_portal_{mode}"), 10);
+    let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+    let mut c = RawConn::startup(proxy.addr(), CAROL.0, CAROL.1, APP_DB, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()));
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1 RETURNING v");
+    c.simple_query("BEGIN").await;
+    c.send(&batch(&[
+        parse("", &update),
+        bind("w", "", &[]),
+        parse("", "FETCH ALL FROM w"),
+        bind("f", "", &[]),
+        sync(),
+    ]))
+    .await
+    .expect("send");
+    let bound = c.until_ready(30).await;
+    assert!(first_error(&bound).is_none(), "{mode}: {}", tags(&bound));
+    c.simple_query("SAVEPOINT s").await;
+
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(&proxy, &read_only);
+    c.send(&batch(&[describe(b'P', "w"), sync()]))
+        .await
+        .expect("send");
+    let described = c.until_ready(30).await;
+    let code = first_error(&described).and_then(|e| e.code());
+    assert_eq!(
+        code.as_deref(),
+        Some("42501"),
+        "{mode}: {}",
+        tags(&described)
+    );
+    assert!(!tags(&described).contains('T'), "{mode}: columns shown");
+    c.simple_query("ROLLBACK TO SAVEPOINT s").await;
+    c.send(&batch(&[execute("f", 0), sync()]))
+        .await
+        .expect("send");
+    let fetched = c.until_ready(30).await;
+    let code = first_error(&fetched).and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("42501"), "{mode}: {}", tags(&fetched));
+    c.simple_query("ROLLBACK TO SAVEPOINT s").await;
+    c.simple_query("COMMIT").await;
+    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(
+        v.trim(),
+        "0",
+        "{mode}: the write ran through the FETCH portal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_portal_over_a_write_portal_is_refused_after_a_downgrade_transaction_mode() {
+    fetch_portal_over_a_write_portal_is_refused_after_a_downgrade("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_portal_over_a_write_portal_is_refused_after_a_downgrade_session_mode() {
+    fetch_portal_over_a_write_portal_is_refused_after_a_downgrade("session").await;
+}
+
+/// A WITH HOLD cursor rolled back leaves its name free on the server: the cursor declared
+/// under it again is the one judged again after a reload, not the one rolled back.
+async fn cursor_declared_again_after_a_rollback_is_the_one_judged(mode: &str) {
+    let up = upstream::shared();
+    let db = up.fresh_db("reload_cursor_again");
+    up.sql(
+        &db,
+        "UPDATE users SET phone = '555-0199', ssn = '000-12-3456' WHERE id = 1",
+    );
+    let masking = |column: &str| {
+        ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .set("masking", "columns", vec![format!("public.users.{column}")])
+            .set("masking", "strategy", "redact")
+    };
+    let proxy = masking("email").start();
+    let c = connect(&proxy, ALICE.0, &db).await;
+    simple_value(&c, "SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    simple_rows(&c, "BEGIN").await.expect("BEGIN");
+    let declare = "DECLARE h CURSOR WITH HOLD FOR SELECT id, phone FROM users WHERE id = 1";
+    simple_rows(&c, declare).await.expect("DECLARE");
+    simple_rows(&c, "ROLLBACK").await.expect("ROLLBACK");
+    simple_rows(
+        &c,
+        "DECLARE h CURSOR WITH HOLD FOR SELECT id, ssn || '' AS x FROM users WHERE id = 1",
+    )
+    .await
+    .expect("DECLARE again, the first one rolled back");
+    reload(&proxy, &masking("ssn"));
+    let rows = simple_rows(&c, "FETCH ALL FROM h").await.expect("FETCH");
+    let x = rows[0][1].clone().unwrap_or_default();
+    assert!(!x.contains("12-3456"), "{mode}: the ssn leaked: {rows:?}");
+    simple_rows(&c, "CLOSE h").await.expect("CLOSE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_declared_again_after_a_rollback_is_the_one_judged_transaction_mode() {
+    cursor_declared_again_after_a_rollback_is_the_one_judged("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_declared_again_after_a_rollback_is_the_one_judged_session_mode() {
+    cursor_declared_again_after_a_rollback_is_the_one_judged("session").await;
+}

@@ -102,6 +102,7 @@ impl Session {
         let origin = PrepareOrigin {
             text: sql,
             snapshot: self.judged_now().snapshot,
+            portal: None,
         };
         let has_txn_control = decision
             .statements
@@ -235,6 +236,7 @@ impl Session {
         let origin = PrepareOrigin {
             text: sql,
             snapshot: self.judged_now().snapshot,
+            portal: None,
         };
         // Statements it runs by name are judged again as the whole string's were.
         if let Some(err) = self.statement_refusal(&decision, origin.text.len())? {

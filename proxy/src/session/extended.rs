@@ -37,12 +37,24 @@ impl Session {
                     } else {
                         Space::Portal
                     };
-                    let found = self.resolve(space, name).await?;
+                    let mut found = self.resolve(space, name).await?;
+                    // A portal bound before the rules changed: not even its columns are
+                    // shown if they refuse it now.
+                    let mut refused = None;
+                    if let (Some(_), Space::Portal) = (&found, space) {
+                        match self.rejudge_portal(name)? {
+                            Ok(again) => found = again.or(found),
+                            Err(err) => refused = Some(err),
+                        }
+                    }
                     let shape = match (&found, space) {
                         (Some(_), Space::Statement) => self.check_kept_shape(name).await?,
                         _ => ShapeCheck::Holds,
                     };
                     match found {
+                        Some(d) if refused.is_some() => {
+                            Err((refused.unwrap_or_else(|| missing_portal(name)), Some(d)))
+                        }
                         Some(_) if matches!(shape, ShapeCheck::Changed) => {
                             Err((shape_changed(), None))
                         }
@@ -229,10 +241,14 @@ impl Session {
         let Some(mut d) = self.resolve(Space::Portal, portal).await? else {
             return Ok(Err((missing_portal(portal), None)));
         };
-        // Bound before the rules changed: judged again as they are now.
+        // Bound before the rules changed: judged again as they are now, and so is what it
+        // runs by name (a cursor it FETCHes, a statement it EXECUTEs).
         match self.rejudge_portal(portal)? {
             Ok(again) => d = again.unwrap_or(d),
             Err(err) => return Ok(Err((err, Some(d)))),
+        }
+        if let Some(err) = self.rejudge_used(&d)? {
+            return Ok(Err((err, Some(d))));
         }
         // Transaction control while a guarded write is open. (A write paged with a row limit
         // runs: the guard trips if its rows come back suspended, without a count.)
@@ -265,10 +281,14 @@ impl Session {
         // An SQL PREPARE or DECLARE keeps the text its statement was judged from, and when.
         let keeps = (d.statements.iter())
             .any(|s| matches!(s.kind, StatementKind::Prepare | StatementKind::Declare));
-        let origin = keeps.then(|| self.prepared.portal_origin(portal)).flatten();
-        let origin = origin.as_ref().map(|(text, snapshot)| PrepareOrigin {
-            text,
-            snapshot: *snapshot,
+        let origin = keeps.then(|| self.prepared.portal_origin(portal).cloned());
+        let origin = origin.flatten();
+        let origin = origin.as_ref().and_then(|o| {
+            Some(PrepareOrigin {
+                text: o.text.as_deref()?,
+                snapshot: o.snapshot,
+                portal: Some((portal, &o.path)),
+            })
         });
         self.apply_effects(&d, origin);
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {

@@ -20,6 +20,16 @@ pub struct PortalOrigin {
     pub path: Arc<[String]>,
 }
 
+/// What a SQL `DECLARE` sent will have made once its CommandComplete says it ran: the
+/// cursor's portal entry, put in place then (a name left behind by a cursor the server
+/// dropped, rolled back, must not keep what the old cursor was judged from).
+#[derive(Debug)]
+pub struct DeclaredCursor {
+    pub decision: Arc<Decision>,
+    pub hold: bool,
+    pub origin: PortalOrigin,
+}
+
 /// Whether a portal must be judged again before it runs.
 #[derive(Debug)]
 pub enum PortalJudged {
@@ -61,6 +71,22 @@ impl Prepared {
         change
     }
 
+    /// A DECLARE ran: its cursor is the portal under `name` now, whatever was there.
+    pub fn cursor_declared(&mut self, name: &str, made: DeclaredCursor) {
+        let key = name_key(name);
+        self.next_id += 1;
+        let entry = super::Entry {
+            decision: made.decision,
+            replay: None,
+            hold: made.hold,
+            id: self.next_id,
+            confirmed: true,
+            batch: 0,
+            origin: Some(made.origin),
+        };
+        self.portals.insert(key.into_owned(), entry);
+    }
+
     /// Whether portal `name` was judged under another policy snapshot than `snapshot`.
     pub fn portal_judged(&self, name: &str, snapshot: u64) -> PortalJudged {
         let Some(entry) = self.portals.get(&*name_key(name)) else {
@@ -77,11 +103,9 @@ impl Prepared {
         }
     }
 
-    /// The text portal `name` was judged from, and under which policy snapshot.
-    pub fn portal_origin(&self, name: &str) -> Option<(Arc<str>, u64)> {
-        let entry = self.portals.get(&*name_key(name))?;
-        let origin = entry.origin.as_ref()?;
-        Some((origin.text.clone()?, origin.snapshot))
+    /// What portal `name` was judged from (its text, snapshot and search_path).
+    pub fn portal_origin(&self, name: &str) -> Option<&PortalOrigin> {
+        self.portals.get(&*name_key(name))?.origin.as_ref()
     }
 
     /// Portal `name` judged again, and allowed, under `snapshot`.

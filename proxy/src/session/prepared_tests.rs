@@ -298,7 +298,11 @@ fn a_portal_keeps_the_text_and_snapshot_of_the_statement_it_was_bound_from() {
     p.judged_under("", "UPDATE t SET a = 1", judged);
     let c = p.bind("p", "", decision("update"), 0, &path);
     p.confirm(&c);
-    assert_eq!(p.portal_origin("p"), Some(("UPDATE t SET a = 1".into(), 5)));
+    let origin = p.portal_origin("p").expect("origin");
+    assert_eq!(
+        (origin.text.as_deref(), origin.snapshot),
+        (Some("UPDATE t SET a = 1"), 5)
+    );
     assert!(matches!(p.portal_judged("p", 5), PortalJudged::Current));
     // The statement parsed again: the portal's plan (and text) stay what it was bound from.
     let c = p.create(Space::Statement, "", decision("select"), 1);

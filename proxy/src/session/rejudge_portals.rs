@@ -4,10 +4,11 @@
 //! the rules refuse now is refused; a cursor's rows are masked with the plan judged now.
 
 use pgward_policy::mask::ResultSource;
-use pgward_policy::StatementKind;
+use pgward_policy::{SessionChange, StatementKind};
 
 use super::prepared::name_key;
-use super::prepared::portals::PortalJudged;
+use super::prepared::portals::{DeclaredCursor, PortalJudged, PortalOrigin};
+use super::session_state::{statement_at, PrepareOrigin};
 use super::*;
 
 /// A portal's decision judged again where needed: the new one (`None`: unchanged), or the
@@ -36,6 +37,67 @@ impl Session {
         let snapshot = self.judged_now().snapshot;
         self.prepared.portal_rejudged(name, again.clone(), snapshot);
         Ok(Ok(Some(again)))
+    }
+
+    /// A SQL DECLARE (statement `at` of `decision`) sent: its cursor's portal is entered now
+    /// for what is sent after it (an existing name is kept: PostgreSQL refuses the DECLARE),
+    /// and put in place when its CommandComplete says it ran (the name was free on the server:
+    /// its old cursor was closed or rolled back), with the text, snapshot and search_path it
+    /// is judged again from.
+    pub(super) fn cursor_declare_sent(
+        &mut self,
+        decision: &Arc<Decision>,
+        at: usize,
+        origin: Option<PrepareOrigin<'_>>,
+    ) {
+        let Some(st) = decision.statements.get(at) else {
+            return;
+        };
+        let Some(name) = st.state.name.as_deref() else {
+            return;
+        };
+        let executed = origin.and_then(|o| o.portal);
+        // An Execute of the cursor's own portal runs it; it declares nothing.
+        if executed.is_some_and(|(portal, _)| name_key(portal) == name_key(name)) {
+            return;
+        }
+        let origin = PortalOrigin {
+            text: origin.and_then(|o| statement_at(o.text, at, decision)),
+            snapshot: origin.map_or(self.judged_now().snapshot, |o| o.snapshot),
+            // PostgreSQL analysed a bound DECLARE at its Bind.
+            path: match executed {
+                Some((_, path)) => path.clone(),
+                None => self.path_at(decision, at),
+            },
+        };
+        let hold = st.state.hold;
+        let made = DeclaredCursor {
+            decision: decision.clone(),
+            hold,
+            origin: origin.clone(),
+        };
+        let sync_point = self.sync.syncs_sent + 1;
+        (self.row_counter).declare_sent(name, hold, sync_point, Some(Box::new(made)));
+        let batch = self.replies.batch();
+        (self.prepared).declare_cursor(name, decision.clone(), hold, batch, Some(origin));
+    }
+
+    /// The search_path statement `at` of a string runs under: the session's, as the
+    /// statements before it in the string change it.
+    fn path_at(&self, decision: &Decision, at: usize) -> Arc<[String]> {
+        let mut path = self.search_path.clone();
+        for st in decision.statements.iter().take(at) {
+            let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
+            match &st.session_change {
+                Some(SessionChange::SearchPath(p)) if !discards_all => path = p.clone().into(),
+                Some(SessionChange::SearchPathDefault) => {
+                    path = self.default_path.path.clone().into()
+                }
+                _ if discards_all => path = self.default_path.path.clone().into(),
+                _ => {}
+            }
+        }
+        path
     }
 
     /// The cursors `decision`'s FETCH and MOVE statements run, judged again where the rules

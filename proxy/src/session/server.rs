@@ -31,7 +31,11 @@ impl Session {
             }
         }
         if tag == BackendTag::CommandComplete {
-            (self.row_counter).on_command_complete(frame.body(), self.sync.syncs_done);
+            let answered = self.sync.syncs_done;
+            if let Some((name, made)) = self.row_counter.on_command_complete(frame.body(), answered)
+            {
+                self.prepared.cursor_declared(&name, *made);
+            }
             self.sql_effect_done(frame.body());
         }
         let swallow_now = !tag.is_asynchronous() && self.replies.front_hides(tag);

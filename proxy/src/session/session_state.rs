@@ -7,7 +7,6 @@
 
 use pgward_policy::{SessionChange, StatementKind};
 
-use super::prepared::portals::PortalOrigin;
 use super::PathCheck;
 use super::*;
 use crate::config::SessionStatePolicy;
@@ -86,7 +85,6 @@ impl Session {
         decision: &Arc<Decision>,
         origin: Option<PrepareOrigin<'_>>,
     ) {
-        let batch = self.replies.batch();
         self.unit.catalog |= decision.changes_catalog();
         for (at, st) in decision.statements.iter().enumerate() {
             let state = &st.state;
@@ -122,23 +120,7 @@ impl Session {
                 }
             }
             match st.kind {
-                StatementKind::Declare => {
-                    if let Some(name) = &state.name {
-                        // Known already: the cursor itself runs (an Execute of its portal), or
-                        // a DECLARE PostgreSQL refuses (42P03); neither answers DECLARE CURSOR.
-                        if !self.prepared.has_portal(name) {
-                            let sync_point = self.sync.syncs_sent + 1;
-                            self.row_counter.declare_sent(name, state.hold, sync_point);
-                        }
-                        let origin = PortalOrigin {
-                            text: origin.and_then(|o| statement_at(o.text, at, decision)),
-                            snapshot: origin.map_or(self.judged_now().snapshot, |o| o.snapshot),
-                            path: self.search_path.clone(),
-                        };
-                        let d = decision.clone();
-                        (self.prepared).declare_cursor(name, d, state.hold, batch, Some(origin));
-                    }
-                }
+                StatementKind::Declare => self.cursor_declare_sent(decision, at, origin),
                 StatementKind::ClosePortal => {
                     self.prepared.close_cursor(state.name.as_deref());
                     if let Some(r) = self.masking.records() {
@@ -375,17 +357,20 @@ impl Session {
 mod tests;
 
 /// The text a decision was judged from and the policy snapshot it was judged under: what an
-/// SQL `PREPARE` in it keeps, to be judged again after a reload (`sql_prepared.rs`).
+/// SQL `PREPARE` or `DECLARE` in it keeps, to be judged again after a reload
+/// (`sql_prepared.rs`, `rejudge_portals.rs`).
 #[derive(Clone, Copy)]
 pub(super) struct PrepareOrigin<'a> {
     pub text: &'a str,
     pub snapshot: u64,
+    /// An Execute: the portal it runs and the search_path that portal was bound under.
+    pub portal: Option<(&'a str, &'a Arc<[String]>)>,
 }
 
 /// The text of statement `at` of `decision`, judged from `text`: the whole text when it is
 /// the only one, else its piece as PostgreSQL splits the string (`None` when the pieces do
 /// not match the statements one to one).
-fn statement_at(text: &str, at: usize, decision: &Decision) -> Option<Arc<str>> {
+pub(super) fn statement_at(text: &str, at: usize, decision: &Decision) -> Option<Arc<str>> {
     if decision.statements.len() == 1 {
         return Some(Arc::from(text));
     }
