@@ -47,6 +47,10 @@ type LoadedCatalog = Option<(String, Arc<Catalog>)>;
 pub struct Shared {
     /// Read on every statement: lock-free (`arc-swap`), swapped whole on reload.
     current: arc_swap::ArcSwap<Snapshot>,
+    /// `current`'s id, for the per-message checks that need only it (no guard taken).
+    current_id: AtomicU64,
+    /// Held while a snapshot is installed, so `current_id` is always `current`'s.
+    installing: std::sync::Mutex<()>,
     pub pools: PoolRegistry,
     pub cancels: Arc<CancelRegistry>,
     pub audit: AuditSink,
@@ -86,8 +90,11 @@ impl Shared {
         let clients = Arc::new(ClientRegistry::new());
         let peer_id = config.peers.as_ref().map_or(0, |p| p.self_id);
         set_budgets(&config.listen);
+        let first = Snapshot::new(config);
         Arc::new(Shared {
-            current: arc_swap::ArcSwap::new(Snapshot::new(config)),
+            current_id: AtomicU64::new(first.id),
+            installing: std::sync::Mutex::new(()),
+            current: arc_swap::ArcSwap::new(first),
             pools: PoolRegistry::new(metrics.clone()),
             cancels: Arc::new(CancelRegistry::new(peer_id, metrics.clone())),
             audit: audit.with_stats(metrics.clone(), clients.clone()),
@@ -110,9 +117,9 @@ impl Shared {
         self.current.load_full()
     }
 
-    /// The id of the snapshot in force (no reference taken).
+    /// The id of the snapshot in force (an atomic read: set just after each swap).
     pub fn snapshot_id(&self) -> u64 {
-        self.current.load().id
+        self.current_id.load(Ordering::Acquire)
     }
 
     /// Swap in a new config (SIGHUP). Sessions pick it up at their next statement; the
@@ -125,7 +132,10 @@ impl Shared {
 
     fn install(&self, snap: Arc<Snapshot>) {
         set_budgets(&snap.config.listen);
+        let _installing = self.installing.lock().unwrap_or_else(|p| p.into_inner());
+        let id = snap.id;
         self.current.store(snap);
+        self.current_id.store(id, Ordering::Release);
     }
 
     fn current_catalog(&self) -> Option<Arc<Catalog>> {

@@ -66,11 +66,9 @@ impl Session {
                             // Judged again into a refusal: not even its columns are shown.
                             Some(err) => Err((err, Some(d))),
                             None => {
-                                let generation = self.masking.generation(space, name);
-                                let name = name.to_string();
                                 self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
                                     decision: m,
-                                    reply: masking::MaskedReply::Describe(space, name, generation),
+                                    reply: masking::MaskedReply::Describe(space, name.to_string()),
                                 });
                                 Ok(Sent::Describe)
                             }
@@ -229,7 +227,8 @@ impl Session {
         }
         self.masking.on_bind(stmt, portal);
         let batch = self.replies.batch();
-        let change = (self.prepared).bind(portal, stmt, d, batch, &self.search_path);
+        let known = !(self.path_check == PathCheck::UnknownInBatch && self.sync.unsynced);
+        let change = (self.prepared).bind(portal, stmt, d, batch, &self.search_path, known);
         Ok(Ok(Sent::Bind(change)))
     }
 

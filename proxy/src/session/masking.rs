@@ -13,7 +13,7 @@ use pgward_policy::mask::copy::{mask_copy_data, CopyFormat, CopyMask, CopyState}
 use pgward_policy::mask::wire::{bind, mask_data_row, BoundMask, FieldInfo};
 use pgward_policy::mask::{copy_mask, scrub, MaskPlan, ResultSource, Scrub, Strategy};
 
-use super::masking_records::{Generations, SqlPlans};
+use super::masking_records::SqlPlans;
 pub use super::masking_records::{MaskedReply, ReplyMask};
 use super::result_fields::{fields_of, null_row, row_width, unknown_fields};
 
@@ -109,8 +109,6 @@ struct State {
     statement: usize,
     /// Plans recorded by DECLARE and PREPARE, for later FETCH and EXECUTE.
     records: SqlPlans,
-    /// What each name holds now, to tell a Describe's late answer from a current one.
-    generations: Generations,
 }
 
 impl State {
@@ -147,10 +145,7 @@ impl State {
     pub fn on_row_description(&mut self, body: &[u8], owner: &ReplyMask) -> usize {
         let fields = fields_of(body);
         match &owner.reply {
-            // Answered after the name was closed or made again: it describes what is gone.
-            MaskedReply::Describe(space, name, generation)
-                if self.generations.of(*space, name) != *generation => {}
-            MaskedReply::Describe(space, name, _) => match fields {
+            MaskedReply::Describe(space, name) => match fields {
                 Some(f) => {
                     self.described(*space).insert(name.clone(), f.into());
                 }
@@ -173,10 +168,8 @@ impl State {
 
     /// NoData for a Describe: nothing kept.
     pub fn on_no_data(&mut self, owner: &ReplyMask) {
-        if let MaskedReply::Describe(space, name, generation) = &owner.reply {
-            if self.generations.of(*space, name) == *generation {
-                self.described(*space).remove(name);
-            }
+        if let MaskedReply::Describe(space, name) = &owner.reply {
+            self.described(*space).remove(name);
         }
     }
 

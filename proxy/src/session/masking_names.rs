@@ -36,16 +36,10 @@ impl ResultMasking {
     pub fn on_close(&mut self, space: Space, name: &str) {
         if let Some(s) = self.0.as_mut() {
             s.described(space).remove(name);
-            s.generations.forget(space, name);
             if space == Space::Portal {
                 s.portal_statement.remove(name);
             }
         }
-    }
-
-    /// What a Describe of the name sent now describes: the name's generation.
-    pub fn generation(&self, space: Space, name: &str) -> u64 {
-        self.0.as_ref().map_or(0, |s| s.generations.of(space, name))
     }
 
     /// The transaction ended: only the portals still open (WITH HOLD cursors) keep what they
@@ -53,11 +47,17 @@ impl ResultMasking {
     /// at its next Bind).
     pub fn retain_portals(&mut self, open: impl Fn(&str) -> bool) {
         if let Some(s) = self.0.as_mut() {
+            // Usually only the unnamed portal was used: nothing to look up.
+            let unnamed_only = only_unnamed(&s.portal_statement)
+                && only_unnamed(&s.described_portals)
+                && !s.records.has_cursors();
+            if unnamed_only {
+                return;
+            }
             let open = |name: &str| name.is_empty() || open(name);
             s.records.retain_cursors(open);
             s.described_portals.retain(|name, _| open(name));
             s.portal_statement.retain(|name, _| open(name));
-            s.generations.retain_portals(open);
         }
     }
 
@@ -97,7 +97,6 @@ impl State {
     pub fn on_bind(&mut self, statement: &str, portal: &str) {
         // A protocol portal under a SQL cursor's old name is not that cursor.
         self.records.forget_cursor(Some(portal));
-        self.generations.renew(Space::Portal, portal);
         // The same portal bound again from the same statement (every Bind of a driver's
         // prepared statement) changes nothing and allocates nothing.
         match self.portal_statement.get_mut(portal) {
@@ -124,8 +123,16 @@ impl State {
     /// Parse: whatever the name described before is gone.
     pub fn on_parse(&mut self, statement: &str) {
         self.described_statements.remove(statement);
-        self.generations.renew(Space::Statement, statement);
         // A protocol statement under a SQL PREPARE's old name is not that statement.
         self.records.forget_prepared(Some(statement));
+    }
+}
+
+/// Whether `names` holds nothing but the unnamed statement or portal.
+fn only_unnamed<V>(names: &HashMap<String, V>) -> bool {
+    match names.len() {
+        0 => true,
+        1 => names.keys().next().is_some_and(|k| k.is_empty()),
+        _ => false,
     }
 }

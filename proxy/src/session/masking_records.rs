@@ -21,10 +21,8 @@ pub enum MaskedReply {
     Query,
     /// Execute of this portal (one statement).
     Execute(String),
-    /// Describe of this statement or portal: the RowDescription is kept for its Executes,
-    /// if the name still holds what it held when the Describe was sent (its generation,
-    /// [`Generations`]).
-    Describe(Space, String, u64),
+    /// Describe of this statement or portal: the RowDescription is kept for its Executes.
+    Describe(Space, String),
 }
 
 /// What a message sent upstream carries for masking its reply.
@@ -47,6 +45,10 @@ impl SqlPlans {
 
     pub fn prepared(&self, name: &str) -> Option<&MaskPlan> {
         self.prepares.get(&*name_key(name))
+    }
+
+    pub fn has_cursors(&self) -> bool {
+        !self.cursors.is_empty()
     }
 
     pub fn declared(&mut self, name: &str, plan: MaskPlan) {
@@ -80,55 +82,5 @@ impl SqlPlans {
     /// The transaction ended: only the cursors still open (WITH HOLD) keep their plans.
     pub fn retain_cursors(&mut self, open: impl Fn(&str) -> bool) {
         self.cursors.retain(|name, _| open(name));
-    }
-}
-
-/// Which Parse or Bind each statement or portal name holds now, as a number that changes with
-/// every Parse, Bind or Close of it: a Describe's answer that comes after the name was closed
-/// or made again describes what is gone, and is not kept for it.
-#[derive(Default)]
-pub(super) struct Generations {
-    statements: HashMap<String, u64>,
-    portals: HashMap<String, u64>,
-    last: u64,
-}
-
-impl Generations {
-    fn map(&mut self, space: Space) -> &mut HashMap<String, u64> {
-        match space {
-            Space::Statement => &mut self.statements,
-            Space::Portal => &mut self.portals,
-        }
-    }
-
-    /// The name's generation now (0: nothing made under it since masking began, or closed).
-    pub fn of(&self, space: Space, name: &str) -> u64 {
-        let map = match space {
-            Space::Statement => &self.statements,
-            Space::Portal => &self.portals,
-        };
-        map.get(name).copied().unwrap_or(0)
-    }
-
-    /// A Parse or Bind sent under the name.
-    pub fn renew(&mut self, space: Space, name: &str) {
-        self.last += 1;
-        let last = self.last;
-        match self.map(space).get_mut(name) {
-            Some(g) => *g = last,
-            None => {
-                self.map(space).insert(name.to_string(), last);
-            }
-        }
-    }
-
-    /// A Close sent for the name (what it held is gone: so are its described fields).
-    pub fn forget(&mut self, space: Space, name: &str) {
-        self.map(space).remove(name);
-    }
-
-    /// The transaction ended: only open portals keep a generation.
-    pub fn retain_portals(&mut self, open: impl Fn(&str) -> bool) {
-        self.portals.retain(|name, _| open(name));
     }
 }

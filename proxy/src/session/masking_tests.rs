@@ -108,10 +108,7 @@ fn a_described_portal_keeps_text_masking() {
         vec![plan(ResultSource::Rows, &[true])],
         MaskedReply::Execute("p".into()),
     );
-    let d = owner(
-        vec![],
-        MaskedReply::Describe(Space::Statement, "s".into(), 0),
-    );
+    let d = owner(vec![], MaskedReply::Describe(Space::Statement, "s".into()));
     let mut m = ResultMasking::default();
     m.on_row_description(&text_fields(1), &d);
     m.on_bind("s", "p");
@@ -127,7 +124,7 @@ fn a_statement_described_after_its_bind_still_gives_the_types() {
     let mut m = ResultMasking::default();
     // The statement's Parse carried its mask (as it does in a session) before the Bind.
     m.on_parse("s", true);
-    let d = describe(&m, Space::Statement, "s");
+    let d = describe(Space::Statement, "s");
     m.on_bind("s", "p");
     m.on_row_description(&text_fields(1), &d);
     assert_eq!(m.mask_row(&row(&["secret"]), &o), Some(row(&["****"])));
@@ -193,10 +190,10 @@ fn a_session_without_masked_statements_holds_no_state() {
 fn a_closed_name_keeps_nothing_it_described() {
     let mut m = ResultMasking::default();
     m.on_parse("s", true);
-    let d = describe(&m, Space::Statement, "s");
+    let d = describe(Space::Statement, "s");
     m.on_row_description(&text_fields(1), &d);
     m.on_bind("s", "p");
-    let p = describe(&m, Space::Portal, "p");
+    let p = describe(Space::Portal, "p");
     m.on_row_description(&text_fields(1), &p);
     let held = |m: &mut ResultMasking| {
         let s = m.state();
@@ -211,52 +208,10 @@ fn a_closed_name_keeps_nothing_it_described() {
     m.on_close(Space::Portal, "p");
     m.on_close(Space::Statement, "s");
     assert_eq!(held(&mut m), (0, 0, 0));
-    assert_eq!(m.state().generations.of(Space::Statement, "s"), 0);
 }
 
-/// A Describe as the session sends it: tagged with what the name holds now.
-fn describe(m: &ResultMasking, space: Space, name: &str) -> ReplyMask {
-    let generation = m.generation(space, name);
-    owner(
-        vec![],
-        MaskedReply::Describe(space, name.into(), generation),
-    )
-}
-
-#[test]
-fn a_describe_answered_after_its_name_was_made_again_keeps_nothing() {
-    let o = owner(
-        vec![plan(ResultSource::Rows, &[false, true])],
-        MaskedReply::Execute("p".into()),
-    );
-    let mut m = ResultMasking::default();
-    m.on_parse("s", true);
-    let old = describe(&m, Space::Statement, "s");
-    // Close and Parse of the name sent before the old Describe's answer came.
-    m.on_close(Space::Statement, "s");
-    m.on_parse("s", true);
-    let new = describe(&m, Space::Statement, "s");
-    m.on_row_description(&text_fields(1), &old);
-    assert!(
-        m.state().described_statements.is_empty(),
-        "the old answer was kept"
-    );
-    m.on_no_data(&old);
-    m.on_row_description(&text_fields(2), &new);
-    assert_eq!(m.state().described_statements["s"].len(), 2);
-    // A late NoData of the old statement leaves the new one's fields.
-    m.on_no_data(&old);
-    m.on_bind("s", "p");
-    assert_eq!(
-        m.mask_row(&row(&["1", "secret"]), &o),
-        Some(row(&["1", "****"]))
-    );
-    // Closed, the name keeps nothing, and an answer to a Describe sent before does not
-    // bring it back.
-    let late = describe(&m, Space::Statement, "s");
-    m.on_close(Space::Statement, "s");
-    m.on_row_description(&text_fields(2), &late);
-    assert!(m.state().described_statements.is_empty());
+fn describe(space: Space, name: &str) -> ReplyMask {
+    owner(vec![], MaskedReply::Describe(space, name.into()))
 }
 
 #[test]
@@ -265,7 +220,7 @@ fn a_finished_transaction_leaves_only_open_portals_behind() {
     m.on_parse("s", true);
     for p in ["", "p1", "p2"] {
         m.on_bind("s", p);
-        let d = describe(&m, Space::Portal, p);
+        let d = describe(Space::Portal, p);
         m.on_row_description(&text_fields(1), &d);
     }
     m.retain_portals(|name| name == "p2");
@@ -274,5 +229,4 @@ fn a_finished_transaction_leaves_only_open_portals_behind() {
     kept.sort();
     assert_eq!(kept, ["", "p2"]);
     assert_eq!(s.described_portals.len(), 2);
-    assert_eq!(s.generations.of(Space::Portal, "p1"), 0);
 }

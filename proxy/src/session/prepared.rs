@@ -68,6 +68,8 @@ pub struct Entry {
     batch: u64,
     /// A portal: what its decision was judged from (`portals.rs`).
     origin: Option<portals::PortalOrigin>,
+    /// A SQL cursor's portal (its decision is its DECLARE string's).
+    cursor: bool,
 }
 
 /// What one Parse/Bind/Close did to the table, undone when the server fails or skips it.
@@ -110,6 +112,8 @@ pub struct Prepared {
     origins: HashMap<String, (Arc<str>, names::JudgedUnder)>,
     /// Bytes the named statements hold, and their charge to the process-wide budget.
     kept: kept::Kept,
+    /// The policy snapshot every open portal was judged under (0: not one), `portals.rs`.
+    portals_at: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +202,7 @@ impl Prepared {
                 confirmed: false,
                 batch,
                 origin: None,
+                cursor: false,
             },
         );
         Change::Created {
@@ -293,6 +298,7 @@ impl Prepared {
                     return self.released(space, &name, &entry.decision, entry.replay.as_deref());
                 }
                 entry.confirmed |= fate == Some(Fate::Confirmed);
+                self.portals_at = 0;
                 self.map(space).entry(name).or_insert(entry);
             }
         }
@@ -301,39 +307,12 @@ impl Prepared {
     /// Portals end with their transaction, except cursors declared WITH HOLD.
     pub fn clear_portals(&mut self) {
         self.portals.retain(|_, e| e.hold);
+        if !self.portals.is_empty() {
+            self.portals_at = 0;
+        }
         let portals = &self.portals;
         self.closing
             .retain(|(space, name), _| *space == Space::Statement || portals.contains_key(name));
-    }
-
-    /// A cursor SQL `DECLARE` opened (a portal under its name, judged with the DECLARE's
-    /// decision). Kept only if the name is free, as PostgreSQL keeps an existing cursor.
-    pub fn declare_cursor(
-        &mut self,
-        name: &str,
-        decision: Arc<Decision>,
-        hold: bool,
-        batch: u64,
-        origin: Option<portals::PortalOrigin>,
-    ) {
-        let name = &*name_key(name);
-        if self.portals.contains_key(name) {
-            return;
-        }
-        self.next_id += 1;
-        let id = self.next_id;
-        self.portals.insert(
-            name.to_string(),
-            Entry {
-                decision,
-                replay: None,
-                hold,
-                id,
-                confirmed: true,
-                batch,
-                origin,
-            },
-        );
     }
 
     /// How to prepare the statement under `name` on another server, when it can be.

@@ -160,7 +160,8 @@ impl Prepared {
     /// `bytes` more are held for a kept statement (transaction mode's copy filed anew).
     pub fn kept_more(&mut self, bytes: usize) {
         self.kept.bytes = self.kept.bytes.saturating_add(bytes);
-        self.kept.exact &= bytes == 0;
+        // Filed anew (a scope swapped for another): what is held changed either way.
+        self.kept.exact = false;
         let _ = (self.kept.charge).set(self.kept.bytes.saturating_sub(FREE_KEPT_BYTES));
     }
 

@@ -22,12 +22,15 @@ pub struct PortalOrigin {
 
 /// What a SQL `DECLARE` sent will have made once its CommandComplete says it ran: the
 /// cursor's portal entry, put in place then (a name left behind by a cursor the server
-/// dropped, rolled back, must not keep what the old cursor was judged from).
+/// dropped, rolled back, must not keep what the old cursor was judged from), unless the
+/// name was closed or bound again since the DECLARE was sent (`entered`: the id of the
+/// entry the name held just after it).
 #[derive(Debug)]
 pub struct DeclaredCursor {
     pub decision: Arc<Decision>,
     pub hold: bool,
     pub origin: PortalOrigin,
+    pub entered: u64,
 }
 
 /// Whether a portal must be judged again before it runs.
@@ -43,8 +46,9 @@ pub enum PortalJudged {
 
 impl Prepared {
     /// Bind of statement `stmt` to portal `portal` sent in batch `batch` with the statement's
-    /// decision, under search_path `path`: the portal keeps the statement's text and the
-    /// snapshot that decision was made under.
+    /// decision, under search_path `path` (not `path_known`: changed unseen earlier in the
+    /// batch, so no text to judge the portal again from): the portal keeps the statement's
+    /// text and the snapshot that decision was made under.
     pub fn bind(
         &mut self,
         portal: &str,
@@ -52,43 +56,98 @@ impl Prepared {
         decision: Arc<Decision>,
         batch: u64,
         path: &Arc<[String]>,
+        path_known: bool,
     ) -> super::Change {
         // Every statement a Bind reaches has its text (`Session::resolve` refuses others).
         let origin = self
             .origins
             .get(&*name_key(stmt))
             .map(|(text, judged)| PortalOrigin {
-                text: Some(text.clone()),
+                text: path_known.then(|| text.clone()),
                 snapshot: judged.snapshot,
                 path: path.clone(),
             });
-        let change = self.create(super::Space::Portal, portal, decision, batch);
+        let snapshot = origin.as_ref().map(|o| o.snapshot);
+        let change = self.create_replayable(super::Space::Portal, portal, decision, batch, None);
         if let super::Change::Created { name, id, .. } = &change {
             if let Some(e) = self.portals.get_mut(name).filter(|e| e.id == *id) {
                 e.origin = origin;
+                self.portal_made(snapshot);
             }
         }
         change
     }
 
+    /// A portal was entered, judged under `snapshot`: whether all are judged under one.
+    fn portal_made(&mut self, snapshot: Option<u64>) {
+        self.portals_at = match snapshot {
+            Some(s) if self.portals.len() == 1 || self.portals_at == s => s,
+            _ => 0,
+        };
+    }
+
+    /// A cursor SQL `DECLARE` opened (a portal under its name, judged with the DECLARE's
+    /// decision). Kept only if the name is free, as PostgreSQL keeps an existing cursor.
+    pub fn declare_cursor(
+        &mut self,
+        name: &str,
+        decision: Arc<Decision>,
+        hold: bool,
+        batch: u64,
+        origin: Option<PortalOrigin>,
+    ) -> u64 {
+        let name = &*name_key(name);
+        if let Some(e) = self.portals.get(name) {
+            return e.id;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let snapshot = origin.as_ref().map(|o| o.snapshot);
+        self.portals.insert(
+            name.to_string(),
+            super::Entry {
+                decision,
+                replay: None,
+                hold,
+                id,
+                confirmed: true,
+                batch,
+                origin,
+                cursor: true,
+            },
+        );
+        self.portal_made(snapshot);
+        id
+    }
+
     /// A DECLARE ran: its cursor is the portal under `name` now, whatever was there.
     pub fn cursor_declared(&mut self, name: &str, made: DeclaredCursor) {
-        let key = name_key(name);
-        self.next_id += 1;
-        let entry = super::Entry {
-            decision: made.decision,
-            replay: None,
-            hold: made.hold,
-            id: self.next_id,
-            confirmed: true,
-            batch: 0,
-            origin: Some(made.origin),
+        let Some(entry) = self.portals.get_mut(&*name_key(name)) else {
+            return;
         };
-        self.portals.insert(key.into_owned(), entry);
+        if entry.id != made.entered {
+            return;
+        }
+        let snapshot = made.origin.snapshot;
+        entry.decision = made.decision;
+        entry.hold = made.hold;
+        entry.origin = Some(made.origin);
+        entry.cursor = true;
+        entry.confirmed = true;
+        self.portal_made(Some(snapshot));
+    }
+
+    /// Whether portal `name` is a SQL cursor's.
+    pub fn is_cursor(&self, name: &str) -> bool {
+        self.portals.get(&*name_key(name)).is_some_and(|e| e.cursor)
     }
 
     /// Whether portal `name` was judged under another policy snapshot than `snapshot`.
     pub fn portal_judged(&self, name: &str, snapshot: u64) -> PortalJudged {
+        // Every open portal judged under the snapshot in force (the usual case): no lookup.
+        if self.portals_at == snapshot && snapshot != 0 {
+            return PortalJudged::Current;
+        }
         let Some(entry) = self.portals.get(&*name_key(name)) else {
             return PortalJudged::Current;
         };
@@ -116,5 +175,6 @@ impl Prepared {
                 o.snapshot = snapshot;
             }
         }
+        self.portals_at = 0;
     }
 }

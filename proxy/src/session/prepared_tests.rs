@@ -296,7 +296,7 @@ fn a_portal_keeps_the_text_and_snapshot_of_the_statement_it_was_bound_from() {
     let c = p.create(Space::Statement, "", decision("update"), 0);
     p.confirm(&c);
     p.judged_under("", "UPDATE t SET a = 1", judged);
-    let c = p.bind("p", "", decision("update"), 0, &path);
+    let c = p.bind("p", "", decision("update"), 0, &path, true);
     p.confirm(&c);
     let origin = p.portal_origin("p").expect("origin");
     assert_eq!(
@@ -325,7 +325,7 @@ fn a_portal_keeps_the_text_and_snapshot_of_the_statement_it_was_bound_from() {
     // Bound from a statement whose text is not known: refused once the rules changed.
     let c = p.create(Space::Statement, "s", decision("select"), 1);
     p.confirm(&c);
-    let c = p.bind("q", "s", decision("select"), 1, &path);
+    let c = p.bind("q", "s", decision("select"), 1, &path, true);
     p.confirm(&c);
     assert!(matches!(p.portal_judged("q", 5), PortalJudged::Unknown));
     // A cursor declared with its text and snapshot.

@@ -57,38 +57,49 @@ impl Session {
             return;
         };
         let executed = origin.and_then(|o| o.portal);
-        // An Execute of the cursor's own portal runs it; it declares nothing.
-        if executed.is_some_and(|(portal, _)| name_key(portal) == name_key(name)) {
+        // An Execute of a SQL cursor's portal runs that cursor; it declares nothing.
+        if executed.is_some_and(|(portal, _)| self.prepared.is_cursor(portal)) {
             return;
         }
+        // PostgreSQL analysed a bound DECLARE at its Bind; one in a string, after what the
+        // string's statements before it did to the search_path (not known: no text to judge
+        // the cursor again from, so it is refused once the rules change).
+        let path = match executed {
+            Some((_, path)) => Some(path.clone()),
+            None => self.path_at(decision, at),
+        };
+        let text = origin.and_then(|o| statement_at(o.text, at, decision));
         let origin = PortalOrigin {
-            text: origin.and_then(|o| statement_at(o.text, at, decision)),
+            text: text.filter(|_| path.is_some()),
             snapshot: origin.map_or(self.judged_now().snapshot, |o| o.snapshot),
-            // PostgreSQL analysed a bound DECLARE at its Bind.
-            path: match executed {
-                Some((_, path)) => path.clone(),
-                None => self.path_at(decision, at),
-            },
+            path: path.unwrap_or_else(|| self.search_path.clone()),
         };
         let hold = st.state.hold;
+        let batch = self.replies.batch();
+        let d = decision.clone();
+        let entered = (self.prepared).declare_cursor(name, d, hold, batch, Some(origin.clone()));
         let made = DeclaredCursor {
             decision: decision.clone(),
             hold,
-            origin: origin.clone(),
+            origin,
+            entered,
         };
         let sync_point = self.sync.syncs_sent + 1;
         (self.row_counter).declare_sent(name, hold, sync_point, Some(Box::new(made)));
-        let batch = self.replies.batch();
-        (self.prepared).declare_cursor(name, decision.clone(), hold, batch, Some(origin));
     }
 
     /// The search_path statement `at` of a string runs under: the session's, as the
-    /// statements before it in the string change it.
-    fn path_at(&self, decision: &Decision, at: usize) -> Arc<[String]> {
+    /// statements before it in the string change it (`None`: one changes it unseen, SET
+    /// LOCAL, `set_config` or user code).
+    fn path_at(&self, decision: &Decision, at: usize) -> Option<Arc<[String]>> {
         let mut path = self.search_path.clone();
         for st in decision.statements.iter().take(at) {
             let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
+            if st.state.user_code {
+                return None;
+            }
             match &st.session_change {
+                Some(SessionChange::SearchPathUnknown) => return None,
                 Some(SessionChange::SearchPath(p)) if !discards_all => path = p.clone().into(),
                 Some(SessionChange::SearchPathDefault) => {
                     path = self.default_path.path.clone().into()
@@ -97,7 +108,7 @@ impl Session {
                 _ => {}
             }
         }
-        path
+        Some(path)
     }
 
     /// The cursors `decision`'s FETCH and MOVE statements run, judged again where the rules

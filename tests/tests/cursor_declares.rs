@@ -1,0 +1,137 @@
+//! A SQL `DECLARE` takes effect when it runs: what pgward keeps for a cursor (the decision
+//! it is judged again from after a reload, its row count) follows the DECLAREs the server
+//! ran, not a DECLARE whose name was closed and bound again since it was sent, nor a cursor
+//! merely run again by a protocol Execute of its portal. Both pool modes.
+
+use std::time::Duration;
+
+use pgward_e2e::proxy::CAROL;
+use pgward_e2e::raw::{first_error, query_frame, rows, RawConn};
+use pgward_e2e::upstream::{self, APP_DB};
+use pgward_e2e::wire::{batch, bind, execute, parse, sync, tags, until_ready_n};
+use pgward_e2e::*;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Apply `builder`'s config and wait until this reload (not an earlier one) is logged.
+fn reload(proxy: &Proxy, builder: &ProxyBuilder) {
+    let reloads = || {
+        let log = proxy.stderr();
+        log.lines()
+            .filter(|l| l.contains("configuration reloaded"))
+            .count()
+    };
+    let before = reloads();
+    proxy.rewrite_config(builder);
+    proxy.signal("HUP");
+    let deadline = std::time::Instant::now() + WAIT;
+    tokio::task::block_in_place(|| {
+        while reloads() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no reload within {WAIT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
+
+async fn login(proxy: &Proxy) -> RawConn {
+    RawConn::startup(proxy.addr(), CAROL.0, CAROL.1, APP_DB, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()))
+}
+
+/// `DECLARE c; CLOSE c` and a write bound to portal `c`, pipelined: the DECLARE's answer,
+/// read after the Bind was sent, must not put the closed cursor back over the write.
+async fn a_declare_answered_late_does_not_replace_a_portal_bound_since(mode: &str) {
+    let up = upstream::shared();
+    let table = up.numbered_table(&format!("declare_late_{mode}"), 10);
+    let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+    let mut c = login(&proxy).await;
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1 RETURNING v");
+    let mut out = query_frame("BEGIN; DECLARE c CURSOR FOR SELECT 1; CLOSE c");
+    out.extend(batch(&[parse("", &update), bind("c", "", &[]), sync()]));
+    c.send(&out).await.expect("send");
+    let answered = until_ready_n(&mut c, 2, 30).await;
+    assert!(
+        first_error(&answered).is_none(),
+        "{mode}: {}",
+        tags(&answered)
+    );
+
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(&proxy, &read_only);
+    let fetched = c.simple_query("FETCH ALL FROM c").await;
+    let code = first_error(&fetched).and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("42501"), "{mode}: {}", tags(&fetched));
+    c.simple_query("ROLLBACK").await;
+    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(v.trim(), "0", "{mode}: the write bound to c ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declare_answered_late_does_not_replace_a_portal_bound_since_transaction_mode() {
+    a_declare_answered_late_does_not_replace_a_portal_bound_since("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declare_answered_late_does_not_replace_a_portal_bound_since_session_mode() {
+    a_declare_answered_late_does_not_replace_a_portal_bound_since("session").await;
+}
+
+/// A protocol Execute of cursor `b`, declared in one string with cursor `a`, runs `b`; it
+/// declares nothing, so a later DECLARE's answer is not taken for a new `a` (whose row count
+/// would start again).
+async fn running_a_cursor_portal_declares_nothing(mode: &str) {
+    let up = upstream::shared();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode(mode)
+        .role("admin", "max_result_rows", 100)
+        .start();
+    let mut c = login(&proxy).await;
+    c.simple_query("BEGIN").await;
+    let declared = c
+        .simple_query(
+            "DECLARE a CURSOR FOR SELECT g FROM generate_series(1, 1000) g; \
+             DECLARE b CURSOR FOR SELECT 1",
+        )
+        .await;
+    assert!(
+        first_error(&declared).is_none(),
+        "{mode}: {}",
+        tags(&declared)
+    );
+    let first = c.simple_query("FETCH 100 FROM a").await;
+    assert_eq!(rows(&first).len(), 100, "{mode}: {}", tags(&first));
+    c.send(&batch(&[
+        execute("b", 0),
+        parse("", "DECLARE z CURSOR FOR SELECT 1"),
+        bind("", "", &[]),
+        execute("", 0),
+        sync(),
+    ]))
+    .await
+    .expect("send");
+    let ran = c.until_ready(30).await;
+    assert!(first_error(&ran).is_none(), "{mode}: {}", tags(&ran));
+    let second = c.simple_query("FETCH 100 FROM a").await;
+    let code = first_error(&second).and_then(|e| e.code());
+    assert_eq!(
+        code.as_deref(),
+        Some("54000"),
+        "{mode}: cursor a's count started again: {} rows",
+        rows(&second).len()
+    );
+    c.simple_query("ROLLBACK").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_a_cursor_portal_declares_nothing_transaction_mode() {
+    running_a_cursor_portal_declares_nothing("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_a_cursor_portal_declares_nothing_session_mode() {
+    running_a_cursor_portal_declares_nothing("session").await;
+}
