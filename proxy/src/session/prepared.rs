@@ -184,6 +184,19 @@ impl Prepared {
         batch: u64,
         replay: Option<Arc<Replay>>,
     ) -> Change {
+        self.enter(space, name, decision, batch, replay, None)
+    }
+
+    /// A Parse or Bind sent: entered with how to prepare it again and what it was judged from.
+    fn enter(
+        &mut self,
+        space: Space,
+        name: &str,
+        decision: Arc<Decision>,
+        batch: u64,
+        replay: Option<Arc<Replay>>,
+        origin: Option<portals::PortalOrigin>,
+    ) -> Change {
         let name = &*name_key(name);
         if !name.is_empty() && self.map_ref(space).contains_key(name) {
             // The server refuses it and keeps the one it has.
@@ -201,7 +214,7 @@ impl Prepared {
                 id,
                 confirmed: false,
                 batch,
-                origin: None,
+                origin,
                 cursor: false,
             },
         );

@@ -68,12 +68,9 @@ impl Prepared {
                 path: path.clone(),
             });
         let snapshot = origin.as_ref().map(|o| o.snapshot);
-        let change = self.create_replayable(super::Space::Portal, portal, decision, batch, None);
-        if let super::Change::Created { name, id, .. } = &change {
-            if let Some(e) = self.portals.get_mut(name).filter(|e| e.id == *id) {
-                e.origin = origin;
-                self.portal_made(snapshot);
-            }
+        let change = self.enter(super::Space::Portal, portal, decision, batch, None, origin);
+        if let super::Change::Created { .. } = &change {
+            self.portal_made(snapshot);
         }
         change
     }

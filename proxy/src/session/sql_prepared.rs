@@ -16,6 +16,12 @@ impl Session {
     /// since that statement was judged: PostgreSQL runs it again as it reads it now, so pgward
     /// judges it again; its refusal is the SQL statement's.
     pub(super) fn rejudge_used(&mut self, decision: &Decision) -> Result<Option<PgError>, PgError> {
+        // Most statements run nothing by name.
+        let uses_names = (decision.statements.iter())
+            .any(|s| s.kind == StatementKind::Fetch || s.state.statement_used.is_some());
+        if !uses_names {
+            return Ok(None);
+        }
         // `DEALLOCATE p; PREPARE p AS ...; EXECUTE p`: the EXECUTE runs this string's p (a
         // string stops at its first error, so the PREPARE ran when the EXECUTE does).
         let mut made_here: Vec<&str> = Vec::new();
