@@ -478,6 +478,25 @@ impl Proxy {
         .unwrap();
     }
 
+    /// Apply `builder`'s config by SIGHUP and wait until this reload (not an earlier one) is
+    /// logged. Blocking: call it from a multi-threaded runtime (`block_in_place`).
+    pub fn reload_with(&self, builder: &ProxyBuilder, limit: Duration) {
+        let reloads = || {
+            let log = self.stderr();
+            log.lines()
+                .filter(|l| l.contains("configuration reloaded"))
+                .count()
+        };
+        let before = reloads();
+        self.rewrite_config(builder);
+        self.signal("HUP");
+        let deadline = Instant::now() + limit;
+        while reloads() == before {
+            assert!(Instant::now() < deadline, "no reload within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Wait until pgward's output has a line containing every one of `needles`; returns it.
     pub fn wait_log(&self, needles: &[&str], limit: Duration) -> String {
         let deadline = Instant::now() + limit;

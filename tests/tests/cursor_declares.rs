@@ -13,27 +13,8 @@ use pgward_e2e::*;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Apply `builder`'s config and wait until this reload (not an earlier one) is logged.
 fn reload(proxy: &Proxy, builder: &ProxyBuilder) {
-    let reloads = || {
-        let log = proxy.stderr();
-        log.lines()
-            .filter(|l| l.contains("configuration reloaded"))
-            .count()
-    };
-    let before = reloads();
-    proxy.rewrite_config(builder);
-    proxy.signal("HUP");
-    let deadline = std::time::Instant::now() + WAIT;
-    tokio::task::block_in_place(|| {
-        while reloads() == before {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no reload within {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
+    tokio::task::block_in_place(|| proxy.reload_with(builder, WAIT));
 }
 
 async fn login(proxy: &Proxy) -> RawConn {

@@ -11,27 +11,16 @@ use pgward_e2e::*;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Apply `builder`'s config and wait until this reload (not an earlier one) is logged.
 fn reload(proxy: &Proxy, builder: &ProxyBuilder) {
-    let reloads = || {
-        let log = proxy.stderr();
-        log.lines()
-            .filter(|l| l.contains("configuration reloaded"))
-            .count()
-    };
-    let before = reloads();
-    proxy.rewrite_config(builder);
-    proxy.signal("HUP");
-    let deadline = std::time::Instant::now() + WAIT;
-    tokio::task::block_in_place(|| {
-        while reloads() == before {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no reload within {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
+    tokio::task::block_in_place(|| proxy.reload_with(builder, WAIT));
+}
+
+/// A proxy config in `mode` whose masking redacts `public.users.<column>`.
+fn masking_on(up: &upstream::Upstream, mode: &str, column: &str) -> ProxyBuilder {
+    ProxyBuilder::new(up.port())
+        .pool_mode(mode)
+        .set("masking", "columns", vec![format!("public.users.{column}")])
+        .set("masking", "strategy", "redact")
 }
 
 async fn write_portal_bound_before_a_downgrade_is_refused_after_it(mode: &str) {
@@ -102,12 +91,7 @@ async fn cursor_declared_before_masking_changed_is_masked_after_it(mode: &str) {
         &db,
         &format!("UPDATE users SET email = '{clear}', phone = '555-0101' WHERE id = 1"),
     );
-    let masking = |column: &str| {
-        ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .set("masking", "columns", vec![format!("public.users.{column}")])
-            .set("masking", "strategy", "redact")
-    };
+    let masking = |column: &str| masking_on(up, mode, column);
     let proxy = masking("phone").start();
     let c = connect(&proxy, ALICE.0, &db).await;
     simple_value(&c, "SELECT 1").await;
@@ -167,12 +151,7 @@ async fn a_portal_bound_before_masking_changed_is_masked_after_it() {
         &db,
         &format!("UPDATE users SET email = '{clear}' WHERE id = 1"),
     );
-    let masking = |column: &str| {
-        ProxyBuilder::new(up.port())
-            .pool_mode("transaction")
-            .set("masking", "columns", vec![format!("public.users.{column}")])
-            .set("masking", "strategy", "redact")
-    };
+    let masking = |column: &str| masking_on(up, "transaction", column);
     let proxy = masking("phone").start();
     let mut c = connect(&proxy, ALICE.0, &db).await;
     simple_value(&c, "SELECT 1").await;
@@ -268,12 +247,7 @@ async fn cursor_declared_again_after_a_rollback_is_the_one_judged(mode: &str) {
         &db,
         "UPDATE users SET phone = '555-0199', ssn = '000-12-3456' WHERE id = 1",
     );
-    let masking = |column: &str| {
-        ProxyBuilder::new(up.port())
-            .pool_mode(mode)
-            .set("masking", "columns", vec![format!("public.users.{column}")])
-            .set("masking", "strategy", "redact")
-    };
+    let masking = |column: &str| masking_on(up, mode, column);
     let proxy = masking("email").start();
     let c = connect(&proxy, ALICE.0, &db).await;
     simple_value(&c, "SELECT 1").await;

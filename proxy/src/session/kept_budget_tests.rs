@@ -49,16 +49,22 @@ fn keep(p: &mut Prepared, name: &str, text: &str) -> Room {
     }
 }
 
+/// Statements of `text` kept under names a0, a1, ... until the budget refuses one; how many.
+fn fill(p: &mut Prepared, text: &str) -> usize {
+    let mut kept = 0;
+    while keep(p, &format!("a{kept}"), text) == Room::Fits {
+        kept += 1;
+        assert!(kept < 100, "never refused");
+    }
+    kept
+}
+
 #[test]
 fn clients_share_one_budget_past_their_free_allowance() {
     let budget = budget(8);
     let text = "x".repeat(256 << 10);
     let mut a = client_of(budget);
-    let mut kept = 0;
-    while keep(&mut a, &format!("a{kept}"), &text) == Room::Fits {
-        kept += 1;
-        assert!(kept < 100, "never refused");
-    }
+    let kept = fill(&mut a, &text);
     // Each holds its decision's text and the text it is judged again from (512 KiB); the
     // charge is the estimate (768 KiB each) or, counted again when refused, the truth.
     assert!((12..=18).contains(&kept), "{kept} kept");
@@ -154,11 +160,7 @@ fn parses_the_full_budget_refuses_are_not_counted_again_each() {
     let budget = budget(4);
     let text = "x".repeat(256 << 10);
     let mut a = client_of(budget);
-    let mut kept = 0;
-    while keep(&mut a, &format!("a{kept}"), &text) == Room::Fits {
-        kept += 1;
-        assert!(kept < 100, "never refused");
-    }
+    assert!(fill(&mut a, &text) > 0, "nothing fitted the budget");
     let counts = a.kept.counts;
     for i in 0..50 {
         assert_eq!(keep(&mut a, &format!("r{i}"), &text), Room::OutOfMemory);
