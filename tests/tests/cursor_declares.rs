@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use pgward_e2e::proxy::CAROL;
+use pgward_e2e::proxy::{ALICE, CAROL};
 use pgward_e2e::raw::{first_error, query_frame, rows, RawConn};
 use pgward_e2e::upstream::{self, APP_DB};
-use pgward_e2e::wire::{batch, bind, execute, parse, sync, tags, until_ready_n};
+use pgward_e2e::wire::{batch, bind, close, execute, parse, sync, tags, until_ready_n};
 use pgward_e2e::*;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -115,4 +115,125 @@ async fn running_a_cursor_portal_declares_nothing_transaction_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_a_cursor_portal_declares_nothing_session_mode() {
     running_a_cursor_portal_declares_nothing("session").await;
+}
+
+/// A protocol Execute of cursor `k`, declared after `CLOSE ALL` in one string, runs `k`: the
+/// CLOSE ALL does not happen again, so a write portal bound since is still known, and judged
+/// again after a downgrade.
+async fn running_a_cursor_portal_closes_nothing(mode: &str) {
+    let up = upstream::shared();
+    let table = up.numbered_table(&format!("cursor_closes_nothing_{mode}"), 10);
+    let proxy = ProxyBuilder::new(up.port()).pool_mode(mode).start();
+    let mut c = login(&proxy).await;
+    c.simple_query("BEGIN").await;
+    let declared = c
+        .simple_query("CLOSE ALL; DECLARE k CURSOR FOR SELECT 1 WHERE false")
+        .await;
+    assert!(
+        first_error(&declared).is_none(),
+        "{mode}: {}",
+        tags(&declared)
+    );
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1 RETURNING v");
+    c.send(&batch(&[parse("", &update), bind("w", "", &[]), sync()]))
+        .await
+        .expect("send");
+    let bound = c.until_ready(30).await;
+    assert!(first_error(&bound).is_none(), "{mode}: {}", tags(&bound));
+    c.send(&batch(&[execute("k", 0), sync()]))
+        .await
+        .expect("send");
+    c.until_ready(30).await;
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(&proxy, &read_only);
+    let fetched = c.simple_query("FETCH ALL FROM w").await;
+    let code = first_error(&fetched).and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("42501"), "{mode}: {}", tags(&fetched));
+    c.simple_query("ROLLBACK").await;
+    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(v.trim(), "0", "{mode}: the write portal ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_a_cursor_portal_closes_nothing_transaction_mode() {
+    running_a_cursor_portal_closes_nothing("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_a_cursor_portal_closes_nothing_session_mode() {
+    running_a_cursor_portal_closes_nothing("session").await;
+}
+
+/// Masked role ALICE over `db`, whose masking redacts `public.users.<column>`.
+fn masking_on(up: &upstream::Upstream, mode: &str, column: &str) -> ProxyBuilder {
+    ProxyBuilder::new(up.port())
+        .pool_mode(mode)
+        .set("masking", "columns", vec![format!("public.users.{column}")])
+        .set("masking", "strategy", "redact")
+}
+
+/// The cursor a DECLARE made is what pgward judges again after a reload, whatever else was
+/// pipelined with it: a Close of its name the server skipped (an error before it), or a Bind
+/// of its name that failed before the DECLARE was sent.
+async fn the_cursor_a_declare_made_is_the_one_judged_again(mode: &str) {
+    let up = upstream::shared();
+    let db = up.fresh_db("declare_judged_again");
+    up.sql(
+        &db,
+        "UPDATE users SET phone = '555-0123', ssn = '000-65-4321' WHERE id = 1",
+    );
+    let proxy = masking_on(up, mode, "email").start();
+    let mut c = RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, &db, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()));
+    c.simple_query("SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    let leaky = "SELECT id, ssn || '' AS x FROM users WHERE id = 1";
+    // A WITH HOLD cursor rolled back leaves its name free; DECLARE it again, then (pipelined)
+    // an error and a Close of the name, which the server skips.
+    c.simple_query("BEGIN").await;
+    c.simple_query("DECLARE h CURSOR WITH HOLD FOR SELECT id, phone FROM users")
+        .await;
+    c.simple_query("ROLLBACK").await;
+    let mut out = query_frame(&format!("DECLARE h CURSOR WITH HOLD FOR {leaky}"));
+    out.extend(batch(&[
+        parse("", "SELECT 1/0"),
+        bind("", "", &[]),
+        execute("", 0),
+        close(b'P', "h"),
+        sync(),
+    ]));
+    // A Bind of the name that fails, then a DECLARE of it.
+    out.extend(batch(&[
+        parse("", "SELECT $1::int"),
+        bind("b", "", &[Some("x")]),
+        sync(),
+    ]));
+    out.extend(query_frame(&format!(
+        "DECLARE b CURSOR WITH HOLD FOR {leaky}"
+    )));
+    c.send(&out).await.expect("send");
+    until_ready_n(&mut c, 4, 30).await;
+
+    reload(&proxy, &masking_on(up, mode, "ssn"));
+    for cursor in ["h", "b"] {
+        let fetched = c.simple_query(&format!("FETCH ALL FROM {cursor}")).await;
+        let got = rows(&fetched);
+        assert_eq!(got.len(), 1, "{mode} {cursor}: {}", tags(&fetched));
+        let x = got[0][1].clone().unwrap_or_default();
+        assert!(
+            !x.contains("65-4321"),
+            "{mode} {cursor}: the ssn leaked: {got:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cursor_a_declare_made_is_the_one_judged_again_transaction_mode() {
+    the_cursor_a_declare_made_is_the_one_judged_again("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cursor_a_declare_made_is_the_one_judged_again_session_mode() {
+    the_cursor_a_declare_made_is_the_one_judged_again("session").await;
 }

@@ -180,6 +180,11 @@ impl Session {
             self.refuse_simple(e, Some(decision.clone())).await;
             return Ok(Flow::Continue);
         }
+        if !self.settle_declared(&decision).await? {
+            self.script.clear();
+            self.refuse_simple(super::lost_meanwhile(), None).await;
+            return Ok(Flow::Continue);
+        }
         if self.needs_guard(&decision) {
             match self.open_guard().await {
                 Ok(super::guard::GuardOpened::Open) => {}

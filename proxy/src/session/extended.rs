@@ -9,7 +9,6 @@ use super::audit_trail::AuditKind;
 use super::prepared::names::Judged;
 use super::prepared::{Lookup, Space};
 use super::replay_shape::{shape_changed, ShapeCheck};
-use super::session_state::PrepareOrigin;
 use super::*;
 use crate::protocol::{decode, Frame, FrontendTag};
 use crate::sqlstate::ToPg;
@@ -276,20 +275,9 @@ impl Session {
         if let Err(e) = self.clear_foreign_sequences(&d).await {
             return Ok(Err((e, Some(d))));
         }
-        // Session effects (search_path above all) take hold when a statement runs.
-        // An SQL PREPARE or DECLARE keeps the text its statement was judged from, and when.
-        let keeps = (d.statements.iter())
-            .any(|s| matches!(s.kind, StatementKind::Prepare | StatementKind::Declare));
-        let origin = keeps.then(|| self.prepared.portal_origin(portal).cloned());
-        let origin = origin.flatten();
-        let origin = origin.as_ref().and_then(|o| {
-            Some(PrepareOrigin {
-                text: o.text.as_deref()?,
-                snapshot: o.snapshot,
-                portal: Some((portal, &o.path)),
-            })
-        });
-        self.apply_effects(&d, origin);
+        if !self.portal_effects(portal, &d).await? {
+            return Ok(Err((super::lost_meanwhile(), None)));
+        }
         self.next_mask = d.mask.clone().map(|m| masking::ReplyMask {
             decision: m,
             reply: masking::MaskedReply::Execute(portal.to_string()),
@@ -382,16 +370,4 @@ fn skipped() -> (PgError, Option<Arc<Decision>>) {
         ),
         None,
     )
-}
-
-impl Session {
-    /// `name` is a statement the client's SQL PREPARE made on the server it is pinned to
-    /// (as the last pin check found it there).
-    fn holds_sql_prepared(&self, name: &str) -> bool {
-        self.prepared.is_sql_prepared(name)
-            && self
-                .server
-                .as_ref()
-                .is_some_and(|s| s.server.sql_prepared.iter().any(|n| **n == *name))
-    }
 }

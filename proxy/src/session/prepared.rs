@@ -114,6 +114,8 @@ pub struct Prepared {
     kept: kept::Kept,
     /// The policy snapshot every open portal was judged under (0: not one), `portals.rs`.
     portals_at: u64,
+    /// Cursors a DECLARE made while a Close of their name was pending (`portals.rs`).
+    redeclared: HashMap<String, Entry>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,6 +263,7 @@ impl Prepared {
                 prev,
             } => {
                 self.forget_close(*space, name, *seq);
+                self.redeclared.remove(name);
                 if let Some(e) = prev.as_deref() {
                     self.closed_fates.remove(&e.id);
                     self.released(*space, name, &e.decision, e.replay.as_deref());
@@ -303,7 +306,7 @@ impl Prepared {
                 prev,
             } => {
                 let last = self.forget_close(space, &name, seq);
-                let Some(mut entry) = prev.map(|b| *b) else {
+                let Some(mut entry) = self.restored(space, &name, prev) else {
                     return;
                 };
                 let fate = self.closed_fates.remove(&entry.id);
@@ -320,6 +323,7 @@ impl Prepared {
     /// Portals end with their transaction, except cursors declared WITH HOLD.
     pub fn clear_portals(&mut self) {
         self.portals.retain(|_, e| e.hold);
+        self.redeclared.clear();
         if !self.portals.is_empty() {
             self.portals_at = 0;
         }
@@ -365,6 +369,7 @@ impl Prepared {
         self.portals.clear();
         self.closing.clear();
         self.closed_fates.clear();
+        self.redeclared.clear();
         let live = &self.statements;
         self.origins.retain(|name, _| live.contains_key(name));
         self.released_all();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pgward_policy::Decision;
 
-use super::{name_key, Prepared};
+use super::{name_key, Prepared, Space};
 
 /// The text a portal's decision was made from (`None`: not known, never expected), under
 /// which policy snapshot and search_path.
@@ -119,7 +119,24 @@ impl Prepared {
 
     /// A DECLARE ran: its cursor is the portal under `name` now, whatever was there.
     pub fn cursor_declared(&mut self, name: &str, made: DeclaredCursor) {
-        let Some(entry) = self.portals.get_mut(&*name_key(name)) else {
+        let key = name_key(name);
+        let Some(entry) = self.portals.get_mut(&*key) else {
+            // Closed since the DECLARE was sent: were that Close skipped, this cursor is what
+            // the name holds (not what the Close took away).
+            if self.closing.contains_key(&(Space::Portal, key.to_string())) {
+                self.next_id += 1;
+                let entry = super::Entry {
+                    decision: made.decision,
+                    replay: None,
+                    hold: made.hold,
+                    id: self.next_id,
+                    confirmed: true,
+                    batch: 0,
+                    origin: Some(made.origin),
+                    cursor: true,
+                };
+                self.redeclared.insert(key.into_owned(), entry);
+            }
             return;
         };
         if entry.id != made.entered {
@@ -132,6 +149,21 @@ impl Prepared {
         entry.cursor = true;
         entry.confirmed = true;
         self.portal_made(Some(snapshot));
+    }
+
+    /// What a skipped Close of `name` puts back: the cursor a DECLARE made after the Close
+    /// was sent, else what the Close took away.
+    pub(super) fn restored(
+        &mut self,
+        space: Space,
+        name: &str,
+        prev: Option<Box<super::Entry>>,
+    ) -> Option<super::Entry> {
+        let redeclared = match space {
+            Space::Portal => self.redeclared.remove(name),
+            Space::Statement => None,
+        };
+        redeclared.or(prev.map(|b| *b))
     }
 
     /// Whether portal `name` is a SQL cursor's.

@@ -6,8 +6,8 @@
 use pgward_policy::mask::ResultSource;
 use pgward_policy::{SessionChange, StatementKind};
 
-use super::prepared::name_key;
 use super::prepared::portals::{DeclaredCursor, PortalJudged, PortalOrigin};
+use super::prepared::{name_key, Space};
 use super::session_state::{statement_at, PrepareOrigin};
 use super::*;
 
@@ -86,6 +86,66 @@ impl Session {
         };
         let sync_point = self.sync.syncs_sent + 1;
         (self.row_counter).declare_sent(name, hold, sync_point, Some(Box::new(made)));
+    }
+
+    /// An Execute of `portal` (decision `d`) is sent: its session effects take hold (a SQL
+    /// PREPARE or DECLARE in it keeps the text it was judged from, once what earlier batches
+    /// did to the cursor's name is known). A SQL cursor's portal runs the cursor's query
+    /// only: the string that declared it does nothing again. False: the server was lost.
+    pub(super) async fn portal_effects(
+        &mut self,
+        portal: &str,
+        d: &Arc<Decision>,
+    ) -> Result<bool, PgError> {
+        if self.prepared.is_cursor(portal) {
+            self.cursor_ran(d);
+            return Ok(true);
+        }
+        if !self.settle_declared(d).await? {
+            return Ok(false);
+        }
+        let keeps = (d.statements.iter())
+            .any(|s| matches!(s.kind, StatementKind::Prepare | StatementKind::Declare));
+        let origin = keeps.then(|| self.prepared.portal_origin(portal).cloned());
+        let origin = origin.flatten();
+        let origin = origin.as_ref().and_then(|o| {
+            Some(PrepareOrigin {
+                text: o.text.as_deref()?,
+                snapshot: o.snapshot,
+                portal: Some((portal, &o.path)),
+            })
+        });
+        self.apply_effects(d, origin);
+        Ok(true)
+    }
+
+    /// A SQL cursor ran again: user code its query calls may leave what it leaves anywhere.
+    fn cursor_ran(&mut self, d: &Decision) {
+        for st in d.statements.iter().filter(|s| s.state.user_code) {
+            self.unit.note(&st.state);
+            if let Some(s) = self.server.as_mut() {
+                s.server.reseed = true;
+                s.server.dirty = true;
+            }
+            if !st.state.unseen_relations && self.path_check == PathCheck::No {
+                self.path_check = PathCheck::AfterCode;
+            }
+        }
+    }
+
+    /// Before a DECLARE is sent: what earlier batches did to its name is known (a Bind of the
+    /// name that fails leaves it free; one that succeeds makes PostgreSQL refuse the
+    /// DECLARE). False: the server was lost meanwhile.
+    pub(super) async fn settle_declared(&mut self, d: &Decision) -> Result<bool, PgError> {
+        let declared = (d.statements.iter())
+            .filter(|s| s.kind == StatementKind::Declare)
+            .filter_map(|s| s.state.name.as_deref());
+        for name in declared {
+            if !self.settle(Space::Portal, name).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The search_path statement `at` of a string runs under: the session's, as the

@@ -12,6 +12,16 @@ use super::prepared::names::Judged;
 use super::*;
 
 impl Session {
+    /// `name` is a statement the client's SQL PREPARE made on the server it is pinned to
+    /// (as the last pin check found it there).
+    pub(super) fn holds_sql_prepared(&self, name: &str) -> bool {
+        self.prepared.is_sql_prepared(name)
+            && self
+                .server
+                .as_ref()
+                .is_some_and(|s| s.server.sql_prepared.iter().any(|n| **n == *name))
+    }
+
     /// SQL that runs a prepared statement by name, after the search_path or the rules changed
     /// since that statement was judged: PostgreSQL runs it again as it reads it now, so pgward
     /// judges it again; its refusal is the SQL statement's.
