@@ -237,3 +237,46 @@ async fn the_cursor_a_declare_made_is_the_one_judged_again_transaction_mode() {
 async fn the_cursor_a_declare_made_is_the_one_judged_again_session_mode() {
     the_cursor_a_declare_made_is_the_one_judged_again("session").await;
 }
+
+/// A protocol Bind of the name of a WITH HOLD cursor that was rolled back: the server has no
+/// such cursor any more and binds the portal; its rows are masked by the bound statement's
+/// plan, not the dead cursor's.
+async fn a_portal_bound_over_a_rolled_back_cursor_is_the_bound_statement(mode: &str) {
+    let up = upstream::shared();
+    let db = up.fresh_db("bind_over_dead_cursor");
+    up.sql(&db, "UPDATE users SET ssn = '000-77-1234' WHERE id = 1");
+    let proxy = masking_on(up, mode, "ssn").start();
+    let mut c = RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, &db, &[])
+        .await
+        .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()));
+    c.simple_query("SELECT 1").await;
+    wait_for_catalog(&proxy).await;
+    c.simple_query("BEGIN").await;
+    c.simple_query("DECLARE h CURSOR WITH HOLD FOR SELECT 1")
+        .await;
+    c.simple_query("ROLLBACK").await;
+    c.send(&batch(&[
+        parse("s", "SELECT ssn || '' AS x FROM users WHERE id = 1"),
+        bind("h", "s", &[]),
+        execute("h", 0),
+        sync(),
+    ]))
+    .await
+    .expect("send");
+    let ran = c.until_ready(30).await;
+    assert!(first_error(&ran).is_none(), "{mode}: {}", tags(&ran));
+    let got = rows(&ran);
+    assert_eq!(got.len(), 1, "{mode}: {}", tags(&ran));
+    let x = got[0][0].clone().unwrap_or_default();
+    assert!(!x.contains("77-1234"), "{mode}: the ssn leaked: {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_bound_over_a_rolled_back_cursor_is_the_bound_statement_transaction_mode() {
+    a_portal_bound_over_a_rolled_back_cursor_is_the_bound_statement("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_bound_over_a_rolled_back_cursor_is_the_bound_statement_session_mode() {
+    a_portal_bound_over_a_rolled_back_cursor_is_the_bound_statement("session").await;
+}

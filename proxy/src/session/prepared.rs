@@ -19,9 +19,6 @@ use pgward_policy::Decision;
 
 use super::replay::Replay;
 
-/// What a Close took away, restored if the server skips the Close.
-type Removed = Entry;
-
 /// The key PostgreSQL files a statement or portal name under: its first 63 bytes
 /// (NAMEDATALEN - 1; the hash tables compare no further), cut on a byte, so names that share
 /// those bytes are one object there and here. A cut inside a character keeps the cut bytes,
@@ -75,7 +72,7 @@ pub struct Entry {
 /// What one Parse/Bind/Close did to the table, undone when the server fails or skips it.
 #[derive(Clone, Debug)]
 pub enum Change {
-    /// Nothing (a named Parse/Bind of a live name: the server answers 42P05/42P03).
+    /// Nothing (a named Parse of a live name: the server answers 42P05).
     None,
     /// Created `name` with this id.
     Created { space: Space, name: String, id: u64 },
@@ -84,8 +81,9 @@ pub enum Change {
         space: Space,
         name: String,
         seq: u64,
-        /// Boxed: a Close is rare, and every reply entry carries a `Change`.
-        prev: Option<Box<Removed>>,
+        /// What it took away, restored if the server skips it (boxed: a Close is rare, and
+        /// every reply entry carries a `Change`).
+        prev: Option<Box<Entry>>,
     },
 }
 
@@ -93,8 +91,8 @@ pub enum Change {
 pub struct Prepared {
     statements: HashMap<String, Entry>,
     portals: HashMap<String, Entry>,
-    /// Closes not yet answered, by name: a skipped one may only restore what it removed if
-    /// no later message touched the name.
+    /// Closes not yet answered, by name: a skipped one restores what it removed only if no
+    /// later message touched the name.
     closing: HashMap<(Space, String), u64>,
     /// Creations removed by a Close before the server answered them: how they ended, so a
     /// skipped Close restores only what the server really has.
@@ -116,6 +114,8 @@ pub struct Prepared {
     portals_at: u64,
     /// Cursors a DECLARE made while a Close of their name was pending (`portals.rs`).
     redeclared: HashMap<String, Entry>,
+    /// Portals a Bind of their name took the place of, by the Bind's id, until it is answered.
+    displaced: HashMap<u64, Entry>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,12 +200,14 @@ impl Prepared {
         origin: Option<portals::PortalOrigin>,
     ) -> Change {
         let name = &*name_key(name);
+        let displaced = self.displace(space, name);
         if !name.is_empty() && self.map_ref(space).contains_key(name) {
             // The server refuses it and keeps the one it has.
             return Change::None;
         }
         self.next_id += 1;
         let id = self.next_id;
+        self.displaced.extend(displaced.map(|old| (id, old)));
         self.closing.remove(&(space, name.to_string()));
         self.map(space).insert(
             name.to_string(),
@@ -249,7 +251,10 @@ impl Prepared {
     pub fn confirm(&mut self, change: &Change) {
         match change {
             Change::Created { space, name, id } => match self.map(*space).get_mut(name) {
-                Some(e) if e.id == *id => e.confirmed = true,
+                Some(e) if e.id == *id => {
+                    e.confirmed = true;
+                    self.displaced.remove(id);
+                }
                 _ => {
                     if let Some(f) = self.closed_fates.get_mut(id) {
                         *f = Fate::Confirmed;
@@ -273,8 +278,7 @@ impl Prepared {
         }
     }
 
-    /// The close's answer came: it no longer decides anything. True when it was the last
-    /// message to touch the name.
+    /// The close's answer came: it decides nothing now. True: the last to touch the name.
     fn forget_close(&mut self, space: Space, name: &str, seq: u64) -> bool {
         let key = (space, name.to_string());
         if self.closing.get(&key) == Some(&seq) {
@@ -295,6 +299,7 @@ impl Prepared {
                     if let Some(e) = map.remove(&name) {
                         self.released(space, &name, &e.decision, e.replay.as_deref());
                     }
+                    self.displaced_back(&name, id);
                 } else if let Some(f) = self.closed_fates.get_mut(&id) {
                     *f = Fate::Failed;
                 }
@@ -370,6 +375,7 @@ impl Prepared {
         self.closing.clear();
         self.closed_fates.clear();
         self.redeclared.clear();
+        self.displaced.clear();
         let live = &self.statements;
         self.origins.retain(|name, _| live.contains_key(name));
         self.released_all();

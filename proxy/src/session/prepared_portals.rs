@@ -166,6 +166,25 @@ impl Prepared {
         redeclared.or(prev.map(|b| *b))
     }
 
+    /// A Bind of portal `name` (not the unnamed one) is sent while pgward holds an entry under
+    /// it: the Bind takes its place, as it does on the server where the old portal is gone (a
+    /// WITH HOLD cursor rolled back); were it still there, PostgreSQL refuses the Bind
+    /// (42P03) and the old entry comes back (`displaced_back`).
+    pub(super) fn displace(&mut self, space: Space, name: &str) -> Option<super::Entry> {
+        match space {
+            Space::Portal if !name.is_empty() => self.portals.remove(name),
+            _ => None,
+        }
+    }
+
+    /// The Bind with id `id` failed: the portal it took the place of is back.
+    pub(super) fn displaced_back(&mut self, name: &str, id: u64) {
+        if let Some(old) = self.displaced.remove(&id) {
+            self.portals_at = 0;
+            self.portals.entry(name.to_string()).or_insert(old);
+        }
+    }
+
     /// Whether portal `name` is a SQL cursor's.
     pub fn is_cursor(&self, name: &str) -> bool {
         self.portals.get(&*name_key(name)).is_some_and(|e| e.cursor)

@@ -98,7 +98,7 @@ impl Session {
         d: &Arc<Decision>,
     ) -> Result<bool, PgError> {
         if self.prepared.is_cursor(portal) {
-            self.cursor_ran(d);
+            self.cursor_ran(portal, d);
             return Ok(true);
         }
         if !self.settle_declared(d).await? {
@@ -119,8 +119,16 @@ impl Session {
         Ok(true)
     }
 
-    /// A SQL cursor ran again: user code its query calls may leave what it leaves anywhere.
-    fn cursor_ran(&mut self, d: &Decision) {
+    /// A SQL cursor ran again: its query runs now what it calls (a `set_config` of the
+    /// search_path; user code, which may leave what it leaves anywhere).
+    fn cursor_ran(&mut self, portal: &str, d: &Decision) {
+        let declares = |s: &&pgward_policy::StatementInfo| {
+            s.kind == StatementKind::Declare
+                && (s.state.name.as_deref()).is_some_and(|n| name_key(n) == name_key(portal))
+        };
+        for st in d.statements.iter().filter(declares) {
+            self.path_effect(st);
+        }
         for st in d.statements.iter().filter(|s| s.state.user_code) {
             self.unit.note(&st.state);
             if let Some(s) = self.server.as_mut() {

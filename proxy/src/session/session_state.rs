@@ -286,36 +286,41 @@ impl Session {
     ) {
         self.note_session_state(decision, origin);
         for st in &decision.statements {
-            // DISCARD ALL resets the search_path with every other setting.
-            let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
-            let change = match &st.session_change {
-                _ if discards_all => Some(&SessionChange::SearchPathDefault),
-                other => other.as_ref(),
-            };
-            match change {
-                Some(SessionChange::SearchPath(path)) => {
-                    self.judge_under_path(path.clone());
-                    // It may fail or be rolled back: ask the server once the unit is done.
-                    self.path_check = PathCheck::AfterUnit;
-                    self.set_desired("search_path", &read_back::path_setting(path));
-                }
-                Some(SessionChange::SearchPathDefault) => {
-                    self.path_check = PathCheck::AfterUnit;
-                    self.judge_under_path(self.default_path.path.clone());
-                    self.desired.retain(|(k, _)| k != "search_path");
-                }
-                // Not all of it shows in the text (SET LOCAL, set_config): ask the server.
-                Some(SessionChange::SearchPathUnknown) => {
-                    self.recent.clear();
-                    self.path_check = match self.sync.unsynced {
-                        true => PathCheck::UnknownInBatch,
-                        false => PathCheck::AfterUnit,
-                    };
-                }
-                // Transaction mode asks the server what is left once it is idle
-                // (`session_state.rs`); session mode resets the server when the client leaves.
-                Some(SessionChange::Other) | None => {}
+            self.path_effect(st);
+        }
+    }
+
+    /// What one statement does to the search_path, as it runs.
+    pub(super) fn path_effect(&mut self, st: &pgward_policy::StatementInfo) {
+        // DISCARD ALL resets the search_path with every other setting.
+        let discards_all = st.kind == StatementKind::Discard && st.state.drops_statements;
+        let change = match &st.session_change {
+            _ if discards_all => Some(&SessionChange::SearchPathDefault),
+            other => other.as_ref(),
+        };
+        match change {
+            Some(SessionChange::SearchPath(path)) => {
+                self.judge_under_path(path.clone());
+                // It may fail or be rolled back: ask the server once the unit is done.
+                self.path_check = PathCheck::AfterUnit;
+                self.set_desired("search_path", &read_back::path_setting(path));
             }
+            Some(SessionChange::SearchPathDefault) => {
+                self.path_check = PathCheck::AfterUnit;
+                self.judge_under_path(self.default_path.path.clone());
+                self.desired.retain(|(k, _)| k != "search_path");
+            }
+            // Not all of it shows in the text (SET LOCAL, set_config): ask the server.
+            Some(SessionChange::SearchPathUnknown) => {
+                self.recent.clear();
+                self.path_check = match self.sync.unsynced {
+                    true => PathCheck::UnknownInBatch,
+                    false => PathCheck::AfterUnit,
+                };
+            }
+            // Transaction mode asks the server what is left once it is idle
+            // (`session_state.rs`); session mode resets the server when the client leaves.
+            Some(SessionChange::Other) | None => {}
         }
     }
 
