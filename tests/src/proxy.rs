@@ -241,6 +241,12 @@ max_affected_rows = 0
         self.set("listen", "max_client_connections", n)
     }
 
+    /// Masking that redacts `public.users.<column>` (and nothing else).
+    pub fn masking_users(self, column: &str) -> Self {
+        self.set("masking", "columns", vec![format!("public.users.{column}")])
+            .set("masking", "strategy", "redact")
+    }
+
     pub fn role(self, role: &str, key: &str, value: impl Into<Value>) -> Self {
         self.set(&format!("roles.{role}"), key, value)
     }

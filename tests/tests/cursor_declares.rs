@@ -164,14 +164,6 @@ async fn running_a_cursor_portal_closes_nothing_session_mode() {
     running_a_cursor_portal_closes_nothing("session").await;
 }
 
-/// Masked role ALICE over `db`, whose masking redacts `public.users.<column>`.
-fn masking_on(up: &upstream::Upstream, mode: &str, column: &str) -> ProxyBuilder {
-    ProxyBuilder::new(up.port())
-        .pool_mode(mode)
-        .set("masking", "columns", vec![format!("public.users.{column}")])
-        .set("masking", "strategy", "redact")
-}
-
 /// The cursor a DECLARE made is what pgward judges again after a reload, whatever else was
 /// pipelined with it: a Close of its name the server skipped (an error before it), or a Bind
 /// of its name that failed before the DECLARE was sent.
@@ -182,7 +174,10 @@ async fn the_cursor_a_declare_made_is_the_one_judged_again(mode: &str) {
         &db,
         "UPDATE users SET phone = '555-0123', ssn = '000-65-4321' WHERE id = 1",
     );
-    let proxy = masking_on(up, mode, "email").start();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode(mode)
+        .masking_users("email")
+        .start();
     let mut c = RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, &db, &[])
         .await
         .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()));
@@ -215,7 +210,12 @@ async fn the_cursor_a_declare_made_is_the_one_judged_again(mode: &str) {
     c.send(&out).await.expect("send");
     until_ready_n(&mut c, 4, 30).await;
 
-    reload(&proxy, &masking_on(up, mode, "ssn"));
+    reload(
+        &proxy,
+        &ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .masking_users("ssn"),
+    );
     for cursor in ["h", "b"] {
         let fetched = c.simple_query(&format!("FETCH ALL FROM {cursor}")).await;
         let got = rows(&fetched);
@@ -245,7 +245,10 @@ async fn a_portal_bound_over_a_rolled_back_cursor_is_the_bound_statement(mode: &
     let up = upstream::shared();
     let db = up.fresh_db("bind_over_dead_cursor");
     up.sql(&db, "UPDATE users SET ssn = '000-77-1234' WHERE id = 1");
-    let proxy = masking_on(up, mode, "ssn").start();
+    let proxy = ProxyBuilder::new(up.port())
+        .pool_mode(mode)
+        .masking_users("ssn")
+        .start();
     let mut c = RawConn::startup(proxy.addr(), ALICE.0, ALICE.1, &db, &[])
         .await
         .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()));

@@ -15,14 +15,6 @@ fn reload(proxy: &Proxy, builder: &ProxyBuilder) {
     tokio::task::block_in_place(|| proxy.reload_with(builder, WAIT));
 }
 
-/// A proxy config in `mode` whose masking redacts `public.users.<column>`.
-fn masking_on(up: &upstream::Upstream, mode: &str, column: &str) -> ProxyBuilder {
-    ProxyBuilder::new(up.port())
-        .pool_mode(mode)
-        .set("masking", "columns", vec![format!("public.users.{column}")])
-        .set("masking", "strategy", "redact")
-}
-
 async fn write_portal_bound_before_a_downgrade_is_refused_after_it(mode: &str) {
     let up = upstream::shared();
     let table = up.numbered_table(&format!("reload_portal_{mode}"), 10);
@@ -91,7 +83,11 @@ async fn cursor_declared_before_masking_changed_is_masked_after_it(mode: &str) {
         &db,
         &format!("UPDATE users SET email = '{clear}', phone = '555-0101' WHERE id = 1"),
     );
-    let masking = |column: &str| masking_on(up, mode, column);
+    let masking = |column: &str| {
+        ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .masking_users(column)
+    };
     let proxy = masking("phone").start();
     let c = connect(&proxy, ALICE.0, &db).await;
     simple_value(&c, "SELECT 1").await;
@@ -151,7 +147,11 @@ async fn a_portal_bound_before_masking_changed_is_masked_after_it() {
         &db,
         &format!("UPDATE users SET email = '{clear}' WHERE id = 1"),
     );
-    let masking = |column: &str| masking_on(up, "transaction", column);
+    let masking = |column: &str| {
+        ProxyBuilder::new(up.port())
+            .pool_mode("transaction")
+            .masking_users(column)
+    };
     let proxy = masking("phone").start();
     let mut c = connect(&proxy, ALICE.0, &db).await;
     simple_value(&c, "SELECT 1").await;
@@ -247,7 +247,11 @@ async fn cursor_declared_again_after_a_rollback_is_the_one_judged(mode: &str) {
         &db,
         "UPDATE users SET phone = '555-0199', ssn = '000-12-3456' WHERE id = 1",
     );
-    let masking = |column: &str| masking_on(up, mode, column);
+    let masking = |column: &str| {
+        ProxyBuilder::new(up.port())
+            .pool_mode(mode)
+            .masking_users(column)
+    };
     let proxy = masking("email").start();
     let c = connect(&proxy, ALICE.0, &db).await;
     simple_value(&c, "SELECT 1").await;

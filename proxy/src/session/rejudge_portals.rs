@@ -97,11 +97,13 @@ impl Session {
         portal: &str,
         d: &Arc<Decision>,
     ) -> Result<bool, PgError> {
-        if self.prepared.is_cursor(portal) {
+        // A cursor's portal holds a decision with its DECLARE; most Executes need neither.
+        let declares = (d.statements.iter()).any(|s| s.kind == StatementKind::Declare);
+        if declares && self.prepared.is_cursor(portal) {
             self.cursor_ran(portal, d);
             return Ok(true);
         }
-        if !self.settle_declared(d).await? {
+        if declares && !self.settle_declared(d).await? {
             return Ok(false);
         }
         let keeps = (d.statements.iter())
