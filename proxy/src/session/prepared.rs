@@ -93,7 +93,7 @@ pub struct Prepared {
     portals: HashMap<String, Entry>,
     /// Closes not yet answered, by name: a skipped one restores what it removed only if no
     /// later message touched the name.
-    closing: HashMap<(Space, String), u64>,
+    closing: HashMap<(Space, String), Vec<u64>>,
     /// Creations removed by a Close before the server answered them: how they ended, so a
     /// skipped Close restores only what the server really has.
     closed_fates: HashMap<u64, Fate>,
@@ -238,7 +238,10 @@ impl Prepared {
         }
         self.next_id += 1;
         let seq = self.next_id;
-        self.closing.insert((space, name.to_string()), seq);
+        self.closing
+            .entry((space, name.to_string()))
+            .or_default()
+            .push(seq);
         Change::Closed {
             space,
             name: name.to_string(),
@@ -278,14 +281,19 @@ impl Prepared {
         }
     }
 
-    /// The close's answer came: it decides nothing now. True: the last to touch the name.
+    /// The close's answer came: it decides nothing now. True: the last to touch the name (a
+    /// later Close the server skipped too was undone first, and is no longer pending).
     fn forget_close(&mut self, space: Space, name: &str, seq: u64) -> bool {
         let key = (space, name.to_string());
-        if self.closing.get(&key) == Some(&seq) {
+        let Some(seqs) = self.closing.get_mut(&key) else {
+            return false;
+        };
+        let last = seqs.last() == Some(&seq);
+        seqs.retain(|s| *s != seq);
+        if seqs.is_empty() {
             self.closing.remove(&key);
-            return true;
         }
-        false
+        last
     }
 
     /// The server failed the message, or skipped it after an earlier error: a creation leaves
@@ -323,18 +331,6 @@ impl Prepared {
                 self.map(space).entry(name).or_insert(entry);
             }
         }
-    }
-
-    /// Portals end with their transaction, except cursors declared WITH HOLD.
-    pub fn clear_portals(&mut self) {
-        self.portals.retain(|_, e| e.hold);
-        self.redeclared.clear();
-        if !self.portals.is_empty() {
-            self.portals_at = 0;
-        }
-        let portals = &self.portals;
-        self.closing
-            .retain(|(space, name), _| *space == Space::Statement || portals.contains_key(name));
     }
 
     /// How to prepare the statement under `name` on another server, when it can be.

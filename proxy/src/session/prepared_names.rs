@@ -72,7 +72,7 @@ impl Prepared {
     pub fn close_cursor(&mut self, name: Option<&str>) {
         match name {
             Some(n) => {
-                self.portals.remove(n);
+                self.portals.remove(&*name_key(n));
             }
             None => self.portals.clear(),
         }

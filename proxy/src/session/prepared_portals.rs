@@ -185,6 +185,18 @@ impl Prepared {
         }
     }
 
+    /// Portals end with their transaction, except cursors declared WITH HOLD.
+    pub fn clear_portals(&mut self) {
+        self.portals.retain(|_, e| e.hold);
+        self.redeclared.clear();
+        if !self.portals.is_empty() {
+            self.portals_at = 0;
+        }
+        let portals = &self.portals;
+        self.closing
+            .retain(|(space, name), _| *space == Space::Statement || portals.contains_key(name));
+    }
+
     /// Whether portal `name` is a SQL cursor's.
     pub fn is_cursor(&self, name: &str) -> bool {
         self.portals.get(&*name_key(name)).is_some_and(|e| e.cursor)

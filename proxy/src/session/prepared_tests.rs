@@ -399,3 +399,33 @@ fn a_failed_prepare_leaves_no_candidate() {
         "a name whose every PREPARE failed is none"
     );
 }
+
+#[test]
+fn sql_close_finds_a_cursor_by_the_name_postgresql_keeps() {
+    let mut p = Prepared::default();
+    let long = format!("c{}", "x".repeat(70));
+    p.declare_cursor(&long, decision("declare"), true, 0, None);
+    assert!(p.has_portal(&long));
+    // PostgreSQL compares the first 63 bytes: a CLOSE spelled longer still closes it.
+    p.close_cursor(Some(&format!("{long}yz")));
+    assert!(!p.has_portal(&long));
+}
+
+#[test]
+fn two_skipped_closes_of_one_name_leave_it_where_it_was() {
+    let mut p = Prepared::default();
+    let c = p.create(Space::Portal, "c", decision("cursor"), 0);
+    p.confirm(&c);
+    let first = p.close(Space::Portal, "c");
+    let second = p.close(Space::Portal, "c");
+    // Skipped after an error earlier in their batch: undone last first.
+    p.undo(second, true);
+    p.undo(first, true);
+    assert_eq!(found(p.lookup(Space::Portal, "c", 1)), "cursor");
+    // The first answered, the second skipped: the portal is gone.
+    let first = p.close(Space::Portal, "c");
+    let second = p.close(Space::Portal, "c");
+    p.confirm(&first);
+    p.undo(second, true);
+    assert!(!p.has_portal("c"));
+}
