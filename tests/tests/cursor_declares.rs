@@ -23,6 +23,25 @@ async fn login(proxy: &Proxy) -> RawConn {
         .unwrap_or_else(|e| panic!("startup refused: {:?}", e.message()))
 }
 
+/// The role made read-only, `FETCH ALL FROM <portal>` (a write bound before) is refused and
+/// `table` (row 1's `v` at 0) is unchanged once the block rolls back.
+async fn fetch_refused_after_a_downgrade(
+    proxy: &Proxy,
+    c: &mut RawConn,
+    portal: &str,
+    table: &str,
+    mode: &str,
+) {
+    let read_only = proxy.builder().role("admin", "access", "read-only");
+    reload(proxy, &read_only);
+    let fetched = c.simple_query(&format!("FETCH ALL FROM {portal}")).await;
+    let code = first_error(&fetched).and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("42501"), "{mode}: {}", tags(&fetched));
+    c.simple_query("ROLLBACK").await;
+    let v = upstream::shared().sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
+    assert_eq!(v.trim(), "0", "{mode}: the write bound to {portal} ran");
+}
+
 /// `DECLARE c; CLOSE c` and a write bound to portal `c`, pipelined: the DECLARE's answer,
 /// read after the Bind was sent, must not put the closed cursor back over the write.
 async fn a_declare_answered_late_does_not_replace_a_portal_bound_since(mode: &str) {
@@ -41,14 +60,7 @@ async fn a_declare_answered_late_does_not_replace_a_portal_bound_since(mode: &st
         tags(&answered)
     );
 
-    let read_only = proxy.builder().role("admin", "access", "read-only");
-    reload(&proxy, &read_only);
-    let fetched = c.simple_query("FETCH ALL FROM c").await;
-    let code = first_error(&fetched).and_then(|e| e.code());
-    assert_eq!(code.as_deref(), Some("42501"), "{mode}: {}", tags(&fetched));
-    c.simple_query("ROLLBACK").await;
-    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
-    assert_eq!(v.trim(), "0", "{mode}: the write bound to c ran");
+    fetch_refused_after_a_downgrade(&proxy, &mut c, "c", &table, mode).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,14 +156,7 @@ async fn running_a_cursor_portal_closes_nothing(mode: &str) {
         .await
         .expect("send");
     c.until_ready(30).await;
-    let read_only = proxy.builder().role("admin", "access", "read-only");
-    reload(&proxy, &read_only);
-    let fetched = c.simple_query("FETCH ALL FROM w").await;
-    let code = first_error(&fetched).and_then(|e| e.code());
-    assert_eq!(code.as_deref(), Some("42501"), "{mode}: {}", tags(&fetched));
-    c.simple_query("ROLLBACK").await;
-    let v = up.sql(APP_DB, &format!("SELECT v FROM {table} WHERE id = 1"));
-    assert_eq!(v.trim(), "0", "{mode}: the write portal ran");
+    fetch_refused_after_a_downgrade(&proxy, &mut c, "w", &table, mode).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
