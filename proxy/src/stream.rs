@@ -11,7 +11,7 @@ pub enum MaybeTls<T> {
     Plain(TcpStream),
     Tls(Box<T>),
     /// An in-memory pipe: the session's scripted-frame tests play client and server on it.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     Memory(tokio::io::DuplexStream),
 }
 
@@ -35,7 +35,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for MaybeTls<T> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             MaybeTls::Memory(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
@@ -50,7 +50,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             MaybeTls::Memory(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -58,7 +58,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             MaybeTls::Memory(s) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -66,7 +66,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             MaybeTls::Memory(s) => Pin::new(s).poll_shutdown(cx),
         }
     }

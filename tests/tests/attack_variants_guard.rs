@@ -196,3 +196,48 @@ async fn a_guarded_write_in_a_batch_that_began_a_block_stays_in_that_block() {
         }
     }
 }
+
+/// A guarded write's batch in which an error makes the server skip a simple Query sent
+/// before the batch's Sync (PostgreSQL skips everything to Sync): the guard's unit ends at
+/// that Sync, whose ReadyForQuery is the one that comes, the write is rolled back with the
+/// failed batch, and the session goes on (the guard used to wait for the skipped Query's
+/// answer and stop reading the client, whose Sync the server was waiting for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_batch_whose_query_the_server_skips_ends_at_its_sync() {
+    let up = upstream::shared();
+    for mode in MODES {
+        let t = table(up, &format!("atk_skipped_query_{mode}"), 3);
+        let proxy = proxy(up, mode);
+        let upd = format!("UPDATE {t} SET v = v + 1 WHERE id = 1");
+        let frames = vec![
+            parse("w", &upd),
+            bind("", "w", &[]),
+            execute("", 0),
+            // 42P05, the name is taken: the server skips the rest of the batch to its Sync.
+            parse("w", "SELECT 1"),
+            query_frame("SELECT 2"),
+            sync(),
+        ];
+        let mut c = login(&proxy, BOB).await;
+        let msgs = exchange(&mut c, &frames, 1).await;
+        assert_eq!(
+            pgward_e2e::wire::codes(&msgs),
+            ["42P05"],
+            "{mode}: {}",
+            summary(&msgs)
+        );
+        assert_eq!(
+            msgs.last().map(|m| m.tag),
+            Some(b'Z'),
+            "{mode}: {}",
+            summary(&msgs)
+        );
+        let after = exchange(&mut c, &[query_frame("SELECT 3")], 1).await;
+        assert_eq!(summary(&after), "TDCZ []", "{mode}: the session went on");
+        assert_eq!(
+            changed(up, &t),
+            "0",
+            "{mode}: the failed batch's write committed"
+        );
+    }
+}

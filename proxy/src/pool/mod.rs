@@ -12,7 +12,7 @@
 mod admin;
 mod lease;
 mod registry;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod scripted;
 mod slots;
 

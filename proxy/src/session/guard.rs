@@ -1,6 +1,6 @@
-//! Row limits enforced on results as they stream: `max_result_rows` (stop the result, cancel
-//! upstream, 54000) and `max_affected_rows` (run the write inside a transaction or savepoint
-//! pgward opens, and roll it back with 54000 when a CommandComplete reports more rows).
+//! `max_affected_rows` enforced as results stream: the write runs inside a transaction or
+//! savepoint pgward opens, rolled back with 54000 when a CommandComplete reports more rows
+//! (`max_result_rows` is `row_limit_step.rs`).
 //!
 //! The write guard brackets the client's unit of work (one Query, or one extended batch up to
 //! Sync) with pgward's own statements, whose answers the client never sees; the unit's
@@ -8,9 +8,7 @@
 //! ROLLBACK. While a guard is open no further client message is read, so nothing can slip in
 //! between the write and its verdict.
 
-use super::outbox::Event;
 use super::prepared::Space;
-use super::row_limit::{ResultOf, RowStep};
 use super::*;
 use crate::protocol::frontend;
 
@@ -120,6 +118,12 @@ impl Session {
                         }
                         true
                     }
+                    // pgward's BEGIN failed (its error was the client's): the server skips
+                    // the rest of the batch to its Sync, this message included.
+                    None if self.replies.skipping_to_sync() => {
+                        self.skipping = true;
+                        return Ok(GuardOpened::BatchFailed);
+                    }
                     None => false,
                 },
                 false => match self.server.as_mut() {
@@ -153,7 +157,8 @@ impl Session {
         let mut out = BytesMut::new();
         frontend::internal_extended_in_batch("BEGIN", &mut out);
         s.server.conn.queue(&out);
-        self.push_internal_statement(Handling::Swallow);
+        // Its error, if it fails, is the client's: the batch failed there.
+        self.push_internal_statement(Handling::Quiet);
         self.sync.sent_in_batch();
         self.guard_begin = Some(false);
         let answered = self
@@ -197,9 +202,10 @@ impl Session {
     /// No client message is read while a guarded unit (its Query, or its batch up to Sync)
     /// waits for its verdict, nor, once the client's unit is sent, while the search_path it
     /// may have changed is to be read back: what the client pipelined after it is judged
-    /// under the path the server really has (a SET rolled back, a set_config).
+    /// under the path the server really has (a SET rolled back, a set_config). A server
+    /// skipping a failed batch waits for the client's Sync, so the client is read then.
     pub(super) fn guard_blocks_client(&self) -> bool {
-        if self.copy_in {
+        if self.copy_in || self.replies.skipping_to_sync() {
             return false;
         }
         let path_unknown = matches!(
@@ -213,6 +219,26 @@ impl Session {
                 .guard
                 .as_ref()
                 .is_some_and(|g| self.sync.syncs_sent > g.unit_seq)
+    }
+
+    /// Queries skipped with a failed batch get no ReadyForQuery: the server skips on to the
+    /// client's Sync. A guard whose unit was one of them ends at that Sync's instead.
+    pub(super) fn skip_sync_points(&mut self, n: usize, batch_ends: bool) {
+        let from = self.sync.syncs_done;
+        self.sync.skipped(n, batch_ends);
+        if let Some(g) = self.guard.as_mut() {
+            if (from..self.sync.syncs_done).contains(&g.unit_seq) {
+                g.unit_seq = self.sync.syncs_done;
+            }
+        }
+    }
+
+    /// The unit now answering failed for the client: a guarded write in it is rolled back.
+    pub(super) fn trip_guard_of_answering_unit(&mut self) {
+        let unit = self.sync.syncs_done;
+        if let Some(g) = self.guard.as_mut().filter(|g| g.unit_seq == unit) {
+            g.tripped = true;
+        }
     }
 
     /// Whether the portal runs a write.
@@ -306,91 +332,6 @@ impl Session {
             }
             b'S' | b'N' => false,
             _ => g.tripped,
-        }
-    }
-
-    /// `max_result_rows` (`row_limit.rs`): past the limit, cancel the statement upstream,
-    /// drop the rest, and answer 54000 where the result ends. `answered` is the Execute this
-    /// frame completed, if it completed one. Returns true when the frame was consumed.
-    pub(super) fn count_result_row(
-        &mut self,
-        tag: u8,
-        answered: Option<&replies::Expected>,
-    ) -> bool {
-        let limit = self.limits.max_result_rows;
-        let completed;
-        let of = match answered {
-            Some(replies::Expected {
-                cursor: Some(cursor),
-                ..
-            }) => {
-                completed = cursor.to_string();
-                ResultOf::Cursor(&completed)
-            }
-            Some(replies::Expected {
-                sent: Sent::Execute { portal },
-                ..
-            }) => {
-                completed = portal.clone();
-                ResultOf::Portal(&completed)
-            }
-            Some(_) => ResultOf::Other,
-            None => match self.replies.front() {
-                Some(replies::Expected {
-                    cursor: Some(cursor),
-                    ..
-                }) => ResultOf::Cursor(cursor),
-                Some(replies::Expected {
-                    sent: Sent::Execute { portal },
-                    ..
-                }) => ResultOf::Portal(portal),
-                Some(replies::Expected {
-                    sent: Sent::Query, ..
-                }) => ResultOf::Query,
-                _ => ResultOf::Other,
-            },
-        };
-        let portal = match of {
-            ResultOf::Portal(p) if tag != b'D' => Some(p.to_string()),
-            _ => None,
-        };
-        match self.row_counter.on_frame(tag, of, limit) {
-            RowStep::Forward => false,
-            RowStep::Drop => true,
-            RowStep::DropAndCancel => {
-                if let Some(s) = self.server.as_ref() {
-                    self.outbox
-                        .push(Event::CancelUpstream(s.server.cancel.clone()));
-                }
-                true
-            }
-            RowStep::Cut => {
-                // The unit failed for the client: a guarded write in it is rolled back (the
-                // server went on, and its count may lie in what is not forwarded).
-                let unit = self.sync.syncs_done;
-                if let Some(g) = self.guard.as_mut().filter(|g| g.unit_seq == unit) {
-                    g.tripped = true;
-                }
-                if let Some(p) = &portal {
-                    // The portal is only suspended upstream: its next page must not be read.
-                    let _ = self.prepared.close(Space::Portal, p);
-                    // The client sees the batch fail here, as after any error; the server
-                    // goes on, so what it answers until the Sync is not forwarded.
-                    self.replies.swallow_rest_of_batch();
-                    self.skipping = self.sync.unsynced;
-                }
-                let err = PgError::error(
-                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                    format!("pgward: result exceeds max_result_rows ({limit})"),
-                )
-                .with_detail("rule: max_result_rows")
-                .with_hint("add a LIMIT or a narrower WHERE clause");
-                let mut out = BytesMut::new();
-                backend::error_response(&err, &mut out);
-                self.client.queue(&out);
-                self.note_error_for_audit(Some(sqlstate::PROGRAM_LIMIT_EXCEEDED.into()));
-                true
-            }
         }
     }
 }

@@ -62,9 +62,10 @@ mod replay_shape;
 mod replies;
 mod result_fields;
 mod row_limit;
-#[cfg(test)]
+mod row_limit_step;
+#[cfg(any(test, feature = "fuzzing"))]
 mod scripted;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod scripted_frames;
 #[cfg(test)]
 mod scripted_tests;
@@ -79,6 +80,13 @@ mod statement_text;
 mod strict_frames_tests;
 mod timers;
 mod unit_effects;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod wire_fuzz;
+#[cfg(test)]
+mod wire_fuzz_tests;
+#[cfg(any(test, feature = "fuzzing"))]
+mod wire_pg;
 
 use crate::sqlstate;
 use std::collections::VecDeque;

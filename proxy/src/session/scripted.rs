@@ -24,6 +24,14 @@ pub const SERVER_PID: i32 = 4242;
 /// One protocol message: its tag and body.
 pub type Msg = (u8, Bytes);
 
+/// [`Scripted::into_parts`]: client end, server end, the session's task, its pool.
+pub type Parts = (
+    FramedConn<DuplexStream>,
+    FramedConn<DuplexStream>,
+    tokio::task::JoinHandle<()>,
+    std::sync::Arc<crate::pool::Pool>,
+);
+
 /// A session under test, with the test's ends of its two connections.
 pub struct Scripted {
     pub client: FramedConn<DuplexStream>,
@@ -31,6 +39,7 @@ pub struct Scripted {
     task: tokio::task::JoinHandle<()>,
     shared: std::sync::Arc<Shared>,
     mode: PoolMode,
+    pool: std::sync::Arc<crate::pool::Pool>,
 }
 
 /// A config with one role, `tester`, whose rules are `rules` (TOML lines of `[roles.tester]`).
@@ -126,6 +135,7 @@ impl Scripted {
             Err(e) => panic!("scripted server startup: {e}"),
         };
         pool.add_idle(conn);
+        let pool_kept = pool.clone();
         let (client_end, client) = duplex();
         let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 5000));
         let session = Box::new(super::Session::new(
@@ -144,6 +154,7 @@ impl Scripted {
             task,
             shared,
             mode,
+            pool: pool_kept,
         };
         if mode == PoolMode::Session {
             // The session checks its server out at once and greets with its parameters.
@@ -152,6 +163,12 @@ impl Scripted {
         let greeting = s.client_until_ready().await;
         assert_eq!(greeting.last().map(|m| m.0), Some(b'Z'), "{greeting:?}");
         s
+    }
+
+    /// The test's ends of both connections, the session's task and its pool (for a driver
+    /// that plays client and server concurrently).
+    pub fn into_parts(self) -> Parts {
+        (self.client, self.server, self.task, self.pool)
     }
 
     /// A reload (SIGHUP) that gives role `tester` the rules `rules`.

@@ -80,6 +80,16 @@ pub fn copy_done() -> BytesMut {
     message(b'c', &[])
 }
 
+pub fn copy_fail() -> BytesMut {
+    let mut b = BytesMut::new();
+    cstr(&mut b, "client gave up");
+    message(b'f', &b)
+}
+
+pub fn terminate() -> BytesMut {
+    message(b'X', &[])
+}
+
 pub fn sync() -> BytesMut {
     message(b'S', &[])
 }

@@ -233,10 +233,9 @@ impl Session {
             }
         }
         if a.skipped_queries > 0 {
-            // No ReadyForQuery comes for them: the server skips on to the client's Sync.
             // The batch ends at this ReadyForQuery, or at a Sync already sent.
             let ends = a.ready.is_some() || self.replies.sync_owed();
-            self.sync.skipped(a.skipped_queries, ends);
+            self.skip_sync_points(a.skipped_queries, ends);
         }
         if a.voided_syncs > 0 {
             // The COPY started: the Syncs sent meanwhile were ignored, and the one after the

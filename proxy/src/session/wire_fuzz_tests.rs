@@ -1,0 +1,172 @@
+//! Bounded proptests of the whole session against the wire-level PostgreSQL model
+//! (`wire_fuzz.rs`): arbitrary client frame sequences, server answers perturbed anywhere,
+//! both pool modes, a read-only role with limits and a guarded writer. The `session_wire`
+//! cargo-fuzz target runs the same driver without a bound (`fuzz/README.md`).
+
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+
+use super::wire_fuzz::{self, Op, Role, VOCABULARY};
+use crate::config::PoolMode;
+
+fn statement() -> impl Strategy<Value = u8> {
+    0..VOCABULARY.len() as u8
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (statement(), prop::option::weighted(0.3, statement()))
+            .prop_map(|(a, b)| Op::Query(a, b)),
+        4 => (0u8..4, statement()).prop_map(|(name, text)| Op::Parse { name, text }),
+        3 => (0u8..3, 0u8..4).prop_map(|(portal, statement)| Op::Bind { portal, statement }),
+        1 => (any::<bool>(), 0u8..4).prop_map(|(statement, name)| Op::Describe { statement, name }),
+        3 => (0u8..3, 0u8..3).prop_map(|(portal, max_rows)| Op::Execute { portal, max_rows }),
+        1 => (any::<bool>(), 0u8..4).prop_map(|(statement, name)| Op::Close { statement, name }),
+        3 => Just(Op::Sync),
+        1 => Just(Op::Flush),
+        1 => Just(Op::CopyData),
+        1 => Just(Op::CopyDone),
+        1 => Just(Op::CopyFail),
+        1 => (0u8..40).prop_map(Op::Wait),
+        1 => Just(Op::FailNext),
+        1 => Just(Op::NoticeNext),
+        1 => Just(Op::PinOff),
+    ]
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn mode() -> impl Strategy<Value = PoolMode> {
+    prop_oneof![Just(PoolMode::Transaction), Just(PoolMode::Session)]
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![Just(Role::Reader), Just(Role::Writer)]
+}
+
+proptest! {
+    // A fixed seed here; WIRE_FUZZ_CASES and WIRE_FUZZ_SEED run it longer or elsewhere.
+    #![proptest_config(ProptestConfig {
+        cases: env_or("WIRE_FUZZ_CASES", 64),
+        rng_seed: RngSeed::Fixed(env_or("WIRE_FUZZ_SEED", 0x7769_7265)),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Whatever the client sends and however the server answers: no panic, no write of a
+    /// read-only role, no guarded write past its limit committed, a server in the pool only
+    /// idle and clean, every Sync answered.
+    #[test]
+    fn the_session_holds_its_properties_under_arbitrary_frames(
+        mode in mode(),
+        role in role(),
+        ops in prop::collection::vec(op(), 1..60),
+    ) {
+        if let Err(e) = wire_fuzz::run(mode, role, ops) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+/// A server reporting the read-only pin lost is never used again for the read-only role.
+#[test]
+fn a_lost_pin_is_survived() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let ops = vec![Op::PinOff, Op::Query(0, None), Op::Query(2, None), Op::Sync];
+        if let Err(e) = wire_fuzz::run(mode, Role::Reader, ops) {
+            panic!("{e}");
+        }
+    }
+}
+
+/// The issue-8 findings as ops: a COMMIT bound after a guarded write in the same batch, and a
+/// guarded write paged by Execute's row limit.
+#[test]
+fn the_guard_findings_hold_on_the_wire_model() {
+    let commit_after = vec![
+        Op::Parse { name: 1, text: 7 },
+        Op::Parse { name: 2, text: 3 },
+        Op::Bind {
+            portal: 0,
+            statement: 2,
+        },
+        Op::Execute {
+            portal: 0,
+            max_rows: 0,
+        },
+        Op::Bind {
+            portal: 1,
+            statement: 1,
+        },
+        Op::Execute {
+            portal: 1,
+            max_rows: 0,
+        },
+        Op::Sync,
+    ];
+    let paged = vec![
+        Op::Parse { name: 0, text: 4 },
+        Op::Bind {
+            portal: 0,
+            statement: 0,
+        },
+        Op::Execute {
+            portal: 0,
+            max_rows: 1,
+        },
+        Op::Sync,
+    ];
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        for ops in [commit_after.clone(), paged.clone()] {
+            if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
+                panic!("{e}");
+            }
+        }
+    }
+}
+
+/// pgward's BEGIN for the guard, inside the client's batch, fails: its error is the
+/// client's, the batch is skipped to its Sync (the message that needed the guard too), and
+/// the Sync is answered (pgward used to send a refusal the skipping server never answered).
+#[test]
+fn a_guard_whose_begin_fails_in_the_batch_skips_the_batch() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let ops = vec![
+            Op::FailNext,
+            Op::Parse { name: 0, text: 0 },
+            Op::Query(27, None),
+            Op::Query(6, Some(23)),
+        ];
+        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
+            panic!("{e}");
+        }
+    }
+}
+
+/// A guarded unit's Query skipped by the server (an error earlier in its batch): the guard
+/// ends at the batch's Sync and the client is read meanwhile (the server waits for that
+/// Sync).
+#[test]
+fn a_guarded_unit_skipped_with_its_batch_ends_at_the_sync() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let ops = vec![
+            Op::Parse { name: 1, text: 2 },
+            Op::Query(0, None),
+            Op::Query(9, None),
+            Op::Bind {
+                portal: 0,
+                statement: 1,
+            },
+            Op::Parse { name: 1, text: 0 },
+            Op::Query(0, None),
+        ];
+        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
+            panic!("{e}");
+        }
+    }
+}
