@@ -24,13 +24,20 @@ pub const SERVER_PID: i32 = 4242;
 /// One protocol message: its tag and body.
 pub type Msg = (u8, Bytes);
 
-/// [`Scripted::into_parts`]: client end, server end, the session's task, its pool.
-pub type Parts = (
-    FramedConn<DuplexStream>,
-    FramedConn<DuplexStream>,
-    tokio::task::JoinHandle<()>,
-    std::sync::Arc<crate::pool::Pool>,
-);
+/// [`Scripted::into_parts`]: the test's ends, the session's task, its pool, and what a
+/// reload needs.
+pub struct Parts {
+    pub client: FramedConn<DuplexStream>,
+    pub server: FramedConn<DuplexStream>,
+    pub task: tokio::task::JoinHandle<()>,
+    pub pool: std::sync::Arc<crate::pool::Pool>,
+    pub shared: std::sync::Arc<Shared>,
+}
+
+/// A reload (SIGHUP) that gives role `tester` the rules `rules`.
+pub fn reload(shared: &Shared, mode: PoolMode, rules: &str) {
+    shared.replace(config(mode, rules));
+}
 
 /// A session under test, with the test's ends of its two connections.
 pub struct Scripted {
@@ -168,12 +175,18 @@ impl Scripted {
     /// The test's ends of both connections, the session's task and its pool (for a driver
     /// that plays client and server concurrently).
     pub fn into_parts(self) -> Parts {
-        (self.client, self.server, self.task, self.pool)
+        Parts {
+            client: self.client,
+            server: self.server,
+            task: self.task,
+            pool: self.pool,
+            shared: self.shared,
+        }
     }
 
     /// A reload (SIGHUP) that gives role `tester` the rules `rules`.
     pub fn reload(&self, rules: &str) {
-        self.shared.replace(config(self.mode, rules));
+        reload(&self.shared, self.mode, rules);
     }
 
     /// Send the client's messages (one write, as a pipelining client does).

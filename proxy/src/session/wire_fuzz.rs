@@ -16,9 +16,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::DuplexStream;
 
-use super::scripted::Scripted;
+use super::scripted::{self, Scripted};
 use super::scripted_frames as f;
-use super::wire_pg::{messages::Next, WirePg};
+use super::wire_pg::{messages::Next, WirePg, T_VALUE};
 use crate::config::PoolMode;
 use crate::protocol::FramedConn;
 
@@ -53,6 +53,16 @@ pub const VOCABULARY: &[&str] = &[
     "SHOW statement_timeout",
     "DISCARD ALL",
     "INSERT INTO t SELECT v FROM t WHERE id > 0",
+    "WITH x AS (SELECT v FROM t) SELECT v FROM x",
+    "SELECT * FROM t",
+    "MOVE 1 IN c",
+    "CLOSE ALL",
+    "SET search_path = public",
+    "RESET ALL",
+    "SELECT set_config('search_path', 'public', false)",
+    "DECLARE c CURSOR WITH HOLD FOR SELECT id FROM t WHERE id = 1",
+    "DEALLOCATE ALL",
+    "DELETE FROM t WHERE id > 0 RETURNING v",
 ];
 
 /// One step of a case.
@@ -93,19 +103,26 @@ pub enum Op {
     NoticeNext,
     /// The server's next answer reports `default_transaction_read_only` off.
     PinOff,
+    /// A reload gives role `tester` these rules.
+    Reload(Role),
 }
 
-/// Who the client is.
-#[derive(Clone, Copy, Debug)]
+/// Who the client is: the rules role `tester` starts with (a reload may give it another
+/// role's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Read-only, at most 2 rows a statement, both time limits.
     Reader,
     /// Read-write, writes guarded at 10 rows.
     Writer,
+    /// Read-only, column `v` of table `t` masked (redacted).
+    Masked,
+    /// Read-only, nothing else.
+    Plain,
 }
 
 impl Role {
-    fn rules(self) -> &'static str {
+    pub(super) fn rules(self) -> &'static str {
         match self {
             Role::Reader => {
                 "access = \"read-only\"\nmax_result_rows = 2\nstatement_timeout = \"5s\"\nidle_in_transaction_timeout = \"10s\"\n"
@@ -113,7 +130,17 @@ impl Role {
             Role::Writer => {
                 "access = \"read-write\"\nrequire_where = false\nmax_affected_rows = 10\n"
             }
+            Role::Masked => "access = \"read-only\"\n[masking]\ncolumns = [\"public.t.v\"]\n",
+            Role::Plain => "access = \"read-only\"\n",
         }
+    }
+
+    pub(super) fn read_only(self) -> bool {
+        self != Role::Writer
+    }
+
+    fn from_byte(b: u8) -> Role {
+        [Role::Reader, Role::Writer, Role::Masked, Role::Plain][usize::from(b % 4)]
     }
 }
 
@@ -131,10 +158,7 @@ pub fn case_from_bytes(data: &[u8]) -> (PoolMode, Role, Vec<Op>) {
         0 => PoolMode::Transaction,
         _ => PoolMode::Session,
     };
-    let role = match data.get(1).copied().unwrap_or(0) % 2 {
-        0 => Role::Reader,
-        _ => Role::Writer,
-    };
+    let role = Role::from_byte(data.get(1).copied().unwrap_or(0));
     let ops = data
         .get(2..)
         .unwrap_or_default()
@@ -175,9 +199,10 @@ fn op_from(kind: u8, arg: u8) -> Op {
         14 => Op::CopyFail,
         15 => Op::Wait(arg % 40),
         16 => Op::FailNext,
-        _ => match arg % 2 {
+        _ => match arg % 3 {
             0 => Op::NoticeNext,
-            _ => Op::PinOff,
+            1 => Op::PinOff,
+            _ => Op::Reload(Role::from_byte(arg / 3)),
         },
     }
 }
@@ -203,7 +228,7 @@ fn client_bytes(op: &Op) -> Option<BytesMut> {
         Op::CopyData => f::copy_data(b"7\n"),
         Op::CopyDone => f::copy_done(),
         Op::CopyFail => f::copy_fail(),
-        Op::Wait(_) | Op::FailNext | Op::NoticeNext | Op::PinOff => return None,
+        Op::Wait(_) | Op::FailNext | Op::NoticeNext | Op::PinOff | Op::Reload(_) => return None,
     })
 }
 

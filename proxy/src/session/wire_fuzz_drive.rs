@@ -56,13 +56,20 @@ async fn serve(mut conn: FramedConn<DuplexStream>, model: Arc<Mutex<WirePg>>) {
 /// The test's client end and what it has seen.
 struct Client {
     conn: FramedConn<DuplexStream>,
+    /// Column `v` of table `t` is masked for this client.
+    masked: bool,
+    /// A masked value reached the client (what it came in).
+    leaked: Option<String>,
     closed: bool,
     in_copy: bool,
     received: usize,
 }
 
 impl Client {
-    fn note(&mut self, tag: u8) {
+    fn note(&mut self, tag: u8, body: &[u8]) {
+        if self.masked && self.leaked.is_none() && holds_t_value(tag, body) {
+            self.leaked = Some(format!("{:?}", String::from_utf8_lossy(body)));
+        }
         if tracing_on() {
             eprint!("<{}", tag as char);
         }
@@ -95,7 +102,7 @@ impl Client {
             match tokio::time::timeout_at(deadline, self.conn.read_frame()).await {
                 Ok(Ok(Some(f))) => {
                     let tag = f.tag();
-                    self.note(tag);
+                    self.note(tag, f.body());
                     if until_ready && tag == b'Z' {
                         return true;
                     }
@@ -113,20 +120,46 @@ impl Client {
     }
 }
 
+/// A DataRow or CopyData carrying `t.v`'s value in clear.
+fn holds_t_value(tag: u8, body: &[u8]) -> bool {
+    let value = [T_VALUE];
+    match tag {
+        b'D' => {
+            let mut c = crate::protocol::decode::Cursor::new(body);
+            let columns = c.count16().unwrap_or(0);
+            (0..columns).any(|_| match c.i32() {
+                Ok(len) if len >= 0 => c.take(len as usize).is_ok_and(|v| v == value),
+                _ => false,
+            })
+        }
+        b'd' => body
+            .split(|b| *b == b'\n' || *b == b'\t')
+            .any(|v| v == value),
+        _ => false,
+    }
+}
+
+/// The rules in force and since when.
+struct Rules {
+    role: Role,
+    /// The model's message count when the role became read-only (its writes from then on
+    /// are refused); `None` while it may write.
+    read_only_since: Option<u64>,
+}
+
 /// The properties that hold at every quiet moment.
-fn check(model: &Mutex<WirePg>, pool: &Pool, role: Role) -> Result<(), String> {
+fn check(model: &Mutex<WirePg>, pool: &Pool, rules: &Rules, c: &Client) -> Result<(), String> {
+    if let Some(row) = &c.leaked {
+        return Err(format!("a masked value reached the client: {row}"));
+    }
     let m = lock(model);
-    match role {
-        Role::Reader => {
-            if let Some(w) = m.seen.writes_run.first() {
-                return Err(format!("a read-only role's write ran: {w}"));
-            }
+    if let Some(since) = rules.read_only_since {
+        if let Some((_, w)) = m.seen.writes_run.iter().find(|(at, _)| *at > since) {
+            return Err(format!("a read-only role's write ran: {w}"));
         }
-        Role::Writer => {
-            if let Some(w) = m.seen.big_commits.first() {
-                return Err(format!("a write past max_affected_rows committed: {w}"));
-            }
-        }
+    }
+    if let Some(w) = m.seen.big_commits.first() {
+        return Err(format!("a write past max_affected_rows committed: {w}"));
     }
     if pool.stats().idle > 0 && !m.idle_and_clean() {
         return Err("a server is in the pool while not idle and clean".into());
@@ -146,11 +179,18 @@ async fn ended(task: tokio::task::JoinHandle<()>, limit: Duration) -> Result<(),
 }
 
 pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<(), String> {
-    let (client, server, task, pool) = Scripted::start(mode, role.rules()).await.into_parts();
+    let parts = Scripted::start(mode, role.rules()).await.into_parts();
     let model = Arc::new(Mutex::new(WirePg::default()));
-    let server_task = tokio::spawn(serve(server, model.clone()));
+    let server_task = tokio::spawn(serve(parts.server, model.clone()));
+    let (task, pool) = (parts.task, parts.pool.clone());
+    let mut rules = Rules {
+        role,
+        read_only_since: role.read_only().then_some(0),
+    };
     let mut c = Client {
-        conn: client,
+        conn: parts.client,
+        masked: matches!(role, Role::Masked),
+        leaked: None,
         closed: false,
         in_copy: false,
         received: 0,
@@ -163,6 +203,19 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
                 Op::FailNext => lock(&model).fail_next = true,
                 Op::NoticeNext => lock(&model).notice_next = true,
                 Op::PinOff => lock(&model).pin_off_next = true,
+                // At a quiet moment with nothing being answered: every message sent so far
+                // was judged under the old rules and has run.
+                Op::Reload(to) if !lock(&model).busy => {
+                    scripted::reload(&parts.shared, mode, to.rules());
+                    let messages = lock(&model).messages;
+                    rules.read_only_since = match (rules.read_only_since, to.read_only()) {
+                        (Some(since), true) => Some(since),
+                        (None, true) => Some(messages),
+                        (_, false) => None,
+                    };
+                    rules.role = *to;
+                    c.masked = *to == Role::Masked;
+                }
                 _ => {}
             }
             if let Some(bytes) = client_bytes(op) {
@@ -173,7 +226,7 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
             if tracing_on() {
                 eprintln!(" ({op:?})");
             }
-            check(&model, &pool, role)?;
+            check(&model, &pool, &rules, &c)?;
             if c.received > ANSWERS_PER_MESSAGE * (sent + 2) {
                 return Err(format!("{} answers to {sent} messages", c.received));
             }
@@ -190,7 +243,7 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
             return Err("a Sync got no ReadyForQuery within an hour".into());
         }
         c.read_quiet().await;
-        check(&model, &pool, role)
+        check(&model, &pool, &rules, &c)
     }
     .await;
     if let Err(e) = result {

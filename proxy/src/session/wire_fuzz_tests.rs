@@ -31,6 +31,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::FailNext),
         1 => Just(Op::NoticeNext),
         1 => Just(Op::PinOff),
+        1 => role().prop_map(Op::Reload),
     ]
 }
 
@@ -46,7 +47,12 @@ fn mode() -> impl Strategy<Value = PoolMode> {
 }
 
 fn role() -> impl Strategy<Value = Role> {
-    prop_oneof![Just(Role::Reader), Just(Role::Writer)]
+    prop_oneof![
+        Just(Role::Reader),
+        Just(Role::Writer),
+        Just(Role::Masked),
+        Just(Role::Plain)
+    ]
 }
 
 proptest! {
@@ -169,4 +175,28 @@ fn a_guarded_unit_skipped_with_its_batch_ends_at_the_sync() {
             panic!("{e}");
         }
     }
+}
+
+#[test]
+fn debug_one() {
+    let ops = vec![
+        Op::Query(6, None),
+        Op::Parse { name: 1, text: 2 },
+        Op::Bind {
+            portal: 1,
+            statement: 1,
+        },
+        Op::Sync,
+        Op::Reload(Role::Plain),
+        Op::Execute {
+            portal: 1,
+            max_rows: 0,
+        },
+        Op::Sync,
+        Op::Query(7, None),
+    ];
+    eprintln!(
+        "{:?}",
+        wire_fuzz::run(PoolMode::Transaction, Role::Writer, ops)
+    );
 }

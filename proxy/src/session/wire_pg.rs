@@ -20,8 +20,9 @@ pub const BIG_WRITE: u64 = 40;
 /// What the database saw that the test asserts on.
 #[derive(Default, Debug)]
 pub struct Seen {
-    /// Writes that ran (committed or not), as their texts.
-    pub writes_run: Vec<String>,
+    /// Writes that ran (committed or not): the number of the message that ran each
+    /// ([`WirePg::messages`] then), and its text.
+    pub writes_run: Vec<(u64, String)>,
     /// Transactions that committed a big write.
     pub big_commits: Vec<String>,
 }
@@ -36,6 +37,7 @@ struct Portal {
 
 struct Cursor {
     rows_left: u64,
+    from_t: bool,
     hold: bool,
 }
 
@@ -66,6 +68,8 @@ pub struct WirePg {
     pub sleep_due: u64,
     /// A statement's answer is still being slept on.
     pub busy: bool,
+    /// Messages received from pgward so far.
+    pub messages: u64,
 }
 
 impl Default for WirePg {
@@ -87,6 +91,7 @@ impl Default for WirePg {
             seen: Seen::default(),
             sleep_due: 0,
             busy: false,
+            messages: 0,
         }
     }
 }
@@ -113,7 +118,7 @@ fn is_write(text: &str) -> bool {
 fn returns_rows(text: &str) -> bool {
     let upper = text.to_ascii_uppercase();
     match first(text).as_str() {
-        "SELECT" | "SHOW" | "VALUES" | "FETCH" => true,
+        "SELECT" | "WITH" | "SHOW" | "VALUES" | "FETCH" => true,
         "UPDATE" | "DELETE" | "INSERT" => upper.contains("RETURNING"),
         _ => false,
     }
@@ -149,9 +154,76 @@ fn row_description(out: &mut BytesMut) {
     message(b'T', &b, out);
 }
 
-fn data_rows(n: u64, out: &mut BytesMut) {
+/// The value every row of table `t` holds in column `v` (what a masked role must never see);
+/// other results hold [`OTHER_VALUE`].
+pub const T_VALUE: u8 = b'7';
+pub const OTHER_VALUE: u8 = b'1';
+
+/// Whether the statement's rows come from table `t` (or write it and return its rows).
+fn reads_t(text: &str) -> bool {
+    let w: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    w.windows(2).any(|p| {
+        matches!(p[0].as_str(), "FROM" | "UPDATE" | "INTO" | "COPY" | "JOIN") && p[1] == "T"
+    })
+}
+
+/// What PostgreSQL answers pgward's own questions with: the default search_path, and no
+/// session state that would pin the client (six counts of 0, no SQL-prepared names).
+fn internal_row(text: &str) -> Option<Vec<Option<&'static str>>> {
+    if text.eq_ignore_ascii_case("SHOW search_path") {
+        return Some(vec![Some("\"$user\", public")]);
+    }
+    if text.contains("pg_my_temp_schema") {
+        return Some(vec![
+            Some("0"),
+            Some("0"),
+            Some("0"),
+            Some("0"),
+            Some("0"),
+            Some("0"),
+            None,
+        ]);
+    }
+    None
+}
+
+/// The answer to one of pgward's own questions (its RowDescription first when `described`):
+/// false when `text` is not one.
+fn internal_answer(text: &str, described: bool, out: &mut BytesMut) -> bool {
+    let Some(row) = internal_row(text) else {
+        return false;
+    };
+    if described {
+        row_description(out);
+    }
+    internal_data_row(&row, out);
+    complete("SELECT 1", out);
+    true
+}
+
+fn internal_data_row(row: &[Option<&str>], out: &mut BytesMut) {
+    let mut b = BytesMut::new();
+    b.put_u16(row.len() as u16);
+    for value in row {
+        match value {
+            Some(v) => {
+                b.put_i32(v.len() as i32);
+                b.put_slice(v.as_bytes());
+            }
+            None => b.put_i32(-1),
+        }
+    }
+    message(b'D', &b, out);
+}
+
+fn data_rows(n: u64, from_t: bool, out: &mut BytesMut) {
+    let value = if from_t { T_VALUE } else { OTHER_VALUE };
     for _ in 0..n {
-        message(b'D', &[0, 1, 0, 0, 0, 1, b'7'], out);
+        message(b'D', &[0, 1, 0, 0, 0, 1, value], out);
     }
 }
 
@@ -242,20 +314,23 @@ impl WirePg {
                 self.end_transaction(false);
                 complete("ROLLBACK", out);
             }
-            "SELECT" | "SHOW" | "VALUES" => {
+            "SELECT" | "WITH" | "SHOW" | "VALUES" => {
                 if text.contains("1/0") {
                     return Err(self.error("22012", out, extended));
                 }
-                let n = row_count(text);
+                if internal_answer(text, true, out) {
+                    return Ok(());
+                }
                 row_description(out);
-                data_rows(n, out);
+                let n = row_count(text);
+                data_rows(n, reads_t(text), out);
                 complete(&format!("SELECT {n}"), out);
             }
             "UPDATE" | "DELETE" | "INSERT" => {
                 let n = self.write(text);
                 if returns_rows(text) {
                     row_description(out);
-                    data_rows(n, out);
+                    data_rows(n, true, out);
                 }
                 let tag = if head == "INSERT" {
                     format!("INSERT 0 {n}")
@@ -272,15 +347,16 @@ impl WirePg {
                 };
                 let n = c.rows_left.min(2);
                 c.rows_left -= n;
+                let from_t = c.from_t;
                 if head == "FETCH" {
                     row_description(out);
-                    data_rows(n, out);
+                    data_rows(n, from_t, out);
                 }
                 complete(&format!("{head} {n}"), out);
             }
             "CLOSE" => {
                 let name = w.get(1).map(|n| n.to_ascii_lowercase()).unwrap_or_default();
-                if name == "ALL" {
+                if name == "all" {
                     self.cursors.clear();
                 } else if self.cursors.remove(&name).is_none() {
                     return Err(self.error("34000", out, extended));
@@ -310,7 +386,7 @@ impl WirePg {
             }
             "DEALLOCATE" => {
                 let name = w.last().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
-                if name == "ALL" {
+                if name == "all" {
                     self.sql_prepared.clear();
                 } else if self.sql_prepared.remove(&name).is_none() {
                     return Err(self.error("26000", out, extended));
@@ -329,7 +405,7 @@ impl WirePg {
             "COPY" => {
                 message(b'H', &[0, 0, 1, 0, 0], out);
                 for _ in 0..3 {
-                    message(b'd', b"7\n", out);
+                    message(b'd', &[T_VALUE, b'\n'], out);
                 }
                 message(b'c', &[], out);
                 complete("COPY 3", out);
@@ -356,10 +432,12 @@ impl WirePg {
         if self.cursors.contains_key(&name) {
             return Err(self.error("42P03", out, extended));
         }
-        let rows = row_count(&text[upper.find(" FOR ").unwrap_or(0)..]);
+        let query = &text[upper.find(" FOR ").unwrap_or(0)..];
+        let rows = row_count(query);
         self.cursors.insert(
             name,
             Cursor {
+                from_t: reads_t(query),
                 rows_left: rows,
                 hold,
             },
@@ -370,7 +448,7 @@ impl WirePg {
 
     fn write(&mut self, text: &str) -> u64 {
         let n = row_count(text);
-        self.seen.writes_run.push(text.to_string());
+        self.seen.writes_run.push((self.messages, text.to_string()));
         if n > 10 {
             self.big_pending = Some(text.to_string());
         }

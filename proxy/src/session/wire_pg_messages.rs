@@ -27,6 +27,7 @@ fn known(text: &str) -> bool {
         && matches!(
             first(text).as_str(),
             "SELECT"
+                | "WITH"
                 | "SHOW"
                 | "VALUES"
                 | "UPDATE"
@@ -62,6 +63,7 @@ fn pageable(text: &str) -> bool {
 impl WirePg {
     /// One frontend message: what the server answers goes to `out`.
     pub fn on_message(&mut self, tag: u8, body: &[u8], out: &mut BytesMut) -> Next {
+        self.messages += 1;
         if let Some(rows) = self.copy_in {
             return self.in_copy(tag, rows, out);
         }
@@ -298,6 +300,10 @@ impl WirePg {
                 out.extend_from_slice(&whole);
                 return;
             }
+            if super::internal_answer(&portal.text, false, out) {
+                self.portals.insert(name.to_string(), portal);
+                return;
+            }
             portal.affected = row_count(&portal.text);
             portal.rows_left = portal.affected;
         }
@@ -305,14 +311,14 @@ impl WirePg {
             Ok(m) if m > 0 => portal.rows_left.min(m),
             _ => portal.rows_left,
         };
-        super::data_rows(n, out);
+        super::data_rows(n, super::reads_t(&portal.text), out);
         portal.rows_left -= n;
         if portal.rows_left > 0 {
             message(b's', &[], out);
         } else {
             let head = first(&portal.text);
             let tag = match head.as_str() {
-                "SELECT" | "SHOW" | "VALUES" => format!("SELECT {n}"),
+                "SELECT" | "WITH" | "SHOW" | "VALUES" => format!("SELECT {n}"),
                 "INSERT" => format!("INSERT 0 {}", portal.affected),
                 _ => format!("{head} {}", portal.affected),
             };
