@@ -137,6 +137,9 @@ pub struct ServerConnection {
     /// The names SQL PREPARE made here, as the last pin check found them: only the client
     /// pinned here by them can have made them (`own_statements.rs`).
     pub sql_prepared: Vec<Box<str>>,
+    /// The transaction status of its last ReadyForQuery: a server goes back to the pool
+    /// only at 'I', whoever thought it idle.
+    pub status: u8,
 }
 
 async fn open_stream(spec: &ConnectSpec) -> Result<ServerStream, ServerError> {
@@ -303,6 +306,7 @@ impl ServerConnection {
             reseed: false,
             sequence_user: 0,
             sql_prepared: Vec::new(),
+            status: b'I',
         })
     }
 

@@ -59,7 +59,8 @@ impl Pool {
         // More servers than the (reloaded, smaller) size: this one closes instead.
         let oversize =
             self.servers.lock().map_or(0, |r| r.len()) > self.size.load(Ordering::Relaxed);
-        if oversize || Self::expired(&self.settings(), &server, now) {
+        // Not idle (a transaction left open however pgward came to think otherwise): closed.
+        if oversize || server.status != b'I' || Self::expired(&self.settings(), &server, now) {
             tokio::spawn(server.terminate());
             return;
         }

@@ -122,7 +122,8 @@ impl ServerConnection {
                     })
                 }
                 b'Z' => {
-                    let status = frame.body().first().copied().unwrap_or(b'I');
+                    let status = frame.body().first().copied().unwrap_or(b'E');
+                    self.status = status;
                     return match failure {
                         Some(e) => Err(e),
                         None => Ok(status),

@@ -206,6 +206,9 @@ pub struct Session {
     guard_begin: Option<bool>,
     /// Transaction mode: the client keeps its server for state that cannot follow it.
     pinned: Option<&'static str>,
+    /// The session must end with this (its server was lost with a transaction or batch
+    /// open): whatever handler met it, the relay ends the session at its next step.
+    ending: Option<Box<PgError>>,
     on_session_state: crate::config::SessionStatePolicy,
     /// The relay's clock at its last wake-up: the machine reads no clock of its own (timers
     /// and audit durations use this).
@@ -281,6 +284,7 @@ impl Session {
             flush_asked_at_limit: false,
             guard_begin: None,
             pinned: None,
+            ending: None,
             path_check: PathCheck::No,
             timers: timers::Timers::new(now),
             now,

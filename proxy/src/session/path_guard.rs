@@ -73,3 +73,34 @@ impl Session {
             })
     }
 }
+
+impl Session {
+    /// Judge with the search_path the server really has after a statement that set it (which
+    /// may have failed, or been rolled back with its transaction).
+    pub(super) async fn reread_search_path(&mut self, status: u8) {
+        if status == b'E' {
+            // A failed block runs nothing: what it set goes with its ROLLBACK.
+            self.path_check = PathCheck::OnRollback;
+            return;
+        }
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        match s.server.show("search_path").await {
+            Ok(value) => {
+                let path = pgward_policy::parse_search_path(&value);
+                if *path != *self.search_path {
+                    self.judge_under_path(path);
+                }
+                self.set_desired("search_path", &value);
+            }
+            Err(e) => tracing::warn!(session = self.id, error = %e, "could not read search_path"),
+        }
+        self.forward_held_notifications();
+        self.path_check = if status == b'I' {
+            PathCheck::No
+        } else {
+            PathCheck::OnRollback
+        };
+    }
+}

@@ -20,6 +20,9 @@ impl Session {
         if let Some(d) = decision {
             self.audit_denied(&d);
         }
+        if self.ending.is_some() {
+            return; // the session ends with its own error
+        }
         if self.server_in_line() {
             if let Some(s) = self.server.as_mut() {
                 let mut out = BytesMut::new();
@@ -45,6 +48,9 @@ impl Session {
     pub(super) async fn refuse_extended(&mut self, err: PgError, decision: Option<Arc<Decision>>) {
         if let Some(d) = decision {
             self.audit_denied(&d);
+        }
+        if self.ending.is_some() {
+            return; // the session ends with its own error
         }
         self.skipping = true;
         if self.server_in_line() {

@@ -100,12 +100,15 @@ impl Session {
             sqlstate::CONNECTION_FAILURE,
             format!("pgward: upstream connection lost: {why}"),
         );
-        if self.sync.tx_status != b'I' || self.mode == PoolMode::Session {
-            // Its transaction or session state is gone with the server: end like PostgreSQL.
-            return Err(PgError {
+        if self.sync.tx_status != b'I' || self.sync.unsynced || self.mode == PoolMode::Session {
+            // Its transaction (an open batch's implicit one too) or session state is gone
+            // with the server: end like PostgreSQL.
+            let fatal = PgError {
                 severity: "FATAL",
                 ..err
-            });
+            };
+            self.ending = Some(Box::new(fatal.clone()));
+            return Err(fatal);
         }
         let mut out = BytesMut::new();
         for _ in 0..self.sync.lost() {

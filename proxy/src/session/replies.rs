@@ -9,8 +9,8 @@
 //! the client's), answer locally in its place in line (a Parse the server already has), or
 //! turn a stand-in's EmptyQueryResponse into a CommandComplete. A Query sent inside an
 //! unsynced extended batch is *conditional*: skipped with the batch when an earlier message
-//! fails, as PostgreSQL skips it. The entry for an Execute names its portal, where row limits
-//! count and where a result-masking plan can hang later.
+//! fails, as PostgreSQL skips it. An Execute's entry names its portal (row limits, masking).
+//! A reply no entry expects means pgward is out of step with the server (`Step::Unexpected`).
 
 use std::collections::VecDeque;
 
@@ -43,8 +43,7 @@ impl Sent {
 pub enum Handling {
     /// As it came.
     Forward,
-    /// Not at all: pgward already answered for it (the rest of a batch after pgward cut a
-    /// result, where the server itself goes on).
+    /// Not at all: pgward answered for it (a batch's rest after pgward cut a result).
     Swallow,
     /// The reply is an error that stands for this one.
     Replace(Box<PgError>),
@@ -52,8 +51,8 @@ pub enum Handling {
     /// the server's error is forwarded when its position lies within the client's
     /// `text_chars` characters, else replaced by `own`.
     ServerSyntax { own: Box<PgError>, text_chars: u32 },
-    /// pgward's own message (a statement prepared again on this server, or one evicted):
-    /// its success is not the client's, its error is (it fails the client's next message).
+    /// pgward's own message (a statement prepared again here, or evicted): its success is
+    /// not the client's, its error is.
     Quiet,
     /// Never sent: pgward answers with this message (empty body) once the replies ahead of
     /// it are through (a Parse the server already has, a Close of a statement it keeps).
@@ -61,8 +60,7 @@ pub enum Handling {
     /// A stand-in empty query: its EmptyQueryResponse becomes CommandComplete with this tag
     /// (a statement pgward carried out itself).
     Complete(&'static str),
-    /// The Sync of the write guard's closing statement (COMMIT, ROLLBACK or the marker that
-    /// aborts the client's block): its ReadyForQuery is the client's and ends the guard.
+    /// The Sync of the write guard's closing statement: its ReadyForQuery ends the guard.
     ClosesGuard,
 }
 
@@ -76,13 +74,12 @@ pub struct Expected {
     pub in_copy: bool,
     /// Sent while the server skips to the next Sync: it gets no reply.
     pub doomed: bool,
-    /// The masking of this message's results (a masked role's Query, Execute or Describe).
+    /// The masking of its results (a masked role's Query, Execute or Describe).
     pub mask: Option<super::masking::ReplyMask>,
-    /// A Parse of a statement pgward keeps on the server under this key: if it fails or is
-    /// skipped, the server does not have it.
+    /// A Parse of a statement pgward keeps under this key (failed or skipped: not there).
     pub server_key: Option<crate::server_state::StatementKey>,
-    /// A Query sent after extended-protocol messages with no Sync between: answered like any
-    /// Query, but skipped (no ReadyForQuery) when one of those messages fails.
+    /// A Query sent after extended-protocol messages with no Sync between: skipped (no
+    /// ReadyForQuery) when one of those fails.
     pub conditional: bool,
     /// The SQL cursor whose rows this Query or Execute returns (a FETCH): `max_result_rows`
     /// counts them with the cursor's, not afresh.
@@ -107,14 +104,13 @@ pub enum Step {
     },
     /// An error inside a reply that goes on (a Query's, or a Sync's commit).
     ErrorWithin,
-    /// ReadyForQuery: its sync point (`point`) is answered; `skipped` the server never
-    /// reached.
+    /// ReadyForQuery: its sync point (`point`) is answered; the server never reached `skipped`.
     Ready {
         skipped: Vec<Expected>,
         point: Option<Expected>,
     },
-    /// CopyInResponse to an Execute: the COPY started, and the server ignores the `voided`
-    /// Syncs sent after it while it was starting (they get no ReadyForQuery).
+    /// CopyInResponse to an Execute: the COPY started; the `voided` Syncs sent after it get
+    /// no ReadyForQuery.
     CopyIn { voided: usize },
     /// A reply nothing in the queue asked for.
     Unexpected,
@@ -126,8 +122,7 @@ pub struct ReplyQueue {
     /// Sync points entered so far.
     sync_points: u64,
     /// Extended-protocol messages were sent since the last Sync: a Query sent now is
-    /// skipped if one of them fails (PostgreSQL skips every message but Sync after an
-    /// extended-protocol error, Queries included, however many).
+    /// skipped if one of them fails (PostgreSQL skips all but Sync after such an error).
     extended_since_sync: bool,
     /// A batch failed with no Sync owed: the server skips everything sent until the next
     /// Sync, so what is entered meanwhile is *doomed* (answered by nothing).
@@ -194,9 +189,8 @@ impl ReplyQueue {
         }
     }
 
-    /// A Sync sent after an Execute of COPY FROM STDIN whose COPY has not ended: the server
-    /// ignores it if the COPY starts (it is in COPY IN when it reads it), and answers it if
-    /// the COPY fails before starting.
+    /// A Sync sent after an Execute of COPY FROM STDIN whose COPY has not ended: ignored if
+    /// the COPY starts, answered if it fails before starting.
     pub fn push_copy_sync(&mut self) {
         self.push(Sent::Sync, Handling::Forward);
         if let Some(e) = self.entries.back_mut() {
@@ -224,12 +218,12 @@ impl ReplyQueue {
             .is_some_and(|e| e.batch < batch)
     }
 
-    /// The server owes an answer to something pgward sent.
     /// A Parse placing `key` on the server is still unanswered.
     pub fn places(&self, key: crate::server_state::StatementKey) -> bool {
         self.entries.iter().any(|e| e.server_key == Some(key))
     }
 
+    /// The server owes an answer to something pgward sent.
     pub fn owes(&self) -> bool {
         !self.entries.is_empty()
     }
@@ -238,8 +232,8 @@ impl ReplyQueue {
         self.entries.front()
     }
 
-    /// pgward ended the batch for the client (an error of its own) while the server goes on:
-    /// the replies up to the batch's Sync are not the client's.
+    /// pgward ended the batch for the client while the server goes on: its replies up to
+    /// the Sync are not the client's.
     pub fn swallow_rest_of_batch(&mut self) {
         for e in self.entries.iter_mut() {
             if e.sent.is_sync_point() {
@@ -253,8 +247,7 @@ impl ReplyQueue {
         }
     }
 
-    /// Whether a server message of type `tag` answering the front entry is kept from the
-    /// client (a swallowed reply; a quiet one unless it is an error).
+    /// A reply of type `tag` to the front entry is kept from the client (swallowed; quiet).
     pub fn front_hides(&self, tag: BackendTag) -> bool {
         self.entries.front().is_some_and(|e| match e.handling {
             Handling::Swallow => true,
@@ -263,8 +256,7 @@ impl ReplyQueue {
         })
     }
 
-    /// The front entry, when pgward answers it itself (with a message of this type; 0 for
-    /// none).
+    /// The front entry, when pgward answers it itself (with this message type; 0: none).
     pub fn pop_local(&mut self) -> Option<(Expected, u8)> {
         match self.entries.front().map(|e| (&e.handling, e.doomed)) {
             // Skipped by the server's error: answered with nothing, as the server would.
@@ -355,10 +347,16 @@ impl ReplyQueue {
                 | B::CommandComplete
                 | B::EmptyQueryResponse
                 | B::ParseComplete
-                | B::BindComplete,
+                | B::BindComplete
+                | B::FunctionCallResponse,
                 Some(Sent::Query),
             ) => Step::Continue,
             (B::ErrorResponse, Some(Sent::Query | Sent::Sync)) => Step::ErrorWithin,
+            // Unasked (a cancel landing between messages): a batch now skips to its Sync.
+            (B::ErrorResponse, None) => {
+                self.skipping_to_sync = self.extended_since_sync;
+                Step::Unexpected
+            }
             (B::ErrorResponse, Some(_)) => {
                 let Some(failed) = self.entries.pop_front() else {
                     return Step::Unexpected;
@@ -373,15 +371,18 @@ impl ReplyQueue {
                         skipped.push(e);
                     }
                 }
-                // No Sync owed: the server goes on skipping what is sent next.
-                self.skipping_to_sync = self.entries.is_empty();
+                self.skipping_to_sync = self.entries.is_empty(); // no Sync owed: it skips on
                 Step::Failed { failed, skipped }
             }
             (B::ReadyForQuery, Some(_)) => {
+                let answers = |e: &Expected| e.sent.is_sync_point() && !e.doomed;
+                if !self.entries.iter().any(answers) {
+                    return Step::Unexpected; // nothing sent that it could answer
+                }
                 let mut skipped = Vec::new();
                 let mut point = None;
                 while let Some(e) = self.entries.pop_front() {
-                    if e.sent.is_sync_point() && !e.doomed {
+                    if answers(&e) {
                         point = Some(e);
                         break;
                     }

@@ -22,6 +22,9 @@ impl Session {
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
+        if let (b'Z', Some(s)) = (frame.tag(), self.server.as_mut()) {
+            s.server.status = frame.body().first().copied().unwrap_or(b'E');
+        }
         if frame.tag() == b'N' && self.guard_begin.is_some() {
             // pgward's BEGIN inside the client's batch: PostgreSQL warns (25001) when the batch
             // had already opened a block, and the warning is pgward's, not the client's.
@@ -44,8 +47,17 @@ impl Session {
             syntax,
             answered,
             ready,
+            unexpected,
             ..
         } = self.advance_replies(frame.tag());
+        // Out of step with the server: what it sends next cannot be told apart from another
+        // statement's answer (or another client's), so the connection goes. An error may come
+        // unasked (a cancel that reached the server between messages): it is the client's.
+        if unexpected && tag != BackendTag::ErrorResponse {
+            let why = format!("a message nothing asked for ('{}')", frame.tag() as char);
+            self.server_lost(&why).await?;
+            return Ok(Flow::Continue);
+        }
         self.timers.on_server(tag, self.replies.owes(), self.now);
         if let Some(note) = answered.as_ref().and_then(|e| e.shape.as_ref()) {
             self.on_shape_reply(note, frame.tag(), frame.body());
@@ -224,9 +236,6 @@ impl Session {
             &mut self.prepared,
             BackendTag::from_byte(tag),
         );
-        if a.unexpected {
-            tracing::debug!(session = self.id, tag = %(tag as char), "server message outside any expected reply");
-        }
         if let Some(s) = self.server.as_mut() {
             for key in a.not_prepared.drain(..) {
                 s.server.statements.remove(key);
@@ -263,35 +272,6 @@ impl Session {
             }
             _ => frame,
         }
-    }
-
-    /// Judge with the search_path the server really has after a statement that set it (which
-    /// may have failed, or been rolled back with its transaction).
-    async fn reread_search_path(&mut self, status: u8) {
-        if status == b'E' {
-            // A failed block runs nothing: what it set goes with its ROLLBACK.
-            self.path_check = PathCheck::OnRollback;
-            return;
-        }
-        let Some(s) = self.server.as_mut() else {
-            return;
-        };
-        match s.server.show("search_path").await {
-            Ok(value) => {
-                let path = pgward_policy::parse_search_path(&value);
-                if *path != *self.search_path {
-                    self.judge_under_path(path);
-                }
-                self.set_desired("search_path", &value);
-            }
-            Err(e) => tracing::warn!(session = self.id, error = %e, "could not read search_path"),
-        }
-        self.forward_held_notifications();
-        self.path_check = if status == b'I' {
-            PathCheck::No
-        } else {
-            PathCheck::OnRollback
-        };
     }
 
     /// A COPY FROM STDIN failed (before or during the copy): the server skips on to the

@@ -65,6 +65,9 @@ pub const VOCABULARY: &[&str] = &[
     "DELETE FROM t WHERE id > 0 RETURNING v",
 ];
 
+/// What [`Op::ServerJunk`] may send.
+pub const JUNK: &[u8] = b"ZEA12C3sx";
+
 /// One step of a case.
 #[derive(Clone, Debug)]
 pub enum Op {
@@ -105,6 +108,9 @@ pub enum Op {
     PinOff,
     /// A reload gives role `tester` these rules.
     Reload(Role),
+    /// The server's next answer starts with a message nothing asked for (its tag: a
+    /// ReadyForQuery, an error, a notification, ParseComplete, CommandComplete, an unknown one).
+    ServerJunk(u8),
 }
 
 /// Who the client is: the rules role `tester` starts with (a reload may give it another
@@ -202,6 +208,7 @@ fn op_from(kind: u8, arg: u8) -> Op {
         _ => match arg % 3 {
             0 => Op::NoticeNext,
             1 => Op::PinOff,
+            _ if arg & 0x80 != 0 => Op::ServerJunk(JUNK[usize::from(arg) % JUNK.len()]),
             _ => Op::Reload(Role::from_byte(arg / 3)),
         },
     }
@@ -228,7 +235,12 @@ fn client_bytes(op: &Op) -> Option<BytesMut> {
         Op::CopyData => f::copy_data(b"7\n"),
         Op::CopyDone => f::copy_done(),
         Op::CopyFail => f::copy_fail(),
-        Op::Wait(_) | Op::FailNext | Op::NoticeNext | Op::PinOff | Op::Reload(_) => return None,
+        Op::Wait(_)
+        | Op::FailNext
+        | Op::NoticeNext
+        | Op::PinOff
+        | Op::Reload(_)
+        | Op::ServerJunk(_) => return None,
     })
 }
 

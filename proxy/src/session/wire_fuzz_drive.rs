@@ -203,6 +203,7 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
                 Op::FailNext => lock(&model).fail_next = true,
                 Op::NoticeNext => lock(&model).notice_next = true,
                 Op::PinOff => lock(&model).pin_off_next = true,
+                Op::ServerJunk(tag) => lock(&model).junk_next = Some(*tag),
                 // At a quiet moment with nothing being answered: every message sent so far
                 // was judged under the old rules and has run.
                 Op::Reload(to) if !lock(&model).busy => {

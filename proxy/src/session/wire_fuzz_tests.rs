@@ -32,6 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::NoticeNext),
         1 => Just(Op::PinOff),
         1 => role().prop_map(Op::Reload),
+        1 => prop::sample::select(wire_fuzz::JUNK).prop_map(Op::ServerJunk),
     ]
 }
 
@@ -177,26 +178,87 @@ fn a_guarded_unit_skipped_with_its_batch_ends_at_the_sync() {
     }
 }
 
+/// A write portal bound before a reload that makes the role read-only is refused at its
+/// Execute (the model records no write).
 #[test]
-fn debug_one() {
-    let ops = vec![
-        Op::Query(6, None),
-        Op::Parse { name: 1, text: 2 },
-        Op::Bind {
-            portal: 1,
-            statement: 1,
-        },
-        Op::Sync,
-        Op::Reload(Role::Plain),
-        Op::Execute {
-            portal: 1,
-            max_rows: 0,
-        },
-        Op::Sync,
-        Op::Query(7, None),
+fn a_write_portal_bound_before_a_demotion_is_refused() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let ops = vec![
+            Op::Query(6, None),
+            Op::Parse { name: 1, text: 2 },
+            Op::Bind {
+                portal: 1,
+                statement: 1,
+            },
+            Op::Sync,
+            Op::Reload(Role::Plain),
+            Op::Execute {
+                portal: 1,
+                max_rows: 0,
+            },
+            Op::Sync,
+            Op::Query(7, None),
+        ];
+        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
+            panic!("{e}");
+        }
+    }
+}
+
+/// A server out of step (a reply nothing asked for: a ReadyForQuery, a ParseComplete, an
+/// error before pgward's own BEGIN) is closed, never pooled, and the client is answered or
+/// its session ends: no junk is forwarded as an answer, nothing hangs.
+#[test]
+fn a_server_out_of_step_is_closed() {
+    let cases = [
+        (
+            Role::Writer,
+            vec![
+                Op::ServerJunk(b'Z'),
+                Op::Query(0, None),
+                Op::Query(0, Some(27)),
+            ],
+        ),
+        (
+            Role::Reader,
+            vec![
+                Op::Reload(Role::Writer),
+                Op::Parse { name: 0, text: 0 },
+                Op::ServerJunk(b'1'),
+                Op::Query(9, Some(27)),
+            ],
+        ),
+        (Role::Writer, vec![Op::ServerJunk(b'E'), Op::Query(2, None)]),
+        // A ParseComplete taken for a Parse that then fails: its error comes unasked, and
+        // the server skips the batch to its Sync.
+        (
+            Role::Reader,
+            vec![
+                Op::Parse { name: 3, text: 6 },
+                Op::ServerJunk(b'1'),
+                Op::Parse { name: 3, text: 0 },
+                Op::Query(22, Some(32)),
+            ],
+        ),
+        (
+            Role::Reader,
+            vec![
+                Op::FailNext,
+                Op::Close {
+                    statement: false,
+                    name: 0,
+                },
+                Op::ServerJunk(b'Z'),
+                Op::Reload(Role::Writer),
+                Op::Query(2, None),
+            ],
+        ),
     ];
-    eprintln!(
-        "{:?}",
-        wire_fuzz::run(PoolMode::Transaction, Role::Writer, ops)
-    );
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        for (role, ops) in &cases {
+            if let Err(e) = wire_fuzz::run(mode, *role, ops.clone()) {
+                panic!("{e}");
+            }
+        }
+    }
 }

@@ -63,6 +63,8 @@ pub struct WirePg {
     pub notice_next: bool,
     /// The next answer reports `default_transaction_read_only` off.
     pub pin_off_next: bool,
+    /// A message nothing asked for comes before the next answer (its tag).
+    pub junk_next: Option<u8>,
     pub seen: Seen,
     /// Virtual seconds the statement being run sleeps before it answers.
     pub sleep_due: u64,
@@ -88,6 +90,7 @@ impl Default for WirePg {
             fail_next: false,
             notice_next: false,
             pin_off_next: false,
+            junk_next: None,
             seen: Seen::default(),
             sleep_due: 0,
             busy: false,
@@ -278,6 +281,15 @@ impl WirePg {
         }
         if std::mem::take(&mut self.pin_off_next) {
             backend::parameter_status("default_transaction_read_only", "off", out);
+        }
+        match self.junk_next.take() {
+            Some(b'Z') => backend::ready_for_query(b'I', out),
+            Some(b'E') => {
+                backend::error_response(&PgError::error("XX000", "junk".to_string()), out)
+            }
+            Some(b'A') => message(b'A', b"\0\0\x10\x92chan\0payload\0", out),
+            Some(tag) => message(tag, &[], out),
+            None => {}
         }
     }
 
