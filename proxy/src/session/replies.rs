@@ -124,6 +124,9 @@ pub struct ReplyQueue {
     /// Extended-protocol messages were sent since the last Sync: a Query sent now is
     /// skipped if one of them fails (PostgreSQL skips all but Sync after such an error).
     extended_since_sync: bool,
+    /// The front entry has had part of its reply (a Query always has, before its
+    /// ReadyForQuery).
+    front_started: bool,
     /// A batch failed with no Sync owed: the server skips everything sent until the next
     /// Sync, so what is entered meanwhile is *doomed* (answered by nothing).
     skipping_to_sync: bool,
@@ -297,103 +300,21 @@ impl ReplyQueue {
     pub fn clear(&mut self) -> Vec<Expected> {
         self.extended_since_sync = false;
         self.skipping_to_sync = false;
+        self.front_started = false;
         self.entries.drain(..).collect()
     }
 
     fn pop(&mut self) -> Step {
+        self.front_started = false;
         match self.entries.pop_front() {
             Some(e) => Step::Done(e),
             None => Step::Unexpected,
         }
     }
-
-    /// Advance by one server message.
-    pub fn on_server(&mut self, tag: BackendTag) -> Step {
-        use BackendTag as B;
-        if tag.is_asynchronous() {
-            return Step::Continue;
-        }
-        let front = self.entries.front().map(|e| &e.sent);
-        match (tag, front) {
-            (B::ParseComplete, Some(Sent::Parse(_)))
-            | (B::BindComplete, Some(Sent::Bind(_)))
-            | (B::CloseComplete, Some(Sent::Close(_)))
-            | (B::RowDescription | B::NoData, Some(Sent::Describe)) => self.pop(),
-            (B::ParameterDescription, Some(Sent::Describe)) => Step::Continue,
-            (B::CommandComplete | B::EmptyQueryResponse, Some(Sent::Execute { .. })) => self.pop(),
-            (B::PortalSuspended, Some(Sent::Execute { .. })) => match self.entries.pop_front() {
-                Some(e) => Step::Suspended(e),
-                None => Step::Unexpected,
-            },
-            (B::CopyInResponse, Some(Sent::Execute { .. })) => {
-                let mut voided = 0;
-                while self.entries.get(1).is_some_and(|e| e.in_copy) {
-                    self.entries.remove(1);
-                    voided += 1;
-                }
-                Step::CopyIn { voided }
-            }
-            (
-                B::DataRow
-                | B::CopyInResponse
-                | B::CopyOutResponse
-                | B::CopyBothResponse
-                | B::CopyData
-                | B::CopyDone,
-                Some(Sent::Execute { .. } | Sent::Query),
-            ) => Step::Continue,
-            (
-                B::RowDescription
-                | B::CommandComplete
-                | B::EmptyQueryResponse
-                | B::ParseComplete
-                | B::BindComplete
-                | B::FunctionCallResponse,
-                Some(Sent::Query),
-            ) => Step::Continue,
-            (B::ErrorResponse, Some(Sent::Query | Sent::Sync)) => Step::ErrorWithin,
-            // Unasked (a cancel landing between messages): a batch now skips to its Sync.
-            (B::ErrorResponse, None) => {
-                self.skipping_to_sync = self.extended_since_sync;
-                Step::Unexpected
-            }
-            (B::ErrorResponse, Some(_)) => {
-                let Some(failed) = self.entries.pop_front() else {
-                    return Step::Unexpected;
-                };
-                let mut skipped = Vec::new();
-                while self
-                    .entries
-                    .front()
-                    .is_some_and(|e| !e.sent.is_sync_point() || e.conditional)
-                {
-                    if let Some(e) = self.entries.pop_front() {
-                        skipped.push(e);
-                    }
-                }
-                self.skipping_to_sync = self.entries.is_empty(); // no Sync owed: it skips on
-                Step::Failed { failed, skipped }
-            }
-            (B::ReadyForQuery, Some(_)) => {
-                let answers = |e: &Expected| e.sent.is_sync_point() && !e.doomed;
-                if !self.entries.iter().any(answers) {
-                    return Step::Unexpected; // nothing sent that it could answer
-                }
-                let mut skipped = Vec::new();
-                let mut point = None;
-                while let Some(e) = self.entries.pop_front() {
-                    if answers(&e) {
-                        point = Some(e);
-                        break;
-                    }
-                    skipped.push(e);
-                }
-                Step::Ready { skipped, point }
-            }
-            _ => Step::Unexpected,
-        }
-    }
 }
+
+#[path = "replies_step.rs"]
+mod step;
 
 #[cfg(test)]
 #[path = "replies_tests.rs"]

@@ -122,15 +122,7 @@ impl Scripted {
             Some(("db".into(), std::sync::Arc::new(table_catalog()))),
             shared.catalog_requests(),
         );
-        let info = StartupInfo {
-            user: "tester".into(),
-            database: "db".into(),
-            role: "tester".into(),
-            params: vec![],
-            search_path: None,
-            application_name: String::new(),
-            tls: false,
-        };
+        let info = tester();
         let pool = crate::listener::pool_for(&shared, &config, &info);
         let (server_end, mut server) = duplex();
         let (spec, _) = crate::listener::pool_spec(&config, pool.key());
@@ -143,18 +135,7 @@ impl Scripted {
         };
         pool.add_idle(conn);
         let pool_kept = pool.clone();
-        let (client_end, client) = duplex();
-        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 5000));
-        let session = Box::new(super::Session::new(
-            FramedConn::new(MaybeTls::Memory(client_end), 1 << 20),
-            info,
-            peer,
-            shared.clone(),
-            pool,
-            mode,
-            tokio::time::Instant::now().into_std(),
-        ));
-        let task = tokio::spawn(session.run());
+        let (client, task) = spawn_session(&shared, pool, mode);
         let mut s = Scripted {
             client,
             server,
@@ -283,6 +264,39 @@ impl Scripted {
             Ok(Ok(()))
         )
     }
+}
+
+fn tester() -> StartupInfo {
+    StartupInfo {
+        user: "tester".into(),
+        database: "db".into(),
+        role: "tester".into(),
+        params: vec![],
+        search_path: None,
+        application_name: String::new(),
+        tls: false,
+    }
+}
+
+/// A session of role `tester` over `pool`, running: the test's end of its client
+/// connection (the greeting still to be read) and its task.
+pub fn spawn_session(
+    shared: &std::sync::Arc<Shared>,
+    pool: std::sync::Arc<crate::pool::Pool>,
+    mode: PoolMode,
+) -> (FramedConn<DuplexStream>, tokio::task::JoinHandle<()>) {
+    let (client_end, client) = duplex();
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 5000));
+    let session = Box::new(super::Session::new(
+        FramedConn::new(MaybeTls::Memory(client_end), 1 << 20),
+        tester(),
+        peer,
+        shared.clone(),
+        pool,
+        mode,
+        tokio::time::Instant::now().into_std(),
+    ));
+    (client, tokio::spawn(session.run()))
 }
 
 /// pgward's end of an in-memory connection, and the test's end, framed.

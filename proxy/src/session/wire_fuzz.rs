@@ -111,6 +111,9 @@ pub enum Op {
     /// The server's next answer starts with a message nothing asked for (its tag: a
     /// ReadyForQuery, an error, a notification, ParseComplete, CommandComplete, an unknown one).
     ServerJunk(u8),
+    /// Another client of the same role and pool runs `SELECT v FROM t WHERE id = 1`: it gets
+    /// its own answer (a row, or an error), nothing of the first client's.
+    Neighbour,
 }
 
 /// Who the client is: the rules role `tester` starts with (a reload may give it another
@@ -205,9 +208,10 @@ fn op_from(kind: u8, arg: u8) -> Op {
         14 => Op::CopyFail,
         15 => Op::Wait(arg % 40),
         16 => Op::FailNext,
-        _ => match arg % 3 {
+        _ => match arg % 4 {
             0 => Op::NoticeNext,
             1 => Op::PinOff,
+            3 => Op::Neighbour,
             _ if arg & 0x80 != 0 => Op::ServerJunk(JUNK[usize::from(arg) % JUNK.len()]),
             _ => Op::Reload(Role::from_byte(arg / 3)),
         },
@@ -240,7 +244,8 @@ fn client_bytes(op: &Op) -> Option<BytesMut> {
         | Op::NoticeNext
         | Op::PinOff
         | Op::Reload(_)
-        | Op::ServerJunk(_) => return None,
+        | Op::ServerJunk(_)
+        | Op::Neighbour => return None,
     })
 }
 
@@ -255,5 +260,7 @@ pub fn run(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<(), String> {
 }
 
 #[path = "wire_fuzz_drive.rs"]
-mod drive_impl;
+pub(super) mod drive_impl;
+#[path = "wire_fuzz_neighbour.rs"]
+mod neighbour;
 use drive_impl::drive;

@@ -2,6 +2,7 @@
 //! answering on the server pipe in a task of its own, the ops sent one by one with the
 //! properties checked whenever the session has gone quiet.
 
+use super::neighbour::Neighbour;
 use super::*;
 use crate::pool::Pool;
 
@@ -121,7 +122,7 @@ impl Client {
 }
 
 /// A DataRow or CopyData carrying `t.v`'s value in clear.
-fn holds_t_value(tag: u8, body: &[u8]) -> bool {
+pub(super) fn holds_t_value(tag: u8, body: &[u8]) -> bool {
     let value = [T_VALUE];
     match tag {
         b'D' => {
@@ -196,6 +197,8 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
         received: 0,
     };
     let mut sent = 0usize;
+    let mut neighbour: Option<Neighbour> = None;
+    let mut junk_sent = false;
     let result = async {
         for op in &ops {
             match op {
@@ -203,7 +206,19 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
                 Op::FailNext => lock(&model).fail_next = true,
                 Op::NoticeNext => lock(&model).notice_next = true,
                 Op::PinOff => lock(&model).pin_off_next = true,
-                Op::ServerJunk(tag) => lock(&model).junk_next = Some(*tag),
+                Op::ServerJunk(tag) => {
+                    lock(&model).junk_next = Some(*tag);
+                    junk_sent = true;
+                }
+                Op::Neighbour => {
+                    if neighbour.is_none() {
+                        let n = Neighbour::start(&parts.shared, parts.pool.clone(), mode).await;
+                        neighbour = Some(n);
+                    }
+                    if let Some(n) = neighbour.as_mut() {
+                        n.run(c.masked, !junk_sent).await?;
+                    }
+                }
                 // At a quiet moment with nothing being answered: every message sent so far
                 // was judged under the old rules and has run.
                 Op::Reload(to) if !lock(&model).busy => {
@@ -250,6 +265,12 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
     if let Err(e) = result {
         server_task.abort();
         return Err(format!("{mode:?} {role:?}: {e}"));
+    }
+    if let Some(n) = neighbour.take() {
+        if let Err(e) = n.leave().await {
+            server_task.abort();
+            return Err(format!("{mode:?} {role:?}: {e}"));
+        }
     }
     c.send(&f::terminate()).await;
     drop(c);

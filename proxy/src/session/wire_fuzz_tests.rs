@@ -33,6 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::PinOff),
         1 => role().prop_map(Op::Reload),
         1 => prop::sample::select(wire_fuzz::JUNK).prop_map(Op::ServerJunk),
+        2 => Just(Op::Neighbour),
     ]
 }
 

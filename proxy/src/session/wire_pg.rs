@@ -133,7 +133,7 @@ fn row_count(text: &str) -> u64 {
         0
     } else if upper.contains("ID > 0") {
         BIG_WRITE
-    } else if upper.contains("FROM T") {
+    } else if upper.contains("FROM T") && !upper.contains("ID = ") {
         3
     } else {
         1
