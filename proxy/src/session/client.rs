@@ -207,6 +207,7 @@ impl Session {
         }
         self.apply_effects(&decision, origin);
         self.free_databases(&decision).await;
+        self.copy_from_sent(&decision);
         let mask = decision.mask.clone().map(|d| super::masking::ReplyMask {
             decision: d,
             reply: super::masking::MaskedReply::Query,

@@ -3,8 +3,6 @@
 //! Where an earlier batch still decides what a name holds, the message waits for the server's
 //! answer (`settle`) instead of guessing.
 
-use pgward_policy::StatementKind;
-
 use super::audit_trail::AuditKind;
 use super::prepared::names::Judged;
 use super::prepared::{Lookup, Space};
@@ -266,12 +264,7 @@ impl Session {
                 Err(e) => return Ok(Err((e, None))),
             }
         }
-        if d.statements
-            .iter()
-            .any(|s| s.kind == StatementKind::CopyFrom)
-        {
-            self.copy_from_started = true;
-        }
+        self.copy_from_sent(&d);
         if let Err(e) = self.clear_foreign_sequences(&d).await {
             return Ok(Err((e, Some(d))));
         }

@@ -67,11 +67,12 @@ impl Ledger {
     }
 
     /// Syncs the server ignored because the COPY FROM STDIN ahead of them started: they
-    /// were never sync points (the batch goes on to the Sync after the COPY).
-    pub fn voided(&mut self, n: usize) {
+    /// were never sync points (an Execute's batch goes on to the Sync after the COPY; a
+    /// simple Query's COPY is answered by its own ReadyForQuery).
+    pub fn voided(&mut self, n: usize, batch_goes_on: bool) {
         self.pending = self.pending.saturating_sub(n);
         self.syncs_sent = self.syncs_sent.saturating_sub(n as u64);
-        self.unsynced = true;
+        self.unsynced |= batch_goes_on;
     }
 
     /// Queries skipped with a failed batch: sync points that get no ReadyForQuery. The
@@ -152,7 +153,7 @@ mod tests {
         l.sent_in_batch();
         l.sent_sync_point();
         let sent = l.syncs_sent;
-        l.voided(1);
+        l.voided(1, true);
         assert_eq!((l.pending, l.syncs_sent), (0, sent - 1));
         assert!(
             !l.at_rest(),

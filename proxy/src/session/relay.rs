@@ -276,10 +276,6 @@ impl Session {
                 Ok(Some(frame)) => {
                     Box::pin(self.on_server(frame, clock())).await?;
                     self.carry_out().await?;
-                    if self.server.is_none() {
-                        // Let go (out of step): what was waited for will not come.
-                        return Ok(false);
-                    }
                 }
                 Ok(None) => {
                     self.server_lost("closed by the server").await?;
@@ -298,9 +294,6 @@ impl Session {
     /// (the audit channel is bounded: a slow writer slows the session, nothing is dropped),
     /// the housekeeping and return of an idle server.
     pub(super) async fn carry_out(&mut self) -> Result<(), PgError> {
-        if let Some(e) = &self.ending {
-            return Err(PgError::clone(e));
-        }
         while let Some(event) = self.outbox.pop() {
             match event {
                 outbox::Event::CancelUpstream(target) => {
@@ -328,7 +321,11 @@ impl Session {
                 }
             }
         }
-        Ok(())
+        match &self.ending {
+            // Its audit records out first: the session ends here, whoever met the loss.
+            Some(e) => Err(PgError::clone(e)),
+            None => Ok(()),
+        }
     }
 
     /// The client is gone or said Terminate: leave its server clean or close it.

@@ -100,9 +100,10 @@ impl Session {
             sqlstate::CONNECTION_FAILURE,
             format!("pgward: upstream connection lost: {why}"),
         );
-        if self.sync.tx_status != b'I' || self.sync.unsynced || self.mode == PoolMode::Session {
-            // Its transaction (an open batch's implicit one too) or session state is gone
-            // with the server: end like PostgreSQL.
+        let open = self.sync.tx_status != b'I' || self.sync.unsynced || self.pinned.is_some();
+        if open || self.mode == PoolMode::Session {
+            // Its transaction (an open batch's implicit one too) or session state (what
+            // pinned it) is gone with the server: end like PostgreSQL.
             let fatal = PgError {
                 severity: "FATAL",
                 ..err

@@ -28,7 +28,10 @@ impl ReplyQueue {
                 Some(e) => Step::Suspended(e),
                 None => Step::Unexpected,
             },
-            (B::CopyInResponse, Some(Sent::Execute { .. })) => {
+            // The COPY started: Syncs sent behind it while it started are ignored (a simple
+            // Query's as much as an Execute's).
+            (B::CopyInResponse, Some(Sent::Execute { .. } | Sent::Query)) => {
+                self.front_started = true;
                 let mut voided = 0;
                 while self.entries.get(1).is_some_and(|e| e.in_copy) {
                     self.entries.remove(1);
@@ -37,12 +40,7 @@ impl ReplyQueue {
                 Step::CopyIn { voided }
             }
             (
-                B::DataRow
-                | B::CopyInResponse
-                | B::CopyOutResponse
-                | B::CopyBothResponse
-                | B::CopyData
-                | B::CopyDone,
+                B::DataRow | B::CopyOutResponse | B::CopyBothResponse | B::CopyData | B::CopyDone,
                 Some(Sent::Execute { .. } | Sent::Query),
             ) => self.started(),
             (

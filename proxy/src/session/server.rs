@@ -247,9 +247,9 @@ impl Session {
             self.skip_sync_points(a.skipped_queries, ends);
         }
         if a.voided_syncs > 0 {
-            // The COPY started: the Syncs sent meanwhile were ignored, and the one after the
-            // COPY ends the batch.
-            self.sync.voided(a.voided_syncs);
+            // The COPY started: the Syncs sent meanwhile were ignored.
+            let by_execute = !matches!(self.replies.front().map(|e| &e.sent), Some(Sent::Query));
+            self.sync.voided(a.voided_syncs, by_execute);
             self.sync_points_voided(a.voided_syncs as u64);
         }
         a
@@ -277,6 +277,17 @@ impl Session {
     /// A COPY FROM STDIN failed (before or during the copy): the server skips on to the
     /// next Sync it reads (one sent while the COPY was starting, if it never started: the
     /// queue has it).
+    /// A statement sent that may start a COPY FROM STDIN: a Sync the client sends behind it
+    /// before the COPY is known to run is one the server ignores if it does.
+    pub(super) fn copy_from_sent(&mut self, d: &Decision) {
+        if d.statements
+            .iter()
+            .any(|s| s.kind == pgward_policy::StatementKind::CopyFrom)
+        {
+            self.copy_from_started = true;
+        }
+    }
+
     fn copy_ended(&mut self) {
         self.copy_in = false;
         self.copy_from_started = false;

@@ -63,6 +63,7 @@ pub const VOCABULARY: &[&str] = &[
     "DECLARE c CURSOR WITH HOLD FOR SELECT id FROM t WHERE id = 1",
     "DEALLOCATE ALL",
     "DELETE FROM t WHERE id > 0 RETURNING v",
+    "SELECT v || '' FROM t",
 ];
 
 /// What [`Op::ServerJunk`] may send.
@@ -111,6 +112,8 @@ pub enum Op {
     /// The server's next answer starts with a message nothing asked for (its tag: a
     /// ReadyForQuery, an error, a notification, ParseComplete, CommandComplete, an unknown one).
     ServerJunk(u8),
+    /// The next op's messages follow at once, before anything is answered (pipelined).
+    NoWait,
     /// Another client of the same role and pool runs `SELECT v FROM t WHERE id = 1`: it gets
     /// its own answer (a row, or an error), nothing of the first client's.
     Neighbour,
@@ -128,6 +131,10 @@ pub enum Role {
     Masked,
     /// Read-only, nothing else.
     Plain,
+    /// Read-write (COPY FROM allowed), writes guarded at 10 rows, column `v` of `t` masked.
+    MaskedWriter,
+    /// Read-write with no row guard, column `v` of `t` masked.
+    MaskedCopier,
 }
 
 impl Role {
@@ -141,15 +148,38 @@ impl Role {
             }
             Role::Masked => "access = \"read-only\"\n[masking]\ncolumns = [\"public.t.v\"]\n",
             Role::Plain => "access = \"read-only\"\n",
+            Role::MaskedCopier => {
+                "access = \"read-write\"\nrequire_where = false\n[masking]\ncolumns = [\"public.t.v\"]\n"
+            }
+            Role::MaskedWriter => {
+                "access = \"read-write\"\nrequire_where = false\nmax_affected_rows = 10\n[masking]\ncolumns = [\"public.t.v\"]\n"
+            }
         }
     }
 
     pub(super) fn read_only(self) -> bool {
-        self != Role::Writer
+        !matches!(self, Role::Writer | Role::MaskedWriter | Role::MaskedCopier)
+    }
+
+    pub(super) fn masked(self) -> bool {
+        matches!(self, Role::Masked | Role::MaskedWriter | Role::MaskedCopier)
+    }
+
+    /// Its writes may not commit past 10 rows (read-only roles' may not run at all).
+    pub(super) fn guarded(self) -> bool {
+        self != Role::MaskedCopier
     }
 
     fn from_byte(b: u8) -> Role {
-        [Role::Reader, Role::Writer, Role::Masked, Role::Plain][usize::from(b % 4)]
+        const ROLES: [Role; 6] = [
+            Role::Reader,
+            Role::Writer,
+            Role::Masked,
+            Role::Plain,
+            Role::MaskedWriter,
+            Role::MaskedCopier,
+        ];
+        ROLES[usize::from(b) % ROLES.len()]
     }
 }
 
@@ -201,7 +231,9 @@ fn op_from(kind: u8, arg: u8) -> Op {
             statement: arg.is_multiple_of(2),
             name: arg / 2,
         },
-        9 | 10 => Op::Sync,
+        9 => Op::Sync,
+        10 if arg & 1 == 0 => Op::Sync,
+        10 => Op::NoWait,
         11 => Op::Flush,
         12 => Op::CopyData,
         13 => Op::CopyDone,
@@ -245,6 +277,7 @@ fn client_bytes(op: &Op) -> Option<BytesMut> {
         | Op::PinOff
         | Op::Reload(_)
         | Op::ServerJunk(_)
+        | Op::NoWait
         | Op::Neighbour => return None,
     })
 }

@@ -146,6 +146,8 @@ struct Rules {
     /// The model's message count when the role became read-only (its writes from then on
     /// are refused); `None` while it may write.
     read_only_since: Option<u64>,
+    /// Likewise, since when its writes may not commit past 10 rows.
+    guarded_since: Option<u64>,
 }
 
 /// The properties that hold at every quiet moment.
@@ -159,8 +161,10 @@ fn check(model: &Mutex<WirePg>, pool: &Pool, rules: &Rules, c: &Client) -> Resul
             return Err(format!("a read-only role's write ran: {w}"));
         }
     }
-    if let Some(w) = m.seen.big_commits.first() {
-        return Err(format!("a write past max_affected_rows committed: {w}"));
+    if let Some(since) = rules.guarded_since {
+        if let Some((_, w)) = m.seen.big_commits.iter().find(|(at, _)| *at > since) {
+            return Err(format!("a write past max_affected_rows committed: {w}"));
+        }
     }
     if pool.stats().idle > 0 && !m.idle_and_clean() {
         return Err("a server is in the pool while not idle and clean".into());
@@ -187,10 +191,11 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
     let mut rules = Rules {
         role,
         read_only_since: role.read_only().then_some(0),
+        guarded_since: role.guarded().then_some(0),
     };
     let mut c = Client {
         conn: parts.client,
-        masked: matches!(role, Role::Masked),
+        masked: role.masked(),
         leaked: None,
         closed: false,
         in_copy: false,
@@ -199,6 +204,7 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
     let mut sent = 0usize;
     let mut neighbour: Option<Neighbour> = None;
     let mut junk_sent = false;
+    let mut pipelined = false;
     let result = async {
         for op in &ops {
             match op {
@@ -219,9 +225,9 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
                         n.run(c.masked, !junk_sent).await?;
                     }
                 }
-                // At a quiet moment with nothing being answered: every message sent so far
-                // was judged under the old rules and has run.
-                Op::Reload(to) if !lock(&model).busy => {
+                // At a quiet moment (nothing pipelined, nothing being answered): every
+                // message sent so far was judged under the old rules and has run.
+                Op::Reload(to) if !pipelined && !lock(&model).busy => {
                     scripted::reload(&parts.shared, mode, to.rules());
                     let messages = lock(&model).messages;
                     rules.read_only_since = match (rules.read_only_since, to.read_only()) {
@@ -229,14 +235,25 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
                         (None, true) => Some(messages),
                         (_, false) => None,
                     };
+                    rules.guarded_since = match (rules.guarded_since, to.guarded()) {
+                        (Some(since), true) => Some(since),
+                        (None, true) => Some(messages),
+                        (_, false) => None,
+                    };
                     rules.role = *to;
-                    c.masked = *to == Role::Masked;
+                    c.masked = to.masked();
                 }
                 _ => {}
             }
             if let Some(bytes) = client_bytes(op) {
                 c.send(&bytes).await;
                 sent += 1;
+            }
+            if std::mem::replace(&mut pipelined, matches!(op, Op::NoWait)) {
+                continue; // the op after a NoWait: what follows goes out at once too
+            }
+            if pipelined {
+                continue;
             }
             c.read_quiet().await;
             if tracing_on() {

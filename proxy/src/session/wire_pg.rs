@@ -24,7 +24,7 @@ pub struct Seen {
     /// ([`WirePg::messages`] then), and its text.
     pub writes_run: Vec<(u64, String)>,
     /// Transactions that committed a big write.
-    pub big_commits: Vec<String>,
+    pub big_commits: Vec<(u64, String)>,
 }
 
 #[derive(Clone)]
@@ -127,7 +127,7 @@ impl WirePg {
     fn end_transaction(&mut self, commit: bool) {
         if commit {
             if let Some(text) = self.big_pending.take() {
-                self.seen.big_commits.push(text);
+                self.seen.big_commits.push((self.messages, text));
             }
         }
         self.big_pending = None;
@@ -195,7 +195,7 @@ impl WirePg {
                 if internal_answer(text, true, out) {
                     return Ok(());
                 }
-                row_description(out);
+                row_description(text, out);
                 let n = row_count(text);
                 data_rows(n, reads_t(text), out);
                 complete(&format!("SELECT {n}"), out);
@@ -203,7 +203,7 @@ impl WirePg {
             "UPDATE" | "DELETE" | "INSERT" => {
                 let n = self.write(text);
                 if returns_rows(text) {
-                    row_description(out);
+                    row_description(text, out);
                     data_rows(n, true, out);
                 }
                 let tag = if head == "INSERT" {
@@ -223,7 +223,7 @@ impl WirePg {
                 c.rows_left -= n;
                 let from_t = c.from_t;
                 if head == "FETCH" {
-                    row_description(out);
+                    row_description(text, out);
                     data_rows(n, from_t, out);
                 }
                 complete(&format!("{head} {n}"), out);

@@ -273,7 +273,7 @@ impl WirePg {
             message(b't', &[0, 0], out);
         }
         if returns_rows(&text) {
-            row_description(out);
+            row_description(&text, out);
         } else {
             message(b'n', &[], out);
         }

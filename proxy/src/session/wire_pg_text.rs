@@ -52,12 +52,19 @@ pub(super) fn message(tag: u8, body: &[u8], out: &mut BytesMut) {
     backend::raw_message(tag, body, out);
 }
 
-pub(super) fn row_description(out: &mut BytesMut) {
+/// One int4 column: `t.v` itself, or (`text` computes it, `||`) an expression of it, which
+/// names no table column.
+pub(super) fn row_description(text: &str, out: &mut BytesMut) {
+    let (table, column) = if text.contains("||") {
+        (0, 0)
+    } else {
+        (16384, 2)
+    };
     let mut b = BytesMut::new();
     b.put_u16(1);
     b.put_slice(b"v\0");
-    b.put_u32(16384);
-    b.put_u16(2);
+    b.put_u32(table);
+    b.put_u16(column);
     b.put_u32(23);
     b.put_i16(4);
     b.put_i32(-1);
@@ -109,7 +116,7 @@ pub(super) fn internal_answer(text: &str, described: bool, out: &mut BytesMut) -
         return false;
     };
     if described {
-        row_description(out);
+        row_description(text, out);
     }
     internal_data_row(&row, out);
     complete("SELECT 1", out);
