@@ -298,11 +298,25 @@ impl Session {
                 true
             }
             b'G' if g.tripped => {
-                // A later COPY FROM STDIN in the same string: end it at once.
+                // A later COPY FROM STDIN in the unit: end it at once. An Execute's: the
+                // client's Sync it made the server ignore is sent again, or the failed batch
+                // would wait for one the client already sent.
+                let by_execute = matches!(
+                    self.replies.front().map(|e| &e.sent),
+                    Some(Sent::Execute { .. })
+                );
+                let resend = std::mem::take(&mut self.sync.voided_at_copy) > 0 && by_execute;
                 if let Some(s) = self.server.as_mut() {
                     let mut out = BytesMut::new();
                     backend::raw_message(b'f', b"pgward: rolled back\0", &mut out);
+                    if resend {
+                        frontend::sync(&mut out);
+                    }
                     s.server.conn.queue(&out);
+                }
+                if resend {
+                    self.replies.push(Sent::Sync, Handling::Forward);
+                    self.sync.sent_sync_point();
                 }
                 true
             }

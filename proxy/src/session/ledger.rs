@@ -19,6 +19,8 @@ pub struct Ledger {
     /// A Flush (the client's or pgward's) or a Sync went after the last of them: the server
     /// sends what it has.
     pub flushed: bool,
+    /// The client's Syncs the COPY FROM STDIN that last started made the server ignore.
+    pub voided_at_copy: usize,
 }
 
 impl Default for Ledger {
@@ -28,6 +30,7 @@ impl Default for Ledger {
             pending: 0,
             syncs_sent: 0,
             syncs_done: 0,
+            voided_at_copy: 0,
             unsynced: false,
             flushed: true,
         }

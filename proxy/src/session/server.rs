@@ -246,6 +246,9 @@ impl Session {
             let ends = a.ready.is_some() || self.replies.sync_owed();
             self.skip_sync_points(a.skipped_queries, ends);
         }
+        if tag == b'G' {
+            self.sync.voided_at_copy = a.voided_syncs;
+        }
         if a.voided_syncs > 0 {
             // The COPY started: the Syncs sent meanwhile were ignored.
             let by_execute = !matches!(self.replies.front().map(|e| &e.sent), Some(Sent::Query));

@@ -64,6 +64,11 @@ struct Client {
     closed: bool,
     in_copy: bool,
     received: usize,
+    /// A Sync or Query went out (outside a COPY) with no ReadyForQuery since, and no COPY
+    /// started that could have made the server ignore it: a ReadyForQuery is owed.
+    owed: bool,
+    /// Extended-protocol messages went out since the last Sync.
+    in_batch: bool,
 }
 
 impl Client {
@@ -76,13 +81,32 @@ impl Client {
         }
         self.received += 1;
         match tag {
-            b'G' => self.in_copy = true,
-            b'C' | b'E' | b'Z' => self.in_copy = false,
+            b'G' => {
+                self.in_copy = true;
+                self.owed = false;
+            }
+            b'Z' => {
+                self.in_copy = false;
+                self.owed = false;
+            }
+            b'C' | b'E' => self.in_copy = false,
             _ => {}
         }
     }
 
     async fn send(&mut self, bytes: &[u8]) {
+        // A Query inside an extended batch is skipped if the batch failed: only a Sync, or
+        // a Query outside any batch, is surely owed its ReadyForQuery.
+        match bytes.first() {
+            Some(b'S') => self.owed |= !self.in_copy,
+            Some(b'Q') => self.owed |= !self.in_copy && !self.in_batch,
+            _ => {}
+        }
+        self.in_batch = match bytes.first() {
+            Some(b'P' | b'B' | b'E' | b'D' | b'C' | b'H') => true,
+            Some(b'S') => false,
+            _ => self.in_batch,
+        };
         if self.conn.send(bytes).await.is_err() {
             self.closed = true;
         }
@@ -200,6 +224,8 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
         closed: false,
         in_copy: false,
         received: 0,
+        owed: false,
+        in_batch: false,
     };
     let mut sent = 0usize;
     let mut neighbour: Option<Neighbour> = None;
@@ -266,6 +292,10 @@ pub(super) async fn drive(mode: PoolMode, role: Role, ops: Vec<Op>) -> Result<()
             if c.closed {
                 return Ok(());
             }
+        }
+        // What the client sent is answered without asking again.
+        if c.owed && !c.read_until(Duration::from_secs(3600), true).await {
+            return Err("a Sync or Query sent got no ReadyForQuery within an hour".into());
         }
         // Every Sync is answered (a COPY the client left open is failed first).
         if c.in_copy {

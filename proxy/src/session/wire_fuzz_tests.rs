@@ -296,3 +296,44 @@ fn a_sync_behind_a_simple_copy_keeps_the_queue_in_step() {
         }
     }
 }
+
+/// A guarded write past its limit, then an Execute of COPY FROM STDIN and the batch's Sync,
+/// pipelined: the server ignores the Sync once the COPY starts, and pgward ends the COPY
+/// (the unit is rolled back); it sends the Sync again, or the client would wait for an
+/// answer the server never owed.
+#[test]
+fn a_copy_the_guard_ends_does_not_swallow_the_sync() {
+    let copy = statement_of("COPY t FROM STDIN");
+    let mut ops = Vec::new();
+    for op in [
+        Op::Parse { name: 0, text: 3 },
+        Op::Bind {
+            portal: 0,
+            statement: 0,
+        },
+        Op::Execute {
+            portal: 0,
+            max_rows: 0,
+        },
+        Op::Parse {
+            name: 1,
+            text: copy,
+        },
+        Op::Bind {
+            portal: 1,
+            statement: 1,
+        },
+        Op::Execute {
+            portal: 1,
+            max_rows: 0,
+        },
+    ] {
+        ops.extend([Op::NoWait, op]);
+    }
+    ops.push(Op::Sync);
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops.clone()) {
+            panic!("{e}");
+        }
+    }
+}
