@@ -241,3 +241,43 @@ async fn a_guarded_batch_whose_query_the_server_skips_ends_at_its_sync() {
         );
     }
 }
+
+/// A guarded write past its limit and an Execute of COPY FROM STDIN in one batch with its
+/// Sync: the server ignores the Sync once the COPY starts, and pgward ends the COPY (the unit
+/// is rolled back); the client's Sync is still answered (pgward used to leave the client
+/// waiting for it until the idle limit), and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_the_guard_ends_still_answers_the_sync() {
+    let up = upstream::shared();
+    for mode in MODES {
+        let t = table(up, &format!("atk_guard_copy_{mode}"), 60);
+        let proxy = proxy(up, mode);
+        let upd = format!("UPDATE {t} SET v = v + 1 WHERE id > 0");
+        let copy = format!("COPY {t} (id, v) FROM STDIN");
+        let frames = vec![
+            parse("", &upd),
+            bind("", "", &[]),
+            execute("", 0),
+            parse("c", &copy),
+            bind("", "c", &[]),
+            execute("", 0),
+            sync(),
+        ];
+        let mut c = login(&proxy, BOB).await;
+        let msgs = exchange(&mut c, &frames, 1).await;
+        assert_eq!(
+            msgs.last().map(|m| m.tag),
+            Some(b'Z'),
+            "{mode}: {}",
+            summary(&msgs)
+        );
+        assert!(
+            pgward_e2e::wire::codes(&msgs).contains(&"54000".to_string()),
+            "{mode}: {}",
+            summary(&msgs)
+        );
+        let after = exchange(&mut c, &[query_frame("SELECT 3")], 1).await;
+        assert_eq!(summary(&after), "TDCZ []", "{mode}: the session went on");
+        assert_eq!(changed(up, &t), "0", "{mode}: rows were written");
+    }
+}
