@@ -84,15 +84,20 @@ proptest! {
     }
 }
 
-/// A server reporting the read-only pin lost is never used again for the read-only role.
-#[test]
-fn a_lost_pin_is_survived() {
+/// `ops` keep every property, in both pool modes.
+fn holds_in_both_modes(role: Role, ops: &[Op]) {
     for mode in [PoolMode::Transaction, PoolMode::Session] {
-        let ops = vec![Op::PinOff, Op::Query(0, None), Op::Query(2, None), Op::Sync];
-        if let Err(e) = wire_fuzz::run(mode, Role::Reader, ops) {
+        if let Err(e) = wire_fuzz::run(mode, role, ops.to_vec()) {
             panic!("{e}");
         }
     }
+}
+
+/// A server reporting the read-only pin lost is never used again for the read-only role.
+#[test]
+fn a_lost_pin_is_survived() {
+    let ops = vec![Op::PinOff, Op::Query(0, None), Op::Query(2, None), Op::Sync];
+    holds_in_both_modes(Role::Reader, &ops);
 }
 
 /// The issue-8 findings as ops: a COMMIT bound after a guarded write in the same batch, and a
@@ -132,13 +137,8 @@ fn the_guard_findings_hold_on_the_wire_model() {
         },
         Op::Sync,
     ];
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        for ops in [commit_after.clone(), paged.clone()] {
-            if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
-                panic!("{e}");
-            }
-        }
-    }
+    holds_in_both_modes(Role::Writer, &commit_after);
+    holds_in_both_modes(Role::Writer, &paged);
 }
 
 /// pgward's BEGIN for the guard, inside the client's batch, fails: its error is the
@@ -146,17 +146,13 @@ fn the_guard_findings_hold_on_the_wire_model() {
 /// the Sync is answered (pgward used to send a refusal the skipping server never answered).
 #[test]
 fn a_guard_whose_begin_fails_in_the_batch_skips_the_batch() {
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        let ops = vec![
-            Op::FailNext,
-            Op::Parse { name: 0, text: 0 },
-            Op::Query(27, None),
-            Op::Query(6, Some(23)),
-        ];
-        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
-            panic!("{e}");
-        }
-    }
+    let ops = vec![
+        Op::FailNext,
+        Op::Parse { name: 0, text: 0 },
+        Op::Query(27, None),
+        Op::Query(6, Some(23)),
+    ];
+    holds_in_both_modes(Role::Writer, &ops);
 }
 
 /// A guarded unit's Query skipped by the server (an error earlier in its batch): the guard
@@ -164,49 +160,41 @@ fn a_guard_whose_begin_fails_in_the_batch_skips_the_batch() {
 /// Sync).
 #[test]
 fn a_guarded_unit_skipped_with_its_batch_ends_at_the_sync() {
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        let ops = vec![
-            Op::Parse { name: 1, text: 2 },
-            Op::Query(0, None),
-            Op::Query(9, None),
-            Op::Bind {
-                portal: 0,
-                statement: 1,
-            },
-            Op::Parse { name: 1, text: 0 },
-            Op::Query(0, None),
-        ];
-        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
-            panic!("{e}");
-        }
-    }
+    let ops = vec![
+        Op::Parse { name: 1, text: 2 },
+        Op::Query(0, None),
+        Op::Query(9, None),
+        Op::Bind {
+            portal: 0,
+            statement: 1,
+        },
+        Op::Parse { name: 1, text: 0 },
+        Op::Query(0, None),
+    ];
+    holds_in_both_modes(Role::Writer, &ops);
 }
 
 /// A write portal bound before a reload that makes the role read-only is refused at its
 /// Execute (the model records no write).
 #[test]
 fn a_write_portal_bound_before_a_demotion_is_refused() {
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        let ops = vec![
-            Op::Query(6, None),
-            Op::Parse { name: 1, text: 2 },
-            Op::Bind {
-                portal: 1,
-                statement: 1,
-            },
-            Op::Sync,
-            Op::Reload(Role::Plain),
-            Op::Execute {
-                portal: 1,
-                max_rows: 0,
-            },
-            Op::Sync,
-            Op::Query(7, None),
-        ];
-        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops) {
-            panic!("{e}");
-        }
-    }
+    let ops = vec![
+        Op::Query(6, None),
+        Op::Parse { name: 1, text: 2 },
+        Op::Bind {
+            portal: 1,
+            statement: 1,
+        },
+        Op::Sync,
+        Op::Reload(Role::Plain),
+        Op::Execute {
+            portal: 1,
+            max_rows: 0,
+        },
+        Op::Sync,
+        Op::Query(7, None),
+    ];
+    holds_in_both_modes(Role::Writer, &ops);
 }
 
 /// A server out of step (a reply nothing asked for: a ReadyForQuery, a ParseComplete, an
@@ -258,12 +246,8 @@ fn a_server_out_of_step_is_closed() {
             ],
         ),
     ];
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        for (role, ops) in &cases {
-            if let Err(e) = wire_fuzz::run(mode, *role, ops.clone()) {
-                panic!("{e}");
-            }
-        }
+    for (role, ops) in &cases {
+        holds_in_both_modes(*role, ops);
     }
 }
 
@@ -290,11 +274,7 @@ fn a_sync_behind_a_simple_copy_keeps_the_queue_in_step() {
         Op::Query(statement_of("SELECT 1/0"), None),
         Op::Query(statement_of("SELECT v || '' FROM t"), None),
     ];
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        if let Err(e) = wire_fuzz::run(mode, Role::MaskedCopier, ops.clone()) {
-            panic!("{e}");
-        }
-    }
+    holds_in_both_modes(Role::MaskedCopier, &ops);
 }
 
 /// A guarded write past its limit, then an Execute of COPY FROM STDIN and the batch's Sync,
@@ -331,9 +311,5 @@ fn a_copy_the_guard_ends_does_not_swallow_the_sync() {
         ops.extend([Op::NoWait, op]);
     }
     ops.push(Op::Sync);
-    for mode in [PoolMode::Transaction, PoolMode::Session] {
-        if let Err(e) = wire_fuzz::run(mode, Role::Writer, ops.clone()) {
-            panic!("{e}");
-        }
-    }
+    holds_in_both_modes(Role::Writer, &ops);
 }
