@@ -72,6 +72,9 @@ pub struct WirePg {
     pub busy: bool,
     /// Messages received from pgward so far.
     pub messages: u64,
+    /// Extended-protocol messages came since the last Sync or Query (PostgreSQL holds a
+    /// transaction open for them).
+    batch_open: bool,
 }
 
 impl Default for WirePg {
@@ -95,6 +98,7 @@ impl Default for WirePg {
             sleep_due: 0,
             busy: false,
             messages: 0,
+            batch_open: false,
         }
     }
 }
@@ -107,6 +111,8 @@ impl WirePg {
     pub fn idle_and_clean(&self) -> bool {
         self.block == b'I'
             && !self.implicit
+            && !self.batch_open
+            && self.portals.is_empty()
             && !self.skipping
             && self.copy_in.is_none()
             && !self.busy
@@ -273,6 +279,8 @@ impl WirePg {
                 complete("DISCARD ALL", out);
             }
             "COPY" if is_write(text) => {
+                // Rows go in as they come: the write runs from here.
+                self.seen.writes_run.push((self.messages, text.to_string()));
                 self.copy_in = Some(0);
                 message(b'G', &[0, 0, 1, 0, 0], out);
             }

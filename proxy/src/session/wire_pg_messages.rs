@@ -64,6 +64,11 @@ impl WirePg {
     /// One frontend message: what the server answers goes to `out`.
     pub fn on_message(&mut self, tag: u8, body: &[u8], out: &mut BytesMut) -> Next {
         self.messages += 1;
+        match tag {
+            b'P' | b'B' | b'D' | b'E' | b'C' => self.batch_open = true,
+            b'S' | b'Q' => self.batch_open = false,
+            _ => {}
+        }
         if let Some(rows) = self.copy_in {
             return self.in_copy(tag, rows, out);
         }
