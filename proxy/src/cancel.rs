@@ -6,13 +6,16 @@
 //! `peer_id`): a cancel that a load balancer sent to another instance is forwarded there.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
+use atomic_waker::AtomicWaker;
 use dashmap::DashMap;
 use rand::Rng;
+use std::sync::Mutex;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::Mutex;
 
 use crate::config::PeersSettings;
 use crate::metrics::Metrics;
@@ -28,10 +31,25 @@ pub const MAX_PEER_ID: u8 = 127;
 /// for one, the wait itself.
 #[derive(Default)]
 pub struct CancelState {
-    target: Mutex<Option<Arc<CancelTarget>>>,
-    /// Woken by a cancel that finds no server: a client waiting for a free server stops
-    /// waiting (as PostgreSQL cancels a statement that has not started).
-    waiting: tokio::sync::Notify,
+    /// Taken only for a moment, never across an await: a session sets its target twice a
+    /// transaction in transaction mode, and an async lock costs a semaphore each time.
+    target: Mutex<Target>,
+    /// Woken when the last cancel on its way is delivered (a [`CancelState::set`] waits).
+    delivered: tokio::sync::Notify,
+    /// Cancels that found no server: a client waiting for a free server stops waiting (as
+    /// PostgreSQL cancels a statement that has not started) when this moves on.
+    unserved: AtomicU64,
+    /// The task waiting for a server, woken by such a cancel. Not a `Notify`: a
+    /// transaction-mode checkout under contention waits once a transaction, and a `Notify`
+    /// takes a lock at every poll and drop.
+    waiting: AtomicWaker,
+}
+
+#[derive(Default)]
+struct Target {
+    server: Option<Arc<CancelTarget>>,
+    /// Cancels being sent to `server` right now.
+    sending: u32,
 }
 
 pub type CancelSlot = Arc<CancelState>;
@@ -41,16 +59,73 @@ impl CancelState {
     /// Waits while a cancel is being sent to the current target, so the server cannot go to
     /// another client with this client's cancel still on its way.
     pub async fn set(&self, target: Option<Arc<CancelTarget>>) {
-        match self.target.try_lock() {
-            Ok(mut held) => *held = target,
-            Err(_) => *self.target.lock().await = target,
+        loop {
+            let delivered = {
+                let mut t = lock(&self.target);
+                if t.sending == 0 {
+                    t.server = target;
+                    return;
+                }
+                // Made under the lock: the delivery that ends the sending is announced
+                // after it, so this future sees it.
+                self.delivered.notified()
+            };
+            delivered.await;
         }
     }
 
-    /// Resolves when a cancel arrives while no server runs the client's work.
-    pub async fn cancelled_while_waiting(&self) {
-        self.waiting.notified().await;
+    /// Resolves when a cancel arrives while no server runs the client's work, after this is
+    /// called (an earlier cancel is not held for it). One task waits at a time (the
+    /// client's own).
+    pub fn cancelled_while_waiting(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let seen = self.unserved.load(Ordering::Acquire);
+        std::future::poll_fn(move |cx| {
+            if self.unserved.load(Ordering::Acquire) != seen {
+                return Poll::Ready(());
+            }
+            self.waiting.register(cx.waker());
+            // A cancel between the first look and the registration found no waker.
+            match self.unserved.load(Ordering::Acquire) != seen {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
     }
+
+    /// The target a cancel goes to now, counted as being sent to until the guard drops
+    /// (however the sending ends).
+    fn start_sending(&self) -> Option<Sending<'_>> {
+        let mut t = lock(&self.target);
+        let server = t.server.clone()?;
+        t.sending += 1;
+        Some(Sending {
+            state: self,
+            server,
+        })
+    }
+}
+
+/// A cancel on its way to a server; the slot's target stays until it is dropped.
+struct Sending<'a> {
+    state: &'a CancelState,
+    server: Arc<CancelTarget>,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        let done = {
+            let mut t = lock(&self.state.target);
+            t.sending = t.sending.saturating_sub(1);
+            t.sending == 0
+        };
+        if done {
+            self.state.delivered.notify_waiters();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Default)]
@@ -114,9 +189,9 @@ impl CancelRegistry {
         }
     }
 
-    /// Forward a client's CancelRequest. The slot stays locked until the cancel is delivered,
-    /// and a session clears its slot (taking the lock) before its server goes back to the
-    /// pool, so the cancel hits this client's query or nothing.
+    /// Forward a client's CancelRequest. The slot keeps its target until the cancel is
+    /// delivered, and a session clears its slot (waiting for that) before its server goes
+    /// back to the pool, so the cancel hits this client's query or nothing.
     /// A key owned by another `[peers]` member is forwarded to it.
     pub async fn cancel(&self, pid: i32, secret: i32, peers: Option<&PeersSettings>) {
         let owner = key_owner(pid);
@@ -139,12 +214,16 @@ impl CancelRegistry {
             return;
         };
         self.metrics.cancel("local");
-        let guard = slot.target.lock().await;
-        match guard.as_ref() {
-            Some(target) => send_cancel(target).await,
+        let sending = slot.start_sending();
+        match &sending {
+            Some(sending) => send_cancel(&sending.server).await,
             // Only a client waiting right now is woken: no permit is stored for later.
-            None => slot.waiting.notify_waiters(),
+            None => {
+                slot.unserved.fetch_add(1, Ordering::AcqRel);
+                slot.waiting.wake();
+            }
         }
+        drop(sending);
     }
 }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use atomic_waker::AtomicWaker;
 use dashmap::DashMap;
-use tokio::sync::Notify;
 
 tokio::task_local! {
     /// The client whose session runs on this task.
@@ -55,11 +55,22 @@ impl ClientState {
 
 /// Why a client's session was ended from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum EndReason {
     /// KILL_CLIENT from the admin console.
-    Killed,
+    Killed = 1,
     /// The shutdown grace period ran out.
-    Shutdown,
+    Shutdown = 2,
+}
+
+impl EndReason {
+    fn from_u8(v: u8) -> Option<EndReason> {
+        match v {
+            1 => Some(EndReason::Killed),
+            2 => Some(EndReason::Shutdown),
+            _ => None,
+        }
+    }
 }
 
 /// One logged-in client.
@@ -82,8 +93,11 @@ pub struct ClientEntry {
     pub statements: AtomicU64,
     /// Transactions: servers checked out for it.
     pub transactions: AtomicU64,
-    end: Mutex<Option<EndReason>>,
-    ended: Notify,
+    /// Why it was ended from outside (an [`EndReason`]; 0: it was not).
+    end: AtomicU8,
+    /// The task waiting in [`ClientEntry::ended`]. Not a `Notify`: that future is polled at
+    /// every wake-up of the client's task, and a `Notify` takes a lock on each poll.
+    ended: AtomicWaker,
     /// Why the client keeps its server between transactions, if it does.
     pin: Mutex<Option<&'static str>>,
     /// Its pool (None for admin console clients).
@@ -132,8 +146,8 @@ impl ClientEntry {
             server: AtomicU64::new(0),
             statements: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
-            end: Mutex::new(None),
-            ended: Notify::new(),
+            end: AtomicU8::new(0),
+            ended: AtomicWaker::new(),
             pin: Mutex::new(None),
             pool,
             socket,
@@ -184,22 +198,28 @@ impl ClientEntry {
         self.pin.lock().ok().and_then(|p| *p)
     }
 
-    /// Ask the listener to stop this client's session.
+    /// Ask the listener to stop this client's session (the first reason given stands).
     pub fn end(&self, reason: EndReason) {
-        if let Ok(mut e) = self.end.lock() {
-            e.get_or_insert(reason);
-        }
-        self.ended.notify_one();
+        let _ = self
+            .end
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.ended.wake();
     }
 
-    /// Wait until [`ClientEntry::end`] is called; returns why.
-    pub async fn ended(&self) -> EndReason {
-        loop {
-            if let Some(r) = self.end.lock().ok().and_then(|e| *e) {
-                return r;
+    /// Wait until [`ClientEntry::end`] is called; returns why. One task waits at a time (the
+    /// client's own).
+    pub fn ended(&self) -> impl std::future::Future<Output = EndReason> + '_ {
+        std::future::poll_fn(move |cx| {
+            if let Some(r) = EndReason::from_u8(self.end.load(Ordering::Acquire)) {
+                return std::task::Poll::Ready(r);
             }
-            self.ended.notified().await;
-        }
+            self.ended.register(cx.waker());
+            // Ended between the first look and the registration: its wake found no waker.
+            match EndReason::from_u8(self.end.load(Ordering::Acquire)) {
+                Some(r) => std::task::Poll::Ready(r),
+                None => std::task::Poll::Pending,
+            }
+        })
     }
 
     pub fn bytes(&self) -> ByteCounts {

@@ -60,7 +60,8 @@ impl Pool {
         let oversize =
             self.servers.lock().map_or(0, |r| r.len()) > self.size.load(Ordering::Relaxed);
         // Not idle (a transaction left open however pgward came to think otherwise): closed.
-        if oversize || server.status != b'I' || Self::expired(&self.settings(), &server, now) {
+        // One past its lifetime or idle limit is closed by the next checkout or the reaper.
+        if oversize || server.status != b'I' {
             tokio::spawn(server.terminate());
             return;
         }

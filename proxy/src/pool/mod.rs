@@ -240,7 +240,7 @@ impl Pool {
     /// PAUSE: the common checkout, with no future, timer or wait registration. `None`: wait
     /// with [`Pool::checkout_preferring`].
     pub fn checkout_idle_now(self: &Arc<Self>, prefer: Option<i32>) -> Option<PooledServer> {
-        let settings = self.settings();
+        let mut settings = None;
         loop {
             let (IdleServer { id, mut server }, slot) = {
                 let mut slots = self.slots();
@@ -257,7 +257,8 @@ impl Pool {
                 }
             };
             let now = Instant::now();
-            if Self::expired(&settings, &server, now) || !server.conn.is_healthy() {
+            let settings = settings.get_or_insert_with(|| self.settings());
+            if Self::expired(settings, &server, now) || !server.conn.is_healthy() {
                 self.forget_server(id);
                 tokio::spawn(server.terminate());
                 continue; // the slot goes back as it drops
