@@ -20,6 +20,54 @@ pub struct ServerRow {
     pub since: Instant,
 }
 
+/// A server's row as the pool keeps it. What changes at every checkout and release is
+/// atomic, so neither takes the pool's lock for it (transaction mode does both each
+/// transaction).
+#[derive(Debug)]
+pub(super) struct LiveRow {
+    pub(super) id: u64,
+    backend_pid: i32,
+    connected_at: SystemTime,
+    /// The client it serves plus one; 0 while idle.
+    client: AtomicU64,
+    /// Since when it serves that client or has been idle, in microseconds after `epoch`.
+    since_us: AtomicU64,
+    epoch: Instant,
+}
+
+impl LiveRow {
+    pub(super) fn new(id: u64, backend_pid: i32) -> LiveRow {
+        LiveRow {
+            id,
+            backend_pid,
+            connected_at: SystemTime::now(),
+            client: AtomicU64::new(0),
+            since_us: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// From `now` it serves `client` (`None`: it is idle).
+    pub(super) fn serve(&self, client: Option<u64>, now: Instant) {
+        let since = now.saturating_duration_since(self.epoch).as_micros();
+        self.since_us
+            .store(u64::try_from(since).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.client
+            .store(client.map_or(0, |c| c.wrapping_add(1)), Ordering::Relaxed);
+    }
+
+    fn row(&self) -> ServerRow {
+        let since = Duration::from_micros(self.since_us.load(Ordering::Relaxed));
+        ServerRow {
+            id: self.id,
+            backend_pid: self.backend_pid,
+            connected_at: self.connected_at,
+            client: self.client.load(Ordering::Relaxed).checked_sub(1),
+            since: self.epoch.checked_add(since).unwrap_or(self.epoch),
+        }
+    }
+}
+
 /// Totals since start (SHOW STATS).
 #[derive(Default)]
 pub(super) struct PoolCounters {
@@ -58,13 +106,13 @@ impl Pool {
                 let now_free = fewer.min(slots.available);
                 slots.available -= now_free;
                 slots.retiring += fewer - now_free;
-                let open = self.servers.lock().map_or(0, |r| r.len());
+                let open = self.open.load(Ordering::Relaxed);
                 let surplus = open.saturating_sub(new).min(slots.idle.len());
                 let keep = slots.idle.len() - surplus;
                 slots.idle.split_off(keep)
             };
             for s in extra {
-                self.forget_server(s.id);
+                self.forget_server(s.row.id);
                 tokio::spawn(s.server.terminate());
             }
         }
@@ -99,7 +147,7 @@ impl Pool {
     pub fn servers(&self) -> Vec<ServerRow> {
         self.servers
             .lock()
-            .map(|r| r.values().cloned().collect())
+            .map(|r| r.values().map(|r| r.row()).collect())
             .unwrap_or_default()
     }
 

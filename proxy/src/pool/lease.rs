@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::admin::LiveRow;
 use super::slots::Slot;
 use super::{IdleServer, Pool, PooledServer};
 use crate::clients::ClientEntry;
@@ -14,30 +15,22 @@ use crate::server::ServerConnection;
 impl Pool {
     pub(super) fn lease(
         self: &Arc<Self>,
-        id: u64,
+        row: Arc<LiveRow>,
         server: Box<ServerConnection>,
         slot: Slot,
         client: Option<Arc<ClientEntry>>,
         now: Instant,
     ) -> PooledServer {
         if let Some(c) = &client {
-            c.attach(id);
+            c.attach(row.id);
         }
-        if let Some(r) = self
-            .servers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(&id)
-        {
-            r.client = client.as_ref().map(|c| c.id);
-            r.since = now;
-        }
+        row.serve(client.as_ref().map(|c| c.id), now);
         PooledServer {
             server,
             pool: self.clone(),
             slot,
             lease: Lease {
-                id,
+                row,
                 pool: self.clone(),
                 client,
                 since: now,
@@ -57,8 +50,7 @@ impl Pool {
         let now = Instant::now();
         server.last_used = now;
         // More servers than the (reloaded, smaller) size: this one closes instead.
-        let oversize =
-            self.servers.lock().map_or(0, |r| r.len()) > self.size.load(Ordering::Relaxed);
+        let oversize = self.open.load(Ordering::Relaxed) > self.size.load(Ordering::Relaxed);
         // Not idle (a transaction left open however pgward came to think otherwise): closed.
         // One past its lifetime or idle limit is closed by the next checkout or the reaper.
         if oversize || server.status != b'I' {
@@ -66,16 +58,16 @@ impl Pool {
             return;
         }
         lease.ended = Some(now);
-        let id = lease.id;
+        let row = lease.row.clone();
         // The lease (client link, row) ends before the slot is free for another client.
         drop(lease);
-        slot.release_with(IdleServer { id, server });
+        slot.release_with(IdleServer { row, server });
     }
 }
 
 /// Who holds a server: clears the client's link and the server's row however it ends.
 pub(super) struct Lease {
-    pub(super) id: u64,
+    pub(super) row: Arc<LiveRow>,
     pub(super) pool: Arc<Pool>,
     pub(super) client: Option<Arc<ClientEntry>>,
     pub(super) since: Instant,
@@ -86,7 +78,7 @@ pub(super) struct Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(c) = &self.client {
-            c.detach(self.id);
+            c.detach(self.row.id);
         }
         let now = self.ended.unwrap_or_else(Instant::now);
         let held = now.saturating_duration_since(self.since).as_micros() as u64;
@@ -94,14 +86,9 @@ impl Drop for Lease {
             .counters
             .xact_us
             .fetch_add(held, Ordering::Relaxed);
-        let mut rows = self.pool.servers.lock().unwrap_or_else(|p| p.into_inner());
-        if self.ended.is_some() {
-            if let Some(r) = rows.get_mut(&self.id) {
-                r.client = None;
-                r.since = now;
-            }
-        } else {
-            rows.remove(&self.id);
+        match self.ended {
+            Some(_) => self.row.serve(None, now),
+            None => self.pool.forget_server(self.row.id),
         }
     }
 }

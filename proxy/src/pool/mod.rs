@@ -19,14 +19,14 @@ mod slots;
 pub use admin::{PoolStats, ServerRow};
 pub use registry::PoolRegistry;
 
-use admin::PoolCounters;
+use admin::{LiveRow, PoolCounters};
 use lease::Lease;
 use slots::{Slot, Slots};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::clients::{ClientEntry, ClientState};
 use crate::metrics::Metrics;
@@ -87,7 +87,9 @@ pub struct Pool {
     /// The search_path the last new server started with (its configured defaults).
     default_search_path: Mutex<Option<String>>,
     /// Every open server connection of this pool, by id.
-    servers: Mutex<BTreeMap<u64, ServerRow>>,
+    servers: Mutex<BTreeMap<u64, Arc<LiveRow>>>,
+    /// How many `servers` holds (read without its lock at every release).
+    open: AtomicUsize,
     ids: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
     counters: PoolCounters,
@@ -102,7 +104,7 @@ impl std::fmt::Debug for Pool {
 }
 
 struct IdleServer {
-    id: u64,
+    row: Arc<LiveRow>,
     server: Box<ServerConnection>,
 }
 
@@ -134,6 +136,7 @@ impl Pool {
             greeting: Mutex::new(None),
             default_search_path: Mutex::new(None),
             servers: Mutex::new(BTreeMap::new()),
+            open: AtomicUsize::new(0),
             ids,
             metrics,
             counters: PoolCounters::default(),
@@ -198,7 +201,9 @@ impl Pool {
 
     fn forget_server(&self, id: u64) {
         let mut rows = self.servers.lock().unwrap_or_else(|p| p.into_inner());
-        rows.remove(&id);
+        if rows.remove(&id).is_some() {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Wait for a free slot (FIFO), then reuse a healthy idle connection or open a new one.
@@ -242,7 +247,7 @@ impl Pool {
     pub fn checkout_idle_now(self: &Arc<Self>, prefer: Option<i32>) -> Option<PooledServer> {
         let mut settings = None;
         loop {
-            let (IdleServer { id, mut server }, slot) = {
+            let (IdleServer { row, mut server }, slot) = {
                 let mut slots = self.slots();
                 if slots.idle.is_empty() || !slots.take_free() {
                     return None;
@@ -259,14 +264,14 @@ impl Pool {
             let now = Instant::now();
             let settings = settings.get_or_insert_with(|| self.settings());
             if Self::expired(settings, &server, now) || !server.conn.is_healthy() {
-                self.forget_server(id);
+                self.forget_server(row.id);
                 tokio::spawn(server.terminate());
                 continue; // the slot goes back as it drops
             }
             server.last_used = now;
             self.metrics.pool_wait(Duration::ZERO);
             self.counters.xacts.fetch_add(1, Ordering::Relaxed);
-            return Some(self.lease(id, server, slot, crate::clients::current(), now));
+            return Some(self.lease(row, server, slot, crate::clients::current(), now));
         }
     }
 
@@ -276,20 +281,20 @@ impl Pool {
         &self,
         settings: &PoolSettings,
         mut prefer: Option<i32>,
-    ) -> Option<(u64, Box<ServerConnection>, Instant)> {
+    ) -> Option<(Arc<LiveRow>, Box<ServerConnection>, Instant)> {
         loop {
             // The lock is let go before the checks (a guard in the loop's head would live
             // through its body).
             let taken = take_idle_of(&mut self.slots().idle, prefer.take());
-            let IdleServer { id, server: mut s } = taken?;
+            let IdleServer { row, server: mut s } = taken?;
             let now = Instant::now();
             if Self::expired(settings, &s, now) || !s.conn.is_healthy() {
-                self.forget_server(id);
+                self.forget_server(row.id);
                 tokio::spawn(s.terminate());
                 continue;
             }
             s.last_used = now;
-            return Some((id, s, now));
+            return Some((row, s, now));
         }
     }
 
@@ -301,8 +306,8 @@ impl Pool {
         settings: PoolSettings,
         prefer: Option<i32>,
     ) -> Result<PooledServer, PoolError> {
-        if let Some((id, s, now)) = self.take_reusable(&settings, prefer) {
-            return Ok(self.lease(id, s, slot, client, now));
+        if let Some((row, s, now)) = self.take_reusable(&settings, prefer) {
+            return Ok(self.lease(row, s, slot, client, now));
         }
         let spec = self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server = match ServerConnection::connect(&spec).await {
@@ -313,15 +318,15 @@ impl Pool {
                 return Err(e.into());
             }
         };
-        let id = self.register(&server);
+        let row = self.register(&server);
         self.counters.opened.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(database = %self.key.database, login = %self.key.login, server = id, "opened server connection");
-        Ok(self.lease(id, server, slot, client, Instant::now()))
+        tracing::debug!(database = %self.key.database, login = %self.key.login, server = row.id, "opened server connection");
+        Ok(self.lease(row, server, slot, client, Instant::now()))
     }
 
     /// A new server connection joins the pool's rows (SHOW SERVERS); its parameters are
-    /// what the pool reports to clients greeted without a server. Returns its id.
-    fn register(&self, server: &ServerConnection) -> u64 {
+    /// what the pool reports to clients greeted without a server. Returns its row.
+    fn register(&self, server: &ServerConnection) -> Arc<LiveRow> {
         if let Ok(mut r) = self.reported.lock() {
             *r = Some(server.params.clone());
         }
@@ -332,20 +337,13 @@ impl Pool {
             *d = Some(path.to_string());
         }
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let row = Arc::new(LiveRow::new(id, server.cancel.pid));
         self.servers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                id,
-                ServerRow {
-                    id,
-                    backend_pid: server.cancel.pid,
-                    connected_at: SystemTime::now(),
-                    client: None,
-                    since: Instant::now(),
-                },
-            );
-        id
+            .insert(id, row.clone());
+        self.open.fetch_add(1, Ordering::Relaxed);
+        row
     }
 
     /// Take every idle connection out of the pool, to be closed by the caller.
@@ -353,7 +351,7 @@ impl Pool {
         let idle = std::mem::take(&mut self.slots().idle);
         idle.into_iter()
             .map(|s| {
-                self.forget_server(s.id);
+                self.forget_server(s.row.id);
                 s.server
             })
             .collect()
@@ -372,7 +370,7 @@ impl Pool {
             drop
         };
         for s in expired {
-            self.forget_server(s.id);
+            self.forget_server(s.row.id);
             tokio::spawn(s.server.terminate());
         }
     }

@@ -8,9 +8,9 @@ impl Pool {
     /// A server connection opened elsewhere (the session's scripted-frame tests) joins the
     /// pool as if it had opened it.
     pub fn add_idle(&self, server: ServerConnection) {
-        let id = self.register(&server);
+        let row = self.register(&server);
         self.slots().idle.push(IdleServer {
-            id,
+            row,
             server: Box::new(server),
         });
     }
