@@ -59,11 +59,16 @@ impl CancelState {
     /// Waits while a cancel is being sent to the current target, so the server cannot go to
     /// another client with this client's cancel still on its way.
     pub async fn set(&self, target: Option<Arc<CancelTarget>>) {
+        // In place at once, so a cancel that comes while this waits goes to the new target
+        // (for a detach: none), and only those already on their way are waited for.
+        let mut target = Some(target);
         loop {
             let delivered = {
                 let mut t = lock(&self.target);
+                if let Some(new) = target.take() {
+                    t.server = new;
+                }
                 if t.sending == 0 {
-                    t.server = target;
                     return;
                 }
                 // Made under the lock: the delivery that ends the sending is announced
@@ -245,6 +250,62 @@ async fn forward(addr: SocketAddr, pid: i32, secret: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(pid: i32) -> Option<Arc<CancelTarget>> {
+        Some(Arc::new(CancelTarget {
+            host: "127.0.0.1".into(),
+            port: 1,
+            pid,
+            secret: 0,
+        }))
+    }
+
+    fn now_target(slot: &CancelState) -> Option<i32> {
+        lock(&slot.target).server.as_ref().map(|t| t.pid)
+    }
+
+    #[tokio::test]
+    async fn a_target_is_let_go_only_after_the_cancel_on_its_way_is_delivered() {
+        let slot = Arc::new(CancelState::default());
+        slot.set(target(7)).await;
+        let sending = slot.start_sending().expect("a target to send to");
+        assert_eq!(sending.server.pid, 7);
+        let clearing = tokio::spawn({
+            let slot = slot.clone();
+            async move { slot.set(None).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !clearing.is_finished(),
+            "set(None) must wait for the delivery"
+        );
+        // A cancel arriving meanwhile finds the new target (none), not the old server.
+        assert!(slot.start_sending().is_none());
+        assert_eq!(now_target(&slot), None);
+        drop(sending);
+        tokio::time::timeout(Duration::from_secs(5), clearing)
+            .await
+            .expect("set(None) ends once the cancel is delivered")
+            .expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_with_no_server_wakes_only_a_client_waiting_now() {
+        use std::future::Future;
+        let reg = Arc::new(CancelRegistry::new(0, Arc::default()));
+        let key = reg.register();
+        // Before anyone waits: nothing is kept for a later wait.
+        reg.cancel(key.pid, key.secret, None).await;
+        let mut wait = std::pin::pin!(key.slot.cancelled_while_waiting());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        // A wrong secret is no cancel.
+        reg.cancel(key.pid, key.secret.wrapping_add(1), None).await;
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        // One that comes while it waits ends the wait.
+        reg.cancel(key.pid, key.secret, None).await;
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+    }
 
     #[test]
     fn keys_carry_the_instance_id() {

@@ -47,7 +47,8 @@ impl LiveRow {
         }
     }
 
-    /// From `now` it serves `client` (`None`: it is idle).
+    /// From `now` it serves `client` (`None`: it is idle). Two stores: a SHOW SERVERS read
+    /// between them may pair the new client with the old time, for that one listing.
     pub(super) fn serve(&self, client: Option<u64>, now: Instant) {
         let since = now.saturating_duration_since(self.epoch).as_micros();
         self.since_us
