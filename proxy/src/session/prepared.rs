@@ -12,7 +12,7 @@
 //! the unnamed one; SQL `DEALLOCATE`/`DISCARD` remove names pgward cannot see, so running one
 //! forgets every named statement (a later Bind is refused instead of guessed).
 
-use crate::fast_hash::HashMap;
+use crate::fast_hash::{clear_if_any, HashMap};
 use std::sync::Arc;
 
 use pgward_policy::Decision;
@@ -365,13 +365,14 @@ impl Prepared {
     /// The client leaves this server (or the server is gone): portals end; what it prepared
     /// goes along only where it can be prepared again (transaction mode's replay).
     pub fn clear(&mut self) {
+        // Every transaction in transaction mode: empty tables are left alone.
         self.statements
             .retain(|_, e| e.confirmed && e.replay.is_some());
-        self.portals.clear();
-        self.closing.clear();
-        self.closed_fates.clear();
-        self.redeclared.clear();
-        self.displaced.clear();
+        clear_if_any(&mut self.portals);
+        clear_if_any(&mut self.closing);
+        clear_if_any(&mut self.closed_fates);
+        clear_if_any(&mut self.redeclared);
+        clear_if_any(&mut self.displaced);
         let live = &self.statements;
         self.origins.retain(|name, _| live.contains_key(name));
         self.released_all();

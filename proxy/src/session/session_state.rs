@@ -231,6 +231,9 @@ impl Session {
         let Some(s) = self.server.as_mut() else {
             return;
         };
+        if s.server.held_notifications.is_empty() {
+            return;
+        }
         for n in std::mem::take(&mut s.server.held_notifications) {
             self.client.queue(&n);
         }
