@@ -287,12 +287,20 @@ impl Session {
         space: Space,
         name: &str,
     ) -> Result<Option<Arc<Decision>>, PgError> {
-        if !self.settle(space, name).await? {
-            return Ok(None);
-        }
+        // One lookup when the name is settled (the common case); else the server's answers
+        // are read until it is, and it is looked up again.
         let found = match self.prepared.lookup(space, name, self.replies.batch()) {
             Lookup::Found(d) => d,
-            Lookup::Missing | Lookup::Unsettled => return Ok(None),
+            Lookup::Missing => return Ok(None),
+            Lookup::Unsettled => {
+                if !self.settle(space, name).await? {
+                    return Ok(None);
+                }
+                match self.prepared.lookup(space, name, self.replies.batch()) {
+                    Lookup::Found(d) => d,
+                    Lookup::Missing | Lookup::Unsettled => return Ok(None),
+                }
+            }
         };
         // The search_path changed since it was judged: PostgreSQL reads it again under the
         // new one (other functions, other relations), and so does pgward; and so after a new

@@ -163,7 +163,7 @@ impl Prepared {
     /// Whether a Parse/Bind of `name` sent now has a known outcome.
     pub fn settled(&self, space: Space, name: &str, batch: u64) -> bool {
         let name = &*name_key(name);
-        !matches!(self.lookup(space, name, batch), Lookup::Unsettled)
+        !matches!(self.map_ref(space).get(name), Some(e) if !e.confirmed && e.batch < batch)
     }
 
     /// A Parse (statement) or Bind (portal) sent in batch `batch`.
