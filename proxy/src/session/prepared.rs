@@ -393,5 +393,8 @@ pub(super) mod names;
 pub(super) mod portals;
 
 #[cfg(test)]
+#[path = "prepared_sql_tests.rs"]
+mod sql_tests;
+#[cfg(test)]
 #[path = "prepared_tests.rs"]
 mod tests;
