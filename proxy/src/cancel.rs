@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
@@ -84,16 +83,8 @@ impl CancelState {
     /// client's own).
     pub fn cancelled_while_waiting(&self) -> impl std::future::Future<Output = ()> + '_ {
         let seen = self.unserved.load(Ordering::Acquire);
-        std::future::poll_fn(move |cx| {
-            if self.unserved.load(Ordering::Acquire) != seen {
-                return Poll::Ready(());
-            }
-            self.waiting.register(cx.waker());
-            // A cancel between the first look and the registration found no waker.
-            match self.unserved.load(Ordering::Acquire) != seen {
-                true => Poll::Ready(()),
-                false => Poll::Pending,
-            }
+        crate::wake::until(&self.waiting, move || {
+            (self.unserved.load(Ordering::Acquire) != seen).then_some(())
         })
     }
 

@@ -209,16 +209,8 @@ impl ClientEntry {
     /// Wait until [`ClientEntry::end`] is called; returns why. One task waits at a time (the
     /// client's own).
     pub fn ended(&self) -> impl std::future::Future<Output = EndReason> + '_ {
-        std::future::poll_fn(move |cx| {
-            if let Some(r) = EndReason::from_u8(self.end.load(Ordering::Acquire)) {
-                return std::task::Poll::Ready(r);
-            }
-            self.ended.register(cx.waker());
-            // Ended between the first look and the registration: its wake found no waker.
-            match EndReason::from_u8(self.end.load(Ordering::Acquire)) {
-                Some(r) => std::task::Poll::Ready(r),
-                None => std::task::Poll::Pending,
-            }
+        crate::wake::until(&self.ended, move || {
+            EndReason::from_u8(self.end.load(Ordering::Acquire))
         })
     }
 

@@ -32,3 +32,4 @@ pub mod sqlstate;
 pub mod startup;
 pub mod stream;
 pub mod tls;
+pub mod wake;
