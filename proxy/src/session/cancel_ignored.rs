@@ -35,9 +35,9 @@ impl Session {
             Err(_) => {
                 self.now = tokio::time::Instant::now().into_std();
                 let flow = if self.cancel_ignored_deadline().is_some() {
-                    self.cancel_ignored().await
+                    self.cancel_ignored()
                 } else {
-                    self.statement_timeout_backstop().await
+                    self.statement_timeout_backstop()
                 };
                 Ok(Some(flow))
             }
@@ -45,14 +45,14 @@ impl Session {
     }
 
     /// The server went on after pgward's cancel: close it, and the client's session.
-    pub(super) async fn cancel_ignored(&mut self) -> Flow {
+    pub(super) fn cancel_ignored(&mut self) -> Flow {
         tracing::warn!(
             session = self.id,
             after_ms = CANCEL_IGNORED_AFTER.as_millis() as u64,
             "the server did not act on pgward's cancel; closing its connection"
         );
         if let Some(pooled) = self.server.take() {
-            tokio::spawn(pooled.server.terminate());
+            self.outbox.push(super::outbox::Event::CloseServer(pooled));
         }
         let err = PgError::fatal(
             sqlstate::QUERY_CANCELED,
@@ -67,8 +67,9 @@ impl Session {
             let mut out = BytesMut::new();
             backend::error_response(&err, &mut out);
             self.client.queue(&out);
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
-            self.client.discard_queued();
+            self.outbox.push(super::outbox::Event::FlushClientWithin(
+                Duration::from_secs(1),
+            ));
         }
         Flow::Stop
     }

@@ -56,6 +56,7 @@ mod relay;
 #[cfg(test)]
 mod relay_clock_tests;
 mod relay_clocks;
+mod relay_events;
 mod replay;
 mod replay_scope;
 mod replay_shape;
@@ -71,6 +72,7 @@ mod scripted_frames;
 mod scripted_tests;
 mod sequences;
 mod server;
+mod server_masking;
 mod server_syntax;
 mod session_state;
 mod sql_effects;

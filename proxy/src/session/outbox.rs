@@ -1,6 +1,6 @@
 //! What the machine asks of the relay besides bytes: the events it cannot carry out itself
-//! (it holds no socket to cancel with, no channel to the audit writer). Handlers push; the
-//! relay carries them out, in order, after every call into the machine.
+//! (it holds no socket to cancel with, no channel to the audit writer, no clock to wait on).
+//! Handlers push; the relay carries them out, in order, after every call into the machine.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use pgward_policy::Decision;
 
+use crate::pool::PooledServer;
+use crate::protocol::Frame;
 use crate::server::CancelTarget;
 
-#[derive(Debug)]
 pub enum Event {
     /// Cancel the statement running on this server (a CancelRequest of its own).
     CancelUpstream(Arc<CancelTarget>),
@@ -21,6 +22,23 @@ pub enum Event {
     /// (transaction pooling, `Ledger::releasable`), the server back to the pool unless
     /// the client must keep it.
     SettleUnit { release: bool },
+    /// Write what is queued for the client (a long result, or last words before the end).
+    FlushClient,
+    /// Write the client's last words for at most this long, then drop what is left: a client
+    /// that does not read must not hold the session open.
+    FlushClientWithin(Duration),
+    /// Point the client's cancel requests nowhere (its server was lost or closed), once the
+    /// cancels already on their way are delivered.
+    ClearCancelTarget,
+    /// Close this server connection (never pooled again).
+    CloseServer(PooledServer),
+    /// Roll back the transaction the client left idle past its limit, on its server.
+    RollbackIdle,
+    /// A ReadyForQuery that ends a unit after which the search_path must be read back: read
+    /// it on the server first, then finish the ReadyForQuery (`status`) and send it on.
+    ReadPathThenReady { status: u8, ready: Frame },
+    /// The next statement of a string run one statement at a time.
+    RunScriptPiece(String),
 }
 
 /// A statement for the audit sink as the machine knows it (the relay adds who, and the
@@ -37,7 +55,7 @@ pub struct AuditEntry {
 
 /// Events not yet carried out; emptied after every handler call, so it holds at most what
 /// one client or server message caused.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Outbox {
     events: VecDeque<Event>,
 }
@@ -49,6 +67,13 @@ impl Outbox {
 
     pub fn pop(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Whether a ReadyForQuery is held for a search_path read (what follows it waits).
+    pub fn holds_ready(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::ReadPathThenReady { .. }))
     }
 
     #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::protocol::decode;
 impl Session {
     /// A ParameterStatus that contradicts a pin ends the session: the server is closed (never
     /// pooled again) and the statements in flight are audited with the error.
-    pub(super) async fn watch_pins(&mut self, body: &[u8]) -> Result<(), PgError> {
+    pub(super) fn watch_pins(&mut self, body: &[u8]) -> Result<(), PgError> {
         let Ok((name, value)) = decode::parameter_status(body) else {
             return Ok(());
         };
@@ -40,9 +40,9 @@ impl Session {
             expected = %broken.expected,
             "an upstream session broke a pinned setting; closing it"
         );
-        self.clear_cancel_target().await;
+        self.outbox.push(super::outbox::Event::ClearCancelTarget);
         if let Some(s) = self.server.take() {
-            tokio::spawn(s.server.terminate());
+            self.outbox.push(super::outbox::Event::CloseServer(s));
         }
         self.replies.clear();
         self.sync.pending = 0;

@@ -115,7 +115,7 @@ impl Session {
                 if let Some(s) = self.server.as_mut() {
                     if s.server.conn.queued() > 0 {
                         if let Err(e) = s.server.conn.flush().await {
-                            self.server_lost(&e.to_string()).await?;
+                            self.lost(&e.to_string()).await?;
                             continue;
                         }
                     }
@@ -194,19 +194,19 @@ impl Session {
                 }
                 Woke::Frame(Side::Server(frame)) => {
                     tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
-                    let flow = self.on_server(frame, clock()).await?;
+                    let flow = self.on_server(frame, clock())?;
                     self.skip_with_failed_batch();
                     flow
                 }
                 Woke::ClientGone => Flow::Stop,
                 Woke::ServerLost(why) => {
-                    self.server_lost(&why).await?;
+                    self.server_lost(&why)?;
                     Flow::Continue
                 }
                 Woke::IdleLimit => {
                     self.now = clock();
                     match due(self.idle_in_transaction_deadline(), self.now) {
-                        true => self.idle_in_transaction_expired().await,
+                        true => self.idle_in_transaction_expired(),
                         false => Flow::Continue,
                     }
                 }
@@ -214,13 +214,13 @@ impl Session {
                     self.now = clock();
                     // Armed a little early (the deadline moved on since): not yet.
                     match due(self.statement_deadline(self.now), self.now) {
-                        true => self.statement_timeout_backstop().await,
+                        true => self.statement_timeout_backstop(),
                         false => Flow::Continue,
                     }
                 }
                 Woke::CancelIgnored => {
                     self.now = clock();
-                    self.cancel_ignored().await
+                    self.cancel_ignored()
                 }
             };
             self.carry_out().await?;
@@ -269,63 +269,25 @@ impl Session {
                 asked = true;
             }
             if let Err(e) = s.server.conn.flush().await {
-                self.server_lost(&e.to_string()).await?;
+                self.lost(&e.to_string()).await?;
                 return Ok(false);
             }
             match s.server.conn.read_frame().await {
                 Ok(Some(frame)) => {
-                    Box::pin(self.on_server(frame, clock())).await?;
+                    self.on_server(frame, clock())?;
                     self.carry_out().await?;
                 }
                 Ok(None) => {
-                    self.server_lost("closed by the server").await?;
+                    self.lost("closed by the server").await?;
                     return Ok(false);
                 }
                 Err(e) => {
-                    self.server_lost(&e.to_string()).await?;
+                    self.lost(&e.to_string()).await?;
                     return Ok(false);
                 }
             }
         }
         Ok(true)
-    }
-
-    /// What the machine asked for besides bytes, in order: cancels upstream, audit records
-    /// (the audit channel is bounded: a slow writer slows the session, nothing is dropped),
-    /// the housekeeping and return of an idle server.
-    pub(super) async fn carry_out(&mut self) -> Result<(), PgError> {
-        while let Some(event) = self.outbox.pop() {
-            match event {
-                outbox::Event::CancelUpstream(target) => {
-                    crate::server::send_cancel(&target).await;
-                }
-                outbox::Event::Audit(entry) => {
-                    let record = crate::audit::AuditEvent {
-                        at: std::time::SystemTime::now(),
-                        who: self.audit_who.clone(),
-                        application_name: entry.application_name,
-                        decision: entry.decision,
-                        rows: entry.rows,
-                        duration: entry.duration,
-                        sqlstate: entry.sqlstate,
-                    };
-                    self.shared.audit.record(record).await;
-                }
-                outbox::Event::SettleUnit { release } => {
-                    // The client's answer goes out before pgward's own statements.
-                    self.client.flush().await.map_err(io_lost)?;
-                    let keeps = self.settle_unit().await;
-                    if release && !keeps {
-                        self.detach().await;
-                    }
-                }
-            }
-        }
-        match &self.ending {
-            // Its audit records out first: the session ends here, whoever met the loss.
-            Some(e) => Err(PgError::clone(e)),
-            None => Ok(()),
-        }
     }
 
     /// The client is gone or said Terminate: leave its server clean or close it.

@@ -14,14 +14,15 @@ impl Session {
             .map(tokio::time::Instant::from_std)
     }
 
-    pub(super) async fn statement_timeout_backstop(&mut self) -> Flow {
+    pub(super) fn statement_timeout_backstop(&mut self) -> Flow {
         self.timers.fire(self.now);
         tracing::warn!(
             session = self.id,
             "statement ran past the role's statement_timeout; cancelling"
         );
         if let Some(s) = self.server.as_ref() {
-            crate::server::send_cancel(&s.server.cancel).await;
+            self.outbox
+                .push(outbox::Event::CancelUpstream(s.server.cancel.clone()));
         }
         Flow::Continue
     }
@@ -53,7 +54,7 @@ impl Session {
 
     /// The client sat in an open transaction too long: roll it back upstream, give the server
     /// back, and end the session as PostgreSQL does (25P03).
-    pub(super) async fn idle_in_transaction_expired(&mut self) -> Flow {
+    pub(super) fn idle_in_transaction_expired(&mut self) -> Flow {
         if self.unflushed_batch() {
             // Bring the batch's answers (a Flush has no reply of its own): if the server is
             // idle in the batch's transaction, the limit has passed and fires at once; if it
@@ -67,14 +68,10 @@ impl Session {
             self.flush_asked_at_limit = true;
             return Flow::Continue;
         }
-        if !self.sync.unsynced && !self.copy_in {
+        if !self.sync.unsynced && !self.copy_in && self.server.is_some() {
             // Mid-batch or mid-COPY the server is not at rest: it is closed instead (see
             // `finish`).
-            if let Some(s) = self.server.as_mut() {
-                if s.server.run_internal("ROLLBACK").await.is_ok() {
-                    self.sync.tx_status = b'I';
-                }
-            }
+            self.outbox.push(outbox::Event::RollbackIdle);
         }
         let mut out = BytesMut::new();
         backend::error_response(
@@ -85,14 +82,15 @@ impl Session {
             &mut out,
         );
         self.client.queue(&out);
-        let _ = self.client.flush().await;
+        self.outbox.push(outbox::Event::FlushClient);
         Flow::Stop
     }
 
-    /// The server connection died under us.
-    pub(super) async fn server_lost(&mut self, why: &str) -> Result<(), PgError> {
+    /// The server connection died under us (its cancel target is let go by the relay; a
+    /// cancel reaching the closed backend meanwhile finds nothing to cancel).
+    pub(super) fn server_lost(&mut self, why: &str) -> Result<(), PgError> {
         tracing::warn!(session = self.id, reason = why, "upstream connection lost");
-        self.clear_cancel_target().await;
+        self.outbox.push(outbox::Event::ClearCancelTarget);
         self.server = None;
         // What the unit may have set went with the server.
         self.unit.sets_sequences = false;

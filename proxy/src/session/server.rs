@@ -9,16 +9,20 @@ use crate::protocol::decode;
 use crate::protocol::{BackendTag, Frame};
 
 impl Session {
-    /// One server message, read by the relay at `now`.
-    pub(super) async fn on_server(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
+    /// One server message, read by the relay at `now`. What it cannot do itself (a round
+    /// trip, a write that must finish first) it leaves in the outbox for the relay.
+    pub(super) fn on_server(&mut self, frame: Frame, now: Instant) -> Result<Flow, PgError> {
         self.now = now;
-        let flow = self.on_server_frame(frame).await?;
-        // pgward's own answers waiting behind this reply go out after it.
-        self.answer_local();
+        let flow = self.on_server_frame(frame)?;
+        // pgward's own answers waiting behind this reply go out after it (after the
+        // ReadyForQuery held for a search_path read, once it is sent).
+        if !self.outbox.holds_ready() {
+            self.answer_local();
+        }
         Ok(flow)
     }
 
-    async fn on_server_frame(&mut self, frame: Frame) -> Result<Flow, PgError> {
+    fn on_server_frame(&mut self, frame: Frame) -> Result<Flow, PgError> {
         // What the frame answers: decided before anyone consumes it, so the queue never
         // drifts from the server.
         let tag = BackendTag::from_byte(frame.tag());
@@ -55,7 +59,7 @@ impl Session {
         // unasked (a cancel that reached the server between messages): it is the client's.
         if unexpected && tag != BackendTag::ErrorResponse {
             let why = format!("a message nothing asked for ('{}')", frame.tag() as char);
-            self.server_lost(&why).await?;
+            self.server_lost(&why)?;
             return Ok(Flow::Continue);
         }
         self.timers.on_server(tag, self.replies.owes(), self.now);
@@ -102,7 +106,8 @@ impl Session {
                     if !self.script_failed && status != b'E' {
                         // Not the string's last statement: its ReadyForQuery is not the client's.
                         self.finish_audit_at_sync();
-                        return Box::pin(self.run_script_piece(&next)).await;
+                        self.outbox.push(Event::RunScriptPiece(next));
+                        return Ok(Flow::Continue);
                     }
                     self.script.clear();
                 }
@@ -113,31 +118,21 @@ impl Session {
                     PathCheck::AfterUnit | PathCheck::AfterCode | PathCheck::UnknownInBatch
                 );
                 if (owed || block_ended) && self.sync.pending == 0 && !self.sync.unsynced {
-                    self.reread_search_path(status).await;
+                    // The path is read on the server before the client hears it is ready.
+                    self.outbox.push(Event::ReadPathThenReady {
+                        status,
+                        ready: frame,
+                    });
+                    return Ok(Flow::Continue);
                 }
-                self.client.queue(frame.raw());
-                self.finish_audit_at_sync();
-                self.timers.touch(self.now);
-                let idle = self.sync.at_rest() && !self.replies.owes();
-                if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
-                    let _ = self.shared.catalog_changed();
-                    crate::server_state::new_statement_epoch();
-                }
-                if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
-                    // Settings changed: what RESET returned to PostgreSQL's defaults goes back
-                    // to the client's startup values.
-                    self.outbox.push(Event::SettleUnit { release: false });
-                }
-                if self.mode == PoolMode::Transaction && self.sync.releasable(self.replies.owes()) {
-                    self.outbox.push(Event::SettleUnit { release: true });
-                }
+                self.send_ready(frame, status);
             }
             b'E' if is_fatal(frame.body()) => {
                 // The server ends the session (terminated by an administrator, shutting down):
                 // the client hears PostgreSQL's own words, and its session ends with it.
                 self.note_error_for_audit(decode::error_field(frame.body(), b'C'));
                 self.client.queue(frame.raw());
-                self.client.flush().await.map_err(super::io_lost)?;
+                self.outbox.push(Event::FlushClient);
                 return Ok(Flow::Stop);
             }
             b'E' => {
@@ -189,7 +184,7 @@ impl Session {
                 }
             }
             b'S' => {
-                self.watch_pins(frame.body()).await?;
+                self.watch_pins(frame.body())?;
                 if let Some(s) = self.server.as_mut() {
                     s.server.note_parameter(frame.body());
                 }
@@ -220,9 +215,30 @@ impl Session {
             _ => self.client.queue(frame.raw()),
         }
         if self.client.queued() >= crate::protocol::conn::FLUSH_THRESHOLD {
-            self.client.flush().await.map_err(super::io_lost)?;
+            self.outbox.push(Event::FlushClient);
         }
         Ok(Flow::Continue)
+    }
+
+    /// The client's ReadyForQuery goes out: the unit's audit records are due, the idle clock
+    /// starts, and an idle server is settled (and in transaction mode given back).
+    pub(super) fn send_ready(&mut self, frame: Frame, status: u8) {
+        self.client.queue(frame.raw());
+        self.finish_audit_at_sync();
+        self.timers.touch(self.now);
+        let idle = self.sync.at_rest() && !self.replies.owes();
+        if idle && status == b'I' && std::mem::take(&mut self.unit.catalog) {
+            let _ = self.shared.catalog_changed();
+            crate::server_state::new_statement_epoch();
+        }
+        if self.mode == PoolMode::Session && idle && status == b'I' && self.unit.settings {
+            // Settings changed: what RESET returned to PostgreSQL's defaults goes back
+            // to the client's startup values.
+            self.outbox.push(Event::SettleUnit { release: false });
+        }
+        if self.mode == PoolMode::Transaction && self.sync.releasable(self.replies.owes()) {
+            self.outbox.push(Event::SettleUnit { release: true });
+        }
     }
 }
 
@@ -294,58 +310,6 @@ impl Session {
     fn copy_ended(&mut self) {
         self.copy_in = false;
         self.copy_from_started = false;
-    }
-
-    /// Masking for a masked role's results: the frame as the client must see it.
-    fn mask_frame(&mut self, frame: Frame, answered: Option<&replies::Expected>) -> Frame {
-        let owner = match answered {
-            Some(e) => e.mask.as_ref(),
-            None => self.replies.front().and_then(|e| e.mask.as_ref()),
-        };
-        let tag = frame.tag();
-        let replaced = match (tag, owner) {
-            (b'Z', _) => {
-                self.masking.on_ready();
-                None
-            }
-            (b'T', Some(o)) => {
-                let masked = self.masking.on_row_description(frame.body(), o);
-                if masked > 0 {
-                    self.shared.metrics.masked_columns(masked as u64);
-                }
-                None
-            }
-            (b'n', Some(o)) => {
-                self.masking.on_no_data(o);
-                None
-            }
-            (b'D', Some(o)) => self.masking.mask_row(frame.body(), o),
-            (b'H', Some(o)) => {
-                self.masking.on_copy_out(o);
-                None
-            }
-            (b'd', Some(_)) => self.masking.mask_copy(frame.body()),
-            (b'E' | b'N', Some(o)) => {
-                let scrubbed = self.masking.scrub(frame.body(), o);
-                if tag == b'E' {
-                    self.masking.on_error();
-                }
-                scrubbed
-            }
-            (b'C' | b'I' | b's', o) => {
-                self.masking.on_complete(o, tag == b's');
-                None
-            }
-            _ => None,
-        };
-        match replaced {
-            Some(body) => {
-                let mut out = BytesMut::new();
-                backend::raw_message(tag, &body, &mut out);
-                Frame::from_raw(out.freeze())
-            }
-            None => frame,
-        }
     }
 
     /// Frames the write guard or the result-row limit take over.
