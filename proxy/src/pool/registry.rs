@@ -87,6 +87,18 @@ impl PoolRegistry {
         v
     }
 
+    /// Whether every pool serves `database` (and there is at least one).
+    pub fn only_database(&self, database: &str) -> bool {
+        let mut any = false;
+        for p in self.pools.iter() {
+            if p.key().database != database {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
     pub fn snapshot(&self) -> BTreeMap<PoolKey, PoolStats> {
         self.pools
             .iter()

@@ -81,6 +81,9 @@ impl super::Session {
     /// relation the catalog snapshot lacks (made outside pgward since it was read) is judged
     /// again with a fresh snapshot, so the triggers, rules and views it has are counted.
     pub(super) async fn decide_fresh(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
+        if self.catalog_waited_at.is_none() {
+            self.await_first_catalog().await;
+        }
         let decision = self.facts_decide(sql)?;
         let unseen = decision.statements.iter().any(|s| s.state.unseen_relations);
         // At most once a second per session: a name that does not exist (or a temporary
@@ -109,6 +112,25 @@ impl super::Session {
             return Ok(catalog_late(&decision));
         }
         Ok(decision)
+    }
+
+    /// A session's first decision waits (up to 3 s) for the catalog snapshot of its database
+    /// when one is to be read and none is in force yet (a database that has just come into
+    /// use): judged without it, a call of a built-in's name that a user function answers to,
+    /// or a view that calls one, would pass as the built-in.
+    async fn await_first_catalog(&mut self) {
+        self.catalog_waited_at = Some(self.now);
+        let snap = self.shared.snapshot();
+        if snap.engine.catalog().is_some() || !self.shared.pools.only_database(&self.info.database)
+        {
+            return;
+        }
+        if !self.shared.reload_catalog_for_miss().await {
+            tracing::warn!(
+                session = self.id,
+                "no catalog snapshot yet; judging without it"
+            );
+        }
     }
 
     pub(super) fn facts_decide(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {

@@ -6,7 +6,11 @@ use crate::protocol::Frame;
 
 impl Session {
     /// Masking for a masked role's results: the frame as the client must see it.
-    pub(super) fn mask_frame(&mut self, frame: Frame, answered: Option<&replies::Expected>) -> Frame {
+    pub(super) fn mask_frame(
+        &mut self,
+        frame: Frame,
+        answered: Option<&replies::Expected>,
+    ) -> Frame {
         let owner = match answered {
             Some(e) => e.mask.as_ref(),
             None => self.replies.front().and_then(|e| e.mask.as_ref()),
