@@ -194,13 +194,14 @@ impl Session {
                 }
                 Woke::Frame(Side::Server(frame)) => {
                     tracing::trace!(session = self.id, tag = %(frame.tag() as char), pending = self.sync.pending, done = self.sync.syncs_done, "server message");
-                    let flow = self.on_server(frame, clock())?;
+                    let handled = self.on_server(frame, clock());
+                    let flow = self.carried(handled).await?;
                     self.skip_with_failed_batch();
                     flow
                 }
                 Woke::ClientGone => Flow::Stop,
                 Woke::ServerLost(why) => {
-                    self.server_lost(&why)?;
+                    self.lost(&why).await?;
                     Flow::Continue
                 }
                 Woke::IdleLimit => {
@@ -274,7 +275,8 @@ impl Session {
             }
             match s.server.conn.read_frame().await {
                 Ok(Some(frame)) => {
-                    self.on_server(frame, clock())?;
+                    let handled = self.on_server(frame, clock());
+                    self.carried(handled).await?;
                     self.carry_out().await?;
                 }
                 Ok(None) => {

@@ -82,7 +82,9 @@ impl Session {
             &mut out,
         );
         self.client.queue(&out);
-        self.outbox.push(outbox::Event::FlushClient);
+        // Its last words, for a client that still reads (one that does not is not waited on).
+        self.outbox
+            .push(outbox::Event::FlushClientWithin(Duration::from_secs(1)));
         Flow::Stop
     }
 

@@ -7,8 +7,19 @@ use super::*;
 impl Session {
     /// The server went while the relay read or wrote it.
     pub(super) async fn lost(&mut self, why: &str) -> Result<(), PgError> {
-        self.server_lost(why)?;
+        let lost = self.server_lost(why);
+        self.carried(lost).await?;
         self.carry_out().await
+    }
+
+    /// A handler's result, once what it left in the outbox is carried out when it failed too:
+    /// a server it let go is closed and the cancel target cleared before the error ends the
+    /// session (whose last write to the client may wait on a client that does not read).
+    pub(super) async fn carried<T>(&mut self, handled: Result<T, PgError>) -> Result<T, PgError> {
+        if handled.is_err() {
+            let _ = self.carry_out().await;
+        }
+        handled
     }
 
     /// What the machine asked for besides bytes, in order: cancels upstream, audit records
