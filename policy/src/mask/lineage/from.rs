@@ -1,7 +1,8 @@
 //! FROM items: relations (tables, views expanded through their definition, CTEs, relations
-//! the snapshot lacks), subqueries, functions, joins (USING/NATURAL merge, LATERAL).
+//! the snapshot lacks), subqueries, XMLTABLE; functions are in [`super::function`], joins in
+//! [`super::join`].
 
-use pg_query::protobuf::{Alias, RangeFunction, RangeVar};
+use pg_query::protobuf::{Alias, RangeVar};
 use pg_query::{Node, NodeEnum};
 
 use super::analyzer::{Analyzer, SteerKind};
@@ -30,7 +31,7 @@ pub(super) fn rename(mut columns: Columns, alias: Option<&Alias>) -> Columns {
     columns
 }
 
-fn alias_name<'n>(alias: Option<&'n Alias>, default: &'n str) -> &'n str {
+pub(super) fn alias_name<'n>(alias: Option<&'n Alias>, default: &'n str) -> &'n str {
     match alias {
         Some(a) if !a.aliasname.is_empty() => a.aliasname.as_str(),
         _ => default,
@@ -278,82 +279,5 @@ impl Analyzer<'_> {
         self.checks.truncate(kept);
         self.leave();
         columns
-    }
-
-    fn range_function(&mut self, rf: &RangeFunction, scope: &Scope) -> Result<FromOut, Denial> {
-        let child = Scope::subquery(scope, rf.lateral);
-        let mut lineage = Lineage::default();
-        let mut single = rf.functions.len() == 1;
-        let mut fname = String::from("function");
-        for f in &rf.functions {
-            // Each entry is a list: the call, then an optional column definition list.
-            let call = match f.node.as_ref() {
-                Some(NodeEnum::List(l)) => l.items.first(),
-                _ => Some(f),
-            };
-            let Some(call) = call else { continue };
-            if let Some(NodeEnum::FuncCall(fc)) = call.node.as_ref() {
-                let parts = strings(&fc.funcname);
-                let schema = parts
-                    .len()
-                    .checked_sub(2)
-                    .and_then(|i| parts.get(i).copied());
-                if let Some(last) = parts.last() {
-                    fname = last.to_string();
-                    // User code may return any number of columns.
-                    single &= !names::is_user_function(schema)
-                        && (schema.is_some() || self.index.is_builtin_function(last));
-                    let known_single = names::is_single_column_srf(last)
-                        || !(names::is_set_returning(last) || self.index.is_set_returning(last));
-                    single &= known_single && !last.contains("record") && !last.ends_with("_each");
-                }
-            }
-            let l = self.expr(call, &child)?;
-            // A function in FROM returns as many rows as its argument makes it: PII in the
-            // arguments steers the row count.
-            self.steer_value(l.clone(), SteerKind::Predicate, "a function in FROM");
-            lineage.add(&l);
-        }
-        let lineage = lineage.transformed();
-        let name = alias_name(rf.alias.as_ref(), &fname).to_string();
-        let mut cols: Vec<Col> = Vec::new();
-        let coldefs: Vec<String> = rf
-            .coldeflist
-            .iter()
-            .filter_map(|c| match c.node.as_ref() {
-                Some(NodeEnum::ColumnDef(cd)) => Some(cd.colname.clone()),
-                _ => None,
-            })
-            .collect();
-        let mut tail = None;
-        if !coldefs.is_empty() {
-            cols = coldefs
-                .into_iter()
-                .map(|n| Col {
-                    name: n,
-                    lineage: lineage.clone(),
-                })
-                .collect();
-        } else if single {
-            let col = rf
-                .alias
-                .as_ref()
-                .and_then(|a| strings(&a.colnames).first().map(|s| s.to_string()))
-                .unwrap_or_else(|| name.clone());
-            cols.push(Col {
-                name: col,
-                lineage: lineage.clone(),
-            });
-        } else {
-            tail = Some(lineage.clone());
-        }
-        if rf.ordinality && tail.is_none() {
-            cols.push(Col {
-                name: "ordinality".into(),
-                lineage: Lineage::default(),
-            });
-        }
-        let columns = rename(Columns { cols, tail }, rf.alias.as_ref());
-        Ok(item_from(&name, columns, None))
     }
 }

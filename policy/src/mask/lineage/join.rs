@@ -1,6 +1,6 @@
-//! Joins: both sides' items visible to the condition, LATERAL right sides seeing the left,
-//! USING/NATURAL columns merged first in `*` order (and recorded as equality lookups), a join
-//! alias hiding the tables inside.
+//! Joins: only both sides' items (and outer levels) visible to the condition, LATERAL right
+//! sides and functions seeing the left, USING/NATURAL columns merged first in `*` order (and
+//! recorded as equality lookups), a join alias hiding the tables inside.
 
 use pg_query::protobuf::JoinExpr;
 
@@ -18,21 +18,18 @@ impl Analyzer<'_> {
             None => return Err(unreadable()),
         };
         let right = {
-            // LATERAL items on the right see the left side.
-            let mut with_left = Scope::child(scope);
-            with_left.items = left.items.clone();
+            // The left side joins this level's items for the right side: LATERAL items (and
+            // functions) see it, a plain subquery sees none of this level.
+            let with_left = Scope::within(scope, left.items.clone(), false);
             match j.rarg.as_deref() {
                 Some(r) => self.range_item(r, &with_left)?,
                 None => return Err(unreadable()),
             }
         };
-        let mut both = Scope::child(scope);
-        both.items = left
-            .items
-            .iter()
-            .chain(right.items.iter())
-            .cloned()
-            .collect();
+        // The ON clause sees the two sides and the levels above, not this level's other
+        // items (transformJoinOnClause).
+        let both_items = left.items.iter().chain(right.items.iter()).cloned();
+        let both = Scope::within(scope, both_items.collect(), true);
         let mut merged: Vec<String> = strings(&j.using_clause)
             .into_iter()
             .map(str::to_string)

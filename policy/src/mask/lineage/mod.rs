@@ -5,8 +5,9 @@
 //! whether the statement reads PII at all).
 //!
 //! Rooms: [`sources`] (lineage values), [`analyzer`] (state and checks), [`scope`] (range
-//! items and name resolution), [`from`] (FROM items, CTE and view expansion), [`join`],
-//! [`select`] (SELECT bodies, set operations, VALUES, clauses), [`output_name`], [`expr`]
+//! items and name resolution), [`from`] (FROM items, CTE and view expansion), [`function`]
+//! (functions in FROM), [`join`], [`select`] (SELECT bodies, set operations, VALUES,
+//! clauses), [`output_name`], [`expr`]
 //! (expressions), [`steer`] (predicates), [`stmt`] (statement kinds, plans), [`writes`]
 //! (INSERT/UPDATE/DELETE/MERGE, DDL), [`names`] (functions and relations with a fixed
 //! meaning), [`nodes`] (tree helpers).
@@ -14,6 +15,7 @@
 mod analyzer;
 mod expr;
 mod from;
+mod function;
 mod join;
 mod names;
 mod nodes;
