@@ -67,8 +67,16 @@ impl Session {
             }
         }
         // Settings this unit changed are known only once it is over (read back from the
-        // server): until then what is parsed is the session's own.
-        if session_scoped || self.unit.settings || self.unit.user_code {
+        // server): until then what is parsed is the session's own. So is what a unit parses
+        // after changing the catalog or making state of its own (a temporary table that
+        // shadows another client's relation, DDL that changes a result's shape), and what a
+        // client pinned to its server (temporary objects among the reasons) parses.
+        let unit_own = self.unit.settings
+            || self.unit.user_code
+            || self.unit.catalog
+            || self.unit.may_pin
+            || self.unit.check_after;
+        if session_scoped || unit_own || self.pinned.is_some() {
             text.push_str(&format!("\0session={}", self.id));
         }
         Scope {
