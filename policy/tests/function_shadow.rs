@@ -25,6 +25,14 @@ fn function(oid: u32, schema: &str, name: &str, volatility: Volatility) -> Funct
     }
 }
 
+/// A pg_catalog function of one text argument.
+fn text_function(oid: u32, name: &str) -> Function {
+    Function {
+        arg_types: vec![25],
+        ..function(oid, "pg_catalog", name, Volatility::Immutable)
+    }
+}
+
 fn catalog() -> Catalog {
     Catalog::new(CatalogParts {
         schemas: vec![
@@ -46,9 +54,9 @@ fn catalog() -> Catalog {
             },
         ],
         functions: vec![
-            function(870, "pg_catalog", "lower", Volatility::Immutable),
-            function(871, "pg_catalog", "upper", Volatility::Immutable),
-            function(872, "pg_catalog", "md5", Volatility::Immutable),
+            text_function(870, "lower"),
+            text_function(871, "upper"),
+            text_function(872, "md5"),
             function(16400, "public", "crc32", Volatility::Volatile),
             function(16401, "public", "lower", Volatility::Volatile),
             function(16402, "public", "erf", Volatility::Volatile),
@@ -144,4 +152,52 @@ fn a_builtin_name_a_user_function_answers_to_is_user_code_that_may_write() {
     let d = decide_on(&e, &role, &["public"], "SELECT upper('a')");
     assert!(!d.statements[0].state.user_code);
     assert!(!d.statements[0].code_may_write);
+}
+
+#[test]
+fn a_function_hidden_by_the_same_signature_earlier_in_the_path_is_not_reached() {
+    // app.vetted() and public.vetted() take the same (no) arguments: the one earlier in the
+    // path is the one PostgreSQL calls.
+    let mut parts = CatalogParts {
+        schemas: vec![
+            Schema {
+                oid: 2200,
+                name: "public".into(),
+            },
+            Schema {
+                oid: 3000,
+                name: "app".into(),
+            },
+        ],
+        functions: vec![
+            function(16500, "app", "vetted", Volatility::Volatile),
+            function(16501, "public", "vetted", Volatility::Volatile),
+        ],
+        ..Default::default()
+    };
+    parts.functions[0].arg_types = vec![];
+    parts.functions[1].arg_types = vec![];
+    let e = Engine::with_catalog(
+        PolicyConfig {
+            safe_functions: vec!["app.vetted".into()],
+            ..Default::default()
+        },
+        Arc::new(Catalog::new(parts.clone())),
+    );
+    let role = readonly();
+    let d = decide_on(&e, &role, &["app", "public"], "SELECT vetted()");
+    assert!(d.is_allowed(), "{}", describe(&d));
+    let d = decide_on(&e, &role, &["public", "app"], "SELECT vetted()");
+    assert!(!d.is_allowed());
+    // Other argument types hide nothing: public.vetted(int) may be the one called.
+    parts.functions[1].arg_types = vec![23];
+    let e = Engine::with_catalog(
+        PolicyConfig {
+            safe_functions: vec!["app.vetted".into()],
+            ..Default::default()
+        },
+        Arc::new(Catalog::new(parts)),
+    );
+    let d = decide_on(&e, &role, &["app", "public"], "SELECT vetted()");
+    assert!(!d.is_allowed());
 }

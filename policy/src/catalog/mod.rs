@@ -219,11 +219,17 @@ impl Catalog {
             .unwrap_or_default()
     }
 
-    /// Every function an unqualified `name` may resolve to through `search_path`.
+    /// Every function an unqualified `name` may resolve to through `search_path`, in path
+    /// order, less those a function of the same argument types in an earlier schema hides
+    /// (PostgreSQL never picks a hidden one).
     pub fn resolve_functions(&self, name: &str, search_path: &[String]) -> Vec<&Function> {
-        effective_search_path(search_path)
-            .flat_map(|schema| self.functions_named(schema, name))
-            .collect()
+        let mut out: Vec<&Function> = Vec::new();
+        for f in effective_search_path(search_path).flat_map(|s| self.functions_named(s, name)) {
+            if !out.iter().any(|e| e.arg_types == f.arg_types) {
+                out.push(f);
+            }
+        }
+        out
     }
 }
 

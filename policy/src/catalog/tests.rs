@@ -30,13 +30,29 @@ fn resolves_through_the_search_path_with_pg_catalog_first() {
         .iter()
         .map(|f| f.oid)
         .collect();
-    assert_eq!(now, vec![2, 1]);
+    // public.now() has pg_catalog.now()'s argument types: hidden behind it.
+    assert_eq!(now, vec![2]);
     assert_eq!(catalog.resolve_functions("f", &path)[0].oid, 3);
     assert!(catalog
         .resolve_functions("f", &["public".into()])
         .is_empty());
     let late = vec!["public".to_string(), "pg_catalog".to_string()];
-    assert_eq!(catalog.resolve_functions("now", &late)[0].oid, 1);
+    let now_late: Vec<Oid> = (catalog.resolve_functions("now", &late).iter())
+        .map(|f| f.oid)
+        .collect();
+    assert_eq!(now_late, vec![1]);
+    // Other argument types hide nothing: either may be the one called.
+    let overloaded = Catalog::new(CatalogParts {
+        functions: vec![
+            function(2, "pg_catalog", "now"),
+            Function {
+                arg_types: vec![23],
+                ..function(4, "public", "now")
+            },
+        ],
+        ..Default::default()
+    });
+    assert_eq!(overloaded.resolve_functions("now", &path).len(), 2);
     assert_eq!(catalog.function(3).map(|f| f.name.as_str()), Some("f"));
 }
 
