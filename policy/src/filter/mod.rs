@@ -7,16 +7,19 @@
 //! the column, scalar subqueries returning it (`id = (SELECT id)`), `IS NOT NULL` (true for
 //! every row of a NOT NULL column; counted never, since the catalog may be absent), `IS NOT
 //! DISTINCT FROM` itself, complementary ORs (`x IS NULL OR x IS NOT NULL`, `a = 1 OR a <> 1`,
-//! `p OR NOT p`), NOT of a contradiction, and semi-joins of the table to itself
-//! (`id IN (SELECT id FROM t)`). `AND` counts when one conjunct does; `OR` only when every
-//! branch does; `NOT` is pushed inward.
+//! `p OR NOT p`), ORs of one expression's comparisons with constants that keep every value
+//! (`cover.rs`), a truth value compared (`truth.rs`), NOT of a contradiction, and semi-joins
+//! of the table to itself (`id IN (SELECT id FROM t)`). `AND` counts when one conjunct does;
+//! `OR` only when every branch does; `NOT` is pushed inward.
 
+mod cover;
 mod scope;
 mod subquery;
 mod target;
 #[cfg(test)]
 mod tests;
 mod tree;
+mod truth;
 
 use serde_json::Value;
 
@@ -95,6 +98,7 @@ impl Judge<'_> {
                         !args.is_empty()
                             && args.iter().all(|a| self.filters(a, negated, depth + 1))
                             && !self.has_complementary_pair(&args)
+                            && !cover::covers_every_value(&args, negated)
                     }
                     (Some(3), _) => args
                         .first()
@@ -260,6 +264,10 @@ impl Judge<'_> {
         {
             return false;
         }
+        // A truth value compared (`(id = 1) IN (true, false)`): as that condition, or not.
+        if let Some(v) = truth::verdict(f, negated, |c, neg| self.filters(c, neg, depth + 1)) {
+            return v;
+        }
         // AEXPR_NOT_DISTINCT (5) with itself, and every other kind, go through the same test:
         // a self-comparison has the target on both sides.
         let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
@@ -336,9 +344,13 @@ impl Judge<'_> {
                     if matches!(from, Value::Array(a) if !a.is_empty()) {
                         inner.push(Scope::of(from, self.catalog, self.search_path));
                     }
+                    // Its FROM items do not see themselves: a subquery there (`FROM
+                    // LATERAL (SELECT id) z`) reads names from the levels around.
                     return sel.as_object().is_some_and(|s| {
-                        s.values()
-                            .any(|v| self.mentions_target(v, &inner, depth + 1))
+                        s.iter().any(|(k, v)| {
+                            let scopes = if k == "from_clause" { scopes } else { &inner };
+                            self.mentions_target(v, scopes, depth + 1)
+                        })
                     });
                 }
                 m.values()
