@@ -396,12 +396,17 @@ async fn seeded_pii_never_leaks_in_rows_errors_or_notices() {
             assert_no_leak(&msgs, &needles, &format!("extended (describe {d}) {sql}"));
         }
     }
-    // A failing cast runs upstream: its error arrives (as PostgreSQL's), scrubbed of the value.
+    // A cast that can fail on the value is refused: whether it failed would tell the value.
     let msgs = c
         .simple_query("SELECT email::int FROM users WHERE id = 1")
         .await;
-    assert_eq!(raw_error(&msgs).as_deref(), Some("22P02"), "{msgs:?}");
+    assert_eq!(raw_error(&msgs).as_deref(), Some("42501"), "{msgs:?}");
     assert_no_leak(&msgs, &needles, "failing cast");
+    // The red team's oracle: one digit at a time through division by zero.
+    let msgs = c
+        .simple_query("SELECT 1 / (substr(ssn, 1, 1)::int - 1) FROM users WHERE id = 1")
+        .await;
+    assert_eq!(raw_error(&msgs).as_deref(), Some("42501"), "{msgs:?}");
     // Cursors and prepared statements, SQL and protocol level.
     let scripted = [
         "BEGIN; DECLARE c CURSOR FOR SELECT id, email, ssn FROM users; FETCH 5 FROM c; FETCH ALL FROM c; COMMIT",

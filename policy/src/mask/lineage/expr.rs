@@ -6,12 +6,17 @@ use pg_query::protobuf::{ColumnRef, FuncCall, SubLink, TypeName};
 use pg_query::{Node, NodeEnum, NodeRef};
 
 use super::analyzer::{Analyzer, Check, SteerKind};
+use super::fallible::{self, Fallible};
 use super::names;
 use super::nodes::{str_of, strings};
 use super::scope::{Resolved, Scope};
 use super::sources::Lineage;
 use crate::denial::deny;
 use crate::denial::Denial;
+
+/// What a fallible computation of a masked value is called in a refusal.
+const FALLIBLE: &str = "a cast, arithmetic or function that can fail on its value (whether \
+                        it fails would tell the value)";
 
 const SUBLINK_EXISTS: i32 = 1;
 const SUBLINK_EXPR: i32 = 5;
@@ -71,6 +76,9 @@ impl Analyzer<'_> {
             | NodeEnum::BitString(_) => Lineage::default(),
             NodeEnum::TypeCast(tc) => {
                 let l = self.opt_expr(tc.arg.as_deref(), scope)?;
+                if !fallible::cast_total(tc.type_name.as_ref()) {
+                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                }
                 if cast_keeps_value(tc.type_name.as_ref()) {
                     l
                 } else {
@@ -84,7 +92,16 @@ impl Analyzer<'_> {
             NodeEnum::List(l) => self.exprs(&l.items, scope)?,
             NodeEnum::AExpr(a) => {
                 let mut l = self.opt_expr(a.lexpr.as_deref(), scope)?;
-                l.add(&self.opt_expr(a.rexpr.as_deref(), scope)?);
+                let r = self.opt_expr(a.rexpr.as_deref(), scope)?;
+                let op = strings(&a.name).last().copied().unwrap_or("");
+                if !fallible::operator_total(a.kind, op) {
+                    let mut both = l.clone();
+                    both.add(&r);
+                    self.steer_value(both, SteerKind::Predicate, FALLIBLE);
+                } else if fallible::right_is_pattern(a.kind, op) {
+                    self.steer_value(r.clone(), SteerKind::Predicate, FALLIBLE);
+                }
+                l.add(&r);
                 l.transformed()
             }
             NodeEnum::BoolExpr(b) => self.exprs(&b.args, scope)?.transformed(),
@@ -234,7 +251,20 @@ impl Analyzer<'_> {
                 "select the columns you need directly",
             ));
         }
-        let args = self.exprs(&f.args, scope)?;
+        let mut per_arg = Vec::with_capacity(f.args.len());
+        for a in &f.args {
+            per_arg.push(self.expr(a, scope)?);
+        }
+        let fallible: Vec<&Lineage> = match fallible::function_args(schema, name, &f.args) {
+            Fallible::All => per_arg.iter().collect(),
+            Fallible::None => vec![],
+            Fallible::AfterFirst => per_arg.iter().skip(1).collect(),
+            Fallible::First => per_arg.iter().take(1).collect(),
+        };
+        if !fallible.is_empty() {
+            self.steer_value(Lineage::union(fallible), SteerKind::Predicate, FALLIBLE);
+        }
+        let args = Lineage::union(per_arg.iter());
         for o in &f.agg_order {
             let l = self.sort_key_expr(o, scope)?;
             self.steer_value(l, SteerKind::OrderBy, "an aggregate's ORDER BY");

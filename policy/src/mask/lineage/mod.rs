@@ -14,6 +14,7 @@
 
 mod analyzer;
 mod expr;
+mod fallible;
 mod from;
 mod function;
 mod join;

@@ -1,0 +1,84 @@
+//! A masked value fed to a computation that can fail on it is an oracle even though the
+//! result is masked: whether the statement fails tells the value (the red team of stop 31
+//! recovered a whole SSN, digit by digit, from `1 / (substr(ssn, 1, 1)::int - 1)`). Such a
+//! use is refused like a predicate on the value; total computations (text functions, casts
+//! to text, concatenation, comparisons, collecting aggregates) stay allowed and masked.
+
+mod masking_support;
+use masking_support::*;
+
+const DENY: Option<&[usize]> = None;
+
+fn check(cases: &[(&str, Option<&[usize]>)]) {
+    let index = corpus_index();
+    let mut failures = Vec::new();
+    for (sql, want) in cases {
+        let got = masked(&index, sql);
+        if got.as_deref() != *want {
+            failures.push(format!("{sql}\n  want {want:?}\n  got  {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn computations_that_can_fail_on_a_masked_value_are_refused() {
+    check(&[
+        (
+            "SELECT 1 / (substr(ssn, 1, 1)::int - 1) FROM users WHERE id = 1",
+            DENY,
+        ),
+        ("SELECT ssn::int FROM users WHERE id = 1", DENY),
+        ("SELECT CAST(email AS date) FROM users", DENY),
+        ("SELECT email::jsonb FROM users", DENY),
+        ("SELECT (ssn || '')::numeric FROM users", DENY),
+        ("SELECT 1 / (length(email) - 10) FROM users", DENY),
+        ("SELECT length(ssn) * 1000000000 FROM users", DENY),
+        ("SELECT to_date(ssn, 'YYYYMMDD') FROM users", DENY),
+        ("SELECT decode(ssn, 'base64') FROM users", DENY),
+        ("SELECT convert_to(full_name, 'LATIN1') FROM users", DENY),
+        ("SELECT 'abc' ~ email FROM users", DENY),
+        ("SELECT 'abc' LIKE ssn FROM users", DENY),
+        ("SELECT regexp_replace('abc', ssn, '') FROM users", DENY),
+        ("SELECT format(email) FROM users", DENY),
+        ("SELECT sum(length(ssn)::int) FROM users", DENY),
+        ("SELECT id FROM users WHERE id = 1 AND ssn::int > 0", DENY),
+        ("SELECT (SELECT ssn FROM users WHERE id = 1)::int", DENY),
+    ]);
+}
+
+#[test]
+fn total_computations_of_a_masked_value_stay_allowed() {
+    check(&[
+        (
+            "SELECT lower(email), md5(ssn), reverse(phone) FROM users",
+            Some(&[1, 2, 3]),
+        ),
+        (
+            "SELECT email::varchar(3), ssn::text FROM users",
+            Some(&[1, 2]),
+        ),
+        (
+            "SELECT encode(convert_to(email, 'UTF8'), 'hex') FROM users",
+            Some(&[1]),
+        ),
+        (
+            "SELECT format('%s!', email), regexp_replace(email, '@.*', '') FROM users",
+            Some(&[1, 2]),
+        ),
+        (
+            "SELECT 'mail: ' || email, substr(ssn, 1, 3) FROM users",
+            Some(&[1, 2]),
+        ),
+        (
+            "SELECT string_agg(email, ','), count(ssn), max(phone) FROM users",
+            Some(&[1, 2, 3]),
+        ),
+        ("SELECT length(email) FROM users", Some(&[1])),
+        (
+            "SELECT id, created_at::date FROM users WHERE email = 'a@b.c'",
+            Some(&[]),
+        ),
+        ("SELECT id / 2, id::text FROM users", Some(&[])),
+    ]);
+}
