@@ -81,7 +81,7 @@ impl super::Session {
     /// relation the catalog snapshot lacks (made outside pgward since it was read) is judged
     /// again with a fresh snapshot, so the triggers, rules and views it has are counted.
     pub(super) async fn decide_fresh(&mut self, sql: &str) -> Result<Arc<Decision>, PgError> {
-        if self.catalog_waited_at.is_none() {
+        if !self.first_catalog_awaited {
             self.await_first_catalog().await;
         }
         let decision = self.facts_decide(sql)?;
@@ -119,7 +119,7 @@ impl super::Session {
     /// use): judged without it, a call of a built-in's name that a user function answers to,
     /// or a view that calls one, would pass as the built-in.
     async fn await_first_catalog(&mut self) {
-        self.catalog_waited_at = Some(self.now);
+        self.first_catalog_awaited = true;
         let snap = self.shared.snapshot();
         if snap.engine.catalog().is_some() || !self.shared.pools.only_database(&self.info.database)
         {

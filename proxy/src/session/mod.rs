@@ -154,6 +154,9 @@ pub struct Session {
     judged_snapshot: u64,
     /// When this session last waited for a catalog snapshot (a relation it lacked).
     catalog_waited_at: Option<Instant>,
+    /// Its first decision has looked for its database's catalog snapshot (waited for it when
+    /// it was about to be read).
+    first_catalog_awaited: bool,
     /// Statements and portals as the server has them, each with its decision.
     prepared: Prepared,
     /// SQL PREPARE/DEALLOCATE/DISCARD ALL sent and not yet answered (`sql_effects.rs`).
@@ -311,6 +314,7 @@ impl Session {
             path_epoch: 0,
             judged_snapshot: 0,
             catalog_waited_at: None,
+            first_catalog_awaited: false,
             prepared: Prepared::default(),
             sql_effects: VecDeque::new(),
             audit: VecDeque::new(),
