@@ -82,3 +82,62 @@ fn total_computations_of_a_masked_value_stay_allowed() {
         ("SELECT id / 2, id::text FROM users", Some(&[])),
     ]);
 }
+
+/// Round two of the red team: functions total in their text but not in a position or a
+/// key, AND/OR/COALESCE deciding whether a failing computation runs, and an equality with a
+/// computed set of candidates (a dictionary in one statement, the matching guess unmasked).
+#[test]
+fn positions_keys_short_circuits_and_candidate_sets_are_refused() {
+    check(&[
+        ("SELECT split_part('a', ',', strpos(substr(ssn, 5, 1), '7')) FROM users", DENY),
+        ("SELECT nth_value(id, strpos(substr(ssn, 5, 1), '7')) OVER () FROM users", DENY),
+        ("SELECT ntile(length(ssn)) OVER () FROM users", DENY),
+        ("SELECT json_object_agg(nullif(substr(ssn, 5, 1), '0'), 1) FROM users", DENY),
+        ("SELECT json_build_object(nullif(substr(ssn, 5, 1), '0'), 1) FROM users", DENY),
+        ("SELECT array_agg(string_to_array(ssn, '0')) FROM users", DENY),
+        ("SELECT encode('x'::bytea, ssn) FROM users", DENY),
+        ("SELECT lpad('x', ascii(ssn)) FROM users", DENY),
+        ("SELECT substr('abc', 1, strpos(ssn, '7')) FROM users", DENY),
+        ("SELECT format('%I', nullif(ssn, '100007919')) FROM users", DENY),
+        ("SELECT coalesce(nullif(substr(ssn, 5, 1), '0'), (1 / (id - id))::text) FROM users", DENY),
+        ("SELECT (substr(ssn, 5, 1) = '7') OR (1 / (id - id) = 1) FROM users", DENY),
+        ("SELECT (email = 'a@b.c') AND (id / 0 = 1) FROM users", DENY),
+        ("SELECT u.id, g.guess FROM users u JOIN (SELECT g::text AS guess FROM generate_series(1, 10) g) g ON u.ssn = g.guess", DENY),
+        ("SELECT u.id, g.guess FROM users u, (SELECT g::text AS guess FROM generate_series(1, 10) g) g WHERE u.ssn = g.guess", DENY),
+        ("SELECT id FROM users WHERE ssn IN (SELECT g::text FROM generate_series(1, 10) g)", DENY),
+        ("SELECT u.id, v.x FROM users u JOIN (VALUES ('1'), ('2')) v(x) ON u.ssn = v.x", DENY),
+        ("SELECT s.ssn FROM users u JOIN (SELECT g::text AS ssn FROM generate_series(1, 3) g) s USING (ssn)", DENY),
+    ]);
+}
+
+#[test]
+fn lookups_and_total_uses_stay_allowed_beside_them() {
+    check(&[
+        ("SELECT array_agg(ssn) FROM users", Some(&[1])),
+        (
+            "SELECT json_build_object('e', email), format('%s', email) FROM users",
+            Some(&[1, 2]),
+        ),
+        (
+            "SELECT coalesce(email, 'x'), (id = 1) OR (id / 2 = 0) FROM users",
+            Some(&[1]),
+        ),
+        ("SELECT id FROM users WHERE email = 'a@b.c'", Some(&[])),
+        (
+            "SELECT id FROM users WHERE email IN ('a@b.c', 'd@e.f')",
+            Some(&[]),
+        ),
+        (
+            "SELECT id FROM users WHERE ssn IN (SELECT '100007919')",
+            Some(&[]),
+        ),
+        (
+            "SELECT d.id, u.email FROM documents d JOIN users u ON u.id = d.user_id",
+            Some(&[2]),
+        ),
+        (
+            "SELECT substr(ssn, 1, 3), split_part(email, '@', 2) FROM users",
+            Some(&[1, 2]),
+        ),
+    ]);
+}

@@ -35,6 +35,11 @@ pub enum Check {
     Equal {
         left: Lineage,
         right: Lineage,
+        /// The side is a computed set of candidates (a column of a function, VALUES or
+        /// subquery over no table): compared with a masked column it tests every value at
+        /// once, and its matching value comes back unmasked.
+        left_set: bool,
+        right_set: bool,
         what: &'static str,
     },
     /// A whole-row reference (`u`, `u.*` inside an expression, `row_to_json(u)`).
@@ -63,6 +68,9 @@ pub(super) struct Analyzer<'a> {
     pub(super) depth: usize,
     /// A refusal found where no error could be returned (inside an opaque node).
     pub(super) pending_denial: Option<Denial>,
+    /// Computations met so far that can fail on a value (masked or not): AND, OR and
+    /// COALESCE around one decide whether it runs.
+    pub(super) fallible_seen: usize,
     /// Inside a view's definition (names resolve with the views' search_path).
     pub(super) in_view: usize,
 }
@@ -81,6 +89,7 @@ impl<'a> Analyzer<'a> {
             depth: 0,
             in_view: 0,
             pending_denial: None,
+            fallible_seen: 0,
         }
     }
 
@@ -222,7 +231,23 @@ impl<'a> Analyzer<'a> {
                         ));
                     }
                 }
-                Check::Equal { left, right, what } => {
+                Check::Equal {
+                    left,
+                    right,
+                    left_set,
+                    right_set,
+                    what,
+                } => {
+                    let against_set =
+                        (self.is_pii(left) && *right_set) || (self.is_pii(right) && *left_set);
+                    if against_set && !self.allowed(SteerKind::Predicate) {
+                        return Err(deny_with_detail(
+                            "masking.inference",
+                            format!("a masked column may not be compared with a computed set of candidates in {what}"),
+                            "a masked column may be compared for equality with constants, parameters or a table's columns",
+                            "look rows up by the exact value",
+                        ));
+                    }
                     if (self.is_pii(left) || self.is_pii(right))
                         && !(self.lookup_side_ok(left) && self.lookup_side_ok(right))
                         && !self.allowed(SteerKind::Predicate)

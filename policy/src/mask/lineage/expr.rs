@@ -6,7 +6,7 @@ use pg_query::protobuf::{ColumnRef, FuncCall, SubLink, TypeName};
 use pg_query::{Node, NodeEnum, NodeRef};
 
 use super::analyzer::{Analyzer, Check, SteerKind};
-use super::fallible::{self, Fallible};
+use super::fallible;
 use super::names;
 use super::nodes::{str_of, strings};
 use super::scope::{Resolved, Scope};
@@ -17,6 +17,10 @@ use crate::denial::Denial;
 /// What a fallible computation of a masked value is called in a refusal.
 const FALLIBLE: &str = "a cast, arithmetic or function that can fail on its value (whether \
                         it fails would tell the value)";
+
+/// What a masked operand of AND, OR or COALESCE beside a fallible one is called.
+const SHORT_CIRCUIT: &str = "AND, OR or COALESCE beside a computation that can fail (it \
+                             decides whether that computation runs)";
 
 const SUBLINK_EXISTS: i32 = 1;
 const SUBLINK_EXPR: i32 = 5;
@@ -77,6 +81,7 @@ impl Analyzer<'_> {
             NodeEnum::TypeCast(tc) => {
                 let l = self.opt_expr(tc.arg.as_deref(), scope)?;
                 if !fallible::cast_total(tc.type_name.as_ref()) {
+                    self.fallible_seen += 1;
                     self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
                 }
                 if cast_keeps_value(tc.type_name.as_ref()) {
@@ -95,16 +100,18 @@ impl Analyzer<'_> {
                 let r = self.opt_expr(a.rexpr.as_deref(), scope)?;
                 let op = strings(&a.name).last().copied().unwrap_or("");
                 if !fallible::operator_total(a.kind, op) {
+                    self.fallible_seen += 1;
                     let mut both = l.clone();
                     both.add(&r);
                     self.steer_value(both, SteerKind::Predicate, FALLIBLE);
                 } else if fallible::right_is_pattern(a.kind, op) {
+                    self.fallible_seen += 1;
                     self.steer_value(r.clone(), SteerKind::Predicate, FALLIBLE);
                 }
                 l.add(&r);
                 l.transformed()
             }
-            NodeEnum::BoolExpr(b) => self.exprs(&b.args, scope)?.transformed(),
+            NodeEnum::BoolExpr(b) => self.short_circuit(&b.args, scope)?,
             NodeEnum::FuncCall(f) => self.func_call(f, scope)?,
             NodeEnum::SubLink(s) => self.sublink(s, scope)?,
             NodeEnum::CaseExpr(c) => {
@@ -123,7 +130,7 @@ impl Analyzer<'_> {
                 l.add(&self.opt_expr(c.defresult.as_deref(), scope)?);
                 l.transformed()
             }
-            NodeEnum::CoalesceExpr(c) => self.exprs(&c.args, scope)?.transformed(),
+            NodeEnum::CoalesceExpr(c) => self.short_circuit(&c.args, scope)?,
             NodeEnum::MinMaxExpr(m) => self.exprs(&m.args, scope)?.transformed(),
             NodeEnum::NullTest(t) => self.opt_expr(t.arg.as_deref(), scope)?.transformed(),
             NodeEnum::BooleanTest(t) => self.opt_expr(t.arg.as_deref(), scope)?.transformed(),
@@ -144,6 +151,18 @@ impl Analyzer<'_> {
             }
             _ => self.opaque_node(node, scope),
         })
+    }
+
+    /// AND, OR and COALESCE evaluate their operands only as far as needed: where one may
+    /// fail, the others decide whether it runs, so a masked value among them steers whether
+    /// the statement fails.
+    fn short_circuit(&mut self, args: &[Node], scope: &Scope) -> Result<Lineage, Denial> {
+        let before = self.fallible_seen;
+        let l = self.exprs(args, scope)?;
+        if self.fallible_seen > before && args.len() > 1 {
+            self.steer_value(l.clone(), SteerKind::Predicate, SHORT_CIRCUIT);
+        }
+        Ok(l.transformed())
     }
 
     fn column_ref(&mut self, cr: &ColumnRef, scope: &Scope) -> Lineage {
@@ -255,13 +274,12 @@ impl Analyzer<'_> {
         for a in &f.args {
             per_arg.push(self.expr(a, scope)?);
         }
-        let fallible: Vec<&Lineage> = match fallible::function_args(schema, name, &f.args) {
-            Fallible::All => per_arg.iter().collect(),
-            Fallible::None => vec![],
-            Fallible::AfterFirst => per_arg.iter().skip(1).collect(),
-            Fallible::First => per_arg.iter().take(1).collect(),
-        };
+        let fallible: Vec<&Lineage> = (per_arg.iter().enumerate())
+            .filter(|(i, _)| fallible::fallible_arg(schema, name, *i, &f.args))
+            .map(|(_, l)| l)
+            .collect();
         if !fallible.is_empty() {
+            self.fallible_seen += 1;
             self.steer_value(Lineage::union(fallible), SteerKind::Predicate, FALLIBLE);
         }
         let args = Lineage::union(per_arg.iter());

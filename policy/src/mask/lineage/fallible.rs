@@ -9,68 +9,73 @@ use pg_query::{Node, NodeEnum};
 
 use super::nodes::strings;
 
-/// pg_catalog functions that give a result for every value of their arguments, whatever
-/// those values are (their other, constant arguments may still be invalid, which does not
-/// depend on a masked value).
+/// pg_catalog functions that give a result whatever values their arguments hold.
 #[rustfmt::skip]
 const TOTAL_FUNCTIONS: &[&str] = &[
     // text
     "lower", "upper", "initcap", "length", "char_length", "character_length",
-    "octet_length", "bit_length", "md5", "concat", "concat_ws", "left", "right",
-    "substr", "substring", "btrim", "ltrim", "rtrim", "trim", "replace", "translate",
-    "reverse", "lpad", "rpad", "strpos", "position", "starts_with", "quote_literal",
-    "quote_ident", "quote_nullable", "ascii", "to_hex", "split_part", "string_to_array",
+    "octet_length", "bit_length", "md5", "concat", "concat_ws", "left", "right", "btrim",
+    "ltrim", "rtrim", "trim", "replace", "translate", "reverse", "strpos", "position",
+    "starts_with", "quote_literal", "quote_ident", "quote_nullable", "ascii", "to_hex",
+    "string_to_array",
     // null handling and comparison
     "coalesce", "nullif", "greatest", "least", "num_nulls", "num_nonnulls",
     // JSON built from values (never parsed from them)
-    "to_json", "to_jsonb", "json_build_object", "jsonb_build_object", "json_build_array",
-    "jsonb_build_array", "array_to_json",
+    "to_json", "to_jsonb", "json_build_array", "jsonb_build_array", "array_to_json",
     // arrays
-    "array_length", "cardinality", "array_position", "array_positions", "array_to_string",
-    "array_append", "array_prepend", "array_cat",
-    // bytes to text forms
-    "encode",
-    // window functions: they move values between rows
-    "lag", "lead", "first_value", "last_value", "nth_value", "row_number", "rank",
-    "dense_rank", "percent_rank", "cume_dist", "ntile",
+    "array_length", "cardinality", "array_to_string",
     // aggregates that only collect or compare
-    "count", "string_agg", "array_agg", "json_agg", "jsonb_agg", "json_object_agg",
-    "jsonb_object_agg", "min", "max", "bool_and", "bool_or", "every",
+    "count", "string_agg", "json_agg", "jsonb_agg", "min", "max", "bool_and", "bool_or",
+    "every",
+    // window functions of the current row's frame
+    "first_value", "last_value", "row_number", "rank", "dense_rank", "percent_rank",
+    "cume_dist",
 ];
 
-/// pg_catalog functions total in their first argument only: the others are read as a
-/// pattern or flags (regular expressions), which a malformed value fails.
-#[rustfmt::skip]
-const TOTAL_IN_FIRST: &[&str] = &[
-    "regexp_replace", "regexp_match", "regexp_matches", "regexp_like", "regexp_count",
-    "regexp_instr", "regexp_substr", "regexp_split_to_array",
-];
-
-/// Which arguments of a call may fail on their value.
-pub(super) enum Fallible {
-    /// Every argument (a function not known to be total).
-    All,
-    /// None.
-    None,
-    /// Those past the first.
-    AfterFirst,
-    /// The first (`format`'s format string).
-    First,
+/// Whether argument `index` of `schema.name(args)` may make the call fail, by its value.
+/// Functions total in some arguments fail on others: a position or count (`substr`'s
+/// length, `split_part`'s field, `lpad`'s length, `nth_value`'s n), a key that may be NULL
+/// (`json_build_object`), a format or pattern (`format`, `encode`, regular expressions).
+pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args: &[Node]) -> bool {
+    if !matches!(schema, None | Some("pg_catalog")) {
+        return true;
+    }
+    if TOTAL_FUNCTIONS.contains(&name) {
+        return false;
+    }
+    match name {
+        "substr" | "substring" | "split_part" => index == 2,
+        "lpad" | "rpad" | "encode" | "nth_value" | "lag" | "lead" => index >= 1,
+        "ntile" => true,
+        "convert_to" => index == 1 || !to_utf8(args.get(1)),
+        "json_build_object" | "jsonb_build_object" => index % 2 == 0,
+        "json_object_agg" | "jsonb_object_agg" => index == 0,
+        // A NULL array or arrays of other shapes fail: a plain column is one value a row.
+        "array_agg" => !args
+            .get(index)
+            .is_some_and(|a| matches!(a.node, Some(NodeEnum::ColumnRef(_)))),
+        // `%I` fails on NULL; a format that is not a constant may hold it.
+        "format" => index == 0 || !format_without_identifiers(args.first()),
+        n if n.starts_with("regexp_") => index >= 1,
+        _ => true,
+    }
 }
 
-/// Which arguments of `schema.name` (called with `args`) a value may make fail.
-pub(super) fn function_args(schema: Option<&str>, name: &str, args: &[Node]) -> Fallible {
-    if !matches!(schema, None | Some("pg_catalog")) {
-        return Fallible::All;
+/// A constant format string with no `%I` (the one conversion that fails on a NULL).
+fn format_without_identifiers(f: Option<&Node>) -> bool {
+    match const_text(f) {
+        Some(t) => !t.contains("%I") && !t.contains('$'),
+        None => false,
     }
-    if TOTAL_FUNCTIONS.contains(&name) || (name == "convert_to" && to_utf8(args.get(1))) {
-        Fallible::None
-    } else if TOTAL_IN_FIRST.contains(&name) {
-        Fallible::AfterFirst
-    } else if name == "format" {
-        Fallible::First
-    } else {
-        Fallible::All
+}
+
+fn const_text(n: Option<&Node>) -> Option<&str> {
+    let Some(NodeEnum::AConst(c)) = n.and_then(|n| n.node.as_ref()) else {
+        return None;
+    };
+    match &c.val {
+        Some(pg_query::protobuf::a_const::Val::Sval(s)) => Some(&s.sval),
+        _ => None,
     }
 }
 
@@ -130,14 +135,8 @@ pub(super) fn right_is_pattern(kind: i32, op: &str) -> bool {
 
 /// `convert_to(x, 'UTF8')`: every character has a UTF-8 form (other encodings lack some).
 fn to_utf8(encoding: Option<&Node>) -> bool {
-    let Some(NodeEnum::AConst(c)) = encoding.and_then(|n| n.node.as_ref()) else {
-        return false;
-    };
-    match &c.val {
-        Some(pg_query::protobuf::a_const::Val::Sval(s)) => {
-            let e = s.sval.to_ascii_lowercase().replace(['-', '_'], "");
-            e == "utf8" || e == "unicode"
-        }
-        _ => false,
-    }
+    const_text(encoding).is_some_and(|s| {
+        let e = s.to_ascii_lowercase().replace(['-', '_'], "");
+        e == "utf8" || e == "unicode"
+    })
 }

@@ -60,7 +60,10 @@ impl Analyzer<'_> {
                     .filter(|c| &c.name == name)
                     .map(|c| &c.lineage),
             );
+            // A merged column is each side's own column: one of no table is computed.
             self.checks.push(Check::Equal {
+                left_set: l.is_empty(),
+                right_set: r.is_empty(),
                 left: l.clone(),
                 right: r.clone(),
                 what: "a join",

@@ -2,7 +2,7 @@
 //! (`col = v`, `col IN (...)`, `col = ANY(...)`, `col IN (SELECT ...)`) is recorded as an
 //! equality check; any other use of a value is recorded as steering the result.
 
-use pg_query::{Node, NodeEnum};
+use pg_query::{Node, NodeEnum, NodeRef};
 
 use super::analyzer::{Analyzer, Check, SteerKind};
 use super::nodes::strings;
@@ -64,7 +64,13 @@ impl Analyzer<'_> {
             Some(NodeEnum::AExpr(a)) if a.kind == AEXPR_OP && is_equality(&a.name) => {
                 let left = self.opt_lineage(a.lexpr.as_deref(), scope)?;
                 let right = self.opt_lineage(a.rexpr.as_deref(), scope)?;
-                self.checks.push(Check::Equal { left, right, what });
+                self.checks.push(Check::Equal {
+                    left_set: candidate_set(a.lexpr.as_deref(), &left),
+                    right_set: candidate_set(a.rexpr.as_deref(), &right),
+                    left,
+                    right,
+                    what,
+                });
                 Ok(())
             }
             Some(NodeEnum::AExpr(a))
@@ -76,11 +82,14 @@ impl Analyzer<'_> {
                     Some(NodeEnum::List(l)) => l.items.iter().collect(),
                     _ => a.rexpr.as_deref().into_iter().collect(),
                 };
+                let left_set = candidate_set(a.lexpr.as_deref(), &left);
                 for item in items {
                     let right = self.expr(item, scope)?;
                     self.checks.push(Check::Equal {
                         left: left.clone(),
+                        right_set: candidate_set(Some(item), &right),
                         right,
+                        left_set,
                         what,
                     });
                 }
@@ -96,9 +105,12 @@ impl Analyzer<'_> {
                     Some(q) => self.query_node(q, &child)?,
                     None => Default::default(),
                 };
+                let right = cols.all();
                 self.checks.push(Check::Equal {
+                    left_set: candidate_set(s.testexpr.as_deref(), &left),
+                    right_set: right.is_empty() && reads_rows(s.subselect.as_deref()),
                     left,
-                    right: cols.all(),
+                    right,
                     what,
                 });
                 Ok(())
@@ -117,4 +129,26 @@ impl Analyzer<'_> {
             None => Ok(Lineage::default()),
         }
     }
+}
+
+/// A compared side that is a computed set of candidates: it names a column, yet no table's
+/// (a function's, a VALUES list's or a subquery's over no table), or a subquery.
+fn candidate_set(node: Option<&Node>, lineage: &Lineage) -> bool {
+    lineage.is_empty() && reads_rows(node)
+}
+
+/// Whether an expression reads rows of something: a column, a subquery, a function in FROM.
+fn reads_rows(node: Option<&Node>) -> bool {
+    let Some(n) = node.and_then(|n| n.node.as_ref()) else {
+        return false;
+    };
+    if matches!(n, NodeEnum::ColumnRef(_) | NodeEnum::SubLink(_)) {
+        return true;
+    }
+    n.nodes().into_iter().any(|(inner, _, _, _)| {
+        matches!(
+            inner,
+            NodeRef::ColumnRef(_) | NodeRef::SubLink(_) | NodeRef::RangeFunction(_)
+        )
+    })
 }
