@@ -48,7 +48,7 @@ pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args:
         "lpad" | "rpad" | "encode" | "nth_value" | "lag" | "lead" => index >= 1,
         "ntile" => true,
         "convert_to" => index == 1 || !to_utf8(args.get(1)),
-        "json_build_object" | "jsonb_build_object" => index % 2 == 0,
+        "json_build_object" | "jsonb_build_object" => index & 1 == 0,
         "json_object_agg" | "jsonb_object_agg" => index == 0,
         // A NULL array or arrays of other shapes fail: a plain column is one value a row.
         "array_agg" => !args
