@@ -4,7 +4,7 @@
 //! pooling then asks the server and keeps the server from other clients until it is reset),
 //! and whether it may change rows no CommandComplete counts (`max_affected_rows` refuses it).
 
-use crate::catalog::{Catalog, Function, Volatility};
+use crate::catalog::{Catalog, Function};
 use crate::functions::{FunctionPolicy, FunctionVerdict};
 use crate::pg_facts::PgFacts;
 use crate::reach::{self, Reached};
@@ -110,9 +110,20 @@ pub fn note(
 }
 
 /// `cursor_to_xml` fetches from the portal its first argument names (through SPI): a bound
-/// `UPDATE ... RETURNING` runs whole there, its rows counted by no CommandComplete.
+/// `UPDATE ... RETURNING` runs whole there, its rows counted by no CommandComplete. The
+/// built-ins that run a query given as text (`query_to_xml('select w()', ...)`, `ts_stat`,
+/// `ts_rewrite`) run whatever it calls, as uncounted.
 fn runs_a_portal(name: &[String]) -> bool {
-    matches!(name, [n] | [_, n] if n == "cursor_to_xml")
+    const RUN_TEXT: &[&str] = &[
+        "cursor_to_xml",
+        "cursor_to_xmlschema",
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "ts_stat",
+        "ts_rewrite",
+    ];
+    matches!(name, [n] | [_, n] if RUN_TEXT.contains(&n.as_str()))
 }
 
 fn changes_session(name: &[String]) -> bool {
@@ -132,11 +143,10 @@ fn may_write(name: &[String], catalog: Option<&Catalog>, search_path: &[String])
         [schema, n] => c.functions_named(schema, n),
         _ => return true,
     };
-    // Not in the snapshot (created since it was taken): anything.
-    candidates.is_empty()
-        || candidates
-            .iter()
-            .any(|f| f.schema != "pg_catalog" && f.volatility == Volatility::Volatile)
+    // Not in the snapshot (created since it was taken): anything. A user function of any
+    // volatility may call a volatile one (PostgreSQL does not stop a STABLE or IMMUTABLE
+    // function from calling one that writes).
+    candidates.is_empty() || candidates.iter().any(|f| f.schema != "pg_catalog")
 }
 
 #[cfg(test)]

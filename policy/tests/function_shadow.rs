@@ -143,11 +143,10 @@ fn a_builtin_name_a_user_function_answers_to_is_user_code_that_may_write() {
     let st = &d.statements[0];
     assert!(st.code_may_write, "an unseen write must be uncountable");
     assert!(st.state.user_code, "user code may change the session");
-    // An immutable user function answering to a built-in's name may change the session
-    // (pgward cannot see its body) but writes nothing.
+    // So may an immutable one: PostgreSQL lets it call a volatile function that writes.
     let d = decide_on(&e, &role, &["public"], "SELECT abs(1)");
     assert!(d.statements[0].state.user_code);
-    assert!(!d.statements[0].code_may_write);
+    assert!(d.statements[0].code_may_write);
     // The built-in alone: neither.
     let d = decide_on(&e, &role, &["public"], "SELECT upper('a')");
     assert!(!d.statements[0].state.user_code);
@@ -200,4 +199,38 @@ fn a_function_hidden_by_the_same_signature_earlier_in_the_path_is_not_reached() 
     );
     let d = decide_on(&e, &role, &["app", "public"], "SELECT vetted()");
     assert!(!d.is_allowed());
+}
+
+/// A STABLE or IMMUTABLE user function may still write (PostgreSQL lets it call a volatile
+/// one), and the built-ins that run a query given as text run whatever it calls: for
+/// `max_affected_rows` all are writes no CommandComplete counts (red-team round two).
+#[test]
+fn non_volatile_user_functions_and_query_text_built_ins_may_write() {
+    let mut parts = CatalogParts {
+        schemas: vec![Schema {
+            oid: 2200,
+            name: "public".into(),
+        }],
+        functions: vec![
+            function(16600, "public", "sw", Volatility::Stable),
+            function(16601, "public", "sqlw", Volatility::Immutable),
+        ],
+        ..Default::default()
+    };
+    parts.functions[0].language = "plpgsql".into();
+    let e = Engine::with_catalog(PolicyConfig::default(), Arc::new(Catalog::new(parts)));
+    let role = oncall();
+    for sql in [
+        "SELECT sw(1)",
+        "SELECT sqlw(1)",
+        "SELECT query_to_xml('select public.w_big()', true, false, '')",
+        "SELECT ts_stat('select to_tsvector(public.w_big()::text)')",
+    ] {
+        let d = decide_on(&e, &role, &["public"], sql);
+        assert!(
+            d.statements.iter().any(|s| s.code_may_write),
+            "{sql}: {}",
+            describe(&d)
+        );
+    }
 }

@@ -141,3 +141,11 @@ fn lookups_and_total_uses_stay_allowed_beside_them() {
         ),
     ]);
 }
+
+#[test]
+fn query_text_built_ins_are_refused() {
+    check(&[
+        ("SELECT ts_rewrite('a'::tsquery, 'select ''a''::tsquery, phraseto_tsquery(''simple'', email) from users where id = 1')", DENY),
+        ("SELECT ts_stat('select to_tsvector(email) from users')", DENY),
+    ]);
+}

@@ -95,3 +95,40 @@ fn a_from_subquery_column_that_is_the_targets_own_is_the_target() {
         ],
     );
 }
+
+/// Round two: a name in a subquery over a function, VALUES list, subquery or CTE that does
+/// not provide it is the target's (PostgreSQL looks outward), so comparing the target with
+/// it filters nothing.
+#[test]
+fn a_name_a_subquerys_items_do_not_provide_is_the_targets() {
+    check_all(
+        &oncall(),
+        &[
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT id FROM generate_series(1, 1) g)", false),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT id FROM unnest(ARRAY[1]) u)", false),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT id FROM (SELECT 1) z)", false),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT id FROM (VALUES (1)) w(q))", false),
+            ("UPDATE t SET a = 1 WHERE id IN (WITH c(x) AS (SELECT 1) SELECT id FROM c)", false),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT id FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY[1])) r)", false),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT id FROM jsonb_each('{}') j)", false),
+            // The items' own columns: filters.
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT g FROM generate_series(1, 3) g)", true),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT x FROM unnest(ARRAY[1, 2]) AS u(x))", true),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT q FROM (VALUES (1), (2)) w(q))", true),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT column1 FROM (VALUES (1)) w)", true),
+            ("UPDATE t SET a = 1 WHERE id IN (WITH c(x) AS (SELECT 1) SELECT x FROM c)", true),
+            ("UPDATE t SET a = 1 WHERE id IN (SELECT n FROM (SELECT 1 AS n) z)", true),
+        ],
+    );
+}
+
+/// An OR too long to compare pairwise is not taken for a filter (its judging stays cheap).
+#[test]
+fn a_very_long_or_does_not_count() {
+    let long: Vec<String> = (0..300).map(|i| format!("id = {i}")).collect();
+    let sql = format!("DELETE FROM t WHERE {}", long.join(" OR "));
+    check_all(&oncall(), &[(sql.as_str(), false)]);
+    let short: Vec<String> = (0..200).map(|i| format!("id = {i}")).collect();
+    let sql = format!("DELETE FROM t WHERE {}", short.join(" OR "));
+    check_all(&oncall(), &[(sql.as_str(), true)]);
+}

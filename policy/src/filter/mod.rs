@@ -33,6 +33,10 @@ use tree::*;
 /// How deep predicates are followed; deeper is judged "does not filter" (fail closed).
 pub(super) const MAX_DEPTH: usize = 64;
 
+/// The most branches of one OR judged (their pairs are compared): a longer OR does not count
+/// as a filter.
+const MAX_OR_BRANCHES: usize = 256;
+
 /// Whether the verdict on `write` may change with the value of a literal the cache key
 /// hides: a boolean constant, the pattern of `LIKE`/`~`/`SIMILAR TO`, an `ALL` array.
 pub fn depends_on_literals(write: &Value) -> bool {
@@ -95,7 +99,10 @@ impl Judge<'_> {
                             .into_iter()
                             .filter(|a| const_bool(a, 0).map(|b| b != negated) != Some(false))
                             .collect();
+                        // Beyond a bound the pairwise tests cost more than a statement may:
+                        // not proven to filter (an IN list says the same in one node).
                         !args.is_empty()
+                            && args.len() <= MAX_OR_BRANCHES
                             && args.iter().all(|a| self.filters(a, negated, depth + 1))
                             && !self.has_complementary_pair(&args)
                             && !cover::covers_every_value(&args, negated)
@@ -342,7 +349,7 @@ impl Judge<'_> {
                     // A subquery without FROM sees the outer row through unqualified names.
                     let mut inner = scopes.to_vec();
                     if matches!(from, Value::Array(a) if !a.is_empty()) {
-                        inner.push(Scope::of(from, self.catalog, self.search_path));
+                        inner.push(Scope::of(sel, self.catalog, self.search_path));
                     }
                     // Its FROM items do not see themselves: a subquery there (`FROM
                     // LATERAL (SELECT id) z`) reads names from the levels around.

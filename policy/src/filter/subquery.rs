@@ -74,7 +74,7 @@ impl Judge<'_> {
             return false;
         };
         let from = select.get("from_clause").unwrap_or(&Value::Null);
-        let scopes = [Scope::of(from, self.catalog, self.search_path)];
+        let scopes = [Scope::of(select, self.catalog, self.search_path)];
         let mut predicates: Vec<&Value> = select.get("where_clause").into_iter().collect();
         let mut items: Vec<&Value> = match from {
             Value::Array(a) => a.iter().collect(),

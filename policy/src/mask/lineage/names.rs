@@ -18,6 +18,7 @@ const QUERY_STRING_FUNCTIONS: &[&str] = &[
     "database_to_xmlschema",
     "database_to_xml_and_xmlschema",
     "ts_stat",
+    "ts_rewrite",
     "dblink",
     "dblink_exec",
     "dblink_open",
