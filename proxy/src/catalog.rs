@@ -180,6 +180,10 @@ pub async fn load_from(server: &mut ServerConnection) -> Result<Catalog, Catalog
             },
         });
     }
+    let edges: Vec<(Oid, Oid)> = (rows(server, crate::catalog_writes::EDGES_SQL).await?.iter())
+        .map(|r| (oid(r, 0), oid(r, 1)))
+        .collect();
+    crate::catalog_writes::spread(&mut parts.relations, &edges);
     let mut checks: BTreeMap<Oid, Vec<Oid>> = BTreeMap::new();
     let check_sql = "SELECT c.contypid, d.refobjid FROM pg_constraint c JOIN pg_depend d \
          ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid \

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cancel;
 pub mod catalog;
 pub mod catalog_connect;
+pub mod catalog_writes;
 pub mod cli;
 pub mod client_text;
 pub mod clients;
