@@ -15,6 +15,7 @@ mod registry;
 #[cfg(any(test, feature = "fuzzing"))]
 mod scripted;
 mod slots;
+mod terminate;
 
 pub use admin::{PoolStats, ServerRow};
 pub use registry::PoolRegistry;

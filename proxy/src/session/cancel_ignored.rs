@@ -52,7 +52,10 @@ impl Session {
             "the server did not act on pgward's cancel; closing its connection"
         );
         if let Some(pooled) = self.server.take() {
+            let (pool, pid) = (pooled.pool.clone(), pooled.server.cancel.pid);
             self.outbox.push(super::outbox::Event::CloseServer(pooled));
+            self.outbox
+                .push(super::outbox::Event::TerminateBackend(pool, pid));
         }
         let err = PgError::fatal(
             sqlstate::QUERY_CANCELED,

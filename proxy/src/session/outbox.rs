@@ -32,6 +32,9 @@ pub enum Event {
     ClearCancelTarget,
     /// Close this server connection (never pooled again).
     CloseServer(PooledServer),
+    /// End backend `pid` of `pool`'s login: it went on after a cancel, and closing its
+    /// socket does not stop it.
+    TerminateBackend(Arc<crate::pool::Pool>, i32),
     /// Roll back the transaction the client left idle past its limit, on its server.
     RollbackIdle,
     /// A ReadyForQuery that ends a unit after which the search_path must be read back: read

@@ -61,6 +61,9 @@ impl Session {
                 outbox::Event::CloseServer(pooled) => {
                     tokio::spawn(pooled.server.terminate());
                 }
+                outbox::Event::TerminateBackend(pool, pid) => {
+                    tokio::spawn(async move { pool.terminate_backend(pid).await });
+                }
                 outbox::Event::RollbackIdle => {
                     if let Some(s) = self.server.as_mut() {
                         if s.server.run_internal("ROLLBACK").await.is_ok() {
