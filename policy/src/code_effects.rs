@@ -122,6 +122,15 @@ fn runs_a_portal(name: &[String]) -> bool {
         "query_to_xml_and_xmlschema",
         "ts_stat",
         "ts_rewrite",
+        "table_to_xml",
+        "table_to_xmlschema",
+        "table_to_xml_and_xmlschema",
+        "schema_to_xml",
+        "schema_to_xmlschema",
+        "schema_to_xml_and_xmlschema",
+        "database_to_xml",
+        "database_to_xmlschema",
+        "database_to_xml_and_xmlschema",
     ];
     matches!(name, [n] | [_, n] if RUN_TEXT.contains(&n.as_str()))
 }

@@ -149,3 +149,18 @@ fn query_text_built_ins_are_refused() {
         ("SELECT ts_stat('select to_tsvector(email) from users')", DENY),
     ]);
 }
+
+/// Review of round two: a candidate set disguised by a non-PII column, a set-returning
+/// function in a subquery's select list, substring's pattern form, a cast to a domain of
+/// another schema.
+#[test]
+fn review_variants() {
+    check(&[
+        ("SELECT u.id, c.v FROM users u JOIN (SELECT lpad(g::text, 9, '0') || left(d.status, 0) AS v FROM generate_series(0, 9) g, (SELECT status FROM documents LIMIT 1) d) c ON u.ssn = c.v", DENY),
+        ("SELECT id FROM users WHERE id = 42 AND ssn IN (SELECT lpad(generate_series(0, 99)::text, 9, '0'))", DENY),
+        ("SELECT substring('x', '()' || substr(ssn, 1, 1)) FROM users", DENY),
+        ("SELECT email::app.text FROM users", DENY),
+        ("SELECT email::pg_catalog.text, ssn::varchar(4) FROM users", Some(&[1, 2])),
+        ("SELECT date_trunc('day', created_at), to_char(created_at, 'YYYY') FROM users WHERE email = 'a@b.c'", Some(&[])),
+    ]);
+}

@@ -132,3 +132,37 @@ fn a_very_long_or_does_not_count() {
     let sql = format!("DELETE FROM t WHERE {}", short.join(" OR "));
     check_all(&oncall(), &[(sql.as_str(), true)]);
 }
+
+/// Review of round two: whole-number gaps, a reversed NOT BETWEEN, a system column of an
+/// item that has none, an ON clause in a filter subquery (its own items), and large IN lists
+/// judged in time.
+#[test]
+fn review_variants() {
+    check_all(
+        &oncall(),
+        &[
+            ("DELETE FROM t WHERE id <= 0 OR id >= 1", false),
+            ("DELETE FROM t WHERE id < 1 OR id > 0", false),
+            ("DELETE FROM t WHERE id NOT BETWEEN 5 AND 1", false),
+            ("DELETE FROM t WHERE NOT (id BETWEEN 5 AND 1)", false),
+            (
+                "DELETE FROM t WHERE ctid IN (SELECT ctid FROM generate_series(1, 1) g)",
+                false,
+            ),
+            ("DELETE FROM t WHERE id <= 0 OR id >= 2", true),
+            ("DELETE FROM t WHERE id NOT BETWEEN 1 AND 5", true),
+            (
+                "DELETE FROM t WHERE id IN (SELECT u.id FROM u JOIN v ON v.x = u.id)",
+                true,
+            ),
+        ],
+    );
+    // Past the bound on an OR's size it does not count (an IN list of all the values says
+    // the same in one node); within it a long IN list is judged, quickly.
+    let list: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+    let sql = format!("DELETE FROM t WHERE id IN ({}) OR id = -1", list.join(", "));
+    check_all(&oncall(), &[(sql.as_str(), false)]);
+    let list: Vec<String> = (0..300).map(|i| i.to_string()).collect();
+    let sql = format!("DELETE FROM t WHERE id IN ({}) OR id = -1", list.join(", "));
+    check_all(&oncall(), &[(sql.as_str(), true)]);
+}

@@ -66,13 +66,32 @@ fn covered(tests: &[Test]) -> bool {
             }
         }
     }
-    let points = match points(&constants, ordered) {
-        Some(p) => p,
-        None => return false,
+    let Some(points) = points(&constants, ordered) else {
+        return false;
     };
-    points
-        .iter()
-        .all(|p| tests.iter().any(|t| keeps(t, p) == Some(true)))
+    let all_kept = |points: &[Constant]| {
+        points
+            .iter()
+            .all(|p| tests.iter().any(|t| keeps(t, p) == Some(true)))
+    };
+    if all_kept(&points) {
+        return true;
+    }
+    // Whole-number constants: an integer column has no value in a gap narrower than one
+    // (`id <= 0 OR id >= 1`); tried over the integers too (refusing more, never less).
+    let whole = |c: &Constant| matches!(c, Constant::Number(n) if n.fract() == 0.0);
+    if !constants.is_empty() && constants.iter().all(whole) {
+        let ints: Vec<Constant> = (constants.iter())
+            .filter_map(|c| match c {
+                Constant::Number(n) => Some([*n - 1.0, *n, *n + 1.0]),
+                Constant::Text(_) => None,
+            })
+            .flatten()
+            .map(Constant::Number)
+            .collect();
+        return all_kept(&ints);
+    }
+    false
 }
 
 /// Values to try: each constant, one in each gap, one beyond each end (numbers); each
@@ -119,11 +138,16 @@ fn keeps(t: &Test, v: &Constant) -> Option<bool> {
     let kept = match &t.keeps {
         Keeps::Compare(op, c) => compare(v, op, c)?,
         Keeps::In(cs) => {
-            let mut any = false;
-            for c in cs {
-                any |= compare(v, "=", c)?;
+            // Sorted and of one type (`constants`): a binary search.
+            let same_type = matches!(
+                (cs.first(), v),
+                (Some(Constant::Number(_)), Constant::Number(_))
+                    | (Some(Constant::Text(_)), Constant::Text(_))
+            );
+            if !same_type {
+                return None;
             }
-            any
+            cs.binary_search_by(|c| cmp_constants(c, v)).is_ok()
         }
         Keeps::Between(a, b) => {
             let (lo, hi) = match order(a, b)? {
@@ -238,11 +262,36 @@ fn swapped(op: &'static str) -> &'static str {
     }
 }
 
+/// An IN list's constants, sorted; `None` unless all are readable and of one type.
 fn constants(list: &Value) -> Option<Vec<Constant>> {
     let ("List", l) = node(list)? else {
         return None;
     };
-    l.get("items")?.as_array()?.iter().map(constant).collect()
+    let mut out: Vec<Constant> = l
+        .get("items")?
+        .as_array()?
+        .iter()
+        .map(constant)
+        .collect::<Option<_>>()?;
+    let numbers = out
+        .iter()
+        .filter(|c| matches!(c, Constant::Number(_)))
+        .count();
+    if numbers != 0 && numbers != out.len() {
+        return None;
+    }
+    out.sort_by(cmp_constants);
+    Some(out)
+}
+
+/// Numbers by value, text by bytes (numbers first).
+fn cmp_constants(a: &Constant, b: &Constant) -> std::cmp::Ordering {
+    match (a, b) {
+        (Constant::Number(x), Constant::Number(y)) => x.total_cmp(y),
+        (Constant::Text(x), Constant::Text(y)) => x.cmp(y),
+        (Constant::Number(_), Constant::Text(_)) => std::cmp::Ordering::Less,
+        (Constant::Text(_), Constant::Number(_)) => std::cmp::Ordering::Greater,
+    }
 }
 
 /// A number or text constant (possibly cast, possibly negative).

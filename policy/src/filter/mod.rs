@@ -33,9 +33,10 @@ use tree::*;
 /// How deep predicates are followed; deeper is judged "does not filter" (fail closed).
 pub(super) const MAX_DEPTH: usize = 64;
 
-/// The most branches of one OR judged (their pairs are compared): a longer OR does not count
-/// as a filter.
+/// The most branches of one OR judged (their pairs are compared), and the most bytes of tree
+/// they may hold: a larger OR does not count as a filter.
 const MAX_OR_BRANCHES: usize = 256;
+const MAX_OR_BYTES: usize = 64 * 1024;
 
 /// Whether the verdict on `write` may change with the value of a literal the cache key
 /// hides: a boolean constant, the pattern of `LIKE`/`~`/`SIMILAR TO`, an `ALL` array.
@@ -103,6 +104,8 @@ impl Judge<'_> {
                         // not proven to filter (an IN list says the same in one node).
                         !args.is_empty()
                             && args.len() <= MAX_OR_BRANCHES
+                            && args.iter().map(|a| a.to_string().len()).sum::<usize>()
+                                <= MAX_OR_BYTES
                             && args.iter().all(|a| self.filters(a, negated, depth + 1))
                             && !self.has_complementary_pair(&args)
                             && !cover::covers_every_value(&args, negated)
@@ -247,6 +250,21 @@ impl Judge<'_> {
         if distinct == Some(true) && null_side {
             return false;
         }
+        // `x NOT BETWEEN 5 AND 1` (low above high) keeps every row.
+        if let (Some(k @ (11 | 12)), Some(Value::Array(bounds))) = (
+            f.get("kind").and_then(Value::as_i64),
+            f.get("rexpr")
+                .and_then(|r| node(r))
+                .and_then(|(_, l)| l.get("items")),
+        ) {
+            let reversed = matches!(
+                (bounds.first().and_then(tree::number), bounds.get(1).and_then(tree::number)),
+                (Some(lo), Some(hi)) if lo > hi
+            );
+            if reversed && (k == 12) != negated {
+                return false;
+            }
+        }
         // `x op ALL (empty array)` is true for every row.
         if f.get("kind").and_then(Value::as_i64) == Some(3)
             && f.get("rexpr").is_some_and(is_empty_array)
@@ -352,11 +370,12 @@ impl Judge<'_> {
                         inner.push(Scope::of(sel, self.catalog, self.search_path));
                     }
                     // Its FROM items do not see themselves: a subquery there (`FROM
-                    // LATERAL (SELECT id) z`) reads names from the levels around.
+                    // LATERAL (SELECT id) z`) reads names from the levels around; a join's
+                    // ON clause sees the items.
                     return sel.as_object().is_some_and(|s| {
-                        s.iter().any(|(k, v)| {
-                            let scopes = if k == "from_clause" { scopes } else { &inner };
-                            self.mentions_target(v, scopes, depth + 1)
+                        s.iter().any(|(k, v)| match k.as_str() {
+                            "from_clause" => self.from_mentions(v, scopes, &inner, depth + 1),
+                            _ => self.mentions_target(v, &inner, depth + 1),
                         })
                     });
                 }
@@ -365,6 +384,31 @@ impl Judge<'_> {
             }
             Value::Array(a) => a.iter().any(|v| self.mentions_target(v, scopes, depth + 1)),
             _ => false,
+        }
+    }
+
+    /// A FROM list's mention of the target: its items' own expressions (subqueries,
+    /// function arguments) under the levels around (`outer`), a join's ON clause under the
+    /// level itself (`inner`).
+    fn from_mentions(&self, from: &Value, outer: &[Scope], inner: &[Scope], depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match from {
+            Value::Array(items) => items
+                .iter()
+                .any(|i| self.from_mentions(i, outer, inner, depth + 1)),
+            _ => match node(from) {
+                Some(("JoinExpr", j)) => {
+                    j.get("quals")
+                        .is_some_and(|q| self.mentions_target(q, inner, depth + 1))
+                        || ["larg", "rarg"].iter().any(|side| {
+                            j.get(*side)
+                                .is_some_and(|s| self.from_mentions(s, outer, inner, depth + 1))
+                        })
+                }
+                _ => self.mentions_target(from, outer, depth + 1),
+            },
         }
     }
 

@@ -35,13 +35,19 @@ impl Scope {
         let Some(Value::Array(items)) = select.get("from_clause") else {
             return Scope::Opaque;
         };
-        let mut columns: Vec<String> = SYSTEM_COLUMNS.iter().map(|c| c.to_string()).collect();
+        let mut columns: Vec<String> = Vec::new();
         let mut stack: Vec<&Value> = items.iter().collect();
         while let Some(item) = stack.pop() {
             if let Some(("JoinExpr", f)) = node(item) {
                 stack.extend(f.get("larg"));
                 stack.extend(f.get("rarg"));
                 continue;
+            }
+            // Only tables have system columns (not functions, VALUES or subqueries).
+            if matches!(node(item), Some(("RangeVar", _)))
+                && !columns.iter().any(|c| c == SYSTEM_COLUMNS[0])
+            {
+                columns.extend(SYSTEM_COLUMNS.iter().map(|c| c.to_string()));
             }
             match item_columns(item, catalog, search_path, &ctes) {
                 Some(names) => columns.extend(names),

@@ -181,6 +181,11 @@ pub(super) fn is_tableoid(v: &Value) -> bool {
     })
 }
 
+/// A numeric constant (possibly signed, possibly cast).
+pub(super) fn number(v: &Value) -> Option<f64> {
+    const_number(v)
+}
+
 /// An integer constant (possibly signed, possibly cast).
 fn const_number(v: &Value) -> Option<f64> {
     let (k, f) = node(v)?;

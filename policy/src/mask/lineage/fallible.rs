@@ -44,7 +44,12 @@ pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args:
         return false;
     }
     match name {
-        "substr" | "substring" | "split_part" => index == 2,
+        // `substring(text, pattern)` reads its second argument as a regular expression.
+        "substr" | "substring" => index >= 1,
+        "split_part" => index == 2,
+        // A field, unit or format first or second; the date or number itself is total.
+        "date_trunc" | "date_part" | "extract" => index == 0,
+        "to_char" | "round" | "trunc" => index >= 1,
         "lpad" | "rpad" | "encode" | "nth_value" | "lag" | "lead" => index >= 1,
         "ntile" => true,
         "convert_to" => index == 1 || !to_utf8(args.get(1)),
@@ -83,11 +88,18 @@ fn const_text(n: Option<&Node>) -> Option<&str> {
 /// explicit cast to a bounded one truncates rather than fails).
 pub(super) fn cast_total(t: Option<&TypeName>) -> bool {
     let Some(t) = t else { return false };
-    let name = strings(&t.names).last().copied().unwrap_or("");
+    // pg_catalog's types (a same-named domain elsewhere may CHECK the value), and citext,
+    // the extension's case-insensitive text.
+    let names = strings(&t.names);
+    let name = match names.as_slice() {
+        [n] | ["pg_catalog", n] => *n,
+        [_, "citext"] => "citext",
+        _ => return false,
+    };
     t.array_bounds.is_empty()
         && matches!(
             name,
-            "text" | "varchar" | "bpchar" | "char" | "character" | "citext" | "name"
+            "text" | "varchar" | "bpchar" | "char" | "character" | "name" | "citext"
         )
 }
 

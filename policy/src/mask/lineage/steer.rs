@@ -108,7 +108,8 @@ impl Analyzer<'_> {
                 let right = cols.all();
                 self.checks.push(Check::Equal {
                     left_set: candidate_set(s.testexpr.as_deref(), &left),
-                    right_set: right.is_empty() && reads_rows(s.subselect.as_deref()),
+                    right_set: (right.is_empty() && reads_rows(s.subselect.as_deref()))
+                        || (right.transformed && !right.is_empty()),
                     left,
                     right,
                     what,
@@ -131,13 +132,16 @@ impl Analyzer<'_> {
     }
 }
 
-/// A compared side that is a computed set of candidates: it names a column, yet no table's
-/// (a function's, a VALUES list's or a subquery's over no table), or a subquery.
+/// A compared side that may be a computed set of candidates: it reads rows (a column, a
+/// subquery, a set-returning function) of no table (a function's, a VALUES list's), or it
+/// computes from what it reads (`lpad(g::text, 9, '0') || left(o.status, 0)`). Only a plain
+/// copy of a stored column, a constant or a parameter is compared as a lookup.
 fn candidate_set(node: Option<&Node>, lineage: &Lineage) -> bool {
-    lineage.is_empty() && reads_rows(node)
+    (lineage.is_empty() && reads_rows(node)) || (lineage.transformed && !lineage.is_empty())
 }
 
-/// Whether an expression reads rows of something: a column, a subquery, a function in FROM.
+/// Whether an expression reads rows of something: a column, a subquery, a function in FROM,
+/// a set-returning function.
 fn reads_rows(node: Option<&Node>) -> bool {
     let Some(n) = node.and_then(|n| n.node.as_ref()) else {
         return false;
@@ -145,10 +149,19 @@ fn reads_rows(node: Option<&Node>) -> bool {
     if matches!(n, NodeEnum::ColumnRef(_) | NodeEnum::SubLink(_)) {
         return true;
     }
-    n.nodes().into_iter().any(|(inner, _, _, _)| {
-        matches!(
-            inner,
-            NodeRef::ColumnRef(_) | NodeRef::SubLink(_) | NodeRef::RangeFunction(_)
-        )
+    let set_returning = |f: &pg_query::protobuf::FuncCall| {
+        strings(&f.funcname)
+            .last()
+            .is_some_and(|name| super::names::is_set_returning(name))
+    };
+    if let NodeEnum::FuncCall(f) = n {
+        if set_returning(f) {
+            return true;
+        }
+    }
+    n.nodes().into_iter().any(|(inner, _, _, _)| match inner {
+        NodeRef::ColumnRef(_) | NodeRef::SubLink(_) | NodeRef::RangeFunction(_) => true,
+        NodeRef::FuncCall(f) => set_returning(f),
+        _ => false,
     })
 }
