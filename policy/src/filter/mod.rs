@@ -374,7 +374,7 @@ impl Judge<'_> {
                     // ON clause sees the items.
                     return sel.as_object().is_some_and(|s| {
                         s.iter().any(|(k, v)| match k.as_str() {
-                            "from_clause" => self.from_mentions(v, scopes, &inner, depth + 1),
+                            "from_clause" => self.mentions_in_from(v, scopes, &inner, depth + 1),
                             _ => self.mentions_target(v, &inner, depth + 1),
                         })
                     });
@@ -390,21 +390,27 @@ impl Judge<'_> {
     /// A FROM list's mention of the target: its items' own expressions (subqueries,
     /// function arguments) under the levels around (`outer`), a join's ON clause under the
     /// level itself (`inner`).
-    fn from_mentions(&self, from: &Value, outer: &[Scope], inner: &[Scope], depth: usize) -> bool {
+    fn mentions_in_from(
+        &self,
+        from: &Value,
+        outer: &[Scope],
+        inner: &[Scope],
+        depth: usize,
+    ) -> bool {
         if depth > MAX_DEPTH {
             return true;
         }
         match from {
             Value::Array(items) => items
                 .iter()
-                .any(|i| self.from_mentions(i, outer, inner, depth + 1)),
+                .any(|i| self.mentions_in_from(i, outer, inner, depth + 1)),
             _ => match node(from) {
                 Some(("JoinExpr", j)) => {
                     j.get("quals")
                         .is_some_and(|q| self.mentions_target(q, inner, depth + 1))
                         || ["larg", "rarg"].iter().any(|side| {
                             j.get(*side)
-                                .is_some_and(|s| self.from_mentions(s, outer, inner, depth + 1))
+                                .is_some_and(|s| self.mentions_in_from(s, outer, inner, depth + 1))
                         })
                 }
                 _ => self.mentions_target(from, outer, depth + 1),
