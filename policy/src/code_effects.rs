@@ -114,25 +114,11 @@ pub fn note(
 /// built-ins that run a query given as text (`query_to_xml('select w()', ...)`, `ts_stat`,
 /// `ts_rewrite`) run whatever it calls, as uncounted.
 fn runs_a_portal(name: &[String]) -> bool {
-    const RUN_TEXT: &[&str] = &[
-        "cursor_to_xml",
-        "cursor_to_xmlschema",
-        "query_to_xml",
-        "query_to_xmlschema",
-        "query_to_xml_and_xmlschema",
-        "ts_stat",
-        "ts_rewrite",
-        "table_to_xml",
-        "table_to_xmlschema",
-        "table_to_xml_and_xmlschema",
-        "schema_to_xml",
-        "schema_to_xmlschema",
-        "schema_to_xml_and_xmlschema",
-        "database_to_xml",
-        "database_to_xmlschema",
-        "database_to_xml_and_xmlschema",
-    ];
-    matches!(name, [n] | [_, n] if RUN_TEXT.contains(&n.as_str()))
+    match name {
+        [n] => crate::mask::runs_query_text(None, n),
+        [schema, n] => crate::mask::runs_query_text(Some(schema), n),
+        _ => false,
+    }
 }
 
 fn changes_session(name: &[String]) -> bool {

@@ -40,6 +40,7 @@ pub mod wire;
 pub use config::{ColumnPattern, InferenceAllowances, MaskConfig, MaskConfigError, Strategy};
 pub use hash_key::HashKey;
 pub use index::{ColumnShape, MaskIndex, RelationShape};
+pub(crate) use lineage::runs_query_text;
 pub use plan::{MaskPlan, MaskedColumn, ResultSource, Scrub};
 pub use value::ValueKind;
 

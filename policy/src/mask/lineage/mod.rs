@@ -29,3 +29,10 @@ mod stmt;
 mod writes;
 
 pub use stmt::{analyze, analyze_parsed, view_column_strategies};
+
+/// Whether `schema.name` runs a query, or reads a table, named in its arguments' text
+/// (`query_to_xml`, `table_to_xml`, `ts_stat`, ...): the masking plan cannot see what it
+/// reads, nor the write guard what it runs.
+pub(crate) fn runs_query_text(schema: Option<&str>, name: &str) -> bool {
+    names::is_query_string_function(schema, name)
+}
