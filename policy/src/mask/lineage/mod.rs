@@ -20,6 +20,7 @@ mod function;
 mod join;
 mod names;
 mod nodes;
+mod opaque;
 mod output_name;
 mod scope;
 mod select;
