@@ -166,3 +166,30 @@ fn review_variants() {
     let sql = format!("DELETE FROM t WHERE id IN ({}) OR id = -1", list.join(", "));
     check_all(&oncall(), &[(sql.as_str(), true)]);
 }
+
+/// The review's narrower variants: constants PostgreSQL reads as one value, integers past a
+/// float's precision, values pgward cannot read beside a comparison that keeps all but one.
+#[test]
+fn constants_read_as_one_value_and_unreadable_ones() {
+    check_all(
+        &oncall(),
+        &[
+            ("DELETE FROM t WHERE id = '1' OR id <> '01'", false),
+            ("DELETE FROM t WHERE id = '1' OR id <> 1", false),
+            ("DELETE FROM t WHERE status = 'a' OR status <> 'a '", false),
+            ("DELETE FROM t WHERE status = 'A' OR status <> 'a'", false),
+            (
+                "DELETE FROM t WHERE id <> 9007199254740993 OR id <> 9007199254740992",
+                false,
+            ),
+            ("DELETE FROM t WHERE id <> $1 OR id <> $2", false),
+            ("DELETE FROM t WHERE id = 1 OR id <> +1", false),
+            ("DELETE FROM t WHERE id = 1 OR id <> 2 - 1", false),
+            // Filters.
+            ("DELETE FROM t WHERE id = $1 OR id = $2", true),
+            ("DELETE FROM t WHERE status = 'a' OR status = 'b'", true),
+            ("DELETE FROM t WHERE id IN (1, 2) OR id = 3", true),
+            ("DELETE FROM t WHERE id = '1' OR id = '2'", true),
+        ],
+    );
+}

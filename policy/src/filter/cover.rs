@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use super::tree::{canonical, node, operator};
 
+mod fold;
+use fold::fold;
+
 /// A constant a branch compares with.
 #[derive(Clone, Debug, PartialEq)]
 enum Constant {
@@ -34,6 +37,9 @@ enum Keeps {
     In(Vec<Constant>),
     /// `BETWEEN low AND high` (SYMMETRIC: the two in either order).
     Between(Constant, Constant),
+    /// Compared with a value pgward cannot read (a parameter, an expression of constants):
+    /// `wide` when the comparison keeps all but one value or a range (`<>`, `<`, `NOT IN`).
+    Opaque { wide: bool },
 }
 
 /// Whether the branches (each judged under `negated`) keep every non-null value of one
@@ -51,6 +57,19 @@ pub(super) fn covers_every_value(branches: &[&Value], negated: bool) -> bool {
 }
 
 fn covered(tests: &[Test]) -> bool {
+    // A value pgward cannot read beside a comparison that keeps all but one value or a
+    // range (`id <> $1 OR id <> $2`): it may cover the rest, and is taken to (fail closed).
+    let wide = |t: &Test| match &t.keeps {
+        Keeps::Opaque { wide } => *wide != t.negated,
+        Keeps::Compare(op, _) => (*op != "=") != t.negated,
+        Keeps::In(_) | Keeps::Between(..) => t.negated,
+    };
+    if tests
+        .iter()
+        .any(|t| matches!(t.keeps, Keeps::Opaque { .. }))
+    {
+        return tests.iter().any(wide);
+    }
     let mut constants: Vec<Constant> = Vec::new();
     let mut ordered = false;
     for t in tests {
@@ -64,7 +83,20 @@ fn covered(tests: &[Test]) -> bool {
                 ordered = true;
                 constants.extend([a.clone(), b.clone()]);
             }
+            Keeps::Opaque { .. } => return false,
         }
+    }
+    if !ordered {
+        // Under equality, constants PostgreSQL may read as one value (`'1'` and `'01'` for a
+        // number, `'a '` and `'a'` for char(n), `'A'` and `'a'` for citext) are one.
+        let tests: Vec<Test> = tests.iter().map(Test::folded).collect();
+        let constants: Vec<Constant> = constants.iter().map(fold).collect();
+        return match points(&constants, false) {
+            Some(points) => points
+                .iter()
+                .all(|p| tests.iter().any(|t| keeps(t, p) == Some(true))),
+            None => false,
+        };
     }
     let Some(points) = points(&constants, ordered) else {
         return false;
@@ -156,6 +188,7 @@ fn keeps(t: &Test, v: &Constant) -> Option<bool> {
             };
             compare(v, ">=", lo)? && compare(v, "<=", hi)?
         }
+        Keeps::Opaque { .. } => return None,
     };
     Some(kept != t.negated)
 }
@@ -215,9 +248,12 @@ fn comparison(f: &Value, negated: bool) -> Option<Test> {
     match f.get("kind").and_then(Value::as_i64)? {
         1 => {
             let op = normalized(&operator(f)?)?;
+            let wide = op != "=";
             match (constant(l), constant(r)) {
                 (None, Some(c)) => test(l, Keeps::Compare(op, c), negated),
                 (Some(c), None) => test(r, Keeps::Compare(swapped(op), c), negated),
+                (None, None) if !reads_columns(r) => test(l, Keeps::Opaque { wide }, negated),
+                (None, None) if !reads_columns(l) => test(r, Keeps::Opaque { wide }, negated),
                 _ => None,
             }
         }
@@ -307,7 +343,12 @@ fn constant(v: &Value) -> Option<Constant> {
                 ));
             }
             if let Some(x) = val.get("Fval") {
-                return x.get("fval")?.as_str()?.parse().ok().map(Constant::Number);
+                let text = x.get("fval")?.as_str()?;
+                // An integer past what a float holds exactly stays its digits.
+                if text.bytes().all(|b| b.is_ascii_digit()) && text.len() > 15 {
+                    return Some(Constant::Text(text.trim_start_matches('0').to_string()));
+                }
+                return text.parse().ok().map(Constant::Number);
             }
             val.get("Sval")?
                 .get("sval")?
@@ -322,4 +363,9 @@ fn constant(v: &Value) -> Option<Constant> {
         }
         _ => None,
     }
+}
+
+/// Whether an expression names a column (so it is a row's value, not a constant).
+fn reads_columns(v: &Value) -> bool {
+    v.to_string().contains("\"ColumnRef\"")
 }
