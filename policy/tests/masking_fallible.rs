@@ -9,18 +9,6 @@ use masking_support::*;
 
 const DENY: Option<&[usize]> = None;
 
-fn check(cases: &[(&str, Option<&[usize]>)]) {
-    let index = corpus_index();
-    let mut failures = Vec::new();
-    for (sql, want) in cases {
-        let got = masked(&index, sql);
-        if got.as_deref() != *want {
-            failures.push(format!("{sql}\n  want {want:?}\n  got  {got:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
 #[test]
 fn computations_that_can_fail_on_a_masked_value_are_refused() {
     check(&[

@@ -5,19 +5,6 @@ use masking_support::*;
 
 use pgward_policy::mask::Strategy;
 
-fn check(cases: &[(&str, Option<&[usize]>)]) {
-    let index = corpus_index();
-    let mut failures = Vec::new();
-    for (sql, want) in cases {
-        let got = masked(&index, sql);
-        if got.as_deref() != *want {
-            let why = plan(&index, sql).err().map(|d| d.message);
-            failures.push(format!("{sql}\n  want {want:?}\n  got  {got:?} {why:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
 const DENY: Option<&[usize]> = None;
 
 #[test]

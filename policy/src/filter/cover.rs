@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::tree::{canonical, node, operator};
+use super::tree::{canonical, commuted, node, operator};
 
 mod fold;
 use fold::fold;
@@ -251,7 +251,7 @@ fn comparison(f: &Value, negated: bool) -> Option<Test> {
             let wide = op != "=";
             match (constant(l), constant(r)) {
                 (None, Some(c)) => test(l, Keeps::Compare(op, c), negated),
-                (Some(c), None) => test(r, Keeps::Compare(swapped(op), c), negated),
+                (Some(c), None) => test(r, Keeps::Compare(commuted(op), c), negated),
                 (None, None) if !reads_columns(r) => test(l, Keeps::Opaque { wide }, negated),
                 (None, None) if !reads_columns(l) => test(r, Keeps::Opaque { wide }, negated),
                 _ => None,
@@ -286,16 +286,6 @@ fn normalized(op: &str) -> Option<&'static str> {
         ">=" => ">=",
         _ => return None,
     })
-}
-
-fn swapped(op: &'static str) -> &'static str {
-    match op {
-        "<" => ">",
-        ">" => "<",
-        "<=" => ">=",
-        ">=" => "<=",
-        other => other,
-    }
 }
 
 /// An IN list's constants, sorted; `None` unless all are readable and of one type.

@@ -178,3 +178,18 @@ pub fn masked(index: &MaskIndex, sql: &str) -> Option<Vec<usize>> {
         .ok()
         .map(|p| p.masked_positions(p.columns.len()))
 }
+
+/// Each statement's masked output positions (`None`: refused) against what is wanted; every
+/// mismatch is reported at once, with the refusal's reason.
+pub fn check(cases: &[(&str, Option<&[usize]>)]) {
+    let index = corpus_index();
+    let mut failures = Vec::new();
+    for (sql, want) in cases {
+        let got = masked(&index, sql);
+        if got.as_deref() != *want {
+            let why = plan(&index, sql).err().map(|d| d.message);
+            failures.push(format!("{sql}\n  want {want:?}\n  got  {got:?} {why:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -8,10 +8,9 @@ use pg_query::{Node, NodeEnum};
 use super::analyzer::{Analyzer, Check, SteerKind};
 use super::fallible;
 use super::names;
-use super::nodes::{str_of, strings};
+use super::nodes::{func_name, str_of, strings};
 use super::scope::{Resolved, Scope};
 use super::sources::Lineage;
-use crate::denial::deny;
 use crate::denial::Denial;
 
 /// What a fallible computation of a masked value is called in a refusal.
@@ -257,18 +256,9 @@ impl Analyzer<'_> {
     }
 
     fn func_call(&mut self, f: &FuncCall, scope: &Scope) -> Result<Lineage, Denial> {
-        let parts = strings(&f.funcname);
-        let name = parts.last().copied().unwrap_or("");
-        let schema = parts
-            .len()
-            .checked_sub(2)
-            .and_then(|i| parts.get(i).copied());
+        let (schema, name) = func_name(f);
         if names::is_query_string_function(schema, name) {
-            return Err(deny(
-                "masking.query_string",
-                format!("{name}() runs a query or reads a table by name, so its result cannot be masked"),
-                "select the columns you need directly",
-            ));
+            return Err(names::query_string_denial(name));
         }
         let mut per_arg = Vec::with_capacity(f.args.len());
         for a in &f.args {

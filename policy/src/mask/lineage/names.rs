@@ -140,3 +140,12 @@ pub fn is_user_function(schema: Option<&str>) -> bool {
         None | Some("pg_catalog") | Some("information_schema")
     )
 }
+
+/// The refusal of a call that runs a query, or reads a table, named in its arguments.
+pub fn query_string_denial(name: &str) -> crate::denial::Denial {
+    crate::denial::deny(
+        "masking.query_string",
+        format!("{name}() runs a query or reads a table by name, so its result cannot be masked"),
+        "select the columns you need directly",
+    )
+}

@@ -25,3 +25,14 @@ pub fn unreadable() -> Denial {
         "simplify the query or ask for an unmasked role",
     )
 }
+
+/// A call's (schema, name) as written: the schema when qualified.
+pub fn func_name(f: &pg_query::protobuf::FuncCall) -> (Option<&str>, &str) {
+    let parts = strings(&f.funcname);
+    let name = parts.last().copied().unwrap_or("");
+    let schema = parts
+        .len()
+        .checked_sub(2)
+        .and_then(|i| parts.get(i).copied());
+    (schema, name)
+}

@@ -5,7 +5,7 @@ use pg_query::{Node, NodeRef};
 
 use super::analyzer::{Analyzer, SteerKind};
 use super::names;
-use super::nodes::strings;
+use super::nodes::func_name;
 use super::scope::Scope;
 use super::sources::Lineage;
 use crate::denial::deny;
@@ -23,18 +23,10 @@ impl Analyzer<'_> {
                         l.add(&c);
                     }
                     NodeRef::FuncCall(f) => {
-                        let parts = strings(&f.funcname);
-                        let name = parts.last().copied().unwrap_or("");
-                        let schema = parts
-                            .len()
-                            .checked_sub(2)
-                            .and_then(|i| parts.get(i).copied());
+                        let (schema, name) = func_name(f);
                         if names::is_query_string_function(schema, name) {
-                            self.pending_denial.get_or_insert(deny(
-                                "masking.query_string",
-                                format!("{name}() runs a query or reads a table by name, so its result cannot be masked"),
-                                "select the columns you need directly",
-                            ));
+                            self.pending_denial
+                                .get_or_insert(names::query_string_denial(name));
                         }
                     }
                     NodeRef::RangeVar(rv) => {
