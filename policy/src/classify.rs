@@ -257,7 +257,7 @@ fn set_named(name: &str, value: Option<SettingValue>, local: bool, ctx: &Ctx<'_>
     };
     j.check(
         judge_setting(name, &value, ctx.role)
-            .and_then(|()| crate::settings::planner_lock(name, &value, ctx.masked)),
+            .and_then(|()| crate::planner_lock::planner_lock(name, &value, ctx.masked)),
     );
     if local {
         if name.eq_ignore_ascii_case("search_path") && ctx.role.access == Access::ReadOnly {

@@ -35,6 +35,7 @@ mod pg_facts;
 mod pg_fields;
 mod pg_judge;
 mod pg_tree;
+mod planner_lock;
 mod raw_scan;
 #[cfg(test)]
 mod raw_scan_tests;

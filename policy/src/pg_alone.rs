@@ -245,7 +245,7 @@ fn set(top: &Value, ctx: &Ctx<'_>) -> Judged {
     };
     j.cacheable = false;
     match judge_setting(&name, &value, ctx.role)
-        .and_then(|()| crate::settings::planner_lock(&name, &value, ctx.masked))
+        .and_then(|()| crate::planner_lock::planner_lock(&name, &value, ctx.masked))
     {
         Ok(()) => {
             if !local {

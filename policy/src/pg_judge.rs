@@ -170,7 +170,7 @@ fn judge_set_config(args: &[Option<String>], ctx: &Ctx<'_>, j: &mut Judged) {
         [Some(name), Some(value), Some(is_local)] => {
             let value = SettingValue::Values(vec![value.clone()]);
             match judge_setting(name, &value, ctx.role)
-                .and_then(|()| crate::settings::planner_lock(name, &value, ctx.masked))
+                .and_then(|()| crate::planner_lock::planner_lock(name, &value, ctx.masked))
             {
                 Ok(()) => {
                     if crate::settings::parse_bool(is_local) != Some(true) {

@@ -229,7 +229,7 @@ pub fn setting_value(values: &[Expr]) -> Option<SettingValue> {
         .map(SettingValue::Values)
 }
 
-fn first(value: &SettingValue) -> Option<&str> {
+pub(crate) fn first(value: &SettingValue) -> Option<&str> {
     match value {
         SettingValue::Values(v) => v.first().map(String::as_str),
         SettingValue::Default => None,
@@ -345,26 +345,6 @@ pub fn judge_setting(name: &str, value: &SettingValue, role: &RoleRules) -> Resu
             "read_only.setting",
             format!("read-only role may not change {name}"),
             "only harmless session settings (application_name, search_path, timezone, statement_timeout, ...) may be changed",
-        )),
-    }
-}
-
-/// A masked role may not turn a planner method off (`enable_hashjoin`, `enable_hashagg`,
-/// ...): without hashing PostgreSQL sorts to join or compare, and rows that come back in a
-/// masked column's order (a probe row among them) read its values.
-pub fn planner_lock(name: &str, value: &SettingValue, masked: bool) -> Result<(), Denial> {
-    if !masked
-        || !name.to_ascii_lowercase().starts_with("enable_")
-        || matches!(value, SettingValue::Default)
-    {
-        return Ok(());
-    }
-    match first(value).and_then(parse_bool) {
-        Some(true) => Ok(()),
-        _ => Err(deny(
-            "masking.inference",
-            format!("a masked role may not turn {name} off"),
-            "planner methods decide whether rows come back in a masked column's order; ask a role without masking",
         )),
     }
 }

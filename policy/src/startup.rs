@@ -54,11 +54,11 @@ fn refuse(name: &str, why: &str) -> StartupParamVerdict {
 }
 
 /// Judges one startup parameter (name as sent, value as sent); `masked`: the role's results
-/// are masked (planner methods stay on: `settings::planner_lock`).
+/// are masked (planner methods stay on and costs unweighed: `planner_lock.rs`).
 pub fn check(name: &str, value: &str, role: &RoleRules, masked: bool) -> StartupParamVerdict {
     let lower = name.to_ascii_lowercase();
     let values = crate::settings::SettingValue::Values(vec![value.into()]);
-    if let Err(d) = crate::settings::planner_lock(&lower, &values, masked) {
+    if let Err(d) = crate::planner_lock::planner_lock(&lower, &values, masked) {
         return StartupParamVerdict::Refuse(d);
     }
     match lower.as_str() {

@@ -103,10 +103,19 @@ fn a_masked_role_may_not_turn_planner_methods_off() {
                 "SET LOCAL enable_hashjoin TO false",
                 "SET enable_nestloop = 0",
                 "SELECT set_config('enable_hashjoin', 'off', false)",
+                // Costs pick a merge join as surely (the red team of stop 34 read names in
+                // order through `random_page_cost`, `seq_page_cost`, `cpu_tuple_cost`).
+                "SET random_page_cost = 0.001",
+                "SET LOCAL seq_page_cost TO 100",
+                "SELECT set_config('cpu_tuple_cost', '10', true)",
+                "SET work_mem = '64kB'",
+                "SET join_collapse_limit = 1",
+                "SET plan_cache_mode = force_generic_plan",
             ],
         );
         assert!(decide(&e, &masked, "SET enable_hashjoin = on").is_allowed());
-        assert!(decide(&e, &masked, "SET work_mem = '64MB'").is_allowed());
+        assert!(decide(&e, &masked, "RESET random_page_cost").is_allowed());
+        assert!(decide(&e, &masked, "SET statement_timeout = '5s'").is_allowed());
         let unmasked = RoleRules {
             unmasked: true,
             ..masked.clone()
@@ -146,6 +155,8 @@ fn planner_methods_stay_on_from_startup_too_and_reset_is_free() {
     for (name, value) in [
         ("enable_hashjoin", "off"),
         ("options", "-c enable_hashagg=off"),
+        ("random_page_cost", "0.001"),
+        ("options", "-c cpu_tuple_cost=10"),
     ] {
         assert!(
             matches!(

@@ -98,7 +98,7 @@ impl Analyzer<'_> {
                 let mut l = self.opt_expr(a.lexpr.as_deref(), scope)?;
                 let r = self.opt_expr(a.rexpr.as_deref(), scope)?;
                 let op = strings(&a.name).last().copied().unwrap_or("");
-                if !fallible::operator_total(a.kind, op) {
+                if !fallible::operator_total(a.kind, op) || l.shaped || r.shaped {
                     self.fallible_seen += 1;
                     let mut both = l.clone();
                     both.add(&r);
@@ -133,15 +133,33 @@ impl Analyzer<'_> {
             NodeEnum::MinMaxExpr(m) => self.exprs(&m.args, scope)?.transformed(),
             NodeEnum::NullTest(t) => self.opt_expr(t.arg.as_deref(), scope)?.transformed(),
             NodeEnum::BooleanTest(t) => self.opt_expr(t.arg.as_deref(), scope)?.transformed(),
-            NodeEnum::AArrayExpr(a) => self.exprs(&a.elements, scope)?.transformed(),
+            NodeEnum::AArrayExpr(a) => {
+                let l = self.exprs(&a.elements, scope)?;
+                if l.shaped && a.elements.len() > 1 {
+                    self.fallible_seen += 1;
+                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                }
+                l.transformed()
+            }
             NodeEnum::RowExpr(r) => self.exprs(&r.args, scope)?.transformed(),
             NodeEnum::GroupingFunc(g) => self.exprs(&g.args, scope)?.transformed(),
             NodeEnum::XmlExpr(x) => {
                 let mut l = self.exprs(&x.named_args, scope)?;
                 l.add(&self.exprs(&x.args, scope)?);
+                if !fallible::xml_total(x.op) {
+                    self.fallible_seen += 1;
+                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                }
                 l.transformed()
             }
-            NodeEnum::XmlSerialize(x) => self.opt_expr(x.expr.as_deref(), scope)?.transformed(),
+            NodeEnum::XmlSerialize(x) => {
+                let l = self.opt_expr(x.expr.as_deref(), scope)?;
+                if !fallible::xml_serialize_total(x.xmloption, x.type_name.as_ref()) {
+                    self.fallible_seen += 1;
+                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                }
+                l.transformed()
+            }
             NodeEnum::AIndirection(ai) => self.indirection(ai, scope)?,
             NodeEnum::AIndices(ix) => {
                 let mut l = self.opt_expr(ix.lidx.as_deref(), scope)?;
@@ -252,6 +270,11 @@ impl Analyzer<'_> {
         }
         let mut l = self.opt_expr(ai.arg.as_deref(), scope)?;
         l.add(&self.exprs(&ai.indirection, scope)?);
+        // One element (not a slice) has no shape of its own.
+        l.shaped &= !ai
+            .indirection
+            .iter()
+            .all(|i| matches!(i.node.as_ref(), Some(NodeEnum::AIndices(ix)) if !ix.is_slice));
         Ok(l.transformed())
     }
 
@@ -265,7 +288,10 @@ impl Analyzer<'_> {
             per_arg.push(self.expr(a, scope)?);
         }
         let fallible: Vec<&Lineage> = (per_arg.iter().enumerate())
-            .filter(|(i, _)| fallible::fallible_arg(schema, name, *i, &f.args))
+            .filter(|(i, l)| {
+                fallible::fallible_arg(schema, name, *i, &f.args)
+                    || (l.shaped && !fallible::shape_safe(name))
+            })
             .map(|(_, l)| l)
             .collect();
         if !fallible.is_empty() {
@@ -299,6 +325,7 @@ impl Analyzer<'_> {
             });
         }
         let mut l = args;
+        l.shaped = fallible::shapes_array(name) && !l.is_empty();
         let user_code = names::is_user_function(schema)
             || (schema.is_none() && !self.index.is_builtin_function(name));
         if user_code {

@@ -152,3 +152,66 @@ fn to_utf8(encoding: Option<&Node>) -> bool {
         e == "utf8" || e == "unicode"
     })
 }
+
+/// An XML expression that gives a result whatever its arguments hold: building elements,
+/// forests and concatenations escapes text. Parsing (`XMLPARSE`), processing instructions
+/// (which refuse `?>`) and `XMLROOT` fail on some values.
+pub(super) fn xml_total(op: i32) -> bool {
+    use pg_query::protobuf::XmlExprOp;
+    [
+        XmlExprOp::IsXmlconcat,
+        XmlExprOp::IsXmlelement,
+        XmlExprOp::IsXmlforest,
+        XmlExprOp::IsDocument,
+    ]
+    .iter()
+    .any(|o| *o as i32 == op)
+}
+
+/// `XMLSERIALIZE(CONTENT x AS text)` gives a result for every value; `DOCUMENT` fails on
+/// content that is not one document, and other target types may not hold the text.
+pub(super) fn xml_serialize_total(option: i32, to: Option<&TypeName>) -> bool {
+    option == pg_query::protobuf::XmlOptionType::XmloptionContent as i32 && cast_total(to)
+}
+
+/// Functions whose array result has a length that follows their arguments' values
+/// (`string_to_array(ssn, '1')` has one element more than `ssn` has ones). Reading such an
+/// array is total; combining it with arrays of another shape fails exactly when the shapes
+/// differ (`ARRAY[string_to_array(..), ARRAY['a', 'b']]`, `||`, `array_agg`).
+pub(super) fn shapes_array(name: &str) -> bool {
+    matches!(
+        name,
+        "string_to_array"
+            | "regexp_split_to_array"
+            | "regexp_match"
+            | "regexp_matches"
+            | "array_remove"
+            | "array_positions"
+            | "tsvector_to_array"
+    )
+}
+
+/// Functions that take an array of any shape and give a result: reading its elements,
+/// length or text, collecting it into JSON.
+pub(super) fn shape_safe(name: &str) -> bool {
+    matches!(
+        name,
+        "array_to_string"
+            | "array_length"
+            | "cardinality"
+            | "array_to_json"
+            | "to_json"
+            | "to_jsonb"
+            | "json_agg"
+            | "jsonb_agg"
+            | "count"
+            | "min"
+            | "max"
+            | "coalesce"
+            | "nullif"
+            | "greatest"
+            | "least"
+            | "num_nulls"
+            | "num_nonnulls"
+    )
+}

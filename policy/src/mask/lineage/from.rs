@@ -77,10 +77,17 @@ impl Analyzer<'_> {
             }
             Some(NodeEnum::RangeFunction(rf)) => self.range_function(rf, scope),
             Some(NodeEnum::JoinExpr(j)) => self.join(j, scope),
-            Some(NodeEnum::RangeTableSample(ts)) => match ts.relation.as_deref() {
-                Some(rel) => self.range_item(rel, scope),
-                None => Ok(self.opaque_item(node, scope, "")),
-            },
+            Some(NodeEnum::RangeTableSample(ts)) => {
+                // The percentage and the seed choose which rows come back.
+                for arg in ts.args.iter().chain(ts.repeatable.as_deref()) {
+                    let l = self.expr(arg, scope)?;
+                    self.steer_value(l, SteerKind::Predicate, "TABLESAMPLE");
+                }
+                match ts.relation.as_deref() {
+                    Some(rel) => self.range_item(rel, scope),
+                    None => Ok(self.opaque_item(node, scope, "")),
+                }
+            }
             Some(NodeEnum::RangeTableFunc(tf)) => {
                 let doc = match tf.docexpr.as_deref() {
                     Some(d) => self.expr(d, scope)?,

@@ -62,8 +62,8 @@ impl Analyzer<'_> {
             );
             // A merged column is each side's own column: one of no table is computed.
             self.checks.push(Check::Equal {
-                left_set: l.is_empty(),
-                right_set: r.is_empty(),
+                left_set: l.is_empty() || l.is_made(),
+                right_set: r.is_empty() || r.is_made(),
                 left: l.clone(),
                 right: r.clone(),
                 what: "a join",

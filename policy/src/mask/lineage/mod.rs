@@ -27,6 +27,7 @@ mod select;
 mod sources;
 mod steer;
 mod stmt;
+mod with;
 mod writes;
 
 pub use stmt::{analyze, analyze_parsed, view_column_strategies};

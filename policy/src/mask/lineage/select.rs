@@ -1,19 +1,16 @@
-//! SELECT bodies: WITH (recursive too), set operations, VALUES, the target list with `*` and
+//! SELECT bodies: set operations, VALUES, the target list with `*` and
 //! `t.*`, and the clauses that steer the result (WHERE, GROUP BY, HAVING, WINDOW, DISTINCT,
 //! ORDER BY, LIMIT/OFFSET).
 
-use pg_query::protobuf::{SelectStmt, WithClause};
+use pg_query::protobuf::SelectStmt;
 use pg_query::{Node, NodeEnum};
 
 use super::analyzer::{Analyzer, Check, SteerKind};
-use super::nodes::{str_of, strings};
+use super::nodes::str_of;
 use super::output_name::output_name;
-use super::scope::{Col, Columns, Item, Resolved, Scope};
+use super::scope::{Col, Columns, Resolved, Scope};
 use super::sources::Lineage;
 use crate::denial::Denial;
-
-/// Rounds a recursive CTE is re-read until its lineage stops growing.
-const RECURSIVE_ROUNDS: usize = 8;
 
 const SETOP_UNION: i32 = 2;
 
@@ -77,7 +74,7 @@ impl Analyzer<'_> {
                     .unwrap_or_else(|| "?column?".into());
                 cols.push(Col {
                     name,
-                    lineage: Lineage::union([&a, &b]),
+                    lineage: Lineage::rows_of([&a, &b]),
                 });
             }
             let tail = match (&left.tail, &right.tail) {
@@ -95,7 +92,7 @@ impl Analyzer<'_> {
                 for (i, item) in items.iter().enumerate() {
                     let l = self.expr(item, &scope)?;
                     match cols.get_mut(i) {
-                        Some(c) => c.lineage.add(&l),
+                        Some(c) => c.lineage = Lineage::rows_of([&c.lineage, &l]),
                         None => cols.push(Col {
                             name: format!("column{}", i + 1),
                             lineage: l,
@@ -162,62 +159,6 @@ impl Analyzer<'_> {
                     self.steer_value(l, SteerKind::Distinct, "DISTINCT ON");
                 }
             }
-        }
-        Ok(())
-    }
-
-    pub(super) fn with_clause(
-        &mut self,
-        with: &WithClause,
-        scope: &mut Scope,
-    ) -> Result<(), Denial> {
-        for node in &with.ctes {
-            let Some(NodeEnum::CommonTableExpr(cte)) = node.node.as_ref() else {
-                continue;
-            };
-            let Some(query) = cte.ctequery.as_deref() else {
-                continue;
-            };
-            let aliases: Vec<String> = strings(&cte.aliascolnames)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            let named = |mut cols: Columns| {
-                for (c, n) in cols.cols.iter_mut().zip(&aliases) {
-                    c.name = n.clone();
-                }
-                cols
-            };
-            if !with.recursive {
-                let cols = named(self.query_node(query, scope)?);
-                scope.ctes.push(cte_item(&cte.ctename, cols));
-                continue;
-            }
-            // Recursive: start from nothing, re-read until the lineage stops growing.
-            let mut binding = Columns {
-                cols: vec![],
-                tail: Some(Lineage::default()),
-            };
-            let mut stable = false;
-            for _ in 0..RECURSIVE_ROUNDS {
-                scope.ctes.push(cte_item(&cte.ctename, binding.clone()));
-                let result = self.query_node(query, scope);
-                scope.ctes.pop();
-                let cols = named(result?);
-                let next = grow(&binding, &cols);
-                if same(&next, &binding) {
-                    stable = true;
-                    break;
-                }
-                binding = next;
-            }
-            if !stable {
-                binding = Columns {
-                    cols: vec![],
-                    tail: Some(Lineage::opaque()),
-                };
-            }
-            scope.ctes.push(cte_item(&cte.ctename, binding));
         }
         Ok(())
     }
@@ -343,35 +284,4 @@ impl Analyzer<'_> {
         self.steer_value(l, SteerKind::GroupBy, "GROUP BY");
         Ok(())
     }
-}
-
-fn cte_item(name: &str, cols: Columns) -> Item {
-    Item {
-        name: name.to_string(),
-        columns: cols.cols,
-        rest: cols.tail,
-        unknown: None,
-    }
-}
-
-/// The binding of a recursive CTE after one more round: what it had plus what it produced.
-fn grow(binding: &Columns, produced: &Columns) -> Columns {
-    let mut cols = produced.cols.clone();
-    for (i, c) in cols.iter_mut().enumerate() {
-        c.lineage.add(&binding.lineage_at(i));
-    }
-    let tail = match (&binding.tail, &produced.tail) {
-        (_, Some(t)) => Some(t.clone()),
-        _ => None,
-    };
-    Columns { cols, tail }
-}
-
-fn same(a: &Columns, b: &Columns) -> bool {
-    a.tail == b.tail
-        && a.cols.len() == b.cols.len()
-        && a.cols
-            .iter()
-            .zip(&b.cols)
-            .all(|(x, y)| x.lineage == y.lineage)
 }

@@ -19,6 +19,13 @@ pub struct Lineage {
     /// Computed from the sources (a function, an operator, a truncating cast) rather than a
     /// copy of one of them.
     pub transformed: bool,
+    /// Some of its rows are made rather than copied from the sources (a set operation or
+    /// VALUES list putting computed rows beside a table's column): compared with a masked
+    /// column, it is a set of guesses even where its other rows are stored values.
+    pub made_rows: bool,
+    /// An array whose shape (length, dimensions) follows its sources' values: combined with
+    /// arrays of another shape it fails, so where it may be combined it is an oracle.
+    pub shaped: bool,
 }
 
 impl Lineage {
@@ -26,6 +33,8 @@ impl Lineage {
         Lineage {
             sources: vec![source],
             transformed: false,
+            made_rows: false,
+            shaped: false,
         }
     }
 
@@ -33,11 +42,15 @@ impl Lineage {
         Lineage {
             sources: vec![Source::Opaque],
             transformed: true,
+            made_rows: false,
+            shaped: false,
         }
     }
 
     pub fn add(&mut self, other: &Lineage) {
         self.transformed |= other.transformed;
+        self.made_rows |= other.made_rows;
+        self.shaped |= other.shaped;
         for s in &other.sources {
             if let Err(at) = self.sources.binary_search(s) {
                 self.sources.insert(at, *s);
@@ -61,6 +74,25 @@ impl Lineage {
 
     pub fn is_empty(&self) -> bool {
         self.sources.is_empty()
+    }
+
+    /// The rows of one column from several branches (a set operation's, a VALUES list's):
+    /// where a branch copies no stored column, the rows it makes sit beside stored values.
+    pub fn rows_of<'a>(branches: impl IntoIterator<Item = &'a Lineage>) -> Lineage {
+        let mut out = Lineage::default();
+        let mut made = false;
+        for l in branches {
+            made |= l.is_empty() || l.transformed;
+            out.add(l);
+        }
+        out.made_rows |= made && !out.is_empty();
+        out
+    }
+
+    /// Compared with a masked column, a set of candidates rather than stored values: it is
+    /// computed from what it reads, or some of its rows are.
+    pub fn is_made(&self) -> bool {
+        !self.is_empty() && (self.transformed || self.made_rows)
     }
 }
 

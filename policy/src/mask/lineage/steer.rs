@@ -109,7 +109,7 @@ impl Analyzer<'_> {
                 self.checks.push(Check::Equal {
                     left_set: candidate_set(s.testexpr.as_deref(), &left),
                     right_set: (right.is_empty() && reads_rows(s.subselect.as_deref()))
-                        || (right.transformed && !right.is_empty()),
+                        || right.is_made(),
                     left,
                     right,
                     what,
@@ -134,10 +134,11 @@ impl Analyzer<'_> {
 
 /// A compared side that may be a computed set of candidates: it reads rows (a column, a
 /// subquery, a set-returning function) of no table (a function's, a VALUES list's), or it
-/// computes from what it reads (`lpad(g::text, 9, '0') || left(o.status, 0)`). Only a plain
-/// copy of a stored column, a constant or a parameter is compared as a lookup.
+/// computes from what it reads (`lpad(g::text, 9, '0') || left(o.status, 0)`), or some of its
+/// rows do (a UNION ALL of a table's column and guesses). Only a plain copy of a stored
+/// column, a constant or a parameter is compared as a lookup.
 fn candidate_set(node: Option<&Node>, lineage: &Lineage) -> bool {
-    (lineage.is_empty() && reads_rows(node)) || (lineage.transformed && !lineage.is_empty())
+    (lineage.is_empty() && reads_rows(node)) || lineage.is_made()
 }
 
 /// Whether an expression reads rows of something: a column, a subquery, a function in FROM,
