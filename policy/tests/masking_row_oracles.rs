@@ -112,6 +112,17 @@ fn a_set_of_guesses_beside_a_tables_column_is_still_a_set_of_guesses() {
              SELECT g::text FROM generate_series(1, 10) g) c USING (ssn)",
             DENY,
         ),
+        (
+            "SELECT u.id FROM users u JOIN ((SELECT name AS x FROM documents) d FULL JOIN \
+             (SELECT g::text AS x FROM generate_series(1, 10) g) g USING (x)) ON u.ssn = x",
+            DENY,
+        ),
+        (
+            "WITH RECURSIVE c(x) AS (SELECT name FROM documents WHERE false UNION ALL \
+             SELECT (x::int + 1)::text FROM c WHERE x::int < 10) \
+             SELECT u.id FROM users u JOIN c ON u.ssn = c.x",
+            DENY,
+        ),
     ]);
     // Tables' columns on every branch are still a lookup against stored values.
     check(&[

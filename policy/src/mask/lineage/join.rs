@@ -68,11 +68,11 @@ impl Analyzer<'_> {
                 right: r.clone(),
                 what: "a join",
             });
-            let mut m = l;
-            m.add(&r);
+            // An outer join's merged column takes the unmatched side's rows: where one side
+            // copies no table, those rows are made.
             star.cols.push(Col {
                 name: name.clone(),
-                lineage: m,
+                lineage: Lineage::rows_of([&l, &r]),
             });
         }
         for side in [&left.star, &right.star] {

@@ -219,8 +219,9 @@ impl<'p> Scope<'p> {
             }
             if !certain.is_empty() {
                 // Another item of this level holding the name too is an error in PostgreSQL
-                // (ambiguous): the certain ones are what it reads.
-                found.lineage.add(&Lineage::union(certain));
+                // (ambiguous) or a column USING merged: the certain ones are what it reads,
+                // rows of either side.
+                found.lineage.add(&Lineage::rows_of(certain));
                 found.any = true;
                 return true;
             }
