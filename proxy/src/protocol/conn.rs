@@ -30,6 +30,9 @@ pub struct FramedConn<S> {
     input: Input,
     out: BytesMut,
     read_closed: bool,
+    /// Queued bytes were dropped unsent: the peer's stream may end inside a message, so
+    /// nothing more is written to it.
+    cut: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
@@ -44,6 +47,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
             input: Input::with_buffer(already_read, max_frame),
             out: BytesMut::new(),
             read_closed: false,
+            cut: false,
         }
     }
 
@@ -115,6 +119,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
     }
 
     pub fn queue(&mut self, bytes: &[u8]) {
+        if self.cut {
+            return;
+        }
         if self.out.capacity() == 0 {
             // A reply is several small frames: room for them at once, not a regrowth each.
             self.out.reserve(bytes.len().max(FIRST_OUT));
@@ -125,6 +132,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
     /// Queue one message built from `parts` (its body, in pieces), without building it
     /// elsewhere first.
     pub fn queue_message(&mut self, tag: u8, parts: &[&[u8]]) {
+        if self.cut {
+            return;
+        }
         let len: usize = parts.iter().map(|p| p.len()).sum::<usize>() + 4;
         if self.out.capacity() == 0 {
             self.out.reserve((len + 1).max(FIRST_OUT));
@@ -173,8 +183,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FramedConn<S> {
     }
 
     /// Drop what is queued and not yet written (the connection is about to close).
+    /// Drop what is queued unsent; the connection takes no more bytes after (its peer may
+    /// have part of a message, and more would read as the rest of it).
     pub fn discard_queued(&mut self) {
         self.out = BytesMut::new();
+        self.cut = true;
     }
 
     /// Bytes of buffer memory held (read and write): 0 for a connection at rest.

@@ -57,11 +57,7 @@ impl Session {
             self.outbox
                 .push(super::outbox::Event::TerminateBackend(pool, pid));
         }
-        let err = PgError::fatal(
-            sqlstate::QUERY_CANCELED,
-            "pgward: canceling statement due to statement timeout",
-        )
-        .with_detail("the server did not act on the cancel; its connection was closed");
+        let err = cancel_ignored_error();
         // A client that does not read gets the connection closed without more bytes (a
         // message cut in the middle would be worse than none).
         if self.client.queued() > 0 {
@@ -84,4 +80,13 @@ pub(super) async fn sleep_until_some(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// What ends a session whose server ignored the statement-timeout cancel.
+pub(super) fn cancel_ignored_error() -> PgError {
+    PgError::fatal(
+        sqlstate::QUERY_CANCELED,
+        "pgward: canceling statement due to statement timeout",
+    )
+    .with_detail("the server did not act on the cancel; its connection was closed")
 }

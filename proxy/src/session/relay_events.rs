@@ -2,6 +2,7 @@
 //! after every handler call (cancels and audit records sent, the client written, pgward's own
 //! round trips on the server, an idle server settled and given back).
 
+use super::cancel_ignored::cancel_ignored_error;
 use super::*;
 
 impl Session {
@@ -52,7 +53,15 @@ impl Session {
                         self.detach().await;
                     }
                 }
-                outbox::Event::FlushClient => self.client.flush().await.map_err(io_lost)?,
+                // Never past the statement clocks: a client that does not read holds the
+                // server in its write, where PostgreSQL acts on no cancel.
+                outbox::Event::FlushClient => {
+                    let stopped = self.flush_client_until_deadline().await;
+                    if let Some(Flow::Stop) = stopped.map_err(io_lost)? {
+                        self.ending
+                            .get_or_insert_with(|| Box::new(cancel_ignored_error()));
+                    }
+                }
                 outbox::Event::FlushClientWithin(limit) => {
                     let _ = tokio::time::timeout(limit, self.client.flush()).await;
                     self.client.discard_queued();
