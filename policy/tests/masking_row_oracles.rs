@@ -215,3 +215,81 @@ fn arrays_shaped_by_a_masked_value_fail_when_combined() {
         ),
     ]);
 }
+
+/// Round two of stop 34's red team: a computed value's NULL-ness (see `masking_wire.rs`),
+/// results whose size follows the value (out of memory), decoding under another encoding, a
+/// width read from an argument, ARRAY(SELECT ...) of shaped arrays, guesses made by
+/// `random()` per row, and a computed array of thousands of candidates under `= ANY`.
+#[test]
+fn second_round_oracles_are_refused() {
+    check(&[
+        (
+            "SELECT length(replace(repeat('x', 1100), 'x', replace(repeat('x', 1000), 'x', \
+             translate(substr(ssn, 1, 1), '023456789', '')))) FROM users WHERE id = 1",
+            DENY,
+        ),
+        (
+            "SELECT replace(ssn, '1', repeat('x', 100000000)) FROM users",
+            DENY,
+        ),
+        (
+            "SELECT regexp_replace(regexp_replace(ssn, '1', 'xxxxxxxxxxxxxxx', 'g'), 'x', \
+             'yyyyyyyyyyyyyyy', 'g') FROM users",
+            DENY,
+        ),
+        (
+            "SELECT array_to_string(array_fill('a'::text, ARRAY[100000000]), ssn) FROM users",
+            DENY,
+        ),
+        (
+            "SELECT concat_ws(ssn, VARIADIC array_fill('a'::text, ARRAY[100000000])) FROM users",
+            DENY,
+        ),
+        (
+            "SELECT length(convert_to(replace(substr(ssn, 1, 1), '1', 'x'), 'UTF8'), 'EUC_JP') \
+             FROM users WHERE id = 1",
+            DENY,
+        ),
+        (
+            "SELECT format('%*s', translate(substr(ssn, 1, 1), '1', 'x'), 'a') FROM users",
+            DENY,
+        ),
+        (
+            "SELECT array(SELECT string_to_array(substr(ssn, 1, 1), '2') FROM users WHERE id = 1 \
+             UNION ALL SELECT array['a', 'b'])",
+            DENY,
+        ),
+        (
+            "SELECT count(*) FROM generate_series(1, 15460) g, LATERAL (SELECT u.id FROM users u \
+             WHERE u.id = g - g + 137 AND u.email = 'user' || (floor(random() * 512))::int::text \
+             || '@example.com' OFFSET 0) x",
+            DENY,
+        ),
+        (
+            "SELECT id FROM users WHERE ssn = ANY(string_to_array(regexp_replace('10000', \
+             '([0-9]+)', '\\10,\\11', 'g'), ','))",
+            DENY,
+        ),
+    ]);
+    // Lookups by values written out, or passed as a parameter, stay allowed.
+    check(&[
+        (
+            "SELECT id FROM users WHERE ssn = ANY('{1,2}'::text[])",
+            Some(&[]),
+        ),
+        (
+            "SELECT id FROM users WHERE ssn = ANY(ARRAY['1', '2'])",
+            Some(&[]),
+        ),
+        ("SELECT id FROM users WHERE ssn = ANY($1)", Some(&[])),
+        ("SELECT id FROM users WHERE ssn IN ('1', '2')", Some(&[])),
+        (
+            "SELECT format('%s!', email), length(ssn) FROM users",
+            Some(&[1, 2]),
+        ),
+        (
+            "SELECT replace(phone, '-', ''), regexp_replace(ssn, '1', 'xx', 'g') FROM users",
+            Some(&[1, 2]),
+        ),
+    ]);
+}

@@ -15,6 +15,10 @@ pub const TEXT_LIKE_OIDS: [u32; 4] = [25, 1043, 1042, 19];
 pub enum ValueKind {
     /// Text-like type: bytes are the string in the client encoding, in both formats.
     Text,
+    /// Text computed from masked values (PostgreSQL names no column it comes from): a NULL
+    /// is masked like any value, since whether the computation gave NULL tells about its
+    /// input (`nullif(substr(ssn, 1, 1), '1')`).
+    ComputedText,
     /// Any other type: masked to NULL.
     Other,
 }
@@ -29,10 +33,12 @@ pub fn mask_value(
     kind: ValueKind,
     hash_key: &HashKey,
 ) -> Option<Vec<u8>> {
-    let value = value?;
-    if kind == ValueKind::Other {
+    if kind == ValueKind::Other || strategy == Strategy::Null {
         return None;
     }
+    let Some(value) = value else {
+        return (kind == ValueKind::ComputedText).then(|| REDACTED.to_vec());
+    };
     match strategy {
         Strategy::Null => None,
         Strategy::Redact => Some(REDACTED.to_vec()),

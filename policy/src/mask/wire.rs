@@ -75,10 +75,11 @@ pub fn bind(plan: &MaskPlan, fields: &[FieldInfo], index: &MaskIndex) -> BoundMa
                 (Some(a), Some(b)) => Some(stricter(a, b)),
                 (a, b) => a.or(b),
             };
-            let kind = if index.is_text_like(f.type_oid) {
-                ValueKind::Text
-            } else {
-                ValueKind::Other
+            // No origin in the RowDescription: PostgreSQL computed the value.
+            let kind = match (index.is_text_like(f.type_oid), f.table_oid) {
+                (true, 0) => ValueKind::ComputedText,
+                (true, _) => ValueKind::Text,
+                (false, _) => ValueKind::Other,
             };
             strategy.map(|s| (s, kind))
         })

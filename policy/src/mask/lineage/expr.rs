@@ -23,6 +23,7 @@ const SHORT_CIRCUIT: &str = "AND, OR or COALESCE beside a computation that can f
 
 const SUBLINK_EXISTS: i32 = 1;
 const SUBLINK_EXPR: i32 = 5;
+const SUBLINK_ARRAY: i32 = 7;
 
 /// A cast that keeps the value whole (to unbounded text types): a lookup through it is still
 /// a lookup. Anything else (a length, another type) computes a new value.
@@ -289,7 +290,9 @@ impl Analyzer<'_> {
         }
         let fallible: Vec<&Lineage> = (per_arg.iter().enumerate())
             .filter(|(i, l)| {
-                fallible::fallible_arg(schema, name, *i, &f.args)
+                // VARIADIC spreads an array of any length over the arguments.
+                f.func_variadic
+                    || fallible::fallible_arg(schema, name, *i, &f.args)
                     || (l.shaped && !fallible::shape_safe(name))
             })
             .map(|(_, l)| l)
@@ -379,6 +382,11 @@ impl Analyzer<'_> {
             _ => {
                 let mut l = self.opt_expr(s.testexpr.as_deref(), scope)?;
                 l.add(&cols.all());
+                // ARRAY(SELECT ...) of arrays shaped by a value fails when their shapes differ.
+                if s.sub_link_type == SUBLINK_ARRAY && l.shaped {
+                    self.fallible_seen += 1;
+                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                }
                 l.transformed()
             }
         })

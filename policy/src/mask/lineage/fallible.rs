@@ -15,7 +15,7 @@ const TOTAL_FUNCTIONS: &[&str] = &[
     // text
     "lower", "upper", "initcap", "length", "char_length", "character_length",
     "octet_length", "bit_length", "md5", "concat", "concat_ws", "left", "right", "btrim",
-    "ltrim", "rtrim", "trim", "replace", "translate", "reverse", "strpos", "position",
+    "ltrim", "rtrim", "trim", "translate", "reverse", "strpos", "position",
     "starts_with", "quote_literal", "quote_ident", "quote_nullable", "ascii", "to_hex",
     "string_to_array",
     // null handling and comparison
@@ -23,7 +23,7 @@ const TOTAL_FUNCTIONS: &[&str] = &[
     // JSON built from values (never parsed from them)
     "to_json", "to_jsonb", "json_build_array", "jsonb_build_array", "array_to_json",
     // arrays
-    "array_length", "cardinality", "array_to_string",
+    "array_length", "cardinality",
     // aggregates that only collect or compare
     "count", "string_agg", "json_agg", "jsonb_agg", "min", "max", "bool_and", "bool_or",
     "every",
@@ -38,6 +38,10 @@ const TOTAL_FUNCTIONS: &[&str] = &[
 /// (`json_build_object`), a format or pattern (`format`, `encode`, regular expressions).
 pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args: &[Node]) -> bool {
     if !matches!(schema, None | Some("pg_catalog")) {
+        return true;
+    }
+    // `length(bytea, encoding)` decodes the bytes, and fails on what the encoding lacks.
+    if name == "length" && args.len() > 1 {
         return true;
     }
     if TOTAL_FUNCTIONS.contains(&name) {
@@ -61,15 +65,34 @@ pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args:
             .is_some_and(|a| matches!(a.node, Some(NodeEnum::ColumnRef(_)))),
         // `%I` fails on NULL; a format that is not a constant may hold it.
         "format" => index == 0 || !format_without_identifiers(args.first()),
+        // A separator repeated once per element: a large array makes the result as large as
+        // the separator is long (past 1 GB, out of memory).
+        "array_to_string" => index >= 1,
+        // Each match replaced: the result's size follows the value, and nested, one
+        // character grows past 1 GB (out of memory). A column's own text with a short
+        // replacement written out stays within a small multiple of the value.
+        "replace" | "regexp_replace" => index >= 1 || !bounded_replacement(args),
         n if n.starts_with("regexp_") => index >= 1,
         _ => true,
     }
 }
 
-/// A constant format string with no `%I` (the one conversion that fails on a NULL).
+/// `replace(col, from, 'short')`: a column read as it is, and a replacement of at most 64
+/// bytes written in the statement.
+fn bounded_replacement(args: &[Node]) -> bool {
+    let column = matches!(
+        args.first().and_then(|a| a.node.as_ref()),
+        Some(NodeEnum::ColumnRef(_))
+    );
+    column && const_text(args.get(2)).is_some_and(|r| r.len() <= 64)
+}
+
+/// A constant format string with no `%I` (the one conversion that fails on a NULL), no
+/// argument positions and no width or precision taken from an argument.
 fn format_without_identifiers(f: Option<&Node>) -> bool {
     match const_text(f) {
-        Some(t) => !t.contains("%I") && !t.contains('$'),
+        // `*` takes a width from an argument, read as an integer.
+        Some(t) => !t.contains("%I") && !t.contains('$') && !t.contains('*'),
         None => false,
     }
 }
@@ -213,5 +236,25 @@ pub(super) fn shape_safe(name: &str) -> bool {
             | "least"
             | "num_nulls"
             | "num_nonnulls"
+    )
+}
+
+/// Built-in functions that give another value at each call: a comparison with one is a
+/// guess per row (`u.email = 'user' || floor(random() * 512) || '@example.com'` in a LATERAL
+/// evaluated for each of thousands of rows).
+pub(super) fn is_volatile_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "random"
+            | "random_normal"
+            | "gen_random_uuid"
+            | "uuid_generate_v1"
+            | "uuid_generate_v1mc"
+            | "uuid_generate_v4"
+            | "clock_timestamp"
+            | "timeofday"
+            | "nextval"
+            | "txid_current"
+            | "pg_current_xact_id"
     )
 }

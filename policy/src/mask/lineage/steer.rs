@@ -85,9 +85,12 @@ impl Analyzer<'_> {
                 let left_set = candidate_set(a.lexpr.as_deref(), &left);
                 for item in items {
                     let right = self.expr(item, scope)?;
+                    // `= ANY (array)`: one array of any length; only one written out (or a
+                    // parameter) is a list of lookups, a computed one is a set of guesses.
+                    let computed = a.kind == AEXPR_OP_ANY && !written_out(item);
                     self.checks.push(Check::Equal {
                         left: left.clone(),
-                        right_set: candidate_set(Some(item), &right),
+                        right_set: computed || candidate_set(Some(item), &right),
                         right,
                         left_set,
                         what,
@@ -138,7 +141,40 @@ impl Analyzer<'_> {
 /// rows do (a UNION ALL of a table's column and guesses). Only a plain copy of a stored
 /// column, a constant or a parameter is compared as a lookup.
 fn candidate_set(node: Option<&Node>, lineage: &Lineage) -> bool {
-    (lineage.is_empty() && reads_rows(node)) || lineage.is_made()
+    (lineage.is_empty() && reads_rows(node)) || lineage.is_made() || node.is_some_and(volatile)
+}
+
+/// Whether an expression calls a built-in that gives another value at each call: compared
+/// in a LATERAL evaluated once per row, it is a new guess each time.
+fn volatile(node: &Node) -> bool {
+    let called = |f: &pg_query::protobuf::FuncCall| {
+        strings(&f.funcname)
+            .last()
+            .is_some_and(|name| super::fallible::is_volatile_builtin(name))
+    };
+    let Some(n) = node.node.as_ref() else {
+        return false;
+    };
+    if let NodeEnum::FuncCall(f) = n {
+        if called(f) {
+            return true;
+        }
+    }
+    n.nodes().into_iter().any(|(inner, _, _, _)| match inner {
+        NodeRef::FuncCall(f) => called(f),
+        _ => false,
+    })
+}
+
+/// An array written out in the statement: a constant, a parameter, `ARRAY[...]` of such, or
+/// a cast of one. Its length is bounded by the statement's.
+fn written_out(node: &Node) -> bool {
+    match node.node.as_ref() {
+        Some(NodeEnum::AConst(_) | NodeEnum::ParamRef(_)) => true,
+        Some(NodeEnum::TypeCast(tc)) => tc.arg.as_deref().is_some_and(written_out),
+        Some(NodeEnum::AArrayExpr(a)) => a.elements.iter().all(written_out),
+        _ => false,
+    }
 }
 
 /// Whether an expression reads rows of something: a column, a subquery, a function in FROM,
