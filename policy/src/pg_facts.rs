@@ -292,6 +292,10 @@ impl PgFacts {
             NodeRef::LockingClause(_) => self.row_locks = true,
             NodeRef::BoolExpr(b) => self.bool_args += b.args.len(),
             NodeRef::SelectStmt(s) if s.into_clause.is_some() => self.select_into = true,
+            // ON CONFLICT DO UPDATE updates rows: require_where looks at it (`filter/upsert.rs`).
+            NodeRef::InsertStmt(i) if i.on_conflict_clause.is_some() => {
+                self.write("InsertStmt", "INSERT", i, is_root)?
+            }
             NodeRef::InsertStmt(_) if !is_root => self.nested_writes.push("INSERT"),
             NodeRef::UpdateStmt(u) => self.write("UpdateStmt", "UPDATE", u, is_root)?,
             NodeRef::DeleteStmt(d) => self.write("DeleteStmt", "DELETE", d, is_root)?,

@@ -92,10 +92,14 @@ pub fn check(facts: &PgFacts, ctx: &Ctx<'_>, j: &mut Judged) {
                     if filter::depends_on_literals(node) {
                         j.cacheable = false;
                     }
-                    let target = filter::target_of(kind, node, ctx.catalog, ctx.search_path);
-                    let filters = target.is_none_or(|(target, pred)| {
-                        filter::filters(pred.as_ref(), &target, ctx.catalog, ctx.search_path)
-                    });
+                    let filters = if *kind == "InsertStmt" {
+                        filter::upsert_filters(node, ctx.catalog, ctx.search_path)
+                    } else {
+                        let target = filter::target_of(kind, node, ctx.catalog, ctx.search_path);
+                        target.is_none_or(|(target, pred)| {
+                            filter::filters(pred.as_ref(), &target, ctx.catalog, ctx.search_path)
+                        })
+                    };
                     if !filters {
                         let label = kind.trim_end_matches("Stmt").to_ascii_uppercase();
                         j.deny(deny(

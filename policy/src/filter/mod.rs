@@ -15,12 +15,15 @@
 mod cover;
 mod mentions;
 mod scope;
+mod selective;
+mod spellings;
 mod subquery;
 mod target;
 #[cfg(test)]
 mod tests;
 mod tree;
 mod truth;
+mod upsert;
 
 use serde_json::Value;
 
@@ -30,6 +33,7 @@ use subquery::filtered_subset;
 pub use subquery::target_of;
 pub use target::Target;
 use tree::*;
+pub use upsert::upsert_filters;
 
 /// How deep predicates are followed; deeper is judged "does not filter" (fail closed).
 pub(super) const MAX_DEPTH: usize = 64;
@@ -79,14 +83,25 @@ impl Judge<'_> {
         if depth > MAX_DEPTH {
             return false;
         }
+        if let Some(respelled) = spellings::respell(e) {
+            return self.filters(&respelled, negated, depth + 1);
+        }
         let Some((kind, f)) = node(e) else {
             return false;
         };
         match kind {
             "BoolExpr" => {
-                let args: Vec<&Value> = match f.get("args") {
+                let raw: Vec<&Value> = match f.get("args") {
                     Some(Value::Array(a)) => a.iter().collect(),
                     _ => vec![],
+                };
+                let mut flat = Vec::new();
+                if let Some(op @ (1 | 2)) = f.get("boolop").and_then(Value::as_i64) {
+                    spellings::flattened(&raw, op, &mut flat, depth);
+                }
+                let args: Vec<&Value> = match flat.is_empty() {
+                    true => raw,
+                    false => flat.iter().collect(),
                 };
                 match (f.get("boolop").and_then(Value::as_i64), negated) {
                     // AND, or NOT of an OR: one conjunct that filters is enough.
@@ -134,7 +149,13 @@ impl Judge<'_> {
                     Some(Value::Array(a)) => a.iter().collect(),
                     _ => vec![],
                 };
-                args.iter().any(|a| self.mentions_target(a, &[], depth + 1))
+                // `starts_with(s, '')` holds for every text.
+                let empty_prefix = selective::function_name(f) == "starts_with"
+                    && args
+                        .get(1)
+                        .is_some_and(|a| crate::pg_facts::const_text(a).as_deref() == Some(""));
+                !empty_prefix
+                    && args.iter().any(|a| self.mentions_target(a, &[], depth + 1))
                     && args
                         .iter()
                         .any(|a| self.independent(a, depth + 1) && !is_null_const(a))
@@ -302,8 +323,13 @@ impl Judge<'_> {
         if l.is_null() || r.is_null() {
             return false;
         }
-        (self.mentions_target(l, &[], depth + 1) && self.independent(r, depth + 1))
-            || (self.mentions_target(r, &[], depth + 1) && self.independent(l, depth + 1))
+        // The target's side must keep its values apart (`abs(id % 2) <= 1` holds for all).
+        let equality = effective_operator(f).as_deref() == Some("=")
+            || (f.get("kind").and_then(Value::as_i64) == Some(2)
+                && operator(f).as_deref() == Some("="));
+        let one = f.get("kind").and_then(Value::as_i64) == Some(1);
+        (self.compared_side(l, equality, one, depth + 1) && self.independent(r, depth + 1))
+            || (self.compared_side(r, equality, one, depth + 1) && self.independent(l, depth + 1))
     }
 
     fn sublink(&self, f: &Value, depth: usize) -> bool {
