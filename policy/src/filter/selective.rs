@@ -75,15 +75,8 @@ impl Judge<'_> {
         }
         match node(e) {
             Some(("FuncCall", f)) => {
-                let args: Vec<&Value> = match f.get("args") {
-                    Some(Value::Array(a)) => a.iter().collect(),
-                    _ => vec![],
-                };
                 FOLDS_BUT_SELECTS.contains(&function_name(f).as_str())
-                    && args.iter().any(|a| self.selective(a, equality, depth + 1))
-                    && args.iter().all(|a| {
-                        self.selective(a, equality, depth + 1) || self.independent(a, depth + 1)
-                    })
+                    && self.of_target(&list(f, "args"), equality, depth + 1)
             }
             Some(("AExpr", f)) => {
                 equality
@@ -96,6 +89,15 @@ impl Judge<'_> {
             }
             _ => false,
         }
+    }
+
+    /// Operands of which one at least keeps the target's values apart and the others are
+    /// independent of its row.
+    fn of_target(&self, operands: &[&Value], equality: bool, depth: usize) -> bool {
+        operands.iter().any(|a| self.selective(a, equality, depth))
+            && operands
+                .iter()
+                .all(|a| self.selective(a, equality, depth) || self.independent(a, depth))
     }
 
     /// Whether `e` is the target's column, or computed from it by what keeps values apart;
@@ -135,49 +137,25 @@ impl Judge<'_> {
                     f.get("lexpr").unwrap_or(&Value::Null),
                     f.get("rexpr").unwrap_or(&Value::Null),
                 );
-                let side = |x: &Value| {
-                    self.selective(x, equality, depth + 1) || self.independent(x, depth + 1)
-                };
-                (self.selective(l, equality, depth + 1) || self.selective(r, equality, depth + 1))
-                    && side(l)
-                    && side(r)
+                self.of_target(&[l, r], equality, depth + 1)
             }
             "FuncCall" => {
-                let name = function_name(f);
-                let args: Vec<&Value> = match f.get("args") {
-                    Some(Value::Array(a)) => a.iter().collect(),
-                    _ => vec![],
-                };
-                KEEPS_VALUES.contains(&name.as_str())
-                    && args.iter().any(|a| self.selective(a, equality, depth + 1))
-                    && args.iter().all(|a| {
-                        self.selective(a, equality, depth + 1) || self.independent(a, depth + 1)
-                    })
+                KEEPS_VALUES.contains(&function_name(f).as_str())
+                    && self.of_target(&list(f, "args"), equality, depth + 1)
             }
-            "CoalesceExpr" => {
-                let args: Vec<&Value> = match f.get("args") {
-                    Some(Value::Array(a)) => a.iter().collect(),
-                    _ => vec![],
-                };
-                args.iter().any(|a| self.selective(a, equality, depth + 1))
-                    && args.iter().all(|a| {
-                        self.selective(a, equality, depth + 1) || self.independent(a, depth + 1)
-                    })
-            }
+            "CoalesceExpr" => self.of_target(&list(f, "args"), equality, depth + 1),
             // `(id, a) = (1, 2)`: a row of the target's columns, under equality.
-            "RowExpr" => {
-                let args: Vec<&Value> = match f.get("args") {
-                    Some(Value::Array(a)) => a.iter().collect(),
-                    _ => vec![],
-                };
-                equality
-                    && args.iter().any(|a| self.selective(a, equality, depth + 1))
-                    && args.iter().all(|a| {
-                        self.selective(a, equality, depth + 1) || self.independent(a, depth + 1)
-                    })
-            }
+            "RowExpr" => equality && self.of_target(&list(f, "args"), equality, depth + 1),
             _ => false,
         }
+    }
+}
+
+/// A node's list field (`args`), as references.
+fn list<'v>(f: &'v Value, key: &str) -> Vec<&'v Value> {
+    match f.get(key) {
+        Some(Value::Array(a)) => a.iter().collect(),
+        _ => vec![],
     }
 }
 
