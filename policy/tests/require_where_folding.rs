@@ -145,3 +145,81 @@ fn an_upsert_from_the_target_itself_needs_a_filter() {
         ],
     );
 }
+
+/// Round three: a NULL test of a computation, text bounds no string falls below, built-in
+/// predicate functions (operators and patterns in other words), lengths of fixed-length
+/// results, parts cut to nothing, `<>` of a computation, patterns computed or matching the
+/// empty string, NOT IN / `<> ALL` / NOT EXISTS over a subquery that returns no row, and an
+/// upsert's `excluded` row compared with the one it conflicts with.
+#[test]
+fn third_round_shapes_that_keep_every_row_do_not_filter() {
+    check_all(
+        &oncall(),
+        &[
+            ("UPDATE t SET a = 1 WHERE nullif(id, id) IS NULL", false),
+            ("UPDATE t SET a = 1 WHERE (id + NULL) IS NULL", false),
+            ("UPDATE t SET a = 1 WHERE (status || NULL) IS NULL", false),
+            ("UPDATE t SET a = 1 WHERE status >= ''", false),
+            ("UPDATE t SET a = 1 WHERE '' <= status", false),
+            ("UPDATE t SET a = 1 WHERE textlike(status, '%')", false),
+            ("UPDATE t SET a = 1 WHERE regexp_like(status, '')", false),
+            ("UPDATE t SET a = 1 WHERE int4ge(id, -2147483648)", false),
+            ("UPDATE t SET a = 1 WHERE starts_with(status, '' || '')", false),
+            ("UPDATE t SET a = 1 WHERE status ^@ ''", false),
+            ("UPDATE t SET a = 1 WHERE length(md5(id::text)) = 32", false),
+            ("UPDATE t SET a = 1 WHERE length(concat(status, 'x')) >= 1", false),
+            ("UPDATE t SET a = 1 WHERE split_part(id::text, ',', 2) = ''", false),
+            ("UPDATE t SET a = 1 WHERE to_char(id, '') = ''", false),
+            ("UPDATE t SET a = 1 WHERE left(status, 0) = ''", false),
+            ("UPDATE t SET a = 1 WHERE replace(id::text, id::text, 'a') = 'a'", false),
+            ("UPDATE t SET a = 1 WHERE btrim(id::text, '-0123456789') = ''", false),
+            ("UPDATE t SET a = 1 WHERE concat(status, 'x') <> ''", false),
+            ("UPDATE t SET a = 1 WHERE md5(status) <> 'x'", false),
+            ("UPDATE t SET a = 1 WHERE status ~ '()'", false),
+            ("UPDATE t SET a = 1 WHERE status ~ '.*$'", false),
+            ("UPDATE t SET a = 1 WHERE status ~ '|'", false),
+            ("UPDATE t SET a = 1 WHERE status LIKE '%' || ''", false),
+            ("UPDATE t SET a = 1 WHERE coalesce(status, 'x') LIKE '%_'", false),
+            ("UPDATE t SET a = 1 WHERE id NOT IN (SELECT 1 WHERE false)", false),
+            ("UPDATE t SET a = 1 WHERE id <> ALL (SELECT 1 WHERE false)", false),
+            (
+                "UPDATE t SET a = 1 WHERE NOT EXISTS (SELECT FROM other o WHERE o.id = t.id AND false)",
+                false,
+            ),
+            (
+                "MERGE INTO t USING (SELECT 1) x ON nullif(t.id, t.id) IS NULL \
+                 WHEN MATCHED THEN UPDATE SET a = 1",
+                false,
+            ),
+            (
+                "INSERT INTO t SELECT id, 2 FROM t ON CONFLICT (id) DO UPDATE SET a = 3 \
+                 WHERE excluded.id = t.id",
+                false,
+            ),
+            ("DELETE FROM t WHERE id::text >= ''", false),
+            // Filters.
+            ("UPDATE t SET a = 1 WHERE deleted_at IS NULL", true),
+            ("UPDATE t SET a = 1 WHERE data ->> 'k' IS NULL", true),
+            ("UPDATE t SET a = 1 WHERE status <> 'done'", true),
+            ("UPDATE t SET a = 1 WHERE status LIKE $1", true),
+            ("UPDATE t SET a = 1 WHERE status LIKE 'a%'", true),
+            ("UPDATE t SET a = 1 WHERE status ~ '^a'", true),
+            ("UPDATE t SET a = 1 WHERE starts_with(status, 'ab')", true),
+            ("UPDATE t SET a = 1 WHERE status > ''", true),
+            ("UPDATE t SET a = 1 WHERE left(code, 3) = 'ABC'", true),
+            ("UPDATE t SET a = 1 WHERE lower(status) = 'x'", true),
+            ("UPDATE t SET a = 1 WHERE length(status) > 3", true),
+            ("UPDATE t SET a = 1 WHERE id NOT IN (SELECT id FROM other)", true),
+            (
+                "DELETE FROM t WHERE NOT EXISTS (SELECT 1 FROM other o WHERE o.t_id = t.id)",
+                true,
+            ),
+            ("UPDATE t SET a = 1 WHERE st_dwithin(geom, $1, 100)", true),
+            (
+                "INSERT INTO t SELECT id, 2 FROM t ON CONFLICT (id) DO UPDATE SET a = 3 \
+                 WHERE t.id = 5",
+                true,
+            ),
+        ],
+    );
+}

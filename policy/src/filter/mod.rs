@@ -14,6 +14,7 @@
 
 mod cover;
 mod mentions;
+mod patterns;
 mod scope;
 mod selective;
 mod spellings;
@@ -133,14 +134,14 @@ impl Judge<'_> {
                 }
             }
             // x IS NULL filters a column's rows; x IS NOT NULL is true of a NOT NULL column.
+            // Only of the column itself: a computation may be NULL for every row
+            // (`nullif(id, id) IS NULL`, `(id + NULL) IS NULL`).
             "NullTest" => {
                 let is_null = f.get("nulltesttype").and_then(Value::as_i64) == Some(1);
-                is_null != negated
-                    && f.get("arg")
-                        .is_some_and(|a| self.mentions_target(a, &[], depth + 1))
+                is_null != negated && f.get("arg").is_some_and(|a| self.nullable_side(a))
             }
             "AExpr" => self.comparison(f, negated, depth),
-            "SubLink" => self.sublink(f, depth),
+            "SubLink" => self.sublink(f, negated, depth),
             "BooleanTest" => self.boolean_test(f, negated, depth),
             // A boolean column of the target.
             "ColumnRef" => self.is_target_column(f, &[]),
@@ -149,12 +150,19 @@ impl Judge<'_> {
                     Some(Value::Array(a)) => a.iter().collect(),
                     _ => vec![],
                 };
-                // `starts_with(s, '')` holds for every text.
-                let empty_prefix = selective::function_name(f) == "starts_with"
+                // A built-in predicate is an operator or a pattern in other words
+                // (`textlike(v, '%')`, `int4ge(id, -2147483648)`, `starts_with(v, '' || '')`):
+                // only `starts_with` of the column with a prefix written out counts. A
+                // function of the database's own (PostGIS's, say) is taken at its word.
+                let name = selective::function_name(f);
+                let builtin = self.is_builtin_function(f, &name);
+                let prefix_written = name == "starts_with"
+                    && args.first().is_some_and(|a| self.nullable_side(a))
                     && args
                         .get(1)
-                        .is_some_and(|a| crate::pg_facts::const_text(a).as_deref() == Some(""));
-                !empty_prefix
+                        .and_then(|a| crate::pg_facts::const_text(a))
+                        .is_some_and(|p| !p.is_empty());
+                (!builtin || prefix_written)
                     && args.iter().any(|a| self.mentions_target(a, &[], depth + 1))
                     && args
                         .iter()
@@ -323,6 +331,20 @@ impl Judge<'_> {
         if l.is_null() || r.is_null() {
             return false;
         }
+        if patterns::empty_text_bound(f, negated) || patterns::computed_pattern(f) {
+            return false;
+        }
+        // `<>` keeps all but one value: of a computation (`md5(v) <> 'x'`, `concat(v, 'x') <>
+        // ''`) it may keep every row; only the column itself counts.
+        if matches!(effective_operator(f).as_deref(), Some("<>" | "!=")) != negated
+            && f.get("kind").and_then(Value::as_i64) != Some(7)
+        {
+            let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
+                return false;
+            };
+            return (self.nullable_side(l) && self.independent(r, depth + 1))
+                || (self.nullable_side(r) && self.independent(l, depth + 1));
+        }
         // The target's side must keep its values apart (`abs(id % 2) <= 1` holds for all).
         let equality = effective_operator(f).as_deref() == Some("=")
             || (f.get("kind").and_then(Value::as_i64) == Some(2)
@@ -332,8 +354,13 @@ impl Judge<'_> {
             || (self.compared_side(r, equality, one, depth + 1) && self.independent(l, depth + 1))
     }
 
-    fn sublink(&self, f: &Value, depth: usize) -> bool {
+    fn sublink(&self, f: &Value, negated: bool, depth: usize) -> bool {
         let sub = f.get("subselect").unwrap_or(&Value::Null);
+        // NOT IN, `<> ALL`, NOT EXISTS over a subquery that returns no row hold for every row.
+        let all = f.get("sub_link_type").and_then(Value::as_i64) == Some(2);
+        if negated != all && provably_empty(sub) {
+            return false;
+        }
         let reads_target = self.reads_target(sub, depth + 1);
         match f.get("testexpr").filter(|t| !t.is_null()) {
             // x IN / op ANY (SELECT ...): x is the target's, the subquery independent of it.
@@ -361,4 +388,21 @@ impl Judge<'_> {
             }
         }
     }
+}
+
+/// A query that returns no row whatever the data: `WHERE false` (or a conjunct that is), or
+/// `LIMIT 0`.
+fn provably_empty(query: &Value) -> bool {
+    let Some(("SelectStmt", s)) = node(query) else {
+        return false;
+    };
+    let falsy = |w: &Value| {
+        const_bool(w, 0) == Some(false)
+            || matches!(node(w), Some(("BoolExpr", b))
+                if b.get("boolop").and_then(Value::as_i64) == Some(1)
+                    && matches!(b.get("args"), Some(Value::Array(a))
+                        if a.iter().any(|x| const_bool(x, 0) == Some(false))))
+    };
+    s.get("where_clause").is_some_and(falsy)
+        || s.get("limit_count").and_then(tree::number) == Some(0.0)
 }

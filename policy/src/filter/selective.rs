@@ -16,29 +16,14 @@ use super::{Judge, MAX_DEPTH};
 const KEEPS_VALUES: &[&str] = &[
     "lower",
     "upper",
-    "btrim",
-    "trim",
-    "ltrim",
-    "rtrim",
     "initcap",
     "date_trunc",
     "date",
     "date_part",
     "extract",
-    "to_char",
-    "substr",
-    "substring",
-    "left",
-    "right",
-    "coalesce",
     "md5",
-    "length",
-    "char_length",
     "timezone",
     "unaccent",
-    "concat",
-    "split_part",
-    "replace",
     "jsonb_extract_path_text",
     "json_extract_path_text",
     "jsonb_extract_path",
@@ -49,6 +34,20 @@ const KEEPS_VALUES: &[&str] = &[
     "int4",
     "int8",
     "numeric",
+];
+
+/// Functions that keep a prefix, a part or the trimmed text: only with one argument (the
+/// characters trimmed may be every character the column holds) or positive lengths written
+/// out (`left(v, 0)` is `''` for every row).
+const KEEPS_VALUES_WITH_COUNTS: &[&str] = &[
+    "btrim",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "substr",
+    "substring",
+    "left",
+    "right",
 ];
 
 /// Operators that keep their operands' values apart (`id + 1`, `doc ->> 'k'`, `name || 'x'`;
@@ -75,8 +74,10 @@ impl Judge<'_> {
         }
         match node(e) {
             Some(("FuncCall", f)) => {
+                let args = list(f, "args");
                 FOLDS_BUT_SELECTS.contains(&function_name(f).as_str())
-                    && self.of_target(&list(f, "args"), equality, depth + 1)
+                    && args.len() == 1
+                    && self.nullable_side(args[0])
             }
             Some(("AExpr", f)) => {
                 equality
@@ -88,6 +89,104 @@ impl Judge<'_> {
                         .is_some_and(|r| self.independent(r, depth + 1))
             }
             _ => false,
+        }
+    }
+
+    /// The target's column itself (possibly cast, or a JSON field of it with a key written
+    /// out): what `IS NULL`, `<>` and the folding functions count on.
+    pub(super) fn nullable_side(&self, e: &Value) -> bool {
+        match node(e) {
+            Some(("ColumnRef", f)) => {
+                let names = column_names(f);
+                let Some(last) = names.last() else {
+                    return false;
+                };
+                let whole_row = names.len() == 1 && self.target.names_target(last);
+                self.is_target_column(f, &[]) && !whole_row
+            }
+            Some(("TypeCast" | "CollateClause", f)) => {
+                f.get("arg").is_some_and(|a| self.nullable_side(a))
+            }
+            Some(("AExpr", f)) => {
+                matches!(operator(f).as_deref(), Some("->" | "->>"))
+                    && f.get("lexpr").is_some_and(|l| {
+                        matches!(node(l), Some(("ColumnRef", _))) && self.nullable_side(l)
+                    })
+                    && f.get("rexpr")
+                        .is_some_and(|r| matches!(node(r), Some(("AConst", _))))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a predicate function is PostgreSQL's own: the catalog's `pg_catalog` has it
+    /// (or it is called so); without a catalog, the operator and pattern functions known.
+    pub(super) fn is_builtin_function(&self, f: &Value, name: &str) -> bool {
+        let parts = list(f, "funcname");
+        if parts.len() > 1 {
+            return parts.first().and_then(|p| {
+                p.get("node")
+                    .unwrap_or(p)
+                    .get("String")?
+                    .get("sval")?
+                    .as_str()
+            }) == Some("pg_catalog");
+        }
+        match self.catalog {
+            Some(c) => !c.functions_named("pg_catalog", name).is_empty(),
+            None => {
+                const KNOWN: &[&str] = &[
+                    "starts_with",
+                    "textlike",
+                    "textnlike",
+                    "texticlike",
+                    "texticnlike",
+                    "regexp_like",
+                    "textregexeq",
+                    "textregexne",
+                    "texticregexeq",
+                    "texticregexne",
+                    "jsonb_path_exists",
+                    "jsonb_path_match",
+                    "jsonb_exists",
+                    "jsonb_exists_any",
+                    "jsonb_exists_all",
+                    "jsonb_contains",
+                    "jsonb_contained",
+                    "arraycontains",
+                    "arraycontained",
+                    "arrayoverlap",
+                    "isfinite",
+                ];
+                // The functions behind comparison operators: `int4ge`, `numeric_lt`, ...
+                const TYPES: &[&str] = &[
+                    "int2",
+                    "int4",
+                    "int8",
+                    "float4",
+                    "float8",
+                    "numeric_",
+                    "text",
+                    "bpchar",
+                    "name",
+                    "date_",
+                    "timestamp_",
+                    "timestamptz_",
+                    "bool",
+                    "oid",
+                    "char",
+                    "bytea",
+                    "uuid_",
+                    "interval_",
+                    "time_",
+                    "jsonb_",
+                    "array_",
+                ];
+                let comparison = ["eq", "ne", "lt", "le", "gt", "ge"]
+                    .iter()
+                    .any(|op| name.strip_suffix(op).is_some_and(|t| TYPES.contains(&t)));
+                KNOWN.contains(&name) || comparison
+            }
         }
     }
 
@@ -140,8 +239,16 @@ impl Judge<'_> {
                 self.of_target(&[l, r], equality, depth + 1)
             }
             "FuncCall" => {
-                KEEPS_VALUES.contains(&function_name(f).as_str())
-                    && self.of_target(&list(f, "args"), equality, depth + 1)
+                let name = function_name(f);
+                let args = list(f, "args");
+                let counts_ok = KEEPS_VALUES_WITH_COUNTS.contains(&name.as_str())
+                    && args.len() > 1
+                    && !name.ends_with("trim")
+                    && args[1..].iter().all(|a| number(a).is_some_and(|n| n > 0.0));
+                (KEEPS_VALUES.contains(&name.as_str())
+                    || counts_ok
+                    || (KEEPS_VALUES_WITH_COUNTS.contains(&name.as_str()) && args.len() == 1))
+                    && self.of_target(&args, equality, depth + 1)
             }
             "CoalesceExpr" => self.of_target(&list(f, "args"), equality, depth + 1),
             // `(id, a) = (1, 2)`: a row of the target's columns, under equality.

@@ -128,9 +128,10 @@ pub(super) fn matches_everything(f: &Value) -> bool {
         return false;
     };
     match op.as_str() {
-        "~~" | "~~*" => !p.is_empty() && p.chars().all(|c| c == '%'),
-        "~" if similar => !p.is_empty() && p.chars().all(|c| c == '%'),
-        "~" | "~*" => p.is_empty() || p == ".*" || p == "^" || p == "$",
+        "~~" | "~~*" => super::patterns::like_wildcards_only(&p),
+        "~" if similar => super::patterns::like_wildcards_only(&p),
+        "~" | "~*" => super::patterns::regex_matches_empty(&p),
+        "^@" => p.is_empty(),
         _ => false,
     }
 }

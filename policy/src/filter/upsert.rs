@@ -46,7 +46,9 @@ pub fn upsert_filters(insert: &Value, catalog: Option<&Catalog>, search_path: &[
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         has_other_relations: false,
-        self_names: vec![],
+        // The row proposed for insertion is the conflicting row on the conflict key
+        // (`excluded.id = t.id` holds for every row the DO UPDATE touches).
+        self_names: vec!["excluded".into()],
         self_ctes: vec![],
     };
     let judge = Judge {

@@ -1,0 +1,79 @@
+//! Comparisons that hold for every text whatever the row: a text bound no string falls below
+//! (`v >= ''`, `v <> ''` of a value never empty is the type's business, but `>= ''` holds for
+//! all), patterns that are not written out (`v LIKE '%' || ''`: pgward cannot read them, so
+//! they do not count), and regular expressions that match the empty string (`v ~ '()'`).
+
+use serde_json::Value;
+
+use super::tree::*;
+
+/// `x >= ''` (or `'' <= x`, and `NOT (x < '')`): every text is at least the empty one.
+pub(super) fn empty_text_bound(f: &Value, negated: bool) -> bool {
+    if f.get("kind").and_then(Value::as_i64) != Some(1) {
+        return false;
+    }
+    let Some(op) = operator(f) else {
+        return false;
+    };
+    let empty = |side: Option<&Value>| {
+        side.and_then(crate::pg_facts::const_text)
+            .is_some_and(|t| t.is_empty())
+    };
+    let op = if empty(f.get("rexpr")) {
+        op
+    } else if empty(f.get("lexpr")) {
+        commuted(&op).to_string()
+    } else {
+        return false;
+    };
+    match (op.as_str(), negated) {
+        (">=", false) | ("<", true) => true,
+        _ => false,
+    }
+}
+
+/// A pattern operator (LIKE, ILIKE, SIMILAR TO, `~`, `^@`) whose pattern is neither written
+/// out nor a parameter.
+pub(super) fn computed_pattern(f: &Value) -> bool {
+    let pattern_op = match f.get("kind").and_then(Value::as_i64) {
+        Some(8..=10) => true,
+        Some(1) => matches!(
+            operator(f).as_deref(),
+            Some("~" | "~*" | "!~" | "!~*" | "~~" | "~~*" | "!~~" | "!~~*" | "^@")
+        ),
+        _ => false,
+    };
+    pattern_op && !f.get("rexpr").is_some_and(written_out)
+}
+
+/// A constant or a parameter (possibly cast, possibly in `like_escape`/`similar_to_escape`).
+fn written_out(v: &Value) -> bool {
+    match node(v) {
+        Some(("AConst" | "ParamRef", _)) => true,
+        Some(("TypeCast", f)) => f.get("arg").is_some_and(written_out),
+        Some(("FuncCall", f)) => {
+            let escape = f
+                .get("funcname")
+                .and_then(Value::as_array)
+                .and_then(|n| n.last())
+                .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str())
+                .is_some_and(|n| n == "like_escape" || n == "similar_to_escape");
+            escape && matches!(f.get("args"), Some(Value::Array(a)) if a.iter().all(written_out))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a regular expression matches the empty string (and so every text): read with
+/// Rust's `regex` (a pattern it cannot read is not proven to).
+pub(super) fn regex_matches_empty(pattern: &str) -> bool {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 16)
+        .build()
+        .is_ok_and(|r| r.is_match(""))
+}
+
+/// A LIKE pattern of wildcards only (`%`, `%_`): every text at least as long as its `_`s.
+pub(super) fn like_wildcards_only(pattern: &str) -> bool {
+    pattern.contains('%') && pattern.chars().all(|c| c == '%' || c == '_')
+}
