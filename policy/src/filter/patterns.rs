@@ -26,10 +26,7 @@ pub(super) fn empty_text_bound(f: &Value, negated: bool) -> bool {
     } else {
         return false;
     };
-    match (op.as_str(), negated) {
-        (">=", false) | ("<", true) => true,
-        _ => false,
-    }
+    matches!((op.as_str(), negated), (">=", false) | ("<", true))
 }
 
 /// A pattern operator (LIKE, ILIKE, SIMILAR TO, `~`, `^@`) whose pattern is neither written
