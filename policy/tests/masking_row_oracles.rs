@@ -293,3 +293,62 @@ fn second_round_oracles_are_refused() {
         ),
     ]);
 }
+
+/// Round three of stop 34: comparisons that stop early (IN lists, BETWEEN, NOT IN, rows) beside
+/// an operand that can fail, a scalar subquery (it fails on a second row) beside a masked
+/// value, `x IN (SELECT guesses)` in a target list, EXPLAIN ANALYZE of a statement reading
+/// masked columns (row counts, subqueries that ran, memory), and lengths that follow the
+/// value (translate deleting, quote_literal doubling) grown until out of memory.
+#[test]
+fn third_round_oracles_are_refused() {
+    check(&[
+        (
+            "SELECT right(left(ssn, 7), 1) IN ('6', (1 / (u.id - u.id))::text) FROM users u",
+            DENY,
+        ),
+        (
+            "SELECT ssn BETWEEN '100031676' AND (1 / (u.id - u.id))::text FROM users u",
+            DENY,
+        ),
+        (
+            "SELECT row(right(left(ssn, 7), 1), 1) = row('7', 1 / (u.id - u.id)) FROM users u",
+            DENY,
+        ),
+        (
+            "SELECT coalesce(nullif(right(left(ssn, 7), 1), '7'), (SELECT status FROM users)) \
+             FROM users WHERE id = 3",
+            DENY,
+        ),
+        (
+            "SELECT u.ssn IN (SELECT g::text FROM generate_series(100000000, 100009999) g) \
+             FROM users u",
+            DENY,
+        ),
+        (
+            "SELECT u.ssn NOT IN (SELECT g::text FROM generate_series(100000000, 100009999) g) \
+             FROM users u",
+            DENY,
+        ),
+        (
+            "EXPLAIN (ANALYZE, COSTS OFF) SELECT coalesce(nullif(left(ssn, 1), '1'), \
+             (SELECT status FROM users u2 WHERE u2.id = u.id)) FROM users u",
+            DENY,
+        ),
+        ("EXPLAIN ANALYZE SELECT email FROM users", DENY),
+        (
+            "SELECT concat(translate(substr(ssn, 6, 1), '012345689', ''), 'x') FROM users",
+            DENY,
+        ),
+        ("SELECT quote_literal(ssn) FROM users", DENY),
+    ]);
+    check(&[
+        ("EXPLAIN SELECT email FROM users WHERE id = 1", Some(&[])),
+        ("EXPLAIN ANALYZE SELECT id FROM documents", Some(&[])),
+        ("SELECT translate(phone, '-', '.') FROM users", Some(&[1])),
+        (
+            "SELECT id IN (SELECT user_id FROM documents) FROM users",
+            Some(&[]),
+        ),
+        ("SELECT email FROM users WHERE id IN (1, 2)", Some(&[1])),
+    ]);
+}

@@ -2,28 +2,32 @@
 //! (whole-row references are recorded), functions and operators union their arguments,
 //! sublinks read their subquery; anything else is opaque (fail closed).
 
-use pg_query::protobuf::{ColumnRef, FuncCall, SubLink, TypeName};
+use pg_query::protobuf::{ColumnRef, TypeName};
 use pg_query::{Node, NodeEnum};
 
 use super::analyzer::{Analyzer, Check, SteerKind};
 use super::fallible;
 use super::names;
-use super::nodes::{func_name, str_of, strings};
+use super::nodes::{str_of, strings};
 use super::scope::{Resolved, Scope};
 use super::sources::Lineage;
 use crate::denial::Denial;
 
 /// What a fallible computation of a masked value is called in a refusal.
-const FALLIBLE: &str = "a cast, arithmetic or function that can fail on its value (whether \
+pub(super) const FALLIBLE: &str =
+    "a cast, arithmetic or function that can fail on its value (whether \
                         it fails would tell the value)";
 
 /// What a masked operand of AND, OR or COALESCE beside a fallible one is called.
 const SHORT_CIRCUIT: &str = "AND, OR or COALESCE beside a computation that can fail (it \
                              decides whether that computation runs)";
 
-const SUBLINK_EXISTS: i32 = 1;
-const SUBLINK_EXPR: i32 = 5;
-const SUBLINK_ARRAY: i32 = 7;
+pub(super) const SUBLINK_EXISTS: i32 = 1;
+pub(super) const SUBLINK_ALL: i32 = 2;
+pub(super) const SUBLINK_ANY: i32 = 3;
+pub(super) const SUBLINK_ROW: i32 = 4;
+pub(super) const SUBLINK_EXPR: i32 = 5;
+pub(super) const SUBLINK_ARRAY: i32 = 7;
 
 /// A cast that keeps the value whole (to unbounded text types): a lookup through it is still
 /// a lookup. Anything else (a length, another type) computes a new value.
@@ -55,7 +59,11 @@ impl Analyzer<'_> {
         Ok(l)
     }
 
-    fn opt_expr(&mut self, node: Option<&Node>, scope: &Scope) -> Result<Lineage, Denial> {
+    pub(super) fn opt_expr(
+        &mut self,
+        node: Option<&Node>,
+        scope: &Scope,
+    ) -> Result<Lineage, Denial> {
         match node {
             Some(n) => self.expr(n, scope),
             None => Ok(Lineage::default()),
@@ -96,8 +104,21 @@ impl Analyzer<'_> {
             NodeEnum::MultiAssignRef(m) => self.opt_expr(m.source.as_deref(), scope)?,
             NodeEnum::List(l) => self.exprs(&l.items, scope)?,
             NodeEnum::AExpr(a) => {
+                // `x IN (a, b)`, BETWEEN, NOT IN and row comparisons are ANDs and ORs that
+                // stop early: an operand that can fail beside a masked value tells it.
+                let before = self.fallible_seen;
                 let mut l = self.opt_expr(a.lexpr.as_deref(), scope)?;
                 let r = self.opt_expr(a.rexpr.as_deref(), scope)?;
+                let rows = [a.lexpr.as_deref(), a.rexpr.as_deref()]
+                    .iter()
+                    .any(|n| matches!(n.and_then(|n| n.node.as_ref()), Some(NodeEnum::RowExpr(_))));
+                // AExprKind: IN 7, the BETWEENs 11-14; a row comparison compares in order.
+                let stops_early = matches!(a.kind, 7 | 11..=14) || rows;
+                if stops_early && self.fallible_seen > before {
+                    let mut both = l.clone();
+                    both.add(&r);
+                    self.steer_value(both, SteerKind::Predicate, SHORT_CIRCUIT);
+                }
                 let op = strings(&a.name).last().copied().unwrap_or("");
                 if !fallible::operator_total(a.kind, op) || l.shaped || r.shaped {
                     self.fallible_seen += 1;
@@ -113,7 +134,7 @@ impl Analyzer<'_> {
             }
             NodeEnum::BoolExpr(b) => self.short_circuit(&b.args, scope)?,
             NodeEnum::FuncCall(f) => self.func_call(f, scope)?,
-            NodeEnum::SubLink(s) => self.sublink(s, scope)?,
+            NodeEnum::SubLink(s) => self.sublink_expr(node, s, scope)?,
             NodeEnum::CaseExpr(c) => {
                 let mut l = Lineage::default();
                 if let Some(arg) = c.arg.as_deref() {
@@ -279,68 +300,7 @@ impl Analyzer<'_> {
         Ok(l.transformed())
     }
 
-    fn func_call(&mut self, f: &FuncCall, scope: &Scope) -> Result<Lineage, Denial> {
-        let (schema, name) = func_name(f);
-        if names::is_query_string_function(schema, name) {
-            return Err(names::query_string_denial(name));
-        }
-        let mut per_arg = Vec::with_capacity(f.args.len());
-        for a in &f.args {
-            per_arg.push(self.expr(a, scope)?);
-        }
-        let fallible: Vec<&Lineage> = (per_arg.iter().enumerate())
-            .filter(|(i, l)| {
-                // VARIADIC spreads an array of any length over the arguments.
-                f.func_variadic
-                    || fallible::fallible_arg(schema, name, *i, &f.args)
-                    || (l.shaped && !fallible::shape_safe(name))
-            })
-            .map(|(_, l)| l)
-            .collect();
-        if !fallible.is_empty() {
-            self.fallible_seen += 1;
-            self.steer_value(Lineage::union(fallible), SteerKind::Predicate, FALLIBLE);
-        }
-        let args = Lineage::union(per_arg.iter());
-        for o in &f.agg_order {
-            let l = self.sort_key_expr(o, scope)?;
-            self.steer_value(l, SteerKind::OrderBy, "an aggregate's ORDER BY");
-        }
-        if let Some(filter) = f.agg_filter.as_deref() {
-            // FILTER and HAVING decide over groups: any PII in them is refused, lookups too.
-            let l = self.expr(filter, scope)?;
-            self.steer_value(l, SteerKind::Predicate, "FILTER");
-        }
-        if let Some(over) = f.over.as_deref() {
-            self.window(over, scope)?;
-        }
-        if names::is_set_returning(name) || self.index.is_set_returning(name) {
-            self.steer_value(
-                args.clone(),
-                SteerKind::Predicate,
-                "a set-returning function (its row count depends on the value)",
-            );
-        }
-        if names::is_side_channel_function(schema, name) {
-            self.checks.push(Check::CopyOut {
-                lineage: args.clone(),
-                what: "this function",
-            });
-        }
-        let mut l = args;
-        l.shaped = fallible::shapes_array(name) && !l.is_empty();
-        let user_code = names::is_user_function(schema)
-            || (schema.is_none() && !self.index.is_builtin_function(name));
-        if user_code {
-            // User code may read any table: its result counts as PII.
-            self.opaque_code = true;
-            self.reads_pii = true;
-            l.add(&Lineage::opaque());
-        }
-        Ok(l.transformed())
-    }
-
-    fn sort_key_expr(&mut self, node: &Node, scope: &Scope) -> Result<Lineage, Denial> {
+    pub(super) fn sort_key_expr(&mut self, node: &Node, scope: &Scope) -> Result<Lineage, Denial> {
         match node.node.as_ref() {
             Some(NodeEnum::SortBy(sb)) => self.opt_expr(sb.node.as_deref(), scope),
             _ => self.expr(node, scope),
@@ -368,27 +328,5 @@ impl Analyzer<'_> {
             self.steer_value(l, SteerKind::Predicate, "a window frame");
         }
         Ok(())
-    }
-
-    pub(super) fn sublink(&mut self, s: &SubLink, scope: &Scope) -> Result<Lineage, Denial> {
-        let child = Scope::child(scope);
-        let cols = match s.subselect.as_deref() {
-            Some(q) => self.query_node(q, &child)?,
-            None => Default::default(),
-        };
-        Ok(match s.sub_link_type {
-            SUBLINK_EXISTS => Lineage::default(),
-            SUBLINK_EXPR => cols.lineage_at(0),
-            _ => {
-                let mut l = self.opt_expr(s.testexpr.as_deref(), scope)?;
-                l.add(&cols.all());
-                // ARRAY(SELECT ...) of arrays shaped by a value fails when their shapes differ.
-                if s.sub_link_type == SUBLINK_ARRAY && l.shaped {
-                    self.fallible_seen += 1;
-                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
-                }
-                l.transformed()
-            }
-        })
     }
 }

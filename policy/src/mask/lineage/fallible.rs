@@ -15,8 +15,8 @@ const TOTAL_FUNCTIONS: &[&str] = &[
     // text
     "lower", "upper", "initcap", "length", "char_length", "character_length",
     "octet_length", "bit_length", "md5", "concat", "concat_ws", "left", "right", "btrim",
-    "ltrim", "rtrim", "trim", "translate", "reverse", "strpos", "position",
-    "starts_with", "quote_literal", "quote_ident", "quote_nullable", "ascii", "to_hex",
+    "ltrim", "rtrim", "trim", "reverse", "strpos", "position",
+    "starts_with", "ascii", "to_hex",
     "string_to_array",
     // null handling and comparison
     "coalesce", "nullif", "greatest", "least", "num_nulls", "num_nonnulls",
@@ -65,6 +65,12 @@ pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args:
             .is_some_and(|a| matches!(a.node, Some(NodeEnum::ColumnRef(_)))),
         // `%I` fails on NULL; a format that is not a constant may hold it.
         "format" => index == 0 || !format_without_identifiers(args.first()),
+        // Deleting characters (a `to` shorter than `from`) makes the length follow the value
+        // (0 or 1 for one digit), which repetition grows past 1 GB (out of memory).
+        "translate" => index >= 1 || !translate_keeps_length(args),
+        // Quotes and backslashes doubled: nested, the length doubles with each level where
+        // the value holds one.
+        "quote_literal" | "quote_ident" | "quote_nullable" => true,
         // A separator repeated once per element: a large array makes the result as large as
         // the separator is long (past 1 GB, out of memory).
         "array_to_string" => index >= 1,
@@ -74,6 +80,15 @@ pub(super) fn fallible_arg(schema: Option<&str>, name: &str, index: usize, args:
         "replace" | "regexp_replace" => index >= 1 || !bounded_replacement(args),
         n if n.starts_with("regexp_") => index >= 1,
         _ => true,
+    }
+}
+
+/// `translate(x, 'abc', 'xyz')` with `to` written out at least as long as `from`: every
+/// character maps to one, the length is the value's.
+fn translate_keeps_length(args: &[Node]) -> bool {
+    match (const_text(args.get(1)), const_text(args.get(2))) {
+        (Some(from), Some(to)) => to.chars().count() >= from.chars().count(),
+        _ => false,
     }
 }
 

@@ -13,6 +13,7 @@
 //! meaning), [`nodes`] (tree helpers).
 
 mod analyzer;
+mod calls;
 mod expr;
 mod fallible;
 mod from;

@@ -15,9 +15,10 @@ const AEXPR_OP_ANY: i32 = 2;
 const AEXPR_IN: i32 = 7;
 const SUBLINK_ANY: i32 = 3;
 
-/// `=` or `OPERATOR(pg_catalog.=)`; an operator from another schema may compare anyhow.
-fn is_equality(name: &[Node]) -> bool {
-    matches!(strings(name).as_slice(), ["="] | ["pg_catalog", "="])
+/// `=` or `OPERATOR(pg_catalog.=)` (or none: `IN`); an operator from another schema may
+/// compare anyhow.
+pub(super) fn is_equality(name: &[Node]) -> bool {
+    matches!(strings(name).as_slice(), [] | ["="] | ["pg_catalog", "="])
 }
 
 fn is_equality_or_inequality(name: &[Node]) -> bool {

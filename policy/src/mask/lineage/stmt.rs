@@ -220,6 +220,16 @@ impl Analyzer<'_> {
                 if let Some(q) = e.query.as_deref() {
                     self.statement(q)?;
                 }
+                // ANALYZE runs it and reports how: rows each node saw, which subqueries ran,
+                // memory a sort took. Of a statement reading masked columns, that tells them.
+                if explain_analyze(&e.options) && self.reads_pii {
+                    return Err(crate::denial::deny_with_detail(
+                        "masking.inference",
+                        "EXPLAIN ANALYZE of a statement that reads masked columns is refused",
+                        "its row counts, the subqueries it ran and the memory it used follow the masked values",
+                        "use EXPLAIN without ANALYZE, or a role without masking",
+                    ));
+                }
                 let plan_column = super::scope::Col {
                     name: "QUERY PLAN".into(),
                     lineage: Lineage::default(),
@@ -267,4 +277,23 @@ impl Analyzer<'_> {
             }
         })
     }
+}
+
+/// Whether EXPLAIN's options run the statement (`ANALYZE`, not `ANALYZE false`).
+fn explain_analyze(options: &[pg_query::Node]) -> bool {
+    options.iter().any(|o| match o.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) if d.defname.eq_ignore_ascii_case("analyze") => {
+            match d.arg.as_deref().and_then(|a| a.node.as_ref()) {
+                None => true,
+                Some(NodeEnum::Boolean(b)) => b.boolval,
+                Some(NodeEnum::String(s)) => !matches!(
+                    s.sval.to_ascii_lowercase().as_str(),
+                    "false" | "off" | "0" | "no"
+                ),
+                Some(NodeEnum::Integer(i)) => i.ival != 0,
+                _ => true,
+            }
+        }
+        _ => false,
+    })
 }
