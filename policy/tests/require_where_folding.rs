@@ -223,3 +223,45 @@ fn third_round_shapes_that_keep_every_row_do_not_filter() {
         ],
     );
 }
+
+/// The hostile review of stop 34's change: forms the first fixes still let through, and
+/// everyday filters they refused.
+#[test]
+fn review_of_the_change_holes_and_false_refusals() {
+    check_all(
+        &oncall(),
+        &[
+            ("UPDATE t SET a = 1 WHERE lower(status) NOT IN ('X')", false),
+            ("UPDATE t SET a = 1 WHERE NOT (upper(status) IN ('x'))", false),
+            ("UPDATE t SET a = 1 WHERE id IS DISTINCT FROM (SELECT NULL::int)", false),
+            ("UPDATE t SET a = 1 WHERE (id = NULL) IS NOT FALSE", false),
+            ("UPDATE t SET a = 1 WHERE (id = NULL) IS NOT TRUE", false),
+            ("UPDATE t SET a = 1 WHERE (id = $1) IS NOT TRUE", false),
+            ("UPDATE t SET a = 1 WHERE id <> ALL('{ }')", false),
+            ("UPDATE t SET a = 1 WHERE id <> ALL($1)", false),
+            ("UPDATE t SET a = 1 WHERE id % 2 = 0 OR id % 2 = 1", false),
+            (
+                "UPDATE t SET a = 1 WHERE extract(month FROM created_at) BETWEEN 1 AND 12",
+                false,
+            ),
+            ("UPDATE t SET a = 1 WHERE date_part('dow', created_at) >= 0", false),
+            ("UPDATE t SET a = 1 WHERE id / 4294967296 < 1", false),
+            ("UPDATE t SET a = 1 WHERE md5(status) < 'g'", false),
+            ("UPDATE t SET a = 1 WHERE (t.*)::text <> ''", false),
+            ("UPDATE t SET a = 1 WHERE (t.*)::text LIKE '(%'", false),
+            ("UPDATE t SET a = 1 WHERE NOT (status NOT LIKE '%')", false),
+            ("UPDATE t SET a = 1 WHERE NOT (status !~ '')", false),
+            ("UPDATE t SET a = 1 WHERE status ~ '\\Z'", false),
+            // Everyday filters.
+            ("UPDATE t SET a = 1 WHERE (start_at, end_at) OVERLAPS ($1, $2)", true),
+            ("UPDATE t SET a = 1 WHERE jsonb_path_exists(doc, '$.a')", true),
+            ("UPDATE t SET a = 1 WHERE regexp_like(status, $1)", true),
+            ("UPDATE t SET a = 1 WHERE status ILIKE '%' || $1 || '%'", true),
+            ("UPDATE t SET a = 1 WHERE id IS DISTINCT FROM $1", true),
+            ("UPDATE t SET a = 1 WHERE archived IS NOT TRUE", true),
+            ("UPDATE t SET a = 1 WHERE id <> ALL(ARRAY[1, 2])", true),
+            ("UPDATE t SET a = 1 WHERE tenant_id = $1 AND status <> 'x'", true),
+            ("UPDATE t SET a = 1 WHERE updated_at < now() - interval '30 days'", true),
+        ],
+    );
+}

@@ -84,7 +84,7 @@ impl Judge<'_> {
         if depth > MAX_DEPTH {
             return false;
         }
-        if let Some(respelled) = spellings::respell(e) {
+        if let Some(respelled) = spellings::respell(e, false) {
             return self.filters(&respelled, negated, depth + 1);
         }
         let Some((kind, f)) = node(e) else {
@@ -96,13 +96,21 @@ impl Judge<'_> {
                     Some(Value::Array(a)) => a.iter().collect(),
                     _ => vec![],
                 };
-                let mut flat = Vec::new();
+                let (mut flat, mut narrowed) = (Vec::new(), Vec::new());
                 if let Some(op @ (1 | 2)) = f.get("boolop").and_then(Value::as_i64) {
-                    spellings::flattened(&raw, op, &mut flat, depth);
+                    spellings::flattened(&raw, op, false, &mut flat, depth);
+                    spellings::flattened(&raw, op, true, &mut narrowed, depth);
                 }
                 let args: Vec<&Value> = match flat.is_empty() {
                     true => raw,
                     false => flat.iter().collect(),
+                };
+                // For the tests that branches cover every row (fewer rows covering proves it).
+                // Under NOT the branches are negated, and a narrower inside is a wider branch:
+                // only the exact rewrites then.
+                let cover_args: Vec<&Value> = match narrowed.is_empty() || negated {
+                    true => args.clone(),
+                    false => narrowed.iter().collect(),
                 };
                 match (f.get("boolop").and_then(Value::as_i64), negated) {
                     // AND, or NOT of an OR: one conjunct that filters is enough.
@@ -124,8 +132,9 @@ impl Judge<'_> {
                             && args.iter().map(|a| a.to_string().len()).sum::<usize>()
                                 <= MAX_OR_BYTES
                             && args.iter().all(|a| self.filters(a, negated, depth + 1))
-                            && !self.has_complementary_pair(&args)
-                            && !cover::covers_every_value(&args, negated)
+                            && !self.has_complementary_pair(&cover_args)
+                            && !cover::covers_every_value(&cover_args, negated)
+                            && !selective::remainders_listed(&cover_args)
                     }
                     (Some(3), _) => args
                         .first()
@@ -150,19 +159,9 @@ impl Judge<'_> {
                     Some(Value::Array(a)) => a.iter().collect(),
                     _ => vec![],
                 };
-                // A built-in predicate is an operator or a pattern in other words
-                // (`textlike(v, '%')`, `int4ge(id, -2147483648)`, `starts_with(v, '' || '')`):
-                // only `starts_with` of the column with a prefix written out counts. A
-                // function of the database's own (PostGIS's, say) is taken at its word.
-                let name = selective::function_name(f);
-                let builtin = self.is_builtin_function(f, &name);
-                let prefix_written = name == "starts_with"
-                    && args.first().is_some_and(|a| self.nullable_side(a))
-                    && args
-                        .get(1)
-                        .and_then(|a| crate::pg_facts::const_text(a))
-                        .is_some_and(|p| !p.is_empty());
-                (!builtin || prefix_written)
+                // A built-in predicate may be an operator or a pattern in other words
+                // (`int4ge(id, -2147483648)`, `textlike(v, '%')`): judged as that.
+                self.predicate_function_counts(&selective::function_name(f), &args)
                     && args.iter().any(|a| self.mentions_target(a, &[], depth + 1))
                     && args
                         .iter()
@@ -184,6 +183,9 @@ impl Judge<'_> {
         match (f.get("booltesttype").and_then(Value::as_i64), negated) {
             (Some(6), false) | (Some(5), true) => false,
             (Some(5), false) | (Some(6), true) => self.mentions_target(arg, &[], depth + 1),
+            // IS NOT TRUE / IS NOT FALSE also keep the rows where `p` is NULL: every row when
+            // `p` compares with NULL or a parameter that may be NULL.
+            (Some(2 | 4), false) | (Some(1 | 3), true) if may_be_null(arg) => false,
             (Some(2 | 3), _) => self.filters(arg, !negated, depth + 1),
             (Some(1 | 4), _) => self.filters(arg, negated, depth + 1),
             _ => false,
@@ -263,7 +265,8 @@ impl Judge<'_> {
     /// One side names the target's columns, the other is independent of the target's row,
     /// and the comparison is not a pattern every text matches (`LIKE '%'`, `~ ''`).
     fn comparison(&self, f: &Value, negated: bool, depth: usize) -> bool {
-        if matches_everything(f) {
+        // `x LIKE '%'` holds for all; `NOT (x NOT LIKE '%')` too.
+        if (!negated && matches_everything(f)) || (negated && matches_nothing(f)) {
             return false;
         }
         // `x IS DISTINCT FROM NULL` is `x IS NOT NULL` (true of every row of a NOT NULL
@@ -295,10 +298,9 @@ impl Judge<'_> {
                 return false;
             }
         }
-        // `x op ALL (empty array)` is true for every row.
-        if f.get("kind").and_then(Value::as_i64) == Some(3)
-            && f.get("rexpr").is_some_and(is_empty_array)
-        {
+        // `x op ALL (empty array)` is true for every row; one not written out (a parameter, a
+        // computation) may be empty (`id <> ALL($1)` with `'{}'`: the classic "all but").
+        if f.get("kind").and_then(Value::as_i64) == Some(3) {
             return false;
         }
         // `tableoid` is the same for every row of a table.
@@ -336,9 +338,7 @@ impl Judge<'_> {
         }
         // `<>` keeps all but one value: of a computation (`md5(v) <> 'x'`, `concat(v, 'x') <>
         // ''`) it may keep every row; only the column itself counts.
-        if matches!(effective_operator(f).as_deref(), Some("<>" | "!=")) != negated
-            && f.get("kind").and_then(Value::as_i64) != Some(7)
-        {
+        if matches!(effective_operator(f).as_deref(), Some("<>" | "!=")) != negated {
             let (Some(l), Some(r)) = (f.get("lexpr"), f.get("rexpr")) else {
                 return false;
             };
@@ -405,4 +405,19 @@ fn provably_empty(query: &Value) -> bool {
     };
     s.get("where_clause").is_some_and(falsy)
         || s.get("limit_count").and_then(tree::number) == Some(0.0)
+}
+
+/// A NULL constant or a parameter anywhere in `e` (a comparison with one may be NULL for
+/// every row).
+fn may_be_null(e: &Value) -> bool {
+    match e {
+        Value::Object(m) => {
+            if m.contains_key("ParamRef") || is_null_const(e) {
+                return true;
+            }
+            m.values().any(may_be_null)
+        }
+        Value::Array(a) => a.iter().any(may_be_null),
+        _ => false,
+    }
 }

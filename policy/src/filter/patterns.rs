@@ -47,6 +47,12 @@ pub(super) fn computed_pattern(f: &Value) -> bool {
 fn written_out(v: &Value) -> bool {
     match node(v) {
         Some(("AConst" | "ParamRef", _)) => true,
+        // `'%' || $1 || '%'`: the search idiom (as a parameter alone, it may be anything).
+        Some(("AExpr", f)) if operator(f).as_deref() == Some("||") => {
+            let sides = [f.get("lexpr"), f.get("rexpr")];
+            sides.iter().all(|s| s.is_some_and(written_out))
+                && sides.iter().flatten().any(|s| has_param(s))
+        }
         Some(("TypeCast", f)) => f.get("arg").is_some_and(written_out),
         Some(("FuncCall", f)) => {
             let escape = f
@@ -61,16 +67,25 @@ fn written_out(v: &Value) -> bool {
     }
 }
 
-/// Whether a regular expression matches the empty string (and so every text): read with
-/// Rust's `regex` (a pattern it cannot read is not proven to).
+/// Whether a regular expression may match every text: it matches the empty string, read
+/// with Rust's `regex`; a pattern that reader refuses (PostgreSQL's own escapes, `***:`) is
+/// not proven to filter either.
 pub(super) fn regex_matches_empty(pattern: &str) -> bool {
     regex::RegexBuilder::new(pattern)
         .size_limit(1 << 16)
         .build()
-        .is_ok_and(|r| r.is_match(""))
+        .map_or(true, |r| r.is_match(""))
 }
 
 /// A LIKE pattern of wildcards only (`%`, `%_`): every text at least as long as its `_`s.
 pub(super) fn like_wildcards_only(pattern: &str) -> bool {
     pattern.contains('%') && pattern.chars().all(|c| c == '%' || c == '_')
+}
+
+fn has_param(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.contains_key("ParamRef") || m.values().any(has_param),
+        Value::Array(a) => a.iter().any(has_param),
+        _ => false,
+    }
 }

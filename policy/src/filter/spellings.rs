@@ -2,8 +2,9 @@
 //! `x op ANY (ARRAY[a, b])` is `x op a OR x op b` (`= ANY` is `IN`), `x op ALL (...)` their
 //! AND (`<> ALL` is `NOT IN`), `x IS [NOT] DISTINCT FROM c` (c not NULL) is `x <> c` / `x = c`
 //! for every row it can tell apart, and `p IS TRUE` / `IS NOT FALSE` is `p`, `p IS FALSE` /
-//! `IS NOT TRUE` is `NOT p`. A rewrite keeps the rows or fewer, so what it proves true for
-//! every row, the original is too.
+//! `IS NOT TRUE` is `NOT p` where NULL rows may be left aside. Judging whether a predicate
+//! filters uses only the exact rewrites; proving that an OR's branches cover every row may
+//! use the narrowing ones too (what fewer rows cover, more rows do).
 
 use serde_json::{json, Value};
 
@@ -19,8 +20,9 @@ const OR: i64 = 2;
 const AND: i64 = 1;
 const NOT: i64 = 3;
 
-/// The rewritten form of `e`, when it is one of the spellings above.
-pub(super) fn respell(e: &Value) -> Option<Value> {
+/// The rewritten form of `e`, when it is one of the spellings above; `narrowing`: a rewrite
+/// that selects fewer rows is allowed too.
+pub(super) fn respell(e: &Value, narrowing: bool) -> Option<Value> {
     let (kind, f) = node(e)?;
     match kind {
         "AExpr" => {
@@ -43,7 +45,11 @@ pub(super) fn respell(e: &Value) -> Option<Value> {
                     }
                 }
                 k @ (AEXPR_DISTINCT | AEXPR_NOT_DISTINCT) => {
-                    if is_null_const(lexpr) || is_null_const(rexpr) {
+                    // Only against a value written out: a parameter or a computation may be
+                    // NULL, and `x IS DISTINCT FROM NULL` is `x IS NOT NULL`.
+                    let literal =
+                        |v: &Value| matches!(node(v), Some(("AConst", _))) && !is_null_const(v);
+                    if !literal(lexpr) && !literal(rexpr) {
                         return None;
                     }
                     let op = if k == AEXPR_DISTINCT { "<>" } else { "=" };
@@ -54,10 +60,13 @@ pub(super) fn respell(e: &Value) -> Option<Value> {
         }
         "BooleanTest" => {
             let arg = f.get("arg")?;
-            // BoolTestType: IS_TRUE 1, IS_NOT_TRUE 2, IS_FALSE 3, IS_NOT_FALSE 4.
-            match f.get("booltesttype").and_then(Value::as_i64)? {
-                1 | 4 => Some(arg.clone()),
-                2 | 3 => Some(bool_expr(NOT, vec![arg.clone()])),
+            // BoolTestType: IS_TRUE 1, IS_NOT_TRUE 2, IS_FALSE 3, IS_NOT_FALSE 4. IS TRUE and
+            // IS FALSE select exactly the rows `p` and `NOT p` do; IS NOT FALSE and IS NOT
+            // TRUE add the rows where `p` is NULL, so they are read so only where a rewrite
+            // may narrow (`narrowing`: proving that branches of an OR cover every row).
+            match (f.get("booltesttype").and_then(Value::as_i64)?, narrowing) {
+                (1, _) | (4, true) => Some(arg.clone()),
+                (3, _) | (2, true) => Some(bool_expr(NOT, vec![arg.clone()])),
                 _ => None,
             }
         }
@@ -67,9 +76,15 @@ pub(super) fn respell(e: &Value) -> Option<Value> {
 
 /// The branches of an OR (`boolop` OR) or AND, with the spellings above rewritten and
 /// nested ones of the same kind flattened.
-pub(super) fn flattened(args: &[&Value], boolop: i64, out: &mut Vec<Value>, depth: usize) {
+pub(super) fn flattened(
+    args: &[&Value],
+    boolop: i64,
+    narrowing: bool,
+    out: &mut Vec<Value>,
+    depth: usize,
+) {
     for a in args {
-        let a = respell(a).unwrap_or_else(|| (*a).clone());
+        let a = respell(a, narrowing).unwrap_or_else(|| (*a).clone());
         match node(&a) {
             Some(("BoolExpr", f))
                 if depth < super::MAX_DEPTH
@@ -79,7 +94,7 @@ pub(super) fn flattened(args: &[&Value], boolop: i64, out: &mut Vec<Value>, dept
                     Some(Value::Array(x)) => x.iter().collect(),
                     _ => vec![],
                 };
-                flattened(&inner, boolop, out, depth + 1);
+                flattened(&inner, boolop, narrowing, out, depth + 1);
             }
             _ => out.push(a),
         }
@@ -97,7 +112,7 @@ fn array_items(v: &Value) -> Option<Vec<Value>> {
         },
         "AConst" => {
             let text = crate::pg_facts::const_text(v)?;
-            let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+            let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?.trim();
             if inner.is_empty() || inner.contains(['"', '{', '}', '\\']) {
                 return None;
             }

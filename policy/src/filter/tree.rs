@@ -96,11 +96,27 @@ pub(super) fn complementary(a: &str, b: &str) -> bool {
         .any(|(x, y)| (a == *x && b == *y) || (a == *y && b == *x))
 }
 
-/// `x LIKE '%'`, `x ~ ''`, `x ~ '.*'`, `x SIMILAR TO '%'`: true for every non-null text.
-pub(super) fn matches_everything(f: &Value) -> bool {
+/// `x NOT LIKE '%'`, `x !~ ''`: false for every text (so true for all under NOT).
+pub(super) fn matches_nothing(f: &Value) -> bool {
     let Some(op) = operator(f) else {
         return false;
     };
+    match op.strip_prefix('!') {
+        Some(positive) => pattern_matches_everything(f, positive),
+        None => false,
+    }
+}
+
+/// `x LIKE '%'`, `x ~ ''`, `x ~ '.*'`, `x SIMILAR TO '%'`: true for every non-null text.
+pub(super) fn matches_everything(f: &Value) -> bool {
+    match operator(f) {
+        Some(op) => pattern_matches_everything(f, &op),
+        None => false,
+    }
+}
+
+fn pattern_matches_everything(f: &Value, op: &str) -> bool {
+    let op = op.to_string();
     // `SIMILAR TO p` and `LIKE p ESCAPE e` wrap the pattern in a call.
     let mut similar = false;
     let rexpr = f.get("rexpr").map(|r| match node(r) {
@@ -159,16 +175,6 @@ pub(super) fn is_null_const(v: &Value) -> bool {
     node(v).is_some_and(|(k, f)| match k {
         "AConst" => f.get("isnull").and_then(Value::as_bool) == Some(true),
         "TypeCast" => f.get("arg").is_some_and(is_null_const),
-        _ => false,
-    })
-}
-
-/// `'{}'` or `ARRAY[]` (possibly cast).
-pub(super) fn is_empty_array(v: &Value) -> bool {
-    node(v).is_some_and(|(k, f)| match k {
-        "AConst" => crate::pg_facts::const_text(v).is_some_and(|t| t.trim() == "{}"),
-        "AArrayExpr" => !matches!(f.get("elements"), Some(Value::Array(a)) if !a.is_empty()),
-        "TypeCast" => f.get("arg").is_some_and(is_empty_array),
         _ => false,
     })
 }
