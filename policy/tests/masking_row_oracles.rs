@@ -352,3 +352,40 @@ fn third_round_oracles_are_refused() {
         ("SELECT email FROM users WHERE id IN (1, 2)", Some(&[1])),
     ]);
 }
+
+/// Round four of stop 34: PostgreSQL skips a strict function, operator or subscript on a NULL
+/// argument, so a NULL the masked value decides (`nullif(x, '7')`) beside anything that can
+/// fail (`substr(.., 1, -1)`, a pattern, a failing subscript) tells the value.
+#[test]
+fn a_null_the_value_decides_beside_what_can_fail_is_refused() {
+    check(&[
+        (
+            "SELECT substr(nullif(right(left(ssn, 7), 1), '7'), 1, -1) FROM users WHERE id = 3",
+            DENY,
+        ),
+        (
+            "SELECT split_part(nullif(right(left(ssn, 7), 1), '7'), ',', 0) FROM users",
+            DENY,
+        ),
+        ("SELECT nullif(right(left(ssn, 7), 1), '7') ~ '(' FROM users", DENY),
+        (
+            "SELECT (string_to_array(nullif(right(left(ssn, 7), 1), '7'), ','))[1 / (u.id - u.id)] \
+             FROM users u WHERE id = 3",
+            DENY,
+        ),
+        (
+            "SELECT (to_jsonb(nullif(ssn, '1')))[1 / (u.id - u.id)] FROM users u",
+            DENY,
+        ),
+    ]);
+    check(&[
+        (
+            "SELECT nullif(email, ''), substr(ssn, 1, 3) FROM users",
+            Some(&[1, 2]),
+        ),
+        (
+            "SELECT (string_to_array(email, '@'))[1] FROM users",
+            Some(&[1]),
+        ),
+    ]);
+}

@@ -187,3 +187,15 @@ fn a_computed_masked_value_hides_whether_it_is_null() {
     assert!(got[0].is_some(), "{got:?}");
     assert_eq!((&got[2], &got[3]), (&None, &None), "{got:?}");
 }
+
+/// A view's computed column has the view as its origin in the RowDescription: the plan's
+/// lineage (computed, no type copied) still masks its NULLs.
+#[test]
+fn a_computed_column_with_an_origin_still_hides_its_nulls() {
+    let index = corpus_index();
+    let users = users_oid(&index);
+    let p = plan(&index, "SELECT nullif(email, 'x') FROM users").unwrap();
+    let bound = bind(&p, &[field(users, attnum(&index, "email"), 25, 0)], &index);
+    let got = values(&mask_data_row(&row(&[None]), &bound).unwrap());
+    assert!(got[0].is_some(), "{got:?}");
+}

@@ -232,8 +232,14 @@ fn review_of_the_change_holes_and_false_refusals() {
         &oncall(),
         &[
             ("UPDATE t SET a = 1 WHERE lower(status) NOT IN ('X')", false),
-            ("UPDATE t SET a = 1 WHERE NOT (upper(status) IN ('x'))", false),
-            ("UPDATE t SET a = 1 WHERE id IS DISTINCT FROM (SELECT NULL::int)", false),
+            (
+                "UPDATE t SET a = 1 WHERE NOT (upper(status) IN ('x'))",
+                false,
+            ),
+            (
+                "UPDATE t SET a = 1 WHERE id IS DISTINCT FROM (SELECT NULL::int)",
+                false,
+            ),
             ("UPDATE t SET a = 1 WHERE (id = NULL) IS NOT FALSE", false),
             ("UPDATE t SET a = 1 WHERE (id = NULL) IS NOT TRUE", false),
             ("UPDATE t SET a = 1 WHERE (id = $1) IS NOT TRUE", false),
@@ -244,7 +250,10 @@ fn review_of_the_change_holes_and_false_refusals() {
                 "UPDATE t SET a = 1 WHERE extract(month FROM created_at) BETWEEN 1 AND 12",
                 false,
             ),
-            ("UPDATE t SET a = 1 WHERE date_part('dow', created_at) >= 0", false),
+            (
+                "UPDATE t SET a = 1 WHERE date_part('dow', created_at) >= 0",
+                false,
+            ),
             ("UPDATE t SET a = 1 WHERE id / 4294967296 < 1", false),
             ("UPDATE t SET a = 1 WHERE md5(status) < 'g'", false),
             ("UPDATE t SET a = 1 WHERE (t.*)::text <> ''", false),
@@ -253,15 +262,30 @@ fn review_of_the_change_holes_and_false_refusals() {
             ("UPDATE t SET a = 1 WHERE NOT (status !~ '')", false),
             ("UPDATE t SET a = 1 WHERE status ~ '\\Z'", false),
             // Everyday filters.
-            ("UPDATE t SET a = 1 WHERE (start_at, end_at) OVERLAPS ($1, $2)", true),
-            ("UPDATE t SET a = 1 WHERE jsonb_path_exists(doc, '$.a')", true),
+            (
+                "UPDATE t SET a = 1 WHERE (start_at, end_at) OVERLAPS ($1, $2)",
+                true,
+            ),
+            (
+                "UPDATE t SET a = 1 WHERE jsonb_path_exists(doc, '$.a')",
+                true,
+            ),
             ("UPDATE t SET a = 1 WHERE regexp_like(status, $1)", true),
-            ("UPDATE t SET a = 1 WHERE status ILIKE '%' || $1 || '%'", true),
+            (
+                "UPDATE t SET a = 1 WHERE status ILIKE '%' || $1 || '%'",
+                true,
+            ),
             ("UPDATE t SET a = 1 WHERE id IS DISTINCT FROM $1", true),
             ("UPDATE t SET a = 1 WHERE archived IS NOT TRUE", true),
             ("UPDATE t SET a = 1 WHERE id <> ALL(ARRAY[1, 2])", true),
-            ("UPDATE t SET a = 1 WHERE tenant_id = $1 AND status <> 'x'", true),
-            ("UPDATE t SET a = 1 WHERE updated_at < now() - interval '30 days'", true),
+            (
+                "UPDATE t SET a = 1 WHERE tenant_id = $1 AND status <> 'x'",
+                true,
+            ),
+            (
+                "UPDATE t SET a = 1 WHERE updated_at < now() - interval '30 days'",
+                true,
+            ),
         ],
     );
 }

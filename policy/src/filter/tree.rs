@@ -325,3 +325,34 @@ pub(super) fn always_within(f: &Value, negated: bool) -> bool {
         _ => false,
     }
 }
+
+/// A query that returns no row whatever the data: `WHERE false` (or a conjunct that is), or
+/// `LIMIT 0`.
+pub(super) fn provably_empty(query: &Value) -> bool {
+    let Some(("SelectStmt", s)) = node(query) else {
+        return false;
+    };
+    let falsy = |w: &Value| {
+        const_bool(w, 0) == Some(false)
+            || matches!(node(w), Some(("BoolExpr", b))
+                if b.get("boolop").and_then(Value::as_i64) == Some(1)
+                    && matches!(b.get("args"), Some(Value::Array(a))
+                        if a.iter().any(|x| const_bool(x, 0) == Some(false))))
+    };
+    s.get("where_clause").is_some_and(falsy) || s.get("limit_count").and_then(number) == Some(0.0)
+}
+
+/// A NULL constant or a parameter anywhere in `e` (a comparison with one may be NULL for
+/// every row).
+pub(super) fn may_be_null(e: &Value) -> bool {
+    match e {
+        Value::Object(m) => {
+            if m.contains_key("ParamRef") || is_null_const(e) {
+                return true;
+            }
+            m.values().any(may_be_null)
+        }
+        Value::Array(a) => a.iter().any(may_be_null),
+        _ => false,
+    }
+}

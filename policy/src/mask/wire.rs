@@ -75,10 +75,13 @@ pub fn bind(plan: &MaskPlan, fields: &[FieldInfo], index: &MaskIndex) -> BoundMa
                 (Some(a), Some(b)) => Some(stricter(a, b)),
                 (a, b) => a.or(b),
             };
-            // No origin in the RowDescription: PostgreSQL computed the value.
-            let kind = match (index.is_text_like(f.type_oid), f.table_oid) {
-                (true, 0) => ValueKind::ComputedText,
-                (true, _) => ValueKind::Text,
+            // No origin in the RowDescription (PostgreSQL computed the value), or the plan's
+            // lineage says it is computed (a view's computed column has the view as origin).
+            let computed = f.table_oid == 0
+                || (count_known && plan.columns.get(i).is_some_and(|c| c.type_oid.is_none()));
+            let kind = match (index.is_text_like(f.type_oid), computed) {
+                (true, true) => ValueKind::ComputedText,
+                (true, false) => ValueKind::Text,
                 (false, _) => ValueKind::Other,
             };
             strategy.map(|s| (s, kind))

@@ -21,9 +21,23 @@ impl Analyzer<'_> {
         if names::is_query_string_function(schema, name) {
             return Err(names::query_string_denial(name));
         }
+        let before = self.fallible_seen;
         let mut per_arg = Vec::with_capacity(f.args.len());
         for a in &f.args {
             per_arg.push(self.expr(a, scope)?);
+        }
+        // A strict function is not called on a NULL argument: a NULL the masked value
+        // decides, beside an argument or a position that can fail (`substr(nullif(x, '7'),
+        // 1, -1)`), tells the value.
+        let fails_somewhere = self.fallible_seen > before
+            || f.func_variadic
+            || (0..f.args.len()).any(|i| fallible::fallible_arg(schema, name, i, &f.args));
+        if fails_somewhere && per_arg.iter().any(|l| l.nullable) {
+            self.steer_value(
+                Lineage::union(per_arg.iter()),
+                SteerKind::Predicate,
+                super::expr::SHORT_CIRCUIT,
+            );
         }
         let fallible: Vec<&Lineage> = (per_arg.iter().enumerate())
             .filter(|(i, l)| {
@@ -66,6 +80,8 @@ impl Analyzer<'_> {
         }
         let mut l = args;
         l.shaped = fallible::shapes_array(name) && !l.is_empty();
+        // NULL by the value: no match, no such element, equal to the second argument.
+        l.nullable |= fallible::nulls_by_value(name, f.args.len()) && !l.is_empty();
         let user_code = names::is_user_function(schema)
             || (schema.is_none() && !self.index.is_builtin_function(name));
         if user_code {

@@ -19,7 +19,8 @@ pub(super) const FALLIBLE: &str =
                         it fails would tell the value)";
 
 /// What a masked operand of AND, OR or COALESCE beside a fallible one is called.
-const SHORT_CIRCUIT: &str = "AND, OR or COALESCE beside a computation that can fail (it \
+pub(super) const SHORT_CIRCUIT: &str =
+    "AND, OR or COALESCE beside a computation that can fail (it \
                              decides whether that computation runs)";
 
 pub(super) const SUBLINK_EXISTS: i32 = 1;
@@ -120,6 +121,16 @@ impl Analyzer<'_> {
                     self.steer_value(both, SteerKind::Predicate, SHORT_CIRCUIT);
                 }
                 let op = strings(&a.name).last().copied().unwrap_or("");
+                // A strict operator is not run on NULL: a NULL the value decides, beside an
+                // operand or an operator that can fail, tells it.
+                let fails = !fallible::operator_total(a.kind, op)
+                    || fallible::right_is_pattern(a.kind, op)
+                    || self.fallible_seen > before;
+                if (l.nullable || r.nullable) && fails {
+                    let mut both = l.clone();
+                    both.add(&r);
+                    self.steer_value(both, SteerKind::Predicate, SHORT_CIRCUIT);
+                }
                 if !fallible::operator_total(a.kind, op) || l.shaped || r.shaped {
                     self.fallible_seen += 1;
                     let mut both = l.clone();
@@ -130,6 +141,8 @@ impl Analyzer<'_> {
                     self.steer_value(r.clone(), SteerKind::Predicate, FALLIBLE);
                 }
                 l.add(&r);
+                // NULLIF (AExprKind 6) and JSON access give NULL by the value.
+                l.nullable |= a.kind == 6 || matches!(op, "->" | "->>" | "#>" | "#>>");
                 l.transformed()
             }
             NodeEnum::BoolExpr(b) => self.short_circuit(&b.args, scope)?,
@@ -290,8 +303,16 @@ impl Analyzer<'_> {
                 }
             }
         }
+        let before = self.fallible_seen;
         let mut l = self.opt_expr(ai.arg.as_deref(), scope)?;
+        let nullable_arg = l.nullable;
         l.add(&self.exprs(&ai.indirection, scope)?);
+        // A NULL array skips its subscripts: one that can fail beside a value that may be
+        // NULL tells it.
+        if nullable_arg && self.fallible_seen > before {
+            self.steer_value(l.clone(), SteerKind::Predicate, SHORT_CIRCUIT);
+        }
+        l.nullable = true;
         // One element (not a slice) has no shape of its own.
         l.shaped &= !ai
             .indirection

@@ -273,3 +273,20 @@ pub(super) fn is_volatile_builtin(name: &str) -> bool {
             | "pg_current_xact_id"
     )
 }
+
+/// Functions whose result is NULL or not according to their arguments' values (not only to
+/// NULL arguments): a match that may not be found, an element that may be missing.
+pub(super) fn nulls_by_value(name: &str, args: usize) -> bool {
+    matches!(
+        name,
+        "nullif"
+            | "regexp_match"
+            | "regexp_substr"
+            | "array_position"
+            | "json_extract_path"
+            | "json_extract_path_text"
+            | "jsonb_extract_path"
+            | "jsonb_extract_path_text"
+            | "jsonb_path_query_first"
+    ) || (matches!(name, "substring" | "substr") && args == 2)
+}

@@ -26,6 +26,10 @@ pub struct Lineage {
     /// An array whose shape (length, dimensions) follows its sources' values: combined with
     /// arrays of another shape it fails, so where it may be combined it is an oracle.
     pub shaped: bool,
+    /// May be NULL or not according to the masked value (`nullif(x, '7')`, a subscript, a
+    /// regular expression's match): PostgreSQL then skips a strict call or a subscript
+    /// around it, so anything there that can fail tells the value.
+    pub nullable: bool,
 }
 
 impl Lineage {
@@ -35,6 +39,7 @@ impl Lineage {
             transformed: false,
             made_rows: false,
             shaped: false,
+            nullable: false,
         }
     }
 
@@ -44,6 +49,7 @@ impl Lineage {
             transformed: true,
             made_rows: false,
             shaped: false,
+            nullable: false,
         }
     }
 
@@ -51,6 +57,7 @@ impl Lineage {
         self.transformed |= other.transformed;
         self.made_rows |= other.made_rows;
         self.shaped |= other.shaped;
+        self.nullable |= other.nullable;
         for s in &other.sources {
             if let Err(at) = self.sources.binary_search(s) {
                 self.sources.insert(at, *s);
