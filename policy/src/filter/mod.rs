@@ -99,7 +99,10 @@ impl Judge<'_> {
                 let (mut flat, mut narrowed) = (Vec::new(), Vec::new());
                 if let Some(op @ (1 | 2)) = f.get("boolop").and_then(Value::as_i64) {
                     spellings::flattened(&raw, op, false, &mut flat, depth);
-                    spellings::flattened(&raw, op, true, &mut narrowed, depth);
+                    // Only an OR's coverage proof reads the narrowing rewrites.
+                    if op == 2 && !negated {
+                        spellings::flattened(&raw, op, true, &mut narrowed, depth);
+                    }
                 }
                 let args: Vec<&Value> = match flat.is_empty() {
                     true => raw,
@@ -161,7 +164,7 @@ impl Judge<'_> {
                 };
                 // A built-in predicate may be an operator or a pattern in other words
                 // (`int4ge(id, -2147483648)`, `textlike(v, '%')`): judged as that.
-                self.predicate_function_counts(&selective::function_name(f), &args)
+                self.predicate_function_counts(function_name(f).unwrap_or_default(), &args)
                     && args.iter().any(|a| self.mentions_target(a, &[], depth + 1))
                     && args
                         .iter()

@@ -55,12 +55,7 @@ fn written_out(v: &Value) -> bool {
         }
         Some(("TypeCast", f)) => f.get("arg").is_some_and(written_out),
         Some(("FuncCall", f)) => {
-            let escape = f
-                .get("funcname")
-                .and_then(Value::as_array)
-                .and_then(|n| n.last())
-                .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str())
-                .is_some_and(|n| n == "like_escape" || n == "similar_to_escape");
+            let escape = matches!(function_name(f), Some("like_escape" | "similar_to_escape"));
             escape && matches!(f.get("args"), Some(Value::Array(a)) if a.iter().all(written_out))
         }
         _ => false,
@@ -80,12 +75,4 @@ pub(super) fn regex_matches_empty(pattern: &str) -> bool {
 /// A LIKE pattern of wildcards only (`%`, `%_`): every text at least as long as its `_`s.
 pub(super) fn like_wildcards_only(pattern: &str) -> bool {
     pattern.contains('%') && pattern.chars().all(|c| c == '%' || c == '_')
-}
-
-fn has_param(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m.contains_key("ParamRef") || m.values().any(has_param),
-        Value::Array(a) => a.iter().any(has_param),
-        _ => false,
-    }
 }

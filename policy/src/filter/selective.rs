@@ -78,7 +78,7 @@ impl Judge<'_> {
         match node(e) {
             Some(("FuncCall", f)) => {
                 let args = list(f, "args");
-                FOLDS_BUT_SELECTS.contains(&function_name(f).as_str())
+                FOLDS_BUT_SELECTS.contains(&function_name(f).unwrap_or_default())
                     && args.len() == 1
                     && self.nullable_side(args[0])
             }
@@ -234,20 +234,20 @@ impl Judge<'_> {
                 self.of_target(&[l, r], equality, depth + 1)
             }
             "FuncCall" => {
-                let name = function_name(f);
+                let name = function_name(f).unwrap_or_default();
                 let args = list(f, "args");
                 // A bounded result (a month, a weekday, a hash's first character) may sit
                 // inside a range every row meets: compared for equality only.
-                if BOUNDED.contains(&name.as_str()) && !equality {
+                if BOUNDED.contains(&name) && !equality {
                     return false;
                 }
-                let counts_ok = KEEPS_VALUES_WITH_COUNTS.contains(&name.as_str())
+                let counts_ok = KEEPS_VALUES_WITH_COUNTS.contains(&name)
                     && args.len() > 1
                     && !name.ends_with("trim")
                     && args[1..].iter().all(|a| number(a).is_some_and(|n| n > 0.0));
-                (KEEPS_VALUES.contains(&name.as_str())
+                (KEEPS_VALUES.contains(&name)
                     || counts_ok
-                    || (KEEPS_VALUES_WITH_COUNTS.contains(&name.as_str()) && args.len() == 1))
+                    || (KEEPS_VALUES_WITH_COUNTS.contains(&name) && args.len() == 1))
                     && self.of_target(&args, equality, depth + 1)
             }
             "CoalesceExpr" => self.of_target(&list(f, "args"), equality, depth + 1),
@@ -263,20 +263,6 @@ fn list<'v>(f: &'v Value, key: &str) -> Vec<&'v Value> {
     match f.get(key) {
         Some(Value::Array(a)) => a.iter().collect(),
         _ => vec![],
-    }
-}
-
-/// The last part of a function's name, lower-cased.
-pub(super) fn function_name(f: &Value) -> String {
-    match f.get("funcname") {
-        Some(Value::Array(parts)) => parts
-            .last()
-            .and_then(|p| p.get("node").unwrap_or(p).get("String"))
-            .and_then(|s| s.get("sval"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_ascii_lowercase(),
-        _ => String::new(),
     }
 }
 

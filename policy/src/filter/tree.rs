@@ -13,6 +13,17 @@ pub(super) fn node(v: &Value) -> Option<(&str, &Value)> {
     Some((k.as_str(), v))
 }
 
+/// The last part of a function call's name (`pg_catalog.lower` is `lower`), as written.
+pub(super) fn function_name(call: &Value) -> Option<&str> {
+    call.get("funcname")?
+        .as_array()?
+        .last()?
+        .get("node")?
+        .get("String")?
+        .get("sval")?
+        .as_str()
+}
+
 pub(super) fn column_names(fields: &Value) -> Vec<String> {
     match fields.get("fields") {
         Some(Value::Array(parts)) => parts
@@ -121,11 +132,7 @@ fn pattern_matches_everything(f: &Value, op: &str) -> bool {
     let mut similar = false;
     let rexpr = f.get("rexpr").map(|r| match node(r) {
         Some(("FuncCall", call)) => {
-            let name = call
-                .get("funcname")
-                .and_then(Value::as_array)
-                .and_then(|n| n.last())
-                .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str());
+            let name = function_name(call);
             match name {
                 Some("similar_to_escape" | "like_escape") => {
                     similar = name == Some("similar_to_escape");
@@ -268,12 +275,7 @@ const NON_NEGATIVE: &[&str] = &[
 
 fn non_negative(v: &Value) -> bool {
     match node(v) {
-        Some(("FuncCall", f)) => f
-            .get("funcname")
-            .and_then(Value::as_array)
-            .and_then(|n| n.last())
-            .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str())
-            .is_some_and(|name| NON_NEGATIVE.contains(&name)),
+        Some(("FuncCall", f)) => function_name(f).is_some_and(|name| NON_NEGATIVE.contains(&name)),
         // `@ x` (absolute value), `x * x`.
         Some(("AExpr", f)) => match operator(f).as_deref() {
             Some("@") => f.get("lexpr").is_none_or(Value::is_null),
@@ -346,13 +348,17 @@ pub(super) fn provably_empty(query: &Value) -> bool {
 /// every row).
 pub(super) fn may_be_null(e: &Value) -> bool {
     match e {
-        Value::Object(m) => {
-            if m.contains_key("ParamRef") || is_null_const(e) {
-                return true;
-            }
-            m.values().any(may_be_null)
-        }
+        Value::Object(m) => is_null_const(e) || m.values().any(may_be_null) || has_param(e),
         Value::Array(a) => a.iter().any(may_be_null),
+        _ => false,
+    }
+}
+
+/// A parameter (`$n`) anywhere in `e`.
+pub(super) fn has_param(e: &Value) -> bool {
+    match e {
+        Value::Object(m) => m.contains_key("ParamRef") || m.values().any(has_param),
+        Value::Array(a) => a.iter().any(has_param),
         _ => false,
     }
 }

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::tree::{const_bool, node, operator};
+use super::tree::{const_bool, function_name, node, operator};
 
 /// Whether `e` is a truth value (a condition, not a column's value).
 fn truth_valued(e: &Value) -> bool {
@@ -40,12 +40,7 @@ fn disguised_truth(e: &Value) -> bool {
             .get("arg")
             .is_some_and(|a| truth_valued(a) || disguised_truth(a)),
         "FuncCall" => {
-            let name = f
-                .get("funcname")
-                .and_then(Value::as_array)
-                .and_then(|n| n.last())
-                .and_then(|n| n.get("node")?.get("String")?.get("sval")?.as_str());
-            matches!(name, Some("num_nulls" | "num_nonnulls"))
+            matches!(function_name(f), Some("num_nulls" | "num_nonnulls"))
         }
         _ => false,
     }
