@@ -6,7 +6,7 @@ use pg_query::protobuf::{FuncCall, SubLink};
 
 use super::analyzer::{Analyzer, Check, SteerKind};
 use super::expr::{
-    FALLIBLE, SUBLINK_ALL, SUBLINK_ANY, SUBLINK_ARRAY, SUBLINK_EXISTS, SUBLINK_EXPR, SUBLINK_ROW,
+    SUBLINK_ALL, SUBLINK_ANY, SUBLINK_ARRAY, SUBLINK_EXISTS, SUBLINK_EXPR, SUBLINK_ROW,
 };
 use super::fallible;
 use super::names;
@@ -49,8 +49,7 @@ impl Analyzer<'_> {
             .map(|(_, l)| l)
             .collect();
         if !fallible.is_empty() {
-            self.fallible_seen += 1;
-            self.steer_value(Lineage::union(fallible), SteerKind::Predicate, FALLIBLE);
+            self.may_fail_on(Lineage::union(fallible));
         }
         let args = Lineage::union(per_arg.iter());
         for o in &f.agg_order {
@@ -111,8 +110,7 @@ impl Analyzer<'_> {
                 l.add(&cols.all());
                 // ARRAY(SELECT ...) of arrays shaped by a value fails when their shapes differ.
                 if s.sub_link_type == SUBLINK_ARRAY && l.shaped {
-                    self.fallible_seen += 1;
-                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(l.clone());
                 }
                 l.transformed()
             }

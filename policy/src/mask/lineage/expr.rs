@@ -14,8 +14,7 @@ use super::sources::Lineage;
 use crate::denial::Denial;
 
 /// What a fallible computation of a masked value is called in a refusal.
-pub(super) const FALLIBLE: &str =
-    "a cast, arithmetic or function that can fail on its value (whether \
+const FALLIBLE: &str = "a cast, arithmetic or function that can fail on its value (whether \
                         it fails would tell the value)";
 
 /// What a masked operand of AND, OR or COALESCE beside a fallible one is called.
@@ -90,8 +89,7 @@ impl Analyzer<'_> {
             NodeEnum::TypeCast(tc) => {
                 let l = self.opt_expr(tc.arg.as_deref(), scope)?;
                 if !fallible::cast_total(tc.type_name.as_ref()) {
-                    self.fallible_seen += 1;
-                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(l.clone());
                 }
                 if cast_keeps_value(tc.type_name.as_ref()) {
                     l
@@ -116,9 +114,11 @@ impl Analyzer<'_> {
                 // AExprKind: IN 7, the BETWEENs 11-14; a row comparison compares in order.
                 let stops_early = matches!(a.kind, 7 | 11..=14) || rows;
                 if stops_early && self.fallible_seen > before {
-                    let mut both = l.clone();
-                    both.add(&r);
-                    self.steer_value(both, SteerKind::Predicate, SHORT_CIRCUIT);
+                    self.steer_value(
+                        Lineage::union([&l, &r]),
+                        SteerKind::Predicate,
+                        SHORT_CIRCUIT,
+                    );
                 }
                 let op = strings(&a.name).last().copied().unwrap_or("");
                 // A strict operator is not run on NULL: a NULL the value decides, beside an
@@ -127,18 +127,16 @@ impl Analyzer<'_> {
                     || fallible::right_is_pattern(a.kind, op)
                     || self.fallible_seen > before;
                 if (l.nullable || r.nullable) && fails {
-                    let mut both = l.clone();
-                    both.add(&r);
-                    self.steer_value(both, SteerKind::Predicate, SHORT_CIRCUIT);
+                    self.steer_value(
+                        Lineage::union([&l, &r]),
+                        SteerKind::Predicate,
+                        SHORT_CIRCUIT,
+                    );
                 }
                 if !fallible::operator_total(a.kind, op) || l.shaped || r.shaped {
-                    self.fallible_seen += 1;
-                    let mut both = l.clone();
-                    both.add(&r);
-                    self.steer_value(both, SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(Lineage::union([&l, &r]));
                 } else if fallible::right_is_pattern(a.kind, op) {
-                    self.fallible_seen += 1;
-                    self.steer_value(r.clone(), SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(r.clone());
                 }
                 l.add(&r);
                 // NULLIF (AExprKind 6) and JSON access give NULL by the value.
@@ -171,8 +169,7 @@ impl Analyzer<'_> {
             NodeEnum::AArrayExpr(a) => {
                 let l = self.exprs(&a.elements, scope)?;
                 if l.shaped && a.elements.len() > 1 {
-                    self.fallible_seen += 1;
-                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(l.clone());
                 }
                 l.transformed()
             }
@@ -182,16 +179,14 @@ impl Analyzer<'_> {
                 let mut l = self.exprs(&x.named_args, scope)?;
                 l.add(&self.exprs(&x.args, scope)?);
                 if !fallible::xml_total(x.op) {
-                    self.fallible_seen += 1;
-                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(l.clone());
                 }
                 l.transformed()
             }
             NodeEnum::XmlSerialize(x) => {
                 let l = self.opt_expr(x.expr.as_deref(), scope)?;
                 if !fallible::xml_serialize_total(x.xmloption, x.type_name.as_ref()) {
-                    self.fallible_seen += 1;
-                    self.steer_value(l.clone(), SteerKind::Predicate, FALLIBLE);
+                    self.may_fail_on(l.clone());
                 }
                 l.transformed()
             }
@@ -208,6 +203,13 @@ impl Analyzer<'_> {
     /// AND, OR and COALESCE evaluate their operands only as far as needed: where one may
     /// fail, the others decide whether it runs, so a masked value among them steers whether
     /// the statement fails.
+    /// A computation that can fail on `l`'s value: judged as a predicate on it, and counted
+    /// for the short-circuits around it.
+    pub(super) fn may_fail_on(&mut self, l: Lineage) {
+        self.fallible_seen += 1;
+        self.steer_value(l, SteerKind::Predicate, FALLIBLE);
+    }
+
     fn short_circuit(&mut self, args: &[Node], scope: &Scope) -> Result<Lineage, Denial> {
         let before = self.fallible_seen;
         let l = self.exprs(args, scope)?;
